@@ -1,0 +1,3 @@
+//! The engine: listener, connections, subject trie, routing.
+
+pub mod options;

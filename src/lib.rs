@@ -1,0 +1,3 @@
+//! switchboard: a NATS-protocol broker with a live inspector of everything that crosses it.
+
+pub mod broker;
