@@ -1,0 +1,10 @@
+//! The NATS client protocol, sans I/O: parsing client bytes into operations, encoding the
+//! server's replies, subject grammar, INFO/CONNECT JSON and the exact `-ERR` texts.
+
+pub mod encode;
+pub mod errors;
+pub mod info;
+pub mod parser;
+pub mod subject;
+
+pub use parser::{ClientOp, ParseError, Parser, ParserLimits, Publish};
