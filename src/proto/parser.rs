@@ -181,7 +181,7 @@ enum Ready {
 
 #[derive(Debug, Clone, Copy)]
 enum MsgLoc {
-    Buf,
+    Buf(usize),
     MsgBuf,
 }
 
