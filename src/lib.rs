@@ -1,4 +1,15 @@
 //! switchboard: a NATS-protocol broker with a live inspector of everything that crosses it.
+//!
+//! Map: `proto` (sans-I/O protocol: parser, encoders, subjects, INFO/CONNECT, error texts),
+//! `broker` (the engine on tokio: server, connections, sublist, routing), `logging`
+//! (nats-server's log format).
+//!
+//! Threads and locks: each connection has a reader task (parses and routes what the client
+//! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
+//! a client's `subs` map, then an account's sublist, then a client's outbound queue. No
+//! lock is held across an `.await`.
 
 pub mod broker;
+pub mod logging;
 pub mod proto;
+

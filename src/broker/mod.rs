@@ -1,3 +1,14 @@
 //! The engine: listener, connections, subject trie, routing.
 
+pub mod account;
+pub mod client;
+pub mod close;
 pub mod options;
+pub mod outbound;
+mod router;
+pub mod server;
+pub mod sublist;
+
+pub use close::CloseReason;
+pub use options::Options;
+pub use server::{BrokerHandle, Server, StartError};

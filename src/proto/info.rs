@@ -39,6 +39,8 @@ pub struct ServerInfo {
     pub ldm: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub connect_info: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub remote_account: Option<String>,
     pub switchboard_version: String,
 }
 

@@ -1,0 +1,549 @@
+//! One client connection: the part others see (`ClientShared`: outbound queue, subscriptions,
+//! counters) and the read loop that parses and handles what the client sends (`Conn`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::Notify;
+
+use super::account::Account;
+use super::close::CloseReason;
+use super::outbound::{Outbound, PushResult};
+use super::server::Server;
+use super::sublist::{SublistResult, Subscription};
+use crate::proto::info::ConnectOptions;
+use crate::proto::{encode, errors, subject, ClientOp, ParseError, Parser, ParserLimits};
+use crate::{log_debug, log_trace};
+
+/// nats-server's `firstClientPingInterval`: the first PING comes early to measure RTT.
+const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+/// nats-server's `DEFAULT_RTT_MEASUREMENT_INTERVAL`.
+const RTT_MEASUREMENT_INTERVAL: Duration = Duration::from_secs(3600);
+/// Read buffer bounds, as nats-server's (512 B growing to 64 KiB).
+const MIN_READ_BUF: usize = 512;
+const MAX_READ_BUF: usize = 64 * 1024;
+/// nats-server's fast-producer stall: wait per lagging consumer, and at most per read pass.
+const STALL_WAIT: Duration = Duration::from_millis(2);
+const STALL_WAIT_FULL: Duration = Duration::from_millis(5);
+const STALL_TOTAL: Duration = Duration::from_millis(10);
+/// Per-connection cache of sublist results, cleared when it grows past this.
+pub(crate) const MAX_CACHED_SUBJECTS: usize = 1024;
+
+/// What the CONNECT said, for monitoring.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub user: String,
+    pub rtt: Option<Duration>,
+}
+
+/// The side of a connection that other tasks see: its outbound queue, its subscriptions
+/// (publishers may auto-unsubscribe), and its counters.
+#[derive(Debug)]
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub outbound: Outbound,
+    /// The account (subject space) the client belongs to; decided at CONNECT when
+    /// authentication is required.
+    account: RwLock<Arc<Account>>,
+    pub subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    pub meta: Mutex<ClientMeta>,
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    headers: AtomicBool,
+    stop: Notify,
+}
+
+impl ClientShared {
+    pub fn new(id: u64, addr: SocketAddr, account: Arc<Account>, max_pending: u64) -> Self {
+        ClientShared {
+            id,
+            addr,
+            start: SystemTime::now(),
+            outbound: Outbound::new(max_pending),
+            account: RwLock::new(account),
+            subs: Mutex::new(HashMap::new()),
+            meta: Mutex::new(ClientMeta::default()),
+            in_msgs: AtomicU64::new(0),
+            in_bytes: AtomicU64::new(0),
+            headers: AtomicBool::new(false),
+            stop: Notify::new(),
+        }
+    }
+
+    pub fn account(&self) -> Arc<Account> {
+        self.account.read().clone()
+    }
+
+    /// Whether the client negotiated headers (else HMSG is delivered as MSG without them).
+    pub fn supports_headers(&self) -> bool {
+        self.headers.load(Ordering::Relaxed)
+    }
+
+    /// Closes the connection from anywhere (slow consumer, kick, shutdown).
+    pub fn close(&self, reason: CloseReason, flush: bool) {
+        self.outbound.close(reason, flush);
+        self.stop.notify_one();
+    }
+
+    /// Removes one subscription everywhere (UNSUB, auto-unsubscribe).
+    pub fn unsubscribe(&self, sub: &Arc<Subscription>) {
+        if sub.close() {
+            self.account().sublist.write().remove(sub);
+            let mut subs = self.subs.lock();
+            if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+                subs.remove(&sub.sid);
+            }
+        }
+    }
+}
+
+/// What handling one operation asks the read loop to do next.
+pub(crate) enum Step {
+    Continue,
+    /// CONNECT accepted: stop requiring auth, enable HPUB if headers were negotiated.
+    Connected { headers: bool },
+    Close(CloseReason),
+}
+
+/// The read side of a connection, owned by its task.
+pub(crate) struct Conn {
+    pub(crate) server: Arc<Server>,
+    pub(crate) shared: Arc<ClientShared>,
+    pub(crate) connect: Option<ConnectOptions>,
+    /// The client's account, cached for the publish path.
+    pub(crate) account: Arc<Account>,
+    pub(crate) echo: bool,
+    pub(crate) verbose: bool,
+    pub(crate) pedantic: bool,
+    pub(crate) no_responders: bool,
+    /// Writers touched in this read batch; woken once at its end.
+    pub(crate) wakes: Vec<Arc<ClientShared>>,
+    /// Consumers over 75% of max_pending touched in this batch.
+    pub(crate) stalls: Vec<Arc<ClientShared>>,
+    pub(crate) cache: HashMap<Box<[u8]>, Arc<SublistResult>>,
+    pub(crate) cache_generation: u64,
+    batch_in_msgs: u64,
+    batch_in_bytes: u64,
+    auth_deadline: Option<Instant>,
+    next_ping: Instant,
+    pings_out: u32,
+    ping_sent_at: Option<Instant>,
+    last_in: Instant,
+    first_pong_sent: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(server: Arc<Server>, shared: Arc<ClientShared>) -> Self {
+        let now = Instant::now();
+        let auth_deadline = server
+            .auth_required()
+            .then(|| now + server.auth_timeout());
+        let next_ping = now + first_ping_delay(server.opts.ping_interval);
+        Conn {
+            account: shared.account(),
+            server,
+            shared,
+            connect: None,
+            echo: true,
+            verbose: false,
+            pedantic: false,
+            no_responders: false,
+            wakes: Vec::new(),
+            stalls: Vec::new(),
+            cache: HashMap::new(),
+            cache_generation: u64::MAX,
+            batch_in_msgs: 0,
+            batch_in_bytes: 0,
+            auth_deadline,
+            next_ping,
+            pings_out: 0,
+            ping_sent_at: None,
+            last_in: now,
+            first_pong_sent: false,
+        }
+    }
+
+    /// Reads and handles operations until the connection ends; returns why it ended.
+    pub(crate) async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut reader: R) -> CloseReason {
+        let opts = &self.server.opts;
+        let mut parser = Parser::new(ParserLimits {
+            max_control_line: opts.max_control_line as usize,
+            max_payload: opts.max_payload as usize,
+        });
+        parser.awaiting_auth = self.auth_deadline.is_some();
+        let mut buf = vec![0u8; MIN_READ_BUF];
+        let mut small_reads = 0u32;
+        loop {
+            let timer = self.next_timer();
+            let n = tokio::select! {
+                biased;
+                _ = self.shared.stop.notified() => {
+                    return self.shared.outbound.close_reason().unwrap_or(CloseReason::ClientClosed);
+                }
+                r = reader.read(&mut buf) => match r {
+                    Ok(0) => return CloseReason::ClientClosed,
+                    Ok(n) => n,
+                    Err(_) => return CloseReason::ReadError,
+                },
+                _ = tokio::time::sleep_until(timer.into()) => {
+                    if let Some(reason) = self.on_timer() {
+                        self.end_batch();
+                        return reason;
+                    }
+                    self.end_batch();
+                    continue;
+                }
+            };
+            self.last_in = Instant::now();
+            let mut pos = 0;
+            loop {
+                let step = match parser.next_op(&buf[..n], &mut pos) {
+                    Ok(Some(op)) => self.handle(op),
+                    Ok(None) => break,
+                    Err(e) => Step::Close(self.on_parse_error(e)),
+                };
+                match step {
+                    Step::Continue => {}
+                    Step::Connected { headers } => {
+                        parser.awaiting_auth = false;
+                        parser.headers_enabled = headers;
+                    }
+                    Step::Close(reason) => {
+                        self.end_batch();
+                        return reason;
+                    }
+                }
+            }
+            self.end_batch();
+            self.stall_for_lagging_consumers().await;
+            // Grow the buffer while reads fill it; shrink it back when the client idles.
+            if n == buf.len() && buf.len() < MAX_READ_BUF {
+                buf.resize(buf.len() * 2, 0);
+                small_reads = 0;
+            } else if n < buf.len() / 2 && buf.len() > MIN_READ_BUF {
+                small_reads += 1;
+                if small_reads > 2 {
+                    buf.truncate(buf.len() / 2);
+                    buf.shrink_to_fit();
+                    small_reads = 0;
+                }
+            }
+        }
+    }
+
+    /// Wakes every writer touched in this batch and publishes the batch's counters.
+    pub(crate) fn end_batch(&mut self) {
+        for client in self.wakes.drain(..) {
+            client.outbound.wake();
+        }
+        if self.batch_in_msgs > 0 {
+            self.shared
+                .in_msgs
+                .fetch_add(self.batch_in_msgs, Ordering::Relaxed);
+            self.shared
+                .in_bytes
+                .fetch_add(self.batch_in_bytes, Ordering::Relaxed);
+            self.batch_in_msgs = 0;
+            self.batch_in_bytes = 0;
+        }
+    }
+
+    /// Gives consumers this batch pushed over 75% of their queue a moment to drain.
+    async fn stall_for_lagging_consumers(&mut self) {
+        if self.stalls.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let max_pending = self.server.opts.max_pending as usize;
+        for client in std::mem::take(&mut self.stalls) {
+            let spent = started.elapsed();
+            if spent >= STALL_TOTAL {
+                break;
+            }
+            let wait = if client.outbound.pending_bytes() >= max_pending {
+                STALL_WAIT_FULL
+            } else {
+                STALL_WAIT
+            };
+            let wait = wait.min(STALL_TOTAL - spent);
+            let _ = tokio::time::timeout(wait, client.outbound.wait_drained()).await;
+        }
+        self.server.stats.stalls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queues a protocol line for this client.
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
+        if let PushResult::Queued { wake: true, .. } =
+            self.shared.outbound.push(false, |b| b.extend_from_slice(bytes))
+        {
+            self.wakes.push(self.shared.clone());
+        }
+    }
+
+    pub(crate) fn send_err(&mut self, text: &str) {
+        log_debug!("{} - cid:{} - Sending -ERR '{}'", self.shared.addr, self.shared.id, text);
+        self.send(&errors::err_line(text));
+    }
+
+    fn next_timer(&self) -> Instant {
+        match self.auth_deadline {
+            Some(deadline) if deadline < self.next_ping => deadline,
+            _ => self.next_ping,
+        }
+    }
+
+    /// The auth timeout and the ping timer, as nats-server runs them.
+    fn on_timer(&mut self) -> Option<CloseReason> {
+        let now = Instant::now();
+        if self.auth_deadline.is_some_and(|d| d <= now) {
+            self.send_err(errors::AUTHENTICATION_TIMEOUT);
+            return Some(CloseReason::AuthenticationTimeout);
+        }
+        if self.next_ping > now {
+            return None;
+        }
+        let interval = self.server.opts.ping_interval;
+        let need_rtt = self
+            .ping_sent_at
+            .is_none_or(|t| now.duration_since(t) > RTT_MEASUREMENT_INTERVAL);
+        if now.duration_since(self.last_in) >= interval || need_rtt {
+            if self.pings_out + 1 > self.server.opts.ping_max {
+                self.send_err(errors::STALE_CONNECTION);
+                self.server.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
+                return Some(CloseReason::StaleConnection);
+            }
+            self.send(encode::PING);
+            self.pings_out += 1;
+            self.ping_sent_at = Some(now);
+        }
+        self.next_ping = now + interval;
+        None
+    }
+
+    fn on_parse_error(&mut self, error: ParseError) -> CloseReason {
+        log_debug!("{} - cid:{} - Parser error: {}", self.shared.addr, self.shared.id, error);
+        match error {
+            ParseError::UnknownOperation => {
+                self.send_err(errors::UNKNOWN_PROTOCOL_OPERATION);
+                CloseReason::ProtocolViolation
+            }
+            ParseError::MaxControlLine => {
+                self.send_err(errors::MAX_CONTROL_LINE_EXCEEDED);
+                CloseReason::MaxControlLineExceeded
+            }
+            ParseError::MaxPayload { .. } => {
+                self.send_err(errors::MAX_PAYLOAD_VIOLATION);
+                CloseReason::MaxPayloadExceeded
+            }
+            ParseError::AuthViolation => {
+                self.send_err(errors::AUTHORIZATION_VIOLATION);
+                CloseReason::AuthenticationFailure
+            }
+            ParseError::HeadersNotSupported => CloseReason::MessageHeaderViolation,
+            ParseError::BadArguments(_) => CloseReason::ProtocolViolation,
+        }
+    }
+
+    fn handle(&mut self, op: ClientOp<'_>) -> Step {
+        if crate::logging::enabled(crate::logging::Level::Trace) {
+            log_trace!("{} - cid:{} - <<- {:?}", self.shared.addr, self.shared.id, op);
+        }
+        match op {
+            ClientOp::Pub(p) => {
+                self.batch_in_msgs += 1;
+                self.batch_in_bytes += p.message.len() as u64;
+                if self.pedantic && !subject::is_valid_literal_subject(p.subject) {
+                    // nats-server reports it and still routes the message.
+                    self.send_err(errors::INVALID_PUBLISH_SUBJECT);
+                }
+                if self.verbose {
+                    self.send(encode::OK);
+                }
+                self.publish(&p);
+                Step::Continue
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                self.subscribe(subject, queue, sid);
+                Step::Continue
+            }
+            ClientOp::Unsub { sid, max_msgs } => {
+                self.unsubscribe(sid, max_msgs);
+                Step::Continue
+            }
+            ClientOp::Ping => {
+                self.send(encode::PONG);
+                self.after_client_ping();
+                Step::Continue
+            }
+            ClientOp::Pong => {
+                self.pings_out = 0;
+                if let Some(sent) = self.ping_sent_at {
+                    self.shared.meta.lock().rtt = Some(sent.elapsed());
+                }
+                Step::Continue
+            }
+            ClientOp::Connect(json) => self.on_connect(json),
+            ClientOp::Info(json) => {
+                match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(json) {
+                    Ok(_) => Step::Continue,
+                    Err(_) => Step::Close(CloseReason::ProtocolViolation),
+                }
+            }
+            ClientOp::Ok => Step::Continue,
+            ClientOp::Err(text) => {
+                log_debug!(
+                    "{} - cid:{} - Client Error {}",
+                    self.shared.addr,
+                    self.shared.id,
+                    String::from_utf8_lossy(text)
+                );
+                Step::Close(CloseReason::ParseError)
+            }
+        }
+    }
+
+    /// nats-server answers a client's first PING after CONNECT (protocol >= 1) with an
+    /// async INFO that tells the client which account it is bound to.
+    fn after_client_ping(&mut self) {
+        let Some(connect) = &self.connect else {
+            return;
+        };
+        if self.first_pong_sent {
+            return;
+        }
+        self.first_pong_sent = true;
+        if connect.protocol() >= 1 {
+            let line = self.server.connect_info_line(&self.shared);
+            self.send(&line);
+        }
+    }
+
+    fn on_connect(&mut self, json: &[u8]) -> Step {
+        let Ok(connect) = ConnectOptions::parse(json) else {
+            return Step::Close(CloseReason::ProtocolViolation);
+        };
+        self.auth_deadline = None;
+        let account = self.server.authenticate(&connect);
+        let Some(account) = account.filter(|_| {
+            connect.account.is_none() && connect.new_account != Some(true)
+        }) else {
+            self.send_err(errors::AUTHORIZATION_VIOLATION);
+            return Step::Close(CloseReason::AuthenticationFailure);
+        };
+        if !Arc::ptr_eq(&account, &self.account) {
+            // Only reachable before any SUB: with auth required nothing precedes CONNECT.
+            *self.shared.account.write() = account.clone();
+            self.account = account;
+        }
+        let protocol = connect.protocol();
+        if !(0..=1).contains(&protocol) {
+            self.send_err(errors::INVALID_CLIENT_PROTOCOL);
+            return Step::Close(CloseReason::BadClientProtocolVersion);
+        }
+        let headers = connect.headers();
+        if connect.no_responders() && !headers {
+            self.send_err(errors::NO_RESPONDERS_REQUIRES_HEADERS);
+            return Step::Close(CloseReason::NoRespondersRequiresHeaders);
+        }
+        self.echo = connect.echo();
+        self.verbose = connect.verbose();
+        self.pedantic = connect.pedantic();
+        self.no_responders = connect.no_responders();
+        self.shared.headers.store(headers, Ordering::Relaxed);
+        {
+            let mut meta = self.shared.meta.lock();
+            meta.name = connect.name.clone().unwrap_or_default();
+            meta.lang = connect.lang.clone().unwrap_or_default();
+            meta.version = connect.version.clone().unwrap_or_default();
+            meta.user = connect.user.clone().unwrap_or_default();
+            if meta.rtt.is_none() {
+                meta.rtt = self.shared.start.elapsed().ok();
+            }
+        }
+        if self.connect.is_none() {
+            self.next_ping = Instant::now() + first_ping_delay(self.server.opts.ping_interval);
+        }
+        self.connect = Some(connect);
+        if self.verbose {
+            self.send(encode::OK);
+        }
+        Step::Connected { headers }
+    }
+
+    fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let max_subs = self.server.opts.max_subscriptions;
+        {
+            let mut subs = self.shared.subs.lock();
+            if max_subs > 0 && subs.len() >= max_subs {
+                drop(subs);
+                self.send_err(errors::MAX_SUBSCRIPTIONS_EXCEEDED);
+                return;
+            }
+            // A duplicate sid is ignored and the first subscription stays, as in nats-server.
+            if !subs.contains_key(sid) {
+                let sub = Arc::new(Subscription::new(self.shared.clone(), subject, queue, sid));
+                if self.account.sublist.write().insert(sub.clone()).is_err() {
+                    drop(subs);
+                    self.send_err(errors::INVALID_SUBJECT);
+                    return;
+                }
+                subs.insert(sid.into(), sub);
+            }
+        }
+        if self.verbose {
+            self.send(encode::OK);
+        }
+    }
+
+    fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<i64>) {
+        let sub = self.shared.subs.lock().get(sid).cloned();
+        if let Some(sub) = sub {
+            let delivered = sub.delivered.load(Ordering::Relaxed);
+            match max_msgs {
+                Some(max) if max > 0 && max as u64 > delivered => {
+                    sub.max_msgs.store(max as u64, Ordering::Relaxed);
+                }
+                _ => self.shared.unsubscribe(&sub),
+            }
+        }
+        if self.verbose {
+            self.send(encode::OK);
+        }
+    }
+
+    /// Called once the read loop ended: unhooks the client from everything.
+    pub(crate) fn finish(&mut self, reason: CloseReason) {
+        let reason = self.shared.outbound.close(reason, true);
+        let subs: Vec<Arc<Subscription>> = self.shared.subs.lock().drain().map(|(_, s)| s).collect();
+        {
+            let mut sublist = self.account.sublist.write();
+            for sub in &subs {
+                if sub.close() {
+                    sublist.remove(sub);
+                }
+            }
+        }
+        self.server.client_closed(&self.shared, reason);
+    }
+}
+
+/// The first PING goes out early (at most 2 s) with up to 20% jitter, as in nats-server.
+fn first_ping_delay(ping_interval: Duration) -> Duration {
+    let base = ping_interval.min(FIRST_PING_INTERVAL);
+    let jitter_nanos = (base.as_nanos() / 5) as u64;
+    base + Duration::from_nanos(fastrand::u64(0..=jitter_nanos))
+}

@@ -1,0 +1,421 @@
+//! The server: its identity, accounts, the registry of live connections, the accept loop and
+//! shutdown. `BrokerHandle` is the only control surface other parts (CLI, GUI) use.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::account::{Account, GLOBAL_ACCOUNT};
+use super::client::{ClientShared, Conn};
+use super::close::CloseReason;
+use super::options::Options;
+use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
+use crate::proto::errors;
+use crate::{log_debug, log_error};
+
+/// How many closed connections are remembered (nats-server's `max_closed_clients`).
+pub const MAX_CLOSED_CLIENTS: usize = 10_000;
+/// How long shutdown waits for connections to flush before dropping them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("can't listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Server-wide counters. Per-message totals live on each connection and are summed on
+/// demand, so the publish path touches no shared counter.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub total_connections: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub stale_connections: AtomicU64,
+    /// Read passes in which a publisher was stalled for a lagging consumer.
+    pub stalls: AtomicU64,
+    /// Totals of connections that have closed.
+    pub closed_in_msgs: AtomicU64,
+    pub closed_in_bytes: AtomicU64,
+    pub closed_out_msgs: AtomicU64,
+    pub closed_out_bytes: AtomicU64,
+}
+
+/// Message totals over the server's whole life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+/// What is remembered of a closed connection.
+#[derive(Debug, Clone)]
+pub struct ClosedClient {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub name: String,
+    pub start: SystemTime,
+    pub stop: SystemTime,
+    pub reason: CloseReason,
+    pub totals: Totals,
+}
+
+#[derive(Debug)]
+pub struct Server {
+    pub opts: Options,
+    pub id: String,
+    pub name: String,
+    pub start: SystemTime,
+    pub stats: ServerStats,
+    global: Arc<Account>,
+    accounts: HashMap<String, Arc<Account>>,
+    clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
+    closed: Mutex<VecDeque<ClosedClient>>,
+    next_client_id: AtomicU64,
+    info: ServerInfo,
+}
+
+impl Server {
+    fn new(opts: Options, port: u16) -> Self {
+        let id = nkeys::KeyPair::new_server().public_key();
+        let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
+        let info = ServerInfo {
+            server_id: id.clone(),
+            server_name: name.clone(),
+            version: NATS_COMPAT_VERSION.to_string(),
+            proto: PROTOCOL_VERSION,
+            go: format!("rust (switchboard {})", env!("CARGO_PKG_VERSION")),
+            host: opts.host.clone(),
+            port,
+            headers: true,
+            auth_required: opts.auth.is_required(),
+            max_payload: opts.max_payload,
+            switchboard_version: env!("CARGO_PKG_VERSION").to_string(),
+            ..Default::default()
+        };
+        let accounts = opts
+            .auth
+            .accounts
+            .iter()
+            .map(|a| (a.name.clone(), Arc::new(Account::new(&a.name))))
+            .collect();
+        Server {
+            id,
+            name,
+            start: SystemTime::now(),
+            stats: ServerStats::default(),
+            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            accounts,
+            clients: Mutex::new(HashMap::new()),
+            closed: Mutex::new(VecDeque::new()),
+            next_client_id: AtomicU64::new(1),
+            info,
+            opts,
+        }
+    }
+
+    /// The port clients connect to (the real one when a random port was asked for).
+    pub fn port(&self) -> u16 {
+        self.info.port
+    }
+
+    pub fn auth_required(&self) -> bool {
+        self.info.auth_required
+    }
+
+    /// `authorization.timeout`, else nats-server's default (tls timeout + 1 s with TLS).
+    pub fn auth_timeout(&self) -> Duration {
+        match (self.opts.auth.timeout, &self.opts.tls) {
+            (Some(t), _) => t,
+            (None, Some(tls)) => tls.timeout + Duration::from_secs(1),
+            (None, None) => super::options::DEFAULT_AUTH_TIMEOUT,
+        }
+    }
+
+    fn info_line(&self, client: &ClientShared) -> Vec<u8> {
+        let mut info = self.info.clone();
+        info.client_id = Some(client.id);
+        info.client_ip = Some(client.addr.ip().to_string());
+        info.to_line()
+    }
+
+    /// The async INFO sent after the first PONG to a protocol-1 client.
+    pub(crate) fn connect_info_line(&self, client: &ClientShared) -> Vec<u8> {
+        let mut info = self.info.clone();
+        info.client_id = Some(client.id);
+        info.client_ip = Some(client.addr.ip().to_string());
+        info.connect_info = true;
+        info.remote_account = Some(client.account().name.clone());
+        info.to_line()
+    }
+
+    /// Checks CONNECT's credentials against the configuration and returns the account the
+    /// client belongs to, or `None` when it must be refused.
+    pub(crate) fn authenticate(&self, connect: &ConnectOptions) -> Option<Arc<Account>> {
+        let auth = &self.opts.auth;
+        if !auth.is_required() {
+            return Some(self.global.clone());
+        }
+        let user = connect.user.as_deref();
+        let pass = connect.pass.as_deref();
+        let accepted = if let Some(token) = &auth.token {
+            connect.auth_token.as_deref() == Some(token.as_str())
+        } else if let Some(expected) = &auth.user {
+            user == Some(expected.as_str()) && pass == auth.password.as_deref()
+        } else {
+            let known = |u: &super::options::User| {
+                u.user.is_some() && u.user.as_deref() == user && u.password.as_deref() == pass
+            };
+            if auth.users.iter().any(known) {
+                true
+            } else {
+                let named = auth.accounts.iter().find(|a| a.users.iter().any(known));
+                return named.and_then(|a| self.accounts.get(&a.name).cloned());
+            }
+        };
+        accepted.then(|| self.global.clone())
+    }
+
+    pub fn global_account(&self) -> &Arc<Account> {
+        &self.global
+    }
+
+    pub fn account(&self, name: &str) -> Option<&Arc<Account>> {
+        self.accounts.get(name)
+    }
+
+    /// Live connections, sorted by id.
+    pub fn clients(&self) -> Vec<Arc<ClientShared>> {
+        let mut list: Vec<_> = self.clients.lock().values().cloned().collect();
+        list.sort_by_key(|c| c.id);
+        list
+    }
+
+    pub fn client(&self, id: u64) -> Option<Arc<ClientShared>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Recently closed connections, oldest first.
+    pub fn closed_clients(&self) -> Vec<ClosedClient> {
+        self.closed.lock().iter().cloned().collect()
+    }
+
+    /// Message totals: closed connections plus live ones.
+    pub fn totals(&self) -> Totals {
+        let s = &self.stats;
+        let mut t = Totals {
+            in_msgs: s.closed_in_msgs.load(Ordering::Relaxed),
+            in_bytes: s.closed_in_bytes.load(Ordering::Relaxed),
+            out_msgs: s.closed_out_msgs.load(Ordering::Relaxed),
+            out_bytes: s.closed_out_bytes.load(Ordering::Relaxed),
+        };
+        for c in self.clients.lock().values() {
+            let ct = client_totals(c);
+            t.in_msgs += ct.in_msgs;
+            t.in_bytes += ct.in_bytes;
+            t.out_msgs += ct.out_msgs;
+            t.out_bytes += ct.out_bytes;
+        }
+        t
+    }
+
+    /// Number of subscriptions across all accounts.
+    pub fn subscription_count(&self) -> usize {
+        self.global.sublist.read().count()
+            + self
+                .accounts
+                .values()
+                .map(|a| a.sublist.read().count())
+                .sum::<usize>()
+    }
+
+    pub(crate) fn client_closed(&self, client: &Arc<ClientShared>, reason: CloseReason) {
+        self.clients.lock().remove(&client.id);
+        let totals = client_totals(client);
+        let s = &self.stats;
+        s.closed_in_msgs.fetch_add(totals.in_msgs, Ordering::Relaxed);
+        s.closed_in_bytes.fetch_add(totals.in_bytes, Ordering::Relaxed);
+        s.closed_out_msgs.fetch_add(totals.out_msgs, Ordering::Relaxed);
+        s.closed_out_bytes.fetch_add(totals.out_bytes, Ordering::Relaxed);
+        let closed = ClosedClient {
+            id: client.id,
+            addr: client.addr,
+            name: client.meta.lock().name.clone(),
+            start: client.start,
+            stop: SystemTime::now(),
+            reason,
+            totals,
+        };
+        let mut ring = self.closed.lock();
+        if ring.len() >= MAX_CLOSED_CLIENTS {
+            ring.pop_front();
+        }
+        ring.push_back(closed);
+        drop(ring);
+        log_debug!("{} - cid:{} - Client connection closed: {}", client.addr, client.id, reason);
+    }
+
+    /// Runs one accepted connection to its end.
+    async fn serve_connection(self: Arc<Self>, socket: TcpStream, addr: SocketAddr) {
+        let _ = socket.set_nodelay(true);
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let client = Arc::new(ClientShared::new(
+            id,
+            addr,
+            self.global.clone(),
+            self.opts.max_pending,
+        ));
+        self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        log_debug!("{} - cid:{} - Client connection created", addr, id);
+        let (reader, writer) = socket.into_split();
+        let info = self.info_line(&client);
+        client.outbound.push(false, |b| b.extend_from_slice(&info));
+        let write_deadline = self.opts.write_deadline;
+        let writer_client = client.clone();
+        let writer_task = tokio::spawn(async move {
+            writer_client
+                .outbound
+                .write_loop(writer, write_deadline)
+                .await;
+            // Whatever ended the writer, the reader must stop too.
+            writer_client.close(CloseReason::WriteError, false);
+        });
+        client.outbound.wake();
+
+        let mut conn = Conn::new(self.clone(), client.clone());
+        let admitted = {
+            let mut clients = self.clients.lock();
+            if clients.len() >= self.opts.max_connections {
+                false
+            } else {
+                clients.insert(id, client.clone());
+                true
+            }
+        };
+        let reason = if admitted {
+            conn.read_loop(reader).await
+        } else {
+            conn.send_err(errors::MAX_CONNECTIONS_EXCEEDED);
+            conn.end_batch();
+            CloseReason::MaxConnectionsExceeded
+        };
+        conn.finish(reason);
+        let _ = writer_task.await;
+    }
+}
+
+/// One connection's message totals.
+pub fn client_totals(client: &ClientShared) -> Totals {
+    Totals {
+        in_msgs: client.in_msgs.load(Ordering::Relaxed),
+        in_bytes: client.in_bytes.load(Ordering::Relaxed),
+        out_msgs: client.outbound.stats.msgs.load(Ordering::Relaxed),
+        out_bytes: client.outbound.stats.bytes.load(Ordering::Relaxed),
+    }
+}
+
+/// A running broker.
+#[derive(Debug)]
+pub struct BrokerHandle {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl BrokerHandle {
+    /// Binds the client port and starts accepting. Must be called within a tokio runtime.
+    pub async fn start(opts: Options) -> Result<BrokerHandle, StartError> {
+        if opts.tls.is_some() {
+            return Err(StartError::Unsupported(
+                "TLS is configured but not supported by this build yet; refusing to serve \
+                 plain text in its place"
+                    .to_string(),
+            ));
+        }
+        let port = u16::try_from(opts.port.max(0)).unwrap_or(0);
+        let addr_text = format!("{}:{}", opts.host, port);
+        let listener = TcpListener::bind((opts.host.as_str(), port))
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: addr_text.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: addr_text,
+            source,
+        })?;
+        let server = Arc::new(Server::new(opts, addr.port()));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let accept_task = tokio::spawn(accept_loop(server.clone(), listener, shutdown_rx));
+        Ok(BrokerHandle {
+            server,
+            addr,
+            shutdown,
+            accept_task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// Stops accepting, closes every connection (flushing what is queued) and waits for
+    /// them, at most a short grace period.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept_task.await;
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((socket, addr)) => {
+                    connections.spawn(server.clone().serve_connection(socket, addr));
+                }
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    log_error!("Error accepting client connection: {}", e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    for client in server.clients() {
+        client.close(CloseReason::ServerShutdown, true);
+    }
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -1,0 +1,289 @@
+//! The subject trie (nats-server's Sublist): subscriptions by subject token, with `*` and `>`
+//! branches, matched against literal subjects. Publishers cache results per generation; the
+//! generation moves on every insert and remove, which invalidates every cache at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::client::ClientShared;
+use crate::proto::subject;
+
+/// One SUB of one connection.
+#[derive(Debug)]
+pub struct Subscription {
+    pub client: Arc<ClientShared>,
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    pub sid: Box<[u8]>,
+    /// Auto-unsubscribe after this many deliveries; 0 = no limit.
+    pub max_msgs: AtomicU64,
+    pub delivered: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl Subscription {
+    pub fn new(
+        client: Arc<ClientShared>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Self {
+        Subscription {
+            client,
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            sid: sid.into(),
+            max_msgs: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the subscription dead; returns false if it already was.
+    pub fn close(&self) -> bool {
+        !self.closed.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// What a subject matched: every plain subscription, and the queue groups by name.
+#[derive(Debug, Default)]
+pub struct SublistResult {
+    pub psubs: Vec<Arc<Subscription>>,
+    pub qsubs: Vec<QueueGroup>,
+}
+
+#[derive(Debug)]
+pub struct QueueGroup {
+    pub name: Box<[u8]>,
+    pub members: Vec<Arc<Subscription>>,
+}
+
+impl SublistResult {
+    pub fn is_empty(&self) -> bool {
+        self.psubs.is_empty() && self.qsubs.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid subject")]
+pub struct InvalidSubject;
+
+#[derive(Debug, Default)]
+struct Level {
+    literals: HashMap<Box<[u8]>, Node>,
+    partial_wildcard: Option<Box<Node>>,
+    full_wildcard: Option<Box<Node>>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    next: Option<Box<Level>>,
+    psubs: Vec<Arc<Subscription>>,
+    qsubs: Vec<QueueGroup>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.psubs.is_empty()
+            && self.qsubs.is_empty()
+            && self.next.as_ref().is_none_or(|l| l.is_empty())
+    }
+}
+
+impl Level {
+    fn is_empty(&self) -> bool {
+        self.literals.is_empty() && self.partial_wildcard.is_none() && self.full_wildcard.is_none()
+    }
+
+    fn child(&mut self, token: &[u8]) -> &mut Node {
+        match token {
+            b"*" => self.partial_wildcard.get_or_insert_with(Default::default),
+            b">" => self.full_wildcard.get_or_insert_with(Default::default),
+            _ => self.literals.entry(token.into()).or_default(),
+        }
+    }
+}
+
+/// The trie itself. Callers hold it behind a lock and read `generation` to validate caches.
+#[derive(Debug, Default)]
+pub struct Sublist {
+    root: Level,
+    count: usize,
+    generation: Arc<AtomicU64>,
+}
+
+impl Sublist {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The generation counter, shared so readers can check it without the lock.
+    pub fn generation(&self) -> Arc<AtomicU64> {
+        self.generation.clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn insert(&mut self, sub: Arc<Subscription>) -> Result<(), InvalidSubject> {
+        if !subject::is_valid_subject(&sub.subject) {
+            return Err(InvalidSubject);
+        }
+        let tokens: Vec<&[u8]> = subject::tokens(&sub.subject).collect();
+        let mut level = &mut self.root;
+        let last = tokens.len() - 1;
+        for (index, token) in tokens.iter().enumerate() {
+            let node = level.child(token);
+            if index == last {
+                match &sub.queue {
+                    None => node.psubs.push(sub.clone()),
+                    Some(queue) => match node.qsubs.iter_mut().find(|g| &g.name == queue) {
+                        Some(group) => group.members.push(sub.clone()),
+                        None => node.qsubs.push(QueueGroup {
+                            name: queue.clone(),
+                            members: vec![sub.clone()],
+                        }),
+                    },
+                }
+                break;
+            }
+            level = node.next.get_or_insert_with(Default::default);
+        }
+        self.count += 1;
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Removes this exact subscription; returns whether it was present.
+    pub fn remove(&mut self, sub: &Arc<Subscription>) -> bool {
+        let tokens: Vec<&[u8]> = subject::tokens(&sub.subject).collect();
+        let removed = remove_from(&mut self.root, &tokens, sub);
+        if removed {
+            self.count -= 1;
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+        removed
+    }
+
+    /// Everything that a message published to `subject` reaches.
+    pub fn match_subject(&self, subject: &[u8]) -> SublistResult {
+        let mut result = SublistResult::default();
+        let tokens: Vec<&[u8]> = subject::tokens(subject).collect();
+        // nats-server matches nothing for a subject with an empty token.
+        if tokens.iter().any(|t| t.is_empty()) {
+            return result;
+        }
+        match_level(&self.root, &tokens, &mut result);
+        result
+    }
+}
+
+fn remove_from(level: &mut Level, tokens: &[&[u8]], sub: &Arc<Subscription>) -> bool {
+    let Some((token, rest)) = tokens.split_first() else {
+        return false;
+    };
+    let (removed, now_empty) = {
+        let node = match *token {
+            b"*" => level.partial_wildcard.as_deref_mut(),
+            b">" => level.full_wildcard.as_deref_mut(),
+            literal => level.literals.get_mut(literal),
+        };
+        let Some(node) = node else {
+            return false;
+        };
+        let removed = if rest.is_empty() {
+            remove_sub(node, sub)
+        } else {
+            match node.next.as_deref_mut() {
+                Some(next) => remove_from(next, rest, sub),
+                None => false,
+            }
+        };
+        if node.next.as_ref().is_some_and(|l| l.is_empty()) {
+            node.next = None;
+        }
+        (removed, node.is_empty())
+    };
+    if now_empty {
+        match *token {
+            b"*" => level.partial_wildcard = None,
+            b">" => level.full_wildcard = None,
+            literal => {
+                level.literals.remove(literal);
+            }
+        }
+    }
+    removed
+}
+
+fn remove_sub(node: &mut Node, sub: &Arc<Subscription>) -> bool {
+    match &sub.queue {
+        None => match node.psubs.iter().position(|s| Arc::ptr_eq(s, sub)) {
+            Some(i) => {
+                node.psubs.swap_remove(i);
+                true
+            }
+            None => false,
+        },
+        Some(queue) => {
+            let Some(gi) = node.qsubs.iter().position(|g| &g.name == queue) else {
+                return false;
+            };
+            let group = &mut node.qsubs[gi];
+            let Some(i) = group.members.iter().position(|s| Arc::ptr_eq(s, sub)) else {
+                return false;
+            };
+            group.members.swap_remove(i);
+            if group.members.is_empty() {
+                node.qsubs.swap_remove(gi);
+            }
+            true
+        }
+    }
+}
+
+fn match_level(level: &Level, tokens: &[&[u8]], result: &mut SublistResult) {
+    let Some((token, rest)) = tokens.split_first() else {
+        return;
+    };
+    if let Some(node) = &level.full_wildcard {
+        add_node(node, result);
+    }
+    if let Some(node) = &level.partial_wildcard {
+        descend(node, rest, result);
+    }
+    if let Some(node) = level.literals.get(*token) {
+        descend(node, rest, result);
+    }
+}
+
+fn descend(node: &Node, rest: &[&[u8]], result: &mut SublistResult) {
+    if rest.is_empty() {
+        add_node(node, result);
+    } else if let Some(next) = &node.next {
+        match_level(next, rest, result);
+    }
+}
+
+fn add_node(node: &Node, result: &mut SublistResult) {
+    result.psubs.extend(node.psubs.iter().cloned());
+    for group in &node.qsubs {
+        match result.qsubs.iter_mut().find(|g| g.name == group.name) {
+            Some(existing) => existing.members.extend(group.members.iter().cloned()),
+            None => result.qsubs.push(QueueGroup {
+                name: group.name.clone(),
+                members: group.members.clone(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "sublist_tests.rs"]
+mod tests;
