@@ -10,6 +10,7 @@
 //! lock is held across an `.await`.
 
 pub mod broker;
+pub mod inspect;
 pub mod logging;
 pub mod proto;
 

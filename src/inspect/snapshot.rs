@@ -1,0 +1,183 @@
+//! Plain data that crosses from the engine to whoever inspects it (the GUI, tests): built by
+//! the sampler every tick, handed over by value, never borrowed from the engine.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+/// Everything the inspector shows, as of one tick.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub taken_at: Option<SystemTime>,
+    pub server: ServerIdentity,
+    pub uptime: Duration,
+    pub totals: Totals,
+    pub rates: Rates,
+    /// Live connections, sorted by id.
+    pub connections: Vec<ConnectionInfo>,
+    /// Recently closed connections, oldest first (bounded).
+    pub closed: Vec<ClosedConnectionInfo>,
+    /// Every subject published since start, sorted by subject.
+    pub subjects: Vec<SubjectStat>,
+    /// Queue groups with their members, sorted by subject then queue name.
+    pub queue_groups: Vec<QueueGroupInfo>,
+    /// Request/reply latency per service subject, sorted by subject.
+    pub latency: Vec<ServiceLatency>,
+    pub subscriptions: usize,
+    pub slow_consumers: u64,
+    pub drops: DropCounters,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerIdentity {
+    pub id: String,
+    pub name: String,
+    /// Our version, and the nats-server version whose protocol we speak.
+    pub version: String,
+    pub nats_version: String,
+    /// `nats://host:port` clients connect to.
+    pub client_url: String,
+    /// `http://host:port` of the monitoring endpoints, when enabled.
+    pub monitor_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+/// Per-second rates over the last tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rates {
+    pub in_msgs_per_sec: f64,
+    pub in_bytes_per_sec: f64,
+    pub out_msgs_per_sec: f64,
+    pub out_bytes_per_sec: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionInfo {
+    pub id: u64,
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub subscriptions: Vec<SubscriptionInfo>,
+    pub totals: Totals,
+    pub rates: Rates,
+    pub pending_bytes: usize,
+    pub rtt: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionInfo {
+    pub subject: String,
+    pub queue: Option<String>,
+    pub sid: String,
+    pub delivered: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedConnectionInfo {
+    pub id: u64,
+    pub name: String,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub stop: SystemTime,
+    /// nats-server's wording, e.g. "Slow Consumer (Pending Bytes)".
+    pub reason: String,
+    pub totals: Totals,
+}
+
+/// One published subject (a leaf of the subject tree).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectStat {
+    pub subject: String,
+    pub msgs: u64,
+    pub bytes: u64,
+    pub msgs_per_sec: f64,
+    pub bytes_per_sec: f64,
+    /// Messages that matched no subscriber at all: "published to nobody".
+    pub no_interest_msgs: u64,
+    /// Subscriptions that match this subject now.
+    pub subscribers: usize,
+    /// Connections that published to it (ids, sorted).
+    pub publishers: Vec<u64>,
+    /// Connections whose subscriptions match it now (ids, sorted).
+    pub receivers: Vec<u64>,
+    pub last_published: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueGroupInfo {
+    /// The subscription subject (may hold wildcards).
+    pub subject: String,
+    pub queue: String,
+    pub members: Vec<QueueMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMember {
+    pub client_id: u64,
+    pub client_name: String,
+    pub sid: String,
+    pub delivered: u64,
+}
+
+/// Request/reply latency observed inside the broker for one service subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLatency {
+    pub subject: String,
+    pub requests: u64,
+    pub replies: u64,
+    /// Requests whose reply never came within the tracking window.
+    pub timeouts: u64,
+    pub p50: Duration,
+    pub p90: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    /// 1 in `sample_every` requests is tracked (1 = all).
+    pub sample_every: u32,
+}
+
+/// What was dropped between the engine and its observers: never the messages themselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounters {
+    pub samples: u64,
+    pub events: u64,
+}
+
+/// A copy of one published message, for the live message view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSample {
+    /// Increases by one per sample taken (gaps = dropped samples).
+    pub seq: u64,
+    pub time: SystemTime,
+    pub subject: Vec<u8>,
+    pub reply: Option<Vec<u8>>,
+    pub headers: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub publisher_id: u64,
+    /// Subscriptions that received it (0 = published to nobody).
+    pub receivers: u32,
+}
+
+/// Something that happened to a connection, for the event feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEvent {
+    pub seq: u64,
+    pub time: SystemTime,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Connected { client_id: u64, addr: SocketAddr, name: String },
+    Disconnected { client_id: u64, name: String, reason: String },
+    SlowConsumer { client_id: u64, name: String },
+    AuthFailure { addr: SocketAddr, user: String },
+    PermissionViolation { client_id: u64, text: String },
+}
