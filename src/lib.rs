@@ -1,8 +1,10 @@
 //! switchboard: a NATS-protocol broker with a live inspector of everything that crosses it.
 //!
 //! Map: `proto` (sans-I/O protocol: parser, encoders, subjects, INFO/CONNECT, error texts),
-//! `broker` (the engine on tokio: server, connections, sublist, routing), `logging`
-//! (nats-server's log format).
+//! `broker` (the engine on tokio: server, connections, sublist, routing), `config`
+//! (nats-server's configuration file format), `cli` (nats-server's command-line flags),
+//! `inspect` (snapshots and the feed observers read), `logging` (nats-server's log format),
+//! `signals` (process signals).
 //!
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
@@ -10,7 +12,9 @@
 //! lock is held across an `.await`.
 
 pub mod broker;
+pub mod cli;
+pub mod config;
 pub mod inspect;
 pub mod logging;
 pub mod proto;
-
+pub mod signals;
