@@ -8,7 +8,9 @@ mod support;
 use std::thread;
 use std::time::Duration;
 
-use support::{for_each_target, for_each_target_opts, hmsg, msg, show, RawConn, Server, ServerOpts};
+use support::{
+    for_each_target, for_each_target_opts, hmsg, msg, show, RawConn, Server, ServerOpts,
+};
 
 const ERR_UNKNOWN_OP: &[u8] = b"-ERR 'Unknown Protocol Operation'\r\n";
 const ERR_CONTROL_LINE: &[u8] = b"-ERR 'maximum control line exceeded'\r\n";
@@ -39,7 +41,9 @@ fn info_line_fields() {
         );
         let i = &c.info;
         for key in ["server_id", "server_name", "version", "go"] {
-            let v = i[key].as_str().unwrap_or_else(|| panic!("INFO.{key} must be a string: {i}"));
+            let v = i[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("INFO.{key} must be a string: {i}"));
             assert!(!v.is_empty(), "INFO.{key} empty: {i}");
         }
         let version = i["version"].as_str().unwrap();
@@ -57,7 +61,10 @@ fn info_line_fields() {
         assert_eq!(i["headers"], true, "INFO.headers: {i}");
         assert_eq!(i["max_payload"], 1_048_576, "INFO.max_payload: {i}");
         assert_eq!(i["client_ip"], "127.0.0.1", "INFO.client_ip: {i}");
-        assert!(i["client_id"].as_u64().is_some(), "INFO.client_id must be an unsigned number: {i}");
+        assert!(
+            i["client_id"].as_u64().is_some(),
+            "INFO.client_id must be an unsigned number: {i}"
+        );
         assert!(
             i.get("auth_required").is_none() || i["auth_required"] == false,
             "no auth configured, yet auth_required: {i}"
@@ -203,12 +210,23 @@ fn queue_subscriptions_deliver_once_per_group() {
         assert!(!c1 && !c2, "a queue member was disconnected");
         let m1 = support::parse_msgs(&b1);
         let m2 = support::parse_msgs(&b2);
-        assert!(m1.iter().all(|(sid, _)| sid == "1"), "q1 got a wrong sid: {}", show(&b1));
-        assert!(m2.iter().all(|(sid, _)| sid == "7"), "q2 got a wrong sid: {}", show(&b2));
+        assert!(
+            m1.iter().all(|(sid, _)| sid == "1"),
+            "q1 got a wrong sid: {}",
+            show(&b1)
+        );
+        assert!(
+            m2.iter().all(|(sid, _)| sid == "7"),
+            "q2 got a wrong sid: {}",
+            show(&b2)
+        );
         let mut all: Vec<Vec<u8>> = m1.into_iter().chain(m2).map(|(_, p)| p).collect();
         all.sort();
         let want: Vec<Vec<u8>> = (0..n).map(|i| format!("m{i:02}").into_bytes()).collect();
-        assert_eq!(all, want, "each message exactly once across the queue group");
+        assert_eq!(
+            all, want,
+            "each message exactly once across the queue group"
+        );
     });
 }
 
@@ -538,10 +556,16 @@ fn unknown_protocol_operation_closes() {
         for case in cases {
             let mut c = s.client();
             c.send_lossy(case);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.expect_then_closed(ERR_UNKNOWN_OP)))
-                .unwrap_or_else(|e| {
-                    panic!("case \"{}\": {}", show(case), e.downcast_ref::<String>().cloned().unwrap_or_default())
-                });
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                c.expect_then_closed(ERR_UNKNOWN_OP)
+            }))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "case \"{}\": {}",
+                    show(case),
+                    e.downcast_ref::<String>().cloned().unwrap_or_default()
+                )
+            });
         }
     });
 }
@@ -576,13 +600,14 @@ fn silent_closes() {
                 c.handshake(json);
             }
             c.send_lossy(bytes);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.expect_closed())).unwrap_or_else(|e| {
-                panic!(
-                    "case \"{}\": {}",
-                    show(bytes),
-                    e.downcast_ref::<String>().cloned().unwrap_or_default()
-                )
-            });
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.expect_closed()))
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "case \"{}\": {}",
+                        show(bytes),
+                        e.downcast_ref::<String>().cloned().unwrap_or_default()
+                    )
+                });
         }
     });
 }
@@ -685,10 +710,24 @@ fn pedantic_invalid_publish_subject_still_delivers() {
     for_each_target(|s| {
         let mut c = s.client_with(r#"{"verbose":false,"pedantic":true}"#);
         c.send(b"SUB foo.* 1\r\nPUB foo.* 2\r\nhi\r\nPING\r\n");
-        c.expect([ERR_INVALID_PUB_SUBJECT, &msg("foo.*", "1", None, b"hi"), b"PONG\r\n"].concat());
+        c.expect(
+            [
+                ERR_INVALID_PUB_SUBJECT,
+                &msg("foo.*", "1", None, b"hi"),
+                b"PONG\r\n",
+            ]
+            .concat(),
+        );
         // `foo.>` as a literal PUB subject has the token `>`, which `foo.*` matches.
         c.send(b"PUB a..b 1\r\nx\r\nPUB foo.> 1\r\nx\r\n");
-        c.expect([ERR_INVALID_PUB_SUBJECT, ERR_INVALID_PUB_SUBJECT, &msg("foo.>", "1", None, b"x")].concat());
+        c.expect(
+            [
+                ERR_INVALID_PUB_SUBJECT,
+                ERR_INVALID_PUB_SUBJECT,
+                &msg("foo.>", "1", None, b"x"),
+            ]
+            .concat(),
+        );
         c.ping();
         // A valid subject in pedantic mode is fine.
         c.send(b"PUB foo.ok 1\r\ny\r\n");
@@ -772,14 +811,19 @@ fn stale_connection() {
                 live.send(b"PONG\r\n");
             }
         }
-        assert!(pings >= 1, "server never pinged in 1.5 s with ping_interval 200ms");
+        assert!(
+            pings >= 1,
+            "server never pinged in 1.5 s with ping_interval 200ms"
+        );
         live.ping();
     });
 }
 
 #[test]
 fn authentication_timeout() {
-    let opts = ServerOpts::new().args(&["--user", "a", "--pass", "b"]).config("authorization {\n  timeout: 0.5\n}\n");
+    let opts = ServerOpts::new()
+        .args(&["--user", "a", "--pass", "b"])
+        .config("authorization {\n  timeout: 0.5\n}\n");
     for_each_target_opts(&opts, |s| {
         let mut c = s.raw();
         assert_eq!(c.info["auth_required"], true, "INFO: {}", c.info);
@@ -795,27 +839,30 @@ fn authentication_timeout() {
 
 #[test]
 fn authorization_violation_user_pass() {
-    for_each_target_opts(&ServerOpts::new().args(&["--user", "a", "--pass", "b"]), |s| {
-        let mut c = s.raw();
-        assert_eq!(c.info["auth_required"], true, "INFO: {}", c.info);
-        c.send(b"CONNECT {\"user\":\"a\",\"pass\":\"wrong\"}\r\n");
-        c.expect_then_closed(ERR_AUTH_VIOLATION);
-
-        let mut c = s.raw();
-        c.send(b"CONNECT {}\r\n");
-        c.expect_then_closed(ERR_AUTH_VIOLATION);
-
-        for early in [&b"PUB foo 1\r\nx\r\n"[..], b"SUB foo 1\r\n", b"PING\r\n"] {
+    for_each_target_opts(
+        &ServerOpts::new().args(&["--user", "a", "--pass", "b"]),
+        |s| {
             let mut c = s.raw();
-            c.send_lossy(early);
+            assert_eq!(c.info["auth_required"], true, "INFO: {}", c.info);
+            c.send(b"CONNECT {\"user\":\"a\",\"pass\":\"wrong\"}\r\n");
             c.expect_then_closed(ERR_AUTH_VIOLATION);
-        }
 
-        let mut c = s.raw();
-        c.send(b"CONNECT {\"user\":\"a\",\"pass\":\"b\",\"verbose\":true}\r\n");
-        c.expect(b"+OK\r\n");
-        c.ping();
-    });
+            let mut c = s.raw();
+            c.send(b"CONNECT {}\r\n");
+            c.expect_then_closed(ERR_AUTH_VIOLATION);
+
+            for early in [&b"PUB foo 1\r\nx\r\n"[..], b"SUB foo 1\r\n", b"PING\r\n"] {
+                let mut c = s.raw();
+                c.send_lossy(early);
+                c.expect_then_closed(ERR_AUTH_VIOLATION);
+            }
+
+            let mut c = s.raw();
+            c.send(b"CONNECT {\"user\":\"a\",\"pass\":\"b\",\"verbose\":true}\r\n");
+            c.expect(b"+OK\r\n");
+            c.ping();
+        },
+    );
 }
 
 #[test]
@@ -912,12 +959,13 @@ fn session_split_at_every_offset() {
             c.send(&SESSION[..cut]);
             thread::sleep(Duration::from_millis(2));
             c.send(&SESSION[cut..]);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.expect(&want))).unwrap_or_else(|e| {
-                panic!(
-                    "split at byte {cut}: {}",
-                    e.downcast_ref::<String>().cloned().unwrap_or_default()
-                )
-            });
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.expect(&want)))
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "split at byte {cut}: {}",
+                        e.downcast_ref::<String>().cloned().unwrap_or_default()
+                    )
+                });
         }
     });
 }

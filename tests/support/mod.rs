@@ -10,6 +10,9 @@
 //! Target selection: `SWITCHBOARD_TEST_TARGETS` is a comma-separated list of
 //! `switchboard` and `reference`. Without it, `switchboard` runs, plus
 //! `reference` when `NATS_SERVER_BIN` is set.
+//!
+//! When a test fails, the tail of the server's log is printed; with
+//! `SWITCHBOARD_TEST_LOG_DIR=DIR` the whole log is also written to DIR.
 #![allow(dead_code)]
 
 use std::fmt;
@@ -134,7 +137,11 @@ impl LogBuf {
             loop {
                 match r.read(&mut chunk) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => buf.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&chunk[..n]),
+                    Ok(n) => buf
+                        .0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(&chunk[..n]),
                 }
             }
         });
@@ -228,19 +235,25 @@ impl Server {
                     .suffix(".conf")
                     .tempfile()
                     .map_err(|e| format!("temp config: {e}"))?;
-                f.write_all(body.as_bytes()).map_err(|e| format!("write config: {e}"))?;
+                f.write_all(body.as_bytes())
+                    .map_err(|e| format!("write config: {e}"))?;
                 f.flush().map_err(|e| format!("flush config: {e}"))?;
                 Some(f.into_temp_path())
             }
             None => None,
         };
         let mut cmd = target.command();
-        cmd.arg("-a").arg("127.0.0.1").arg("-p").arg(port.to_string());
+        cmd.arg("-a")
+            .arg("127.0.0.1")
+            .arg("-p")
+            .arg(port.to_string());
         if let Some(path) = &config {
             cmd.arg("-c").arg(path.as_os_str());
         }
         cmd.args(&opts.args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("spawn {cmd:?}: {e}"))?;
         let log = LogBuf::default();
         if let Some(out) = child.stdout.take() {
@@ -258,7 +271,11 @@ impl Server {
         };
         let addr = server.addr();
         for _ in 0..100 {
-            if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 // Give the pump threads a moment to collect the last words.
                 thread::sleep(Duration::from_millis(50));
                 return Err(format!(
@@ -286,7 +303,10 @@ impl Server {
     }
 
     pub fn info(&self) -> ServerInfo {
-        ServerInfo { target: self.target.clone(), port: self.port }
+        ServerInfo {
+            target: self.target.clone(),
+            port: self.port,
+        }
     }
 
     /// Everything the process printed so far (stdout and stderr).
@@ -353,8 +373,20 @@ fn run_guarded(server: &Server, body: impl FnOnce()) {
     if let Err(e) = panic::catch_unwind(AssertUnwindSafe(body)) {
         let msg = panic_text(&*e);
         let log = server.log();
+        let mut saved = String::new();
+        if let Some(dir) = std::env::var_os("SWITCHBOARD_TEST_LOG_DIR") {
+            let name = thread::current()
+                .name()
+                .unwrap_or("test")
+                .replace("::", "-");
+            let path =
+                PathBuf::from(dir).join(format!("{name}-{}-{}.log", server.target, server.port));
+            if std::fs::write(&path, &log).is_ok() {
+                saved = format!(" (full log: {})", path.display());
+            }
+        }
         panic!(
-            "[target={}] test failed: {msg}\n--- server log (tail) ---\n{}",
+            "[target={}] test failed: {msg}\n--- server log (tail){saved} ---\n{}",
             server.target,
             tail(&log, 8000)
         );
@@ -484,7 +516,9 @@ impl RawConn {
 
     /// Wraps an already connected stream (e.g. one built with socket2).
     pub fn from_stream(stream: TcpStream, label: &str) -> RawConn {
-        stream.set_write_timeout(Some(Duration::from_secs(5))).expect("write timeout");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .expect("write timeout");
         RawConn {
             stream,
             buf: Vec::new(),
@@ -505,7 +539,11 @@ impl RawConn {
         );
         let json = &line[5..line.len() - 2];
         self.info = serde_json::from_slice(json).unwrap_or_else(|e| {
-            panic!("[{}] INFO JSON does not parse ({e}): \"{}\"", self.label, show(json))
+            panic!(
+                "[{}] INFO JSON does not parse ({e}): \"{}\"",
+                self.label,
+                show(json)
+            )
         });
         self.info_line = line;
         &self.info
@@ -522,7 +560,9 @@ impl RawConn {
             return ReadEvent::Timeout;
         }
         let wait = (deadline - now).max(Duration::from_millis(1));
-        self.stream.set_read_timeout(Some(wait)).expect("set_read_timeout");
+        self.stream
+            .set_read_timeout(Some(wait))
+            .expect("set_read_timeout");
         let mut chunk = [0u8; 65536];
         match self.stream.read(&mut chunk) {
             Ok(0) => ReadEvent::Eof,
@@ -530,7 +570,12 @@ impl RawConn {
                 self.buf.extend_from_slice(&chunk[..n]);
                 ReadEvent::Data
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 ReadEvent::Timeout
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadEvent::Data,
@@ -541,7 +586,11 @@ impl RawConn {
     /// Writes all of `bytes`; panics if the write fails.
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) {
         let bytes = bytes.as_ref();
-        if let Err(e) = self.stream.write_all(bytes).and_then(|_| self.stream.flush()) {
+        if let Err(e) = self
+            .stream
+            .write_all(bytes)
+            .and_then(|_| self.stream.flush())
+        {
             panic!(
                 "[{}] write of \"{}\" failed: {e}",
                 self.label,
@@ -576,7 +625,11 @@ impl RawConn {
         for _ in 0..MAX_READS {
             let n = self.buf.len().min(expected.len());
             if self.buf[..n] != expected[..n] {
-                panic!("[{}] unexpected bytes\n{}", self.label, diff(expected, &self.buf));
+                panic!(
+                    "[{}] unexpected bytes\n{}",
+                    self.label,
+                    diff(expected, &self.buf)
+                );
             }
             if self.buf.len() >= expected.len() {
                 self.buf.drain(..expected.len());
@@ -601,7 +654,11 @@ impl RawConn {
                 ),
             }
         }
-        panic!("[{}] too many reads waiting for \"{}\"", self.label, show(expected));
+        panic!(
+            "[{}] too many reads waiting for \"{}\"",
+            self.label,
+            show(expected)
+        );
     }
 
     /// Expects the peer to close (EOF or reset) with nothing received first.
@@ -649,9 +706,15 @@ impl RawConn {
             }
             match self.fill(deadline) {
                 ReadEvent::Data => {}
-                ReadEvent::Eof => panic!("[{}] expected silence, but the connection closed", self.label),
+                ReadEvent::Eof => panic!(
+                    "[{}] expected silence, but the connection closed",
+                    self.label
+                ),
                 ReadEvent::Reset(e) => {
-                    panic!("[{}] expected silence, but the connection was reset ({e})", self.label)
+                    panic!(
+                        "[{}] expected silence, but the connection was reset ({e})",
+                        self.label
+                    )
                 }
                 ReadEvent::Timeout => return,
             }
@@ -669,7 +732,11 @@ impl RawConn {
             match self.fill(deadline) {
                 ReadEvent::Data => {}
                 ReadEvent::Eof => {
-                    panic!("[{}] EOF while reading a line; have \"{}\"", self.label, show(&self.buf))
+                    panic!(
+                        "[{}] EOF while reading a line; have \"{}\"",
+                        self.label,
+                        show(&self.buf)
+                    )
                 }
                 ReadEvent::Reset(e) => panic!(
                     "[{}] reset ({e}) while reading a line; have \"{}\"",
@@ -697,7 +764,11 @@ impl RawConn {
             match self.fill(deadline) {
                 ReadEvent::Data => {}
                 ReadEvent::Eof => {
-                    panic!("[{}] EOF while reading a line; have \"{}\"", self.label, show(&self.buf))
+                    panic!(
+                        "[{}] EOF while reading a line; have \"{}\"",
+                        self.label,
+                        show(&self.buf)
+                    )
                 }
                 ReadEvent::Reset(e) => panic!(
                     "[{}] reset ({e}) while reading a line; have \"{}\"",
@@ -762,7 +833,13 @@ pub fn msg(subject: &str, sid: &str, reply: Option<&str>, payload: &[u8]) -> Vec
 }
 
 /// Builds `HMSG subj sid [reply] hlen tlen\r\nheaders payload\r\n`.
-pub fn hmsg(subject: &str, sid: &str, reply: Option<&str>, headers: &[u8], payload: &[u8]) -> Vec<u8> {
+pub fn hmsg(
+    subject: &str,
+    sid: &str,
+    reply: Option<&str>,
+    headers: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     let (h, t) = (headers.len(), headers.len() + payload.len());
     let mut v = match reply {
         Some(r) => format!("HMSG {subject} {sid} {r} {h} {t}\r\n").into_bytes(),
@@ -779,13 +856,17 @@ pub fn hmsg(subject: &str, sid: &str, reply: Option<&str>, headers: &[u8], paylo
 pub fn parse_msgs(mut b: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for _ in 0..10_000_000 {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
         let line = std::str::from_utf8(&b[..eol]).unwrap_or("");
         let parts: Vec<&str> = line.split(' ').collect();
         if parts.first() != Some(&"MSG") || parts.len() < 4 {
             break;
         }
-        let Ok(len) = parts[parts.len() - 1].parse::<usize>() else { break };
+        let Ok(len) = parts[parts.len() - 1].parse::<usize>() else {
+            break;
+        };
         let start = eol + 2;
         if b.len() < start + len + 2 {
             break;
