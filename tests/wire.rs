@@ -797,25 +797,46 @@ fn stale_connection() {
         silent.expect_within(b"-ERR 'Stale Connection'\r\n", Duration::from_secs(3));
         silent.expect_closed();
 
-        // A client that answers every PING stays connected.
-        let mut live = s.client();
+        // A client that answers every PING stays connected. (The server may
+        // PING at any moment here, so lines are read one by one.)
+        let mut live = s.raw();
+        live.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
         let end = std::time::Instant::now() + Duration::from_millis(1500);
-        let mut pings = 0;
-        for _ in 0..100 {
+        let (mut pings, mut pongs) = (0, 0);
+        for _ in 0..200 {
             if std::time::Instant::now() >= end {
                 break;
             }
-            if let Some(line) = live.read_line_within(Duration::from_millis(100)) {
-                assert_eq!(line, b"PING\r\n", "unexpected line {}", show(&line));
-                pings += 1;
-                live.send(b"PONG\r\n");
+            match live.read_line_within(Duration::from_millis(100)).as_deref() {
+                Some(b"PING\r\n") => {
+                    pings += 1;
+                    live.send(b"PONG\r\n");
+                }
+                Some(b"PONG\r\n") => pongs += 1,
+                Some(other) => panic!("unexpected line {}", show(other)),
+                None => {}
             }
         }
+        assert_eq!(pongs, 1, "expected one PONG for our PING");
         assert!(
-            pings >= 1,
-            "server never pinged in 1.5 s with ping_interval 200ms"
+            pings >= 2,
+            "server pinged only {pings} times in 1.5 s with ping_interval 200ms"
         );
-        live.ping();
+        // Still connected: our PING gets its PONG (answering server PINGs meanwhile).
+        live.send(b"PING\r\n");
+        let mut got_pong = false;
+        for _ in 0..20 {
+            match live.read_line_within(Duration::from_millis(500)).as_deref() {
+                Some(b"PING\r\n") => live.send(b"PONG\r\n"),
+                Some(b"PONG\r\n") => {
+                    got_pong = true;
+                    break;
+                }
+                Some(other) => panic!("unexpected line {}", show(other)),
+                None => break,
+            }
+        }
+        assert!(got_pong, "live client lost its connection");
     });
 }
 
@@ -907,35 +928,40 @@ fn lenient_parsing() {
 // Fragmentation
 // ---------------------------------------------------------------------------
 
-const SESSION: &[u8] = b"CONNECT {\"verbose\":true,\"headers\":true}\r\n\
-SUB foo 1\r\n\
-sub bar.* q 2\r\n\
-PUB foo rep 5\r\nhello\r\n\
-HPUB bar.x 12 17\r\nNATS/1.0\r\n\r\nhello\r\n\
-PUB foo 0\r\n\r\n\
+/// A multi-op verbose session and its exact reply. Subjects carry `tag` so
+/// that sessions on successive connections cannot see each other (a closed
+/// connection's queue subscription may linger briefly and win the pick).
+fn session(tag: usize) -> (Vec<u8>, Vec<u8>) {
+    let script = format!(
+        "CONNECT {{\"verbose\":true,\"headers\":true}}\r\n\
+SUB foo{tag:04} 1\r\n\
+sub bar{tag:04}.* q 2\r\n\
+PUB foo{tag:04} rep 5\r\nhello\r\n\
+HPUB bar{tag:04}.x 12 17\r\nNATS/1.0\r\n\r\nhello\r\n\
+PUB foo{tag:04} 0\r\n\r\n\
 UNSUB 1\r\n\
-PUB foo 2\r\nhi\r\n\
-PING\r\n";
-
-fn session_reply() -> Vec<u8> {
-    [
-        &b"+OK\r\n+OK\r\n+OK\r\n"[..],
-        b"+OK\r\nMSG foo 1 rep 5\r\nhello\r\n",
-        b"+OK\r\nHMSG bar.x 2 12 17\r\nNATS/1.0\r\n\r\nhello\r\n",
-        b"+OK\r\nMSG foo 1 0\r\n\r\n",
-        b"+OK\r\n",
-        b"+OK\r\n",
-        b"PONG\r\n",
-    ]
-    .concat()
+PUB foo{tag:04} 2\r\nhi\r\n\
+PING\r\n"
+    );
+    let reply = format!(
+        "+OK\r\n+OK\r\n+OK\r\n\
++OK\r\nMSG foo{tag:04} 1 rep 5\r\nhello\r\n\
++OK\r\nHMSG bar{tag:04}.x 2 12 17\r\nNATS/1.0\r\n\r\nhello\r\n\
++OK\r\nMSG foo{tag:04} 1 0\r\n\r\n\
++OK\r\n\
++OK\r\n\
+PONG\r\n"
+    );
+    (script.into_bytes(), reply.into_bytes())
 }
 
 #[test]
 fn session_in_one_write() {
     for_each_target(|s| {
+        let (script, reply) = session(0);
         let mut c = s.raw();
-        c.send(SESSION);
-        c.expect(session_reply());
+        c.send(&script);
+        c.expect(&reply);
         c.expect_silence(100);
     });
 }
@@ -943,9 +969,10 @@ fn session_in_one_write() {
 #[test]
 fn session_in_one_byte_writes() {
     for_each_target(|s| {
+        let (script, reply) = session(0);
         let mut c = s.raw();
-        c.send_chunked(SESSION, 1, Duration::from_millis(1));
-        c.expect(session_reply());
+        c.send_chunked(&script, 1, Duration::from_millis(1));
+        c.expect(&reply);
         c.expect_silence(100);
     });
 }
@@ -953,12 +980,14 @@ fn session_in_one_byte_writes() {
 #[test]
 fn session_split_at_every_offset() {
     for_each_target(|s| {
-        let want = session_reply();
-        for cut in 1..SESSION.len() {
+        let len = session(0).0.len();
+        for cut in 1..len {
+            // Tags are fixed-width, so every script has the same length.
+            let (script, want) = session(cut);
             let mut c = s.raw();
-            c.send(&SESSION[..cut]);
+            c.send(&script[..cut]);
             thread::sleep(Duration::from_millis(2));
-            c.send(&SESSION[cut..]);
+            c.send(&script[cut..]);
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.expect(&want)))
                 .unwrap_or_else(|e| {
                     panic!(
