@@ -998,3 +998,58 @@ fn session_split_at_every_offset() {
         }
     });
 }
+
+#[test]
+fn random_payloads_and_write_chunking() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    for_each_target(|s| {
+        let mut sub = s.client();
+        sub.send(b"SUB rp.> 1\r\n");
+        sub.ping();
+        let p = std::cell::RefCell::new(s.client());
+        let n = AtomicUsize::new(0);
+        let sub = std::cell::RefCell::new(sub);
+        let mut runner = TestRunner::new(Config {
+            cases: 32,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let strategy = (
+            proptest::collection::vec(any::<u8>(), 0..2000),
+            1usize..300,
+            any::<bool>(),
+            "[ -~]{0,40}",
+        );
+        runner
+            .run(&strategy, |(payload, chunk, with_header, hval)| {
+                let i = n.fetch_add(1, Ordering::Relaxed);
+                let subject = format!("rp.{i}");
+                let reply = format!("_r.{i}");
+                let (frame, want) = if with_header {
+                    let hdr = format!("NATS/1.0\r\nX-V: {hval}\r\n\r\n").into_bytes();
+                    let mut f = format!(
+                        "HPUB {subject} {reply} {} {}\r\n",
+                        hdr.len(),
+                        hdr.len() + payload.len()
+                    )
+                    .into_bytes();
+                    f.extend_from_slice(&hdr);
+                    f.extend_from_slice(&payload);
+                    f.extend_from_slice(b"\r\n");
+                    (f, hmsg(&subject, "1", Some(&reply), &hdr, &payload))
+                } else {
+                    let mut f = format!("PUB {subject} {reply} {}\r\n", payload.len()).into_bytes();
+                    f.extend_from_slice(&payload);
+                    f.extend_from_slice(b"\r\n");
+                    (f, msg(&subject, "1", Some(&reply), &payload))
+                };
+                p.borrow_mut().send_chunked(&frame, chunk, Duration::ZERO);
+                sub.borrow_mut().expect(&want);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+}

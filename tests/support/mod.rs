@@ -11,6 +11,10 @@
 //! `switchboard` and `reference`. Without it, `switchboard` runs, plus
 //! `reference` when `NATS_SERVER_BIN` is set.
 //!
+//! Caveat for raw tests: nats-server sends its first PING to a client about
+//! 2 s after it connects (`min(ping_interval, 2s)` plus jitter), so a raw
+//! connection that lives longer than that must expect `PING\r\n` in its stream.
+//!
 //! When a test fails, the tail of the server's log is printed; with
 //! `SWITCHBOARD_TEST_LOG_DIR=DIR` the whole log is also written to DIR.
 #![allow(dead_code)]
