@@ -57,7 +57,12 @@ fn parser(c: &mut Criterion) {
 /// 10,000 subscriptions over 1 to 5 tokens, some with wildcards.
 fn populated() -> (Sublist, Vec<Vec<u8>>) {
     let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 1));
-    let client = Arc::new(ClientShared::new(1, addr, Arc::new(Account::new("$G")), 1 << 20));
+    let client = Arc::new(ClientShared::new(
+        1,
+        addr,
+        Arc::new(Account::new("$G")),
+        1 << 20,
+    ));
     let mut sublist = Sublist::new();
     let mut subjects = Vec::new();
     for i in 0..10_000usize {
@@ -91,7 +96,12 @@ fn sublist_match(c: &mut Criterion) {
     // What a connection's cache hit costs: one hash lookup returning the shared result.
     let cache: HashMap<Box<[u8]>, Arc<SublistResult>> = subjects
         .iter()
-        .map(|s| (s.clone().into_boxed_slice(), Arc::new(sublist.match_subject(s))))
+        .map(|s| {
+            (
+                s.clone().into_boxed_slice(),
+                Arc::new(sublist.match_subject(s)),
+            )
+        })
         .collect();
     group.bench_function("match_cached_10k", |b| {
         b.iter(|| {

@@ -43,11 +43,61 @@ pub async fn wait_for_stop() {
     }
 }
 
-/// `--signal COMMAND[=PID]`: not available yet; says so clearly.
-pub fn send(command: &str, pid: Option<&str>) -> ExitCode {
-    eprintln!(
-        "switchboard: --signal {command}{} is not supported yet",
-        pid.map(|p| format!("={p}")).unwrap_or_default()
-    );
-    ExitCode::from(1)
+/// `--signal COMMAND[=PID|=PIDFILE]`: sends the command's signal to a running server.
+/// Without a PID, the single other running `switchboard`/`nats-server` process is the target.
+pub fn send(request: &crate::cli::SignalRequest) -> ExitCode {
+    let pid = match &request.pid {
+        Some(expr) => match crate::cli::resolve_pid(expr) {
+            Ok(pid) => pid,
+            Err(e) => {
+                eprintln!("switchboard: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => match find_single_server() {
+            Ok(pid) => pid,
+            Err(message) => {
+                eprintln!("switchboard: {message}");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let signal = match nix::sys::signal::Signal::try_from(request.command.signal_number()) {
+        Ok(signal) => signal,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
+        Ok(()) => {
+            println!("[{pid}] signal \"{}\" sent", request.command.name());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchboard: can't signal process {pid}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Looks through /proc for exactly one other process named switchboard or nats-server.
+fn find_single_server() -> Result<i32, String> {
+    let me = std::process::id() as i32;
+    let entries = std::fs::read_dir("/proc").map_err(|e| format!("can't list processes: {e}"))?;
+    let found: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| matches!(c.trim(), "switchboard" | "nats-server"))
+        })
+        .collect();
+    match found.as_slice() {
+        [pid] => Ok(*pid),
+        [] => Err("no nats-server process found".to_string()),
+        _ => Err(format!(
+            "multiple nats-server processes running ({found:?}): give the PID with --signal COMMAND=PID"
+        )),
+    }
 }

@@ -175,9 +175,26 @@ pub struct BrokerEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    Connected { client_id: u64, addr: SocketAddr, name: String },
-    Disconnected { client_id: u64, name: String, reason: String },
-    SlowConsumer { client_id: u64, name: String },
-    AuthFailure { addr: SocketAddr, user: String },
-    PermissionViolation { client_id: u64, text: String },
+    Connected {
+        client_id: u64,
+        addr: SocketAddr,
+        name: String,
+    },
+    Disconnected {
+        client_id: u64,
+        name: String,
+        reason: String,
+    },
+    SlowConsumer {
+        client_id: u64,
+        name: String,
+    },
+    AuthFailure {
+        addr: SocketAddr,
+        user: String,
+    },
+    PermissionViolation {
+        client_id: u64,
+        text: String,
+    },
 }
