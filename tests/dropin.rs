@@ -1,0 +1,232 @@
+//! Process-level drop-in behaviour: what tools that launch `nats-server` rely on (the log
+//! lines they wait for, `-p -1`, `-l`, `-P`, exit codes, signals), checked on switchboard
+//! started under the name `nats-server`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::RawConn;
+
+/// A directory holding a `nats-server` symlink to our binary.
+fn dropin_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_switchboard"),
+        dir.path().join("nats-server"),
+    )
+    .unwrap();
+    dir
+}
+
+fn nats_server(dir: &Path) -> Command {
+    let mut cmd = Command::new(dir.join("nats-server"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (bounded) until `path` holds a line containing `needle`; returns the whole file.
+fn wait_for_line(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.lines().any(|l| l.contains(needle)) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in log:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn random_port_log_file_pid_file_and_sigterm() {
+    let dir = dropin_dir();
+    let log = dir.path().join("server.log");
+    let pid_file = dir.path().join("server.pid");
+    let child = nats_server(dir.path())
+        .args(["-a", "127.0.0.1", "-p", "-1", "-l"])
+        .arg(&log)
+        .arg("-P")
+        .arg(&pid_file)
+        .args(["--store_dir", "/tmp/unused-js-dir"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let text = wait_for_line(&log, "Server is ready");
+    // The line async-nats' harness parses: `.+\sclient connections on\s+(\S+)`.
+    let line = text
+        .lines()
+        .find(|l| l.contains("Listening for client connections on "))
+        .unwrap();
+    assert!(line.contains("[INF]"), "{line}");
+    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_ne!(addr.port(), 0);
+    assert!(
+        text.contains("store_dir"),
+        "unsupported flag is warned about:\n{text}"
+    );
+    let mut conn = RawConn::connect(addr, "dropin");
+    assert_eq!(conn.info["port"].as_u64(), Some(u64::from(addr.port())));
+    conn.send("CONNECT {\"verbose\":false}\r\nPING\r\n");
+    conn.expect("PONG\r\n");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid as u32, server.0.id());
+    // `--signal quit=PIDFILE` as harnesses use it: graceful stop, exit code 0.
+    let status = nats_server(dir.path())
+        .arg("--signal")
+        .arg(format!("quit={}", pid_file.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = wait_exit(&mut server.0, Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    conn.expect_closed();
+}
+
+#[test]
+fn stderr_log_lines_without_log_file() {
+    let dir = dropin_dir();
+    let mut child = nats_server(dir.path())
+        .args([
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            "-1",
+            "--server_name",
+            "sb-test",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut server = Running(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.iter().any(|l: &String| l.contains("Server is ready")) {
+        assert!(Instant::now() < deadline);
+        match lines.next() {
+            Some(Ok(line)) => seen.push(line),
+            _ => panic!("stderr ended early: {seen:?}"),
+        }
+    }
+    let text = seen.join("\n");
+    assert!(
+        text.contains("Listening for client connections on 127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("sb-test"), "{text}");
+    nix_kill(server.0.id(), "TERM");
+    assert!(wait_exit(&mut server.0, Duration::from_secs(10)).success());
+}
+
+fn nix_kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn port_in_use_is_one_line_and_exit_code_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "-a", "127.0.0.1", "-p", &port])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("can't listen on 127.0.0.1:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn config_file_flags_win_and_bad_values_fail() {
+    let dir = dropin_dir();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        "listen: 127.0.0.1:4999\nmax_payload: 2KB\njetstream { max_mem: 1G }\n",
+    )
+    .unwrap();
+    let log = dir.path().join("s.log");
+    let child = nats_server(dir.path())
+        .arg("-c")
+        .arg(&conf)
+        .args(["-p", "-1", "-l"])
+        .arg(&log)
+        .spawn()
+        .unwrap();
+    let _server = Running(child);
+    let text = wait_for_line(&log, "Server is ready");
+    assert!(
+        text.contains("\"jetstream\" is not supported yet"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("Listening for client connections on "))
+        .unwrap();
+    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert_ne!(
+        addr.port(),
+        4999,
+        "the -p flag overrides the file's listen port"
+    );
+    let conn = RawConn::connect(addr, "conf");
+    assert_eq!(conn.info["max_payload"].as_u64(), Some(2048));
+
+    std::fs::write(&conf, "max_payload: \"lots\"\n").unwrap();
+    let out = nats_server(dir.path())
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let mut stderr = String::new();
+    out.stderr.as_slice().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("max_payload"), "{stderr}");
+}
+
+#[test]
+fn version_and_unknown_flag() {
+    let dir = dropin_dir();
+    let out = nats_server(dir.path()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("nats-server: v"));
+    let out = nats_server(dir.path()).arg("-bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -bogus"));
+}
