@@ -16,6 +16,8 @@ use super::close::CloseReason;
 use super::outbound::{Outbound, PushResult};
 use super::server::Server;
 use super::sublist::{SublistResult, Subscription};
+use super::tap::{LocalCount, FLUSH_INTERVAL};
+use crate::inspect::snapshot::EventKind;
 use crate::proto::info::ConnectOptions;
 use crate::proto::{encode, errors, subject, ClientOp, ParseError, Parser, ParserLimits};
 use crate::{log_debug, log_trace};
@@ -107,6 +109,23 @@ impl ClientShared {
     }
 }
 
+/// A cached sublist result, with the subject's traffic since the last flush to the tap.
+pub(crate) struct CacheEntry {
+    pub(crate) result: Arc<SublistResult>,
+    pub(crate) counts: LocalCount,
+}
+
+impl CacheEntry {
+    #[inline]
+    pub(crate) fn count(&mut self, size: usize) {
+        self.counts.msgs += 1;
+        self.counts.bytes += size as u64;
+        if self.result.is_empty() {
+            self.counts.no_interest_msgs += 1;
+        }
+    }
+}
+
 /// What handling one operation asks the read loop to do next.
 pub(crate) enum Step {
     Continue,
@@ -132,7 +151,8 @@ pub(crate) struct Conn {
     pub(crate) wakes: Vec<Arc<ClientShared>>,
     /// Consumers over 75% of max_pending touched in this batch.
     pub(crate) stalls: Vec<Arc<ClientShared>>,
-    pub(crate) cache: HashMap<Box<[u8]>, Arc<SublistResult>>,
+    pub(crate) cache: HashMap<Box<[u8]>, CacheEntry>,
+    pub(crate) last_flush: Instant,
     pub(crate) cache_generation: u64,
     batch_in_msgs: u64,
     batch_in_bytes: u64,
@@ -161,6 +181,7 @@ impl Conn {
             wakes: Vec::new(),
             stalls: Vec::new(),
             cache: HashMap::new(),
+            last_flush: now,
             cache_generation: u64::MAX,
             batch_in_msgs: 0,
             batch_in_bytes: 0,
@@ -243,6 +264,9 @@ impl Conn {
 
     /// Wakes every writer touched in this batch and publishes the batch's counters.
     pub(crate) fn end_batch(&mut self) {
+        if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+            self.flush_subject_counts();
+        }
         for client in self.wakes.drain(..) {
             client.outbound.wake();
         }
@@ -496,6 +520,11 @@ impl Conn {
         }
         if self.connect.is_none() {
             self.next_ping = Instant::now() + first_ping_delay(self.server.opts.ping_interval);
+            self.server.tap.event(EventKind::Connected {
+                client_id: self.shared.id,
+                addr: self.shared.addr,
+                name: connect.name.clone().unwrap_or_default(),
+            });
         }
         self.connect = Some(connect);
         if self.verbose {
@@ -547,7 +576,15 @@ impl Conn {
 
     /// Called once the read loop ended: unhooks the client from everything.
     pub(crate) fn finish(&mut self, reason: CloseReason) {
+        self.flush_subject_counts();
         let reason = self.shared.outbound.close(reason, true);
+        if self.connect.is_some() {
+            self.server.tap.event(EventKind::Disconnected {
+                client_id: self.shared.id,
+                name: self.shared.meta.lock().name.clone(),
+                reason: reason.to_string(),
+            });
+        }
         let subs: Vec<Arc<Subscription>> =
             self.shared.subs.lock().drain().map(|(_, s)| s).collect();
         {

@@ -8,6 +8,7 @@ pub mod outbound;
 mod router;
 pub mod server;
 pub mod sublist;
+pub mod tap;
 
 pub use close::CloseReason;
 pub use options::Options;

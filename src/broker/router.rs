@@ -5,52 +5,86 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::client::Conn;
+use super::client::{CacheEntry, Conn};
+use super::tap::LocalCount;
 use super::outbound::PushResult;
 use super::sublist::{SublistResult, Subscription};
+use crate::inspect::snapshot::EventKind;
 use crate::log_info;
 use crate::proto::{encode, Publish};
 
 impl Conn {
     pub(crate) fn publish(&mut self, msg: &Publish<'_>) {
-        let result = self.lookup(msg.subject);
-        let mut delivered = false;
+        let result = self.lookup(msg.subject, msg.message.len());
+        let mut receivers = 0u32;
         for sub in &result.psubs {
-            delivered |= self.deliver(sub, msg);
+            receivers += u32::from(self.deliver(sub, msg));
         }
         for group in &result.qsubs {
             let members = &group.members;
             let start = fastrand::usize(..members.len().max(1));
             for k in 0..members.len() {
                 if self.deliver(&members[(start + k) % members.len()], msg) {
-                    delivered = true;
+                    receivers += 1;
                     break;
                 }
             }
         }
-        if !delivered && self.no_responders {
+        if receivers == 0 && self.no_responders {
             if let Some(reply) = msg.reply {
                 self.send_no_responders(reply, msg.subject);
             }
         }
+        let tap = &self.server.tap;
+        tap.track(msg.subject, msg.reply);
+        if tap.wants_sample() {
+            tap.sample(
+                msg.subject,
+                msg.reply,
+                msg.headers(),
+                msg.payload(),
+                self.shared.id,
+                receivers,
+            );
+        }
     }
 
-    /// Sublist results cached per connection and per sublist generation (nats-server's L1).
-    fn lookup(&mut self, subject: &[u8]) -> Arc<SublistResult> {
+    /// Sublist results cached per connection and per sublist generation (nats-server's L1);
+    /// the same entry counts the subject's traffic for the inspector.
+    fn lookup(&mut self, subject: &[u8], size: usize) -> Arc<SublistResult> {
         let generation = self.account.generation();
         if generation != self.cache_generation {
+            self.flush_subject_counts();
             self.cache.clear();
             self.cache_generation = generation;
         }
-        if let Some(hit) = self.cache.get(subject) {
-            return hit.clone();
+        if let Some(hit) = self.cache.get_mut(subject) {
+            hit.count(size);
+            return hit.result.clone();
         }
         let result = Arc::new(self.account.sublist.read().match_subject(subject));
         if self.cache.len() >= super::client::MAX_CACHED_SUBJECTS {
+            self.flush_subject_counts();
             self.cache.clear();
         }
-        self.cache.insert(subject.into(), result.clone());
+        let mut entry = CacheEntry {
+            result: result.clone(),
+            counts: LocalCount::default(),
+        };
+        entry.count(size);
+        self.cache.insert(subject.into(), entry);
         result
+    }
+
+    /// Hands this connection's subject counters to the tap and zeroes them.
+    pub(crate) fn flush_subject_counts(&mut self) {
+        let counts = self
+            .cache
+            .iter_mut()
+            .filter(|(_, e)| e.counts.msgs > 0)
+            .map(|(subject, e)| (&subject[..], std::mem::take(&mut e.counts)));
+        self.server.tap.merge_subjects(self.shared.id, counts);
+        self.last_flush = std::time::Instant::now();
     }
 
     /// Delivers to one subscription; false when it did not take the message.
@@ -84,6 +118,10 @@ impl Conn {
                 }
             }
             PushResult::SlowConsumer => {
+                self.server.tap.event(EventKind::SlowConsumer {
+                    client_id: client.id,
+                    name: client.meta.lock().name.clone(),
+                });
                 log_info!(
                     "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                     client.addr,

@@ -80,6 +80,8 @@ pub struct Server {
     pub name: String,
     pub start: SystemTime,
     pub stats: ServerStats,
+    /// What observers (the inspector) see of the traffic.
+    pub tap: super::tap::Tap,
     global: Arc<Account>,
     accounts: HashMap<String, Arc<Account>>,
     clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
@@ -117,6 +119,7 @@ impl Server {
             name,
             start: SystemTime::now(),
             stats: ServerStats::default(),
+            tap: super::tap::Tap::new(),
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
             accounts,
             clients: Mutex::new(HashMap::new()),
