@@ -12,4 +12,3 @@
 pub mod broker;
 pub mod logging;
 pub mod proto;
-

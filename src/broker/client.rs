@@ -111,7 +111,9 @@ impl ClientShared {
 pub(crate) enum Step {
     Continue,
     /// CONNECT accepted: stop requiring auth, enable HPUB if headers were negotiated.
-    Connected { headers: bool },
+    Connected {
+        headers: bool,
+    },
     Close(CloseReason),
 }
 
@@ -145,9 +147,7 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(server: Arc<Server>, shared: Arc<ClientShared>) -> Self {
         let now = Instant::now();
-        let auth_deadline = server
-            .auth_required()
-            .then(|| now + server.auth_timeout());
+        let auth_deadline = server.auth_required().then(|| now + server.auth_timeout());
         let next_ping = now + first_ping_delay(server.opts.ping_interval);
         Conn {
             account: shared.account(),
@@ -283,15 +283,22 @@ impl Conn {
 
     /// Queues a protocol line for this client.
     pub(crate) fn send(&mut self, bytes: &[u8]) {
-        if let PushResult::Queued { wake: true, .. } =
-            self.shared.outbound.push(false, |b| b.extend_from_slice(bytes))
+        if let PushResult::Queued { wake: true, .. } = self
+            .shared
+            .outbound
+            .push(false, |b| b.extend_from_slice(bytes))
         {
             self.wakes.push(self.shared.clone());
         }
     }
 
     pub(crate) fn send_err(&mut self, text: &str) {
-        log_debug!("{} - cid:{} - Sending -ERR '{}'", self.shared.addr, self.shared.id, text);
+        log_debug!(
+            "{} - cid:{} - Sending -ERR '{}'",
+            self.shared.addr,
+            self.shared.id,
+            text
+        );
         self.send(&errors::err_line(text));
     }
 
@@ -319,7 +326,10 @@ impl Conn {
         if now.duration_since(self.last_in) >= interval || need_rtt {
             if self.pings_out + 1 > self.server.opts.ping_max {
                 self.send_err(errors::STALE_CONNECTION);
-                self.server.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
+                self.server
+                    .stats
+                    .stale_connections
+                    .fetch_add(1, Ordering::Relaxed);
                 return Some(CloseReason::StaleConnection);
             }
             self.send(encode::PING);
@@ -331,7 +341,12 @@ impl Conn {
     }
 
     fn on_parse_error(&mut self, error: ParseError) -> CloseReason {
-        log_debug!("{} - cid:{} - Parser error: {}", self.shared.addr, self.shared.id, error);
+        log_debug!(
+            "{} - cid:{} - Parser error: {}",
+            self.shared.addr,
+            self.shared.id,
+            error
+        );
         match error {
             ParseError::UnknownOperation => {
                 self.send_err(errors::UNKNOWN_PROTOCOL_OPERATION);
@@ -356,7 +371,12 @@ impl Conn {
 
     fn handle(&mut self, op: ClientOp<'_>) -> Step {
         if crate::logging::enabled(crate::logging::Level::Trace) {
-            log_trace!("{} - cid:{} - <<- {:?}", self.shared.addr, self.shared.id, op);
+            log_trace!(
+                "{} - cid:{} - <<- {:?}",
+                self.shared.addr,
+                self.shared.id,
+                op
+            );
         }
         match op {
             ClientOp::Pub(p) => {
@@ -438,9 +458,9 @@ impl Conn {
         };
         self.auth_deadline = None;
         let account = self.server.authenticate(&connect);
-        let Some(account) = account.filter(|_| {
-            connect.account.is_none() && connect.new_account != Some(true)
-        }) else {
+        let Some(account) =
+            account.filter(|_| connect.account.is_none() && connect.new_account != Some(true))
+        else {
             self.send_err(errors::AUTHORIZATION_VIOLATION);
             return Step::Close(CloseReason::AuthenticationFailure);
         };
@@ -528,7 +548,8 @@ impl Conn {
     /// Called once the read loop ended: unhooks the client from everything.
     pub(crate) fn finish(&mut self, reason: CloseReason) {
         let reason = self.shared.outbound.close(reason, true);
-        let subs: Vec<Arc<Subscription>> = self.shared.subs.lock().drain().map(|(_, s)| s).collect();
+        let subs: Vec<Arc<Subscription>> =
+            self.shared.subs.lock().drain().map(|(_, s)| s).collect();
         {
             let mut sublist = self.account.sublist.write();
             for sub in &subs {

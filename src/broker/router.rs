@@ -90,7 +90,10 @@ impl Conn {
                     client.id,
                     self.server.opts.max_pending
                 );
-                self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                self.server
+                    .stats
+                    .slow_consumers
+                    .fetch_add(1, Ordering::Relaxed);
                 client.close(super::close::CloseReason::SlowConsumerPendingBytes, false);
                 return false;
             }

@@ -16,8 +16,8 @@ use super::account::{Account, GLOBAL_ACCOUNT};
 use super::client::{ClientShared, Conn};
 use super::close::CloseReason;
 use super::options::Options;
-use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
 use crate::proto::errors;
+use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
 use crate::{log_debug, log_error};
 
 /// How many closed connections are remembered (nats-server's `max_closed_clients`).
@@ -246,10 +246,14 @@ impl Server {
         self.clients.lock().remove(&client.id);
         let totals = client_totals(client);
         let s = &self.stats;
-        s.closed_in_msgs.fetch_add(totals.in_msgs, Ordering::Relaxed);
-        s.closed_in_bytes.fetch_add(totals.in_bytes, Ordering::Relaxed);
-        s.closed_out_msgs.fetch_add(totals.out_msgs, Ordering::Relaxed);
-        s.closed_out_bytes.fetch_add(totals.out_bytes, Ordering::Relaxed);
+        s.closed_in_msgs
+            .fetch_add(totals.in_msgs, Ordering::Relaxed);
+        s.closed_in_bytes
+            .fetch_add(totals.in_bytes, Ordering::Relaxed);
+        s.closed_out_msgs
+            .fetch_add(totals.out_msgs, Ordering::Relaxed);
+        s.closed_out_bytes
+            .fetch_add(totals.out_bytes, Ordering::Relaxed);
         let closed = ClosedClient {
             id: client.id,
             addr: client.addr,
@@ -265,7 +269,12 @@ impl Server {
         }
         ring.push_back(closed);
         drop(ring);
-        log_debug!("{} - cid:{} - Client connection closed: {}", client.addr, client.id, reason);
+        log_debug!(
+            "{} - cid:{} - Client connection closed: {}",
+            client.addr,
+            client.id,
+            reason
+        );
     }
 
     /// Runs one accepted connection to its end.
@@ -385,7 +394,11 @@ impl BrokerHandle {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

@@ -33,7 +33,11 @@ async fn read_some(stream: &mut TcpStream, want: usize) -> Vec<u8> {
 async fn connect(handle: &BrokerHandle) -> TcpStream {
     let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
     let info = read_some(&mut s, 1).await;
-    assert!(info.starts_with(b"INFO {"), "{}", String::from_utf8_lossy(&info));
+    assert!(
+        info.starts_with(b"INFO {"),
+        "{}",
+        String::from_utf8_lossy(&info)
+    );
     s
 }
 
@@ -106,7 +110,10 @@ async fn slow_consumer_is_cut_off_and_others_carry_on() {
         total
     });
     let mut publisher = connect(&handle).await;
-    publisher.write_all(b"CONNECT {\"verbose\":false}\r\n").await.unwrap();
+    publisher
+        .write_all(b"CONNECT {\"verbose\":false}\r\n")
+        .await
+        .unwrap();
     let payload = vec![b'x'; 1000];
     let mut frame = b"PUB big 1000\r\n".to_vec();
     frame.extend_from_slice(&payload);
@@ -119,11 +126,22 @@ async fn slow_consumer_is_cut_off_and_others_carry_on() {
     let got = reader.await.unwrap();
     assert_eq!(got, MESSAGES * FRAME, "fast subscriber got everything");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while handle.server().stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "no slow consumer detected");
+    while handle
+        .server()
+        .stats
+        .slow_consumers
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no slow consumer detected"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let closed = handle.server().closed_clients();
-    assert!(closed.iter().any(|c| c.reason == CloseReason::SlowConsumerPendingBytes));
+    assert!(closed
+        .iter()
+        .any(|c| c.reason == CloseReason::SlowConsumerPendingBytes));
     handle.shutdown().await;
 }

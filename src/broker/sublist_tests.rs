@@ -11,7 +11,12 @@ use crate::broker::client::ClientShared;
 
 fn client(id: u64) -> Arc<ClientShared> {
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-    Arc::new(ClientShared::new(id, addr, Arc::new(Account::new("$G")), 1 << 20))
+    Arc::new(ClientShared::new(
+        id,
+        addr,
+        Arc::new(Account::new("$G")),
+        1 << 20,
+    ))
 }
 
 fn sub(c: &Arc<ClientShared>, subject: &str, queue: Option<&str>) -> Arc<Subscription> {
@@ -37,7 +42,15 @@ fn subjects(result: &SublistResult) -> Vec<String> {
 fn literal_and_wildcard_matches() {
     let c = client(1);
     let mut sl = Sublist::new();
-    for s in ["foo.bar", "foo.*", "foo.>", ">", "*.bar", "foo.bar.baz", "foo*"] {
+    for s in [
+        "foo.bar",
+        "foo.*",
+        "foo.>",
+        ">",
+        "*.bar",
+        "foo.bar.baz",
+        "foo*",
+    ] {
         sl.insert(sub(&c, s, None)).unwrap();
     }
     assert_eq!(sl.count(), 7);
@@ -76,7 +89,12 @@ fn queue_groups_merge_by_name_across_subjects() {
     let mut groups: Vec<(String, usize)> = r
         .qsubs
         .iter()
-        .map(|g| (String::from_utf8_lossy(&g.name).into_owned(), g.members.len()))
+        .map(|g| {
+            (
+                String::from_utf8_lossy(&g.name).into_owned(),
+                g.members.len(),
+            )
+        })
         .collect();
     groups.sort();
     assert_eq!(groups, vec![("q".to_string(), 2), ("r".to_string(), 1)]);

@@ -17,7 +17,11 @@ pub fn message(
 ) {
     let mut digits = itoa::Buffer::new();
     out.reserve(subject.len() + sid.len() + reply.map_or(0, <[u8]>::len) + message.len() + 32);
-    out.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"MSG " });
+    out.extend_from_slice(if header_len.is_some() {
+        b"HMSG "
+    } else {
+        b"MSG "
+    });
     out.extend_from_slice(subject);
     out.push(b' ');
     out.extend_from_slice(sid);
@@ -54,7 +58,14 @@ mod tests {
     fn msg_and_hmsg_frames() {
         let mut out = Vec::new();
         message(&mut out, b"foo", b"1", Some(b"bar"), None, b"hi");
-        message(&mut out, b"foo", b"1", None, Some(12), b"NATS/1.0\r\n\r\nhi");
+        message(
+            &mut out,
+            b"foo",
+            b"1",
+            None,
+            Some(12),
+            b"NATS/1.0\r\n\r\nhi",
+        );
         assert_eq!(
             out,
             b"MSG foo 1 bar 2\r\nhi\r\nHMSG foo 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n".to_vec()

@@ -17,10 +17,7 @@ pub const MAX_SUBSCRIPTIONS_EXCEEDED: &str = "maximum subscriptions exceeded";
 
 /// `Permissions Violation for Publish to "<subject>"`.
 pub fn publish_violation(subject: &[u8]) -> String {
-    format!(
-        "Permissions Violation for Publish to {}",
-        go_quote(subject)
-    )
+    format!("Permissions Violation for Publish to {}", go_quote(subject))
 }
 
 /// `Permissions Violation for Publish with Reply of "<reply>"`.

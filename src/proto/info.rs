@@ -143,8 +143,18 @@ mod tests {
 
     #[test]
     fn connect_rejects_what_go_rejects() {
-        for bad in [&b"{bad json"[..], b"[]", br#"{"verbose":"yes"}"#, b"{} xyz", b""] {
-            assert!(ConnectOptions::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"{bad json"[..],
+            b"[]",
+            br#"{"verbose":"yes"}"#,
+            b"{} xyz",
+            b"",
+        ] {
+            assert!(
+                ConnectOptions::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

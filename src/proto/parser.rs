@@ -24,7 +24,10 @@ pub enum ClientOp<'a> {
         sid: &'a [u8],
     },
     /// `UNSUB <sid> [max]`; a malformed max is `Some(-1)` (unsubscribe now), as in nats-server.
-    Unsub { sid: &'a [u8], max_msgs: Option<i64> },
+    Unsub {
+        sid: &'a [u8],
+        max_msgs: Option<i64>,
+    },
     Ping,
     Pong,
     /// `+OK` from a client: ignored.
@@ -143,7 +146,10 @@ const KEYWORDS: [(&[u8], OpKind); 11] = [
 enum State {
     Start,
     /// Matching an operation keyword: a bit per still-possible entry of `KEYWORDS`.
-    Keyword { candidates: u16, len: usize },
+    Keyword {
+        candidates: u16,
+        len: usize,
+    },
     AfterKeyword(OpKind),
     Spaces(OpKind),
     Arg(OpKind),
@@ -354,10 +360,14 @@ impl Parser {
                             // Only servers send HMSG; a client doing so is a protocol error.
                             return Err(ParseError::UnknownOperation);
                         }
-                        OpKind::Sub if !matches!(split_ranges::<3>(arg, b"\r\n"), Some((_, 2 | 3))) => {
+                        OpKind::Sub
+                            if !matches!(split_ranges::<3>(arg, b"\r\n"), Some((_, 2 | 3))) =>
+                        {
                             return Err(ParseError::BadArguments("SUB: wrong argument count"));
                         }
-                        OpKind::Unsub if !matches!(split_ranges::<2>(arg, b"\r\n"), Some((_, 1 | 2))) => {
+                        OpKind::Unsub
+                            if !matches!(split_ranges::<2>(arg, b"\r\n"), Some((_, 1 | 2))) =>
+                        {
                             return Err(ParseError::BadArguments("UNSUB: wrong argument count"));
                         }
                         _ => {
@@ -529,7 +539,8 @@ fn parse_pub_args(arg: &[u8], max_payload: usize) -> Result<PubArgs, ParseError>
         3 => (parts[0].clone(), Some(parts[1].clone()), parts[2].clone()),
         _ => return Err(ParseError::BadArguments("PUB: wrong argument count")),
     };
-    let size = parse_size(&arg[size]).ok_or(ParseError::BadArguments("PUB: bad or missing size"))?;
+    let size =
+        parse_size(&arg[size]).ok_or(ParseError::BadArguments("PUB: bad or missing size"))?;
     if size > max_payload {
         return Err(ParseError::MaxPayload { size });
     }

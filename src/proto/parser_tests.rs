@@ -74,7 +74,12 @@ fn assert_split_invariant(input: &[u8]) {
         let mut parser = Parser::new(LIMITS);
         parser.headers_enabled = true;
         let split = feed(&mut parser, &[&input[..cut], &input[cut..]]);
-        assert_eq!(split, whole, "split at {cut} of {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            split,
+            whole,
+            "split at {cut} of {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     let mut parser = Parser::new(LIMITS);
     parser.headers_enabled = true;
@@ -101,7 +106,12 @@ fn parses_a_whole_session() {
             Owned::Sub(b"bar".to_vec(), Some(b"q".to_vec()), b"2".to_vec()),
             Owned::Pub(b"foo".to_vec(), None, None, b"hello".to_vec()),
             Owned::Pub(b"foo".to_vec(), Some(b"reply.x".to_vec()), None, vec![]),
-            Owned::Pub(b"foo".to_vec(), None, Some(12), b"NATS/1.0\r\n\r\nhi".to_vec()),
+            Owned::Pub(
+                b"foo".to_vec(),
+                None,
+                Some(12),
+                b"NATS/1.0\r\n\r\nhi".to_vec()
+            ),
             Owned::Pub(
                 b"foo".to_vec(),
                 Some(b"r".to_vec()),
@@ -136,14 +146,26 @@ fn errors_split_at_every_offset() {
         b"PUB foo 1234567890\r\n",
         b"HPUB foo 5 2\r\n",
     ] {
-        assert!(parse_all(input).1.is_some(), "{:?}", String::from_utf8_lossy(input));
+        assert!(
+            parse_all(input).1.is_some(),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
         assert_split_invariant(input);
     }
 }
 
 #[test]
 fn unknown_operations_fail_on_the_first_bad_byte() {
-    for input in [&b"X"[..], b"M", b"PX", b"PUBX", b"UNSUB\r", b"SUBx", b" PING"] {
+    for input in [
+        &b"X"[..],
+        b"M",
+        b"PX",
+        b"PUBX",
+        b"UNSUB\r",
+        b"SUBx",
+        b" PING",
+    ] {
         assert_eq!(
             parse_all(input).1,
             Some(ParseError::UnknownOperation),
@@ -155,12 +177,18 @@ fn unknown_operations_fail_on_the_first_bad_byte() {
 
 #[test]
 fn ping_ignores_the_rest_of_its_line() {
-    assert_eq!(parse_all(b"PING foo\r\nPINGX\n").0, vec![Owned::Ping, Owned::Ping]);
+    assert_eq!(
+        parse_all(b"PING foo\r\nPINGX\n").0,
+        vec![Owned::Ping, Owned::Ping]
+    );
 }
 
 #[test]
 fn connect_needs_no_space() {
-    assert_eq!(parse_all(b"CONNECT{}\r\n").0, vec![Owned::Connect(b"{}".to_vec())]);
+    assert_eq!(
+        parse_all(b"CONNECT{}\r\n").0,
+        vec![Owned::Connect(b"{}".to_vec())]
+    );
 }
 
 #[test]
@@ -169,7 +197,10 @@ fn payload_framing_is_checked() {
         parse_all(b"PUB foo 2\r\nabc\r\n").1,
         Some(ParseError::UnknownOperation)
     );
-    assert_eq!(parse_all(b"PUB foo 2\r\nab\rX").1, Some(ParseError::UnknownOperation));
+    assert_eq!(
+        parse_all(b"PUB foo 2\r\nab\rX").1,
+        Some(ParseError::UnknownOperation)
+    );
     assert_eq!(parse_all(b"PUB foo 2\r\nab\r").1, None);
 }
 
@@ -235,7 +266,10 @@ fn max_control_line_counts_the_argument_only() {
 fn auth_required_rejects_anything_but_connect_first() {
     let mut parser = Parser::new(LIMITS);
     parser.awaiting_auth = true;
-    assert_eq!(feed(&mut parser, &[b"PING\r\n"]).1, Some(ParseError::AuthViolation));
+    assert_eq!(
+        feed(&mut parser, &[b"PING\r\n"]).1,
+        Some(ParseError::AuthViolation)
+    );
     let mut parser = Parser::new(LIMITS);
     parser.awaiting_auth = true;
     assert_eq!(feed(&mut parser, &[b"connect {}\r\n"]).1, None);
@@ -253,13 +287,21 @@ fn arb_op() -> impl Strategy<Value = Vec<u8>> {
     let token = "[a-z0-9_]{1,8}";
     let subject = proptest::collection::vec(token, 1..4).prop_map(|t| t.join("."));
     prop_oneof![
-        (subject.clone(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(s, p)| {
-            let mut v = format!("PUB {s} {}\r\n", p.len()).into_bytes();
-            v.extend(p);
-            v.extend_from_slice(b"\r\n");
-            v
-        }),
-        (subject.clone(), "[a-z]{1,4}", proptest::collection::vec(any::<u8>(), 0..32))
+        (
+            subject.clone(),
+            proptest::collection::vec(any::<u8>(), 0..64)
+        )
+            .prop_map(|(s, p)| {
+                let mut v = format!("PUB {s} {}\r\n", p.len()).into_bytes();
+                v.extend(p);
+                v.extend_from_slice(b"\r\n");
+                v
+            }),
+        (
+            subject.clone(),
+            "[a-z]{1,4}",
+            proptest::collection::vec(any::<u8>(), 0..32)
+        )
             .prop_map(|(s, r, p)| {
                 let hdr = b"NATS/1.0\r\nA: b\r\n\r\n";
                 let mut v =
@@ -269,7 +311,8 @@ fn arb_op() -> impl Strategy<Value = Vec<u8>> {
                 v.extend_from_slice(b"\r\n");
                 v
             }),
-        (subject.clone(), 1u32..1000).prop_map(|(s, sid)| format!("SUB {s} {sid}\r\n").into_bytes()),
+        (subject.clone(), 1u32..1000)
+            .prop_map(|(s, sid)| format!("SUB {s} {sid}\r\n").into_bytes()),
         (subject, "[a-z]{1,5}", 1u32..1000)
             .prop_map(|(s, q, sid)| format!("sub {s} {q} {sid}\r\n").into_bytes()),
         (1u32..1000, 0u32..5).prop_map(|(sid, m)| format!("UNSUB {sid} {m}\r\n").into_bytes()),

@@ -58,7 +58,16 @@ mod tests {
 
     #[test]
     fn validity() {
-        for ok in [&b"foo"[..], b"foo.bar", b"*", b">", b"foo.*.bar", b"foo.>", b"foo*", b"\xff.a"] {
+        for ok in [
+            &b"foo"[..],
+            b"foo.bar",
+            b"*",
+            b">",
+            b"foo.*.bar",
+            b"foo.>",
+            b"foo*",
+            b"\xff.a",
+        ] {
             assert!(is_valid_subject(ok), "{:?}", String::from_utf8_lossy(ok));
         }
         for bad in [&b""[..], b".", b"a..b", b".a", b"a.", b">.a", b"a.>.b"] {
