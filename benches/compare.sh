@@ -23,6 +23,17 @@
 #   --no-pin             do not pin with taskset
 #   --out FILE           JSON-lines results (target/bench-results/compare-DATE.jsonl)
 # Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
+#
+# Output: progress on stderr; on stdout the pinning note, the load average, and the table
+# (`loadgen summarize FILE` prints it again from a saved FILE). Each JSON line is loadgen's
+# (scenario, size, msgs, seconds, msgs_per_sec, bytes_per_sec, delivered, latency fields
+# p50_us p90_us p99_us max_us for reqrep, connect_per_sec and rss_per_conn_bytes for idle)
+# plus "server", "round", "cpu_s" and "hwm_kb"; a failed run is {"failed":true,"error":...}.
+# Exit status 1 if any run failed (its logs are kept), 2 on a usage error.
+#
+# Notes: pinning gives the server one CPU (Go sets GOMAXPROCS=1, tokio one worker) and all
+# loadgen threads the rest; on a 2-CPU machine reqrep then has requester and responder on
+# one CPU, so its latency is scheduling-bound (compare with --no-pin).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,7 +91,11 @@ trap 'exit 130' INT TERM
 # --- servers: "label|style|path"; style is sb (serve subcommand) or nats ----------------------
 servers=()
 [ -n "$nats_bin" ] && [ -x "$nats_bin" ] || die "no nats-server binary (use --nats PATH)"
-nats_ver=$("$nats_bin" --version 2>&1 | grep -o 'v[0-9.]*' | head -1)
+# A pyenv shim would be measured as the shim's process: use the binary it points to.
+case "$nats_bin" in
+    */shims/*) nats_bin=$(pyenv which nats-server 2>/dev/null || echo "$nats_bin") ;;
+esac
+nats_ver=$("$nats_bin" --version 2>&1 | grep -o 'v[0-9][0-9.]*' | head -1)
 if [ "$self_test" = 1 ]; then
     servers+=("nats-A|nats|$nats_bin" "nats-B|nats|$nats_bin")
 elif [ "$skip_sb" = 0 ]; then
@@ -89,7 +104,7 @@ elif [ "$skip_sb" = 0 ]; then
 fi
 [ "$self_test" = 1 ] || servers+=("nats-${nats_ver#v}|nats|$nats_bin")
 if [ "$use_debian" = 1 ] && [ -x /usr/bin/nats-server ] && [ "$(readlink -f /usr/bin/nats-server)" != "$(readlink -f "$nats_bin")" ]; then
-    deb_ver=$(/usr/bin/nats-server --version 2>&1 | grep -o 'v[0-9.]*' | head -1)
+    deb_ver=$(/usr/bin/nats-server --version 2>&1 | grep -o 'v[0-9][0-9.]*' | head -1)
     servers+=("nats-deb-${deb_ver#v}|nats|/usr/bin/nats-server")
 fi
 
@@ -182,7 +197,7 @@ mkdir -p "$(dirname "$out")"
 : >"$out"
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/sb-compare.XXXXXX")
 
-echo "servers: $(printf '%s ' "${servers[@]%%|*}")" >&2
+for spec in "${servers[@]}"; do echo "server ${spec%%|*}: ${spec##*|}" >&2; done
 echo "$pin_note" >&2
 echo "rounds=$rounds seconds=$seconds sizes=[$sizes] results -> $out" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -206,7 +221,12 @@ for run in "${runs[@]}"; do
             IFS='|' read -r label style path <<<"$spec"
             port=$(free_port)
             log="$logdir/$label-$scen-$size-$round.log"
-            start_server "$label" "$style" "$path" "$port" "$log" || { failed=$((failed + 1)); continue; }
+            if ! start_server "$label" "$style" "$path" "$port" "$log"; then
+                failed=$((failed + 1))
+                stop_server "$srv_pid"
+                echo "{\"scenario\":\"$scen\",\"size\":$size,\"failed\":true,\"error\":\"server did not start\",\"server\":\"$label\",\"round\":$round}" >>"$out"
+                continue
+            fi
             pid=$srv_pid
             t0=$(cpu_ticks "$pid")
             args=(--scenario "$scen" --port "$port" --seconds "$seconds" --timeout "$timeout_s" --label "$label")
