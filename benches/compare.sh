@@ -235,10 +235,16 @@ for run in "${runs[@]}"; do
             else
                 args+=(--size "$size")
             fi
+            # In the background and waited for, so that a signal reaches the trap at once.
+            timeout "$lg_timeout" "${lg_pin[@]}" "$loadgen" "${args[@]}" >"$log.json" 2>"$log.loadgen" &
+            lg_pid=$!
+            pids+=("$lg_pid")
             set +e
-            line=$(timeout "$lg_timeout" "${lg_pin[@]}" "$loadgen" "${args[@]}" 2>"$log.loadgen")
+            wait "$lg_pid"
             rc=$?
             set -e
+            stop_server "$lg_pid"
+            line=$(head -1 "$log.json")
             if kill -0 "$pid" 2>/dev/null; then
                 t1=$(cpu_ticks "$pid")
                 hwm=$(vm_kb "$pid" VmHWM)
