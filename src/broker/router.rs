@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::client::{CacheEntry, Conn};
-use super::tap::LocalCount;
 use super::outbound::PushResult;
 use super::sublist::{SublistResult, Subscription};
+use super::tap::LocalCount;
 use crate::inspect::snapshot::EventKind;
 use crate::log_info;
 use crate::proto::{encode, Publish};

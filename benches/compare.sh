@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Compare switchboard with nats-server under benches/loadgen.rs.
+#
+# Each run starts a fresh server on a free 127.0.0.1 port, runs one loadgen scenario against
+# it, records the server's CPU seconds (/proc/PID/stat utime+stime, after start-up to after
+# the run) and peak RSS (VmHWM), and stops it. Servers alternate within a round (A B A B ...).
+# Results go to a JSON-lines file (one line per run) and a table of medians is printed.
+#
+# usage: benches/compare.sh [options]
+#   --switchboard PATH   switchboard binary ($CARGO_TARGET_DIR or target, /release/switchboard); run as
+#                        `PATH serve -a 127.0.0.1 -p PORT`
+#   --skip-switchboard   compare only the nats-server binaries
+#   --self-test          nats-server as both A and B (instead of switchboard), for the noise floor
+#   --nats PATH          nats-server binary (first nats-server on PATH)
+#   --no-debian          do not include /usr/bin/nats-server even if installed
+#   --rounds N           rounds (3)
+#   --seconds S          publishing seconds per run (2)
+#   --sizes "16 1024"    payload sizes
+#   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep idle)
+#   --idle-conns N       connections in the idle scenario (10000)
+#   --timeout S          loadgen's bound on every wait (10)
+#   --loadgen PATH       use this loadgen executable instead of building it
+#   --no-pin             do not pin with taskset
+#   --out FILE           JSON-lines results (target/bench-results/compare-DATE.jsonl)
+# Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
+#
+# Output: progress on stderr; on stdout the pinning note, the load average, and the table
+# (`loadgen summarize FILE` prints it again from a saved FILE). Each JSON line is loadgen's
+# (scenario, size, msgs, seconds, msgs_per_sec, bytes_per_sec, delivered, latency fields
+# p50_us p90_us p99_us max_us for reqrep, connect_per_sec and rss_per_conn_bytes for idle)
+# plus "server", "round", "cpu_s" and "hwm_kb"; a failed run is {"failed":true,"error":...}.
+# Exit status 1 if any run failed (its logs are kept), 2 on a usage error.
+#
+# Notes: pinning gives the server one CPU (Go sets GOMAXPROCS=1, tokio one worker) and all
+# loadgen threads the rest; on a 2-CPU machine reqrep then has requester and responder on
+# one CPU, so its latency is scheduling-bound (compare with --no-pin).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+sb_bin="${CARGO_TARGET_DIR:-$here/target}/release/switchboard"
+skip_sb=0
+self_test=0
+nats_bin=$(command -v nats-server || true)
+use_debian=1
+rounds=3
+seconds=2
+sizes="16 1024"
+scenarios="pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep idle"
+idle_conns=10000
+timeout_s=10
+loadgen=""
+pin=1
+out=""
+
+die() { echo "compare.sh: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --switchboard) sb_bin=$2; shift 2 ;;
+        --skip-switchboard) skip_sb=1; shift ;;
+        --self-test) self_test=1; shift ;;
+        --nats) nats_bin=$2; shift 2 ;;
+        --no-debian) use_debian=0; shift ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --seconds) seconds=$2; shift 2 ;;
+        --sizes) sizes=$2; shift 2 ;;
+        --scenarios) scenarios=$2; shift 2 ;;
+        --idle-conns) idle_conns=$2; shift 2 ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --loadgen) loadgen=$2; shift 2 ;;
+        --no-pin) pin=0; shift ;;
+        --out) out=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+
+# --- every process we start is stopped on exit --------------------------------------------
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- servers: "label|style|path"; style is sb (serve subcommand) or nats ----------------------
+servers=()
+[ -n "$nats_bin" ] && [ -x "$nats_bin" ] || die "no nats-server binary (use --nats PATH)"
+# A pyenv shim would be measured as the shim's process: use the binary it points to.
+case "$nats_bin" in
+    */shims/*) nats_bin=$(pyenv which nats-server 2>/dev/null || echo "$nats_bin") ;;
+esac
+nats_ver=$("$nats_bin" --version 2>&1 | grep -o 'v[0-9][0-9.]*' | head -1)
+if [ "$self_test" = 1 ]; then
+    servers+=("nats-A|nats|$nats_bin" "nats-B|nats|$nats_bin")
+elif [ "$skip_sb" = 0 ]; then
+    [ -x "$sb_bin" ] || die "switchboard binary $sb_bin not found (build it, pass --switchboard, or --skip-switchboard)"
+    servers+=("switchboard|sb|$sb_bin")
+fi
+[ "$self_test" = 1 ] || servers+=("nats-${nats_ver#v}|nats|$nats_bin")
+if [ "$use_debian" = 1 ] && [ -x /usr/bin/nats-server ] && [ "$(readlink -f /usr/bin/nats-server)" != "$(readlink -f "$nats_bin")" ]; then
+    deb_ver=$(/usr/bin/nats-server --version 2>&1 | grep -o 'v[0-9][0-9.]*' | head -1)
+    servers+=("nats-deb-${deb_ver#v}|nats|/usr/bin/nats-server")
+fi
+
+# --- loadgen -------------------------------------------------------------------------------
+if [ -z "$loadgen" ]; then
+    echo "building loadgen (cargo bench --bench loadgen --no-run) ..." >&2
+    loadgen=$(cd "$here" && cargo bench -j1 --bench loadgen --no-run --message-format=json 2>/dev/null |
+        grep -o '"executable":"[^"]*loadgen[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
+    [ -n "$loadgen" ] && [ -x "$loadgen" ] || die "could not build loadgen (run: cargo bench --bench loadgen --no-run)"
+fi
+
+# --- pinning -------------------------------------------------------------------------------
+ncpu=$(nproc 2>/dev/null || echo 1)
+srv_pin=()
+lg_pin=()
+if [ "$pin" = 1 ] && command -v taskset >/dev/null && [ "$ncpu" -ge 2 ]; then
+    srv_pin=(taskset -c 0)
+    lg_pin=(taskset -c "1-$((ncpu - 1))")
+    pin_note="server pinned to CPU 0, loadgen to CPUs 1-$((ncpu - 1)) (taskset)"
+else
+    pin_note="no CPU pinning (taskset missing, a single CPU, or --no-pin)"
+fi
+
+# --- limits --------------------------------------------------------------------------------
+need_fd=$((idle_conns + 1000))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fd" ]; then
+    ulimit -n "$need_fd" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fd" ]; then
+    echo "warning: open-file limit $(ulimit -n) < $need_fd; the idle scenario may fail" >&2
+fi
+
+clk_tck=$(getconf CLK_TCK)
+
+free_port() {
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            if ! command -v ss >/dev/null || ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
+                echo "$p"
+                return 0
+            fi
+        fi
+    done
+    die "no free port found"
+}
+
+cpu_ticks() { # utime + stime of PID
+    local rest
+    rest=$(sed 's/^.*) //' "/proc/$1/stat")
+    # after "pid (comm) ": state=1 ... utime=12 stime=13
+    echo "$rest" | awk '{print $12 + $13}'
+}
+
+vm_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+
+srv_pid=""
+start_server() { # label style path port logfile
+    local style=$2 path=$3 port=$4 log=$5 i
+    if [ "$style" = sb ]; then
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    else
+        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    fi
+    srv_pid=$!
+    pids+=("$srv_pid")
+    for i in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$srv_pid" 2>/dev/null || { echo "server $1 exited at start:" >&2; tail -5 "$log" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "server $1 not listening on $port after 5 s" >&2
+    return 1
+}
+
+stop_server() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    local keep=() p
+    for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    pids=("${keep[@]}")
+}
+
+# --- runs ----------------------------------------------------------------------------------
+[ -n "$out" ] || out="$here/target/bench-results/compare-$(date +%Y%m%d-%H%M%S).jsonl"
+mkdir -p "$(dirname "$out")"
+: >"$out"
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/sb-compare.XXXXXX")
+
+for spec in "${servers[@]}"; do echo "server ${spec%%|*}: ${spec##*|}" >&2; done
+echo "$pin_note" >&2
+echo "rounds=$rounds seconds=$seconds sizes=[$sizes] results -> $out" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+runs=()
+for scen in $scenarios; do
+    if [ "$scen" = idle ]; then runs+=("idle:0"); continue; fi
+    for size in $sizes; do
+        if [ "$scen" = queue ] && [ "$size" -lt 16 ]; then continue; fi
+        runs+=("$scen:$size")
+    done
+done
+
+lg_timeout=$(awk -v s="$seconds" -v t="$timeout_s" 'BEGIN {printf "%d", s + 4 * t + 60}')
+failed=0
+for run in "${runs[@]}"; do
+    scen=${run%%:*}
+    size=${run#*:}
+    for round in $(seq 1 "$rounds"); do
+        for spec in "${servers[@]}"; do
+            IFS='|' read -r label style path <<<"$spec"
+            port=$(free_port)
+            log="$logdir/$label-$scen-$size-$round.log"
+            if ! start_server "$label" "$style" "$path" "$port" "$log"; then
+                failed=$((failed + 1))
+                stop_server "$srv_pid"
+                echo "{\"scenario\":\"$scen\",\"size\":$size,\"failed\":true,\"error\":\"server did not start\",\"server\":\"$label\",\"round\":$round}" >>"$out"
+                continue
+            fi
+            pid=$srv_pid
+            t0=$(cpu_ticks "$pid")
+            args=(--scenario "$scen" --port "$port" --seconds "$seconds" --timeout "$timeout_s" --label "$label")
+            if [ "$scen" = idle ]; then
+                args+=(--conns "$idle_conns" --server-pid "$pid")
+            else
+                args+=(--size "$size")
+            fi
+            # In the background and waited for, so that a signal reaches the trap at once.
+            timeout "$lg_timeout" "${lg_pin[@]}" "$loadgen" "${args[@]}" >"$log.json" 2>"$log.loadgen" &
+            lg_pid=$!
+            pids+=("$lg_pid")
+            set +e
+            wait "$lg_pid"
+            rc=$?
+            set -e
+            stop_server "$lg_pid"
+            line=$(head -1 "$log.json")
+            if kill -0 "$pid" 2>/dev/null; then
+                t1=$(cpu_ticks "$pid")
+                hwm=$(vm_kb "$pid" VmHWM)
+            else
+                t1=$t0
+                hwm=0
+                echo "  server $label died during $scen; log: $log" >&2
+                rc=1
+            fi
+            stop_server "$pid"
+            cpu=$(awk -v a="$t0" -v b="$t1" -v h="$clk_tck" 'BEGIN {printf "%.2f", (b - a) / h}')
+            extra="\"server\":\"$label\",\"round\":$round,\"cpu_s\":$cpu,\"hwm_kb\":${hwm:-0}"
+            if [ "$rc" = 0 ] && [ "${line:0:1}" = "{" ]; then
+                echo "${line%\}},$extra}" >>"$out"
+                printf '  %-11s %5s round %d %-18s %s\n' "$scen" "$size" "$round" "$label" "$(echo "$line" | grep -o '"\(msgs_per_sec\|p50_us\|connect_per_sec\)":[0-9.]*' | head -1)" >&2
+            else
+                failed=$((failed + 1))
+                err=$(tail -3 "$log.loadgen" | tr '\n"\\' '  /')
+                echo "{\"scenario\":\"$scen\",\"size\":$size,\"failed\":true,\"error\":\"$err\",$extra}" >>"$out"
+                echo "  $scen $size round $round $label FAILED (rc $rc): $err" >&2
+            fi
+        done
+    done
+done
+
+echo
+echo "$pin_note; $ncpu CPUs; ${seconds}s per run, $rounds rounds; results: $out"
+echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews results)"
+"$loadgen" summarize "$out"
+if [ "$failed" -gt 0 ]; then
+    echo "$failed run(s) failed; logs in $logdir" >&2
+    exit 1
+fi
+rm -rf "$logdir"
