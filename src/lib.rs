@@ -2,7 +2,8 @@
 //!
 //! Map: `proto` (sans-I/O protocol: parser, encoders, subjects, INFO/CONNECT, error texts),
 //! `broker` (the engine on tokio: server, connections, sublist, routing), `logging`
-//! (nats-server's log format).
+//! (nats-server's log format), `monitor` (nats-server-compatible HTTP monitoring and
+//! Prometheus metrics).
 //!
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
@@ -11,5 +12,5 @@
 
 pub mod broker;
 pub mod logging;
+pub mod monitor;
 pub mod proto;
-

@@ -52,6 +52,8 @@ struct Closing {
 pub struct OutStats {
     pub msgs: AtomicU64,
     pub bytes: AtomicU64,
+    /// When messages were last written to the client (Unix nanoseconds; 0 = never).
+    pub last_delivery: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -180,7 +182,11 @@ impl Outbound {
                 if let Some(reason) = failure {
                     return Some(self.close(reason, false));
                 }
-                self.stats.msgs.fetch_add(msgs, Ordering::Relaxed);
+                if msgs > 0 {
+                    self.stats.msgs.fetch_add(msgs, Ordering::Relaxed);
+                    let now = super::client::unix_nanos(std::time::SystemTime::now());
+                    self.stats.last_delivery.store(now, Ordering::Relaxed);
+                }
                 self.stats
                     .bytes
                     .fetch_add(spare.len() as u64, Ordering::Relaxed);

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::account::{Account, GLOBAL_ACCOUNT};
-use super::client::{ClientShared, Conn};
+use super::client::{ClientMeta, ClientShared, Conn};
+use super::sublist::SubInfo;
 use super::close::CloseReason;
 use super::options::Options;
 use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
@@ -71,6 +72,13 @@ pub struct ClosedClient {
     pub stop: SystemTime,
     pub reason: CloseReason,
     pub totals: Totals,
+    /// What the CONNECT said (name, lang, version, user) and the last RTT.
+    pub meta: ClientMeta,
+    /// The account's name.
+    pub account: String,
+    pub last_activity: SystemTime,
+    /// The subscriptions it had when it closed.
+    pub subs: Vec<SubInfo>,
 }
 
 #[derive(Debug)]
@@ -197,6 +205,15 @@ impl Server {
         self.accounts.get(name)
     }
 
+    /// Every account: the global one first, then the configured ones by name.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut named: Vec<_> = self.accounts.values().cloned().collect();
+        named.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut all = vec![self.global.clone()];
+        all.extend(named);
+        all
+    }
+
     /// Live connections, sorted by id.
     pub fn clients(&self) -> Vec<Arc<ClientShared>> {
         let mut list: Vec<_> = self.clients.lock().values().cloned().collect();
@@ -242,7 +259,7 @@ impl Server {
                 .sum::<usize>()
     }
 
-    pub(crate) fn client_closed(&self, client: &Arc<ClientShared>, reason: CloseReason) {
+    pub(crate) fn client_closed(&self, client: &Arc<ClientShared>, reason: CloseReason, subs: Vec<SubInfo>) {
         self.clients.lock().remove(&client.id);
         let totals = client_totals(client);
         let s = &self.stats;
@@ -250,14 +267,19 @@ impl Server {
         s.closed_in_bytes.fetch_add(totals.in_bytes, Ordering::Relaxed);
         s.closed_out_msgs.fetch_add(totals.out_msgs, Ordering::Relaxed);
         s.closed_out_bytes.fetch_add(totals.out_bytes, Ordering::Relaxed);
+        let meta = client.meta.lock().clone();
         let closed = ClosedClient {
             id: client.id,
             addr: client.addr,
-            name: client.meta.lock().name.clone(),
+            name: meta.name.clone(),
             start: client.start,
             stop: SystemTime::now(),
             reason,
             totals,
+            meta,
+            account: client.account().name.clone(),
+            last_activity: client.last_activity(),
+            subs,
         };
         let mut ring = self.closed.lock();
         if ring.len() >= MAX_CLOSED_CLIENTS {
