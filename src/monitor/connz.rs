@@ -1,7 +1,7 @@
 //! `/connz`: open and recently closed connections, filtered, sorted and paged as
 //! nats-server does.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -439,19 +439,19 @@ pub fn sort_conns(conns: &mut [ConnInfo], sort: SortOpt, now: SystemTime) {
     let up = |c: &ConnInfo| since(c.stop.map_or(now, |s| s.0), c.start.0);
     match sort {
         SortOpt::Cid | SortOpt::Start => {}
-        SortOpt::Subs => conns.sort_by(|a, b| b.subscriptions.cmp(&a.subscriptions)),
-        SortOpt::Pending => conns.sort_by(|a, b| b.pending_bytes.cmp(&a.pending_bytes)),
-        SortOpt::MsgsTo => conns.sort_by(|a, b| b.out_msgs.cmp(&a.out_msgs)),
-        SortOpt::MsgsFrom => conns.sort_by(|a, b| b.in_msgs.cmp(&a.in_msgs)),
-        SortOpt::BytesTo => conns.sort_by(|a, b| b.out_bytes.cmp(&a.out_bytes)),
-        SortOpt::BytesFrom => conns.sort_by(|a, b| b.in_bytes.cmp(&a.in_bytes)),
-        SortOpt::Last => conns.sort_by(|a, b| b.last_activity.cmp(&a.last_activity)),
+        SortOpt::Subs => conns.sort_by_key(|c| Reverse(c.subscriptions)),
+        SortOpt::Pending => conns.sort_by_key(|c| Reverse(c.pending_bytes)),
+        SortOpt::MsgsTo => conns.sort_by_key(|c| Reverse(c.out_msgs)),
+        SortOpt::MsgsFrom => conns.sort_by_key(|c| Reverse(c.in_msgs)),
+        SortOpt::BytesTo => conns.sort_by_key(|c| Reverse(c.out_bytes)),
+        SortOpt::BytesFrom => conns.sort_by_key(|c| Reverse(c.in_bytes)),
+        SortOpt::Last => conns.sort_by_key(|c| Reverse(c.last_activity)),
         // Most idle first: the oldest last activity.
-        SortOpt::Idle => conns.sort_by(|a, b| a.last_activity.cmp(&b.last_activity)),
+        SortOpt::Idle => conns.sort_by_key(|c| c.last_activity),
         SortOpt::Uptime => conns.sort_by_key(up),
-        SortOpt::Stop => conns.sort_by(|a, b| b.stop.cmp(&a.stop)),
+        SortOpt::Stop => conns.sort_by_key(|c| Reverse(c.stop)),
         SortOpt::Reason => conns.sort_by(|a, b| a.reason.cmp(&b.reason)),
-        SortOpt::Rtt => conns.sort_by(|a, b| b.rtt_value.cmp(&a.rtt_value)),
+        SortOpt::Rtt => conns.sort_by_key(|c| Reverse(c.rtt_value)),
     }
 }
 
