@@ -4,7 +4,8 @@
 //! `broker` (the engine on tokio: server, connections, sublist, routing), `config`
 //! (nats-server's configuration file format), `cli` (nats-server's command-line flags),
 //! `inspect` (snapshots and the feed observers read), `logging` (nats-server's log format),
-//! `signals` (process signals).
+//! `monitor` (nats-server-compatible HTTP monitoring and Prometheus metrics), `signals`
+//! (process signals).
 //!
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
@@ -16,5 +17,6 @@ pub mod cli;
 pub mod config;
 pub mod inspect;
 pub mod logging;
+pub mod monitor;
 pub mod proto;
 pub mod signals;

@@ -151,6 +151,28 @@ fn serve(plan: RunPlan) -> ExitCode {
                 log_error!("Could not write pidfile: {}", e);
             }
         }
+        let monitor = match server.opts.http_port {
+            Some(port) => {
+                let host = server
+                    .opts
+                    .http_host
+                    .clone()
+                    .unwrap_or_else(|| server.opts.host.clone());
+                match switchboard::monitor::start_http(server.clone(), &host, port).await {
+                    Ok(monitor) => {
+                        log_info!("Starting http monitor on {}", monitor.local_addr());
+                        Some(monitor)
+                    }
+                    Err(e) => {
+                        log_fatal!("{}", e);
+                        eprintln!("switchboard: {e}");
+                        handle.shutdown().await;
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+            None => None,
+        };
         log_info!(
             "Listening for client connections on {}",
             handle.local_addr()
@@ -158,6 +180,9 @@ fn serve(plan: RunPlan) -> ExitCode {
         log_info!("Server is ready");
         switchboard::signals::wait_for_stop().await;
         log_info!("Initiating Shutdown...");
+        if let Some(monitor) = monitor {
+            monitor.shutdown().await;
+        }
         handle.shutdown().await;
         log_info!("Server Exiting..");
         ExitCode::SUCCESS

@@ -15,7 +15,7 @@ use super::account::Account;
 use super::close::CloseReason;
 use super::outbound::{Outbound, PushResult};
 use super::server::Server;
-use super::sublist::{SublistResult, Subscription};
+use super::sublist::{SubInfo, SublistResult, Subscription};
 use super::tap::{LocalCount, FLUSH_INTERVAL};
 use crate::inspect::snapshot::EventKind;
 use crate::proto::info::ConnectOptions;
@@ -61,25 +61,47 @@ pub struct ClientShared {
     pub meta: Mutex<ClientMeta>,
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
+    /// When the client last published or changed its interest (Unix nanoseconds).
+    last_in_activity: AtomicU64,
     headers: AtomicBool,
     stop: Notify,
 }
 
 impl ClientShared {
     pub fn new(id: u64, addr: SocketAddr, account: Arc<Account>, max_pending: u64) -> Self {
+        let start = SystemTime::now();
         ClientShared {
             id,
             addr,
-            start: SystemTime::now(),
+            start,
             outbound: Outbound::new(max_pending),
             account: RwLock::new(account),
             subs: Mutex::new(HashMap::new()),
             meta: Mutex::new(ClientMeta::default()),
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
+            last_in_activity: AtomicU64::new(unix_nanos(start)),
             headers: AtomicBool::new(false),
             stop: Notify::new(),
         }
+    }
+
+    /// Last activity as nats-server counts it: connecting, publishing, subscribing or
+    /// unsubscribing, and messages delivered to the client.
+    pub fn last_activity(&self) -> SystemTime {
+        let delivered = self.outbound.stats.last_delivery.load(Ordering::Relaxed);
+        let nanos = self.last_in_activity.load(Ordering::Relaxed).max(delivered);
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+
+    fn touch(&self) {
+        self.last_in_activity
+            .store(unix_nanos(SystemTime::now()), Ordering::Relaxed);
+    }
+
+    /// Snapshots of this client's subscriptions, in no particular order.
+    pub fn subscription_infos(&self) -> Vec<SubInfo> {
+        self.subs.lock().values().map(|s| s.info()).collect()
     }
 
     pub fn account(&self) -> Arc<Account> {
@@ -279,6 +301,7 @@ impl Conn {
                 .fetch_add(self.batch_in_bytes, Ordering::Relaxed);
             self.batch_in_msgs = 0;
             self.batch_in_bytes = 0;
+            self.shared.touch();
         }
     }
 
@@ -310,7 +333,7 @@ impl Conn {
         if let PushResult::Queued { wake: true, .. } = self
             .shared
             .outbound
-            .push(false, |b| b.extend_from_slice(bytes))
+            .push(None, |b| b.extend_from_slice(bytes))
         {
             self.wakes.push(self.shared.clone());
         }
@@ -534,6 +557,7 @@ impl Conn {
     }
 
     fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        self.shared.touch();
         let max_subs = self.server.opts.max_subscriptions;
         {
             let mut subs = self.shared.subs.lock();
@@ -559,6 +583,7 @@ impl Conn {
     }
 
     fn unsubscribe(&mut self, sid: &[u8], max_msgs: Option<i64>) {
+        self.shared.touch();
         let sub = self.shared.subs.lock().get(sid).cloned();
         if let Some(sub) = sub {
             let delivered = sub.delivered.load(Ordering::Relaxed);
@@ -587,6 +612,7 @@ impl Conn {
         }
         let subs: Vec<Arc<Subscription>> =
             self.shared.subs.lock().drain().map(|(_, s)| s).collect();
+        let sub_infos = subs.iter().map(|s| s.info()).collect();
         {
             let mut sublist = self.account.sublist.write();
             for sub in &subs {
@@ -595,8 +621,15 @@ impl Conn {
                 }
             }
         }
-        self.server.client_closed(&self.shared, reason);
+        self.server.client_closed(&self.shared, reason, sub_infos);
     }
+}
+
+/// Nanoseconds since the Unix epoch (0 before it).
+pub fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// The first PING goes out early (at most 2 s) with up to 20% jitter, as in nats-server.

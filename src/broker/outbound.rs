@@ -34,6 +34,7 @@ struct State {
     buf: Vec<u8>,
     /// Frames in `buf` that are messages (for out_msgs).
     msgs: u64,
+    msg_bytes: u64,
     /// Bytes handed to the socket and not yet written.
     in_flight: usize,
     wake_scheduled: bool,
@@ -52,6 +53,8 @@ struct Closing {
 pub struct OutStats {
     pub msgs: AtomicU64,
     pub bytes: AtomicU64,
+    /// When messages were last written to the client (Unix nanoseconds; 0 = never).
+    pub last_delivery: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -76,8 +79,10 @@ impl Outbound {
         }
     }
 
-    /// Appends one frame written by `encode`; `is_msg` counts it as a delivered message.
-    pub fn push(&self, is_msg: bool, encode: impl FnOnce(&mut Vec<u8>)) -> PushResult {
+    /// Appends one frame written by `encode`. `msg_bytes` is `Some(message size)` for a
+    /// delivered message: like nats-server, out_msgs/out_bytes count messages and their
+    /// header+payload bytes, not protocol lines.
+    pub fn push(&self, msg_bytes: Option<usize>, encode: impl FnOnce(&mut Vec<u8>)) -> PushResult {
         let mut st = self.state.lock();
         if st.closing.is_some() {
             return PushResult::Closed;
@@ -94,8 +99,9 @@ impl Outbound {
             self.abort.notify_one();
             return PushResult::SlowConsumer;
         }
-        if is_msg {
+        if let Some(n) = msg_bytes {
             st.msgs += 1;
+            st.msg_bytes += n as u64;
         }
         let wake = !st.wake_scheduled;
         st.wake_scheduled = true;
@@ -156,7 +162,7 @@ impl Outbound {
     ) -> Option<CloseReason> {
         let mut spare: Vec<u8> = Vec::new();
         loop {
-            let (msgs, closing) = {
+            let (msgs, msg_bytes, closing) = {
                 let mut st = self.state.lock();
                 st.wake_scheduled = false;
                 if let Some(Closing { flush: false, .. }) = st.closing {
@@ -164,7 +170,11 @@ impl Outbound {
                 }
                 std::mem::swap(&mut st.buf, &mut spare);
                 st.in_flight = spare.len();
-                (std::mem::take(&mut st.msgs), st.closing)
+                (
+                    std::mem::take(&mut st.msgs),
+                    std::mem::take(&mut st.msg_bytes),
+                    st.closing,
+                )
             };
             if !spare.is_empty() {
                 let outcome = tokio::select! {
@@ -180,10 +190,12 @@ impl Outbound {
                 if let Some(reason) = failure {
                     return Some(self.close(reason, false));
                 }
-                self.stats.msgs.fetch_add(msgs, Ordering::Relaxed);
-                self.stats
-                    .bytes
-                    .fetch_add(spare.len() as u64, Ordering::Relaxed);
+                if msgs > 0 {
+                    self.stats.msgs.fetch_add(msgs, Ordering::Relaxed);
+                    let now = super::client::unix_nanos(std::time::SystemTime::now());
+                    self.stats.last_delivery.store(now, Ordering::Relaxed);
+                }
+                self.stats.bytes.fetch_add(msg_bytes, Ordering::Relaxed);
                 if spare.capacity() > KEEP_CAPACITY {
                     spare = Vec::new();
                 } else {

@@ -105,7 +105,7 @@ impl Conn {
             Some(n) if n > 0 => (None, msg.payload()),
             _ => (None, msg.message),
         };
-        let pushed = client.outbound.push(true, |out| {
+        let pushed = client.outbound.push(Some(body.len()), |out| {
             encode::message(out, msg.subject, &sub.sid, msg.reply, header_len, body)
         });
         match pushed {

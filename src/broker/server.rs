@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::account::{Account, GLOBAL_ACCOUNT};
-use super::client::{ClientShared, Conn};
+use super::client::{ClientMeta, ClientShared, Conn};
 use super::close::CloseReason;
 use super::options::Options;
+use super::sublist::SubInfo;
 use crate::proto::errors;
 use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
 use crate::{log_debug, log_error};
@@ -71,6 +72,13 @@ pub struct ClosedClient {
     pub stop: SystemTime,
     pub reason: CloseReason,
     pub totals: Totals,
+    /// What the CONNECT said (name, lang, version, user) and the last RTT.
+    pub meta: ClientMeta,
+    /// The account's name.
+    pub account: String,
+    pub last_activity: SystemTime,
+    /// The subscriptions it had when it closed.
+    pub subs: Vec<SubInfo>,
 }
 
 #[derive(Debug)]
@@ -200,6 +208,15 @@ impl Server {
         self.accounts.get(name)
     }
 
+    /// Every account: the global one first, then the configured ones by name.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut named: Vec<_> = self.accounts.values().cloned().collect();
+        named.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut all = vec![self.global.clone()];
+        all.extend(named);
+        all
+    }
+
     /// Live connections, sorted by id.
     pub fn clients(&self) -> Vec<Arc<ClientShared>> {
         let mut list: Vec<_> = self.clients.lock().values().cloned().collect();
@@ -245,7 +262,12 @@ impl Server {
                 .sum::<usize>()
     }
 
-    pub(crate) fn client_closed(&self, client: &Arc<ClientShared>, reason: CloseReason) {
+    pub(crate) fn client_closed(
+        &self,
+        client: &Arc<ClientShared>,
+        reason: CloseReason,
+        subs: Vec<SubInfo>,
+    ) {
         self.clients.lock().remove(&client.id);
         let totals = client_totals(client);
         let s = &self.stats;
@@ -257,14 +279,19 @@ impl Server {
             .fetch_add(totals.out_msgs, Ordering::Relaxed);
         s.closed_out_bytes
             .fetch_add(totals.out_bytes, Ordering::Relaxed);
+        let meta = client.meta.lock().clone();
         let closed = ClosedClient {
             id: client.id,
             addr: client.addr,
-            name: client.meta.lock().name.clone(),
+            name: meta.name.clone(),
             start: client.start,
             stop: SystemTime::now(),
             reason,
             totals,
+            meta,
+            account: client.account().name.clone(),
+            last_activity: client.last_activity(),
+            subs,
         };
         let mut ring = self.closed.lock();
         if ring.len() >= MAX_CLOSED_CLIENTS {
@@ -294,7 +321,7 @@ impl Server {
         log_debug!("{} - cid:{} - Client connection created", addr, id);
         let (reader, writer) = socket.into_split();
         let info = self.info_line(&client);
-        client.outbound.push(false, |b| b.extend_from_slice(&info));
+        client.outbound.push(None, |b| b.extend_from_slice(&info));
         let write_deadline = self.opts.write_deadline;
         let writer_client = client.clone();
         let writer_task = tokio::spawn(async move {

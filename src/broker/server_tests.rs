@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,15 +99,20 @@ async fn slow_consumer_is_cut_off_and_others_carry_on() {
         .await
         .unwrap();
     assert_eq!(read_some(&mut fast, 6).await, b"PONG\r\n");
+    // The publisher is paced on what the fast subscriber has received, so only the consumer
+    // that never reads can fall behind, however loaded the machine is.
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
     let reader = tokio::spawn(async move {
         let mut total = 0usize;
         let mut buf = vec![0u8; 65536];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while total < MESSAGES * FRAME {
             match tokio::time::timeout_at(deadline, fast.read(&mut buf)).await {
                 Ok(Ok(n)) if n > 0 => total += n,
                 _ => break,
             }
+            counter.store(total, Ordering::Relaxed);
         }
         total
     });
@@ -118,21 +125,25 @@ async fn slow_consumer_is_cut_off_and_others_carry_on() {
     let mut frame = b"PUB big 1000\r\n".to_vec();
     frame.extend_from_slice(&payload);
     frame.extend_from_slice(b"\r\n");
-    for _ in 0..MESSAGES {
-        publisher.write_all(&frame).await.unwrap();
+    const BATCH: usize = 50;
+    let pace_deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for sent in (BATCH..=MESSAGES).step_by(BATCH) {
+        publisher.write_all(&frame.repeat(BATCH)).await.unwrap();
+        // Stay at most four batches ahead of the fast subscriber.
+        while received.load(Ordering::Relaxed) + 4 * BATCH * FRAME < sent * FRAME {
+            assert!(
+                tokio::time::Instant::now() < pace_deadline,
+                "fast subscriber stalled"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
     publisher.write_all(b"PING\r\n").await.unwrap();
     assert!(read_some(&mut publisher, 6).await.ends_with(b"PONG\r\n"));
     let got = reader.await.unwrap();
     assert_eq!(got, MESSAGES * FRAME, "fast subscriber got everything");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while handle
-        .server()
-        .stats
-        .slow_consumers
-        .load(std::sync::atomic::Ordering::Relaxed)
-        == 0
-    {
+    while handle.server().stats.slow_consumers.load(Ordering::Relaxed) == 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "no slow consumer detected"

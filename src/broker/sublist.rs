@@ -48,6 +48,43 @@ impl Subscription {
     pub fn close(&self) -> bool {
         !self.closed.swap(true, Ordering::AcqRel)
     }
+
+    /// A snapshot for monitoring.
+    pub fn info(&self) -> SubInfo {
+        SubInfo {
+            subject: String::from_utf8_lossy(&self.subject).into_owned(),
+            queue: self
+                .queue
+                .as_ref()
+                .map(|q| String::from_utf8_lossy(q).into_owned()),
+            sid: String::from_utf8_lossy(&self.sid).into_owned(),
+            msgs: self.delivered.load(Ordering::Relaxed),
+            max: self.max_msgs.load(Ordering::Relaxed),
+            cid: self.client.id,
+        }
+    }
+}
+
+/// What monitoring shows of one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubInfo {
+    pub subject: String,
+    pub queue: Option<String>,
+    pub sid: String,
+    /// Messages delivered so far.
+    pub msgs: u64,
+    /// Auto-unsubscribe limit; 0 = none.
+    pub max: u64,
+    /// The owning connection's id.
+    pub cid: u64,
+}
+
+/// Counters of a sublist, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SublistStats {
+    pub count: usize,
+    pub inserts: u64,
+    pub removes: u64,
 }
 
 /// What a subject matched: every plain subscription, and the queue groups by name.
@@ -114,6 +151,8 @@ impl Level {
 pub struct Sublist {
     root: Level,
     count: usize,
+    inserts: u64,
+    removes: u64,
     generation: Arc<AtomicU64>,
 }
 
@@ -129,6 +168,22 @@ impl Sublist {
 
     pub fn count(&self) -> usize {
         self.count
+    }
+
+    /// Subscription count and lifetime insert/remove counters.
+    pub fn stats(&self) -> SublistStats {
+        SublistStats {
+            count: self.count,
+            inserts: self.inserts,
+            removes: self.removes,
+        }
+    }
+
+    /// Every subscription in the trie (for monitoring; walks the whole trie).
+    pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        let mut out = Vec::with_capacity(self.count);
+        collect_level(&self.root, &mut out);
+        out
     }
 
     pub fn insert(&mut self, sub: Arc<Subscription>) -> Result<(), InvalidSubject> {
@@ -156,6 +211,7 @@ impl Sublist {
             level = node.next.get_or_insert_with(Default::default);
         }
         self.count += 1;
+        self.inserts += 1;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
@@ -166,6 +222,7 @@ impl Sublist {
         let removed = remove_from(&mut self.root, &tokens, sub);
         if removed {
             self.count -= 1;
+            self.removes += 1;
             self.generation.fetch_add(1, Ordering::Release);
         }
         removed
@@ -181,6 +238,23 @@ impl Sublist {
         }
         match_level(&self.root, &tokens, &mut result);
         result
+    }
+}
+
+fn collect_level(level: &Level, out: &mut Vec<Arc<Subscription>>) {
+    let wildcards = level
+        .partial_wildcard
+        .as_deref()
+        .into_iter()
+        .chain(level.full_wildcard.as_deref());
+    for node in level.literals.values().chain(wildcards) {
+        out.extend(node.psubs.iter().cloned());
+        for group in &node.qsubs {
+            out.extend(group.members.iter().cloned());
+        }
+        if let Some(next) = &node.next {
+            collect_level(next, out);
+        }
     }
 }
 
