@@ -18,6 +18,7 @@ use super::server::Server;
 use super::sublist::{SubInfo, SublistResult, Subscription};
 use super::tap::{LocalCount, FLUSH_INTERVAL};
 use crate::inspect::snapshot::EventKind;
+use super::permissions::ConnPerms;
 use crate::proto::info::ConnectOptions;
 use crate::proto::{encode, errors, subject, ClientOp, ParseError, Parser, ParserLimits};
 use crate::{log_debug, log_trace};
@@ -176,9 +177,13 @@ pub(crate) struct Conn {
     pub(crate) cache: HashMap<Box<[u8]>, CacheEntry>,
     pub(crate) last_flush: Instant,
     pub(crate) cache_generation: u64,
+    /// The nonce INFO carried (nkey authentication signs it).
+    pub(crate) nonce: Option<String>,
+    /// The user's permissions; `None` (the common case) means everything is allowed.
+    pub(crate) perms: Option<Box<ConnPerms>>,
     batch_in_msgs: u64,
     batch_in_bytes: u64,
-    auth_deadline: Option<Instant>,
+    pub(crate) auth_deadline: Option<Instant>,
     next_ping: Instant,
     pings_out: u32,
     ping_sent_at: Option<Instant>,
@@ -197,14 +202,17 @@ impl Conn {
             shared,
             connect: None,
             echo: true,
-            verbose: false,
-            pedantic: false,
+            // Before CONNECT nats-server applies its defaults: verbose and pedantic.
+            verbose: true,
+            pedantic: true,
             no_responders: false,
             wakes: Vec::new(),
             stalls: Vec::new(),
             cache: HashMap::new(),
             last_flush: now,
             cache_generation: u64::MAX,
+            nonce: None,
+            perms: None,
             batch_in_msgs: 0,
             batch_in_bytes: 0,
             auth_deadline,
@@ -253,6 +261,10 @@ impl Conn {
                 let step = match parser.next_op(&buf[..n], &mut pos) {
                     Ok(Some(op)) => self.handle(op),
                     Ok(None) => break,
+                    Err(ParseError::AuthViolation) if self.no_auth_user_fast_path() => {
+                        parser.awaiting_auth = false;
+                        continue;
+                    }
                     Err(e) => Step::Close(self.on_parse_error(e)),
                 };
                 match step {
@@ -361,6 +373,7 @@ impl Conn {
         let now = Instant::now();
         if self.auth_deadline.is_some_and(|d| d <= now) {
             self.send_err(errors::AUTHENTICATION_TIMEOUT);
+            self.auth_failure_event(None);
             return Some(CloseReason::AuthenticationTimeout);
         }
         if self.next_ping > now {
@@ -409,6 +422,7 @@ impl Conn {
             }
             ParseError::AuthViolation => {
                 self.send_err(errors::AUTHORIZATION_VIOLATION);
+                self.auth_failure_event(None);
                 CloseReason::AuthenticationFailure
             }
             ParseError::HeadersNotSupported => CloseReason::MessageHeaderViolation,
@@ -432,6 +446,9 @@ impl Conn {
                 if self.pedantic && !subject::is_valid_literal_subject(p.subject) {
                     // nats-server reports it and still routes the message.
                     self.send_err(errors::INVALID_PUBLISH_SUBJECT);
+                }
+                if !self.may_publish(p.subject, p.reply) {
+                    return Step::Continue;
                 }
                 if self.verbose {
                     self.send(encode::OK);
@@ -504,18 +521,18 @@ impl Conn {
             return Step::Close(CloseReason::ProtocolViolation);
         };
         self.auth_deadline = None;
-        let account = self.server.authenticate(&connect);
-        let Some(account) =
-            account.filter(|_| connect.account.is_none() && connect.new_account != Some(true))
-        else {
+        let nonce = self.nonce.as_deref().unwrap_or_default().as_bytes();
+        let identity = self
+            .server
+            .authenticate(&connect, nonce)
+            .filter(|_| connect.account.is_none() && connect.new_account != Some(true));
+        let Some(identity) = identity else {
             self.send_err(errors::AUTHORIZATION_VIOLATION);
+            self.auth_failure_event(connect.user.clone().or(connect.nkey.clone()));
             return Step::Close(CloseReason::AuthenticationFailure);
         };
-        if !Arc::ptr_eq(&account, &self.account) {
-            // Only reachable before any SUB: with auth required nothing precedes CONNECT.
-            *self.shared.account.write() = account.clone();
-            self.account = account;
-        }
+        let user = identity.user.clone();
+        self.adopt(identity);
         let protocol = connect.protocol();
         if !(0..=1).contains(&protocol) {
             self.send_err(errors::INVALID_CLIENT_PROTOCOL);
@@ -536,7 +553,7 @@ impl Conn {
             meta.name = connect.name.clone().unwrap_or_default();
             meta.lang = connect.lang.clone().unwrap_or_default();
             meta.version = connect.version.clone().unwrap_or_default();
-            meta.user = connect.user.clone().unwrap_or_default();
+            meta.user = user.or_else(|| connect.user.clone()).unwrap_or_default();
             if meta.rtt.is_none() {
                 meta.rtt = self.shared.start.elapsed().ok();
             }
@@ -556,8 +573,45 @@ impl Conn {
         Step::Connected { headers }
     }
 
+    /// Binds the connection to who it authenticated as: its account and permissions.
+    pub(crate) fn adopt(&mut self, identity: super::auth::Identity) {
+        self.perms = identity
+            .permissions
+            .map(|p| Box::new(ConnPerms::new(p)));
+        let account = identity.account;
+        if Arc::ptr_eq(&account, &self.account) {
+            return;
+        }
+        // Subscriptions made before (after the no_auth_user fast path) move along.
+        let subs: Vec<Arc<Subscription>> = self.shared.subs.lock().values().cloned().collect();
+        if !subs.is_empty() {
+            let mut old = self.account.sublist.write();
+            for sub in &subs {
+                old.remove(sub);
+            }
+            drop(old);
+            let mut new = account.sublist.write();
+            for sub in &subs {
+                let _ = new.insert(sub.clone());
+            }
+        }
+        self.flush_subject_counts();
+        self.cache.clear();
+        self.cache_generation = u64::MAX;
+        *self.shared.account.write() = account.clone();
+        self.account = account;
+    }
+
     fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         self.shared.touch();
+        let mut sub_perms = None;
+        if let Some(perms) = &self.perms {
+            if !perms.can_subscribe(subject, queue) {
+                self.permission_violation(errors::subscribe_violation(subject, queue));
+                return;
+            }
+            sub_perms = perms.for_subscription(subject, queue);
+        }
         let max_subs = self.server.opts.max_subscriptions;
         {
             let mut subs = self.shared.subs.lock();
@@ -568,7 +622,10 @@ impl Conn {
             }
             // A duplicate sid is ignored and the first subscription stays, as in nats-server.
             if !subs.contains_key(sid) {
-                let sub = Arc::new(Subscription::new(self.shared.clone(), subject, queue, sid));
+                let sub = Arc::new(
+                    Subscription::new(self.shared.clone(), subject, queue, sid)
+                        .with_perms(sub_perms),
+                );
                 if self.account.sublist.write().insert(sub.clone()).is_err() {
                     drop(subs);
                     self.send_err(errors::INVALID_SUBJECT);

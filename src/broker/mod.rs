@@ -1,14 +1,17 @@
 //! The engine: listener, connections, subject trie, routing.
 
 pub mod account;
+pub mod auth;
 pub mod client;
 pub mod close;
 pub mod options;
 pub mod outbound;
+pub mod permissions;
 mod router;
 pub mod server;
 pub mod sublist;
 pub mod tap;
+pub mod tls;
 
 pub use close::CloseReason;
 pub use options::Options;

@@ -180,7 +180,12 @@ impl Outbound {
                 let outcome = tokio::select! {
                     biased;
                     _ = self.abort.notified() => return None,
-                    r = tokio::time::timeout(write_deadline, writer.write_all(&spare)) => r,
+                    // The flush matters for TLS (records buffered in the session); it is a
+                    // no-op on plain TCP.
+                    r = tokio::time::timeout(write_deadline, async {
+                        writer.write_all(&spare).await?;
+                        writer.flush().await
+                    }) => r,
                 };
                 let failure = match outcome {
                     Ok(Ok(())) => None,

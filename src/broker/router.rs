@@ -93,6 +93,11 @@ impl Conn {
         if (client.id == self.shared.id && !self.echo) || sub.is_closed() {
             return false;
         }
+        if let Some(perms) = &sub.perms {
+            if perms.check_deny && perms.perms.denies(msg.subject, sub.queue.as_deref()) {
+                return false;
+            }
+        }
         let max = sub.max_msgs.load(Ordering::Relaxed);
         let count = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
         if max > 0 && count > max {
@@ -136,6 +141,9 @@ impl Conn {
                 return false;
             }
             PushResult::Closed => return false,
+        }
+        if let (Some(perms), Some(reply)) = (&sub.perms, msg.reply) {
+            perms.perms.track_reply(reply);
         }
         if max > 0 && count == max {
             client.unsubscribe(sub);

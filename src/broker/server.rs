@@ -35,6 +35,9 @@ pub enum StartError {
     },
     #[error("{0}")]
     Unsupported(String),
+    /// TLS is configured but its certificate, key or CA cannot be used.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Server-wide counters. Per-message totals live on each connection and are summed on
@@ -96,10 +99,12 @@ pub struct Server {
     closed: Mutex<VecDeque<ClosedClient>>,
     next_client_id: AtomicU64,
     info: ServerInfo,
+    auth: super::auth::Authenticator,
+    tls: Option<super::tls::TlsServer>,
 }
 
 impl Server {
-    fn new(opts: Options, port: u16) -> Self {
+    fn new(opts: Options, port: u16, tls: Option<super::tls::TlsServer>) -> Self {
         let id = nkeys::KeyPair::new_server().public_key();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let info = ServerInfo {
@@ -112,6 +117,8 @@ impl Server {
             port,
             headers: true,
             auth_required: opts.auth.is_required(),
+            tls_required: tls.is_some(),
+            tls_verify: tls.as_ref().is_some_and(|t| t.verify()),
             max_payload: opts.max_payload,
             switchboard_version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
@@ -122,18 +129,25 @@ impl Server {
             .iter()
             .map(|a| (a.name.clone(), Arc::new(Account::new(&a.name))))
             .collect();
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let auth = super::auth::Authenticator::new(&opts.auth, global.clone(), &accounts);
+        if auth.has_plaintext_passwords() {
+            crate::log_warn!("Plaintext passwords detected, use nkeys or bcrypt");
+        }
         Server {
             id,
             name,
             start: SystemTime::now(),
             stats: ServerStats::default(),
             tap: super::tap::Tap::new(),
-            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            global,
             accounts,
             clients: Mutex::new(HashMap::new()),
             closed: Mutex::new(VecDeque::new()),
             next_client_id: AtomicU64::new(1),
             info,
+            auth,
+            tls,
             opts,
         }
     }
@@ -144,7 +158,7 @@ impl Server {
     }
 
     pub fn auth_required(&self) -> bool {
-        self.info.auth_required
+        self.auth.required()
     }
 
     /// `authorization.timeout`, else nats-server's default (tls timeout + 1 s with TLS).
@@ -156,10 +170,14 @@ impl Server {
         }
     }
 
-    fn info_line(&self, client: &ClientShared) -> Vec<u8> {
+    /// The INFO a new client gets: with its nonce, and `auth_required` as nats-server
+    /// advertises it (false when a `no_auth_user` lets clients in without credentials).
+    fn info_line(&self, client: &ClientShared, nonce: Option<&str>) -> Vec<u8> {
         let mut info = self.info.clone();
+        info.auth_required = self.auth.advertised_required();
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
+        info.nonce = nonce.map(str::to_string);
         info.to_line()
     }
 
@@ -173,31 +191,18 @@ impl Server {
         info.to_line()
     }
 
-    /// Checks CONNECT's credentials against the configuration and returns the account the
-    /// client belongs to, or `None` when it must be refused.
-    pub(crate) fn authenticate(&self, connect: &ConnectOptions) -> Option<Arc<Account>> {
-        let auth = &self.opts.auth;
-        if !auth.is_required() {
-            return Some(self.global.clone());
-        }
-        let user = connect.user.as_deref();
-        let pass = connect.pass.as_deref();
-        let accepted = if let Some(token) = &auth.token {
-            connect.auth_token.as_deref() == Some(token.as_str())
-        } else if let Some(expected) = &auth.user {
-            user == Some(expected.as_str()) && pass == auth.password.as_deref()
-        } else {
-            let known = |u: &super::options::User| {
-                u.user.is_some() && u.user.as_deref() == user && u.password.as_deref() == pass
-            };
-            if auth.users.iter().any(known) {
-                true
-            } else {
-                let named = auth.accounts.iter().find(|a| a.users.iter().any(known));
-                return named.and_then(|a| self.accounts.get(&a.name).cloned());
-            }
-        };
-        accepted.then(|| self.global.clone())
+    /// Checks CONNECT's credentials (`nonce` is what INFO carried) and returns who the
+    /// client is, or `None` when it must be refused.
+    pub(crate) fn authenticate(
+        &self,
+        connect: &ConnectOptions,
+        nonce: &[u8],
+    ) -> Option<super::auth::Identity> {
+        self.auth.authenticate(connect, nonce)
+    }
+
+    pub(crate) fn authenticator(&self) -> &super::auth::Authenticator {
+        &self.auth
     }
 
     pub fn global_account(&self) -> &Arc<Account> {
@@ -319,9 +324,71 @@ impl Server {
         ));
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         log_debug!("{} - cid:{} - Client connection created", addr, id);
-        let (reader, writer) = socket.into_split();
-        let info = self.info_line(&client);
-        client.outbound.push(None, |b| b.extend_from_slice(&info));
+        let nonce = if self.auth.nonce_required() {
+            match super::auth::new_nonce() {
+                Some(n) => Some(n),
+                None => {
+                    log_error!("{} - cid:{} - No random source for the nonce", addr, id);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let info = self.info_line(&client, nonce.as_deref());
+        let admitted = {
+            let mut clients = self.clients.lock();
+            if clients.len() >= self.opts.max_connections {
+                false
+            } else {
+                clients.insert(id, client.clone());
+                true
+            }
+        };
+        let Some(tls) = self.tls.clone() else {
+            let (reader, writer) = socket.into_split();
+            client.outbound.push(None, |b| b.extend_from_slice(&info));
+            self.run_client(client, nonce, admitted, reader, writer)
+                .await;
+            return;
+        };
+        if !admitted {
+            // As nats-server: refused before any TLS, in plain text.
+            let (reader, writer) = socket.into_split();
+            if !tls.handshake_first() {
+                client.outbound.push(None, |b| b.extend_from_slice(&info));
+            }
+            self.run_client(client, nonce, false, reader, writer).await;
+            return;
+        }
+        match tls.negotiate(socket, &info).await {
+            Ok(negotiated) => {
+                if negotiated.info_pending {
+                    client.outbound.push(None, |b| b.extend_from_slice(&info));
+                }
+                let (reader, writer) = tokio::io::split(negotiated.stream);
+                self.run_client(client, nonce, true, reader, writer).await;
+            }
+            Err(e) => {
+                log_debug!("{} - cid:{} - TLS handshake error: {}", addr, id, e);
+                let mut conn = Conn::new(self.clone(), client);
+                conn.finish(CloseReason::TlsHandshakeFailure);
+            }
+        }
+    }
+
+    /// Runs the writer task and the read loop of a connection whose transport is ready.
+    async fn run_client<R, W>(
+        self: Arc<Self>,
+        client: Arc<ClientShared>,
+        nonce: Option<String>,
+        admitted: bool,
+        reader: R,
+        writer: W,
+    ) where
+        R: tokio::io::AsyncRead + Unpin,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let write_deadline = self.opts.write_deadline;
         let writer_client = client.clone();
         let writer_task = tokio::spawn(async move {
@@ -335,15 +402,7 @@ impl Server {
         client.outbound.wake();
 
         let mut conn = Conn::new(self.clone(), client.clone());
-        let admitted = {
-            let mut clients = self.clients.lock();
-            if clients.len() >= self.opts.max_connections {
-                false
-            } else {
-                clients.insert(id, client.clone());
-                true
-            }
-        };
+        conn.nonce = nonce;
         let reason = if admitted {
             conn.read_loop(reader).await
         } else {
@@ -378,13 +437,10 @@ pub struct BrokerHandle {
 impl BrokerHandle {
     /// Binds the client port and starts accepting. Must be called within a tokio runtime.
     pub async fn start(opts: Options) -> Result<BrokerHandle, StartError> {
-        if opts.tls.is_some() {
-            return Err(StartError::Unsupported(
-                "TLS is configured but not supported by this build yet; refusing to serve \
-                 plain text in its place"
-                    .to_string(),
-            ));
-        }
+        let tls = match &opts.tls {
+            Some(t) => Some(super::tls::TlsServer::new(t).map_err(StartError::Tls)?),
+            None => None,
+        };
         let port = u16::try_from(opts.port.max(0)).unwrap_or(0);
         let addr_text = format!("{}:{}", opts.host, port);
         let listener = TcpListener::bind((opts.host.as_str(), port))
@@ -397,7 +453,7 @@ impl BrokerHandle {
             addr: addr_text,
             source,
         })?;
-        let server = Arc::new(Server::new(opts, addr.port()));
+        let server = Arc::new(Server::new(opts, addr.port(), tls));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let accept_task = tokio::spawn(accept_loop(server.clone(), listener, shutdown_rx));
         Ok(BrokerHandle {

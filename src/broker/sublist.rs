@@ -19,6 +19,8 @@ pub struct Subscription {
     /// Auto-unsubscribe after this many deliveries; 0 = no limit.
     pub max_msgs: AtomicU64,
     pub delivered: AtomicU64,
+    /// Delivery-time permission checks of the owning client, if it has any that matter.
+    pub perms: Option<super::permissions::SubPerms>,
     closed: AtomicBool,
 }
 
@@ -36,8 +38,15 @@ impl Subscription {
             sid: sid.into(),
             max_msgs: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            perms: None,
             closed: AtomicBool::new(false),
         }
+    }
+
+    /// Attaches the owning client's delivery-time permission checks.
+    pub fn with_perms(mut self, perms: Option<super::permissions::SubPerms>) -> Self {
+        self.perms = perms;
+        self
     }
 
     pub fn is_closed(&self) -> bool {

@@ -233,7 +233,8 @@ impl Parser {
 
     /// Parses the next complete operation from `buf[*pos..]`, advancing `*pos` past it.
     /// Returns `Ok(None)` once `buf` is used up; a partial operation is kept for the next
-    /// buffer. After an error the connection must be closed.
+    /// buffer. After an error the connection must be closed, except `AuthViolation`: it leaves
+    /// `*pos` at the operation, so parsing may resume once `awaiting_auth` is cleared.
     pub fn next_op<'p>(
         &'p mut self,
         buf: &'p [u8],
@@ -254,6 +255,8 @@ impl Parser {
             match self.state {
                 State::Start => {
                     if self.awaiting_auth && b != b'C' && b != b'c' {
+                        // Resumable: a no_auth_user may authenticate the client here.
+                        *pos = i;
                         return Err(ParseError::AuthViolation);
                     }
                     self.state = match_keyword(0, 0, b)?;

@@ -1,0 +1,281 @@
+//! TLS: classic (plain INFO, then the handshake), handshake_first (with and without a
+//! fallback delay), mutual TLS, the TLS timeout and start-up errors. Certificates are made at
+//! test time with rcgen.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::ConnectOptions;
+use futures_util::StreamExt;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use support::{for_each_target_async, for_each_target_bare, for_each_target_opts, RawConn};
+use support::{ServerOpts, Target};
+use tokio::time::timeout;
+
+const STEP: Duration = Duration::from_secs(5);
+
+/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files.
+struct Pki {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn pki() -> Pki {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "switchboard test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+
+    let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, cn: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        params.distinguished_name.push(DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (cert, key) = leaf(
+        vec!["localhost".into(), "127.0.0.1".into()],
+        ExtendedKeyUsagePurpose::ServerAuth,
+        "localhost",
+    );
+    let (client_cert, client_key) = leaf(
+        vec!["client.local".into()],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        "client",
+    );
+    let d = dir.path();
+    Pki {
+        ca: write(d, "ca.pem", &ca_cert.pem()),
+        cert: write(d, "server-cert.pem", &cert),
+        key: write(d, "server-key.pem", &key),
+        client_cert: write(d, "client-cert.pem", &client_cert),
+        client_key: write(d, "client-key.pem", &client_key),
+        _dir: dir,
+    }
+}
+
+fn tls_config(p: &Pki, extra: &str) -> String {
+    format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n{extra}\n}}\n",
+        p.cert.display(),
+        p.key.display(),
+        p.ca.display()
+    )
+}
+
+#[test]
+fn classic_tls_info_is_plain_and_plaintext_connect_is_refused() {
+    let p = pki();
+    for_each_target_opts(&ServerOpts::new().config(&tls_config(&p, "")), |s| {
+        let mut c = s.raw();
+        assert_eq!(c.info["tls_required"], true, "INFO: {}", c.info);
+        assert!(c.info.get("tls_verify").is_none(), "INFO: {}", c.info);
+        assert!(c.info.get("tls_available").is_none(), "INFO: {}", c.info);
+        c.send_lossy("CONNECT {\"verbose\":false}\r\nPING\r\n");
+        c.expect_closed();
+    });
+}
+
+#[test]
+fn classic_tls_idle_client_is_closed_after_the_tls_timeout() {
+    let p = pki();
+    for_each_target_opts(
+        &ServerOpts::new().config(&tls_config(&p, "timeout: 0.5")),
+        |s| {
+            let started = Instant::now();
+            let mut c = s.raw();
+            c.expect_closed();
+            assert!(started.elapsed() >= Duration::from_millis(400));
+        },
+    );
+}
+
+#[test]
+fn handshake_first_sends_nothing_in_plain_text() {
+    let p = pki();
+    let config = tls_config(&p, "handshake_first: true\ntimeout: 1");
+    for_each_target_opts(&ServerOpts::new().config(&config), |s| {
+        let mut c = RawConn::connect_no_info(s.addr(), s.target.name());
+        c.expect_silence(400);
+        c.expect_closed();
+    });
+}
+
+#[test]
+fn handshake_first_fallback_sends_plain_info_after_the_delay() {
+    let p = pki();
+    let config = tls_config(&p, "handshake_first: \"300ms\"");
+    for_each_target_opts(&ServerOpts::new().config(&config), |s| {
+        let started = Instant::now();
+        let mut c = RawConn::connect_no_info(s.addr(), s.target.name());
+        c.expect_silence(150);
+        c.read_info();
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        assert_eq!(c.info["tls_required"], true, "INFO: {}", c.info);
+    });
+}
+
+async fn round_trip(c: &async_nats::Client) {
+    let mut sub = c.subscribe("tls.test").await.unwrap();
+    c.publish("tls.test", "secret".into()).await.unwrap();
+    let m = timeout(STEP, sub.next()).await.expect("no message").unwrap();
+    assert_eq!(&m.payload[..], b"secret");
+}
+
+async fn connect(url: String, opts: ConnectOptions) -> Result<async_nats::Client, String> {
+    timeout(
+        STEP,
+        opts.connection_timeout(Duration::from_secs(3))
+            .max_reconnects(0)
+            .connect(url),
+    )
+    .await
+    .map_err(|_| "connect timed out".to_string())?
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn async_nats_over_tls_classic_and_handshake_first() {
+    let p = pki();
+    let ca = p.ca.clone();
+    for_each_target_async(&ServerOpts::new().config(&tls_config(&p, "")), STEP * 3, |s| {
+        let ca = ca.clone();
+        async move {
+            let opts = ConnectOptions::new()
+                .add_root_certificates(ca)
+                .require_tls(true);
+            round_trip(&connect(s.url(), opts).await.unwrap()).await;
+        }
+    });
+    let config = tls_config(&p, "handshake_first: true");
+    for_each_target_async(&ServerOpts::new().config(&config), STEP * 3, |s| {
+        let ca = ca.clone();
+        async move {
+            let opts = ConnectOptions::new()
+                .add_root_certificates(ca)
+                .require_tls(true)
+                .tls_first();
+            round_trip(&connect(s.url(), opts).await.unwrap()).await;
+        }
+    });
+}
+
+#[test]
+fn mutual_tls_requires_a_client_certificate() {
+    let p = pki();
+    let config = tls_config(&p, "verify: true");
+    let (ca, cert, key) = (p.ca.clone(), p.client_cert.clone(), p.client_key.clone());
+    for_each_target_async(&ServerOpts::new().config(&config), STEP * 3, |s| {
+        let (ca, cert, key) = (ca.clone(), cert.clone(), key.clone());
+        async move {
+            let opts = ConnectOptions::new()
+                .add_root_certificates(ca.clone())
+                .add_client_certificate(cert, key)
+                .require_tls(true);
+            round_trip(&connect(s.url(), opts).await.unwrap()).await;
+            let anonymous = ConnectOptions::new()
+                .add_root_certificates(ca)
+                .require_tls(true);
+            let refused = match connect(s.url(), anonymous).await {
+                Err(_) => true,
+                // TLS 1.3 may report the refusal only after the handshake "succeeded".
+                Ok(c) => timeout(STEP, c.flush()).await.map_or(true, |r| r.is_err()),
+            };
+            assert!(refused, "a client without a certificate must be refused");
+        }
+    });
+    for_each_target_opts(&ServerOpts::new().config(&config), |s| {
+        let c = s.raw();
+        assert_eq!(c.info["tls_verify"], true, "INFO: {}", c.info);
+    });
+}
+
+fn start_error(target: &Target, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = match target {
+        Target::Switchboard => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+            c.arg("serve");
+            c
+        }
+        Target::Reference(path) => Command::new(path),
+    };
+    cmd.args(["-a", "127.0.0.1", "-p", &support::free_port().to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            return (status.code(), text);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, "still running".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn unreadable_certificate_or_key_stops_start_up() {
+    let p = pki();
+    let missing = p.cert.with_file_name("missing.pem");
+    let cert = p.cert.to_str().unwrap();
+    let key = p.key.to_str().unwrap();
+    for_each_target_bare(|t| {
+        let cases: [(&[&str], &str); 4] = [
+            (
+                &["--tls", "--tlscert", missing.to_str().unwrap(), "--tlskey", key],
+                "missing.pem",
+            ),
+            (
+                &["--tls", "--tlscert", cert, "--tlskey", missing.to_str().unwrap()],
+                "missing.pem",
+            ),
+            (&["--tls", "--tlscert", cert, "--tlskey", cert], "certificate/key pair"),
+            (&["--tls", "--tlscert", key, "--tlskey", key], "certificate/key pair"),
+        ];
+        for (args, needle) in cases {
+            let (code, text) = start_error(t, args);
+            assert_eq!(code, Some(1), "{args:?}: {text}");
+            assert!(
+                text.contains("error parsing X509 certificate/key pair") && text.contains(needle),
+                "{args:?}: {text}"
+            );
+        }
+    });
+}
