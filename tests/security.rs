@@ -28,7 +28,8 @@ fn users_config() -> String {
     )
 }
 
-const ACCOUNTS: &str = "accounts {\n A { users [ {user: a1, password: p}, {user: a2, password: p} ] }\n \
+const ACCOUNTS: &str =
+    "accounts {\n A { users [ {user: a1, password: p}, {user: a2, password: p} ] }\n \
                         B { users [ {user: b1, password: p} ] }\n}\n";
 
 fn login(s: &Server, user: &str, pass: &str) -> RawConn {
@@ -76,15 +77,50 @@ fn connect_line(user: &str, pass: &str, extra: &str) -> String {
 fn authentication_table() {
     let bob_hash = bcrypt::hash("bobpw", 4).unwrap();
     let cases = vec![
-        case("ok", &(connect_line("alice", "pa", "") + "PING\r\n"), b"PONG\r\n", false),
-        case("wrong password", &connect_line("alice", "x", ""), VIOLATION, true),
-        case("unknown user", &connect_line("mallory", "pa", ""), VIOLATION, true),
-        case("no credentials", "CONNECT {\"verbose\":false}\r\n", VIOLATION, true),
+        case(
+            "ok",
+            &(connect_line("alice", "pa", "") + "PING\r\n"),
+            b"PONG\r\n",
+            false,
+        ),
+        case(
+            "wrong password",
+            &connect_line("alice", "x", ""),
+            VIOLATION,
+            true,
+        ),
+        case(
+            "unknown user",
+            &connect_line("mallory", "pa", ""),
+            VIOLATION,
+            true,
+        ),
+        case(
+            "no credentials",
+            "CONNECT {\"verbose\":false}\r\n",
+            VIOLATION,
+            true,
+        ),
         case("op before CONNECT", "PING\r\n", VIOLATION, true),
         case("sub before CONNECT", "SUB foo 1\r\n", VIOLATION, true),
-        case("bcrypt", &(connect_line("bob", "bobpw", "") + "PING\r\n"), b"PONG\r\n", false),
-        case("bcrypt hash sent", &connect_line("bob", &bob_hash, ""), VIOLATION, true),
-        case("bcrypt wrong", &connect_line("bob", "bobpW", ""), VIOLATION, true),
+        case(
+            "bcrypt",
+            &(connect_line("bob", "bobpw", "") + "PING\r\n"),
+            b"PONG\r\n",
+            false,
+        ),
+        case(
+            "bcrypt hash sent",
+            &connect_line("bob", &bob_hash, ""),
+            VIOLATION,
+            true,
+        ),
+        case(
+            "bcrypt wrong",
+            &connect_line("bob", "bobpW", ""),
+            VIOLATION,
+            true,
+        ),
         case(
             "account field",
             &connect_line("alice", "pa", ",\"account\":\"X\""),
@@ -101,7 +137,11 @@ fn authentication_table() {
     for_each_target_opts(&ServerOpts::new().config(&users_config()), |s| {
         let c = s.raw();
         assert_eq!(c.info["auth_required"], true, "INFO: {}", c.info);
-        assert!(c.info.get("nonce").is_none(), "no nkeys, no nonce: {}", c.info);
+        assert!(
+            c.info.get("nonce").is_none(),
+            "no nkeys, no nonce: {}",
+            c.info
+        );
         run_cases(s, &cases);
     });
 }
@@ -130,7 +170,9 @@ fn bcrypt_token() {
 #[test]
 fn permissions_table() {
     let alice = connect_line("alice", "pa", "");
-    let alice_verbose = format!("CONNECT {{\"verbose\":true,\"pedantic\":false,\"user\":\"alice\",\"pass\":\"pa\"}}\r\n");
+    let alice_verbose =
+        "CONNECT {\"verbose\":true,\"pedantic\":false,\"user\":\"alice\",\"pass\":\"pa\"}\r\n"
+            .to_string();
     let cases = vec![
         case(
             "publish",
@@ -176,7 +218,9 @@ fn permissions_table() {
             false,
         ),
     ];
-    for_each_target_opts(&ServerOpts::new().config(&users_config()), |s| run_cases(s, &cases));
+    for_each_target_opts(&ServerOpts::new().config(&users_config()), |s| {
+        run_cases(s, &cases)
+    });
 }
 
 #[test]
@@ -291,7 +335,10 @@ fn no_auth_user_gets_its_account_without_credentials() {
 #[test]
 fn nkey_raw_handshake() {
     let kp = nkeys::KeyPair::new_user();
-    let config = format!("authorization {{ users [ {{ nkey: {} }} ] }}\n", kp.public_key());
+    let config = format!(
+        "authorization {{ users [ {{ nkey: {} }} ] }}\n",
+        kp.public_key()
+    );
     for_each_target_opts(&ServerOpts::new().config(&config), |s| {
         let sign = |c: &RawConn, engine: &base64::engine::GeneralPurpose| {
             let nonce = c.info["nonce"].as_str().expect("INFO carries a nonce");
@@ -371,7 +418,10 @@ async fn connect_once(url: String, opts: ConnectOptions) -> Result<async_nats::C
 async fn round_trip(c: &async_nats::Client, subject: &str) {
     let mut sub = c.subscribe(subject.to_string()).await.unwrap();
     c.publish(subject.to_string(), "x".into()).await.unwrap();
-    let m = timeout(STEP, sub.next()).await.expect("no message").unwrap();
+    let m = timeout(STEP, sub.next())
+        .await
+        .expect("no message")
+        .unwrap();
     assert_eq!(&m.payload[..], b"x");
 }
 
@@ -386,11 +436,16 @@ fn async_nats_user_password_token_nkey() {
     for_each_target_async(&ServerOpts::new().config(&config), STEP * 4, |s| {
         let seed = seed.clone();
         async move {
-            let c = connect_once(s.url(), ConnectOptions::with_user_and_password("u".into(), "p".into()))
+            let c = connect_once(
+                s.url(),
+                ConnectOptions::with_user_and_password("u".into(), "p".into()),
+            )
+            .await
+            .unwrap();
+            round_trip(&c, "up.test").await;
+            let c = connect_once(s.url(), ConnectOptions::with_nkey(seed))
                 .await
                 .unwrap();
-            round_trip(&c, "up.test").await;
-            let c = connect_once(s.url(), ConnectOptions::with_nkey(seed)).await.unwrap();
             round_trip(&c, "nkey.test").await;
             let bad = connect_once(
                 s.url(),
@@ -400,61 +455,71 @@ fn async_nats_user_password_token_nkey() {
             assert!(bad.is_err(), "wrong password must fail");
         }
     });
-    for_each_target_async(&ServerOpts::new().args(&["--auth", "tok"]), STEP * 4, |s| async move {
-        let c = connect_once(s.url(), ConnectOptions::with_token("tok".into()))
-            .await
-            .unwrap();
-        round_trip(&c, "tok.test").await;
-        assert!(connect_once(s.url(), ConnectOptions::with_token("x".into()))
-            .await
-            .is_err());
-    });
+    for_each_target_async(
+        &ServerOpts::new().args(&["--auth", "tok"]),
+        STEP * 4,
+        |s| async move {
+            let c = connect_once(s.url(), ConnectOptions::with_token("tok".into()))
+                .await
+                .unwrap();
+            round_trip(&c, "tok.test").await;
+            assert!(
+                connect_once(s.url(), ConnectOptions::with_token("x".into()))
+                    .await
+                    .is_err()
+            );
+        },
+    );
 }
 
 #[test]
 fn async_nats_violation_keeps_connection_and_responder_replies() {
-    for_each_target_async(&ServerOpts::new().config(&users_config()), STEP * 4, |s| async move {
-        let alice = try_connect(
-            s.url(),
-            ConnectOptions::with_user_and_password("alice".into(), "pa".into()),
-        )
-        .await
-        .unwrap();
-        alice.publish("foo.secret", "no".into()).await.unwrap();
-        alice.publish("bar", "no".into()).await.unwrap();
-        round_trip(&alice, "foo.still").await;
-        assert_eq!(
-            alice.connection_state(),
-            async_nats::connection::State::Connected
-        );
-
-        let svc = try_connect(
-            s.url(),
-            ConnectOptions::with_user_and_password("svc".into(), "sp".into()),
-        )
-        .await
-        .unwrap();
-        let mut requests = svc.subscribe("svc.>").await.unwrap();
-        svc.flush().await.unwrap();
-        let responder = tokio::spawn(async move {
-            while let Some(m) = requests.next().await {
-                if let Some(reply) = m.reply {
-                    svc.publish(reply, m.payload).await.unwrap();
-                    svc.flush().await.unwrap();
-                }
-            }
-        });
-        let bob = try_connect(
-            s.url(),
-            ConnectOptions::with_user_and_password("bob".into(), "bobpw".into()),
-        )
-        .await
-        .unwrap();
-        let answer = timeout(STEP, bob.request("svc.echo", "ping".into()))
+    for_each_target_async(
+        &ServerOpts::new().config(&users_config()),
+        STEP * 4,
+        |s| async move {
+            let alice = try_connect(
+                s.url(),
+                ConnectOptions::with_user_and_password("alice".into(), "pa".into()),
+            )
             .await
-            .expect("request timed out")
-            .expect("request failed");
-        assert_eq!(&answer.payload[..], b"ping");
-        responder.abort();
-    });
+            .unwrap();
+            alice.publish("foo.secret", "no".into()).await.unwrap();
+            alice.publish("bar", "no".into()).await.unwrap();
+            round_trip(&alice, "foo.still").await;
+            assert_eq!(
+                alice.connection_state(),
+                async_nats::connection::State::Connected
+            );
+
+            let svc = try_connect(
+                s.url(),
+                ConnectOptions::with_user_and_password("svc".into(), "sp".into()),
+            )
+            .await
+            .unwrap();
+            let mut requests = svc.subscribe("svc.>").await.unwrap();
+            svc.flush().await.unwrap();
+            let responder = tokio::spawn(async move {
+                while let Some(m) = requests.next().await {
+                    if let Some(reply) = m.reply {
+                        svc.publish(reply, m.payload).await.unwrap();
+                        svc.flush().await.unwrap();
+                    }
+                }
+            });
+            let bob = try_connect(
+                s.url(),
+                ConnectOptions::with_user_and_password("bob".into(), "bobpw".into()),
+            )
+            .await
+            .unwrap();
+            let answer = timeout(STEP, bob.request("svc.echo", "ping".into()))
+                .await
+                .expect("request timed out")
+                .expect("request failed");
+            assert_eq!(&answer.payload[..], b"ping");
+            responder.abort();
+        },
+    );
 }

@@ -146,7 +146,10 @@ fn handshake_first_fallback_sends_plain_info_after_the_delay() {
 async fn round_trip(c: &async_nats::Client) {
     let mut sub = c.subscribe("tls.test").await.unwrap();
     c.publish("tls.test", "secret".into()).await.unwrap();
-    let m = timeout(STEP, sub.next()).await.expect("no message").unwrap();
+    let m = timeout(STEP, sub.next())
+        .await
+        .expect("no message")
+        .unwrap();
     assert_eq!(&m.payload[..], b"secret");
 }
 
@@ -166,15 +169,19 @@ async fn connect(url: String, opts: ConnectOptions) -> Result<async_nats::Client
 fn async_nats_over_tls_classic_and_handshake_first() {
     let p = pki();
     let ca = p.ca.clone();
-    for_each_target_async(&ServerOpts::new().config(&tls_config(&p, "")), STEP * 3, |s| {
-        let ca = ca.clone();
-        async move {
-            let opts = ConnectOptions::new()
-                .add_root_certificates(ca)
-                .require_tls(true);
-            round_trip(&connect(s.url(), opts).await.unwrap()).await;
-        }
-    });
+    for_each_target_async(
+        &ServerOpts::new().config(&tls_config(&p, "")),
+        STEP * 3,
+        |s| {
+            let ca = ca.clone();
+            async move {
+                let opts = ConnectOptions::new()
+                    .add_root_certificates(ca)
+                    .require_tls(true);
+                round_trip(&connect(s.url(), opts).await.unwrap()).await;
+            }
+        },
+    );
     let config = tls_config(&p, "handshake_first: true");
     for_each_target_async(&ServerOpts::new().config(&config), STEP * 3, |s| {
         let ca = ca.clone();
@@ -259,15 +266,33 @@ fn unreadable_certificate_or_key_stops_start_up() {
     for_each_target_bare(|t| {
         let cases: [(&[&str], &str); 4] = [
             (
-                &["--tls", "--tlscert", missing.to_str().unwrap(), "--tlskey", key],
+                &[
+                    "--tls",
+                    "--tlscert",
+                    missing.to_str().unwrap(),
+                    "--tlskey",
+                    key,
+                ],
                 "missing.pem",
             ),
             (
-                &["--tls", "--tlscert", cert, "--tlskey", missing.to_str().unwrap()],
+                &[
+                    "--tls",
+                    "--tlscert",
+                    cert,
+                    "--tlskey",
+                    missing.to_str().unwrap(),
+                ],
                 "missing.pem",
             ),
-            (&["--tls", "--tlscert", cert, "--tlskey", cert], "certificate/key pair"),
-            (&["--tls", "--tlscert", key, "--tlskey", key], "certificate/key pair"),
+            (
+                &["--tls", "--tlscert", cert, "--tlskey", cert],
+                "certificate/key pair",
+            ),
+            (
+                &["--tls", "--tlscert", key, "--tlskey", key],
+                "certificate/key pair",
+            ),
         ];
         for (args, needle) in cases {
             let (code, text) = start_error(t, args);

@@ -45,7 +45,10 @@ fn secrets_plain_and_bcrypt() {
     let hash = bcrypt::hash("pw", 4).unwrap();
     assert!(compare_secret(&hash, "pw"));
     assert!(!compare_secret(&hash, "pw2"));
-    assert!(!compare_secret(&hash, &hash), "the hash itself is not the password");
+    assert!(
+        !compare_secret(&hash, &hash),
+        "the hash itself is not the password"
+    );
 }
 
 #[test]
@@ -54,8 +57,12 @@ fn token_and_single_user() {
         token: Some("t".into()),
         ..Default::default()
     });
-    assert!(a.authenticate(&connect(r#"{"auth_token":"t"}"#), b"").is_some());
-    assert!(a.authenticate(&connect(r#"{"auth_token":"x"}"#), b"").is_none());
+    assert!(a
+        .authenticate(&connect(r#"{"auth_token":"t"}"#), b"")
+        .is_some());
+    assert!(a
+        .authenticate(&connect(r#"{"auth_token":"x"}"#), b"")
+        .is_none());
     assert!(a.authenticate(&connect("{}"), b"").is_none());
     let (a, _) = build(&AuthOptions {
         user: Some("u".into()),
@@ -136,4 +143,72 @@ fn nkey_signature_over_nonce() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig)
     ));
     assert!(auth.authenticate(&c, nonce.as_bytes()).is_none());
+}
+
+/// Auth failures and permission violations reach the inspector as events.
+#[tokio::test]
+async fn failures_and_violations_are_events() {
+    use crate::broker::options::{Options, SubjectPermission};
+    use crate::broker::BrokerHandle;
+    use crate::inspect::snapshot::EventKind;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut opts = Options {
+        port: 0,
+        ..Options::default()
+    };
+    let mut limited = user("u", "p");
+    limited.permissions = Some(Permissions {
+        publish: Some(SubjectPermission {
+            allow: vec!["ok".into()],
+            deny: vec![],
+        }),
+        ..Default::default()
+    });
+    opts.auth.users = vec![limited];
+    let handle = BrokerHandle::start(opts).await.unwrap();
+    let feed = handle.server().tap.take_feed().unwrap();
+    let exchange = |send: &'static [u8], want: &'static [u8]| {
+        let addr = handle.local_addr();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(send).await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+            while !got.ends_with(want) {
+                match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            assert!(got.ends_with(want), "{}", String::from_utf8_lossy(&got));
+        }
+    };
+    exchange(
+        b"CONNECT {\"user\":\"u\",\"pass\":\"bad\"}\r\n",
+        b"-ERR 'Authorization Violation'\r\n",
+    )
+    .await;
+    exchange(
+        b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"p\"}\r\nPUB no 0\r\n\r\nPING\r\n",
+        b"PONG\r\n",
+    )
+    .await;
+    let events = feed.events_since(0);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::AuthFailure { user, .. } if user == "u")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.kind,
+            EventKind::PermissionViolation { text, .. }
+                if text == "Permissions Violation for Publish to \"no\""
+        )),
+        "{events:?}"
+    );
+    handle.shutdown().await;
 }

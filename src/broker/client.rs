@@ -14,11 +14,11 @@ use tokio::sync::Notify;
 use super::account::Account;
 use super::close::CloseReason;
 use super::outbound::{Outbound, PushResult};
+use super::permissions::ConnPerms;
 use super::server::Server;
 use super::sublist::{SubInfo, SublistResult, Subscription};
 use super::tap::{LocalCount, FLUSH_INTERVAL};
 use crate::inspect::snapshot::EventKind;
-use super::permissions::ConnPerms;
 use crate::proto::info::ConnectOptions;
 use crate::proto::{encode, errors, subject, ClientOp, ParseError, Parser, ParserLimits};
 use crate::{log_debug, log_trace};
@@ -575,9 +575,7 @@ impl Conn {
 
     /// Binds the connection to who it authenticated as: its account and permissions.
     pub(crate) fn adopt(&mut self, identity: super::auth::Identity) {
-        self.perms = identity
-            .permissions
-            .map(|p| Box::new(ConnPerms::new(p)));
+        self.perms = identity.permissions.map(|p| Box::new(ConnPerms::new(p)));
         let account = identity.account;
         if Arc::ptr_eq(&account, &self.account) {
             return;

@@ -81,9 +81,9 @@ impl SubjectList {
 /// nats-server's `queueMatches`: the queue is named, or covered by a wildcard queue entry.
 fn queue_matches(queue: &[u8], queues: &[&[u8]]) -> bool {
     queues.is_empty()
-        || queues.iter().any(|q| {
-            *q == queue || (subject::has_wildcard(q) && subject::matches(q, queue))
-        })
+        || queues
+            .iter()
+            .any(|q| *q == queue || (subject::has_wildcard(q) && subject::matches(q, queue)))
 }
 
 /// Two subjects collide when some literal subject matches both.
@@ -134,10 +134,7 @@ fn publish_list(items: &[String], deny: bool) -> SubjectList {
                 })
             } else if deny {
                 // A queue qualifier means nothing for publish; keep the subject's scope.
-                split_subject_queue(s).map(|e| Entry {
-                    queue: None,
-                    ..e
-                })
+                split_subject_queue(s).map(|e| Entry { queue: None, ..e })
             } else {
                 None
             }
@@ -288,7 +285,11 @@ struct Shared {
     replies: HashMap<Box<[u8]>, Reply>,
     replies_since_prune: usize,
     last_prune: Option<Instant>,
-    deny_cache: HashMap<(Box<[u8]>, Option<Box<[u8]>>), bool>,
+    /// Delivery-time deny decisions per subject and queue (nats-server's `msgDenyKey`),
+    /// keyed `subject` or `subject queue` (neither may hold a space).
+    deny_cache: HashMap<Box<[u8]>, bool>,
+    /// Where the key is built, so a cache hit allocates nothing.
+    key: Vec<u8>,
 }
 
 /// The part of a client's permissions that publishers touch while delivering to it: the
@@ -313,13 +314,19 @@ impl DeliveryPerms {
 
     /// nats-server's `checkDenySub`: true when this message must not reach the subscription.
     pub fn denies(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
-        let mut st = self.state.lock();
-        let key = (Box::<[u8]>::from(subject), queue.map(Box::<[u8]>::from));
-        if let Some(&denied) = st.deny_cache.get(&key) {
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        st.key.clear();
+        st.key.extend_from_slice(subject);
+        if let Some(q) = queue {
+            st.key.push(b' ');
+            st.key.extend_from_slice(q);
+        }
+        if let Some(&denied) = st.deny_cache.get(st.key.as_slice()) {
             return denied;
         }
         let denied = self.perms.delivery_denied(subject, queue);
-        st.deny_cache.insert(key, denied);
+        st.deny_cache.insert(st.key.as_slice().into(), denied);
         if st.deny_cache.len() > MAX_DENY_CACHE {
             prune(&mut st.deny_cache);
         }
@@ -346,9 +353,8 @@ impl DeliveryPerms {
             .last_prune
             .is_none_or(|t| now.duration_since(t) > REPLY_PRUNE_TIME);
         if st.replies_since_prune > REPLY_PERM_LIMIT || stale {
-            st.replies.retain(|_, r| {
-                r.uses < rp.max_msgs && now.duration_since(r.at) <= rp.expires
-            });
+            st.replies
+                .retain(|_, r| r.uses < rp.max_msgs && now.duration_since(r.at) <= rp.expires);
             st.replies_since_prune = 0;
             st.last_prune = Some(now);
         }
@@ -365,7 +371,12 @@ impl DeliveryPerms {
 }
 
 /// nats-server's `responseAllowed`: counts a use; forgets the reply once spent or expired.
-fn response_allowed(st: &mut Shared, rp: &ResponsePermission, subject: &[u8], now: Instant) -> bool {
+fn response_allowed(
+    st: &mut Shared,
+    rp: &ResponsePermission,
+    subject: &[u8],
+    now: Instant,
+) -> bool {
     let Some(r) = st.replies.get_mut(subject) else {
         return false;
     };
@@ -489,12 +500,7 @@ impl super::client::Conn {
 
     /// Sends a permissions `-ERR` (the connection stays open) and tells the inspector.
     pub(crate) fn permission_violation(&mut self, text: String) {
-        crate::log_error!(
-            "{} - cid:{} - {}",
-            self.shared.addr,
-            self.shared.id,
-            text
-        );
+        crate::log_error!("{} - cid:{} - {}", self.shared.addr, self.shared.id, text);
         self.send_err(&text);
         self.server.tap.event(EventKind::PermissionViolation {
             client_id: self.shared.id,

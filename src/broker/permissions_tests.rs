@@ -82,7 +82,12 @@ fn subscribe_wildcards_and_deny() {
 
 #[test]
 fn queue_permissions() {
-    let c = conn(&perms(&[], &[], &["bar v1", "baz", "qux v.*"], &["baz bad"]));
+    let c = conn(&perms(
+        &[],
+        &[],
+        &["bar v1", "baz", "qux v.*"],
+        &["baz bad"],
+    ));
     assert!(!c.can_subscribe(b"bar", None));
     assert!(c.can_subscribe(b"bar", Some(b"v1")));
     assert!(!c.can_subscribe(b"bar", Some(b"v2")));

@@ -123,12 +123,11 @@ impl TlsServer {
             let mut roots = RootCertStore::empty();
             let pem = read_file(ca_file).map_err(|e| format!("failed to parse root ca: {e}"))?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| {
-                    format!("failed to parse root ca {}: {e}", ca_file.display())
-                })?;
-                roots.add(cert).map_err(|e| {
-                    format!("failed to parse root ca {}: {e}", ca_file.display())
-                })?;
+                let cert = cert
+                    .map_err(|e| format!("failed to parse root ca {}: {e}", ca_file.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("failed to parse root ca {}: {e}", ca_file.display()))?;
             }
             if roots.is_empty() {
                 return Err(format!(
