@@ -64,6 +64,7 @@ fn top_level_help() -> String {
 }
 
 fn launch(args: Vec<String>) -> ExitCode {
+    let args_for_reload = args.clone();
     match cli::parse_server_args(args) {
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -96,11 +97,41 @@ fn launch(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
-        Ok(Launch::Run(plan)) => serve(plan),
+        Ok(Launch::Run(plan)) => serve(plan, args_for_reload),
     }
 }
 
-fn serve(plan: RunPlan) -> ExitCode {
+/// SIGHUP: reads the configuration again (same flags and file). Logging levels change at
+/// once; any other setting needs a restart, and the log says which.
+fn reload(args: &[String], running: &switchboard::broker::Options) {
+    let plan = match cli::parse_server_args(args.to_vec()) {
+        Ok(Launch::Run(plan)) => plan,
+        Ok(_) => return,
+        Err(e) => {
+            log_error!("Failed to reload server configuration: {}", e);
+            return;
+        }
+    };
+    let fresh = plan.options;
+    let logging = &fresh.logging;
+    if let Err(e) = logging::configure(
+        logging.debug,
+        logging.trace,
+        logging.time,
+        logging.file.as_deref(),
+    ) {
+        log_error!("Failed to reload server configuration: {}", e);
+        return;
+    }
+    let mut same_apart_from_logging = fresh.clone();
+    same_apart_from_logging.logging = running.logging.clone();
+    if &same_apart_from_logging != running {
+        log_warn!("Configuration changes other than logging take effect after a restart");
+    }
+    log_info!("Reloaded server configuration");
+}
+
+fn serve(plan: RunPlan, args: Vec<String>) -> ExitCode {
     let opts = plan.options;
     if let Err(e) = logging::configure(
         opts.logging.debug,
@@ -133,6 +164,7 @@ fn serve(plan: RunPlan) -> ExitCode {
         if let Some(path) = &plan.config_file {
             log_info!("Using configuration file: {}", path.display());
         }
+        let signals = switchboard::signals::Signals::install();
         let pid_file = opts.pid_file.clone();
         let handle = match switchboard::broker::BrokerHandle::start(opts).await {
             Ok(handle) => handle,
@@ -178,7 +210,10 @@ fn serve(plan: RunPlan) -> ExitCode {
             handle.local_addr()
         );
         log_info!("Server is ready");
-        switchboard::signals::wait_for_stop().await;
+        let running = server.opts.clone();
+        signals
+            .serve_until_stopped(&handle, || reload(&args, &running))
+            .await;
         log_info!("Initiating Shutdown...");
         if let Some(monitor) = monitor {
             monitor.shutdown().await;
