@@ -142,6 +142,11 @@ fn serve(plan: RunPlan, args: Vec<String>) -> ExitCode {
         eprintln!("switchboard: can't open log file: {e}");
         return ExitCode::from(1);
     }
+    // Like Go programs (nats-server among them), take the hard limit of open files as our
+    // soft one: each client is a file descriptor.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        log_warn!("could not raise the open-file limit: {}", e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
