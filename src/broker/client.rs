@@ -426,12 +426,7 @@ impl Conn {
 
     fn handle(&mut self, op: ClientOp<'_>) -> Step {
         if crate::logging::enabled(crate::logging::Level::Trace) {
-            log_trace!(
-                "{} - cid:{} - <<- {:?}",
-                self.shared.addr,
-                self.shared.id,
-                op
-            );
+            log_trace!("{} - cid:{} - <<- {}", self.shared.addr, self.shared.id, op);
         }
         match op {
             ClientOp::Pub(p) => {
