@@ -43,7 +43,40 @@ fn main() -> ExitCode {
             _ => rest,
         }
     };
-    launch(server_args)
+    let (extras, server_args) = Extras::split(server_args);
+    launch(server_args, extras)
+}
+
+/// switchboard's own flags, next to nats-server's: taken out before the rest is parsed as
+/// nats-server's command line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extras {
+    /// `--demo`: start in-process clients that show every messaging pattern.
+    demo: bool,
+    /// `--inspect`: run the inspection tap as if the window were open (sampling, latency
+    /// tracking, snapshots), to measure what it costs.
+    inspect: bool,
+}
+
+impl Extras {
+    fn split(args: Vec<String>) -> (Extras, Vec<String>) {
+        let mut extras = Extras::default();
+        let rest = args
+            .into_iter()
+            .filter(|arg| match arg.as_str() {
+                "--demo" => {
+                    extras.demo = true;
+                    false
+                }
+                "--inspect" => {
+                    extras.inspect = true;
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        (extras, rest)
+    }
 }
 
 fn lossy(arg: OsString) -> String {
@@ -63,7 +96,7 @@ fn top_level_help() -> String {
     )
 }
 
-fn launch(args: Vec<String>) -> ExitCode {
+fn launch(args: Vec<String>, extras: Extras) -> ExitCode {
     let args_for_reload = args.clone();
     match cli::parse_server_args(args) {
         Err(e) => {
@@ -97,8 +130,34 @@ fn launch(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
-        Ok(Launch::Run(plan)) => serve(plan, args_for_reload),
+        Ok(Launch::Run(plan)) => serve(plan, args_for_reload, extras),
     }
+}
+
+/// `--inspect`: everything the window would switch on, consumed by a task that keeps only
+/// the newest snapshot, as the window does.
+fn start_headless_inspection(
+    server: &std::sync::Arc<switchboard::broker::Server>,
+    monitor: &Option<switchboard::monitor::MonitorHandle>,
+) -> tokio::task::JoinHandle<()> {
+    let monitor_url = monitor
+        .as_ref()
+        .map(|m| format!("http://{}", m.local_addr()));
+    let attached = switchboard::inspect::embedded::attach(server.clone(), monitor_url);
+    tokio::spawn(async move {
+        let Some((mut feed, control)) = attached else {
+            return;
+        };
+        control.set_sampling(true);
+        control.set_latency_tracking(true);
+        log_info!("Inspection on: subject stats, message samples, latency tracking");
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(16));
+        loop {
+            ticker.tick().await;
+            let _ = feed.latest();
+            let _ = feed.drain_samples(10_000);
+        }
+    })
 }
 
 /// SIGHUP: reads the configuration again (same flags and file). Logging levels change at
@@ -131,7 +190,7 @@ fn reload(args: &[String], running: &switchboard::broker::Options) {
     log_info!("Reloaded server configuration");
 }
 
-fn serve(plan: RunPlan, args: Vec<String>) -> ExitCode {
+fn serve(plan: RunPlan, args: Vec<String>, extras: Extras) -> ExitCode {
     let opts = plan.options;
     if let Err(e) = logging::configure(
         opts.logging.debug,
@@ -215,11 +274,35 @@ fn serve(plan: RunPlan, args: Vec<String>) -> ExitCode {
             handle.local_addr()
         );
         log_info!("Server is ready");
+        let inspection = extras
+            .inspect
+            .then(|| start_headless_inspection(&server, &monitor));
+        let demo = if extras.demo {
+            let url = format!("nats://{}", handle.local_addr());
+            match switchboard::demo::Demo::start(&url).await {
+                Ok(demo) => {
+                    log_info!("Demo traffic started (clients named demo-*, subjects demo.>)");
+                    Some(demo)
+                }
+                Err(e) => {
+                    log_error!("{}", e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let running = server.opts.clone();
         signals
             .serve_until_stopped(&handle, || reload(&args, &running))
             .await;
         log_info!("Initiating Shutdown...");
+        if let Some(demo) = demo {
+            demo.stop().await;
+        }
+        if let Some(task) = inspection {
+            task.abort();
+        }
         if let Some(monitor) = monitor {
             monitor.shutdown().await;
         }
