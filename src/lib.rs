@@ -15,6 +15,7 @@
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod inspect;
 pub mod logging;
 pub mod monitor;

@@ -43,7 +43,40 @@ fn main() -> ExitCode {
             _ => rest,
         }
     };
-    launch(server_args)
+    let (extras, server_args) = Extras::split(server_args);
+    launch(server_args, extras)
+}
+
+/// switchboard's own flags, next to nats-server's: taken out before the rest is parsed as
+/// nats-server's command line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extras {
+    /// `--demo`: start in-process clients that show every messaging pattern.
+    demo: bool,
+    /// `--inspect`: run the inspection tap as if the window were open (sampling, latency
+    /// tracking, snapshots), to measure what it costs.
+    inspect: bool,
+}
+
+impl Extras {
+    fn split(args: Vec<String>) -> (Extras, Vec<String>) {
+        let mut extras = Extras::default();
+        let rest = args
+            .into_iter()
+            .filter(|arg| match arg.as_str() {
+                "--demo" => {
+                    extras.demo = true;
+                    false
+                }
+                "--inspect" => {
+                    extras.inspect = true;
+                    false
+                }
+                _ => true,
+            })
+            .collect();
+        (extras, rest)
+    }
 }
 
 fn lossy(arg: OsString) -> String {
@@ -63,7 +96,8 @@ fn top_level_help() -> String {
     )
 }
 
-fn launch(args: Vec<String>) -> ExitCode {
+fn launch(args: Vec<String>, extras: Extras) -> ExitCode {
+    let args_for_reload = args.clone();
     match cli::parse_server_args(args) {
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -96,11 +130,67 @@ fn launch(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
-        Ok(Launch::Run(plan)) => serve(plan),
+        Ok(Launch::Run(plan)) => serve(plan, args_for_reload, extras),
     }
 }
 
-fn serve(plan: RunPlan) -> ExitCode {
+/// `--inspect`: everything the window would switch on, consumed by a task that keeps only
+/// the newest snapshot, as the window does.
+fn start_headless_inspection(
+    server: &std::sync::Arc<switchboard::broker::Server>,
+    monitor: &Option<switchboard::monitor::MonitorHandle>,
+) -> tokio::task::JoinHandle<()> {
+    let monitor_url = monitor
+        .as_ref()
+        .map(|m| format!("http://{}", m.local_addr()));
+    let attached = switchboard::inspect::embedded::attach(server.clone(), monitor_url);
+    tokio::spawn(async move {
+        let Some((mut feed, control)) = attached else {
+            return;
+        };
+        control.set_sampling(true);
+        control.set_latency_tracking(true);
+        log_info!("Inspection on: subject stats, message samples, latency tracking");
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(16));
+        loop {
+            ticker.tick().await;
+            let _ = feed.latest();
+            let _ = feed.drain_samples(10_000);
+        }
+    })
+}
+
+/// SIGHUP: reads the configuration again (same flags and file). Logging levels change at
+/// once; any other setting needs a restart, and the log says which.
+fn reload(args: &[String], running: &switchboard::broker::Options) {
+    let plan = match cli::parse_server_args(args.to_vec()) {
+        Ok(Launch::Run(plan)) => plan,
+        Ok(_) => return,
+        Err(e) => {
+            log_error!("Failed to reload server configuration: {}", e);
+            return;
+        }
+    };
+    let fresh = plan.options;
+    let logging = &fresh.logging;
+    if let Err(e) = logging::configure(
+        logging.debug,
+        logging.trace,
+        logging.time,
+        logging.file.as_deref(),
+    ) {
+        log_error!("Failed to reload server configuration: {}", e);
+        return;
+    }
+    let mut same_apart_from_logging = fresh.clone();
+    same_apart_from_logging.logging = running.logging.clone();
+    if &same_apart_from_logging != running {
+        log_warn!("Configuration changes other than logging take effect after a restart");
+    }
+    log_info!("Reloaded server configuration");
+}
+
+fn serve(plan: RunPlan, args: Vec<String>, extras: Extras) -> ExitCode {
     let opts = plan.options;
     if let Err(e) = logging::configure(
         opts.logging.debug,
@@ -110,6 +200,11 @@ fn serve(plan: RunPlan) -> ExitCode {
     ) {
         eprintln!("switchboard: can't open log file: {e}");
         return ExitCode::from(1);
+    }
+    // Like Go programs (nats-server among them), take the hard limit of open files as our
+    // soft one: each client is a file descriptor.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        log_warn!("could not raise the open-file limit: {}", e);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -133,6 +228,7 @@ fn serve(plan: RunPlan) -> ExitCode {
         if let Some(path) = &plan.config_file {
             log_info!("Using configuration file: {}", path.display());
         }
+        let signals = switchboard::signals::Signals::install();
         let pid_file = opts.pid_file.clone();
         let handle = match switchboard::broker::BrokerHandle::start(opts).await {
             Ok(handle) => handle,
@@ -178,8 +274,35 @@ fn serve(plan: RunPlan) -> ExitCode {
             handle.local_addr()
         );
         log_info!("Server is ready");
-        switchboard::signals::wait_for_stop().await;
+        let inspection = extras
+            .inspect
+            .then(|| start_headless_inspection(&server, &monitor));
+        let demo = if extras.demo {
+            let url = format!("nats://{}", handle.local_addr());
+            match switchboard::demo::Demo::start(&url).await {
+                Ok(demo) => {
+                    log_info!("Demo traffic started (clients named demo-*, subjects demo.>)");
+                    Some(demo)
+                }
+                Err(e) => {
+                    log_error!("{}", e);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let running = server.opts.clone();
+        signals
+            .serve_until_stopped(&handle, || reload(&args, &running))
+            .await;
         log_info!("Initiating Shutdown...");
+        if let Some(demo) = demo {
+            demo.stop().await;
+        }
+        if let Some(task) = inspection {
+            task.abort();
+        }
         if let Some(monitor) = monitor {
             monitor.shutdown().await;
         }

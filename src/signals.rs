@@ -3,43 +3,77 @@
 
 use std::process::ExitCode;
 
-use crate::{log_error, log_info, log_warn};
+use crate::broker::BrokerHandle;
+use crate::{log_error, log_info};
 
-/// Waits until the process is asked to stop, handling the other signals meanwhile.
-pub async fn wait_for_stop() {
+/// The process signals a server handles, installed before it says it is ready (a signal
+/// that arrives earlier would otherwise kill the process with the default action).
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let streams = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::user_defined1()),
-            signal(SignalKind::hangup()),
-            signal(SignalKind::user_defined2()),
-        );
-        let (Ok(mut int), Ok(mut term), Ok(mut usr1), Ok(mut hup), Ok(mut usr2)) = streams else {
-            log_error!("can't install signal handlers; stop with SIGKILL");
-            std::future::pending::<()>().await;
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = int.recv() => { log_info!("Trapped \"interrupt\" signal"); return; }
-                _ = term.recv() => { log_info!("Trapped \"terminated\" signal"); return; }
-                _ = usr1.recv() => {
-                    log_info!("Reopening log file");
-                    if let Err(e) = crate::logging::reopen() {
-                        log_error!("Could not reopen log file: {}", e);
-                    }
+    streams: Option<[tokio::signal::unix::Signal; 5]>,
+}
+
+impl Signals {
+    /// Installs the handlers; must run inside the tokio runtime.
+    pub fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let kinds = [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::user_defined1(),
+                SignalKind::hangup(),
+                SignalKind::user_defined2(),
+            ];
+            let streams: Result<Vec<_>, _> = kinds.into_iter().map(signal).collect();
+            let streams = match streams {
+                Ok(s) => <[_; 5]>::try_from(s).ok(),
+                Err(e) => {
+                    log_error!("can't install signal handlers: {}", e);
+                    None
                 }
-                _ = hup.recv() => log_warn!("Configuration reload (SIGHUP) is not supported yet; ignored"),
-                _ = usr2.recv() => log_warn!("Lame duck mode (SIGUSR2) is not supported yet; ignored"),
+            };
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Serves until the process is asked to stop (SIGINT, SIGTERM) or the broker finished
+    /// by itself (after lame-duck mode), handling SIGUSR1 (reopen the log), SIGHUP
+    /// (`reload`) and SIGUSR2 (lame-duck mode) meanwhile.
+    pub async fn serve_until_stopped(self, handle: &BrokerHandle, mut reload: impl FnMut()) {
+        #[cfg(unix)]
+        {
+            let Some([mut int, mut term, mut usr1, mut hup, mut usr2]) = self.streams else {
+                handle.finished().await;
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = int.recv() => { log_info!("Trapped \"interrupt\" signal"); return; }
+                    _ = term.recv() => { log_info!("Trapped \"terminated\" signal"); return; }
+                    _ = usr1.recv() => {
+                        log_info!("Reopening log file");
+                        if let Err(e) = crate::logging::reopen() {
+                            log_error!("Could not reopen log file: {}", e);
+                        }
+                    }
+                    _ = hup.recv() => reload(),
+                    _ = usr2.recv() => handle.enter_lame_duck(),
+                    _ = handle.finished() => return,
+                }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = &mut reload;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = handle.finished() => {}
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -229,4 +229,98 @@ fn version_and_unknown_flag() {
     let out = nats_server(dir.path()).arg("-bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -bogus"));
+}
+
+/// SIGUSR2 (sent with `--signal ldm=PID`): INFO with `ldm:true` to every client, then the
+/// clients are closed and the server exits. Checked on switchboard and, when
+/// NATS_SERVER_BIN is set, on nats-server.
+#[test]
+fn lame_duck_mode() {
+    let dir = dropin_dir();
+    let mut binaries = vec![dir.path().join("nats-server")];
+    if let Some(reference) = std::env::var_os("NATS_SERVER_BIN").filter(|p| !p.is_empty()) {
+        binaries.push(PathBuf::from(reference));
+    }
+    for binary in binaries {
+        let conf = dir.path().join("ldm.conf");
+        std::fs::write(
+            &conf,
+            "lame_duck_grace_period: \"200ms\"\nlame_duck_duration: \"30s\"\n",
+        )
+        .unwrap();
+        let log = dir.path().join("ldm.log");
+        let _ = std::fs::remove_file(&log);
+        let child = Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
+            .arg(&conf)
+            .arg("-l")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut server = Running(child);
+        let text = wait_for_line(&log, "Server is ready");
+        let line = text
+            .lines()
+            .find(|l| l.contains("Listening for client connections on "))
+            .unwrap();
+        let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let mut conn = RawConn::connect(addr, "ldm");
+        conn.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+        assert_eq!(conn.read_line(), b"PONG\r\n", "{}", binary.display());
+        // The async INFO that follows the first PONG to a protocol-1 client.
+        let connect_info = conn.read_line();
+        assert!(connect_info.starts_with(b"INFO "), "{}", binary.display());
+        let status = nats_server(dir.path())
+            .arg("--signal")
+            .arg(format!("ldm={}", server.0.id()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let info = conn.read_line_within(Duration::from_secs(5)).unwrap();
+        let text = String::from_utf8_lossy(&info);
+        assert!(
+            text.starts_with("INFO ") && text.contains("\"ldm\":true"),
+            "{text}"
+        );
+        conn.expect_closed();
+        let status = wait_exit(&mut server.0, Duration::from_secs(10));
+        assert!(status.success() || status.code().is_some(), "{status:?}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("Entering lame duck mode"), "{text}");
+    }
+}
+
+/// SIGHUP (`--signal reload`): the configuration is read again; logging changes at once.
+#[test]
+fn reload_applies_logging() {
+    let dir = dropin_dir();
+    let conf = dir.path().join("reload.conf");
+    std::fs::write(&conf, "debug: false\n").unwrap();
+    let log = dir.path().join("reload.log");
+    let child = nats_server(dir.path())
+        .args(["-a", "127.0.0.1", "-p", "-1", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&log)
+        .spawn()
+        .unwrap();
+    let server = Running(child);
+    let text = wait_for_line(&log, "Server is ready");
+    let line = text
+        .lines()
+        .find(|l| l.contains("Listening for client connections on "))
+        .unwrap();
+    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    std::fs::write(&conf, "debug: true\n").unwrap();
+    let status = nats_server(dir.path())
+        .arg("--signal")
+        .arg(format!("reload={}", server.0.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for_line(&log, "Reloaded server configuration");
+    // Debug logging is now on: a new connection is logged at [DBG].
+    let _conn = RawConn::connect(addr, "reload");
+    wait_for_line(&log, "[DBG]");
 }

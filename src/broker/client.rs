@@ -114,6 +114,14 @@ impl ClientShared {
         self.headers.load(Ordering::Relaxed)
     }
 
+    /// Queues a protocol line (not a message) and wakes the writer: for lines the server
+    /// sends on its own, such as an async INFO.
+    pub fn send_protocol(&self, line: &[u8]) {
+        if let PushResult::Queued { .. } = self.outbound.push(None, |b| b.extend_from_slice(line)) {
+            self.outbound.wake();
+        }
+    }
+
     /// Closes the connection from anywhere (slow consumer, kick, shutdown).
     pub fn close(&self, reason: CloseReason, flush: bool) {
         self.outbound.close(reason, flush);
@@ -432,12 +440,7 @@ impl Conn {
 
     fn handle(&mut self, op: ClientOp<'_>) -> Step {
         if crate::logging::enabled(crate::logging::Level::Trace) {
-            log_trace!(
-                "{} - cid:{} - <<- {:?}",
-                self.shared.addr,
-                self.shared.id,
-                op
-            );
+            log_trace!("{} - cid:{} - <<- {}", self.shared.addr, self.shared.id, op);
         }
         match op {
             ClientOp::Pub(p) => {

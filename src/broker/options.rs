@@ -24,6 +24,10 @@ pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// nats-server's `TLS_TIMEOUT`.
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+/// nats-server's `DEFAULT_LAME_DUCK_DURATION`.
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+/// nats-server's `DEFAULT_LAME_DUCK_GRACE_PERIOD`.
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// The client port nats-server listens on by default.
 pub const DEFAULT_PORT: u16 = 4222;
 /// A desktop tool must not expose a broker to the network by accident.
@@ -56,6 +60,10 @@ pub struct Options {
     pub logging: LogOptions,
     /// `-P/--pid`.
     pub pid_file: Option<PathBuf>,
+    /// `lame_duck_duration`: how long lame-duck mode spreads the closing of clients over.
+    pub lame_duck_duration: Duration,
+    /// `lame_duck_grace_period`: how long lame-duck mode waits before closing clients.
+    pub lame_duck_grace_period: Duration,
 }
 
 impl Default for Options {
@@ -78,6 +86,8 @@ impl Default for Options {
             tls: None,
             logging: LogOptions::default(),
             pid_file: None,
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
         }
     }
 }

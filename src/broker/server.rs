@@ -19,7 +19,7 @@ use super::options::Options;
 use super::sublist::SubInfo;
 use crate::proto::errors;
 use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
-use crate::{log_debug, log_error};
+use crate::{log_debug, log_error, log_info};
 
 /// How many closed connections are remembered (nats-server's `max_closed_clients`).
 pub const MAX_CLOSED_CLIENTS: usize = 10_000;
@@ -178,6 +178,15 @@ impl Server {
         info.client_id = Some(client.id);
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = nonce.map(str::to_string);
+        info.to_line()
+    }
+
+    /// The INFO that announces lame-duck mode.
+    fn lame_duck_info_line(&self, client: &ClientShared) -> Vec<u8> {
+        let mut info = self.info.clone();
+        info.client_id = Some(client.id);
+        info.client_ip = Some(client.addr.ip().to_string());
+        info.ldm = true;
         info.to_line()
     }
 
@@ -425,12 +434,21 @@ pub fn client_totals(client: &ClientShared) -> Totals {
     }
 }
 
+/// What the accept loop is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Run,
+    LameDuck,
+    Shutdown,
+}
+
 /// A running broker.
 #[derive(Debug)]
 pub struct BrokerHandle {
     server: Arc<Server>,
     addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
+    command: watch::Sender<Command>,
+    done: watch::Receiver<bool>,
     accept_task: tokio::task::JoinHandle<()>,
 }
 
@@ -454,12 +472,18 @@ impl BrokerHandle {
             source,
         })?;
         let server = Arc::new(Server::new(opts, addr.port(), tls));
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let accept_task = tokio::spawn(accept_loop(server.clone(), listener, shutdown_rx));
+        let server_for_loop = server.clone();
+        let (command, command_rx) = watch::channel(Command::Run);
+        let (done_tx, done) = watch::channel(false);
+        let accept_task = tokio::spawn(async move {
+            accept_loop(server_for_loop, listener, command_rx).await;
+            let _ = done_tx.send(true);
+        });
         Ok(BrokerHandle {
             server,
             addr,
-            shutdown,
+            command,
+            done,
             accept_task,
         })
     }
@@ -475,20 +499,40 @@ impl BrokerHandle {
     /// Stops accepting, closes every connection (flushing what is queued) and waits for
     /// them, at most a short grace period.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(true);
+        let _ = self.command.send(Command::Shutdown);
         let _ = self.accept_task.await;
+    }
+
+    /// Lame-duck mode, as nats-server's SIGUSR2: stop accepting, tell every client with an
+    /// INFO carrying `ldm: true`, wait `lame_duck_grace_period`, then close the clients one
+    /// by one over the rest of `lame_duck_duration`; the broker then stops
+    /// (`finished` resolves).
+    pub fn enter_lame_duck(&self) {
+        self.command.send_if_modified(|c| {
+            let enter = *c == Command::Run;
+            if enter {
+                *c = Command::LameDuck;
+            }
+            enter
+        });
+    }
+
+    /// Resolves once the broker stopped by itself (after lame-duck mode).
+    pub async fn finished(&self) {
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
     }
 }
 
 async fn accept_loop(
     server: Arc<Server>,
     listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    mut command: watch::Receiver<Command>,
 ) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = command.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, addr)) => {
                     connections.spawn(server.clone().serve_connection(socket, addr));
@@ -503,6 +547,9 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    if *command.borrow() == Command::LameDuck {
+        lame_duck(&server, &mut command, &mut connections).await;
+    }
     for client in server.clients() {
         client.close(CloseReason::ServerShutdown, true);
     }
@@ -512,6 +559,53 @@ async fn accept_loop(
     .await;
     if drained.is_err() {
         connections.abort_all();
+    }
+}
+
+/// Lame-duck mode after the listener closed; returns early on a shutdown command.
+async fn lame_duck(
+    server: &Arc<Server>,
+    command: &mut watch::Receiver<Command>,
+    connections: &mut JoinSet<()>,
+) {
+    log_info!("Entering lame duck mode, stop accepting new clients");
+    let clients = server.clients();
+    if clients.is_empty() {
+        return;
+    }
+    for client in &clients {
+        let line = server.lame_duck_info_line(client);
+        client.send_protocol(&line);
+    }
+    let grace = server.opts.lame_duck_grace_period;
+    let spread = server
+        .opts
+        .lame_duck_duration
+        .saturating_sub(grace)
+        .max(Duration::from_secs(1));
+    // One close per step, at most a second apart, as nats-server paces them.
+    let step = (spread / clients.len() as u32).min(Duration::from_secs(1));
+    let interrupted = async {
+        loop {
+            if command.changed().await.is_err() || *command.borrow() == Command::Shutdown {
+                return;
+            }
+        }
+    };
+    let closing = async {
+        tokio::time::sleep(grace).await;
+        log_info!("Closing existing clients");
+        for (index, client) in clients.iter().enumerate() {
+            client.close(CloseReason::ServerShutdown, true);
+            if index + 1 < clients.len() {
+                tokio::time::sleep(step).await;
+            }
+        }
+        while connections.join_next().await.is_some() {}
+    };
+    tokio::select! {
+        _ = interrupted => {}
+        _ = closing => {}
     }
 }
 

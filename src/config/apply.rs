@@ -62,8 +62,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "ocsp",
     "allow_non_tls",
     "write_timeout",
-    "lame_duck_duration",
-    "lame_duck_grace_period",
     "operator",
     "operators",
     "roots",
@@ -360,6 +358,21 @@ impl Applier<'_> {
                     } else {
                         d
                     };
+                }
+                "lame_duck_duration" => {
+                    let d = self.duration_or_seconds(k, v)?;
+                    // nats-server's floor, so closing clients is spread out for real.
+                    if d < std::time::Duration::from_secs(30) {
+                        return Err(invalid(
+                            k,
+                            &v.pos,
+                            format!("invalid lame_duck_duration of {d:?}, minimum is 30 seconds"),
+                        ));
+                    }
+                    self.opts.lame_duck_duration = d;
+                }
+                "lame_duck_grace_period" => {
+                    self.opts.lame_duck_grace_period = self.duration_or_seconds(k, v)?;
                 }
                 "authorization" => auth::authorization(self, k, v)?,
                 "accounts" => auth::accounts(self, k, v)?,

@@ -363,11 +363,14 @@ fn unsupported_and_unknown_keys_warn() {
         "leafnodes { remotes [ { url: \"nats://x\" } ] }\n",
         "operator: eyJhbGciOi\nresolver: MEMORY\nresolver_preload: { A: B }\n",
         "store_dir: /tmp/x\nlame_duck_duration: \"30s\"\n",
+        "lame_duck_grace_period: \"5s\"\n",
         "colour: blue\n",
         "VAR: 1\nping_max: $VAR\n",
     ));
     assert_eq!(o.port, 4222);
     assert_eq!(o.ping_max, 1);
+    assert_eq!(o.lame_duck_duration, std::time::Duration::from_secs(30));
+    assert_eq!(o.lame_duck_grace_period, std::time::Duration::from_secs(5));
     let expected = [
         "jetstream",
         "websocket",
@@ -377,7 +380,6 @@ fn unsupported_and_unknown_keys_warn() {
         "resolver",
         "resolver_preload",
         "store_dir",
-        "lame_duck_duration",
     ];
     assert_eq!(w.len(), expected.len() + 1, "{w:#?}");
     for (warning, key) in w.iter().zip(expected) {
@@ -390,7 +392,7 @@ fn unsupported_and_unknown_keys_warn() {
     }
     assert_eq!(
         w.last().unwrap(),
-        "<string>:11:1: config key \"colour\" is unknown and is ignored"
+        "<string>:12:1: config key \"colour\" is unknown and is ignored"
     );
 }
 

@@ -36,6 +36,53 @@ pub enum ClientOp<'a> {
     Err(&'a [u8]),
 }
 
+impl std::fmt::Display for ClientOp<'_> {
+    /// The operation as nats-server's trace shows it: `[PUB foo 5]`, then the payload.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self {
+            ClientOp::Connect(json) => write!(f, "[CONNECT {}]", text(json)),
+            ClientOp::Info(json) => write!(f, "[INFO {}]", text(json)),
+            ClientOp::Pub(p) => {
+                let op = if p.header_len.is_some() {
+                    "HPUB"
+                } else {
+                    "PUB"
+                };
+                write!(f, "[{op} {}", text(p.subject))?;
+                if let Some(reply) = p.reply {
+                    write!(f, " {}", text(reply))?;
+                }
+                if let Some(h) = p.header_len {
+                    write!(f, " {h}")?;
+                }
+                write!(
+                    f,
+                    " {}] MSG_PAYLOAD: [{:?}]",
+                    p.message.len(),
+                    text(p.message)
+                )
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => match queue {
+                Some(q) => write!(f, "[SUB {} {} {}]", text(subject), text(q), text(sid)),
+                None => write!(f, "[SUB {} {}]", text(subject), text(sid)),
+            },
+            ClientOp::Unsub { sid, max_msgs } => match max_msgs {
+                Some(max) => write!(f, "[UNSUB {} {max}]", text(sid)),
+                None => write!(f, "[UNSUB {}]", text(sid)),
+            },
+            ClientOp::Ping => f.write_str("[PING]"),
+            ClientOp::Pong => f.write_str("[PONG]"),
+            ClientOp::Ok => f.write_str("[+OK]"),
+            ClientOp::Err(e) => write!(f, "[-ERR {}]", text(e)),
+        }
+    }
+}
+
 /// A published message. `message` holds the header block (if any) followed by the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish<'a> {

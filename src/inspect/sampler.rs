@@ -1,0 +1,311 @@
+//! The sampler: every tick it reads the engine's counters (never blocking the publish path:
+//! per-connection atomics, the tap's merged subject counters, short locks on registries)
+//! and publishes one `Snapshot` to the feed. Rates are differences between ticks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::snapshot::{
+    ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember, Rates,
+    ServerIdentity, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
+};
+use crate::broker::server::{client_totals, Server, Totals as EngineTotals};
+use crate::broker::tap::LatencyWindow;
+use crate::proto::info::NATS_COMPAT_VERSION;
+
+/// How often a snapshot is taken.
+pub const TICK: Duration = Duration::from_millis(250);
+/// Closed connections shown.
+const CLOSED_SHOWN: usize = 200;
+
+/// Keeps the previous tick's counters to turn totals into rates.
+pub struct Sampler {
+    server: Arc<Server>,
+    identity: ServerIdentity,
+    last_at: Option<Instant>,
+    last_totals: Totals,
+    last_clients: HashMap<u64, Totals>,
+    last_subjects: HashMap<Box<[u8]>, (u64, u64)>,
+}
+
+impl Sampler {
+    pub fn new(server: Arc<Server>, monitor_url: Option<String>) -> Self {
+        let identity = ServerIdentity {
+            id: server.id.clone(),
+            name: server.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            nats_version: NATS_COMPAT_VERSION.to_string(),
+            client_url: format!("nats://{}:{}", url_host(&server.opts.host), server.port()),
+            monitor_url,
+        };
+        Sampler {
+            server,
+            identity,
+            last_at: None,
+            last_totals: Totals::default(),
+            last_clients: HashMap::new(),
+            last_subjects: HashMap::new(),
+        }
+    }
+
+    /// Builds the snapshot of this moment.
+    pub fn sample(&mut self) -> Snapshot {
+        let now = Instant::now();
+        let elapsed = self
+            .last_at
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.last_at = Some(now);
+        let server = self.server.clone();
+        server.tap.expire_requests();
+
+        let totals = convert(server.totals());
+        let rates = rates_of(&self.last_totals, &totals, elapsed);
+        self.last_totals = totals;
+
+        let mut connections = Vec::new();
+        let mut next_clients = HashMap::new();
+        let mut names: HashMap<u64, String> = HashMap::new();
+        let mut groups: HashMap<(String, String), Vec<QueueMember>> = HashMap::new();
+        for client in server.clients() {
+            let meta = client.meta.lock().clone();
+            let client_totals = convert(client_totals(&client));
+            let previous = self
+                .last_clients
+                .get(&client.id)
+                .copied()
+                .unwrap_or_default();
+            next_clients.insert(client.id, client_totals);
+            let mut subscriptions: Vec<SubscriptionInfo> = client
+                .subscription_infos()
+                .into_iter()
+                .map(|s| SubscriptionInfo {
+                    subject: s.subject,
+                    queue: s.queue,
+                    sid: s.sid,
+                    delivered: s.msgs,
+                })
+                .collect();
+            subscriptions.sort_by(|a, b| (&a.subject, &a.sid).cmp(&(&b.subject, &b.sid)));
+            for sub in &subscriptions {
+                if let Some(queue) = &sub.queue {
+                    groups
+                        .entry((sub.subject.clone(), queue.clone()))
+                        .or_default()
+                        .push(QueueMember {
+                            client_id: client.id,
+                            client_name: meta.name.clone(),
+                            sid: sub.sid.clone(),
+                            delivered: sub.delivered,
+                        });
+                }
+            }
+            names.insert(client.id, meta.name.clone());
+            connections.push(ConnectionInfo {
+                id: client.id,
+                name: meta.name,
+                lang: meta.lang,
+                version: meta.version,
+                addr: client.addr,
+                start: client.start,
+                subscriptions,
+                totals: client_totals,
+                rates: rates_of(&previous, &client_totals, elapsed),
+                pending_bytes: client.outbound.pending_bytes(),
+                rtt: meta.rtt,
+            });
+        }
+        self.last_clients = next_clients;
+
+        let mut queue_groups: Vec<QueueGroupInfo> = groups
+            .into_iter()
+            .map(|((subject, queue), mut members)| {
+                members.sort_by_key(|m| m.client_id);
+                QueueGroupInfo {
+                    subject,
+                    queue,
+                    members,
+                }
+            })
+            .collect();
+        queue_groups.sort_by(|a, b| (&a.subject, &a.queue).cmp(&(&b.subject, &b.queue)));
+
+        let subjects = self.subjects(elapsed);
+        let closed = closed_connections(&server);
+        let latency = latency(server.tap.latency_windows());
+        Snapshot {
+            taken_at: Some(SystemTime::now()),
+            server: self.identity.clone(),
+            uptime: server.start.elapsed().unwrap_or_default(),
+            totals,
+            rates,
+            connections,
+            closed,
+            subjects,
+            queue_groups,
+            latency,
+            subscriptions: server.subscription_count(),
+            slow_consumers: server
+                .stats
+                .slow_consumers
+                .load(std::sync::atomic::Ordering::Relaxed),
+            drops: DropCounters {
+                samples: server.tap.publisher().dropped_samples(),
+                events: server.tap.publisher().dropped_events(),
+            },
+        }
+    }
+
+    /// Every published subject with its rates and who listens to it now.
+    fn subjects(&mut self, elapsed: f64) -> Vec<SubjectStat> {
+        let server = &self.server;
+        let accounts = server.accounts();
+        let sublists: Vec<_> = accounts.iter().map(|a| a.sublist.read()).collect();
+        let mut next = HashMap::new();
+        let mut out: Vec<SubjectStat> = server
+            .tap
+            .subject_totals()
+            .into_iter()
+            .map(|(subject, t)| {
+                let (prev_msgs, prev_bytes) = self
+                    .last_subjects
+                    .get(&subject)
+                    .copied()
+                    .unwrap_or((t.msgs, t.bytes));
+                let mut receivers = Vec::new();
+                let mut subscribers = 0;
+                for sublist in &sublists {
+                    let result = sublist.match_subject(&subject);
+                    subscribers += result.psubs.len()
+                        + result.qsubs.iter().map(|g| g.members.len()).sum::<usize>();
+                    receivers.extend(result.psubs.iter().map(|s| s.client.id));
+                    for group in &result.qsubs {
+                        receivers.extend(group.members.iter().map(|s| s.client.id));
+                    }
+                }
+                receivers.sort_unstable();
+                receivers.dedup();
+                let mut publishers = t.publishers.clone();
+                publishers.sort_unstable();
+                let stat = SubjectStat {
+                    subject: String::from_utf8_lossy(&subject).into_owned(),
+                    msgs: t.msgs,
+                    bytes: t.bytes,
+                    msgs_per_sec: per_sec(prev_msgs, t.msgs, elapsed),
+                    bytes_per_sec: per_sec(prev_bytes, t.bytes, elapsed),
+                    no_interest_msgs: t.no_interest_msgs,
+                    subscribers,
+                    publishers,
+                    receivers,
+                    last_published: t.last_published,
+                };
+                next.insert(subject, (t.msgs, t.bytes));
+                stat
+            })
+            .collect();
+        drop(sublists);
+        self.last_subjects = next;
+        out.sort_by(|a, b| a.subject.cmp(&b.subject));
+        out
+    }
+}
+
+/// Runs the sampler until the feed's observer is gone or the runtime stops.
+pub async fn run(mut sampler: Sampler) {
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let snapshot = sampler.sample();
+        sampler.server.tap.publisher().publish_snapshot(snapshot);
+    }
+}
+
+fn closed_connections(server: &Server) -> Vec<ClosedConnectionInfo> {
+    let closed = server.closed_clients();
+    let skip = closed.len().saturating_sub(CLOSED_SHOWN);
+    closed
+        .into_iter()
+        .skip(skip)
+        .map(|c| ClosedConnectionInfo {
+            id: c.id,
+            name: c.name,
+            addr: c.addr,
+            start: c.start,
+            stop: c.stop,
+            reason: c.reason.to_string(),
+            totals: convert(c.totals),
+        })
+        .collect()
+}
+
+fn latency(windows: Vec<(Box<[u8]>, LatencyWindow)>) -> Vec<ServiceLatency> {
+    let mut out: Vec<ServiceLatency> = windows
+        .into_iter()
+        .map(|(subject, w)| {
+            let mut recent = w.recent;
+            recent.sort_unstable();
+            ServiceLatency {
+                subject: String::from_utf8_lossy(&subject).into_owned(),
+                requests: w.requests,
+                replies: w.replies,
+                timeouts: w.timeouts,
+                p50: percentile(&recent, 0.50),
+                p90: percentile(&recent, 0.90),
+                p99: percentile(&recent, 0.99),
+                max: recent.last().copied().unwrap_or_default(),
+                sample_every: 1,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.subject.cmp(&b.subject));
+    out
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn convert(t: EngineTotals) -> Totals {
+    Totals {
+        in_msgs: t.in_msgs,
+        in_bytes: t.in_bytes,
+        out_msgs: t.out_msgs,
+        out_bytes: t.out_bytes,
+    }
+}
+
+fn per_sec(before: u64, after: u64, elapsed: f64) -> f64 {
+    if elapsed <= 0.0 {
+        return 0.0;
+    }
+    after.saturating_sub(before) as f64 / elapsed
+}
+
+fn rates_of(before: &Totals, after: &Totals, elapsed: f64) -> Rates {
+    Rates {
+        in_msgs_per_sec: per_sec(before.in_msgs, after.in_msgs, elapsed),
+        in_bytes_per_sec: per_sec(before.in_bytes, after.in_bytes, elapsed),
+        out_msgs_per_sec: per_sec(before.out_msgs, after.out_msgs, elapsed),
+        out_bytes_per_sec: per_sec(before.out_bytes, after.out_bytes, elapsed),
+    }
+}
+
+/// A host as it appears in a URL (IPv6 in brackets); a wildcard address means this machine.
+fn url_host(host: &str) -> String {
+    match host {
+        "0.0.0.0" | "" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[path = "sampler_tests.rs"]
+mod tests;

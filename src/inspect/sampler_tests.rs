@@ -1,0 +1,175 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::*;
+use crate::broker::{BrokerHandle, Options};
+use crate::inspect::snapshot::EventKind;
+
+async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
+    let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
+    s.write_all(format!("CONNECT {connect}\r\n").as_bytes())
+        .await
+        .unwrap();
+    s
+}
+
+/// Sends `ops` followed by PING and waits for the PONG, so the server has handled them.
+async fn round_trip(s: &mut TcpStream, ops: &str) -> Vec<u8> {
+    s.write_all(format!("{ops}PING\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !seen.ends_with(b"PONG\r\n") {
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn snapshot_shows_connections_subjects_queues_and_latency() {
+    let handle = BrokerHandle::start(Options {
+        port: 0,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let server = handle.server().clone();
+    server.tap.set_latency_tracking(true);
+    let mut sampler = Sampler::new(server.clone(), None);
+    sampler.sample();
+
+    let mut worker_a = client(&handle, r#"{"verbose":false,"name":"worker-a"}"#).await;
+    round_trip(&mut worker_a, "SUB jobs.* workers 1\r\nSUB svc 2\r\n").await;
+    let mut worker_b = client(&handle, r#"{"verbose":false,"name":"worker-b"}"#).await;
+    round_trip(&mut worker_b, "SUB jobs.* workers 1\r\n").await;
+    let mut publisher = client(&handle, r#"{"verbose":false,"name":"pub"}"#).await;
+    let mut ops = String::new();
+    for _ in 0..100 {
+        ops.push_str("PUB jobs.x 3\r\nabc\r\n");
+    }
+    ops.push_str("PUB nobody.home 2\r\nhi\r\n");
+    ops.push_str("PUB svc _INBOX.r1 1\r\nq\r\n");
+    round_trip(&mut publisher, &ops).await;
+    // The responder answers the request on its reply subject.
+    round_trip(&mut worker_a, "PUB _INBOX.r1 1\r\na\r\n").await;
+    tokio::time::sleep(crate::broker::tap::FLUSH_INTERVAL + Duration::from_millis(50)).await;
+    // A batch after the flush interval merges the counters.
+    round_trip(&mut publisher, "").await;
+    round_trip(&mut worker_a, "").await;
+
+    let snap = sampler.sample();
+    let names: Vec<&str> = snap.connections.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["worker-a", "worker-b", "pub"]);
+    assert_eq!(
+        snap.server.client_url,
+        format!("nats://127.0.0.1:{}", server.port())
+    );
+
+    let jobs = snap
+        .subjects
+        .iter()
+        .find(|s| s.subject == "jobs.x")
+        .unwrap();
+    assert_eq!(
+        (jobs.msgs, jobs.bytes, jobs.no_interest_msgs),
+        (100, 300, 0)
+    );
+    assert_eq!(jobs.subscribers, 2);
+    let publisher_id = snap.connections[2].id;
+    assert_eq!(jobs.publishers, vec![publisher_id]);
+    let nobody = snap
+        .subjects
+        .iter()
+        .find(|s| s.subject == "nobody.home")
+        .unwrap();
+    assert_eq!(
+        (nobody.msgs, nobody.no_interest_msgs, nobody.subscribers),
+        (1, 1, 0)
+    );
+
+    assert_eq!(snap.queue_groups.len(), 1);
+    let group = &snap.queue_groups[0];
+    assert_eq!(
+        (group.subject.as_str(), group.queue.as_str()),
+        ("jobs.*", "workers")
+    );
+    let delivered: u64 = group.members.iter().map(|m| m.delivered).sum();
+    assert_eq!(delivered, 100, "each message to exactly one member");
+
+    let svc = snap.latency.iter().find(|l| l.subject == "svc").unwrap();
+    assert_eq!((svc.requests, svc.replies), (1, 1));
+    assert!(svc.p50 > Duration::ZERO && svc.p50 <= svc.max);
+
+    assert_eq!(snap.totals.in_msgs, 103);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn feed_delivers_samples_and_events_and_kick_closes() {
+    let handle = BrokerHandle::start(Options {
+        port: 0,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let (mut feed, control) =
+        crate::inspect::embedded::attach(handle.server().clone(), None).unwrap();
+    assert!(crate::inspect::embedded::attach(handle.server().clone(), None).is_none());
+    control.set_sampling(true);
+    let mut c = client(
+        &handle,
+        r#"{"verbose":false,"headers":true,"name":"kick-me"}"#,
+    )
+    .await;
+    round_trip(&mut c, "HPUB a.b r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").await;
+    let samples = feed.drain_samples(10);
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].subject, b"a.b");
+    assert_eq!(samples[0].reply.as_deref(), Some(&b"r"[..]));
+    assert_eq!(
+        samples[0].headers.as_deref(),
+        Some(&b"NATS/1.0\r\n\r\n"[..])
+    );
+    assert_eq!(samples[0].payload, b"hi");
+    assert_eq!(samples[0].receivers, 0);
+
+    let id = handle.server().clients()[0].id;
+    assert!(control.kick(id));
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "kicked client sees EOF");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let events = feed.events_since(0);
+        let kicked = events.iter().any(|e| {
+            matches!(&e.kind, EventKind::Disconnected { name, reason, .. } if name == "kick-me" && reason == "Kicked")
+        });
+        if kicked {
+            assert!(matches!(events[0].kind, EventKind::Connected { .. }));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The sampler publishes snapshots on its own.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while feed.latest().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no snapshot");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handle.shutdown().await;
+}
