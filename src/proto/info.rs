@@ -126,6 +126,50 @@ impl ConnectOptions {
     }
 }
 
+/// CONNECT's JSON for a trace line, secrets replaced by `[REDACTED]` as nats-server's
+/// `removeSecretsFromTrace` does: values of keys starting with `auth_token` or `pass`, and of
+/// `nkey`, `sig` and `proxy_sig`.
+pub fn redact_secrets(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'"' {
+            if let Some(len) = json[i + 1..].iter().position(|&b| b == b'"') {
+                let key = &json[i + 1..i + 1 + len];
+                let secret = key.starts_with(b"auth_token")
+                    || key.starts_with(b"pass")
+                    || matches!(key, b"nkey" | b"sig" | b"proxy_sig");
+                let mut j = i + len + 2;
+                while json.get(j).is_some_and(u8::is_ascii_whitespace) {
+                    j += 1;
+                }
+                if secret && matches!(json.get(j), Some(b':' | b'=')) {
+                    j += 1;
+                    while json.get(j).is_some_and(u8::is_ascii_whitespace) {
+                        j += 1;
+                    }
+                    if json.get(j) == Some(&b'"') {
+                        j += 1;
+                    }
+                    out.extend_from_slice(&json[i..j]);
+                    out.extend_from_slice(b"[REDACTED]");
+                    while json
+                        .get(j)
+                        .is_some_and(|b| !matches!(b, b'"' | b',' | b'\r' | b'\n' | b'}'))
+                    {
+                        j += 1;
+                    }
+                    i = j;
+                    continue;
+                }
+            }
+        }
+        out.push(json[i]);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -156,6 +200,18 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn secrets_are_redacted_for_traces() {
+        let r = redact_secrets(
+            br#"{"verbose":false,"user":"u","pass":"p,w","auth_token":"t","nkey":"UA","sig":"s"}"#,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&r),
+            r#"{"verbose":false,"user":"u","pass":"[REDACTED],w","auth_token":"[REDACTED]","nkey":"[REDACTED]","sig":"[REDACTED]"}"#
+        );
+        assert_eq!(redact_secrets(b"{}"), b"{}");
     }
 
     #[test]

@@ -41,7 +41,10 @@ impl std::fmt::Display for ClientOp<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         match self {
-            ClientOp::Connect(json) => write!(f, "[CONNECT {}]", text(json)),
+            ClientOp::Connect(json) => {
+                let redacted = super::info::redact_secrets(json);
+                write!(f, "[CONNECT {}]", text(&redacted))
+            }
             ClientOp::Info(json) => write!(f, "[INFO {}]", text(json)),
             ClientOp::Pub(p) => {
                 let op = if p.header_len.is_some() {
