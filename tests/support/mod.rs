@@ -306,6 +306,11 @@ impl Server {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn info(&self) -> ServerInfo {
         ServerInfo {
             target: self.target.clone(),
