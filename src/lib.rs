@@ -14,6 +14,8 @@
 pub mod broker;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod inspect;
 pub mod logging;
 pub mod proto;
