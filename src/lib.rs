@@ -16,8 +16,11 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod demo;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod inspect;
 pub mod logging;
 pub mod monitor;
 pub mod proto;
+pub mod runner;
 pub mod signals;

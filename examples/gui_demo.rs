@@ -1,0 +1,27 @@
+//! The inspector on synthetic traffic (for screenshots and trying it out):
+//! `cargo run --example gui_demo`. Publish & Request go to a real embedded broker.
+
+use switchboard::broker::{BrokerHandle, Options};
+use switchboard::gui::{self, GuiContext};
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let opts = Options {
+        port: 0,
+        ..Options::default()
+    };
+    let broker = runtime.block_on(BrokerHandle::start(opts))?;
+    let client_url = format!("nats://{}", broker.local_addr());
+    let (feed, control) = gui::demo_feed(runtime.handle());
+    gui::run(GuiContext {
+        feed,
+        control,
+        client_url,
+        runtime: runtime.handle().clone(),
+    })?;
+    runtime.block_on(broker.shutdown());
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The only module that knows both the feed and egui. Each frame it takes the newest
+//! snapshot, the new events, and as many samples as fit in a time budget; it never blocks.
+//! The feed's waker asks egui for a repaint when the engine has something new.
+
+use std::time::{Duration, Instant};
+
+use crate::inspect::Feed;
+
+use super::state::{MessageRow, UiState};
+
+/// Time a frame may spend taking samples.
+pub const SAMPLE_BUDGET: Duration = Duration::from_millis(4);
+/// Samples taken per batch (the budget is checked between batches).
+const SAMPLE_BATCH: usize = 512;
+/// While samples keep arriving, look again this soon (the feed wakes only on snapshots).
+pub const SAMPLE_POLL: Duration = Duration::from_millis(100);
+
+pub struct Bridge {
+    feed: Feed,
+}
+
+/// What one pump took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pumped {
+    pub snapshot: bool,
+    pub events: usize,
+    pub samples: usize,
+    /// The budget ran out with samples still waiting.
+    pub more_waiting: bool,
+}
+
+impl Bridge {
+    /// Connects the feed's waker to egui's repaint (coalesced: at most one frame per ~30 ms).
+    pub fn new(feed: Feed, ctx: &egui::Context) -> Self {
+        let ctx = ctx.clone();
+        feed.set_waker(move || ctx.request_repaint_after(Duration::from_millis(30)));
+        Self { feed }
+    }
+
+    /// Moves what the engine has into `state`, within the sample budget.
+    pub fn pump(&mut self, state: &mut UiState) -> Pumped {
+        let mut out = Pumped::default();
+        if let Some(snap) = self.feed.latest() {
+            state.apply_snapshot(snap);
+            out.snapshot = true;
+        }
+        let events = self.feed.events_since(state.last_event_seq);
+        out.events = events.len();
+        state.push_events(events);
+        let deadline = Instant::now() + SAMPLE_BUDGET;
+        loop {
+            let batch = self.feed.drain_samples(SAMPLE_BATCH);
+            let n = batch.len();
+            out.samples += n;
+            for sample in batch {
+                state.messages.push(MessageRow::from_sample(sample));
+            }
+            if n < SAMPLE_BATCH {
+                break;
+            }
+            if Instant::now() >= deadline {
+                out.more_waiting = true;
+                break;
+            }
+        }
+        state.dropped_samples = self
+            .feed
+            .dropped_samples()
+            .max(state.snapshot.drops.samples);
+        out
+    }
+
+    /// Asks for the next frame when more data is (probably) on its way: right away when the
+    /// budget ran out, after [`SAMPLE_POLL`] while samples flow. Otherwise the waker does it.
+    pub fn schedule(&self, ctx: &egui::Context, pumped: Pumped) {
+        if pumped.more_waiting {
+            ctx.request_repaint_after(Duration::from_millis(16));
+        } else if pumped.samples > 0 {
+            ctx.request_repaint_after(SAMPLE_POLL);
+        }
+    }
+}

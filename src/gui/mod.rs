@@ -1,0 +1,64 @@
+//! The desktop inspector (feature `gui`): an eframe/egui window on the main thread that
+//! shows everything the broker sees, fed by [`crate::inspect::Feed`].
+//!
+//! Map: `app` (the eframe app: navigation, status bar, commands), `bridge` (the only module
+//! that knows both the feed and egui), `state` (bounded UI-side model), `model` (pure data
+//! for the panels, tested without egui), `panels` (one file a view), `widgets`, `client`
+//! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic).
+
+pub mod app;
+pub mod bridge;
+pub mod client;
+pub mod demo;
+pub mod model;
+pub mod panels;
+pub mod state;
+pub mod widgets;
+
+use std::sync::Arc;
+
+use crate::inspect::{BrokerControl, Feed};
+
+pub use demo::demo_feed;
+
+/// What the inspector needs from whoever started the broker.
+pub struct GuiContext {
+    pub feed: Feed,
+    pub control: Arc<dyn BrokerControl>,
+    /// `nats://host:port` the inspector's own client (Publish & Request) connects to.
+    pub client_url: String,
+    /// The runtime the broker runs on; the client task runs there too.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// Window title.
+pub const TITLE: &str = "switchboard";
+
+/// The native options: glow renderer (explicitly: test builds also enable wgpu).
+pub fn native_options() -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default()
+            .with_title(TITLE)
+            .with_app_id("switchboard")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([720.0, 420.0]),
+        ..Default::default()
+    }
+}
+
+/// Opens the inspector window; returns when it is closed.
+pub fn run(ctx: GuiContext) -> anyhow::Result<()> {
+    eframe::run_native(
+        TITLE,
+        native_options(),
+        Box::new(move |cc| {
+            let mut app = app::InspectorApp::new(&cc.egui_ctx, ctx);
+            if let Some(storage) = cc.storage {
+                app.restore(storage);
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the inspector window failed: {e}"))
+}

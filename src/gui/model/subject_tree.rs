@@ -1,0 +1,427 @@
+//! The subject tree: published subjects split on `.` into levels, each node carrying the
+//! totals of its whole branch. Built once per snapshot (not per frame) into an arena, then
+//! flattened into the rows that are visible for the current expansion and filter.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::inspect::snapshot::SubjectStat;
+
+use super::filter::SubjectFilter;
+
+/// What a branch adds up to (for a leaf: the subject's own numbers).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BranchStats {
+    pub msgs: u64,
+    pub bytes: u64,
+    pub msgs_per_sec: f64,
+    pub bytes_per_sec: f64,
+    /// Messages that matched no subscriber.
+    pub no_interest_msgs: u64,
+    /// Subscriptions matching, summed over the branch's subjects.
+    pub subscribers: usize,
+    /// Published subjects in the branch.
+    pub subjects: usize,
+    /// Of those, subjects with no subscriber now that were published to nobody.
+    pub unheard_subjects: usize,
+    /// Distinct publishing and receiving connections (sorted ids).
+    pub publishers: Vec<u64>,
+    pub receivers: Vec<u64>,
+}
+
+/// How a subject is heard, for marking it in the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Somebody listens and nothing went to nobody.
+    Heard,
+    /// Somebody listens now, but some messages went to nobody (before they subscribed).
+    PartlyUnheard,
+    /// Published, and nobody listens: every message is lost.
+    Unheard,
+}
+
+impl BranchStats {
+    pub fn interest(&self) -> Interest {
+        if self.no_interest_msgs == 0 {
+            Interest::Heard
+        } else if self.subscribers == 0 {
+            Interest::Unheard
+        } else {
+            Interest::PartlyUnheard
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectNode {
+    /// This level's token.
+    pub token: String,
+    /// The full subject up to this level.
+    pub path: String,
+    pub depth: usize,
+    pub parent: Option<usize>,
+    /// Children (arena indices), sorted by token.
+    pub children: Vec<usize>,
+    /// Set when `path` itself was published to.
+    pub own: Option<SubjectStat>,
+    /// Totals over `own` and every descendant.
+    pub branch: BranchStats,
+}
+
+impl SubjectNode {
+    pub fn is_leaf(&self) -> bool {
+        self.children.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SubjectTree {
+    pub nodes: Vec<SubjectNode>,
+    /// Top-level nodes, sorted by token.
+    pub roots: Vec<usize>,
+    pub total: BranchStats,
+}
+
+/// How siblings are ordered in the flattened view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TreeOrder {
+    #[default]
+    Name,
+    MsgRate,
+    Messages,
+}
+
+fn add_into(into: &mut BranchStats, s: &SubjectStat) {
+    into.msgs += s.msgs;
+    into.bytes += s.bytes;
+    into.msgs_per_sec += s.msgs_per_sec;
+    into.bytes_per_sec += s.bytes_per_sec;
+    into.no_interest_msgs += s.no_interest_msgs;
+    into.subscribers += s.subscribers;
+    into.subjects += 1;
+    if s.subscribers == 0 && s.no_interest_msgs > 0 {
+        into.unheard_subjects += 1;
+    }
+}
+
+fn dedup_ids(ids: &mut Vec<u64>) {
+    ids.sort_unstable();
+    ids.dedup();
+}
+
+/// Builds the tree from the snapshot's subjects (any order).
+pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
+    let mut nodes: Vec<SubjectNode> = Vec::new();
+    let mut index: HashMap<(Option<usize>, String), usize> = HashMap::new();
+    let mut roots = Vec::new();
+    let mut total = BranchStats::default();
+    for stat in subjects {
+        add_into(&mut total, stat);
+        total.publishers.extend_from_slice(&stat.publishers);
+        total.receivers.extend_from_slice(&stat.receivers);
+        let mut parent: Option<usize> = None;
+        let mut path = String::with_capacity(stat.subject.len());
+        for (depth, token) in stat.subject.split('.').enumerate() {
+            if depth > 0 {
+                path.push('.');
+            }
+            path.push_str(token);
+            let key = (parent, token.to_string());
+            let id = match index.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id = nodes.len();
+                    nodes.push(SubjectNode {
+                        token: token.to_string(),
+                        path: path.clone(),
+                        depth,
+                        parent,
+                        children: Vec::new(),
+                        own: None,
+                        branch: BranchStats::default(),
+                    });
+                    match parent {
+                        Some(p) => nodes[p].children.push(id),
+                        None => roots.push(id),
+                    }
+                    index.insert(key, id);
+                    id
+                }
+            };
+            let node = &mut nodes[id];
+            add_into(&mut node.branch, stat);
+            node.branch.publishers.extend_from_slice(&stat.publishers);
+            node.branch.receivers.extend_from_slice(&stat.receivers);
+            parent = Some(id);
+        }
+        if let Some(leaf) = parent {
+            nodes[leaf].own = Some(stat.clone());
+        }
+    }
+    let by_token = |nodes: &[SubjectNode], ids: &mut Vec<usize>| {
+        ids.sort_by(|&a, &b| nodes[a].token.cmp(&nodes[b].token));
+    };
+    by_token(&nodes, &mut roots);
+    dedup_ids(&mut total.publishers);
+    dedup_ids(&mut total.receivers);
+    for i in 0..nodes.len() {
+        dedup_ids(&mut nodes[i].branch.publishers);
+        dedup_ids(&mut nodes[i].branch.receivers);
+        let mut children = std::mem::take(&mut nodes[i].children);
+        by_token(&nodes, &mut children);
+        nodes[i].children = children;
+    }
+    SubjectTree {
+        nodes,
+        roots,
+        total,
+    }
+}
+
+/// One visible row of the tree view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeRow {
+    pub node: usize,
+    pub depth: usize,
+    pub expanded: bool,
+}
+
+impl SubjectTree {
+    pub fn find(&self, path: &str) -> Option<usize> {
+        let mut level = &self.roots;
+        let mut found = None;
+        for token in path.split('.') {
+            let id = *level.iter().find(|&&id| self.nodes[id].token == token)?;
+            found = Some(id);
+            level = &self.nodes[id].children;
+        }
+        found
+    }
+
+    /// The rows to draw: children of expanded nodes, ordered by `order`. With a filter,
+    /// only branches holding a matching subject are shown, and they are shown open.
+    pub fn visible_rows(
+        &self,
+        expanded: &HashSet<String>,
+        filter: &SubjectFilter,
+        order: TreeOrder,
+    ) -> Vec<TreeRow> {
+        let keep: Option<Vec<bool>> = (!filter.is_all()).then(|| self.matching_branches(filter));
+        let mut rows = Vec::new();
+        let mut stack: Vec<usize> = self.sorted(&self.roots, order).into_iter().rev().collect();
+        while let Some(id) = stack.pop() {
+            if let Some(keep) = &keep {
+                if !keep[id] {
+                    continue;
+                }
+            }
+            let node = &self.nodes[id];
+            let open =
+                !node.children.is_empty() && (keep.is_some() || expanded.contains(&node.path));
+            rows.push(TreeRow {
+                node: id,
+                depth: node.depth,
+                expanded: open,
+            });
+            if open {
+                stack.extend(self.sorted(&node.children, order).into_iter().rev());
+            }
+        }
+        rows
+    }
+
+    fn sorted(&self, ids: &[usize], order: TreeOrder) -> Vec<usize> {
+        let mut ids = ids.to_vec();
+        match order {
+            TreeOrder::Name => {}
+            TreeOrder::MsgRate => ids.sort_by(|&a, &b| {
+                self.nodes[b]
+                    .branch
+                    .msgs_per_sec
+                    .total_cmp(&self.nodes[a].branch.msgs_per_sec)
+            }),
+            TreeOrder::Messages => {
+                ids.sort_by(|&a, &b| self.nodes[b].branch.msgs.cmp(&self.nodes[a].branch.msgs))
+            }
+        }
+        ids
+    }
+
+    /// For each node: does it, or anything below it, hold a published subject the filter
+    /// matches (or, for substring filters, whose path contains the text)?
+    fn matching_branches(&self, filter: &SubjectFilter) -> Vec<bool> {
+        let mut keep = vec![false; self.nodes.len()];
+        for (id, node) in self.nodes.iter().enumerate() {
+            let hit = node.own.is_some() && filter.matches(node.path.as_bytes());
+            if hit {
+                let mut cur = Some(id);
+                while let Some(c) = cur {
+                    if keep[c] {
+                        break;
+                    }
+                    keep[c] = true;
+                    cur = self.nodes[c].parent;
+                }
+            }
+        }
+        keep
+    }
+
+    /// Paths of every node that has children (for "expand all").
+    pub fn branch_paths(&self) -> impl Iterator<Item = &str> {
+        self.nodes
+            .iter()
+            .filter(|n| !n.children.is_empty())
+            .map(|n| n.path.as_str())
+    }
+}
+
+/// The busiest subjects by message rate, highest first.
+pub fn top_subjects(subjects: &[SubjectStat], n: usize) -> Vec<&SubjectStat> {
+    let mut all: Vec<&SubjectStat> = subjects.iter().collect();
+    all.sort_by(|a, b| {
+        b.msgs_per_sec
+            .total_cmp(&a.msgs_per_sec)
+            .then_with(|| b.msgs.cmp(&a.msgs))
+    });
+    all.truncate(n);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn stat(subject: &str, msgs: u64, rate: f64, subs: usize, nobody: u64) -> SubjectStat {
+        SubjectStat {
+            subject: subject.into(),
+            msgs,
+            bytes: msgs * 10,
+            msgs_per_sec: rate,
+            bytes_per_sec: rate * 10.0,
+            no_interest_msgs: nobody,
+            subscribers: subs,
+            publishers: vec![msgs % 3 + 1],
+            receivers: if subs > 0 { vec![7] } else { vec![] },
+            last_published: None,
+        }
+    }
+
+    fn sample() -> SubjectTree {
+        build_tree(&[
+            stat("orders.eu.created", 100, 10.0, 2, 0),
+            stat("orders.us.created", 50, 5.0, 1, 0),
+            stat("orders", 5, 0.0, 1, 0),
+            stat("audit.log", 30, 3.0, 0, 30),
+            stat("orders.eu.shipped", 20, 2.0, 1, 4),
+        ])
+    }
+
+    #[test]
+    fn branches_aggregate_their_subjects() {
+        let tree = sample();
+        let orders = &tree.nodes[tree.find("orders").unwrap()];
+        assert_eq!(orders.branch.msgs, 175);
+        assert_eq!(orders.branch.bytes, 1750);
+        assert!((orders.branch.msgs_per_sec - 17.0).abs() < 1e-9);
+        assert_eq!(orders.branch.subscribers, 5);
+        assert_eq!(orders.branch.subjects, 4);
+        assert_eq!(orders.branch.no_interest_msgs, 4);
+        assert!(
+            orders.own.is_some(),
+            "orders is both a subject and a branch"
+        );
+        let eu = &tree.nodes[tree.find("orders.eu").unwrap()];
+        assert_eq!(eu.branch.msgs, 120);
+        assert!(eu.own.is_none());
+        assert_eq!(eu.children.len(), 2);
+        assert_eq!(tree.total.msgs, 205);
+        assert_eq!(tree.total.unheard_subjects, 1);
+    }
+
+    #[test]
+    fn publishers_and_receivers_are_distinct_ids() {
+        let tree = sample();
+        let orders = &tree.nodes[tree.find("orders").unwrap()];
+        assert_eq!(orders.branch.publishers, vec![2, 3]);
+        assert_eq!(orders.branch.receivers, vec![7]);
+    }
+
+    #[test]
+    fn interest_marks_unheard_subjects() {
+        let tree = sample();
+        let audit = &tree.nodes[tree.find("audit.log").unwrap()];
+        assert_eq!(audit.branch.interest(), Interest::Unheard);
+        let shipped = &tree.nodes[tree.find("orders.eu.shipped").unwrap()];
+        assert_eq!(shipped.branch.interest(), Interest::PartlyUnheard);
+        let created = &tree.nodes[tree.find("orders.us.created").unwrap()];
+        assert_eq!(created.branch.interest(), Interest::Heard);
+    }
+
+    #[test]
+    fn collapsed_tree_shows_roots_sorted() {
+        let tree = sample();
+        let rows = tree.visible_rows(&HashSet::new(), &SubjectFilter::All, TreeOrder::Name);
+        let names: Vec<&str> = rows
+            .iter()
+            .map(|r| tree.nodes[r.node].path.as_str())
+            .collect();
+        assert_eq!(names, ["audit", "orders"]);
+    }
+
+    #[test]
+    fn expansion_and_rate_order() {
+        let tree = sample();
+        let expanded: HashSet<String> = ["orders".to_string()].into();
+        let rows = tree.visible_rows(&expanded, &SubjectFilter::All, TreeOrder::MsgRate);
+        let names: Vec<&str> = rows
+            .iter()
+            .map(|r| tree.nodes[r.node].path.as_str())
+            .collect();
+        assert_eq!(names, ["orders", "orders.eu", "orders.us", "audit"]);
+        assert_eq!(rows[1].depth, 1);
+        assert!(rows[0].expanded);
+        assert!(!rows[1].expanded);
+    }
+
+    #[test]
+    fn filter_opens_matching_branches_only() {
+        let tree = sample();
+        let filter = SubjectFilter::parse("orders.*.created");
+        let rows = tree.visible_rows(&HashSet::new(), &filter, TreeOrder::Name);
+        let names: Vec<&str> = rows
+            .iter()
+            .map(|r| tree.nodes[r.node].path.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "orders",
+                "orders.eu",
+                "orders.eu.created",
+                "orders.us",
+                "orders.us.created"
+            ]
+        );
+        let rows = tree.visible_rows(
+            &HashSet::new(),
+            &SubjectFilter::parse("aud"),
+            TreeOrder::Name,
+        );
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn top_subjects_by_rate() {
+        let subjects = vec![
+            stat("a", 1, 1.0, 1, 0),
+            stat("b", 1, 9.0, 1, 0),
+            stat("c", 1, 5.0, 1, 0),
+        ];
+        let top: Vec<&str> = top_subjects(&subjects, 2)
+            .iter()
+            .map(|s| s.subject.as_str())
+            .collect();
+        assert_eq!(top, ["b", "c"]);
+    }
+}

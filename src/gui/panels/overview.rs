@@ -1,0 +1,289 @@
+//! Overview: who the server is, how busy it is, what is hottest, what just happened.
+
+use std::time::SystemTime;
+
+use egui::{Color32, RichText, Ui, Vec2};
+
+use crate::inspect::snapshot::{BrokerEvent, EventKind};
+
+use super::{Command, View};
+use crate::gui::model::format;
+use crate::gui::model::subject_tree::top_subjects;
+use crate::gui::state::UiState;
+use crate::gui::widgets::{self, IN, NO_INTEREST, OK, OUT, WARN};
+
+/// Points of history the sparklines show (about a minute).
+const SPARK_POINTS: usize = 240;
+
+pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
+    let snap = &state.snapshot;
+    identity(ui, state);
+    ui.separator();
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 28.0;
+        widgets::stat(ui, "Connections", &snap.connections.len().to_string());
+        widgets::stat(ui, "Subscriptions", &snap.subscriptions.to_string());
+        widgets::stat(ui, "Subjects", &snap.subjects.len().to_string());
+        widgets::stat(ui, "Messages in", &format::count(snap.totals.in_msgs));
+        widgets::stat(ui, "Messages out", &format::count(snap.totals.out_msgs));
+        widgets::stat(ui, "Bytes in", &format::bytes(snap.totals.in_bytes));
+        widgets::stat(ui, "Bytes out", &format::bytes(snap.totals.out_bytes));
+        widgets::stat(ui, "Slow consumers", &snap.slow_consumers.to_string());
+    });
+    ui.add_space(6.0);
+    sparklines(ui, state);
+    ui.add_space(6.0);
+    unheard_banner(ui, state, commands);
+    ui.separator();
+    ui.columns(2, |cols| {
+        top_subjects_list(&mut cols[0], state, commands);
+        events(&mut cols[1], state);
+    });
+}
+
+fn identity(ui: &mut Ui, state: &UiState) {
+    let snap = &state.snapshot;
+    let server = &snap.server;
+    ui.horizontal(|ui| {
+        let name = if server.name.is_empty() {
+            "switchboard"
+        } else {
+            server.name.as_str()
+        };
+        ui.heading(name);
+        if !server.version.is_empty() {
+            ui.label(
+                RichText::new(format!(
+                    "switchboard {}  (speaks nats-server {})",
+                    server.version, server.nats_version
+                ))
+                .weak(),
+            );
+        }
+    });
+    egui::Grid::new("identity")
+        .num_columns(2)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            ui.label("Client URL");
+            ui.horizontal(|ui| {
+                ui.monospace(&server.client_url);
+                widgets::copy_button(ui, "Copy URL", &server.client_url);
+            });
+            ui.end_row();
+            ui.label("Uptime");
+            ui.label(format::age(snap.uptime));
+            ui.end_row();
+            ui.label("Monitoring");
+            match &server.monitor_url {
+                Some(url) => ui.hyperlink_to(url, url),
+                None => ui.label(RichText::new("off (no HTTP port)").weak()),
+            };
+            ui.end_row();
+            if !server.id.is_empty() {
+                ui.label("Server ID");
+                ui.monospace(RichText::new(&server.id).small());
+                ui.end_row();
+            }
+        });
+}
+
+fn sparklines(ui: &mut Ui, state: &UiState) {
+    let points: Vec<_> = state.rates.iter().rev().take(SPARK_POINTS).rev().collect();
+    let series = |f: fn(&crate::gui::state::RatePoint) -> f64| -> Vec<f64> {
+        points.iter().map(|&p| f(p)).collect()
+    };
+    let rates = state.snapshot.rates;
+    let size = Vec2::new(180.0, 36.0);
+    ui.horizontal_wrapped(|ui| {
+        let one = |ui: &mut Ui, caption: &str, value: String, data: Vec<f64>, color: Color32| {
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(caption).small().weak());
+                    ui.label(RichText::new(value).strong().color(color));
+                });
+                widgets::sparkline(ui, &data, size, color)
+                    .on_hover_text(format!("{caption}, last minute"));
+            });
+            ui.add_space(12.0);
+        };
+        one(
+            ui,
+            "in msgs/s",
+            format::per_sec(rates.in_msgs_per_sec),
+            series(|p| p.in_msgs),
+            IN,
+        );
+        one(
+            ui,
+            "out msgs/s",
+            format::per_sec(rates.out_msgs_per_sec),
+            series(|p| p.out_msgs),
+            OUT,
+        );
+        one(
+            ui,
+            "in bytes/s",
+            format::bytes_per_sec(rates.in_bytes_per_sec),
+            series(|p| p.in_bytes),
+            IN,
+        );
+        one(
+            ui,
+            "out bytes/s",
+            format::bytes_per_sec(rates.out_bytes_per_sec),
+            series(|p| p.out_bytes),
+            OUT,
+        );
+    });
+}
+
+/// The thing only a broker can tell: subjects published with nobody listening.
+fn unheard_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
+    let unheard = state.tree.total.unheard_subjects;
+    ui.horizontal(|ui| {
+        if unheard > 0 {
+            widgets::badge(
+                ui,
+                &format!(
+                    "{unheard} subject{} published with no one listening",
+                    if unheard == 1 { "" } else { "s" }
+                ),
+                NO_INTEREST,
+            );
+            if ui.button("Show in Subjects").clicked() {
+                commands.push(Command::Show(View::Subjects));
+            }
+        } else if !state.snapshot.subjects.is_empty() {
+            widgets::badge(ui, "Every published subject has a listener", OK);
+        }
+    });
+}
+
+fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
+    ui.strong("Top subjects by rate");
+    let top = top_subjects(&state.snapshot.subjects, 12);
+    if top.is_empty() {
+        ui.label(RichText::new("Nothing published yet.").weak());
+        return;
+    }
+    egui::Grid::new("top_subjects")
+        .num_columns(4)
+        .striped(true)
+        .spacing([12.0, 3.0])
+        .show(ui, |ui| {
+            ui.label(RichText::new("subject").small().weak());
+            ui.label(RichText::new("msgs/s").small().weak());
+            ui.label(RichText::new("bytes/s").small().weak());
+            ui.label(RichText::new("subs").small().weak());
+            ui.end_row();
+            for s in top {
+                let unheard = s.subscribers == 0 && s.no_interest_msgs > 0;
+                let text = RichText::new(&s.subject).monospace();
+                let text = if unheard {
+                    text.color(NO_INTEREST)
+                } else {
+                    text
+                };
+                if ui
+                    .link(text)
+                    .on_hover_text("Show in the subject tree")
+                    .clicked()
+                {
+                    commands.push(Command::SelectSubject(s.subject.clone()));
+                }
+                ui.label(format::per_sec(s.msgs_per_sec));
+                ui.label(format::bytes_per_sec(s.bytes_per_sec));
+                if unheard {
+                    ui.label(RichText::new("no one").color(NO_INTEREST));
+                } else {
+                    ui.label(s.subscribers.to_string());
+                }
+                ui.end_row();
+            }
+        });
+}
+
+/// The label, colour and description of an event.
+pub fn describe(kind: &EventKind, state: &UiState) -> (&'static str, Color32, String) {
+    match kind {
+        EventKind::Connected {
+            client_id,
+            addr,
+            name,
+        } => (
+            "connect",
+            OK,
+            format!(
+                "{} from {addr}",
+                crate::gui::model::connections::display_name(*client_id, name)
+            ),
+        ),
+        EventKind::Disconnected {
+            client_id,
+            name,
+            reason,
+        } => (
+            "disconnect",
+            Color32::GRAY,
+            format!(
+                "{}: {reason}",
+                crate::gui::model::connections::display_name(*client_id, name)
+            ),
+        ),
+        EventKind::SlowConsumer { client_id, name } => (
+            "slow consumer",
+            WARN,
+            crate::gui::model::connections::display_name(*client_id, name),
+        ),
+        EventKind::AuthFailure { addr, user } => (
+            "auth failure",
+            NO_INTEREST,
+            if user.is_empty() {
+                format!("from {addr}")
+            } else {
+                format!("user {user:?} from {addr}")
+            },
+        ),
+        EventKind::PermissionViolation { client_id, text } => (
+            "permission",
+            NO_INTEREST,
+            format!("{}: {text}", state.conn_label(*client_id)),
+        ),
+    }
+}
+
+fn events(ui: &mut Ui, state: &UiState) {
+    ui.strong(format!("Events ({})", state.events.len()));
+    if state.events.is_empty() {
+        ui.label(RichText::new("No events yet.").weak());
+        return;
+    }
+    let events: Vec<&BrokerEvent> = state.events.iter().rev().collect();
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    egui::ScrollArea::vertical()
+        .id_salt("events")
+        .auto_shrink([false, false])
+        .show_rows(ui, row_height, events.len(), |ui, range| {
+            for e in &events[range] {
+                event_row(ui, e, state);
+            }
+        });
+}
+
+fn event_row(ui: &mut Ui, e: &BrokerEvent, state: &UiState) {
+    let (label, color, text) = describe(&e.kind, state);
+    ui.horizontal(|ui| {
+        ui.monospace(RichText::new(format::clock(e.time)).weak());
+        ui.label(RichText::new(label).color(color).strong());
+        ui.label(text);
+        let age = format::since(SystemTime::now(), e.time);
+        if age.as_secs() >= 60 {
+            ui.label(
+                RichText::new(format!("{} ago", format::age(age)))
+                    .weak()
+                    .small(),
+            );
+        }
+    });
+}

@@ -1,0 +1,554 @@
+//! The UI-side model: what the panels draw from. Everything here is bounded: rate history
+//! rings, the message history, the event log. Updated by the bridge, read by the panels.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot};
+
+use super::model::filter::SubjectFilter;
+use super::model::queues;
+use super::model::subject_tree::{build_tree, SubjectTree};
+
+/// Messages kept for the live view.
+pub const MESSAGE_HISTORY: usize = 10_000;
+/// Rate points kept (at the sampler's ~4 ticks a second: about five minutes).
+pub const RATE_HISTORY_POINTS: usize = 1200;
+/// Points kept per connection and per subject (about a minute).
+pub const SHORT_HISTORY_POINTS: usize = 240;
+/// Events kept for the overview feed.
+pub const EVENT_HISTORY: usize = 1000;
+/// Subjects whose rate history is always kept (the busiest), besides the chosen ones.
+pub const TRACKED_TOP_SUBJECTS: usize = 8;
+
+/// A fixed-capacity ring: pushing past capacity drops the oldest.
+#[derive(Debug, Clone)]
+pub struct Ring<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+}
+
+impl<T> Ring<T> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            items: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+        }
+    }
+
+    pub fn push(&mut self, item: T) {
+        if self.items.len() == self.capacity {
+            self.items.pop_front();
+        }
+        self.items.push_back(item);
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn last(&self) -> Option<&T> {
+        self.items.back()
+    }
+}
+
+/// One point of the server-wide rates; `t` is seconds since the first snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RatePoint {
+    pub t: f64,
+    pub in_msgs: f64,
+    pub out_msgs: f64,
+    pub in_bytes: f64,
+    pub out_bytes: f64,
+}
+
+/// One message in the live view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub seq: u64,
+    pub time: SystemTime,
+    pub subject: String,
+    pub reply: Option<String>,
+    pub headers: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub publisher_id: u64,
+    pub receivers: u32,
+}
+
+impl MessageRow {
+    pub fn from_sample(s: MessageSample) -> Self {
+        Self {
+            seq: s.seq,
+            time: s.time,
+            subject: String::from_utf8_lossy(&s.subject).into_owned(),
+            reply: s.reply.map(|r| String::from_utf8_lossy(&r).into_owned()),
+            headers: s.headers,
+            payload: s.payload,
+            publisher_id: s.publisher_id,
+            receivers: s.receivers,
+        }
+    }
+
+    /// Bytes on the wire as counted by the broker: headers plus payload.
+    pub fn size(&self) -> usize {
+        self.payload.len() + self.headers.as_ref().map_or(0, Vec::len)
+    }
+}
+
+/// The bounded message history with its filtered view, kept up to date incrementally:
+/// positions are absolute (they survive eviction from the front).
+#[derive(Debug)]
+pub struct MessageLog {
+    rows: VecDeque<MessageRow>,
+    /// Absolute position of `rows[0]`.
+    first: u64,
+    capacity: usize,
+    filter: SubjectFilter,
+    filter_text: String,
+    /// Absolute positions of rows that match the filter, ascending.
+    visible: VecDeque<u64>,
+    /// Messages that arrived while paused (bounded by `capacity`), appended on resume.
+    held: VecDeque<MessageRow>,
+    paused: bool,
+    /// Messages dropped from `held` because the pause lasted too long.
+    held_dropped: u64,
+    /// Sample sequence gaps seen (samples the broker dropped).
+    pub gaps: u64,
+    last_seq: Option<u64>,
+}
+
+impl MessageLog {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            rows: VecDeque::new(),
+            first: 0,
+            capacity,
+            filter: SubjectFilter::All,
+            filter_text: String::new(),
+            visible: VecDeque::new(),
+            held: VecDeque::new(),
+            paused: false,
+            held_dropped: 0,
+            gaps: 0,
+            last_seq: None,
+        }
+    }
+
+    pub fn push(&mut self, row: MessageRow) {
+        if let Some(last) = self.last_seq {
+            self.gaps += row.seq.saturating_sub(last + 1);
+        }
+        self.last_seq = Some(row.seq);
+        if self.paused {
+            if self.held.len() == self.capacity {
+                self.held.pop_front();
+                self.held_dropped += 1;
+            }
+            self.held.push_back(row);
+            return;
+        }
+        self.append(row);
+    }
+
+    fn append(&mut self, row: MessageRow) {
+        if self.rows.len() == self.capacity {
+            self.rows.pop_front();
+            if self.visible.front() == Some(&self.first) {
+                self.visible.pop_front();
+            }
+            self.first += 1;
+        }
+        let pos = self.first + self.rows.len() as u64;
+        if self.filter.matches(row.subject.as_bytes()) {
+            self.visible.push_back(pos);
+        }
+        self.rows.push_back(row);
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        if self.paused == paused {
+            return;
+        }
+        self.paused = paused;
+        if !paused {
+            for row in std::mem::take(&mut self.held) {
+                self.append(row);
+            }
+        }
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Messages waiting to be shown on resume.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn held_dropped(&self) -> u64 {
+        self.held_dropped
+    }
+
+    pub fn filter_text(&self) -> &str {
+        &self.filter_text
+    }
+
+    /// Changes the filter; recomputes the view only if the filter really changed.
+    pub fn set_filter(&mut self, text: &str) {
+        if text == self.filter_text {
+            return;
+        }
+        self.filter_text = text.to_string();
+        let filter = SubjectFilter::parse(text);
+        if filter == self.filter {
+            return;
+        }
+        self.filter = filter;
+        self.visible = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.filter.matches(r.subject.as_bytes()))
+            .map(|(i, _)| self.first + i as u64)
+            .collect();
+    }
+
+    /// Rows in the history (before filtering).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Rows that pass the filter.
+    pub fn visible_len(&self) -> usize {
+        self.visible.len()
+    }
+
+    /// The `i`-th row of the filtered view (oldest first).
+    pub fn visible_row(&self, i: usize) -> Option<&MessageRow> {
+        let pos = *self.visible.get(i)?;
+        self.rows.get((pos - self.first) as usize)
+    }
+
+    /// The row with sample sequence `seq`, if still in the history.
+    pub fn by_seq(&self, seq: u64) -> Option<&MessageRow> {
+        // Sequence numbers increase along the history: binary search.
+        let idx = self.rows.partition_point(|r| r.seq < seq);
+        self.rows.get(idx).filter(|r| r.seq == seq)
+    }
+
+    /// The most recent message on the same subject before `seq`.
+    pub fn previous_on_subject(&self, seq: u64) -> Option<&MessageRow> {
+        let row = self.by_seq(seq)?;
+        let idx = self.rows.partition_point(|r| r.seq < seq);
+        self.rows
+            .range(..idx)
+            .rev()
+            .find(|r| r.subject == row.subject)
+    }
+
+    pub fn clear(&mut self) {
+        self.first += self.rows.len() as u64;
+        self.rows.clear();
+        self.visible.clear();
+        self.held.clear();
+    }
+}
+
+/// What is selected across the views.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub connection: Option<u64>,
+    /// A subject-tree node's path.
+    pub subject: Option<String>,
+    /// A message's sample sequence number.
+    pub message: Option<u64>,
+}
+
+/// The filter boxes' texts (the message filter lives in [`MessageLog`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub connections: String,
+    pub subjects: String,
+}
+
+/// What the UI knows, newest snapshot first.
+pub struct UiState {
+    pub selection: Selection,
+    pub filters: Filters,
+    pub snapshot: Arc<Snapshot>,
+    pub tree: SubjectTree,
+    /// Connection names by id, live and closed (for publisher/receiver columns).
+    pub names: HashMap<u64, String>,
+    pub rates: Ring<RatePoint>,
+    /// (t, msgs/s, bytes/s) per tracked subject.
+    pub subject_rates: HashMap<String, Ring<(f64, f64, f64)>>,
+    /// (t, in msgs/s, out msgs/s) per live connection.
+    pub connection_rates: HashMap<u64, Ring<(f64, f64, f64)>>,
+    /// Subjects the Rates view plots (their history is kept).
+    pub plotted_subjects: HashSet<String>,
+    pub messages: MessageLog,
+    /// Newest last.
+    pub events: Ring<BrokerEvent>,
+    pub last_event_seq: u64,
+    /// Samples the broker dropped because the UI fell behind (from the feed).
+    pub dropped_samples: u64,
+    /// Queue delivered counters from ~10 s ago, for "recent" shares.
+    pub queue_baseline: Option<(f64, HashMap<(u64, String), u64>)>,
+    pub queue_previous: Option<HashMap<(u64, String), u64>>,
+    first_snapshot: Option<SystemTime>,
+    started: std::time::Instant,
+    /// Seconds (of `RatePoint::t`) of the newest snapshot.
+    pub now_t: f64,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How often the queue-group "recent" baseline moves forward.
+const QUEUE_WINDOW_SECS: f64 = 10.0;
+
+impl UiState {
+    pub fn new() -> Self {
+        Self {
+            selection: Selection::default(),
+            filters: Filters::default(),
+            snapshot: Arc::new(Snapshot::default()),
+            tree: SubjectTree::default(),
+            names: HashMap::new(),
+            rates: Ring::new(RATE_HISTORY_POINTS),
+            subject_rates: HashMap::new(),
+            connection_rates: HashMap::new(),
+            plotted_subjects: HashSet::new(),
+            messages: MessageLog::new(MESSAGE_HISTORY),
+            events: Ring::new(EVENT_HISTORY),
+            last_event_seq: 0,
+            dropped_samples: 0,
+            queue_baseline: None,
+            queue_previous: None,
+            first_snapshot: None,
+            started: std::time::Instant::now(),
+            now_t: 0.0,
+        }
+    }
+
+    /// Takes a new snapshot: rebuilds derived data and extends the histories.
+    pub fn apply_snapshot(&mut self, snap: Arc<Snapshot>) {
+        let t = match snap.taken_at {
+            Some(taken) => {
+                let first = *self.first_snapshot.get_or_insert(taken);
+                taken
+                    .duration_since(first)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(self.now_t)
+            }
+            None => self.started.elapsed().as_secs_f64(),
+        };
+        self.now_t = t;
+        self.rates.push(RatePoint {
+            t,
+            in_msgs: snap.rates.in_msgs_per_sec,
+            out_msgs: snap.rates.out_msgs_per_sec,
+            in_bytes: snap.rates.in_bytes_per_sec,
+            out_bytes: snap.rates.out_bytes_per_sec,
+        });
+        self.names.clear();
+        for c in &snap.closed {
+            self.names.insert(c.id, c.name.clone());
+        }
+        for c in &snap.connections {
+            self.names.insert(c.id, c.name.clone());
+            self.connection_rates
+                .entry(c.id)
+                .or_insert_with(|| Ring::new(SHORT_HISTORY_POINTS))
+                .push((t, c.rates.in_msgs_per_sec, c.rates.out_msgs_per_sec));
+        }
+        let live: HashSet<u64> = snap.connections.iter().map(|c| c.id).collect();
+        self.connection_rates.retain(|id, _| live.contains(id));
+        self.track_subjects(&snap, t);
+        let counters = queues::delivered_counters(&snap.queue_groups);
+        match &self.queue_baseline {
+            Some((since, _)) if t - since < QUEUE_WINDOW_SECS => {}
+            _ => {
+                self.queue_previous = self.queue_baseline.take().map(|(_, c)| c);
+                self.queue_baseline = Some((t, counters));
+            }
+        }
+        self.tree = build_tree(&snap.subjects);
+        self.snapshot = snap;
+    }
+
+    fn track_subjects(&mut self, snap: &Snapshot, t: f64) {
+        let top: HashSet<&str> =
+            super::model::subject_tree::top_subjects(&snap.subjects, TRACKED_TOP_SUBJECTS)
+                .into_iter()
+                .filter(|s| s.msgs_per_sec > 0.0)
+                .map(|s| s.subject.as_str())
+                .collect();
+        for s in &snap.subjects {
+            let wanted =
+                top.contains(s.subject.as_str()) || self.plotted_subjects.contains(&s.subject);
+            if let Some(ring) = self.subject_rates.get_mut(&s.subject) {
+                ring.push((t, s.msgs_per_sec, s.bytes_per_sec));
+            } else if wanted {
+                let mut ring = Ring::new(RATE_HISTORY_POINTS);
+                ring.push((t, s.msgs_per_sec, s.bytes_per_sec));
+                self.subject_rates.insert(s.subject.clone(), ring);
+            }
+        }
+        let plotted = &self.plotted_subjects;
+        self.subject_rates
+            .retain(|subject, _| top.contains(subject.as_str()) || plotted.contains(subject));
+    }
+
+    pub fn push_events(&mut self, events: Vec<BrokerEvent>) {
+        for e in events {
+            self.last_event_seq = self.last_event_seq.max(e.seq);
+            self.events.push(e);
+        }
+    }
+
+    /// `name #id`, or `#id`.
+    pub fn conn_label(&self, id: u64) -> String {
+        let name = self.names.get(&id).map(String::as_str).unwrap_or("");
+        super::model::connections::display_name(id, name)
+    }
+
+    /// Seconds the UI has been running, for samples without a snapshot time.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn row(seq: u64, subject: &str) -> MessageRow {
+        MessageRow {
+            seq,
+            time: SystemTime::UNIX_EPOCH,
+            subject: subject.into(),
+            reply: None,
+            headers: None,
+            payload: seq.to_string().into_bytes(),
+            publisher_id: 1,
+            receivers: 1,
+        }
+    }
+
+    fn visible(log: &MessageLog) -> Vec<u64> {
+        (0..log.visible_len())
+            .map(|i| log.visible_row(i).unwrap().seq)
+            .collect()
+    }
+
+    #[test]
+    fn ring_drops_oldest() {
+        let mut r = Ring::new(3);
+        for i in 0..5 {
+            r.push(i);
+        }
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(r.last(), Some(&4));
+    }
+
+    #[test]
+    fn log_is_bounded_and_filtered_incrementally() {
+        let mut log = MessageLog::new(4);
+        log.set_filter("a.*");
+        for (seq, s) in [
+            (1, "a.x"),
+            (2, "b.x"),
+            (3, "a.y"),
+            (4, "b.y"),
+            (5, "a.z"),
+            (6, "b.z"),
+        ] {
+            log.push(row(seq, s));
+        }
+        assert_eq!(log.len(), 4);
+        assert_eq!(visible(&log), [3, 5]);
+        log.set_filter("");
+        assert_eq!(visible(&log), [3, 4, 5, 6]);
+        log.set_filter("b.>");
+        assert_eq!(visible(&log), [4, 6]);
+    }
+
+    #[test]
+    fn pause_holds_rows_until_resume() {
+        let mut log = MessageLog::new(10);
+        log.push(row(1, "a"));
+        log.set_paused(true);
+        log.push(row(2, "a"));
+        log.push(row(3, "a"));
+        assert_eq!(visible(&log), [1]);
+        assert_eq!(log.held(), 2);
+        log.set_paused(false);
+        assert_eq!(visible(&log), [1, 2, 3]);
+    }
+
+    #[test]
+    fn lookups_and_gaps() {
+        let mut log = MessageLog::new(10);
+        for (seq, s) in [(1, "a"), (2, "b"), (5, "a"), (6, "b")] {
+            log.push(row(seq, s));
+        }
+        assert_eq!(log.gaps, 2);
+        assert_eq!(log.by_seq(5).unwrap().subject, "a");
+        assert!(log.by_seq(3).is_none());
+        assert_eq!(log.previous_on_subject(5).unwrap().seq, 1);
+        assert_eq!(log.previous_on_subject(6).unwrap().seq, 2);
+        assert!(log.previous_on_subject(1).is_none());
+    }
+
+    #[test]
+    fn snapshot_extends_histories() {
+        use crate::inspect::snapshot::{Rates, SubjectStat};
+        let mut st = UiState::new();
+        let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        for i in 0..3u64 {
+            st.apply_snapshot(Arc::new(Snapshot {
+                taken_at: Some(t0 + std::time::Duration::from_millis(250 * i)),
+                rates: Rates {
+                    in_msgs_per_sec: i as f64,
+                    ..Default::default()
+                },
+                subjects: vec![SubjectStat {
+                    subject: "a.b".into(),
+                    msgs: i,
+                    bytes: 0,
+                    msgs_per_sec: 1.0,
+                    bytes_per_sec: 0.0,
+                    no_interest_msgs: 0,
+                    subscribers: 1,
+                    publishers: vec![],
+                    receivers: vec![],
+                    last_published: None,
+                }],
+                ..Default::default()
+            }));
+        }
+        assert_eq!(st.rates.len(), 3);
+        assert!((st.rates.last().unwrap().t - 0.5).abs() < 1e-9);
+        assert_eq!(st.subject_rates["a.b"].len(), 3);
+        assert!(st.tree.find("a.b").is_some());
+    }
+}

@@ -1,0 +1,418 @@
+//! UI tests of the inspector with egui_kittest (no GPU, no display): synthetic snapshots,
+//! samples and events go in through `feed::channel`, a stand-in `BrokerControl` records
+//! what the UI asks of the broker, and the checks go by label and role.
+#![cfg(feature = "gui")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+
+use switchboard::gui::app::InspectorApp;
+use switchboard::gui::client::{ClientCommand, NatsClient};
+use switchboard::gui::demo::{DemoControl, DemoWorld};
+use switchboard::gui::GuiContext;
+use switchboard::inspect::feed::{self, FeedPublisher};
+use switchboard::inspect::snapshot::{
+    ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember, Rates, Snapshot,
+    SubjectStat, SubscriptionInfo, Totals,
+};
+use switchboard::inspect::BrokerControl;
+
+struct Rig {
+    harness: Harness<'static, InspectorApp>,
+    publisher: FeedPublisher,
+    control: Arc<DemoControl>,
+    sent: tokio::sync::mpsc::UnboundedReceiver<ClientCommand>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn rig() -> Rig {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (publisher, feed) = feed::channel(1024);
+    let control = Arc::new(DemoControl::new());
+    let (client, sent, _outcomes) = NatsClient::detached();
+    let ctx = GuiContext {
+        feed,
+        control: control.clone(),
+        client_url: "nats://127.0.0.1:4222".into(),
+        runtime: runtime.handle().clone(),
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(16)
+        .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
+    Rig {
+        harness,
+        publisher,
+        control,
+        sent,
+        _runtime: runtime,
+    }
+}
+
+impl Rig {
+    /// Clicks a navigation entry (not the view's heading of the same name).
+    fn go(&mut self, view: &str) {
+        let node = self
+            .harness
+            .get_all_by_label(view)
+            .find(|n| n.accesskit_node().role() != Role::Label)
+            .unwrap_or_else(|| panic!("no navigation entry {view:?}"));
+        node.click();
+        self.harness.run();
+    }
+
+    fn has(&self, label: &str) -> bool {
+        self.harness.query_all_by_label(label).next().is_some()
+    }
+
+    fn has_containing(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+}
+
+fn conn(id: u64, name: &str, subs: &[(&str, Option<&str>)]) -> ConnectionInfo {
+    ConnectionInfo {
+        id,
+        name: name.into(),
+        lang: "go".into(),
+        version: "1.41.1".into(),
+        addr: ([127, 0, 0, 1], 50_000 + id as u16).into(),
+        start: SystemTime::now() - Duration::from_secs(90),
+        subscriptions: subs
+            .iter()
+            .enumerate()
+            .map(|(i, (s, q))| SubscriptionInfo {
+                subject: s.to_string(),
+                queue: q.map(str::to_string),
+                sid: (i + 1).to_string(),
+                delivered: 3,
+            })
+            .collect(),
+        totals: Totals {
+            in_msgs: 1234,
+            in_bytes: 56_789,
+            out_msgs: 99,
+            out_bytes: 1000,
+        },
+        rates: Rates {
+            in_msgs_per_sec: 12.0,
+            ..Default::default()
+        },
+        pending_bytes: 0,
+        rtt: Some(Duration::from_micros(250)),
+    }
+}
+
+fn subject(name: &str, subscribers: usize, nobody: u64) -> SubjectStat {
+    SubjectStat {
+        subject: name.into(),
+        msgs: 100,
+        bytes: 1000,
+        msgs_per_sec: 5.0,
+        bytes_per_sec: 50.0,
+        no_interest_msgs: nobody,
+        subscribers,
+        publishers: vec![42],
+        receivers: if subscribers > 0 { vec![7] } else { vec![] },
+        last_published: Some(SystemTime::now()),
+    }
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        taken_at: Some(SystemTime::now()),
+        connections: vec![
+            conn(7, "billing", &[("orders.*.created", None)]),
+            conn(42, "orders-api", &[]),
+        ],
+        subjects: vec![
+            subject("audit.login", 0, 100),
+            subject("orders.eu.created", 1, 0),
+        ],
+        ..Default::default()
+    }
+}
+
+fn sample(seq: u64, subject: &str, receivers: u32) -> MessageSample {
+    MessageSample {
+        seq,
+        time: SystemTime::now(),
+        subject: subject.as_bytes().to_vec(),
+        reply: None,
+        headers: None,
+        payload: format!(r#"{{"n":{seq}}}"#).into_bytes(),
+        publisher_id: 42,
+        receivers,
+    }
+}
+
+#[test]
+fn navigation_shows_each_view() {
+    let mut rig = rig();
+    let mut world = DemoWorld::default();
+    world.initial_events(&rig.publisher);
+    for _ in 0..4 {
+        world.step(Duration::from_millis(250), &rig.publisher, &rig.control);
+    }
+    rig.harness.run();
+    assert!(rig.has("Client URL"), "starts on the overview");
+    for (view, marker) in [
+        ("Connections", "Recently closed (1)"),
+        ("Subjects", "Expand all"),
+        ("Queue groups", "payments"),
+        ("Messages", "Pause"),
+        ("Rates", "bytes/s"),
+        ("Publish & Request", "Send request"),
+        ("Latency", "Track request/reply latency"),
+        ("Overview", "Client URL"),
+    ] {
+        rig.go(view);
+        // A frame of demo traffic in every view, samples included while Messages is open.
+        world.step(Duration::from_millis(250), &rig.publisher, &rig.control);
+        rig.harness.run();
+        assert!(rig.has(marker), "{view} shows {marker:?}");
+    }
+}
+
+#[test]
+fn overview_lists_events_and_identity() {
+    let mut rig = rig();
+    rig.publisher.publish_snapshot(snapshot());
+    rig.publisher.push_event(
+        SystemTime::now(),
+        EventKind::Disconnected {
+            client_id: 9,
+            name: "flaky".into(),
+            reason: "Slow Consumer (Pending Bytes)".into(),
+        },
+    );
+    rig.harness.run();
+    assert!(rig.has("disconnect"));
+    assert!(rig.has("flaky #9: Slow Consumer (Pending Bytes)"));
+    assert!(rig.has_containing("published with no one listening"));
+}
+
+#[test]
+fn disconnect_kicks_the_selected_connection() {
+    let mut rig = rig();
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    rig.go("Connections");
+    assert!(rig.has("billing"));
+    rig.harness.get_by_label("orders-api").click();
+    rig.harness.run();
+    assert!(rig.has("orders-api #42"), "the detail pane opens");
+    rig.harness
+        .get_by_role_and_label(Role::Button, "Disconnect")
+        .click();
+    rig.harness.run();
+    assert_eq!(rig.control.kicked(), [42]);
+}
+
+#[test]
+fn connection_filter_hides_other_rows() {
+    let mut rig = rig();
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    rig.go("Connections");
+    let filter = rig.harness.get_by_label("Filter");
+    filter.focus();
+    filter.type_text("bill");
+    rig.harness.run();
+    assert!(rig.has("billing"));
+    assert!(!rig.has("orders-api"));
+    assert!(rig.has("1 of 2 connections"));
+}
+
+#[test]
+fn subject_tree_marks_no_interest() {
+    let mut rig = rig();
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    rig.go("Subjects");
+    assert!(rig.has("1 with no one listening"));
+    assert!(rig.has("1 unheard"), "the audit branch says it hides one");
+    rig.harness.get_by_label("Expand all").click();
+    rig.harness.run();
+    assert!(rig.has("login"));
+    assert!(rig.has("no one listening"));
+    // Selecting the leaf sets the message view's filter.
+    rig.harness.get_by_label("login").click();
+    rig.harness.run();
+    assert_eq!(
+        rig.harness.state().state.messages.filter_text(),
+        "audit.login"
+    );
+    rig.harness.get_by_label("orders").click();
+    rig.harness.run();
+    assert_eq!(rig.harness.state().state.messages.filter_text(), "orders.>");
+}
+
+#[test]
+fn message_view_samples_filters_and_pauses() {
+    let mut rig = rig();
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    assert!(!rig.control.sampling());
+    rig.go("Messages");
+    assert!(rig.control.sampling(), "opening the view turns sampling on");
+    rig.publisher
+        .offer_sample(sample(1, "orders.eu.created", 2));
+    rig.publisher
+        .offer_sample(sample(2, "telemetry.line1.temp", 0));
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    assert!(rig.has("orders.eu.created"));
+    assert!(rig.has("telemetry.line1.temp"));
+    assert!(rig.has("no one"), "a message nobody received is marked");
+
+    let filter = rig.harness.get_by_label("Subject filter");
+    filter.focus();
+    filter.type_text("orders.>");
+    rig.harness.run();
+    assert!(rig.has("orders.eu.created"));
+    assert!(!rig.has("telemetry.line1.temp"), "the filter hides it");
+
+    rig.harness.get_by_label("Pause").click();
+    rig.harness.run();
+    rig.publisher
+        .offer_sample(sample(3, "orders.us.created", 1));
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    assert!(!rig.has("orders.us.created"), "paused: no new rows");
+    assert!(rig.has("paused, 1 waiting"));
+    rig.harness.get_by_label("Resume").click();
+    rig.harness.run();
+    assert!(rig.has("orders.us.created"), "resumed: held rows appear");
+
+    rig.go("Overview");
+    assert!(
+        !rig.control.sampling(),
+        "leaving the view turns sampling off"
+    );
+    assert_eq!(*rig.control.sampling_calls.lock(), [true, false]);
+}
+
+#[test]
+fn message_detail_and_publish_again() {
+    let mut rig = rig();
+    rig.go("Messages");
+    rig.publisher
+        .offer_sample(sample(1, "orders.eu.created", 2));
+    rig.publisher
+        .offer_sample(sample(2, "orders.eu.created", 2));
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    rig.harness
+        .get_all_by_label("orders.eu.created")
+        .last()
+        .unwrap()
+        .click();
+    rig.harness.run();
+    assert!(rig.has("Compare with previous"));
+    rig.harness.get_by_label("Compare with previous").click();
+    rig.harness.run();
+    assert!(rig.has("Changes since message #1"));
+    rig.harness.get_by_label("Publish again").click();
+    rig.harness.run();
+    assert!(rig.has("Send request"), "the publish form opens");
+    assert_eq!(rig.harness.state().publish.subject, "orders.eu.created");
+    assert_eq!(rig.harness.state().publish.payload, r#"{"n":2}"#);
+}
+
+#[test]
+fn publish_form_sends_through_the_client() {
+    let mut rig = rig();
+    rig.go("Publish & Request");
+    let subject = rig.harness.get_by_label("Subject");
+    subject.focus();
+    subject.type_text("greet.joe");
+    rig.harness.run();
+    let headers = rig.harness.get_by_label("Headers");
+    headers.focus();
+    headers.type_text("Trace-Id: 7");
+    rig.harness.run();
+    rig.harness.get_by_label("Publish").click();
+    rig.harness.run();
+    match rig.sent.try_recv().unwrap() {
+        ClientCommand::Publish(msg) => {
+            assert_eq!(msg.subject, "greet.joe");
+            assert_eq!(msg.headers, [("Trace-Id".to_string(), "7".to_string())]);
+        }
+        other => panic!("expected a publish, got {other:?}"),
+    }
+    rig.harness.get_by_label("Send request").click();
+    rig.harness.run();
+    assert!(matches!(
+        rig.sent.try_recv().unwrap(),
+        ClientCommand::Request { .. }
+    ));
+}
+
+#[test]
+fn invalid_subject_is_refused_in_the_form() {
+    let mut rig = rig();
+    rig.go("Publish & Request");
+    let subject = rig.harness.get_by_label("Subject");
+    subject.focus();
+    subject.type_text("orders.*");
+    rig.harness.run();
+    rig.harness.get_by_label("Publish").click();
+    rig.harness.run();
+    assert!(rig.sent.try_recv().is_err());
+    assert!(rig.has_containing("is not a subject one can publish to"));
+}
+
+#[test]
+fn queue_group_shares_render() {
+    let mut rig = rig();
+    let mut snap = snapshot();
+    snap.queue_groups = vec![QueueGroupInfo {
+        subject: "jobs.>".into(),
+        queue: "workers".into(),
+        members: [
+            (1, "worker-a", 700),
+            (2, "worker-b", 200),
+            (3, "worker-c", 100),
+        ]
+        .into_iter()
+        .map(|(id, name, delivered)| QueueMember {
+            client_id: id,
+            client_name: name.into(),
+            sid: "1".into(),
+            delivered,
+        })
+        .collect(),
+    }];
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    rig.go("Queue groups");
+    assert!(rig.has("workers"));
+    assert!(rig.has("worker-a #1"));
+    assert!(rig.has("70.0%"));
+    assert!(rig.has("20.0%"));
+    assert!(rig.has("10.0%"));
+    assert!(rig.has_containing("unbalanced"));
+}
+
+#[test]
+fn latency_toggle_calls_the_broker() {
+    let mut rig = rig();
+    rig.go("Latency");
+    assert!(rig.control.latency_tracking());
+    rig.harness
+        .get_by_label("Track request/reply latency")
+        .click();
+    rig.harness.run();
+    assert!(!rig.control.latency_tracking());
+}
