@@ -268,6 +268,9 @@ impl MessageLog {
     }
 }
 
+/// Queue members' delivered counts by (client id, sid).
+pub type DeliveredCounters = HashMap<(u64, String), u64>;
+
 /// What is selected across the views.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
@@ -307,8 +310,8 @@ pub struct UiState {
     /// Samples the broker dropped because the UI fell behind (from the feed).
     pub dropped_samples: u64,
     /// Queue delivered counters from ~10 s ago, for "recent" shares.
-    pub queue_baseline: Option<(f64, HashMap<(u64, String), u64>)>,
-    pub queue_previous: Option<HashMap<(u64, String), u64>>,
+    pub queue_baseline: Option<(f64, DeliveredCounters)>,
+    pub queue_previous: Option<DeliveredCounters>,
     first_snapshot: Option<SystemTime>,
     started: std::time::Instant,
     /// Seconds (of `RatePoint::t`) of the newest snapshot.

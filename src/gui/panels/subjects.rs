@@ -19,7 +19,12 @@ use crate::gui::widgets::{self, NO_INTEREST, WARN};
 pub struct SubjectsPanel {
     pub expanded: HashSet<String>,
     pub order: TreeOrder,
+    /// Set once the first tree was seen (small trees start fully open).
+    pub opened: bool,
 }
+
+/// Trees up to this many nodes start fully expanded.
+const OPEN_ALL_UP_TO_NODES: usize = 200;
 
 impl SubjectsPanel {
     /// Opens every ancestor of `path` so that it is visible, and selects it.
@@ -36,6 +41,13 @@ impl SubjectsPanel {
     }
 
     pub fn ui(&mut self, ui: &mut Ui, state: &mut UiState, commands: &mut Vec<Command>) {
+        if !self.opened && !state.tree.nodes.is_empty() {
+            self.opened = true;
+            if state.tree.nodes.len() <= OPEN_ALL_UP_TO_NODES {
+                self.expanded
+                    .extend(state.tree.branch_paths().map(str::to_string));
+            }
+        }
         self.toolbar(ui, state);
         ui.separator();
         let selected = state
