@@ -4,7 +4,8 @@
 //! `broker` (the engine on tokio: server, connections, sublist, routing), `config`
 //! (nats-server's configuration file format), `cli` (nats-server's command-line flags),
 //! `inspect` (snapshots and the feed observers read), `logging` (nats-server's log format),
-//! `signals` (process signals).
+//! `signals` (process signals), `gui` (feature `gui`, on by default: the desktop inspector,
+//! which reads `inspect` only).
 //!
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
