@@ -15,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     };
     let broker = runtime.block_on(BrokerHandle::start(opts))?;
     let client_url = format!("nats://{}", broker.local_addr());
-    let (feed, control) = gui::demo_feed(runtime.handle());
+    let (feed, control) = gui::demo::demo_feed_with_url(runtime.handle(), &client_url);
     gui::run(GuiContext {
         feed,
         control,

@@ -199,7 +199,7 @@ impl InspectorApp {
                 })
                 .weak(),
             );
-            if self.state.messages.paused() {
+            if self.state.messages.paused() && !self.messages.hover_hold {
                 ui.separator();
                 ui.label(RichText::new("paused").color(WARN));
             }

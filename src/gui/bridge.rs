@@ -80,3 +80,79 @@ impl Bridge {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::feed;
+    use crate::inspect::snapshot::{EventKind, MessageSample, Snapshot};
+    use std::time::SystemTime;
+
+    fn sample(seq: u64) -> MessageSample {
+        MessageSample {
+            seq,
+            time: SystemTime::UNIX_EPOCH,
+            subject: b"a.b".to_vec(),
+            reply: None,
+            headers: None,
+            payload: vec![1, 2, 3],
+            publisher_id: 1,
+            receivers: 1,
+        }
+    }
+
+    #[test]
+    fn pump_takes_snapshot_events_and_samples() {
+        let ctx = egui::Context::default();
+        let (tx, rx) = feed::channel(64);
+        let mut bridge = Bridge::new(rx, &ctx);
+        let mut state = UiState::new();
+        tx.publish_snapshot(Snapshot {
+            subscriptions: 3,
+            ..Default::default()
+        });
+        tx.push_event(
+            SystemTime::UNIX_EPOCH,
+            EventKind::SlowConsumer {
+                client_id: 1,
+                name: String::new(),
+            },
+        );
+        for seq in 1..=10 {
+            tx.offer_sample(sample(seq));
+        }
+        let pumped = bridge.pump(&mut state);
+        assert!(pumped.snapshot);
+        assert_eq!(pumped.events, 1);
+        assert_eq!(pumped.samples, 10);
+        assert_eq!(state.snapshot.subscriptions, 3);
+        assert_eq!(state.messages.len(), 10);
+        let again = bridge.pump(&mut state);
+        assert_eq!(again, Pumped::default(), "nothing new, nothing taken");
+        assert_eq!(state.events.len(), 1);
+    }
+
+    #[test]
+    fn a_flood_is_taken_in_bounded_steps() {
+        let ctx = egui::Context::default();
+        let (tx, rx) = feed::channel(100_000);
+        let mut bridge = Bridge::new(rx, &ctx);
+        let mut state = UiState::new();
+        for seq in 1..=60_000 {
+            tx.offer_sample(sample(seq));
+        }
+        let mut frames = 0;
+        let mut taken = 0;
+        loop {
+            let p = bridge.pump(&mut state);
+            taken += p.samples;
+            frames += 1;
+            if !p.more_waiting {
+                break;
+            }
+        }
+        assert_eq!(taken, 60_000);
+        assert!(frames >= 1);
+        assert_eq!(state.messages.len(), crate::gui::state::MESSAGE_HISTORY);
+    }
+}

@@ -75,6 +75,9 @@ struct Conn {
     weight: f64,
 }
 
+/// Samples offered per tick while sampling is on.
+const SAMPLES_PER_TICK: usize = 40;
+
 /// The simulated deployment.
 pub struct DemoWorld {
     conns: Vec<Conn>,
@@ -88,6 +91,8 @@ pub struct DemoWorld {
     tick: u64,
     sample_seq: u64,
     rng: fastrand::Rng,
+    /// The URL the snapshots give as the server's.
+    pub client_url: String,
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -292,50 +297,60 @@ impl DemoWorld {
             tick: 0,
             sample_seq: 0,
             rng: fastrand::Rng::with_seed(7),
+            client_url: "nats://127.0.0.1:4222".into(),
         }
     }
 
     /// The `Connected` events of everyone already there (send once at start).
     pub fn initial_events(&self, publisher: &FeedPublisher) {
-        for c in &self.conns {
-            publisher.push_event(
-                c.info.start,
-                EventKind::Connected {
-                    client_id: c.info.id,
-                    addr: c.info.addr,
-                    name: c.info.name.clone(),
-                },
-            );
-        }
-        publisher.push_event(
-            self.now - Duration::from_secs(1200),
+        let mut events: Vec<(SystemTime, EventKind)> = self
+            .conns
+            .iter()
+            .map(|c| {
+                (
+                    c.info.start,
+                    EventKind::Connected {
+                        client_id: c.info.id,
+                        addr: c.info.addr,
+                        name: c.info.name.clone(),
+                    },
+                )
+            })
+            .collect();
+        let ago = |secs| self.now - Duration::from_secs(secs);
+        events.push((
+            ago(1201),
             EventKind::SlowConsumer {
                 client_id: 99,
                 name: "legacy-exporter".into(),
             },
-        );
-        publisher.push_event(
-            self.now - Duration::from_secs(1200),
+        ));
+        events.push((
+            ago(1200),
             EventKind::Disconnected {
                 client_id: 99,
                 name: "legacy-exporter".into(),
                 reason: "Slow Consumer (Pending Bytes)".into(),
             },
-        );
-        publisher.push_event(
-            self.now - Duration::from_secs(300),
+        ));
+        events.push((
+            ago(300),
             EventKind::AuthFailure {
                 addr: addr(51_234),
                 user: "reporting".into(),
             },
-        );
-        publisher.push_event(
-            self.now - Duration::from_secs(60),
+        ));
+        events.push((
+            ago(60),
             EventKind::PermissionViolation {
                 client_id: 2,
                 text: "Permissions Violation for Publish to \"admin.shutdown\"".into(),
             },
-        );
+        ));
+        events.sort_by_key(|(t, _)| *t);
+        for (t, kind) in events {
+            publisher.push_event(t, kind);
+        }
     }
 
     /// Advances the world by `dt`, publishes a snapshot, and offers samples when sampling.
@@ -355,7 +370,7 @@ impl DemoWorld {
             .unwrap_or_default()
             .as_secs_f64();
         let sampling = control.sampling();
-        let mut samples_left = if sampling { 40 } else { 0 };
+        let mut samples_left = if sampling { SAMPLES_PER_TICK } else { 0 };
         for pi in 0..self.conns.len() {
             for (k, &(subject, base, size)) in self.conns[pi].publishes.clone().iter().enumerate() {
                 let wave = 1.0 + 0.35 * (t / 9.0 + k as f64 + pi as f64).sin();
@@ -491,7 +506,12 @@ impl DemoWorld {
         for _ in 0..take {
             *samples_left -= 1;
             self.sample_seq += 1;
-            let sample = self.sample(subject, publisher_id, subscribers as u32);
+            let mut sample = self.sample(subject, publisher_id, subscribers as u32);
+            // Spread a tick's samples over the tick, in order.
+            let offset = Duration::from_millis(6 * (SAMPLES_PER_TICK - *samples_left) as u64);
+            sample.time = (self.now + offset)
+                .checked_sub(Duration::from_millis(250))
+                .unwrap_or(self.now);
             publisher.offer_sample(sample);
         }
     }
@@ -668,7 +688,7 @@ impl DemoWorld {
                 name: "switchboard-demo".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 nats_version: crate::proto::info::NATS_COMPAT_VERSION.into(),
-                client_url: "nats://127.0.0.1:4222".into(),
+                client_url: self.client_url.clone(),
                 monitor_url: Some("http://127.0.0.1:8222".into()),
             },
             uptime: self.now.duration_since(self.start).unwrap_or_default(),
@@ -702,9 +722,20 @@ impl DemoWorld {
 
 /// A feed driven by the simulated deployment on `runtime`, every 250 ms.
 pub fn demo_feed(runtime: &tokio::runtime::Handle) -> (Feed, Arc<dyn BrokerControl>) {
+    demo_feed_with_url(runtime, "nats://127.0.0.1:4222")
+}
+
+/// [`demo_feed`], with the server URL the snapshots report.
+pub fn demo_feed_with_url(
+    runtime: &tokio::runtime::Handle,
+    client_url: &str,
+) -> (Feed, Arc<dyn BrokerControl>) {
     let (publisher, feed) = feed::channel(4096);
     let control = Arc::new(DemoControl::new());
-    let mut world = DemoWorld::default();
+    let mut world = DemoWorld {
+        client_url: client_url.to_string(),
+        ..DemoWorld::default()
+    };
     world.initial_events(&publisher);
     let ctl = control.clone();
     runtime.spawn(async move {

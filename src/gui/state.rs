@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot};
+use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot, SubjectStat};
 
 use super::model::filter::SubjectFilter;
 use super::model::queues;
@@ -13,6 +13,8 @@ use super::model::subject_tree::{build_tree, SubjectTree};
 
 /// Messages kept for the live view.
 pub const MESSAGE_HISTORY: usize = 10_000;
+/// Bytes of message headers and payloads kept for the live view (oldest go first).
+pub const MESSAGE_HISTORY_BYTES: usize = 256 * 1024 * 1024;
 /// Rate points kept (at the sampler's ~4 ticks a second: about five minutes).
 pub const RATE_HISTORY_POINTS: usize = 1200;
 /// Points kept per connection and per subject (about a minute).
@@ -121,6 +123,9 @@ pub struct MessageLog {
     paused: bool,
     /// Messages dropped from `held` because the pause lasted too long.
     held_dropped: u64,
+    /// Bytes of headers and payloads in `rows`, and in `held`.
+    bytes: usize,
+    held_bytes: usize,
     /// Sample sequence gaps seen (samples the broker dropped).
     pub gaps: u64,
     last_seq: Option<u64>,
@@ -138,6 +143,8 @@ impl MessageLog {
             held: VecDeque::new(),
             paused: false,
             held_dropped: 0,
+            bytes: 0,
+            held_bytes: 0,
             gaps: 0,
             last_seq: None,
         }
@@ -149,10 +156,17 @@ impl MessageLog {
         }
         self.last_seq = Some(row.seq);
         if self.paused {
-            if self.held.len() == self.capacity {
-                self.held.pop_front();
-                self.held_dropped += 1;
+            let size = row.size();
+            while !self.held.is_empty()
+                && (self.held.len() >= self.capacity
+                    || self.held_bytes + size > MESSAGE_HISTORY_BYTES)
+            {
+                if let Some(old) = self.held.pop_front() {
+                    self.held_bytes -= old.size();
+                    self.held_dropped += 1;
+                }
             }
+            self.held_bytes += size;
             self.held.push_back(row);
             return;
         }
@@ -160,18 +174,33 @@ impl MessageLog {
     }
 
     fn append(&mut self, row: MessageRow) {
-        if self.rows.len() == self.capacity {
-            self.rows.pop_front();
-            if self.visible.front() == Some(&self.first) {
-                self.visible.pop_front();
-            }
-            self.first += 1;
+        let size = row.size();
+        while !self.rows.is_empty()
+            && (self.rows.len() >= self.capacity || self.bytes + size > MESSAGE_HISTORY_BYTES)
+        {
+            self.evict_oldest();
         }
+        self.bytes += size;
         let pos = self.first + self.rows.len() as u64;
         if self.filter.matches(row.subject.as_bytes()) {
             self.visible.push_back(pos);
         }
         self.rows.push_back(row);
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some(old) = self.rows.pop_front() {
+            self.bytes -= old.size();
+            if self.visible.front() == Some(&self.first) {
+                self.visible.pop_front();
+            }
+            self.first += 1;
+        }
+    }
+
+    /// Bytes of headers and payloads held in the history.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn set_paused(&mut self, paused: bool) {
@@ -180,6 +209,7 @@ impl MessageLog {
         }
         self.paused = paused;
         if !paused {
+            self.held_bytes = 0;
             for row in std::mem::take(&mut self.held) {
                 self.append(row);
             }
@@ -262,11 +292,16 @@ impl MessageLog {
 
     pub fn clear(&mut self) {
         self.first += self.rows.len() as u64;
+        self.bytes = 0;
+        self.held_bytes = 0;
         self.rows.clear();
         self.visible.clear();
         self.held.clear();
     }
 }
+
+/// Queue members' delivered counts by (client id, sid).
+pub type DeliveredCounters = HashMap<(u64, String), u64>;
 
 /// What is selected across the views.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -291,6 +326,8 @@ pub struct UiState {
     pub filters: Filters,
     pub snapshot: Arc<Snapshot>,
     pub tree: SubjectTree,
+    /// Indices into the snapshot's subjects, busiest first (computed once per snapshot).
+    pub subjects_by_rate: Vec<usize>,
     /// Connection names by id, live and closed (for publisher/receiver columns).
     pub names: HashMap<u64, String>,
     pub rates: Ring<RatePoint>,
@@ -307,8 +344,8 @@ pub struct UiState {
     /// Samples the broker dropped because the UI fell behind (from the feed).
     pub dropped_samples: u64,
     /// Queue delivered counters from ~10 s ago, for "recent" shares.
-    pub queue_baseline: Option<(f64, HashMap<(u64, String), u64>)>,
-    pub queue_previous: Option<HashMap<(u64, String), u64>>,
+    pub queue_baseline: Option<(f64, DeliveredCounters)>,
+    pub queue_previous: Option<DeliveredCounters>,
     first_snapshot: Option<SystemTime>,
     started: std::time::Instant,
     /// Seconds (of `RatePoint::t`) of the newest snapshot.
@@ -331,6 +368,7 @@ impl UiState {
             filters: Filters::default(),
             snapshot: Arc::new(Snapshot::default()),
             tree: SubjectTree::default(),
+            subjects_by_rate: Vec::new(),
             names: HashMap::new(),
             rates: Ring::new(RATE_HISTORY_POINTS),
             subject_rates: HashMap::new(),
@@ -391,16 +429,18 @@ impl UiState {
             }
         }
         self.tree = build_tree(&snap.subjects);
+        self.subjects_by_rate = super::model::subject_tree::by_rate(&snap.subjects);
         self.snapshot = snap;
     }
 
     fn track_subjects(&mut self, snap: &Snapshot, t: f64) {
-        let top: HashSet<&str> =
-            super::model::subject_tree::top_subjects(&snap.subjects, TRACKED_TOP_SUBJECTS)
-                .into_iter()
-                .filter(|s| s.msgs_per_sec > 0.0)
-                .map(|s| s.subject.as_str())
-                .collect();
+        let top: HashSet<&str> = super::model::subject_tree::by_rate(&snap.subjects)
+            .into_iter()
+            .take(TRACKED_TOP_SUBJECTS)
+            .map(|i| &snap.subjects[i])
+            .filter(|s| s.msgs_per_sec > 0.0)
+            .map(|s| s.subject.as_str())
+            .collect();
         for s in &snap.subjects {
             let wanted =
                 top.contains(s.subject.as_str()) || self.plotted_subjects.contains(&s.subject);
@@ -428,6 +468,14 @@ impl UiState {
     pub fn conn_label(&self, id: u64) -> String {
         let name = self.names.get(&id).map(String::as_str).unwrap_or("");
         super::model::connections::display_name(id, name)
+    }
+
+    /// The busiest subjects of the current snapshot, first `n`.
+    pub fn top_subjects(&self, n: usize) -> impl Iterator<Item = &SubjectStat> {
+        self.subjects_by_rate
+            .iter()
+            .take(n)
+            .filter_map(|&i| self.snapshot.subjects.get(i))
     }
 
     /// Seconds the UI has been running, for samples without a snapshot time.
@@ -490,6 +538,21 @@ mod tests {
         assert_eq!(visible(&log), [3, 4, 5, 6]);
         log.set_filter("b.>");
         assert_eq!(visible(&log), [4, 6]);
+    }
+
+    #[test]
+    fn log_is_bounded_in_bytes() {
+        let mut log = MessageLog::new(100);
+        let big = |seq| MessageRow {
+            payload: vec![0; MESSAGE_HISTORY_BYTES / 3 + 1],
+            ..row(seq, "big")
+        };
+        for seq in 1..=4 {
+            log.push(big(seq));
+        }
+        assert_eq!(log.len(), 2, "three would exceed the byte budget");
+        assert!(log.bytes() <= MESSAGE_HISTORY_BYTES);
+        assert_eq!(log.visible_row(0).unwrap().seq, 3);
     }
 
     #[test]

@@ -275,15 +275,16 @@ impl SubjectTree {
     }
 }
 
-/// The busiest subjects by message rate, highest first.
-pub fn top_subjects(subjects: &[SubjectStat], n: usize) -> Vec<&SubjectStat> {
-    let mut all: Vec<&SubjectStat> = subjects.iter().collect();
-    all.sort_by(|a, b| {
+/// Indices of the subjects by message rate, highest first (then by total, then name).
+pub fn by_rate(subjects: &[SubjectStat]) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..subjects.len()).collect();
+    all.sort_by(|&a, &b| {
+        let (a, b) = (&subjects[a], &subjects[b]);
         b.msgs_per_sec
             .total_cmp(&a.msgs_per_sec)
             .then_with(|| b.msgs.cmp(&a.msgs))
+            .then_with(|| a.subject.cmp(&b.subject))
     });
-    all.truncate(n);
     all
 }
 
@@ -418,9 +419,10 @@ mod tests {
             stat("b", 1, 9.0, 1, 0),
             stat("c", 1, 5.0, 1, 0),
         ];
-        let top: Vec<&str> = top_subjects(&subjects, 2)
-            .iter()
-            .map(|s| s.subject.as_str())
+        let top: Vec<&str> = by_rate(&subjects)
+            .into_iter()
+            .take(2)
+            .map(|i| subjects[i].subject.as_str())
             .collect();
         assert_eq!(top, ["b", "c"]);
     }

@@ -1,6 +1,7 @@
 //! Connections: a sortable, filterable table, a detail pane (subscriptions, rates, the
 //! Disconnect button) and the recently closed connections with their close reasons.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use egui::{RichText, Ui, Vec2};
@@ -22,6 +23,8 @@ pub struct ConnectionsPanel {
     pub sort: ConnSort,
     /// The last kick's result, shown in the detail pane.
     pub last_kick: Option<(u64, bool)>,
+    /// Table rows and what they were computed from (snapshot, filter, sort).
+    cache: Option<((usize, String, ConnSort), Vec<usize>)>,
 }
 
 const COLUMNS: [(ConnColumn, &str, &str); 14] = [
@@ -64,7 +67,16 @@ const COLUMNS: [(ConnColumn, &str, &str); 14] = [
 impl ConnectionsPanel {
     pub fn ui(&mut self, ui: &mut Ui, state: &mut UiState, commands: &mut Vec<Command>) {
         let snap = state.snapshot.clone();
-        let rows = model::table_rows(&snap.connections, &state.filters.connections, self.sort);
+        let key = (
+            Arc::as_ptr(&snap) as usize,
+            state.filters.connections.clone(),
+            self.sort,
+        );
+        if self.cache.as_ref().is_none_or(|(k, _)| *k != key) {
+            let rows = model::table_rows(&snap.connections, &state.filters.connections, self.sort);
+            self.cache = Some((key, rows));
+        }
+        let rows = self.cache.as_ref().map_or(Vec::new(), |(_, r)| r.clone());
         ui.horizontal(|ui| {
             widgets::filter_box(
                 ui,
@@ -91,6 +103,7 @@ impl ConnectionsPanel {
             egui::Panel::right("connection_detail")
                 .resizable(true)
                 .default_size(360.0)
+                .min_size(280.0)
                 .show(ui, |ui| self.detail(ui, conn, state, commands));
         }
         egui::Panel::bottom("closed_connections")
@@ -98,7 +111,9 @@ impl ConnectionsPanel {
             .default_size(160.0)
             .show(ui, |ui| closed(ui, &snap.closed));
         egui::CentralPanel::no_frame().show(ui, |ui| {
-            self.table(ui, &snap.connections, &rows, state);
+            egui::ScrollArea::horizontal()
+                .id_salt("connections_hscroll")
+                .show(ui, |ui| self.table(ui, &snap.connections, &rows, state));
         });
     }
 
@@ -290,14 +305,17 @@ impl ConnectionsPanel {
             let ins: Vec<f64> = history.iter().map(|p| p.1).collect();
             let outs: Vec<f64> = history.iter().map(|p| p.2).collect();
             ui.add_space(4.0);
-            ui.label(
-                RichText::new("msgs/s in (blue) and out (purple), last minute")
-                    .small()
-                    .weak(),
-            );
-            let size = Vec2::new(ui.available_width().min(320.0), 30.0);
-            widgets::sparkline(ui, &ins, size, IN);
-            widgets::sparkline(ui, &outs, size, OUT);
+            ui.label(RichText::new("msgs/s, last minute").small().weak());
+            let size = Vec2::new((ui.available_width() - 40.0).clamp(80.0, 300.0), 28.0);
+            for (caption, data, color) in [("in", &ins, IN), ("out", &outs, OUT)] {
+                ui.horizontal(|ui| {
+                    ui.add_sized(
+                        [28.0, 20.0],
+                        egui::Label::new(RichText::new(caption).color(color)),
+                    );
+                    widgets::sparkline(ui, data, size, color);
+                });
+            }
         }
         ui.add_space(6.0);
         ui.strong(format!("Subscriptions ({})", c.subscriptions.len()));

@@ -19,6 +19,9 @@ pub struct MessagesPanel {
     /// (older seq, newer seq, diff) when comparing.
     pub compare: Option<(u64, u64, Vec<DiffLine>)>,
     pub note: Option<String>,
+    /// The list holds new rows while the pointer is over it (so a click hits the row the
+    /// user aimed at); true while that hold is ours, not the user's Pause.
+    pub hover_hold: bool,
 }
 
 impl MessagesPanel {
@@ -42,7 +45,16 @@ impl MessagesPanel {
                 .default_size(300.0)
                 .show(ui, |ui| self.detail(ui, &msg, state, commands));
         }
-        egui::CentralPanel::no_frame().show(ui, |ui| table(ui, state));
+        let hovered = egui::CentralPanel::no_frame()
+            .show(ui, |ui| table(ui, state))
+            .inner;
+        if hovered && !state.messages.paused() {
+            state.messages.set_paused(true);
+            self.hover_hold = true;
+        } else if !hovered && self.hover_hold {
+            state.messages.set_paused(false);
+            self.hover_hold = false;
+        }
     }
 
     fn toolbar(&mut self, ui: &mut Ui, state: &mut UiState, sampling: bool) {
@@ -57,7 +69,7 @@ impl MessagesPanel {
             ) {
                 state.messages.set_filter(&text);
             }
-            let paused = state.messages.paused();
+            let paused = state.messages.paused() && !self.hover_hold;
             let label = if paused { "Resume" } else { "Pause" };
             if ui
                 .button(label)
@@ -65,6 +77,7 @@ impl MessagesPanel {
                 .clicked()
             {
                 state.messages.set_paused(!paused);
+                self.hover_hold = false;
             }
             if ui.button("Clear").clicked() {
                 state.messages.clear();
@@ -85,6 +98,14 @@ impl MessagesPanel {
                     ui,
                     &format!("paused, {} waiting", state.messages.held()),
                     WARN,
+                );
+            } else if self.hover_hold {
+                ui.label(
+                    RichText::new(format!(
+                        "holding {} new while the pointer is on the list",
+                        state.messages.held()
+                    ))
+                    .weak(),
                 );
             }
             if !sampling {
@@ -256,7 +277,8 @@ fn diff_view(ui: &mut Ui, old_seq: u64, lines: &[DiffLine]) {
     }
 }
 
-fn table(ui: &mut Ui, state: &mut UiState) {
+/// Draws the list; returns whether the pointer is over it.
+fn table(ui: &mut Ui, state: &mut UiState) -> bool {
     let n = state.messages.visible_len();
     if n == 0 {
         ui.label(
@@ -267,7 +289,7 @@ fn table(ui: &mut Ui, state: &mut UiState) {
             })
             .weak(),
         );
-        return;
+        return false;
     }
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let mut clicked = None;
@@ -275,7 +297,7 @@ fn table(ui: &mut Ui, state: &mut UiState) {
     let selected = state.selection.message;
     // Labels must not take the clicks that select a row.
     ui.style_mut().interaction.selectable_labels = false;
-    TableBuilder::new(ui)
+    let output = TableBuilder::new(ui)
         .id_salt("messages_table")
         .striped(true)
         .resizable(true)
@@ -348,4 +370,5 @@ fn table(ui: &mut Ui, state: &mut UiState) {
             Some(seq)
         };
     }
+    ui.rect_contains_pointer(output.inner_rect)
 }

@@ -8,7 +8,6 @@ use crate::inspect::snapshot::{BrokerEvent, EventKind};
 
 use super::{Command, View};
 use crate::gui::model::format;
-use crate::gui::model::subject_tree::top_subjects;
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, NO_INTEREST, OK, OUT, WARN};
 
@@ -162,7 +161,7 @@ fn unheard_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
 
 fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
     ui.strong("Top subjects by rate");
-    let top = top_subjects(&state.snapshot.subjects, 12);
+    let top: Vec<_> = state.top_subjects(12).collect();
     if top.is_empty() {
         ui.label(RichText::new("Nothing published yet.").weak());
         return;

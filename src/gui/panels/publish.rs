@@ -66,6 +66,9 @@ impl PublishPanel {
     /// Validates the form into a message.
     pub fn outgoing(&self) -> Result<Outgoing, String> {
         let subj = self.subject.trim();
+        if subj.is_empty() {
+            return Err("enter a subject".into());
+        }
         if !subject::is_valid_literal_subject(subj.as_bytes()) || subj.contains(char::is_whitespace)
         {
             return Err(format!("{subj:?} is not a subject one can publish to"));

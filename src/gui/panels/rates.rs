@@ -4,7 +4,6 @@ use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::gui::model::format;
-use crate::gui::model::subject_tree::top_subjects;
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, OUT};
 
@@ -44,11 +43,11 @@ impl RatesPanel {
     fn picker(&mut self, ui: &mut Ui, state: &mut UiState) {
         widgets::filter_box(ui, "Subjects", &mut self.subject_filter, "filter", 140.0);
         let needle = self.subject_filter.to_lowercase();
-        let subjects = top_subjects(&state.snapshot.subjects, usize::MAX);
-        let shown: Vec<_> = subjects
-            .into_iter()
+        let shown: Vec<_> = state
+            .top_subjects(usize::MAX)
             .filter(|s| needle.is_empty() || s.subject.to_lowercase().contains(&needle))
             .take(PICKER_SUBJECTS)
+            .cloned()
             .collect();
         if !state.plotted_subjects.is_empty() && ui.small_button("Untick all").clicked() {
             state.plotted_subjects.clear();

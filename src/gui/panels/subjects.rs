@@ -11,7 +11,7 @@ use super::Command;
 use crate::gui::client::Outgoing;
 use crate::gui::model::filter::{filter_for_node, SubjectFilter};
 use crate::gui::model::format;
-use crate::gui::model::subject_tree::{BranchStats, Interest, SubjectNode, TreeOrder};
+use crate::gui::model::subject_tree::{BranchStats, Interest, SubjectNode, TreeOrder, TreeRow};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, NO_INTEREST, WARN};
 
@@ -19,7 +19,17 @@ use crate::gui::widgets::{self, NO_INTEREST, WARN};
 pub struct SubjectsPanel {
     pub expanded: HashSet<String>,
     pub order: TreeOrder,
+    /// Set once the first tree was seen (small trees start fully open).
+    pub opened: bool,
+    /// The visible rows and what they were computed from (recomputed only on change).
+    cache: Option<(RowsKey, Vec<TreeRow>)>,
 }
+
+/// Snapshot identity, filter text and order; expansion changes clear the cache.
+type RowsKey = (usize, String, TreeOrder);
+
+/// Trees up to this many nodes start fully expanded.
+const OPEN_ALL_UP_TO_NODES: usize = 200;
 
 impl SubjectsPanel {
     /// Opens every ancestor of `path` so that it is visible, and selects it.
@@ -28,6 +38,7 @@ impl SubjectsPanel {
         for token in path.split('.') {
             if !prefix.is_empty() {
                 self.expanded.insert(prefix.clone());
+                self.cache = None;
                 prefix.push('.');
             }
             prefix.push_str(token);
@@ -36,6 +47,14 @@ impl SubjectsPanel {
     }
 
     pub fn ui(&mut self, ui: &mut Ui, state: &mut UiState, commands: &mut Vec<Command>) {
+        if !self.opened && !state.tree.nodes.is_empty() {
+            self.opened = true;
+            if state.tree.nodes.len() <= OPEN_ALL_UP_TO_NODES {
+                self.expanded
+                    .extend(state.tree.branch_paths().map(str::to_string));
+                self.cache = None;
+            }
+        }
         self.toolbar(ui, state);
         ui.separator();
         let selected = state
@@ -47,6 +66,7 @@ impl SubjectsPanel {
             egui::Panel::right("subject_detail")
                 .resizable(true)
                 .default_size(340.0)
+                .min_size(280.0)
                 .show(ui, |ui| detail(ui, &state.tree.nodes[id], state, commands));
         }
         egui::CentralPanel::no_frame().show(ui, |ui| self.tree(ui, state));
@@ -70,9 +90,11 @@ impl SubjectsPanel {
                 });
             if ui.button("Expand all").clicked() {
                 self.expanded = state.tree.branch_paths().map(str::to_string).collect();
+                self.cache = None;
             }
             if ui.button("Collapse all").clicked() {
                 self.expanded.clear();
+                self.cache = None;
             }
         });
         let total = &state.tree.total;
@@ -98,8 +120,17 @@ impl SubjectsPanel {
     }
 
     fn tree(&mut self, ui: &mut Ui, state: &mut UiState) {
-        let filter = SubjectFilter::parse(&state.filters.subjects);
-        let rows = state.tree.visible_rows(&self.expanded, &filter, self.order);
+        let key: RowsKey = (
+            std::sync::Arc::as_ptr(&state.snapshot) as usize,
+            state.filters.subjects.clone(),
+            self.order,
+        );
+        if self.cache.as_ref().is_none_or(|(k, _)| *k != key) {
+            let filter = SubjectFilter::parse(&state.filters.subjects);
+            let rows = state.tree.visible_rows(&self.expanded, &filter, self.order);
+            self.cache = Some((key, rows));
+        }
+        let rows: &[TreeRow] = self.cache.as_ref().map_or(&[], |(_, r)| r.as_slice());
         if rows.is_empty() {
             ui.label(
                 RichText::new(if state.tree.nodes.is_empty() {
@@ -207,6 +238,7 @@ impl SubjectsPanel {
             if !self.expanded.remove(&path) {
                 self.expanded.insert(path);
             }
+            self.cache = None;
         }
         if let Some(id) = select {
             let node = &state.tree.nodes[id];
