@@ -255,6 +255,8 @@ fn app_window(plan: RunPlan, extras: Extras) -> ExitCode {
     let Ok((services, Some((feed, control)))) = started else {
         return ExitCode::from(1);
     };
+    // Request/reply latency needs no configuration: on whenever the window is open.
+    control.set_latency_tracking(true);
     // Ctrl-C in the terminal that started the app: stop the broker cleanly, then leave.
     runtime.spawn(async {
         let _ = tokio::signal::ctrl_c().await;
