@@ -5,7 +5,7 @@
 //! (nats-server's configuration file format), `cli` (nats-server's command-line flags),
 //! `inspect` (snapshots and the feed observers read), `logging` (nats-server's log format),
 //! `monitor` (nats-server-compatible HTTP monitoring and Prometheus metrics), `signals`
-//! (process signals).
+//! (process signals), `record` (record and replay: file format, recorder, replay engine).
 //!
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
@@ -19,4 +19,5 @@ pub mod inspect;
 pub mod logging;
 pub mod monitor;
 pub mod proto;
+pub mod record;
 pub mod signals;

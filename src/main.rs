@@ -28,6 +28,10 @@ fn main() -> ExitCode {
                 print!("{}", top_level_help());
                 return ExitCode::SUCCESS;
             }
+            // Record and replay (src/record/cli.rs).
+            Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
+                return switchboard::record::cli::run(cmd, &rest[1..]);
+            }
             Some("version") => {
                 println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
@@ -57,6 +61,8 @@ fn top_level_help() -> String {
          switchboard [FLAGS]          run the app (broker on 127.0.0.1:4222)\n  \
          switchboard serve [FLAGS]    run the headless broker\n  \
          nats-server [FLAGS]          (when installed under that name) same as serve\n  \
+         switchboard serve --record FILE [--record-subject PATTERN]...\n  \
+         switchboard record | replay | export | import | info ...   (--help on each)\n  \
          switchboard version | help\n\n\
          FLAGS are nats-server's; `switchboard serve --help` lists them.\n",
         env!("CARGO_PKG_VERSION")
@@ -64,6 +70,13 @@ fn top_level_help() -> String {
 }
 
 fn launch(args: Vec<String>) -> ExitCode {
+    let (record, args) = match switchboard::record::cli::split_serve_args(args) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(1);
+        }
+    };
     match cli::parse_server_args(args) {
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -96,11 +109,11 @@ fn launch(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
-        Ok(Launch::Run(plan)) => serve(plan),
+        Ok(Launch::Run(plan)) => serve(plan, record),
     }
 }
 
-fn serve(plan: RunPlan) -> ExitCode {
+fn serve(plan: RunPlan, record: switchboard::record::cli::ServeRecordArgs) -> ExitCode {
     let opts = plan.options;
     if let Err(e) = logging::configure(
         opts.logging.debug,
@@ -177,6 +190,15 @@ fn serve(plan: RunPlan) -> ExitCode {
             "Listening for client connections on {}",
             handle.local_addr()
         );
+        let recording = match switchboard::record::cli::start_serve_recording(&server, &record) {
+            Ok(recording) => recording,
+            Err(e) => {
+                log_fatal!("{}", e);
+                eprintln!("switchboard: {e}");
+                handle.shutdown().await;
+                return ExitCode::from(1);
+            }
+        };
         log_info!("Server is ready");
         switchboard::signals::wait_for_stop().await;
         log_info!("Initiating Shutdown...");
@@ -184,6 +206,7 @@ fn serve(plan: RunPlan) -> ExitCode {
             monitor.shutdown().await;
         }
         handle.shutdown().await;
+        switchboard::record::cli::stop_serve_recording(recording).await;
         log_info!("Server Exiting..");
         ExitCode::SUCCESS
     })

@@ -5,6 +5,7 @@ pub mod client;
 pub mod close;
 pub mod options;
 pub mod outbound;
+pub mod record_tap;
 mod router;
 pub mod server;
 pub mod sublist;
@@ -12,4 +13,5 @@ pub mod tap;
 
 pub use close::CloseReason;
 pub use options::Options;
+pub use record_tap::BrokerRecording;
 pub use server::{BrokerHandle, Server, StartError};

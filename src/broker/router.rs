@@ -47,6 +47,9 @@ impl Conn {
                 receivers,
             );
         }
+        if tap.recording.active() {
+            tap.recording.record(msg, self.shared.id, receivers);
+        }
     }
 
     /// Sublist results cached per connection and per sublist generation (nats-server's L1);
