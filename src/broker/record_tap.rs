@@ -1,10 +1,12 @@
 //! The recording tap: while a recording runs, every publish whose subject matches its
-//! patterns is encoded (with the publisher's id and how many subscribers received it) and
-//! offered to the recording's bounded queue. When no recording runs the publish path pays
-//! one relaxed load.
+//! patterns is encoded (with the publisher's id and how many subscribers received it) into
+//! its connection's batch, and each batch is offered to the recording's bounded queue at the
+//! end of the connection's read batch (before receivers are woken, so a reply is never
+//! recorded before its request). When no recording runs the publish path pays one relaxed
+//! load.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::RwLock;
@@ -17,14 +19,30 @@ use crate::record::recorder::{
     RecordCounters, RecordError, RecordMonitor, RecordOptions, RecordSink, Recording,
 };
 
+/// Encoded messages a connection buffers during one read batch (`Conn::end_batch` hands
+/// them to the recording): one queue entry per batch instead of one per message.
+#[derive(Debug, Default)]
+pub struct RecordBatch {
+    data: Vec<u8>,
+    count: u64,
+    size: usize,
+    /// The recording the batch belongs to.
+    epoch: u64,
+}
+
+/// A batch is handed over early once it holds this many bytes.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 struct Session {
     sink: RecordSink,
     patterns: Vec<Box<[u8]>>,
+    epoch: u64,
 }
 
 #[derive(Default)]
 pub struct RecordTap {
     active: AtomicBool,
+    epoch: AtomicU64,
     session: RwLock<Option<Session>>,
 }
 
@@ -43,8 +61,14 @@ impl RecordTap {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// Offers one publish to the recording, if it matches.
-    pub fn record(&self, msg: &Publish<'_>, publisher: u64, receivers: u32) {
+    /// Adds one publish to the connection's batch, if it matches the recording's patterns.
+    pub fn record(
+        &self,
+        batch: &mut RecordBatch,
+        msg: &Publish<'_>,
+        publisher: u64,
+        receivers: u32,
+    ) {
         let guard = self.session.read();
         let Some(session) = guard.as_ref() else {
             return;
@@ -56,6 +80,13 @@ impl RecordTap {
                 .any(|p| subject::matches(p, msg.subject))
         {
             return;
+        }
+        if batch.epoch != session.epoch {
+            // Left over from an earlier recording: not this one's.
+            *batch = RecordBatch {
+                epoch: session.epoch,
+                ..RecordBatch::default()
+            };
         }
         let headers = msg
             .header_len
@@ -69,17 +100,44 @@ impl RecordTap {
             publisher: Some(publisher),
             receivers: Some(receivers),
         };
-        session
-            .sink
-            .offer(format::encode_message(&m), m.size(), Some(publisher));
+        format::append_message(&mut batch.data, &m);
+        batch.count += 1;
+        batch.size += m.size();
+        if batch.data.len() >= MAX_BATCH_BYTES {
+            hand_over(session, batch, publisher);
+        }
     }
 
-    fn attach(&self, session: Session) -> bool {
+    /// Hands a connection's batch to the recording (called at the end of each read batch).
+    #[inline]
+    pub fn flush(&self, batch: &mut RecordBatch, publisher: u64) {
+        if batch.count > 0 {
+            self.flush_batch(batch, publisher);
+        }
+    }
+
+    fn flush_batch(&self, batch: &mut RecordBatch, publisher: u64) {
+        let guard = self.session.read();
+        match guard.as_ref() {
+            Some(session) if session.epoch == batch.epoch => {
+                hand_over(session, batch, publisher);
+            }
+            // The recording it was made for has stopped.
+            _ => *batch = RecordBatch::default(),
+        }
+    }
+
+    fn attach(&self, sink: RecordSink, patterns: Vec<Box<[u8]>>) -> bool {
         let mut slot = self.session.write();
         if slot.is_some() {
             return false;
         }
-        *slot = Some(session);
+        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        *slot = Some(Session {
+            sink,
+            patterns,
+            epoch,
+        });
         self.active.store(true, Ordering::Relaxed);
         true
     }
@@ -88,6 +146,15 @@ impl RecordTap {
         self.active.store(false, Ordering::Relaxed);
         self.session.write().take();
     }
+}
+
+fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64) {
+    let data = std::mem::replace(&mut batch.data, Vec::with_capacity(4096));
+    session
+        .sink
+        .offer_batch(data, batch.count, batch.size, Some(publisher));
+    batch.count = 0;
+    batch.size = 0;
 }
 
 /// A recording of the embedded broker's traffic. Stop it with `stop` (dropping it stops it
@@ -182,11 +249,7 @@ impl Server {
                 .map(|c| c.name.clone())
         });
         let recording = Recording::start(path, &meta, &opts, Some(names))?;
-        let session = Session {
-            sink: recording.sink(),
-            patterns,
-        };
-        if !self.tap.recording.attach(session) {
+        if !self.tap.recording.attach(recording.sink(), patterns) {
             let _ = recording.stop();
             return Err(RecordError::AlreadyRecording);
         }

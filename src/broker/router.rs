@@ -48,7 +48,8 @@ impl Conn {
             );
         }
         if tap.recording.active() {
-            tap.recording.record(msg, self.shared.id, receivers);
+            tap.recording
+                .record(&mut self.record_batch, msg, self.shared.id, receivers);
         }
     }
 

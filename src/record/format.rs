@@ -162,9 +162,35 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Encodes a message body. The broker calls this on its publish path: one allocation of
-/// the exact size and one copy of each part.
+/// Encodes a message body.
 pub fn encode_message(m: &MessageRef<'_>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(MESSAGE_FIXED + m.size());
+    write_message(&mut b, m);
+    b
+}
+
+/// Appends a message body prefixed by its length (`u32`): the form in which producers hand
+/// batches of messages to the writer (which adds the CRC). The broker calls this on its
+/// publish path: one copy of each part into the connection's batch buffer.
+pub fn append_message(out: &mut Vec<u8>, m: &MessageRef<'_>) {
+    let len = MESSAGE_FIXED + m.size();
+    out.reserve(4 + len);
+    out.extend_from_slice(&len_u32(len).to_le_bytes());
+    write_message(out, m);
+}
+
+/// Splits a batch made by `append_message` into bodies.
+pub fn batch_bodies(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (len, rest) = data.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        let body = rest.get(..len)?;
+        data = &rest[len..];
+        Some(body)
+    })
+}
+
+fn write_message(b: &mut Vec<u8>, m: &MessageRef<'_>) {
     let reply = m.reply.unwrap_or_default();
     let headers = m.headers.unwrap_or_default();
     let mut flags = 0u8;
@@ -180,7 +206,6 @@ pub fn encode_message(m: &MessageRef<'_>) -> Vec<u8> {
     } else {
         0
     };
-    let mut b = Vec::with_capacity(MESSAGE_FIXED + m.size());
     b.push(kind::MESSAGE);
     b.push(flags);
     b.extend_from_slice(&m.time_ns.to_le_bytes());
@@ -193,7 +218,6 @@ pub fn encode_message(m: &MessageRef<'_>) -> Vec<u8> {
     b.extend_from_slice(reply);
     b.extend_from_slice(headers);
     b.extend_from_slice(m.payload);
-    b
 }
 
 pub fn encode_meta(meta: &Meta) -> Vec<u8> {
@@ -356,6 +380,26 @@ mod tests {
             let body = encode_message(&m.as_ref());
             assert_eq!(decode(&body).unwrap(), Record::Message(m));
         }
+    }
+
+    #[test]
+    fn batches_split_back_into_bodies() {
+        let a = Message {
+            subject: b"a".to_vec(),
+            ..Message::default()
+        };
+        let b = Message {
+            subject: b"b".to_vec(),
+            payload: vec![1; 300],
+            ..Message::default()
+        };
+        let mut batch = Vec::new();
+        append_message(&mut batch, &a.as_ref());
+        append_message(&mut batch, &b.as_ref());
+        let bodies: Vec<&[u8]> = batch_bodies(&batch).collect();
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(decode(bodies[1]).unwrap(), Record::Message(b));
+        assert_eq!(batch_bodies(&batch[..batch.len() - 1]).count(), 1);
     }
 
     #[test]

@@ -9,19 +9,24 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::format::{Meta, Stats};
+use super::format::{self, MessageRef, Meta, Stats};
 use super::writer::RecordWriter;
 
-/// Messages the queue holds by default.
+/// Entries the queue holds by default (an entry is one message, or a batch of messages
+/// one broker connection published in one read).
 pub const DEFAULT_QUEUE_MESSAGES: usize = 64 * 1024;
-/// Message bytes the queue holds by default.
+/// Encoded bytes the queue holds by default.
 pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
-/// How often the writer flushes when idle and writes a STATS record when something changed.
+/// An idle writer flushes its buffer to the file after this long without new messages.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How long an idle writer sleeps between polls of the queue.
+const POLL_IDLE: Duration = Duration::from_millis(2);
+/// Messages written between updates of the live counters.
+const BATCH: usize = 4096;
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
 /// What to record and how much to queue.
@@ -88,7 +93,7 @@ pub struct RecordCounters {
     pub bytes: u64,
     /// Messages dropped because the queue was full or the disk failed.
     pub drops: u64,
-    /// Message bytes waiting in the queue.
+    /// Bytes waiting in the queue (encoded).
     pub queued_bytes: usize,
 }
 
@@ -108,9 +113,12 @@ impl RecordMonitor {
     }
 }
 
-/// One encoded message on its way to the writer.
+/// Encoded messages on their way to the writer: one or more bodies, each prefixed by its
+/// length (`format::append_message`), from one publisher.
 struct Item {
-    body: Vec<u8>,
+    data: Vec<u8>,
+    count: u64,
+    /// Message bytes (subject, reply, headers, payload) in the batch.
     size: usize,
     publisher: Option<u64>,
 }
@@ -130,32 +138,40 @@ impl std::fmt::Debug for RecordSink {
 }
 
 impl RecordSink {
-    /// Queues an encoded message body of `size` message bytes; false (and counted as a
-    /// drop) when the queue is full.
+    /// Queues one message; false (and counted as a drop) when the queue is full.
+    pub fn offer_message(&self, m: &MessageRef<'_>) -> bool {
+        let mut data = Vec::new();
+        format::append_message(&mut data, m);
+        self.offer_batch(data, 1, m.size(), m.publisher)
+    }
+
+    /// Queues `count` messages encoded by `format::append_message` into `data`, holding
+    /// `size` message bytes; false (and all counted as drops) when the queue is full.
     #[inline]
-    pub fn offer(&self, body: Vec<u8>, size: usize, publisher: Option<u64>) -> bool {
-        let queued = self
-            .counters
-            .queued_bytes
-            .fetch_add(size, Ordering::Relaxed);
-        if queued + size > self.max_bytes && queued > 0 {
-            self.counters
-                .queued_bytes
-                .fetch_sub(size, Ordering::Relaxed);
-            self.drop_one();
+    pub fn offer_batch(
+        &self,
+        data: Vec<u8>,
+        count: u64,
+        size: usize,
+        publisher: Option<u64>,
+    ) -> bool {
+        let mem = data.len();
+        let queued = self.counters.queued_bytes.fetch_add(mem, Ordering::Relaxed);
+        if queued + mem > self.max_bytes && queued > 0 {
+            self.counters.queued_bytes.fetch_sub(mem, Ordering::Relaxed);
+            self.add_drops(count);
             return false;
         }
         match self.tx.try_send(Item {
-            body,
+            data,
+            count,
             size,
             publisher,
         }) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.counters
-                    .queued_bytes
-                    .fetch_sub(size, Ordering::Relaxed);
-                self.drop_one();
+                self.counters.queued_bytes.fetch_sub(mem, Ordering::Relaxed);
+                self.add_drops(count);
                 false
             }
         }
@@ -280,34 +296,64 @@ struct WriterState {
 type FileWriter = RecordWriter<std::io::BufWriter<std::fs::File>>;
 
 impl WriterState {
+    /// The writer polls the queue instead of blocking on it: a blocked receiver would make
+    /// every producer's send a wake-up system call (and, on a busy CPU, a context switch).
+    /// An idle writer sleeps `POLL_IDLE` between polls; the queue absorbs that easily.
     fn run(self, mut writer: FileWriter) -> Result<Stats, String> {
         let mut named: HashSet<u64> = HashSet::new();
         let mut failed = false;
         let mut last_stats = Instant::now();
+        let mut last_write = Instant::now();
+        let mut dirty = false;
         let mut stats_drops = 0u64;
         let mut stats_messages = 0u64;
+        let mut written = 0u64;
         loop {
-            let item = match self.rx.recv_timeout(FLUSH_EVERY) {
-                Ok(item) => Some(item),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            if let Some(first) = item {
-                let mut next = Some(first);
-                while let Some(item) = next {
-                    self.counters
-                        .queued_bytes
-                        .fetch_sub(item.size, Ordering::Relaxed);
-                    if failed {
-                        self.counters.drops.fetch_add(1, Ordering::Relaxed);
-                    } else if let Err(e) = self.write(&mut writer, &mut named, &item) {
-                        failed = self.fail(e);
-                        self.counters.drops.fetch_add(1, Ordering::Relaxed);
+            let mut batch = 0usize;
+            let mut batch_mem = 0usize;
+            let mut ok_messages = 0u64;
+            let mut batch_drops = 0u64;
+            let mut ok_bytes = 0u64;
+            let mut disconnected = false;
+            while batch < BATCH {
+                let item = match self.rx.try_recv() {
+                    Ok(item) => item,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
                     }
-                    next = self.rx.try_recv().ok();
+                };
+                batch += item.count as usize;
+                batch_mem += item.data.len();
+                if failed {
+                    batch_drops += item.count;
+                } else if let Err(e) = self.write(&mut writer, &mut named, &item) {
+                    failed = self.fail(e);
+                    batch_drops += item.count;
+                } else {
+                    ok_messages += item.count;
+                    ok_bytes += item.size as u64;
                 }
-            } else {
-                if !failed {
+            }
+            if batch > 0 {
+                let c = &self.counters;
+                c.queued_bytes.fetch_sub(batch_mem, Ordering::Relaxed);
+                written += ok_messages;
+                c.messages.store(written, Ordering::Relaxed);
+                c.bytes.fetch_add(ok_bytes, Ordering::Relaxed);
+                if batch_drops > 0 {
+                    c.drops.fetch_add(batch_drops, Ordering::Relaxed);
+                }
+                dirty = true;
+                last_write = Instant::now();
+            }
+            if disconnected {
+                break;
+            }
+            if batch == 0 {
+                if dirty && !failed && last_write.elapsed() >= FLUSH_EVERY {
+                    dirty = false;
                     if let Err(e) = writer.flush() {
                         failed = self.fail(e);
                     }
@@ -315,14 +361,15 @@ impl WriterState {
                 if self.stopping.load(Ordering::Relaxed) && self.rx.is_empty() {
                     break;
                 }
+                std::thread::sleep(POLL_IDLE);
             }
             if last_stats.elapsed() >= STATS_EVERY && !failed {
                 last_stats = Instant::now();
                 let drops = self.counters.drops.load(Ordering::Relaxed);
-                let messages = self.counters.messages.load(Ordering::Relaxed);
-                if drops != stats_drops || messages != stats_messages {
+                if drops != stats_drops || written != stats_messages {
                     stats_drops = drops;
-                    stats_messages = messages;
+                    stats_messages = written;
+                    dirty = true;
                     if let Err(e) = writer.write_stats(drops) {
                         failed = self.fail(e);
                     }
@@ -350,11 +397,10 @@ impl WriterState {
                 writer.write_connection(id, &name)?;
             }
         }
-        writer.write_message_body(&item.body, item.size)?;
-        self.counters.messages.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .bytes
-            .fetch_add(item.size as u64, Ordering::Relaxed);
+        for body in format::batch_bodies(&item.data) {
+            writer.write_message_body(body)?;
+        }
+        writer.count_messages(item.count, item.size);
         Ok(())
     }
 

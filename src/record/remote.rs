@@ -147,7 +147,7 @@ pub async fn record_remote(
                     publisher: None,
                     receivers: None,
                 };
-                sink.offer(format::encode_message(&r), r.size(), None);
+                sink.offer_message(&r);
             }
         }
     };

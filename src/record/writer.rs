@@ -49,16 +49,21 @@ impl<W: Write> RecordWriter<W> {
         self.out.write_all(body)
     }
 
-    /// Appends an already encoded message body of `size` message bytes and counts it.
-    pub fn write_message_body(&mut self, body: &[u8], size: usize) -> io::Result<()> {
-        self.write_body(body)?;
-        self.messages += 1;
-        self.bytes += size as u64;
-        Ok(())
+    /// Appends an already encoded message body; `count_messages` counts it.
+    pub fn write_message_body(&mut self, body: &[u8]) -> io::Result<()> {
+        self.write_body(body)
+    }
+
+    /// Adds to the counts of messages and message bytes written.
+    pub fn count_messages(&mut self, messages: u64, bytes: usize) {
+        self.messages += messages;
+        self.bytes += bytes as u64;
     }
 
     pub fn write_message(&mut self, m: &Message) -> io::Result<()> {
-        self.write_message_body(&format::encode_message(&m.as_ref()), m.size())
+        self.write_body(&format::encode_message(&m.as_ref()))?;
+        self.count_messages(1, m.size());
+        Ok(())
     }
 
     pub fn write_connection(&mut self, id: u64, name: &str) -> io::Result<()> {
