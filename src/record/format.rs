@@ -169,21 +169,40 @@ pub fn encode_message(m: &MessageRef<'_>) -> Vec<u8> {
     b
 }
 
-/// Appends a message body prefixed by its length (`u32`): the form in which producers hand
-/// batches of messages to the writer (which adds the CRC). The broker calls this on its
-/// publish path: one copy of each part into the connection's batch buffer.
+/// Appends a message record framed as in the file, with its CRC left zero: the form in
+/// which producers hand batches of messages to the writer, which fills in the CRCs
+/// (`seal_batch`) and writes the batch as it is. The broker calls this on its publish path:
+/// one copy of each part into the connection's batch buffer.
 pub fn append_message(out: &mut Vec<u8>, m: &MessageRef<'_>) {
     let len = MESSAGE_FIXED + m.size();
-    out.reserve(4 + len);
+    out.reserve(FRAME_HEADER_LEN + len);
     out.extend_from_slice(&len_u32(len).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
     write_message(out, m);
 }
 
-/// Splits a batch made by `append_message` into bodies.
+/// Fills in the CRC of every record in a batch made by `append_message`; returns how many
+/// bytes of it are whole records (all of it, unless it was damaged).
+pub fn seal_batch(data: &mut [u8]) -> usize {
+    let mut at = 0;
+    while let Some(header) = data.get(at..at + FRAME_HEADER_LEN) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let body_at = at + FRAME_HEADER_LEN;
+        let Some(body) = data.get(body_at..body_at + len) else {
+            break;
+        };
+        let crc = crc32fast::hash(body).to_le_bytes();
+        data[at + 4..body_at].copy_from_slice(&crc);
+        at = body_at + len;
+    }
+    at
+}
+
+/// The bodies of the records in a batch made by `append_message`.
 pub fn batch_bodies(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
-        let (len, rest) = data.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        let (header, rest) = data.split_first_chunk::<FRAME_HEADER_LEN>()?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let body = rest.get(..len)?;
         data = &rest[len..];
         Some(body)
@@ -396,10 +415,20 @@ mod tests {
         let mut batch = Vec::new();
         append_message(&mut batch, &a.as_ref());
         append_message(&mut batch, &b.as_ref());
-        let bodies: Vec<&[u8]> = batch_bodies(&batch).collect();
+        let bodies: Vec<Vec<u8>> = batch_bodies(&batch).map(<[u8]>::to_vec).collect();
         assert_eq!(bodies.len(), 2);
-        assert_eq!(decode(bodies[1]).unwrap(), Record::Message(b));
+        assert_eq!(decode(&bodies[1]).unwrap(), Record::Message(b));
         assert_eq!(batch_bodies(&batch[..batch.len() - 1]).count(), 1);
+        // Sealed, the batch is exactly what the writer would have framed.
+        let whole = batch.len();
+        assert_eq!(seal_batch(&mut batch), whole);
+        let mut framed = Vec::new();
+        for body in &bodies {
+            framed.extend_from_slice(&frame_header(body));
+            framed.extend_from_slice(body);
+        }
+        assert_eq!(batch, framed);
+        assert!(seal_batch(&mut batch[..whole - 1]) < whole);
     }
 
     #[test]

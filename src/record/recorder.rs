@@ -316,7 +316,7 @@ impl WriterState {
             let mut ok_bytes = 0u64;
             let mut disconnected = false;
             while batch < BATCH {
-                let item = match self.rx.try_recv() {
+                let mut item = match self.rx.try_recv() {
                     Ok(item) => item,
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
@@ -328,7 +328,7 @@ impl WriterState {
                 batch_mem += item.data.len();
                 if failed {
                     batch_drops += item.count;
-                } else if let Err(e) = self.write(&mut writer, &mut named, &item) {
+                } else if let Err(e) = self.write(&mut writer, &mut named, &mut item) {
                     failed = self.fail(e);
                     batch_drops += item.count;
                 } else {
@@ -389,7 +389,7 @@ impl WriterState {
         &self,
         writer: &mut FileWriter,
         named: &mut HashSet<u64>,
-        item: &Item,
+        item: &mut Item,
     ) -> std::io::Result<()> {
         if let (Some(id), Some(names)) = (item.publisher, &self.names) {
             if named.insert(id) {
@@ -397,9 +397,7 @@ impl WriterState {
                 writer.write_connection(id, &name)?;
             }
         }
-        for body in format::batch_bodies(&item.data) {
-            writer.write_message_body(body)?;
-        }
+        writer.write_batch(&mut item.data)?;
         writer.count_messages(item.count, item.size);
         Ok(())
     }

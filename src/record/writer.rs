@@ -49,9 +49,11 @@ impl<W: Write> RecordWriter<W> {
         self.out.write_all(body)
     }
 
-    /// Appends an already encoded message body; `count_messages` counts it.
-    pub fn write_message_body(&mut self, body: &[u8]) -> io::Result<()> {
-        self.write_body(body)
+    /// Appends a batch of framed message records (`format::append_message`), filling in
+    /// their CRCs; `count_messages` counts them.
+    pub fn write_batch(&mut self, data: &mut [u8]) -> io::Result<()> {
+        let whole = format::seal_batch(data);
+        self.out.write_all(&data[..whole])
     }
 
     /// Adds to the counts of messages and message bytes written.
