@@ -22,6 +22,11 @@
 #   --loadgen PATH       use this loadgen executable instead of building it
 #   --no-pin             do not pin with taskset
 #   --out FILE           JSON-lines results (target/bench-results/compare-DATE.jsonl)
+#   --record             also run switchboard with recording on (`serve --record FILE`, as
+#                        server "switchboard-rec"), print each scenario's throughput ratio
+#                        recording-on / recording-off, then replay the last recording into a
+#                        fresh switchboard at --speed max and print the replay rate
+#                        (e.g. --record --scenarios pubsub)
 # Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
 #
 # Output: progress on stderr; on stdout the pinning note, the load average, and the table
@@ -51,6 +56,7 @@ timeout_s=10
 loadgen=""
 pin=1
 out=""
+record=0
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -69,6 +75,7 @@ while [ $# -gt 0 ]; do
         --loadgen) loadgen=$2; shift 2 ;;
         --no-pin) pin=0; shift ;;
         --out) out=$2; shift 2 ;;
+        --record) record=1; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -101,6 +108,7 @@ if [ "$self_test" = 1 ]; then
 elif [ "$skip_sb" = 0 ]; then
     [ -x "$sb_bin" ] || die "switchboard binary $sb_bin not found (build it, pass --switchboard, or --skip-switchboard)"
     servers+=("switchboard|sb|$sb_bin")
+    [ "$record" = 1 ] && servers+=("switchboard-rec|sbrec|$sb_bin")
 fi
 [ "$self_test" = 1 ] || servers+=("nats-${nats_ver#v}|nats|$nats_bin")
 if [ "$use_debian" = 1 ] && [ -x /usr/bin/nats-server ] && [ "$(readlink -f /usr/bin/nats-server)" != "$(readlink -f "$nats_bin")" ]; then
@@ -167,6 +175,9 @@ start_server() { # label style path port logfile
     local style=$2 path=$3 port=$4 log=$5 i
     if [ "$style" = sb ]; then
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    elif [ "$style" = sbrec ]; then
+        # Each recording run overwrites the same file; the last one is replayed at the end.
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" >"$log" 2>&1 &
     else
         "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
     fi
@@ -196,6 +207,7 @@ stop_server() {
 mkdir -p "$(dirname "$out")"
 : >"$out"
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/sb-compare.XXXXXX")
+rec_file="$logdir/record.rec"
 
 for spec in "${servers[@]}"; do echo "server ${spec%%|*}: ${spec##*|}" >&2; done
 echo "$pin_note" >&2
@@ -274,6 +286,54 @@ echo
 echo "$pin_note; $ncpu CPUs; ${seconds}s per run, $rounds rounds; results: $out"
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews results)"
 "$loadgen" summarize "$out"
+
+if [ "$record" = 1 ] && [ "$skip_sb" = 0 ] && [ "$self_test" = 0 ]; then
+    echo
+    echo "recording on / off (median msgs_per_sec of switchboard-rec / switchboard):"
+    awk '
+        function median(list,   n, a, i, j, t) {
+            n = split(list, a, " ")
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        /"failed":true/ { next }
+        {
+            if (!match($0, /"scenario":"[^"]*"/)) next; sc = substr($0, RSTART + 12, RLENGTH - 13)
+            if (!match($0, /"size":[0-9]+/)) next; sz = substr($0, RSTART + 7, RLENGTH - 7)
+            if (!match($0, /"server":"[^"]*"/)) next; sv = substr($0, RSTART + 10, RLENGTH - 11)
+            if (!match($0, /"msgs_per_sec":[0-9.]+/)) next; v = substr($0, RSTART + 15, RLENGTH - 15)
+            k = sc " " sz
+            if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+            if (sv == "switchboard") off[k] = off[k] " " v
+            if (sv == "switchboard-rec") on[k] = on[k] " " v
+        }
+        END {
+            for (i = 1; i <= nk; i++) {
+                k = order[i]
+                if (off[k] == "" || on[k] == "") continue
+                a = median(on[k]); b = median(off[k])
+                printf "  %-16s on %12.0f  off %12.0f  ratio %.3f\n", k, a, b, (b > 0 ? a / b : 0)
+            }
+        }' "$out"
+    if [ -s "$rec_file" ]; then
+        rec_msgs=$("$sb_bin" info "$rec_file" | awk 'NR == 2 {print $1}')
+        rec_bytes=$(stat -c %s "$rec_file")
+        port=$(free_port)
+        if start_server switchboard sb "$sb_bin" "$port" "$logdir/replay-server.log"; then
+            rp_srv=$srv_pid
+            t0=$(date +%s.%N)
+            if "${lg_pin[@]}" "$sb_bin" replay "$rec_file" --server "nats://127.0.0.1:$port" --speed max >"$logdir/replay.log" 2>&1; then
+                t1=$(date +%s.%N)
+                awk -v n="$rec_msgs" -v b="$rec_bytes" -v a="$t0" -v z="$t1" 'BEGIN {
+                    printf "replay at max speed: %d messages (%.1f MB file) in %.2f s = %.0f msgs/s\n", n, b / 1e6, z - a, n / (z - a) }'
+            else
+                echo "replay failed:"; tail -3 "$logdir/replay.log"; failed=$((failed + 1))
+            fi
+            stop_server "$rp_srv"
+        fi
+        rm -f "$rec_file"
+    fi
+fi
 if [ "$failed" -gt 0 ]; then
     echo "$failed run(s) failed; logs in $logdir" >&2
     exit 1

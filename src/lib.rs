@@ -4,9 +4,10 @@
 //! `broker` (the engine on tokio: server, connections, sublist, routing), `config`
 //! (nats-server's configuration file format), `cli` (nats-server's command-line flags),
 //! `inspect` (snapshots and the feed observers read), `logging` (nats-server's log format),
-//! `monitor` (nats-server-compatible HTTP monitoring and Prometheus metrics), `runner` (the
-//! headless server and the app), `demo` (demo traffic), `signals` (process signals), `gui`
-//! (feature `gui`, on by default: the desktop inspector, which reads `inspect` only).
+//! `monitor` (nats-server-compatible HTTP monitoring and Prometheus metrics), `record`
+//! (record and replay: file format, recorder, replay engine), `runner` (the headless server
+//! and the app), `demo` (demo traffic), `signals` (process signals), `gui` (feature `gui`,
+//! on by default: the desktop inspector, which reads `inspect` only).
 //!
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
@@ -23,5 +24,6 @@ pub mod inspect;
 pub mod logging;
 pub mod monitor;
 pub mod proto;
+pub mod record;
 pub mod runner;
 pub mod signals;

@@ -28,6 +28,10 @@ fn main() -> ExitCode {
                 print!("{}", top_level_help());
                 return ExitCode::SUCCESS;
             }
+            // Record and replay (src/record/cli.rs).
+            Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
+                return switchboard::record::cli::run(cmd, &rest[1..]);
+            }
             Some("version") => {
                 println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
@@ -65,6 +69,8 @@ fn top_level_help() -> String {
          switchboard [FLAGS]          run the app (broker on 127.0.0.1:4222)\n  \
          switchboard serve [FLAGS]    run the headless broker\n  \
          nats-server [FLAGS]          (when installed under that name) same as serve\n  \
+         switchboard serve --record FILE [--record-subject PATTERN]...\n  \
+         switchboard record | replay | export | import | info ...   (--help on each)\n  \
          switchboard version | help\n\n\
          FLAGS are nats-server's; `switchboard serve --help` lists them.\n",
         env!("CARGO_PKG_VERSION")
@@ -72,6 +78,13 @@ fn top_level_help() -> String {
 }
 
 fn launch(args: Vec<String>, extras: Extras, mode: Mode) -> ExitCode {
+    let (record, args) = match switchboard::record::cli::split_serve_args(args) {
+        Ok(split) => split,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let args_for_reload = args.clone();
     match cli::parse_server_args(args) {
         Err(e) => {
@@ -106,8 +119,8 @@ fn launch(args: Vec<String>, extras: Extras, mode: Mode) -> ExitCode {
         }
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
         Ok(Launch::Run(plan)) => match mode {
-            Mode::App => runner::app(plan, args_for_reload, extras),
-            Mode::Serve => runner::serve(plan, args_for_reload, extras),
+            Mode::App => runner::app(plan, args_for_reload, extras, record),
+            Mode::Serve => runner::serve(plan, args_for_reload, extras, record),
         },
     }
 }

@@ -10,6 +10,7 @@ use crate::broker::{BrokerHandle, Options, Server};
 use crate::cli::{self, Launch, RunPlan};
 use crate::demo::Demo;
 use crate::monitor::MonitorHandle;
+use crate::record::cli::{ServeRecordArgs, ServeRecording};
 use crate::signals::Signals;
 use crate::{log_error, log_fatal, log_info, log_warn, logging};
 
@@ -51,12 +52,17 @@ struct Services {
     monitor: Option<MonitorHandle>,
     demo: Option<Demo>,
     inspection: Option<tokio::task::JoinHandle<()>>,
+    recording: Option<ServeRecording>,
 }
 
 impl Services {
     /// Starts the broker, the monitoring endpoints and the demo, logging as nats-server
     /// does. Errors are logged and printed; the caller exits with code 1.
-    async fn start(plan: &RunPlan, extras: Extras) -> Result<Services, ()> {
+    async fn start(
+        plan: &RunPlan,
+        extras: Extras,
+        record: &ServeRecordArgs,
+    ) -> Result<Services, ()> {
         log_info!(
             "Starting switchboard {} (nats-server {} compatible)",
             env!("CARGO_PKG_VERSION"),
@@ -97,6 +103,17 @@ impl Services {
                 handle.local_addr()
             );
         }
+        let recording = match crate::record::cli::start_serve_recording(&server, record) {
+            Ok(recording) => recording,
+            Err(e) => {
+                fatal(&e);
+                if let Some(monitor) = monitor {
+                    monitor.shutdown().await;
+                }
+                handle.shutdown().await;
+                return Err(());
+            }
+        };
         log_info!("Server is ready");
         let demo = if extras.demo {
             match Demo::start(&format!("nats://{}", handle.local_addr())).await {
@@ -117,6 +134,7 @@ impl Services {
             monitor,
             demo,
             inspection: None,
+            recording,
         })
     }
 
@@ -142,6 +160,7 @@ impl Services {
             monitor.shutdown().await;
         }
         self.handle.shutdown().await;
+        crate::record::cli::stop_serve_recording(self.recording).await;
         log_info!("Server Exiting..");
     }
 }
@@ -194,14 +213,19 @@ fn prepare(opts: &Options) -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// The headless server: runs until SIGINT/SIGTERM or the end of lame-duck mode.
 /// `args` is the command line, kept to read the configuration again on SIGHUP.
-pub fn serve(plan: RunPlan, args: Vec<String>, extras: Extras) -> ExitCode {
+pub fn serve(
+    plan: RunPlan,
+    args: Vec<String>,
+    extras: Extras,
+    record: ServeRecordArgs,
+) -> ExitCode {
     let runtime = match prepare(&plan.options) {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
     runtime.block_on(async move {
         let signals = Signals::install();
-        let Ok(mut services) = Services::start(&plan, extras).await else {
+        let Ok(mut services) = Services::start(&plan, extras, &record).await else {
             return ExitCode::from(1);
         };
         if extras.inspect {
@@ -221,15 +245,15 @@ pub fn serve(plan: RunPlan, args: Vec<String>, extras: Extras) -> ExitCode {
 
 /// The app: the broker on a background runtime and the inspector window on this thread.
 /// Without a display (or a build without the window) it runs headless and says so.
-pub fn app(plan: RunPlan, args: Vec<String>, extras: Extras) -> ExitCode {
+pub fn app(plan: RunPlan, args: Vec<String>, extras: Extras, record: ServeRecordArgs) -> ExitCode {
     #[cfg(feature = "gui")]
     {
         if has_display() {
-            return app_window(plan, extras);
+            return app_window(plan, extras, record);
         }
         log_warn!("No display found (DISPLAY/WAYLAND_DISPLAY unset): running the broker headless");
     }
-    serve(plan, args, extras)
+    serve(plan, args, extras, record)
 }
 
 #[cfg(feature = "gui")]
@@ -241,13 +265,13 @@ fn has_display() -> bool {
 }
 
 #[cfg(feature = "gui")]
-fn app_window(plan: RunPlan, extras: Extras) -> ExitCode {
+fn app_window(plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> ExitCode {
     let runtime = match prepare(&plan.options) {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
     let started = runtime.block_on(async {
-        let services = Services::start(&plan, extras).await?;
+        let services = Services::start(&plan, extras, &record).await?;
         let server = services.handle.server().clone();
         let attached = crate::inspect::embedded::attach(server, services.monitor_url());
         Ok::<_, ()>((services, attached))

@@ -184,6 +184,8 @@ pub(crate) struct Conn {
     pub(crate) stalls: Vec<Arc<ClientShared>>,
     pub(crate) cache: HashMap<Box<[u8]>, CacheEntry>,
     pub(crate) last_flush: Instant,
+    /// Messages recorded in this batch (record and replay, `record_tap`).
+    pub(crate) record_batch: super::record_tap::RecordBatch,
     pub(crate) cache_generation: u64,
     /// The nonce INFO carried (nkey authentication signs it).
     pub(crate) nonce: Option<String>,
@@ -218,6 +220,7 @@ impl Conn {
             stalls: Vec::new(),
             cache: HashMap::new(),
             last_flush: now,
+            record_batch: Default::default(),
             cache_generation: u64::MAX,
             nonce: None,
             perms: None,
@@ -306,6 +309,10 @@ impl Conn {
 
     /// Wakes every writer touched in this batch and publishes the batch's counters.
     pub(crate) fn end_batch(&mut self) {
+        self.server
+            .tap
+            .recording
+            .flush(&mut self.record_batch, self.shared.id);
         if self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush_subject_counts();
         }

@@ -7,6 +7,7 @@ pub mod close;
 pub mod options;
 pub mod outbound;
 pub mod permissions;
+pub mod record_tap;
 mod router;
 pub mod server;
 pub mod sublist;
@@ -15,4 +16,5 @@ pub mod tls;
 
 pub use close::CloseReason;
 pub use options::Options;
+pub use record_tap::BrokerRecording;
 pub use server::{BrokerHandle, Server, StartError};

@@ -47,6 +47,10 @@ impl Conn {
                 receivers,
             );
         }
+        if tap.recording.active() {
+            tap.recording
+                .record(&mut self.record_batch, msg, self.shared.id, receivers);
+        }
     }
 
     /// Sublist results cached per connection and per sublist generation (nats-server's L1);

@@ -92,6 +92,8 @@ pub struct Tap {
     pending_count: AtomicUsize,
     pending: Mutex<HashMap<Box<[u8]>, PendingRequest>>,
     latency: Mutex<HashMap<Box<[u8]>, LatencyWindow>>,
+    /// The recording tap (record and replay, src/record/).
+    pub recording: super::record_tap::RecordTap,
 }
 
 impl std::fmt::Debug for Tap {
@@ -120,6 +122,7 @@ impl Tap {
             pending_count: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             latency: Mutex::new(HashMap::new()),
+            recording: super::record_tap::RecordTap::default(),
         }
     }
 

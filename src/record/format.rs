@@ -1,0 +1,446 @@
+//! The recording file format, version 1 (described in docs/recording-format.md): a magic and
+//! version, then records, each `u32 length | u32 crc32 | body`, all integers little-endian.
+//! The body starts with a one-byte kind. This module encodes and decodes bodies; framing and
+//! I/O are the writer's and the reader's.
+
+use serde::{Deserialize, Serialize};
+
+/// The first bytes of every recording, followed by the version.
+pub const MAGIC: &[u8; 6] = b"SWBREC";
+/// The format version written after the magic (`u16` little-endian).
+pub const VERSION: u16 = 1;
+/// Bytes before the first record: magic and version.
+pub const FILE_HEADER_LEN: usize = MAGIC.len() + 2;
+/// Bytes in front of each record body: length and CRC32.
+pub const FRAME_HEADER_LEN: usize = 8;
+/// Largest body a reader accepts; a larger length means a damaged file.
+pub const MAX_BODY_LEN: u32 = 256 * 1024 * 1024;
+
+/// Record kinds (the first byte of a body).
+pub mod kind {
+    /// JSON metadata about the recording; the first record.
+    pub const META: u8 = 1;
+    /// One message.
+    pub const MESSAGE: u8 = 2;
+    /// A publishing connection's id and name, before its first message.
+    pub const CONNECTION: u8 = 3;
+    /// Counters so far (written periodically while recording).
+    pub const STATS: u8 = 4;
+    /// Final counters; present only when the recording was closed cleanly.
+    pub const END: u8 = 5;
+}
+
+/// Message flags.
+const HAS_REPLY: u8 = 1;
+const HAS_HEADERS: u8 = 2;
+const HAS_PUBLISHER: u8 = 4;
+const HAS_RECEIVERS: u8 = 8;
+/// Fixed part of a message body: kind, flags, time, publisher, receivers and four lengths.
+const MESSAGE_FIXED: usize = 1 + 1 + 8 + 8 + 4 + 4 * 4;
+
+/// One recorded message, owned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Message {
+    /// Nanoseconds since the Unix epoch when the message was seen.
+    pub time_ns: u64,
+    pub subject: Vec<u8>,
+    pub reply: Option<Vec<u8>>,
+    /// The raw header block (`NATS/1.0\r\n...\r\n\r\n`) of an HPUB.
+    pub headers: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    /// The publishing connection's id (recordings made inside the broker).
+    pub publisher: Option<u64>,
+    /// How many subscriptions received it (recordings made inside the broker).
+    pub receivers: Option<u32>,
+}
+
+/// Borrowed view of a message to encode, so the broker encodes straight from its buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRef<'a> {
+    pub time_ns: u64,
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+    pub publisher: Option<u64>,
+    pub receivers: Option<u32>,
+}
+
+impl Message {
+    pub fn as_ref(&self) -> MessageRef<'_> {
+        MessageRef {
+            time_ns: self.time_ns,
+            subject: &self.subject,
+            reply: self.reply.as_deref(),
+            headers: self.headers.as_deref(),
+            payload: &self.payload,
+            publisher: self.publisher,
+            receivers: self.receivers,
+        }
+    }
+
+    /// Subject, reply, headers and payload bytes: what the live counters call bytes.
+    pub fn size(&self) -> usize {
+        self.as_ref().size()
+    }
+}
+
+impl MessageRef<'_> {
+    pub fn size(&self) -> usize {
+        self.subject.len()
+            + self.reply.map_or(0, <[u8]>::len)
+            + self.headers.map_or(0, <[u8]>::len)
+            + self.payload.len()
+    }
+}
+
+/// Metadata in the META record. Unknown fields are ignored by readers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// `broker` (recorded inside switchboard), `client` (recorded as a NATS client) or
+    /// `import` (made from NDJSON).
+    pub source: String,
+    /// Server URL or name, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server: String,
+    /// Subject patterns recorded (empty: everything).
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Nanoseconds since the Unix epoch when recording started.
+    pub started_ns: u64,
+    /// The program that wrote the file.
+    #[serde(default)]
+    pub writer: String,
+}
+
+/// Counters in STATS and END records (cumulative since the recording started).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub time_ns: u64,
+    /// Messages written.
+    pub messages: u64,
+    /// Message bytes written (subject, reply, headers and payload).
+    pub bytes: u64,
+    /// Messages that matched but were not written because the queue was full.
+    pub drops: u64,
+}
+
+/// A decoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Meta(Meta),
+    Message(Message),
+    Connection {
+        id: u64,
+        name: String,
+    },
+    Stats(Stats),
+    End(Stats),
+    /// A kind this version does not know (skipped by readers).
+    Unknown(u8),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty record")]
+    Empty,
+    #[error("record of kind {0} is truncated or malformed")]
+    Malformed(u8),
+    #[error("metadata is not valid JSON: {0}")]
+    Meta(String),
+}
+
+/// The file header: magic and version.
+pub fn file_header() -> [u8; FILE_HEADER_LEN] {
+    let mut h = [0u8; FILE_HEADER_LEN];
+    h[..MAGIC.len()].copy_from_slice(MAGIC);
+    h[MAGIC.len()..].copy_from_slice(&VERSION.to_le_bytes());
+    h
+}
+
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Encodes a message body.
+pub fn encode_message(m: &MessageRef<'_>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(MESSAGE_FIXED + m.size());
+    write_message(&mut b, m);
+    b
+}
+
+/// Appends a message record framed as in the file, with its CRC left zero: the form in
+/// which producers hand batches of messages to the writer, which fills in the CRCs
+/// (`seal_batch`) and writes the batch as it is. The broker calls this on its publish path:
+/// one copy of each part into the connection's batch buffer.
+pub fn append_message(out: &mut Vec<u8>, m: &MessageRef<'_>) {
+    let len = MESSAGE_FIXED + m.size();
+    out.reserve(FRAME_HEADER_LEN + len);
+    out.extend_from_slice(&len_u32(len).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    write_message(out, m);
+}
+
+/// Fills in the CRC of every record in a batch made by `append_message`; returns how many
+/// bytes of it are whole records (all of it, unless it was damaged).
+pub fn seal_batch(data: &mut [u8]) -> usize {
+    let mut at = 0;
+    while let Some(header) = data.get(at..at + FRAME_HEADER_LEN) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let body_at = at + FRAME_HEADER_LEN;
+        let Some(body) = data.get(body_at..body_at + len) else {
+            break;
+        };
+        let crc = crc32fast::hash(body).to_le_bytes();
+        data[at + 4..body_at].copy_from_slice(&crc);
+        at = body_at + len;
+    }
+    at
+}
+
+/// The bodies of the records in a batch made by `append_message`.
+pub fn batch_bodies(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (header, rest) = data.split_first_chunk::<FRAME_HEADER_LEN>()?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let body = rest.get(..len)?;
+        data = &rest[len..];
+        Some(body)
+    })
+}
+
+fn write_message(b: &mut Vec<u8>, m: &MessageRef<'_>) {
+    let reply = m.reply.unwrap_or_default();
+    let headers = m.headers.unwrap_or_default();
+    let mut flags = 0u8;
+    flags |= if m.reply.is_some() { HAS_REPLY } else { 0 };
+    flags |= if m.headers.is_some() { HAS_HEADERS } else { 0 };
+    flags |= if m.publisher.is_some() {
+        HAS_PUBLISHER
+    } else {
+        0
+    };
+    flags |= if m.receivers.is_some() {
+        HAS_RECEIVERS
+    } else {
+        0
+    };
+    b.push(kind::MESSAGE);
+    b.push(flags);
+    b.extend_from_slice(&m.time_ns.to_le_bytes());
+    b.extend_from_slice(&m.publisher.unwrap_or(0).to_le_bytes());
+    b.extend_from_slice(&m.receivers.unwrap_or(0).to_le_bytes());
+    for len in [m.subject.len(), reply.len(), headers.len(), m.payload.len()] {
+        b.extend_from_slice(&len_u32(len).to_le_bytes());
+    }
+    b.extend_from_slice(m.subject);
+    b.extend_from_slice(reply);
+    b.extend_from_slice(headers);
+    b.extend_from_slice(m.payload);
+}
+
+pub fn encode_meta(meta: &Meta) -> Vec<u8> {
+    let mut b = vec![kind::META];
+    // Serializing a struct of strings and integers cannot fail.
+    b.extend_from_slice(&serde_json::to_vec(meta).unwrap_or_default());
+    b
+}
+
+pub fn encode_connection(id: u64, name: &str) -> Vec<u8> {
+    let mut b = vec![kind::CONNECTION];
+    b.extend_from_slice(&id.to_le_bytes());
+    b.extend_from_slice(name.as_bytes());
+    b
+}
+
+pub fn encode_stats(stats: &Stats, end: bool) -> Vec<u8> {
+    let mut b = vec![if end { kind::END } else { kind::STATS }];
+    for v in [stats.time_ns, stats.messages, stats.bytes, stats.drops] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
+/// A cursor over a body that fails instead of panicking.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    kind: u8,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.buf.len() < n {
+            return Err(DecodeError::Malformed(self.kind));
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+}
+
+/// Decodes one record body (after the frame header).
+pub fn decode(body: &[u8]) -> Result<Record, DecodeError> {
+    let (&k, rest) = body.split_first().ok_or(DecodeError::Empty)?;
+    let mut c = Cursor { buf: rest, kind: k };
+    match k {
+        kind::META => serde_json::from_slice(rest)
+            .map(Record::Meta)
+            .map_err(|e| DecodeError::Meta(e.to_string())),
+        kind::MESSAGE => {
+            let flags = c.u8()?;
+            let time_ns = c.u64()?;
+            let publisher = c.u64()?;
+            let receivers = c.u32()?;
+            let lens = [c.u32()?, c.u32()?, c.u32()?, c.u32()?];
+            let mut part = |n: u32| -> Result<Vec<u8>, DecodeError> {
+                Ok(
+                    c.take(usize::try_from(n).map_err(|_| DecodeError::Malformed(k))?)?
+                        .to_vec(),
+                )
+            };
+            let subject = part(lens[0])?;
+            let reply = part(lens[1])?;
+            let headers = part(lens[2])?;
+            let payload = part(lens[3])?;
+            if !c.buf.is_empty() {
+                return Err(DecodeError::Malformed(k));
+            }
+            Ok(Record::Message(Message {
+                time_ns,
+                subject,
+                reply: (flags & HAS_REPLY != 0).then_some(reply),
+                headers: (flags & HAS_HEADERS != 0).then_some(headers),
+                payload,
+                publisher: (flags & HAS_PUBLISHER != 0).then_some(publisher),
+                receivers: (flags & HAS_RECEIVERS != 0).then_some(receivers),
+            }))
+        }
+        kind::CONNECTION => {
+            let id = c.u64()?;
+            Ok(Record::Connection {
+                id,
+                name: String::from_utf8_lossy(c.buf).into_owned(),
+            })
+        }
+        kind::STATS | kind::END => {
+            let stats = Stats {
+                time_ns: c.u64()?,
+                messages: c.u64()?,
+                bytes: c.u64()?,
+                drops: c.u64()?,
+            };
+            Ok(if k == kind::END {
+                Record::End(stats)
+            } else {
+                Record::Stats(stats)
+            })
+        }
+        other => Ok(Record::Unknown(other)),
+    }
+}
+
+/// The frame header of a body: length and CRC32.
+pub fn frame_header(body: &[u8]) -> [u8; FRAME_HEADER_LEN] {
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    h[..4].copy_from_slice(&len_u32(body.len()).to_le_bytes());
+    h[4..].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+    h
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn message_bodies_round_trip() {
+        let cases = [
+            Message::default(),
+            Message {
+                time_ns: u64::MAX,
+                subject: b"a.b".to_vec(),
+                reply: Some(Vec::new()),
+                headers: Some(b"NATS/1.0\r\nK: v\r\n\r\n".to_vec()),
+                payload: (0..=255u8).collect(),
+                publisher: Some(7),
+                receivers: Some(0),
+            },
+            Message {
+                subject: b"\xff\x00".to_vec(),
+                reply: Some(b"_INBOX.x".to_vec()),
+                payload: Vec::new(),
+                ..Message::default()
+            },
+        ];
+        for m in cases {
+            let body = encode_message(&m.as_ref());
+            assert_eq!(decode(&body).unwrap(), Record::Message(m));
+        }
+    }
+
+    #[test]
+    fn batches_split_back_into_bodies() {
+        let a = Message {
+            subject: b"a".to_vec(),
+            ..Message::default()
+        };
+        let b = Message {
+            subject: b"b".to_vec(),
+            payload: vec![1; 300],
+            ..Message::default()
+        };
+        let mut batch = Vec::new();
+        append_message(&mut batch, &a.as_ref());
+        append_message(&mut batch, &b.as_ref());
+        let bodies: Vec<Vec<u8>> = batch_bodies(&batch).map(<[u8]>::to_vec).collect();
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(decode(&bodies[1]).unwrap(), Record::Message(b));
+        assert_eq!(batch_bodies(&batch[..batch.len() - 1]).count(), 1);
+        // Sealed, the batch is exactly what the writer would have framed.
+        let whole = batch.len();
+        assert_eq!(seal_batch(&mut batch), whole);
+        let mut framed = Vec::new();
+        for body in &bodies {
+            framed.extend_from_slice(&frame_header(body));
+            framed.extend_from_slice(body);
+        }
+        assert_eq!(batch, framed);
+        assert!(seal_batch(&mut batch[..whole - 1]) < whole);
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        let body = encode_message(&Message::default().as_ref());
+        for cut in 0..body.len() {
+            assert!(decode(&body[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = body.clone();
+        long.push(0);
+        assert!(decode(&long).is_err());
+        assert_eq!(decode(&[200, 1, 2]).unwrap(), Record::Unknown(200));
+        assert!(decode(&[kind::META, b'{']).is_err());
+    }
+}

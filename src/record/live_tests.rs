@@ -1,0 +1,140 @@
+//! Recording the embedded broker: publisher ids and names, receiver counts, headers, the
+//! subject filter, and one recording at a time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::format::{Message, Record};
+use super::reader::read_all;
+use super::recorder::{RecordError, RecordOptions};
+use crate::broker::{BrokerHandle, Options};
+
+async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 4096];
+    while !out.windows(needle.len()).any(|w| w == needle) {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => panic!(
+                "no {:?} in {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    out
+}
+
+async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
+    let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
+    read_until(&mut s, b"\r\n").await;
+    s.write_all(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut s, b"PONG\r\n").await;
+    s
+}
+
+#[tokio::test]
+async fn records_the_embedded_broker_with_publishers_and_receivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broker.rec");
+    let handle = BrokerHandle::start(Options {
+        port: 0,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let recording = handle
+        .start_recording(&path, RecordOptions::subjects(vec!["rec.>".into()]))
+        .unwrap();
+    assert!(handle.server().recording());
+    assert!(matches!(
+        handle.start_recording(&dir.path().join("second.rec"), RecordOptions::default()),
+        Err(RecordError::AlreadyRecording)
+    ));
+    let mut sub1 = client(&handle, r#"{"headers":true,"name":"sub1"}"#).await;
+    let mut sub2 = client(&handle, r#"{"name":"sub2"}"#).await;
+    sub1.write_all(b"SUB rec.* 1\r\nSUB rec.fan 2\r\nPING\r\n")
+        .await
+        .unwrap();
+    read_until(&mut sub1, b"PONG\r\n").await;
+    sub2.write_all(b"SUB rec.fan 1\r\nPING\r\n").await.unwrap();
+    read_until(&mut sub2, b"PONG\r\n").await;
+    let mut publisher = client(&handle, r#"{"headers":true,"name":"the publisher"}"#).await;
+    let headers = b"NATS/1.0\r\nA: 1\r\n\r\n";
+    let mut frames = Vec::new();
+    frames.extend_from_slice(b"PUB rec.one 5\r\nhello\r\n");
+    frames.extend_from_slice(b"PUB other.subject 1\r\nx\r\n");
+    frames.extend_from_slice(b"PUB rec.fan _INBOX.r 0\r\n\r\n");
+    frames.extend_from_slice(
+        format!("HPUB rec.hdr {} {}\r\n", headers.len(), headers.len() + 3).as_bytes(),
+    );
+    frames.extend_from_slice(headers);
+    frames.extend_from_slice(b"\x00\xff\r\r\n");
+    frames.extend_from_slice(b"PUB rec.nobody.here 2\r\nzz\r\nPING\r\n");
+    publisher.write_all(&frames).await.unwrap();
+    read_until(&mut publisher, b"PONG\r\n").await;
+    read_until(&mut sub2, b"MSG rec.fan").await;
+    let live = recording.counters();
+    let stats = tokio::task::spawn_blocking(move || recording.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!handle.server().recording());
+    assert_eq!((stats.messages, stats.drops), (4, 0));
+    assert!(live.messages <= 4);
+    let (records, tail) = read_all(&path).unwrap();
+    assert_eq!(tail, None);
+    let Record::Meta(meta) = &records[0] else {
+        panic!("first record {:?}", records[0]);
+    };
+    assert_eq!(meta.source, "broker");
+    assert_eq!(meta.subjects, vec!["rec.>".to_string()]);
+    let publisher_id = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Connection { id, name } if name == "the publisher" => Some(*id),
+            _ => None,
+        })
+        .expect("a CONNECTION record names the publisher");
+    let messages: Vec<Message> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    let subjects: Vec<&[u8]> = messages.iter().map(|m| m.subject.as_slice()).collect();
+    assert_eq!(
+        subjects,
+        vec![&b"rec.one"[..], b"rec.fan", b"rec.hdr", b"rec.nobody.here"]
+    );
+    assert!(messages.iter().all(|m| m.publisher == Some(publisher_id)));
+    let receivers: Vec<Option<u32>> = messages.iter().map(|m| m.receivers).collect();
+    assert_eq!(receivers, vec![Some(1), Some(3), Some(1), Some(0)]);
+    assert_eq!(messages[0].payload, b"hello");
+    assert_eq!(messages[0].reply, None);
+    assert_eq!(messages[1].reply.as_deref(), Some(&b"_INBOX.r"[..]));
+    assert_eq!(messages[1].payload, b"");
+    assert_eq!(messages[2].headers.as_deref(), Some(&headers[..]));
+    assert_eq!(messages[2].payload, b"\x00\xff\r");
+    assert!(messages.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+    // Recording again after a stop works, and records nothing when nothing is published.
+    let again = handle
+        .start_recording(&dir.path().join("again.rec"), RecordOptions::default())
+        .unwrap();
+    let stats = tokio::task::spawn_blocking(move || again.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.messages, 0);
+    assert!(handle
+        .start_recording(&path, RecordOptions::subjects(vec!["a..b".into()]))
+        .is_err());
+    handle.shutdown().await;
+}

@@ -1,0 +1,412 @@
+//! A live recording: producers offer encoded messages to a bounded queue without ever
+//! blocking; one writer thread appends them to the file. A full queue drops the message and
+//! counts it; the count goes into the file in periodic STATS records and the END record.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::format::{self, MessageRef, Meta, Stats};
+use super::writer::RecordWriter;
+
+/// Entries the queue holds by default (an entry is one message, or a batch of messages
+/// one broker connection published in one read).
+pub const DEFAULT_QUEUE_MESSAGES: usize = 64 * 1024;
+/// Encoded bytes the queue holds by default.
+pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// An idle writer flushes its buffer to the file after this long without new messages.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How long an idle writer sleeps between polls of the queue.
+const POLL_IDLE: Duration = Duration::from_millis(2);
+/// Messages written between updates of the live counters.
+const BATCH: usize = 4096;
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+/// What to record and how much to queue.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Subject patterns (wildcards allowed); empty records everything.
+    pub subjects: Vec<String>,
+    pub queue_messages: usize,
+    pub queue_bytes: usize,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            subjects: Vec::new(),
+            queue_messages: DEFAULT_QUEUE_MESSAGES,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+        }
+    }
+}
+
+impl RecordOptions {
+    pub fn subjects(subjects: Vec<String>) -> Self {
+        RecordOptions {
+            subjects,
+            ..RecordOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("can't create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a recording is already running")]
+    AlreadyRecording,
+    #[error("invalid subject pattern {0:?}")]
+    BadSubject(String),
+    #[error("writing the recording failed: {0}")]
+    Write(String),
+    #[error("the writer thread failed")]
+    WriterPanicked,
+    #[error("can't start the writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+    drops: AtomicU64,
+    queued_bytes: AtomicUsize,
+}
+
+/// Live counters of a recording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RecordCounters {
+    /// Messages written to the file.
+    pub messages: u64,
+    /// Message bytes written (subject, reply, headers, payload).
+    pub bytes: u64,
+    /// Messages dropped because the queue was full or the disk failed.
+    pub drops: u64,
+    /// Bytes waiting in the queue (encoded).
+    pub queued_bytes: usize,
+}
+
+/// Reads a recording's live counters; cheap to clone, holds nothing open.
+#[derive(Debug, Clone)]
+pub struct RecordMonitor(Arc<Counters>);
+
+impl RecordMonitor {
+    pub fn counters(&self) -> RecordCounters {
+        let c = &self.0;
+        RecordCounters {
+            messages: c.messages.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            drops: c.drops.load(Ordering::Relaxed),
+            queued_bytes: c.queued_bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Encoded messages on their way to the writer: one or more bodies, each prefixed by its
+/// length (`format::append_message`), from one publisher.
+struct Item {
+    data: Vec<u8>,
+    count: u64,
+    /// Message bytes (subject, reply, headers, payload) in the batch.
+    size: usize,
+    publisher: Option<u64>,
+}
+
+/// The producers' end: cheap to clone, never blocks.
+#[derive(Clone)]
+pub struct RecordSink {
+    tx: Sender<Item>,
+    counters: Arc<Counters>,
+    max_bytes: usize,
+}
+
+impl std::fmt::Debug for RecordSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordSink").finish_non_exhaustive()
+    }
+}
+
+impl RecordSink {
+    /// Queues one message; false (and counted as a drop) when the queue is full.
+    pub fn offer_message(&self, m: &MessageRef<'_>) -> bool {
+        let mut data = Vec::new();
+        format::append_message(&mut data, m);
+        self.offer_batch(data, 1, m.size(), m.publisher)
+    }
+
+    /// Queues `count` messages encoded by `format::append_message` into `data`, holding
+    /// `size` message bytes; false (and all counted as drops) when the queue is full.
+    #[inline]
+    pub fn offer_batch(
+        &self,
+        data: Vec<u8>,
+        count: u64,
+        size: usize,
+        publisher: Option<u64>,
+    ) -> bool {
+        let mem = data.len();
+        let queued = self.counters.queued_bytes.fetch_add(mem, Ordering::Relaxed);
+        if queued + mem > self.max_bytes && queued > 0 {
+            self.counters.queued_bytes.fetch_sub(mem, Ordering::Relaxed);
+            self.add_drops(count);
+            return false;
+        }
+        match self.tx.try_send(Item {
+            data,
+            count,
+            size,
+            publisher,
+        }) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.counters.queued_bytes.fetch_sub(mem, Ordering::Relaxed);
+                self.add_drops(count);
+                false
+            }
+        }
+    }
+
+    /// Counts a message that could not be queued for another reason.
+    pub fn drop_one(&self) {
+        self.add_drops(1);
+    }
+
+    /// Counts `n` messages lost before they reached the queue (e.g. a client library's
+    /// slow-consumer drops).
+    pub fn add_drops(&self, n: u64) {
+        self.counters.drops.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Finds a publishing connection's name (called once per connection per recording).
+pub type NameLookup = Box<dyn Fn(u64) -> Option<String> + Send>;
+
+/// A running recording; `stop` finishes the file.
+pub struct Recording {
+    sink: RecordSink,
+    path: PathBuf,
+    stopping: Arc<AtomicBool>,
+    error: Arc<Mutex<Option<String>>>,
+    thread: JoinHandle<Result<Stats, String>>,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recording {
+    /// Creates the file and starts the writer thread.
+    pub fn start(
+        path: &Path,
+        meta: &Meta,
+        opts: &RecordOptions,
+        names: Option<NameLookup>,
+    ) -> Result<Recording, RecordError> {
+        let writer = RecordWriter::create(path, meta).map_err(|source| RecordError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (tx, rx) = crossbeam_channel::bounded(opts.queue_messages.max(1));
+        let counters = Arc::new(Counters::default());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let error = Arc::new(Mutex::new(None));
+        let state = WriterState {
+            rx,
+            counters: counters.clone(),
+            stopping: stopping.clone(),
+            error: error.clone(),
+            names,
+        };
+        let thread = std::thread::Builder::new()
+            .name("recording-writer".into())
+            .spawn(move || state.run(writer))
+            .map_err(RecordError::Thread)?;
+        Ok(Recording {
+            sink: RecordSink {
+                tx,
+                counters,
+                max_bytes: opts.queue_bytes.max(1),
+            },
+            path: path.to_path_buf(),
+            stopping,
+            error,
+            thread,
+        })
+    }
+
+    /// A producer's end of the queue.
+    pub fn sink(&self) -> RecordSink {
+        self.sink.clone()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn counters(&self) -> RecordCounters {
+        self.monitor().counters()
+    }
+
+    /// A handle on the live counters that outlives nothing.
+    pub fn monitor(&self) -> RecordMonitor {
+        RecordMonitor(self.sink.counters.clone())
+    }
+
+    /// The first write error, if writing failed (later messages count as drops).
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().clone()
+    }
+
+    /// Writes what is queued, the END record, syncs the file and returns the final counts.
+    /// Blocks until the writer is done; producers should have stopped offering.
+    pub fn stop(self) -> Result<Stats, RecordError> {
+        self.stopping.store(true, Ordering::Relaxed);
+        drop(self.sink);
+        match self.thread.join() {
+            Ok(Ok(stats)) => Ok(stats),
+            Ok(Err(e)) => Err(RecordError::Write(e)),
+            Err(_) => Err(RecordError::WriterPanicked),
+        }
+    }
+}
+
+struct WriterState {
+    rx: Receiver<Item>,
+    counters: Arc<Counters>,
+    stopping: Arc<AtomicBool>,
+    error: Arc<Mutex<Option<String>>>,
+    names: Option<NameLookup>,
+}
+
+type FileWriter = RecordWriter<std::io::BufWriter<std::fs::File>>;
+
+impl WriterState {
+    /// The writer polls the queue instead of blocking on it: a blocked receiver would make
+    /// every producer's send a wake-up system call (and, on a busy CPU, a context switch).
+    /// An idle writer sleeps `POLL_IDLE` between polls; the queue absorbs that easily.
+    fn run(self, mut writer: FileWriter) -> Result<Stats, String> {
+        let mut named: HashSet<u64> = HashSet::new();
+        let mut failed = false;
+        let mut last_stats = Instant::now();
+        let mut last_write = Instant::now();
+        let mut dirty = false;
+        let mut stats_drops = 0u64;
+        let mut stats_messages = 0u64;
+        let mut written = 0u64;
+        loop {
+            let mut batch = 0usize;
+            let mut batch_mem = 0usize;
+            let mut ok_messages = 0u64;
+            let mut batch_drops = 0u64;
+            let mut ok_bytes = 0u64;
+            let mut disconnected = false;
+            while batch < BATCH {
+                let mut item = match self.rx.try_recv() {
+                    Ok(item) => item,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
+                };
+                batch += item.count as usize;
+                batch_mem += item.data.len();
+                if failed {
+                    batch_drops += item.count;
+                } else if let Err(e) = self.write(&mut writer, &mut named, &mut item) {
+                    failed = self.fail(e);
+                    batch_drops += item.count;
+                } else {
+                    ok_messages += item.count;
+                    ok_bytes += item.size as u64;
+                }
+            }
+            if batch > 0 {
+                let c = &self.counters;
+                c.queued_bytes.fetch_sub(batch_mem, Ordering::Relaxed);
+                written += ok_messages;
+                c.messages.store(written, Ordering::Relaxed);
+                c.bytes.fetch_add(ok_bytes, Ordering::Relaxed);
+                if batch_drops > 0 {
+                    c.drops.fetch_add(batch_drops, Ordering::Relaxed);
+                }
+                dirty = true;
+                last_write = Instant::now();
+            }
+            if disconnected {
+                break;
+            }
+            if batch == 0 {
+                if dirty && !failed && last_write.elapsed() >= FLUSH_EVERY {
+                    dirty = false;
+                    if let Err(e) = writer.flush() {
+                        failed = self.fail(e);
+                    }
+                }
+                if self.stopping.load(Ordering::Relaxed) && self.rx.is_empty() {
+                    break;
+                }
+                std::thread::sleep(POLL_IDLE);
+            }
+            if last_stats.elapsed() >= STATS_EVERY && !failed {
+                last_stats = Instant::now();
+                let drops = self.counters.drops.load(Ordering::Relaxed);
+                if drops != stats_drops || written != stats_messages {
+                    stats_drops = drops;
+                    stats_messages = written;
+                    dirty = true;
+                    if let Err(e) = writer.write_stats(drops) {
+                        failed = self.fail(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = self.error.lock().clone() {
+            return Err(e);
+        }
+        let drops = self.counters.drops.load(Ordering::Relaxed);
+        let (stats, mut out) = writer.finish(drops).map_err(|e| e.to_string())?;
+        out.get_mut().sync_data().map_err(|e| e.to_string())?;
+        Ok(stats)
+    }
+
+    fn write(
+        &self,
+        writer: &mut FileWriter,
+        named: &mut HashSet<u64>,
+        item: &mut Item,
+    ) -> std::io::Result<()> {
+        if let (Some(id), Some(names)) = (item.publisher, &self.names) {
+            if named.insert(id) {
+                let name = names(id).unwrap_or_default();
+                writer.write_connection(id, &name)?;
+            }
+        }
+        writer.write_batch(&mut item.data)?;
+        writer.count_messages(item.count, item.size);
+        Ok(())
+    }
+
+    fn fail(&self, e: std::io::Error) -> bool {
+        let mut error = self.error.lock();
+        if error.is_none() {
+            *error = Some(e.to_string());
+        }
+        true
+    }
+}

@@ -1,0 +1,103 @@
+//! Appends framed records to a recording. Every record is whole on its own, so a file cut off
+//! anywhere is readable up to its last whole record.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use super::format::{self, Message, Meta, Stats};
+
+/// Buffered bytes before a write reaches the file.
+const BUFFER: usize = 256 * 1024;
+
+/// A recording being written: the file header, then records appended in order.
+pub struct RecordWriter<W: Write> {
+    out: W,
+    messages: u64,
+    bytes: u64,
+}
+
+impl RecordWriter<BufWriter<File>> {
+    /// Creates (or truncates) `path` and writes the header and the META record.
+    pub fn create(path: &Path, meta: &Meta) -> io::Result<Self> {
+        let file = File::create(path)?;
+        RecordWriter::new(BufWriter::with_capacity(BUFFER, file), meta)
+    }
+
+    /// Flushes and asks the OS to put the file on disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
+
+impl<W: Write> RecordWriter<W> {
+    pub fn new(mut out: W, meta: &Meta) -> io::Result<Self> {
+        out.write_all(&format::file_header())?;
+        let mut w = RecordWriter {
+            out,
+            messages: 0,
+            bytes: 0,
+        };
+        w.write_body(&format::encode_meta(meta))?;
+        Ok(w)
+    }
+
+    /// Appends one record body (as made by `format::encode_*`).
+    pub fn write_body(&mut self, body: &[u8]) -> io::Result<()> {
+        self.out.write_all(&format::frame_header(body))?;
+        self.out.write_all(body)
+    }
+
+    /// Appends a batch of framed message records (`format::append_message`), filling in
+    /// their CRCs; `count_messages` counts them.
+    pub fn write_batch(&mut self, data: &mut [u8]) -> io::Result<()> {
+        let whole = format::seal_batch(data);
+        self.out.write_all(&data[..whole])
+    }
+
+    /// Adds to the counts of messages and message bytes written.
+    pub fn count_messages(&mut self, messages: u64, bytes: usize) {
+        self.messages += messages;
+        self.bytes += bytes as u64;
+    }
+
+    pub fn write_message(&mut self, m: &Message) -> io::Result<()> {
+        self.write_body(&format::encode_message(&m.as_ref()))?;
+        self.count_messages(1, m.size());
+        Ok(())
+    }
+
+    pub fn write_connection(&mut self, id: u64, name: &str) -> io::Result<()> {
+        self.write_body(&format::encode_connection(id, name))
+    }
+
+    /// Appends a STATS record with this writer's counts and `drops`.
+    pub fn write_stats(&mut self, drops: u64) -> io::Result<Stats> {
+        let stats = self.stats(drops);
+        self.write_body(&format::encode_stats(&stats, false))?;
+        Ok(stats)
+    }
+
+    /// Messages and bytes written so far, with `drops`, as of now.
+    pub fn stats(&self, drops: u64) -> Stats {
+        Stats {
+            time_ns: format::now_ns(),
+            messages: self.messages,
+            bytes: self.bytes,
+            drops,
+        }
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Appends the END record and flushes; returns the final counts and the output.
+    pub fn finish(mut self, drops: u64) -> io::Result<(Stats, W)> {
+        let stats = self.stats(drops);
+        self.write_body(&format::encode_stats(&stats, true))?;
+        self.out.flush()?;
+        Ok((stats, self.out))
+    }
+}
