@@ -375,7 +375,7 @@ async fn run<P: Publisher>(
                 }
             };
             c.position_ns.store(position, Ordering::Relaxed);
-            if c.sent.load(Ordering::Relaxed) % 1024 == 0 {
+            if c.sent.load(Ordering::Relaxed).is_multiple_of(1024) {
                 // Let other tasks (progress, signals) run during a long burst.
                 tokio::task::yield_now().await;
             }
