@@ -27,6 +27,10 @@
 #                        recording-on / recording-off, then replay the last recording into a
 #                        fresh switchboard at --speed max and print the replay rate
 #                        (e.g. --record --scenarios pubsub)
+#   --inspect            also run switchboard with the inspection tap on, as if the window
+#                        were open (`serve --inspect`: subject stats, message samples,
+#                        latency tracking, snapshots), as server "switchboard-insp"; the
+#                        table's ratios then show its cost next to plain switchboard
 # Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
 #
 # Output: progress on stderr; on stdout the pinning note, the load average, and the table
@@ -57,6 +61,7 @@ loadgen=""
 pin=1
 out=""
 record=0
+inspect=0
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
         --no-pin) pin=0; shift ;;
         --out) out=$2; shift 2 ;;
         --record) record=1; shift ;;
+        --inspect) inspect=1; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -109,6 +115,7 @@ elif [ "$skip_sb" = 0 ]; then
     [ -x "$sb_bin" ] || die "switchboard binary $sb_bin not found (build it, pass --switchboard, or --skip-switchboard)"
     servers+=("switchboard|sb|$sb_bin")
     [ "$record" = 1 ] && servers+=("switchboard-rec|sbrec|$sb_bin")
+    [ "$inspect" = 1 ] && servers+=("switchboard-insp|sbinsp|$sb_bin")
 fi
 [ "$self_test" = 1 ] || servers+=("nats-${nats_ver#v}|nats|$nats_bin")
 if [ "$use_debian" = 1 ] && [ -x /usr/bin/nats-server ] && [ "$(readlink -f /usr/bin/nats-server)" != "$(readlink -f "$nats_bin")" ]; then
@@ -175,6 +182,8 @@ start_server() { # label style path port logfile
     local style=$2 path=$3 port=$4 log=$5 i
     if [ "$style" = sb ]; then
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    elif [ "$style" = sbinsp ]; then
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect >"$log" 2>&1 &
     elif [ "$style" = sbrec ]; then
         # Each recording run overwrites the same file; the last one is replayed at the end.
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" >"$log" 2>&1 &
