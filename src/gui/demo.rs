@@ -690,6 +690,7 @@ impl DemoWorld {
                 nats_version: crate::proto::info::NATS_COMPAT_VERSION.into(),
                 client_url: self.client_url.clone(),
                 monitor_url: Some("http://127.0.0.1:8222".into()),
+                exposed_without_auth: false,
             },
             uptime: self.now.duration_since(self.start).unwrap_or_default(),
             totals: self.totals,

@@ -38,6 +38,7 @@ impl Sampler {
             nats_version: NATS_COMPAT_VERSION.to_string(),
             client_url: format!("nats://{}:{}", url_host(&server.opts.host), server.port()),
             monitor_url,
+            exposed_without_auth: !server.auth_required() && !is_loopback_host(&server.opts.host),
         };
         Sampler {
             server,
@@ -293,6 +294,17 @@ fn rates_of(before: &Totals, after: &Totals, elapsed: f64) -> Rates {
         in_bytes_per_sec: per_sec(before.in_bytes, after.in_bytes, elapsed),
         out_msgs_per_sec: per_sec(before.out_msgs, after.out_msgs, elapsed),
         out_bytes_per_sec: per_sec(before.out_bytes, after.out_bytes, elapsed),
+    }
+}
+
+/// True for addresses only this machine can reach.
+fn is_loopback_host(host: &str) -> bool {
+    match host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 

@@ -173,3 +173,14 @@ async fn feed_delivers_samples_and_events_and_kick_closes() {
     }
     handle.shutdown().await;
 }
+
+#[test]
+fn only_loopback_hosts_count_as_private() {
+    assert!(is_loopback_host("127.0.0.1"));
+    assert!(is_loopback_host("::1"));
+    assert!(is_loopback_host("[::1]"));
+    assert!(is_loopback_host("localhost"));
+    assert!(!is_loopback_host("0.0.0.0"));
+    assert!(!is_loopback_host("::"));
+    assert!(!is_loopback_host("192.0.2.7"));
+}

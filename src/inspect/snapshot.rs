@@ -38,6 +38,8 @@ pub struct ServerIdentity {
     pub client_url: String,
     /// `http://host:port` of the monitoring endpoints, when enabled.
     pub monitor_url: Option<String>,
+    /// Listening beyond loopback with no authentication: anyone on the network can use it.
+    pub exposed_without_auth: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

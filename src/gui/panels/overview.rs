@@ -16,6 +16,13 @@ const SPARK_POINTS: usize = 240;
 
 pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
     let snap = &state.snapshot;
+    if snap.server.exposed_without_auth {
+        widgets::badge(
+            ui,
+            "Listening beyond this machine without authentication: anyone who can reach it can use this broker",
+            NO_INTEREST,
+        );
+    }
     identity(ui, state);
     ui.separator();
     ui.horizontal_wrapped(|ui| {
