@@ -10,7 +10,7 @@ use super::snapshot::{
     ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember, Rates,
     ServerIdentity, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
-use crate::broker::server::{client_totals, Server, Totals as EngineTotals};
+use crate::broker::server::{client_totals, Server};
 use crate::broker::tap::LatencyWindow;
 use crate::proto::info::NATS_COMPAT_VERSION;
 
@@ -60,7 +60,7 @@ impl Sampler {
         let server = self.server.clone();
         server.tap.expire_requests();
 
-        let totals = convert(server.totals());
+        let totals = server.totals();
         let rates = rates_of(&self.last_totals, &totals, elapsed);
         self.last_totals = totals;
 
@@ -70,7 +70,7 @@ impl Sampler {
         let mut groups: HashMap<(String, String), Vec<QueueMember>> = HashMap::new();
         for client in server.clients() {
             let meta = client.meta.lock().clone();
-            let client_totals = convert(client_totals(&client));
+            let client_totals = client_totals(&client);
             let previous = self
                 .last_clients
                 .get(&client.id)
@@ -235,7 +235,7 @@ fn closed_connections(server: &Server) -> Vec<ClosedConnectionInfo> {
             start: c.start,
             stop: c.stop,
             reason: c.reason.to_string(),
-            totals: convert(c.totals),
+            totals: c.totals,
         })
         .collect()
 }
@@ -270,15 +270,6 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
-}
-
-fn convert(t: EngineTotals) -> Totals {
-    Totals {
-        in_msgs: t.in_msgs,
-        in_bytes: t.in_bytes,
-        out_msgs: t.out_msgs,
-        out_bytes: t.out_bytes,
-    }
 }
 
 fn per_sec(before: u64, after: u64, elapsed: f64) -> f64 {

@@ -42,13 +42,8 @@ pub struct ServerIdentity {
     pub exposed_without_auth: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub in_msgs: u64,
-    pub in_bytes: u64,
-    pub out_msgs: u64,
-    pub out_bytes: u64,
-}
+/// Message totals: the engine's own plain-data counters.
+pub use crate::broker::server::Totals;
 
 /// Per-second rates over the last tick.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
