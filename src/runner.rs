@@ -144,6 +144,7 @@ impl Services {
             .map(|m| format!("http://{}", m.local_addr()))
     }
 
+    #[cfg(feature = "gui")]
     fn client_url(&self) -> String {
         format!("nats://{}", self.handle.local_addr())
     }
