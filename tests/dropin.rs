@@ -51,6 +51,15 @@ fn wait_for_line(path: &Path, needle: &str) -> String {
     }
 }
 
+/// The address from the line tools wait for: `... Listening for client connections on H:P`.
+fn listening_addr(log: &str) -> std::net::SocketAddr {
+    let line = log
+        .lines()
+        .find(|l| l.contains("Listening for client connections on "))
+        .expect("no listening line in the log");
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
@@ -79,12 +88,11 @@ fn random_port_log_file_pid_file_and_sigterm() {
     let mut server = Running(child);
     let text = wait_for_line(&log, "Server is ready");
     // The line async-nats' harness parses: `.+\sclient connections on\s+(\S+)`.
-    let line = text
-        .lines()
-        .find(|l| l.contains("Listening for client connections on "))
-        .unwrap();
-    assert!(line.contains("[INF]"), "{line}");
-    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        text.contains("[INF] Listening for client connections on "),
+        "{text}"
+    );
+    let addr = listening_addr(&text);
     assert_ne!(addr.port(), 0);
     assert!(
         text.contains("store_dir"),
@@ -195,11 +203,7 @@ fn config_file_flags_win_and_bad_values_fail() {
         text.contains("\"jetstream\" is not supported yet"),
         "{text}"
     );
-    let line = text
-        .lines()
-        .find(|l| l.contains("Listening for client connections on "))
-        .unwrap();
-    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let addr = listening_addr(&text);
     assert_ne!(
         addr.port(),
         4999,
@@ -260,11 +264,7 @@ fn lame_duck_mode() {
             .unwrap();
         let mut server = Running(child);
         let text = wait_for_line(&log, "Server is ready");
-        let line = text
-            .lines()
-            .find(|l| l.contains("Listening for client connections on "))
-            .unwrap();
-        let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let addr = listening_addr(&text);
         let mut conn = RawConn::connect(addr, "ldm");
         conn.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
         assert_eq!(conn.read_line(), b"PONG\r\n", "{}", binary.display());
@@ -307,11 +307,7 @@ fn reload_applies_logging() {
         .unwrap();
     let server = Running(child);
     let text = wait_for_line(&log, "Server is ready");
-    let line = text
-        .lines()
-        .find(|l| l.contains("Listening for client connections on "))
-        .unwrap();
-    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let addr = listening_addr(&text);
     std::fs::write(&conf, "debug: true\n").unwrap();
     let status = nats_server(dir.path())
         .arg("--signal")
