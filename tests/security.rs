@@ -402,19 +402,6 @@ async fn try_connect(url: String, opts: ConnectOptions) -> Result<async_nats::Cl
     .map_err(|e| e.to_string())
 }
 
-/// Without `retry_on_initial_connect` a refused login fails `connect`.
-async fn connect_once(url: String, opts: ConnectOptions) -> Result<async_nats::Client, String> {
-    timeout(
-        STEP,
-        opts.connection_timeout(Duration::from_secs(3))
-            .max_reconnects(0)
-            .connect(url),
-    )
-    .await
-    .map_err(|_| "connect timed out".to_string())?
-    .map_err(|e| e.to_string())
-}
-
 async fn round_trip(c: &async_nats::Client, subject: &str) {
     let mut sub = c.subscribe(subject.to_string()).await.unwrap();
     c.publish(subject.to_string(), "x".into()).await.unwrap();
@@ -436,18 +423,18 @@ fn async_nats_user_password_token_nkey() {
     for_each_target_async(&ServerOpts::new().config(&config), STEP * 4, |s| {
         let seed = seed.clone();
         async move {
-            let c = connect_once(
+            let c = support::connect_once(
                 s.url(),
                 ConnectOptions::with_user_and_password("u".into(), "p".into()),
             )
             .await
             .unwrap();
             round_trip(&c, "up.test").await;
-            let c = connect_once(s.url(), ConnectOptions::with_nkey(seed))
+            let c = support::connect_once(s.url(), ConnectOptions::with_nkey(seed))
                 .await
                 .unwrap();
             round_trip(&c, "nkey.test").await;
-            let bad = connect_once(
+            let bad = support::connect_once(
                 s.url(),
                 ConnectOptions::with_user_and_password("u".into(), "nope".into()),
             )
@@ -459,12 +446,12 @@ fn async_nats_user_password_token_nkey() {
         &ServerOpts::new().args(&["--auth", "tok"]),
         STEP * 4,
         |s| async move {
-            let c = connect_once(s.url(), ConnectOptions::with_token("tok".into()))
+            let c = support::connect_once(s.url(), ConnectOptions::with_token("tok".into()))
                 .await
                 .unwrap();
             round_trip(&c, "tok.test").await;
             assert!(
-                connect_once(s.url(), ConnectOptions::with_token("x".into()))
+                support::connect_once(s.url(), ConnectOptions::with_token("x".into()))
                     .await
                     .is_err()
             );

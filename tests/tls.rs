@@ -153,18 +153,6 @@ async fn round_trip(c: &async_nats::Client) {
     assert_eq!(&m.payload[..], b"secret");
 }
 
-async fn connect(url: String, opts: ConnectOptions) -> Result<async_nats::Client, String> {
-    timeout(
-        STEP,
-        opts.connection_timeout(Duration::from_secs(3))
-            .max_reconnects(0)
-            .connect(url),
-    )
-    .await
-    .map_err(|_| "connect timed out".to_string())?
-    .map_err(|e| e.to_string())
-}
-
 #[test]
 fn async_nats_over_tls_classic_and_handshake_first() {
     let p = pki();
@@ -178,7 +166,7 @@ fn async_nats_over_tls_classic_and_handshake_first() {
                 let opts = ConnectOptions::new()
                     .add_root_certificates(ca)
                     .require_tls(true);
-                round_trip(&connect(s.url(), opts).await.unwrap()).await;
+                round_trip(&support::connect_once(s.url(), opts).await.unwrap()).await;
             }
         },
     );
@@ -190,7 +178,7 @@ fn async_nats_over_tls_classic_and_handshake_first() {
                 .add_root_certificates(ca)
                 .require_tls(true)
                 .tls_first();
-            round_trip(&connect(s.url(), opts).await.unwrap()).await;
+            round_trip(&support::connect_once(s.url(), opts).await.unwrap()).await;
         }
     });
 }
@@ -207,11 +195,11 @@ fn mutual_tls_requires_a_client_certificate() {
                 .add_root_certificates(ca.clone())
                 .add_client_certificate(cert, key)
                 .require_tls(true);
-            round_trip(&connect(s.url(), opts).await.unwrap()).await;
+            round_trip(&support::connect_once(s.url(), opts).await.unwrap()).await;
             let anonymous = ConnectOptions::new()
                 .add_root_certificates(ca)
                 .require_tls(true);
-            let refused = match connect(s.url(), anonymous).await {
+            let refused = match support::connect_once(s.url(), anonymous).await {
                 Err(_) => true,
                 // TLS 1.3 may report the refusal only after the handshake "succeeded".
                 Ok(c) => timeout(STEP, c.flush()).await.map_or(true, |r| r.is_err()),

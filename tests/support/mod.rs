@@ -885,3 +885,20 @@ pub fn parse_msgs(mut b: &[u8]) -> Vec<(String, Vec<u8>)> {
     }
     out
 }
+
+/// One async-nats connection attempt, bounded in time: without
+/// `retry_on_initial_connect` a refused login fails `connect` instead of retrying.
+pub async fn connect_once(
+    url: String,
+    opts: async_nats::ConnectOptions,
+) -> Result<async_nats::Client, String> {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        opts.connection_timeout(Duration::from_secs(3))
+            .max_reconnects(0)
+            .connect(url),
+    )
+    .await
+    .map_err(|_| "connect timed out".to_string())?
+    .map_err(|e| e.to_string())
+}
