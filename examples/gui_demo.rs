@@ -3,6 +3,7 @@
 
 use switchboard::broker::{BrokerHandle, Options};
 use switchboard::gui::{self, GuiContext};
+use switchboard::record::nats::ConnectArgs;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -17,9 +18,12 @@ fn main() -> anyhow::Result<()> {
     let client_url = format!("nats://{}", broker.local_addr());
     let (feed, control) = gui::demo::demo_feed_with_url(runtime.handle(), &client_url);
     gui::run(GuiContext {
-        feed,
-        control,
-        client_url,
+        source: gui::Source {
+            feed,
+            control,
+            client: ConnectArgs::url(&client_url),
+            label: "synthetic demo".into(),
+        },
         runtime: runtime.handle().clone(),
     })?;
     runtime.block_on(broker.shutdown());

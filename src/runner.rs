@@ -289,9 +289,12 @@ fn app_window(plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> ExitCod
         std::process::exit(0);
     });
     let ctx = crate::gui::GuiContext {
-        feed,
-        control,
-        client_url: services.client_url(),
+        source: crate::gui::Source {
+            feed,
+            control,
+            client: crate::record::nats::ConnectArgs::url(&services.client_url()),
+            label: "embedded broker".into(),
+        },
         runtime: runtime.handle().clone(),
     };
     let outcome = crate::gui::run(ctx);

@@ -14,13 +14,14 @@ use egui_kittest::Harness;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::{ClientCommand, NatsClient};
 use switchboard::gui::demo::{DemoControl, DemoWorld};
-use switchboard::gui::GuiContext;
+use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
     ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember, Rates, Snapshot,
     SubjectStat, SubscriptionInfo, Totals,
 };
 use switchboard::inspect::BrokerControl;
+use switchboard::record::nats::ConnectArgs;
 
 struct Rig {
     harness: Harness<'static, InspectorApp>,
@@ -38,9 +39,12 @@ fn rig() -> Rig {
     let control = Arc::new(DemoControl::new());
     let (client, sent, _outcomes) = NatsClient::detached();
     let ctx = GuiContext {
-        feed,
-        control: control.clone(),
-        client_url: "nats://127.0.0.1:4222".into(),
+        source: Source {
+            feed,
+            control: control.clone(),
+            client: ConnectArgs::url("nats://127.0.0.1:4222"),
+            label: "test".into(),
+        },
         runtime: runtime.handle().clone(),
     };
     let harness = Harness::builder()

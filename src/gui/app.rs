@@ -16,7 +16,7 @@ use super::panels::{
 };
 use super::state::UiState;
 use super::widgets::{self, WARN};
-use super::GuiContext;
+use super::{GuiContext, Source};
 
 /// Key under which the app's small preferences are saved.
 const STORAGE_KEY: &str = "switchboard_inspector";
@@ -33,6 +33,9 @@ pub struct InspectorApp {
     control: Arc<dyn BrokerControl>,
     client: NatsClient,
     client_url: String,
+    /// What the status bar calls the current source.
+    source_label: String,
+    runtime: Option<tokio::runtime::Handle>,
     pub view: View,
     /// What we last told the broker about sampling.
     sampling: bool,
@@ -47,22 +50,41 @@ pub struct InspectorApp {
 impl InspectorApp {
     /// The app with its own NATS client on `ctx.runtime`.
     pub fn new(egui_ctx: &egui::Context, ctx: GuiContext) -> Self {
-        let repaint = egui_ctx.clone();
-        let client = NatsClient::spawn(ctx.client_url.clone(), &ctx.runtime, move || {
-            repaint.request_repaint();
-        });
-        Self::with_client(egui_ctx, ctx, client)
+        let client = spawn_client(egui_ctx, &ctx.source, &ctx.runtime);
+        let runtime = ctx.runtime.clone();
+        let mut app = Self::with_client(egui_ctx, ctx, client);
+        app.runtime = Some(runtime);
+        app
+    }
+
+    /// Looks at another source from now on (another profile, or the embedded broker
+    /// restarted on another port): new feed, control and client; the old ones are dropped,
+    /// which ends their tasks. What the views showed of the old source is cleared.
+    pub fn switch_source(&mut self, egui_ctx: &egui::Context, source: Source) {
+        if let Some(runtime) = &self.runtime {
+            self.client = spawn_client(egui_ctx, &source, runtime);
+        }
+        self.latency_tracking = source.control.latency_tracking();
+        self.sampling = false;
+        self.client_url = source.client.server.clone();
+        self.source_label = source.label;
+        self.control = source.control;
+        self.bridge = Bridge::new(source.feed, egui_ctx);
+        self.state = UiState::new();
     }
 
     /// The app with a given client (tests pass a detached one).
     pub fn with_client(egui_ctx: &egui::Context, ctx: GuiContext, client: NatsClient) -> Self {
-        let latency_tracking = ctx.control.latency_tracking();
+        let source = ctx.source;
+        let latency_tracking = source.control.latency_tracking();
         Self {
-            bridge: Bridge::new(ctx.feed, egui_ctx),
+            bridge: Bridge::new(source.feed, egui_ctx),
             state: UiState::new(),
-            control: ctx.control,
+            control: source.control,
             client,
-            client_url: ctx.client_url,
+            client_url: source.client.server,
+            source_label: source.label,
+            runtime: None,
             view: View::Overview,
             sampling: false,
             latency_tracking,
@@ -162,6 +184,7 @@ impl InspectorApp {
     fn status_bar(&self, ui: &mut Ui) {
         let snap = &self.state.snapshot;
         ui.horizontal(|ui| {
+            ui.label(RichText::new(&self.source_label).strong());
             ui.monospace(&self.client_url);
             widgets::copy_button(ui, "Copy", &self.client_url);
             ui.separator();
@@ -296,4 +319,16 @@ impl eframe::App for InspectorApp {
             self.control.set_sampling(false);
         }
     }
+}
+
+/// The inspector's own client for `source`, asking for a repaint after each outcome.
+fn spawn_client(
+    egui_ctx: &egui::Context,
+    source: &Source,
+    runtime: &tokio::runtime::Handle,
+) -> NatsClient {
+    let repaint = egui_ctx.clone();
+    NatsClient::spawn(source.client.clone(), runtime, move || {
+        repaint.request_repaint();
+    })
 }

@@ -9,6 +9,8 @@ use crossbeam_channel::{Receiver, Sender};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use crate::record::nats::ConnectArgs;
+
 /// The name the inspector's connection gives itself (it shows up in Connections).
 pub const CLIENT_NAME: &str = "switchboard-inspector";
 
@@ -65,10 +67,14 @@ pub struct NatsClient {
 
 impl NatsClient {
     /// Starts the client task on `runtime`; `wake` is called after each outcome.
-    pub fn spawn(url: String, runtime: &Handle, wake: impl Fn() + Send + Sync + 'static) -> Self {
+    pub fn spawn(
+        target: ConnectArgs,
+        runtime: &Handle,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (out_tx, out_rx) = crossbeam_channel::unbounded();
-        runtime.spawn(run(url, rx, out_tx, std::sync::Arc::new(wake)));
+        runtime.spawn(run(target, rx, out_tx, std::sync::Arc::new(wake)));
         Self {
             commands: tx,
             outcomes: out_rx,
@@ -105,7 +111,7 @@ impl NatsClient {
 type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 async fn run(
-    url: String,
+    target: ConnectArgs,
     mut commands: mpsc::UnboundedReceiver<ClientCommand>,
     outcomes: Sender<Outcome>,
     wake: Wake,
@@ -113,14 +119,10 @@ async fn run(
     let mut client: Option<async_nats::Client> = None;
     while let Some(cmd) = commands.recv().await {
         if client.is_none() {
-            match async_nats::ConnectOptions::new()
-                .name(CLIENT_NAME)
-                .connect(url.as_str())
-                .await
-            {
+            match target.connect(CLIENT_NAME, None).await {
                 Ok(c) => client = Some(c),
                 Err(e) => {
-                    let _ = outcomes.send(Outcome::Failed(format!("can't connect to {url}: {e}")));
+                    let _ = outcomes.send(Outcome::Failed(e));
                     wake();
                     continue;
                 }

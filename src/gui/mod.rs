@@ -18,15 +18,25 @@ pub mod widgets;
 use std::sync::Arc;
 
 use crate::inspect::{BrokerControl, Feed};
+use crate::record::nats::ConnectArgs;
 
 pub use demo::demo_feed;
 
-/// What the inspector needs from whoever started the broker.
-pub struct GuiContext {
+/// Where the inspector looks: the feed it reads, the control it commands, and how its own
+/// client (Publish & Request) connects. The embedded broker is one source; a remote
+/// deployment is another. [`app::InspectorApp::switch_source`] swaps them at run time.
+pub struct Source {
     pub feed: Feed,
     pub control: Arc<dyn BrokerControl>,
-    /// `nats://host:port` the inspector's own client (Publish & Request) connects to.
-    pub client_url: String,
+    /// How the inspector's own client connects (URL and credentials).
+    pub client: ConnectArgs,
+    /// What the status bar calls the source ("embedded broker", a profile's name).
+    pub label: String,
+}
+
+/// What the inspector needs from whoever started it.
+pub struct GuiContext {
+    pub source: Source,
     /// The runtime the broker runs on; the client task runs there too.
     pub runtime: tokio::runtime::Handle,
 }

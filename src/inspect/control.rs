@@ -1,5 +1,21 @@
 //! What an observer may ask of the engine. The GUI holds it as `Arc<dyn BrokerControl>`, so
-//! its views can be tested against a stand-in and the embedded broker alike.
+//! its views can be tested against a stand-in, the embedded broker and a remote deployment
+//! alike.
+
+use std::path::{Path, PathBuf};
+
+use crate::record::recorder::RecordCounters;
+
+/// A running recording as the inspector shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingStatus {
+    pub path: PathBuf,
+    /// Subject patterns recorded; empty means everything.
+    pub subjects: Vec<String>,
+    pub counters: RecordCounters,
+    /// The write error, when the disk failed (the recording stops taking messages).
+    pub error: Option<String>,
+}
 
 /// Commands from the inspector to the broker. None of them waits on the network.
 pub trait BrokerControl: Send + Sync {
@@ -11,4 +27,19 @@ pub trait BrokerControl: Send + Sync {
     /// Turns request/reply latency tracking on or off.
     fn set_latency_tracking(&self, on: bool);
     fn latency_tracking(&self) -> bool;
+
+    /// Starts recording the traffic into `path` (created or truncated); `subjects` are
+    /// patterns, empty records everything. One recording at a time.
+    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), String> {
+        let _ = (path, subjects);
+        Err("recording is not available here".into())
+    }
+    /// Stops the running recording, writes its trailer and returns its final counters.
+    fn stop_recording(&self) -> Result<RecordCounters, String> {
+        Err("no recording is running".into())
+    }
+    /// The running recording, if any, with live counters.
+    fn recording(&self) -> Option<RecordingStatus> {
+        None
+    }
 }
