@@ -16,7 +16,7 @@
 #   --rounds N           rounds (3)
 #   --seconds S          publishing seconds per run (2)
 #   --sizes "16 1024"    payload sizes
-#   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep idle)
+#   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep slowcons idle)
 #   --idle-conns N       connections in the idle scenario (10000)
 #   --timeout S          loadgen's bound on every wait (10)
 #   --loadgen PATH       use this loadgen executable instead of building it
@@ -54,7 +54,7 @@ use_debian=1
 rounds=3
 seconds=2
 sizes="16 1024"
-scenarios="pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep idle"
+scenarios="pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep slowcons idle"
 idle_conns=10000
 timeout_s=10
 loadgen=""
@@ -126,7 +126,7 @@ fi
 # --- loadgen -------------------------------------------------------------------------------
 if [ -z "$loadgen" ]; then
     echo "building loadgen (cargo bench --bench loadgen --no-run) ..." >&2
-    loadgen=$(cd "$here" && cargo bench -j1 --bench loadgen --no-run --message-format=json 2>/dev/null |
+    loadgen=$(cd "$here" && cargo bench -j1 --no-default-features --bench loadgen --no-run --message-format=json 2>/dev/null |
         grep -o '"executable":"[^"]*loadgen[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
     [ -n "$loadgen" ] && [ -x "$loadgen" ] || die "could not build loadgen (run: cargo bench --bench loadgen --no-run)"
 fi

@@ -43,6 +43,11 @@ scenarios:
   fanin-star  1 publisher over 1,000 subjects -> one `bench.fanin.*` subscriber
   fanin-gt    1 publisher over 1,000 subjects -> one `bench.fanin.>` subscriber
   reqrep      sequential request/reply through a responder; latency percentiles
+  slowcons    1 publisher floods a subject (bench.t) that one stuck consumer (never reads)
+              and one reader share, while a bystander measures PING round trips:
+              bystander RTT percentiles, the flood's rate, whether the stuck
+              consumer was cut off (run the server with a small max_pending to
+              see the cut within --seconds)
   idle        --conns idle connections (default 10000): connect rate and server
               RSS per connection (needs --server-pid to read /proc/PID/status)
 
@@ -118,6 +123,7 @@ fn run() -> Result<()> {
         "fanin-star" => throughput(&opts, Shape::new(1, 1, Kind::FaninStar))?,
         "fanin-gt" => throughput(&opts, Shape::new(1, 1, Kind::FaninGt))?,
         "reqrep" => reqrep(&opts)?,
+        "slowcons" => slow_consumer(&opts)?,
         "idle" => idle(&opts)?,
         other => bail!("unknown scenario {other:?} (see --help)"),
     };
@@ -981,6 +987,115 @@ fn requester(o: &Opts) -> Result<(u64, f64, Histogram<u64>)> {
 }
 
 // ---------------------------------------------------------------------------------------
+// A stuck consumer in a flood: what everybody else sees.
+
+fn slow_consumer(o: &Opts) -> Result<Value> {
+    // The stuck consumer: a tiny receive buffer, so the kernel absorbs little, and no reads.
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(o.addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    sock.set_recv_buffer_size(4096)?;
+    sock.connect_timeout(&o.addr.into(), o.timeout)
+        .context("stuck consumer: connecting")?;
+    let mut stuck: TcpStream = sock.into();
+    stuck.set_read_timeout(Some(o.timeout))?;
+    let mut hello = CONNECT.to_vec();
+    hello.extend_from_slice(b"SUB bench.t 1\r\nPING\r\n");
+    stuck
+        .write_all(&hello)
+        .context("stuck consumer: subscribing")?;
+    // Its INFO and PONG stay unread with the rest: a stuck client reads nothing.
+    thread::sleep(Duration::from_millis(100));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    // A reader that keeps up, so the flood has a real receiver besides the stuck one.
+    let mut reader = Conn::open(o, "reader", b"SUB bench.t 1\r\n", 256 * 1024)?;
+    reader.s.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let rstop = stop.clone();
+    let reader_thread = thread::spawn(move || -> Result<u64> {
+        while !rstop.load(Ordering::Relaxed) {
+            reader.pump()?;
+        }
+        Ok(reader.sc.msgs)
+    });
+    let mut publisher = Conn::open(o, "publisher", b"", 4096)?;
+    // Plain publish buffers go to `bench.t`.
+    let (buf, _, frames) = build_buffer(Kind::Plain, o.size);
+    let pstop = stop.clone();
+    let started = Instant::now();
+    let flood = thread::spawn(move || -> Result<u64> {
+        let mut sent = 0u64;
+        while !pstop.load(Ordering::Relaxed) {
+            publisher.write(&buf)?;
+            sent += frames;
+        }
+        Ok(sent)
+    });
+    // The bystander: a client with no part in the flood, asking the server for a PONG.
+    let mut bystander = Conn::open(o, "bystander", b"", 4096)?;
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+        .map_err(|e| anyhow!("histogram: {e}"))?;
+    let deadline = started + Duration::from_secs_f64(o.seconds);
+    let mut pings = 0u64;
+    let measured = (|| -> Result<()> {
+        while Instant::now() < deadline {
+            let t0 = Instant::now();
+            bystander.flush(o.timeout)?;
+            let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            h.record(ns.max(1)).map_err(|e| anyhow!("histogram: {e}"))?;
+            pings += 1;
+            thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64();
+    let sent = flood
+        .join()
+        .map_err(|_| anyhow!("publisher thread panicked"))??;
+    let delivered = reader_thread
+        .join()
+        .map_err(|_| anyhow!("reader thread panicked"))??;
+    measured?;
+    // Cut off? Reading what the server had sent the stuck consumer ends in EOF or a reset.
+    stuck.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let mut scratch = vec![0u8; 1 << 16];
+    let mut stuck_bytes = 0usize;
+    let cut = loop {
+        match stuck.read(&mut scratch) {
+            Ok(0) => break true,
+            Ok(n) => stuck_bytes += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break false
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => break true,
+        }
+        if stuck_bytes > 1 << 30 {
+            break false;
+        }
+    };
+    let us = |v: u64| round3(v as f64 / 1000.0);
+    Ok(json!({
+        "scenario": "slowcons",
+        "label": o.label,
+        "size": o.size,
+        "msgs": sent,
+        "seconds": round3(secs),
+        "msgs_per_sec": (sent as f64 / secs).round(),
+        "delivered": delivered,
+        "pings": pings,
+        "p50_us": us(h.value_at_quantile(0.50)),
+        "p90_us": us(h.value_at_quantile(0.90)),
+        "p99_us": us(h.value_at_quantile(0.99)),
+        "max_us": us(h.max()),
+        "stuck_consumer_cut": cut,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
 // Idle connections.
 
 fn vm_kb(pid: u32, field: &str) -> Result<u64> {
@@ -1161,7 +1276,7 @@ fn summarize(file: &str) -> Result<()> {
     for key in &order {
         let per = data.get(key).unwrap_or(&empty);
         let metrics: &[(&str, &str)] = match key.0.as_str() {
-            "reqrep" => &[("p50_us", "p50 us"), ("p99_us", "p99 us")],
+            "reqrep" | "slowcons" => &[("p50_us", "p50 us"), ("p99_us", "p99 us")],
             "idle" => &[
                 ("connect_per_sec", "conn/s"),
                 ("rss_per_conn_bytes", "rss B/conn"),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use switchboard::broker::account::Account;
 use switchboard::broker::client::ClientShared;
+use switchboard::broker::outbound::OutboundBudget;
 use switchboard::broker::sublist::{Sublist, SublistResult, Subscription};
 use switchboard::proto::{Parser, ParserLimits};
 
@@ -62,6 +63,7 @@ fn populated() -> (Sublist, Vec<Vec<u8>>) {
         addr,
         Arc::new(Account::new("$G")),
         1 << 20,
+        Arc::new(OutboundBudget::new(u64::MAX)),
     ));
     let mut sublist = Sublist::new();
     let mut subjects = Vec::new();

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::account::Account;
 use super::close::CloseReason;
-use super::outbound::{Outbound, PushResult};
+use super::outbound::{Outbound, OutboundBudget, PushResult};
 use super::permissions::ConnPerms;
 use super::server::Server;
 use super::sublist::{SubInfo, SublistResult, Subscription};
@@ -69,13 +69,19 @@ pub struct ClientShared {
 }
 
 impl ClientShared {
-    pub fn new(id: u64, addr: SocketAddr, account: Arc<Account>, max_pending: u64) -> Self {
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        account: Arc<Account>,
+        max_pending: u64,
+        budget: Arc<OutboundBudget>,
+    ) -> Self {
         let start = SystemTime::now();
         ClientShared {
             id,
             addr,
             start,
-            outbound: Outbound::new(max_pending),
+            outbound: Outbound::new(max_pending, budget),
             account: RwLock::new(account),
             subs: Mutex::new(HashMap::new()),
             meta: Mutex::new(ClientMeta::default()),

@@ -28,6 +28,10 @@ pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 /// nats-server's `DEFAULT_LAME_DUCK_GRACE_PERIOD`.
 pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// switchboard's `max_pending_total`: all connections' buffered outbound bytes together.
+/// nats-server bounds each connection only (64 MiB each, so 1,000 stuck consumers could pin
+/// 64 GiB); this bounds the sum.
+pub const DEFAULT_MAX_PENDING_TOTAL: u64 = 1024 * 1024 * 1024;
 /// The client port nats-server listens on by default.
 pub const DEFAULT_PORT: u16 = 4222;
 /// A desktop tool must not expose a broker to the network by accident.
@@ -49,6 +53,9 @@ pub struct Options {
     pub max_payload: u32,
     pub max_control_line: u32,
     pub max_pending: u64,
+    /// `max_pending_total` (switchboard's own): the bound on all connections' buffered
+    /// outbound bytes together; see [`super::outbound::OutboundBudget`].
+    pub max_pending_total: u64,
     pub max_connections: usize,
     /// 0 means unlimited, as in nats-server.
     pub max_subscriptions: usize,
@@ -77,6 +84,7 @@ impl Default for Options {
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_pending: DEFAULT_MAX_PENDING,
+            max_pending_total: DEFAULT_MAX_PENDING_TOTAL,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscriptions: 0,
             ping_interval: DEFAULT_PING_INTERVAL,

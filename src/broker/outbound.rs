@@ -4,9 +4,11 @@
 //! note which writers they touched; at the end of their read batch they wake each of those
 //! writers once, so one flush carries many messages. The queue is bounded by `max_pending`:
 //! a frame that would pass it closes that connection as a slow consumer and nobody else is
-//! affected. Each socket write has a deadline (`write_deadline`).
+//! affected. Each socket write has a deadline (`write_deadline`). All queues together are
+//! bounded by an [`OutboundBudget`] (`max_pending_total`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -18,6 +20,52 @@ use super::close::CloseReason;
 /// Buffers above this capacity are released once drained, so a burst does not pin memory.
 const KEEP_CAPACITY: usize = 256 * 1024;
 
+/// The bound on every connection's buffered outbound bytes together (`max_pending_total`).
+///
+/// Past the limit, the connection being pushed to is cut off as a slow consumer when it holds
+/// a large share itself (a sixty-fourth of the limit or more): the stuck consumers that fill
+/// the budget are the ones cut, while small queues still take their messages. A hard ceiling
+/// of one eighth above the limit cuts anyone, so the sum stays bounded whatever happens.
+#[derive(Debug)]
+pub struct OutboundBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl OutboundBudget {
+    pub fn new(limit: u64) -> Self {
+        OutboundBudget {
+            used: AtomicUsize::new(0),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Bytes buffered by all connections now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Takes `bytes` for a connection that already holds `own` (these included); false,
+    /// with nothing taken, when that connection must be cut instead.
+    fn take(&self, bytes: usize, own: usize) -> bool {
+        let total = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total <= self.limit {
+            return true;
+        }
+        let large_share = own >= (self.limit / 64).max(64 * 1024);
+        let ceiling = self.limit.saturating_add(self.limit / 8);
+        if large_share || total > ceiling {
+            self.release(bytes);
+            return false;
+        }
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushResult {
     /// Queued; `wake` is true when the writer must be woken for it, `stall` when the queue
@@ -25,8 +73,9 @@ pub enum PushResult {
     Queued { wake: bool, stall: bool },
     /// The connection is closing; the frame was dropped.
     Closed,
-    /// The frame would have passed `max_pending`: the connection is now closing.
-    SlowConsumer,
+    /// The frame would have passed `max_pending` (or, with `over_total`, the budget of all
+    /// queues together, `max_pending_total`): the connection is now closing.
+    SlowConsumer { over_total: bool },
 }
 
 #[derive(Debug, Default)]
@@ -64,17 +113,19 @@ pub struct Outbound {
     abort: Notify,
     drained: Notify,
     max_pending: usize,
+    budget: Arc<OutboundBudget>,
     pub stats: OutStats,
 }
 
 impl Outbound {
-    pub fn new(max_pending: u64) -> Self {
+    pub fn new(max_pending: u64, budget: Arc<OutboundBudget>) -> Self {
         Outbound {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             abort: Notify::new(),
             drained: Notify::new(),
             max_pending: usize::try_from(max_pending).unwrap_or(usize::MAX),
+            budget,
             stats: OutStats::default(),
         }
     }
@@ -89,7 +140,9 @@ impl Outbound {
         }
         let before = st.buf.len();
         encode(&mut st.buf);
-        if st.buf.len() + st.in_flight > self.max_pending {
+        let pending = st.buf.len() + st.in_flight;
+        let over_own = pending > self.max_pending;
+        if over_own || !self.budget.take(st.buf.len() - before, pending) {
             st.buf.truncate(before);
             st.closing = Some(Closing {
                 reason: CloseReason::SlowConsumerPendingBytes,
@@ -97,7 +150,9 @@ impl Outbound {
             });
             drop(st);
             self.abort.notify_one();
-            return PushResult::SlowConsumer;
+            return PushResult::SlowConsumer {
+                over_total: !over_own,
+            };
         }
         if let Some(n) = msg_bytes {
             st.msgs += 1;
@@ -105,7 +160,7 @@ impl Outbound {
         }
         let wake = !st.wake_scheduled;
         st.wake_scheduled = true;
-        let stall = (st.buf.len() + st.in_flight) * 4 > self.max_pending * 3;
+        let stall = self.over_stall_mark(st.buf.len() + st.in_flight);
         PushResult::Queued { wake, stall }
     }
 
@@ -114,9 +169,14 @@ impl Outbound {
     /// keeps up but lags in bursts catch up instead of being cut off.
     pub async fn wait_drained(&self) {
         let notified = self.drained.notified();
-        if self.pending_bytes() * 4 > self.max_pending * 3 && !self.is_closing() {
+        if self.over_stall_mark(self.pending_bytes()) && !self.is_closing() {
             notified.await;
         }
+    }
+
+    /// Past 75% of `max_pending`: the producer should wait a moment for the queue to drain.
+    fn over_stall_mark(&self, pending: usize) -> bool {
+        pending > self.max_pending / 4 * 3
     }
 
     /// Wakes the writer (after a batch of pushes).
@@ -157,6 +217,20 @@ impl Outbound {
     /// deadline).
     pub async fn write_loop<W: AsyncWrite + Unpin>(
         &self,
+        writer: W,
+        write_deadline: Duration,
+    ) -> Option<CloseReason> {
+        let ended = self.write_until_closed(writer, write_deadline).await;
+        // Whatever is still queued will never be written: give its bytes back to the budget.
+        let mut st = self.state.lock();
+        self.budget.release(st.buf.len() + st.in_flight);
+        st.buf = Vec::new();
+        st.in_flight = 0;
+        ended
+    }
+
+    async fn write_until_closed<W: AsyncWrite + Unpin>(
+        &self,
         mut writer: W,
         write_deadline: Duration,
     ) -> Option<CloseReason> {
@@ -195,6 +269,7 @@ impl Outbound {
                 if let Some(reason) = failure {
                     return Some(self.close(reason, false));
                 }
+                let written = spare.len();
                 if msgs > 0 {
                     self.stats.msgs.fetch_add(msgs, Ordering::Relaxed);
                     let now = super::client::unix_nanos(std::time::SystemTime::now());
@@ -207,6 +282,7 @@ impl Outbound {
                     spare.clear();
                 }
                 self.state.lock().in_flight = 0;
+                self.budget.release(written);
                 self.drained.notify_waiters();
             }
             if closing.is_some() {
@@ -224,5 +300,54 @@ impl Outbound {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_cuts_large_holders_first_and_stays_bounded() {
+        const MIB: usize = 1024 * 1024;
+        let budget = OutboundBudget::new(64 * MIB as u64);
+        // Under the limit everyone gets through.
+        assert!(budget.take(60 * MIB, 60 * MIB));
+        // Over it, a connection holding a large share (>= 1 MiB here) is refused...
+        assert!(!budget.take(8 * MIB, 8 * MIB));
+        assert_eq!(budget.used(), 60 * MIB, "a refusal takes nothing");
+        // ...a small one still gets through, up to the hard ceiling (+1/8)...
+        assert!(budget.take(6 * MIB, 100 * 1024));
+        assert!(budget.take(2 * MIB, 100 * 1024));
+        // ...and past the ceiling nobody does.
+        assert!(!budget.take(5 * MIB, 1024));
+        assert_eq!(budget.used(), 68 * MIB);
+        budget.release(68 * MIB);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn a_queue_over_the_budget_is_cut_and_gives_its_bytes_back() {
+        let budget = Arc::new(OutboundBudget::new(256 * 1024));
+        let big = Outbound::new(64 * 1024 * 1024, budget.clone());
+        let frame = vec![b'x'; 100 * 1024];
+        for _ in 0..2 {
+            let r = big.push(Some(frame.len()), |b| b.extend_from_slice(&frame));
+            assert!(matches!(r, PushResult::Queued { .. }), "{r:?}");
+        }
+        assert_eq!(budget.used(), 200 * 1024);
+        let r = big.push(Some(frame.len()), |b| b.extend_from_slice(&frame));
+        assert_eq!(r, PushResult::SlowConsumer { over_total: true });
+        assert_eq!(
+            big.close_reason(),
+            Some(CloseReason::SlowConsumerPendingBytes)
+        );
+        // The writer ends at once (slow consumer: nothing flushed) and releases the queue.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(big.write_loop(tokio::io::sink(), Duration::from_secs(1)));
+        assert_eq!(budget.used(), 0);
     }
 }

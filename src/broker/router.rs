@@ -126,17 +126,26 @@ impl Conn {
                     self.stalls.push(client.clone());
                 }
             }
-            PushResult::SlowConsumer => {
+            PushResult::SlowConsumer { over_total } => {
                 self.server.tap.event(EventKind::SlowConsumer {
                     client_id: client.id,
                     name: client.meta.lock().name.clone(),
                 });
-                log_info!(
-                    "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                    client.addr,
-                    client.id,
-                    self.server.opts.max_pending
-                );
+                if over_total {
+                    log_info!(
+                        "{} - cid:{} - Slow Consumer Detected: MaxPendingTotal of {} Exceeded",
+                        client.addr,
+                        client.id,
+                        self.server.opts.max_pending_total
+                    );
+                } else {
+                    log_info!(
+                        "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                        client.addr,
+                        client.id,
+                        self.server.opts.max_pending
+                    );
+                }
                 self.server
                     .stats
                     .slow_consumers

@@ -93,6 +93,8 @@ pub struct Server {
     pub stats: ServerStats,
     /// What observers (the inspector) see of the traffic.
     pub tap: super::tap::Tap,
+    /// All connections' buffered outbound bytes (`max_pending_total`).
+    pub outbound_budget: Arc<super::outbound::OutboundBudget>,
     global: Arc<Account>,
     accounts: HashMap<String, Arc<Account>>,
     clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
@@ -140,6 +142,7 @@ impl Server {
             start: SystemTime::now(),
             stats: ServerStats::default(),
             tap: super::tap::Tap::new(),
+            outbound_budget: Arc::new(super::outbound::OutboundBudget::new(opts.max_pending_total)),
             global,
             accounts,
             clients: Mutex::new(HashMap::new()),
@@ -330,6 +333,7 @@ impl Server {
             addr,
             self.global.clone(),
             self.opts.max_pending,
+            self.outbound_budget.clone(),
         ));
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         log_debug!("{} - cid:{} - Client connection created", addr, id);

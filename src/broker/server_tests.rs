@@ -79,35 +79,38 @@ async fn port_in_use_is_an_error() {
     handle.shutdown().await;
 }
 
-#[tokio::test]
-async fn slow_consumer_is_cut_off_and_others_carry_on() {
-    // Enough to fill the kernel's socket buffers of the consumer that never reads.
-    const MESSAGES: usize = 10_000;
-    const FRAME: usize = "MSG big 1 1000\r\n".len() + 1000 + 2;
-    let handle = start(|o| o.max_pending = 256 * 1024).await;
-    // A consumer that never reads, with a tiny receive buffer so the kernel absorbs little.
+/// A consumer of `subject` that never reads, with a tiny receive buffer so the kernel
+/// absorbs little of what it is sent.
+async fn stuck_consumer(handle: &BrokerHandle, subject: &str) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut slow = socket.connect(handle.local_addr()).await.unwrap();
-    assert!(read_some(&mut slow, 1).await.starts_with(b"INFO"));
-    slow.write_all(b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n")
-        .await
-        .unwrap();
-    assert_eq!(read_some(&mut slow, 6).await, b"PONG\r\n");
-    let mut fast = connect(&handle).await;
+    let mut stuck = socket.connect(handle.local_addr()).await.unwrap();
+    assert!(read_some(&mut stuck, 1).await.starts_with(b"INFO"));
+    let hello = format!("CONNECT {{\"verbose\":false}}\r\nSUB {subject} 1\r\nPING\r\n");
+    stuck.write_all(hello.as_bytes()).await.unwrap();
+    assert_eq!(read_some(&mut stuck, 6).await, b"PONG\r\n");
+    stuck
+}
+
+const FLOOD_PAYLOAD: usize = 1000;
+const FLOOD_FRAME: usize = "MSG big 1 1000\r\n".len() + FLOOD_PAYLOAD + 2;
+
+/// Publishes `messages` of 1000 bytes on `big`, paced on what a subscriber that reads
+/// everything has received (at most `lag` messages ahead), so only consumers that never read
+/// can fall behind, however loaded the machine is. Returns the bytes that reader got.
+async fn paced_flood(handle: &BrokerHandle, messages: usize, lag: usize) -> usize {
+    let mut fast = connect(handle).await;
     fast.write_all(b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n")
         .await
         .unwrap();
     assert_eq!(read_some(&mut fast, 6).await, b"PONG\r\n");
-    // The publisher is paced on what the fast subscriber has received, so only the consumer
-    // that never reads can fall behind, however loaded the machine is.
     let received = Arc::new(AtomicUsize::new(0));
     let counter = received.clone();
     let reader = tokio::spawn(async move {
         let mut total = 0usize;
         let mut buf = vec![0u8; 65536];
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while total < MESSAGES * FRAME {
+        while total < messages * FLOOD_FRAME {
             match tokio::time::timeout_at(deadline, fast.read(&mut buf)).await {
                 Ok(Ok(n)) if n > 0 => total += n,
                 _ => break,
@@ -116,21 +119,19 @@ async fn slow_consumer_is_cut_off_and_others_carry_on() {
         }
         total
     });
-    let mut publisher = connect(&handle).await;
+    let mut publisher = connect(handle).await;
     publisher
         .write_all(b"CONNECT {\"verbose\":false}\r\n")
         .await
         .unwrap();
-    let payload = vec![b'x'; 1000];
     let mut frame = b"PUB big 1000\r\n".to_vec();
-    frame.extend_from_slice(&payload);
+    frame.extend_from_slice(&[b'x'; FLOOD_PAYLOAD]);
     frame.extend_from_slice(b"\r\n");
-    const BATCH: usize = 50;
+    const BATCH: usize = 25;
     let pace_deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    for sent in (BATCH..=MESSAGES).step_by(BATCH) {
+    for sent in (BATCH..=messages).step_by(BATCH) {
         publisher.write_all(&frame.repeat(BATCH)).await.unwrap();
-        // Stay at most four batches ahead of the fast subscriber.
-        while received.load(Ordering::Relaxed) + 4 * BATCH * FRAME < sent * FRAME {
+        while received.load(Ordering::Relaxed) + lag * FLOOD_FRAME < sent * FLOOD_FRAME {
             assert!(
                 tokio::time::Instant::now() < pace_deadline,
                 "fast subscriber stalled"
@@ -140,19 +141,68 @@ async fn slow_consumer_is_cut_off_and_others_carry_on() {
     }
     publisher.write_all(b"PING\r\n").await.unwrap();
     assert!(read_some(&mut publisher, 6).await.ends_with(b"PONG\r\n"));
-    let got = reader.await.unwrap();
-    assert_eq!(got, MESSAGES * FRAME, "fast subscriber got everything");
+    reader.await.unwrap()
+}
+
+/// Waits (bounded) until `count` connections were closed as slow consumers.
+async fn wait_for_slow_consumers(handle: &BrokerHandle, count: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while handle.server().stats.slow_consumers.load(Ordering::Relaxed) == 0 {
+    while handle.server().stats.slow_consumers.load(Ordering::Relaxed) < count {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no slow consumer detected"
+            "{} slow consumers detected, {count} expected",
+            handle.server().stats.slow_consumers.load(Ordering::Relaxed)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let closed = handle.server().closed_clients();
-    assert!(closed
+    let cut = closed
         .iter()
-        .any(|c| c.reason == CloseReason::SlowConsumerPendingBytes));
+        .filter(|c| c.reason == CloseReason::SlowConsumerPendingBytes)
+        .count();
+    assert_eq!(cut as u64, count, "closed as slow consumers");
+}
+
+#[tokio::test]
+async fn slow_consumer_is_cut_off_and_others_carry_on() {
+    const MESSAGES: usize = 10_000;
+    let handle = start(|o| o.max_pending = 256 * 1024).await;
+    let _stuck = stuck_consumer(&handle, "big").await;
+    let got = paced_flood(&handle, MESSAGES, 100).await;
+    assert_eq!(
+        got,
+        MESSAGES * FLOOD_FRAME,
+        "fast subscriber got everything"
+    );
+    wait_for_slow_consumers(&handle, 1).await;
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_global_outbound_cap_cuts_the_stuck_consumers() {
+    // Each stuck consumer would stay far below its own max_pending (64 MiB) with 10 MB sent:
+    // only the bound on all queues together (2 MiB) can cut them off.
+    const MESSAGES: usize = 10_000;
+    let handle = start(|o| o.max_pending_total = 2 * 1024 * 1024).await;
+    let _stuck_a = stuck_consumer(&handle, "big").await;
+    let _stuck_b = stuck_consumer(&handle, "big").await;
+    let got = paced_flood(&handle, MESSAGES, 25).await;
+    assert_eq!(
+        got,
+        MESSAGES * FLOOD_FRAME,
+        "fast subscriber got everything"
+    );
+    wait_for_slow_consumers(&handle, 2).await;
+    // The cut consumers' queues went back to the budget: what is left is at most what the
+    // live connections still have queued.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while handle.server().outbound_budget.used() > 64 * 1024 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} bytes still counted after the flood",
+            handle.server().outbound_budget.used()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     handle.shutdown().await;
 }

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::broker::account::Account;
 use crate::broker::client::ClientShared;
+use crate::broker::outbound::OutboundBudget;
 
 fn client(id: u64) -> Arc<ClientShared> {
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
@@ -16,6 +17,7 @@ fn client(id: u64) -> Arc<ClientShared> {
         addr,
         Arc::new(Account::new("$G")),
         1 << 20,
+        Arc::new(OutboundBudget::new(u64::MAX)),
     ))
 }
 

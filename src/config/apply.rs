@@ -2,7 +2,7 @@
 //!
 //! Supported top-level keys: `listen`, `host`/`net`, `port`, `server_name`, `http`,
 //! `http_port`/`monitor_port`, `http_host`, `max_payload`, `max_control_line`, `max_pending`,
-//! `max_connections`/`max_conn`, `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`,
+//! `max_pending_total` (switchboard's own), `max_connections`/`max_conn`, `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`,
 //! `write_deadline`, `authorization`, `accounts`, `no_auth_user`, `tls`, `debug`, `trace`
 //! (`trace_verbose`, `trace_headers` also turn tracing on), `logtime`, `logfile`/`log_file`,
 //! `pidfile`/`pid_file`.
@@ -338,6 +338,7 @@ impl Applier<'_> {
                     self.opts.max_control_line = n;
                 }
                 "max_pending" => self.opts.max_pending = get_unsigned(k, v)?,
+                "max_pending_total" => self.opts.max_pending_total = get_unsigned(k, v)?,
                 "max_connections" | "max_conn" => self.opts.max_connections = get_unsigned(k, v)?,
                 "max_subscriptions" | "max_subs" => {
                     self.opts.max_subscriptions = get_unsigned(k, v)?;
