@@ -296,8 +296,16 @@ impl Conn {
                     }
                 }
             }
-            self.end_batch();
+            let woke_writers = self.end_batch();
             self.stall_for_lagging_consumers().await;
+            if woke_writers {
+                // Let the writers just woken run before this publisher reads more: with few
+                // worker threads a busy publisher would otherwise refill the queues it just
+                // filled until the runtime's budget forces a yield, so the queues (and the
+                // memory) grow, consumers pass the stall mark, and every other connection
+                // waits behind it.
+                tokio::task::yield_now().await;
+            }
             // Grow the buffer while reads fill it; shrink it back when the client idles.
             if n == buf.len() && buf.len() < MAX_READ_BUF {
                 buf.resize(buf.len() * 2, 0);
@@ -313,8 +321,9 @@ impl Conn {
         }
     }
 
-    /// Wakes every writer touched in this batch and publishes the batch's counters.
-    pub(crate) fn end_batch(&mut self) {
+    /// Wakes every writer touched in this batch and publishes the batch's counters; true
+    /// when it woke another connection's writer.
+    pub(crate) fn end_batch(&mut self) -> bool {
         self.server
             .tap
             .recording
@@ -322,7 +331,9 @@ impl Conn {
         if self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush_subject_counts();
         }
+        let mut woke_others = false;
         for client in self.wakes.drain(..) {
+            woke_others |= client.id != self.shared.id;
             client.outbound.wake();
         }
         if self.batch_in_msgs > 0 {
@@ -336,6 +347,7 @@ impl Conn {
             self.batch_in_bytes = 0;
             self.shared.touch();
         }
+        woke_others
     }
 
     /// Gives consumers this batch pushed over 75% of their queue a moment to drain.

@@ -1,8 +1,8 @@
 //! `loadgen`: a raw-TCP NATS load generator (no client library in the hot loop).
 //!
-//! Run it with `cargo bench --bench loadgen -- --scenario NAME [options]`, or build it once
-//! with `cargo bench --bench loadgen --no-run` and run the printed executable directly (that
-//! is what `benches/compare.sh` does). Each run prints exactly one JSON line on stdout;
+//! Its own small package (no broker, no GUI, builds in a minute):
+//! `cargo run --release --manifest-path benches/loadgen/Cargo.toml -- --scenario NAME
+//! [options]`; `benches/compare.sh` builds it the same way and runs the executable. Each run prints exactly one JSON line on stdout;
 //! progress and errors go to stderr, and any failure (short delivery, duplicate, `-ERR`,
 //! closed connection, timeout) exits non-zero instead of hanging.
 //!
@@ -92,11 +92,7 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    // `cargo bench` / `cargo test` pass `--bench` / `--test`; ignore them.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench" && a != "--test" && a != "--nocapture")
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("summarize") {
         let file = args
             .get(1)
@@ -108,8 +104,7 @@ fn run() -> Result<()> {
         return Ok(());
     }
     let Some(opts) = parse_args(&args)? else {
-        // No scenario: this is `cargo bench` / `cargo test` running every target. Check the
-        // frame scanner (fast) and stop.
+        // No scenario: check the frame scanner (fast) and say how to use the tool.
         scanner_selftest()?;
         eprintln!("loadgen: scanner self-test passed; no --scenario given (see --help)");
         return Ok(());
