@@ -21,8 +21,8 @@ use switchboard::gui::panels::View;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
-    ConnectionInfo, MessageSample, QueueGroupInfo, QueueMember, Rates, ServiceLatency,
-    Snapshot, SubjectStat, SubscriptionInfo, Totals,
+    ConnectionInfo, MessageSample, QueueGroupInfo, QueueMember, Rates, ServiceLatency, Snapshot,
+    SubjectStat, SubscriptionInfo, Totals,
 };
 use switchboard::record::nats::ConnectArgs;
 

@@ -57,9 +57,7 @@ fn live() -> Live {
         .unwrap();
     let url = format!("nats://{}", broker.local_addr());
     let (feed, control) = runtime
-        .block_on(async {
-            switchboard::inspect::embedded::attach(broker.server().clone(), None)
-        })
+        .block_on(async { switchboard::inspect::embedded::attach(broker.server().clone(), None) })
         .unwrap();
     control.set_latency_tracking(true);
     let ctx = GuiContext {
@@ -242,9 +240,10 @@ fn a_request_from_the_form_shows_the_reply_and_its_latency() {
     });
     assert!(has(&live.harness, "reply"), "the outcome says reply");
     assert!(
-        live.harness
-            .query_all_by_label_contains(", 13 B")
-            .any(|n| n.accesskit_node().value().is_some_and(|v| v.starts_with("in "))),
+        live.harness.query_all_by_label_contains(", 13 B").any(|n| n
+            .accesskit_node()
+            .value()
+            .is_some_and(|v| v.starts_with("in "))),
         "its round trip and size are shown"
     );
 
@@ -279,9 +278,11 @@ fn a_queue_group_of_three_shows_its_members_and_counts() {
         dispatcher.flush().await.unwrap();
     });
     live.go("Queue groups");
-    wait_until(&mut live.harness, "the group with all its deliveries", |h| {
-        has(h, "3 members, 30 delivered")
-    });
+    wait_until(
+        &mut live.harness,
+        "the group with all its deliveries",
+        |h| has(h, "3 members, 30 delivered"),
+    );
     assert!(has(&live.harness, "crew"));
     let shown: Vec<String> = (1..=3)
         .filter(|i| has_containing(&live.harness, &format!("worker-{i} #")))
@@ -468,8 +469,13 @@ fn a_broken_settings_file_is_a_warning_and_theme_changes_are_saved() {
     live.harness.run_ok();
     assert_eq!(live.harness.ctx.theme(), egui::Theme::Light);
     // Saved half a second after the last change.
-    wait_until(&mut live.harness, "the settings file to be rewritten", |_| {
-        settings_file(dir.path()).contains("\"light\"")
-    });
-    assert!(!has_containing(&live.harness, "Could not read the settings"));
+    wait_until(
+        &mut live.harness,
+        "the settings file to be rewritten",
+        |_| settings_file(dir.path()).contains("\"light\""),
+    );
+    assert!(!has_containing(
+        &live.harness,
+        "Could not read the settings"
+    ));
 }

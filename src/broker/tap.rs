@@ -234,7 +234,9 @@ impl Tap {
 
     /// How long a request may wait for its reply before it counts as a timeout.
     pub fn set_request_timeout(&self, timeout: Duration) {
-        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        let millis = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.request_timeout_millis.store(millis, Ordering::Relaxed);
     }
 
@@ -376,6 +378,10 @@ mod tests {
         let w = &tap.latency_windows()[0].1;
         assert_eq!((w.requests, w.timeouts), (1, 1));
         tap.track(b"_INBOX.9", None);
-        assert_eq!(tap.latency_windows()[0].1.replies, 0, "expired, never paired");
+        assert_eq!(
+            tap.latency_windows()[0].1.replies,
+            0,
+            "expired, never paired"
+        );
     }
 }

@@ -13,7 +13,10 @@ use super::broker_start::{self, BrokerStarter};
 use super::client::{ClientCommand, NatsClient};
 use super::model::format;
 use super::panels::{
-    connections::ConnectionsPanel, latency, messages::MessagesPanel, overview,
+    connections::ConnectionsPanel,
+    latency,
+    messages::MessagesPanel,
+    overview,
     publish::{PublishPanel, TemplateAction},
     queues,
     rates::RatesPanel,
@@ -106,10 +109,7 @@ impl InspectorApp {
     pub fn with_client(egui_ctx: &egui::Context, ctx: GuiContext, client: NatsClient) -> Self {
         let source = ctx.source;
         let latency_tracking = source.control.latency_tracking();
-        let demo_wanted = matches!(
-            source.control.demo(),
-            DemoStatus::On | DemoStatus::Starting
-        );
+        let demo_wanted = matches!(source.control.demo(), DemoStatus::On | DemoStatus::Starting);
         Self {
             bridge: Bridge::new(source.feed, egui_ctx),
             state: UiState::new(),

@@ -106,7 +106,12 @@ impl BrokerStarter {
             .stroke(egui::Stroke::new(1.0, NO_INTEREST))
             .inner_margin(10.0)
             .show(ui, |ui| {
-                ui.label(RichText::new(headline).color(NO_INTEREST).strong().size(16.0));
+                ui.label(
+                    RichText::new(headline)
+                        .color(NO_INTEREST)
+                        .strong()
+                        .size(16.0),
+                );
                 ui.label(RichText::new(detail).weak());
                 ui.label(
                     "The embedded broker is not running. Start it on another port; clients \
@@ -167,7 +172,10 @@ mod tests {
 
     #[test]
     fn addresses_split_into_host_and_port() {
-        assert_eq!(split_addr("127.0.0.1:4222"), Some(("127.0.0.1".into(), 4222)));
+        assert_eq!(
+            split_addr("127.0.0.1:4222"),
+            Some(("127.0.0.1".into(), 4222))
+        );
         assert_eq!(split_addr("[::1]:4333"), Some(("::1".into(), 4333)));
         assert_eq!(split_addr("nonsense"), None);
     }

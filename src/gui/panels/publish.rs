@@ -112,7 +112,9 @@ impl PublishPanel {
             .default_open(true)
             .show(ui, |ui| {
                 if templates.is_empty() {
-                    ui.label(RichText::new("No templates yet: fill the form, name it, save it.").weak());
+                    ui.label(
+                        RichText::new("No templates yet: fill the form, name it, save it.").weak(),
+                    );
                 }
                 for t in templates {
                     ui.horizontal(|ui| {
@@ -129,10 +131,7 @@ impl PublishPanel {
                             SendMode::Request => "request",
                         };
                         ui.label(RichText::new(mode).weak());
-                        if ui
-                            .small_button(format!("Delete {}", t.name))
-                            .clicked()
-                        {
+                        if ui.small_button(format!("Delete {}", t.name)).clicked() {
                             action = Some(TemplateAction::Delete(t.name.clone()));
                         }
                     });

@@ -37,9 +37,7 @@ pub struct SettingsContext<'a> {
 pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> SettingsOutcome {
     let mut out = SettingsOutcome::default();
     match cx.path {
-        Some(path) => ui.label(
-            RichText::new(format!("Saved in {}", path.display())).weak(),
-        ),
+        Some(path) => ui.label(RichText::new(format!("Saved in {}", path.display())).weak()),
         None => ui.label(RichText::new("Not saved: no settings folder on this system").color(WARN)),
     };
     if let Some(problem) = cx.problem {
@@ -120,10 +118,15 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
             let button = egui::Button::new("Restart the broker on this address");
             if ui
                 .add_enabled(!cx.restarting, button)
-                .on_hover_text("Stops the embedded broker (its clients reconnect) and starts it again")
+                .on_hover_text(
+                    "Stops the embedded broker (its clients reconnect) and starts it again",
+                )
                 .clicked()
             {
-                out.restart = Some((settings.listen_host.trim().to_string(), settings.listen_port));
+                out.restart = Some((
+                    settings.listen_host.trim().to_string(),
+                    settings.listen_port,
+                ));
             }
             if cx.restarting {
                 ui.spinner();
