@@ -327,9 +327,6 @@ fn app_window(
         Ok(source) => (source, None),
         Err(failure) => (launcher::no_broker(&failure), Some(failure)),
     };
-    if extras.demo {
-        source.control.set_demo(true);
-    }
     // Ctrl-C or SIGTERM: close the window, which stops the broker cleanly below.
     let window = Arc::new(std::sync::OnceLock::<egui::Context>::new());
     runtime.spawn(close_window_on_signal(window.clone()));
@@ -341,6 +338,7 @@ fn app_window(
         launcher: Some(launcher.clone()),
         broker_error,
         settings,
+        demo: extras.demo,
         on_ready: Some(Box::new(move |ctx: &egui::Context| {
             let _ = window.set(ctx.clone());
         })),

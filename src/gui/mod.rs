@@ -74,6 +74,8 @@ pub struct Startup {
     pub broker_error: Option<StartFailure>,
     /// Where the settings are kept and what was in them.
     pub settings: Option<(settings::SettingsStore, settings::Loaded)>,
+    /// `--demo`: the demo switch starts on (and stays on if the broker is restarted).
+    pub demo: bool,
     /// Called once with the window's context (to close it on a signal, say).
     #[allow(clippy::type_complexity)]
     pub on_ready: Option<Box<dyn FnOnce(&egui::Context) + Send>>,
@@ -109,6 +111,7 @@ pub fn run(ctx: GuiContext, startup: Startup) -> anyhow::Result<()> {
                 launcher,
                 broker_error,
                 settings,
+                demo,
                 on_ready,
             } = startup;
             if let Some((store, loaded)) = settings {
@@ -119,6 +122,9 @@ pub fn run(ctx: GuiContext, startup: Startup) -> anyhow::Result<()> {
             }
             if let Some(failure) = broker_error {
                 app.show_start_failure(failure);
+            }
+            if demo {
+                app.set_demo(true);
             }
             if let Some(on_ready) = on_ready {
                 on_ready(&cc.egui_ctx);
