@@ -200,9 +200,10 @@ fn main() {
             frames = args.next().and_then(|n| n.parse().ok()).unwrap_or(frames);
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        eprintln!("gui_frame: can't start a runtime");
+        std::process::exit(1);
+    };
     let (publisher, feed) = feed::channel(SAMPLE_QUEUE);
     let (client, _sent, _outcomes) = NatsClient::detached();
     let ctx = GuiContext {
