@@ -46,8 +46,10 @@ impl Extras {
     }
 }
 
-/// Why the services did not start (already logged).
+/// Why the services did not start (already logged). Only the window reads it: it shows
+/// the message and offers another port.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "gui"), allow(dead_code))]
 struct StartProblem {
     message: String,
     /// The client port was taken.
