@@ -6,9 +6,10 @@
 //! CPU time of the app's `frame` (what `update` costs) and of the whole kittest step
 //! (egui layout and the accessibility tree on top), p50/p99/max.
 //!
-//! `cargo bench --bench gui_frame` (release build; `-- --frames N` per view).
+//! `cargo bench --bench gui_frame` (release build; `-- --frames N` per view,
+//! `--subjects N --connections N` for another scale).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,8 +27,20 @@ use switchboard::inspect::snapshot::{
 };
 use switchboard::record::nats::ConnectArgs;
 
+/// Defaults; `--subjects N --connections N` change them.
 const SUBJECTS: usize = 10_000;
 const CONNECTIONS: u64 = 1_000;
+static SUBJECTS_N: AtomicUsize = AtomicUsize::new(SUBJECTS);
+static CONNECTIONS_N: AtomicU64 = AtomicU64::new(CONNECTIONS);
+
+fn subject_count() -> usize {
+    SUBJECTS_N.load(Ordering::Relaxed).max(1)
+}
+
+fn connection_count() -> u64 {
+    CONNECTIONS_N.load(Ordering::Relaxed).max(1)
+}
+
 const QUEUE_GROUPS: usize = 50;
 const SERVICES: usize = 100;
 /// The engine's sample queue (broker::tap's SAMPLE_QUEUE).
@@ -47,7 +60,7 @@ fn subject_name(i: usize) -> String {
 fn snapshot(tick: u64) -> Snapshot {
     let now = SystemTime::now();
     let t = tick as f64;
-    let connections = (1..=CONNECTIONS)
+    let connections = (1..=connection_count())
         .map(|id| ConnectionInfo {
             id,
             name: format!("client-{id}"),
@@ -57,7 +70,7 @@ fn snapshot(tick: u64) -> Snapshot {
             start: now - Duration::from_secs(600),
             subscriptions: (0..5)
                 .map(|s| SubscriptionInfo {
-                    subject: subject_name((id as usize * 5 + s) % SUBJECTS),
+                    subject: subject_name((id as usize * 5 + s) % subject_count()),
                     queue: None,
                     sid: s.to_string(),
                     delivered: tick * 10,
@@ -77,7 +90,7 @@ fn snapshot(tick: u64) -> Snapshot {
             rtt: Some(Duration::from_micros(200)),
         })
         .collect();
-    let subjects = (0..SUBJECTS)
+    let subjects = (0..subject_count())
         .map(|i| SubjectStat {
             subject: subject_name(i),
             msgs: tick * 100 + i as u64,
@@ -86,8 +99,8 @@ fn snapshot(tick: u64) -> Snapshot {
             bytes_per_sec: 1600.0,
             no_interest_msgs: if i % 10 == 0 { tick * 100 } else { 0 },
             subscribers: i % 4,
-            publishers: vec![(i as u64 % CONNECTIONS) + 1],
-            receivers: vec![((i as u64 + 1) % CONNECTIONS) + 1],
+            publishers: vec![(i as u64 % connection_count()) + 1],
+            receivers: vec![((i as u64 + 1) % connection_count()) + 1],
             last_published: Some(now),
         })
         .collect();
@@ -137,7 +150,7 @@ fn snapshot(tick: u64) -> Snapshot {
         subjects,
         queue_groups,
         latency,
-        subscriptions: CONNECTIONS as usize * 5,
+        subscriptions: connection_count() as usize * 5,
         ..Default::default()
     }
 }
@@ -164,11 +177,11 @@ fn feed_at_full_rate(publisher: FeedPublisher, stop: Arc<AtomicBool>) {
                 publisher.offer_sample(MessageSample {
                     seq,
                     time: SystemTime::now(),
-                    subject: subject_name(seq as usize % SUBJECTS).into_bytes(),
+                    subject: subject_name(seq as usize % subject_count()).into_bytes(),
                     reply: None,
                     headers: None,
                     payload: br#"{"temperature":21.5,"unit":"C"}"#.to_vec(),
-                    publisher_id: seq % CONNECTIONS + 1,
+                    publisher_id: seq % connection_count() + 1,
                     receivers: (seq % 3) as u32,
                 });
             }
@@ -196,8 +209,12 @@ fn main() {
     let mut frames = 150usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--frames" {
-            frames = args.next().and_then(|n| n.parse().ok()).unwrap_or(frames);
+        let value = args.next().and_then(|n| n.parse::<u64>().ok());
+        match (arg.as_str(), value) {
+            ("--frames", Some(n)) => frames = n as usize,
+            ("--subjects", Some(n)) => SUBJECTS_N.store(n as usize, Ordering::Relaxed),
+            ("--connections", Some(n)) => CONNECTIONS_N.store(n, Ordering::Relaxed),
+            _ => {}
         }
     }
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
@@ -229,8 +246,10 @@ fn main() {
         }
     }
     println!(
-        "gui_frame: {SUBJECTS} subjects, {CONNECTIONS} connections, {QUEUE_GROUPS} queue groups, \
-         {SERVICES} services, samples at full rate; {frames} frames a view at 60 Hz"
+        "gui_frame: {} subjects, {} connections, {QUEUE_GROUPS} queue groups, \
+         {SERVICES} services, samples at full rate; {frames} frames a view at 60 Hz",
+        subject_count(),
+        connection_count()
     );
     println!(
         "{:<18} {:>9} {:>9} {:>9} {:>11} {:>11}",
