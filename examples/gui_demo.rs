@@ -17,15 +17,18 @@ fn main() -> anyhow::Result<()> {
     let broker = runtime.block_on(BrokerHandle::start(opts))?;
     let client_url = format!("nats://{}", broker.local_addr());
     let (feed, control) = gui::demo::demo_feed_with_url(runtime.handle(), &client_url);
-    gui::run(GuiContext {
-        source: gui::Source {
-            feed,
-            control,
-            client: ConnectArgs::url(&client_url),
-            label: "synthetic demo".into(),
+    gui::run(
+        GuiContext {
+            source: gui::Source {
+                feed,
+                control,
+                client: ConnectArgs::url(&client_url),
+                label: "synthetic demo".into(),
+            },
+            runtime: runtime.handle().clone(),
         },
-        runtime: runtime.handle().clone(),
-    })?;
+        gui::Startup::default(),
+    )?;
     runtime.block_on(broker.shutdown());
     Ok(())
 }

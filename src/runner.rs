@@ -46,6 +46,26 @@ impl Extras {
     }
 }
 
+/// Why the services did not start (already logged). Only the window reads it: it shows
+/// the message and offers another port.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "gui"), allow(dead_code))]
+struct StartProblem {
+    message: String,
+    /// The client port was taken.
+    port_in_use: bool,
+}
+
+impl StartProblem {
+    fn logged(e: &dyn std::fmt::Display) -> Self {
+        fatal(e);
+        StartProblem {
+            message: e.to_string(),
+            port_in_use: false,
+        }
+    }
+}
+
 /// Everything a running switchboard has started.
 struct Services {
     handle: BrokerHandle,
@@ -62,7 +82,7 @@ impl Services {
         plan: &RunPlan,
         extras: Extras,
         record: &ServeRecordArgs,
-    ) -> Result<Services, ()> {
+    ) -> Result<Services, StartProblem> {
         log_info!(
             "Starting switchboard {} (nats-server {} compatible)",
             env!("CARGO_PKG_VERSION"),
@@ -76,7 +96,15 @@ impl Services {
         }
         let opts = plan.options.clone();
         let pid_file = opts.pid_file.clone();
-        let handle = BrokerHandle::start(opts).await.map_err(|e| fatal(&e))?;
+        let handle = BrokerHandle::start(opts).await.map_err(|e| {
+            let mut problem = StartProblem::logged(&e);
+            problem.port_in_use = matches!(
+                &e,
+                crate::broker::StartError::Listen { source, .. }
+                    if source.kind() == std::io::ErrorKind::AddrInUse
+            );
+            problem
+        })?;
         let server = handle.server().clone();
         log_info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
         log_info!("  Name:     {}", server.name);
@@ -88,9 +116,9 @@ impl Services {
         }
         let monitor = match start_monitor(&server).await {
             Ok(monitor) => monitor,
-            Err(()) => {
+            Err(problem) => {
                 handle.shutdown().await;
-                return Err(());
+                return Err(problem);
             }
         };
         log_info!(
@@ -106,12 +134,12 @@ impl Services {
         let recording = match crate::record::cli::start_serve_recording(&server, record) {
             Ok(recording) => recording,
             Err(e) => {
-                fatal(&e);
+                let problem = StartProblem::logged(&e);
                 if let Some(monitor) = monitor {
                     monitor.shutdown().await;
                 }
                 handle.shutdown().await;
-                return Err(());
+                return Err(problem);
             }
         };
         log_info!("Server is ready");
@@ -171,7 +199,7 @@ fn fatal(e: &dyn std::fmt::Display) {
     eprintln!("switchboard: {e}");
 }
 
-async fn start_monitor(server: &Arc<Server>) -> Result<Option<MonitorHandle>, ()> {
+async fn start_monitor(server: &Arc<Server>) -> Result<Option<MonitorHandle>, StartProblem> {
     let Some(port) = server.opts.http_port else {
         return Ok(None);
     };
@@ -182,7 +210,7 @@ async fn start_monitor(server: &Arc<Server>) -> Result<Option<MonitorHandle>, ()
         .unwrap_or_else(|| server.opts.host.clone());
     let monitor = crate::monitor::start_http(server.clone(), &host, port)
         .await
-        .map_err(|e| fatal(&e))?;
+        .map_err(|e| StartProblem::logged(&e))?;
     log_info!("Starting http monitor on {}", monitor.local_addr());
     Ok(Some(monitor))
 }
@@ -250,7 +278,7 @@ pub fn app(plan: RunPlan, args: Vec<String>, extras: Extras, record: ServeRecord
     #[cfg(feature = "gui")]
     {
         if has_display() {
-            return app_window(plan, extras, record);
+            return app_window(plan, &args, extras, record);
         }
         log_warn!("No display found (DISPLAY/WAYLAND_DISPLAY unset): running the broker headless");
     }
@@ -266,45 +294,260 @@ fn has_display() -> bool {
 }
 
 #[cfg(feature = "gui")]
-fn app_window(plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> ExitCode {
+fn app_window(
+    mut plan: RunPlan,
+    args: &[String],
+    extras: Extras,
+    record: ServeRecordArgs,
+) -> ExitCode {
+    use crate::gui::settings::SettingsStore;
+
     let runtime = match prepare(&plan.options) {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let started = runtime.block_on(async {
-        let services = Services::start(&plan, extras, &record).await?;
-        let server = services.handle.server().clone();
-        let attached = crate::inspect::embedded::attach(server, services.monitor_url());
-        Ok::<_, ()>((services, attached))
+    // The settings' listen address, unless the command line or a configuration file says.
+    let settings = SettingsStore::platform().map(|store| {
+        let loaded = store.load();
+        (store, loaded)
     });
-    let Ok((services, Some((feed, control)))) = started else {
-        return ExitCode::from(1);
+    if let Some((_, loaded)) = &settings {
+        if let Some(warning) = &loaded.warning {
+            log_warn!("{}", warning);
+        }
+        if !listen_given(args) {
+            plan.options.host = loaded.settings.listen_host.clone();
+            plan.options.port = i32::from(loaded.settings.listen_port);
+        }
+    }
+    let launcher = Arc::new(launcher::EmbeddedLauncher::new(
+        runtime.handle().clone(),
+        plan.clone(),
+    ));
+    let first = runtime.block_on(launcher.start(plan.clone(), record));
+    let (source, broker_error) = match first {
+        Ok(source) => (source, None),
+        Err(failure) => (launcher::no_broker(&failure), Some(failure)),
     };
-    // Request/reply latency needs no configuration: on whenever the window is open.
-    control.set_latency_tracking(true);
-    // Ctrl-C in the terminal that started the app: stop the broker cleanly, then leave.
-    runtime.spawn(async {
-        let _ = tokio::signal::ctrl_c().await;
-        log_info!("Trapped \"interrupt\" signal");
-        std::process::exit(0);
-    });
+    // Ctrl-C or SIGTERM: close the window, which stops the broker cleanly below.
+    let window = Arc::new(std::sync::OnceLock::<egui::Context>::new());
+    runtime.spawn(close_window_on_signal(window.clone()));
     let ctx = crate::gui::GuiContext {
-        source: crate::gui::Source {
-            feed,
-            control,
-            client: crate::record::nats::ConnectArgs::url(&services.client_url()),
-            label: "embedded broker".into(),
-        },
+        source,
         runtime: runtime.handle().clone(),
     };
-    let outcome = crate::gui::run(ctx);
-    runtime.block_on(services.stop());
+    let startup = crate::gui::Startup {
+        launcher: Some(launcher.clone()),
+        broker_error,
+        settings,
+        demo: extras.demo,
+        on_ready: Some(Box::new(move |ctx: &egui::Context| {
+            let _ = window.set(ctx.clone());
+        })),
+    };
+    let outcome = crate::gui::run(ctx, startup);
+    runtime.block_on(launcher.shutdown());
     runtime.shutdown_timeout(Duration::from_secs(1));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             fatal(&e);
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM, then asks the window to close (which saves its settings
+/// and lets the broker shut down cleanly); leaves at once if there is no window yet, and
+/// after a few seconds if the window does not close.
+#[cfg(feature = "gui")]
+async fn close_window_on_signal(window: Arc<std::sync::OnceLock<egui::Context>>) {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => log_info!("Trapped \"interrupt\" signal"),
+            _ = terminated => log_info!("Trapped \"terminated\" signal"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        log_info!("Trapped \"interrupt\" signal");
+    }
+    let Some(ctx) = window.get() else {
+        std::process::exit(0);
+    };
+    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    ctx.request_repaint();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    log_warn!("The window did not close in time: exiting");
+    std::process::exit(0);
+}
+
+/// Did the command line choose the listen address (`-a`, `-p`, or a `-c` file, which may)?
+/// Then the settings' address is not used.
+#[cfg(feature = "gui")]
+fn listen_given(args: &[String]) -> bool {
+    args.iter().any(|arg| {
+        let Some(flag) = arg.strip_prefix('-') else {
+            return false;
+        };
+        let flag = flag.strip_prefix('-').unwrap_or(flag);
+        let name = flag.split_once('=').map_or(flag, |(name, _)| name);
+        matches!(
+            name,
+            "a" | "addr" | "net" | "host" | "p" | "port" | "c" | "config"
+        )
+    })
+}
+
+#[cfg(feature = "gui")]
+pub mod launcher {
+    //! Starting the embedded broker, first at launch and again from the window.
+
+    use std::sync::Arc;
+
+    use super::{Extras, RunPlan, ServeRecordArgs, Services};
+    use crate::gui::{Launcher, Source, StartFailure};
+    use crate::inspect::embedded::EmbeddedControl;
+    use crate::inspect::BrokerControl;
+
+    struct Running {
+        services: Services,
+        control: Arc<EmbeddedControl>,
+    }
+
+    #[derive(Default)]
+    struct Slot {
+        running: Option<Running>,
+        /// The window closed: start nothing more.
+        closed: bool,
+    }
+
+    /// Owns the embedded broker's services; one start or stop at a time.
+    pub struct EmbeddedLauncher {
+        runtime: tokio::runtime::Handle,
+        /// The program's options; a start from the window changes only host and port.
+        plan: RunPlan,
+        slot: Arc<tokio::sync::Mutex<Slot>>,
+    }
+
+    impl EmbeddedLauncher {
+        pub fn new(runtime: tokio::runtime::Handle, plan: RunPlan) -> Self {
+            Self {
+                runtime,
+                plan,
+                slot: Arc::default(),
+            }
+        }
+
+        /// Stops what runs and starts the broker of `plan`.
+        pub fn start(
+            &self,
+            plan: RunPlan,
+            record: ServeRecordArgs,
+        ) -> impl std::future::Future<Output = Result<Source, StartFailure>> + Send + 'static
+        {
+            let slot = self.slot.clone();
+            async move {
+                let addr = format!("{}:{}", plan.options.host, plan.options.port.max(0));
+                let mut slot = slot.lock().await;
+                if slot.closed {
+                    return Err(StartFailure {
+                        addr,
+                        port_in_use: false,
+                        message: "the window is closing".into(),
+                    });
+                }
+                if let Some(old) = slot.running.take() {
+                    stop(old).await;
+                }
+                let services = Services::start(&plan, Extras::default(), &record)
+                    .await
+                    .map_err(|problem| StartFailure {
+                        addr: addr.clone(),
+                        port_in_use: problem.port_in_use,
+                        message: problem.message,
+                    })?;
+                let server = services.handle.server().clone();
+                let Some((feed, control)) =
+                    crate::inspect::embedded::attach_embedded(server, services.monitor_url())
+                else {
+                    services.stop().await;
+                    return Err(StartFailure {
+                        addr,
+                        port_in_use: false,
+                        message: "the broker's feed was already taken".into(),
+                    });
+                };
+                // Request/reply latency needs no configuration: on whenever the window is open.
+                control.set_latency_tracking(true);
+                let source = Source {
+                    feed,
+                    control: control.clone(),
+                    client: crate::record::nats::ConnectArgs::url(&services.client_url()),
+                    label: "embedded broker".into(),
+                };
+                slot.running = Some(Running { services, control });
+                Ok(source)
+            }
+        }
+
+        /// Stops the broker (demo clients first) and starts nothing more.
+        pub async fn shutdown(&self) {
+            let mut slot = self.slot.lock().await;
+            slot.closed = true;
+            if let Some(running) = slot.running.take() {
+                stop(running).await;
+            }
+        }
+    }
+
+    async fn stop(running: Running) {
+        running.control.stop_demo().await;
+        running.services.stop().await;
+    }
+
+    impl Launcher for EmbeddedLauncher {
+        fn start_embedded(
+            &self,
+            host: &str,
+            port: u16,
+        ) -> crossbeam_channel::Receiver<Result<Source, StartFailure>> {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let mut plan = self.plan.clone();
+            plan.warnings.clear();
+            plan.options.host = host.to_string();
+            plan.options.port = i32::from(port);
+            // `--record` and the pid file belong to the first start only.
+            plan.options.pid_file = None;
+            let start = self.start(plan, ServeRecordArgs::default());
+            self.runtime.spawn(async move {
+                let _ = tx.send(start.await);
+            });
+            rx
+        }
+    }
+
+    /// What the window looks at while no broker runs: an empty feed, a control that does
+    /// nothing, and the address that failed.
+    pub fn no_broker(failure: &StartFailure) -> Source {
+        let (_publisher, feed) = crate::inspect::feed::channel(1);
+        Source {
+            feed,
+            control: Arc::new(crate::inspect::NoBroker),
+            client: crate::record::nats::ConnectArgs::url(&format!("nats://{}", failure.addr)),
+            label: "no broker".into(),
         }
     }
 }
@@ -360,4 +603,24 @@ fn reload(args: &[String], running: &Options) {
         log_warn!("Configuration changes other than logging take effect after a restart");
     }
     log_info!("Reloaded server configuration");
+}
+
+#[cfg(all(test, feature = "gui"))]
+mod tests {
+    use super::listen_given;
+
+    fn given(args: &[&str]) -> bool {
+        listen_given(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn listen_flags_and_config_files_override_the_settings() {
+        assert!(!given(&[]));
+        assert!(!given(&["--demo", "-m", "8222", "-DV"]));
+        assert!(given(&["-p", "4333"]));
+        assert!(given(&["--port=4333"]));
+        assert!(given(&["-a", "0.0.0.0"]));
+        assert!(given(&["--net", "::1"]));
+        assert!(given(&["-c", "server.conf"]));
+    }
 }

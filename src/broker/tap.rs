@@ -26,7 +26,8 @@ pub const MAX_SUBJECTS: usize = 20_000;
 const MAX_PUBLISHERS_PER_SUBJECT: usize = 32;
 /// Requests in flight tracked at once; beyond that, requests are sampled.
 const MAX_PENDING_REQUESTS: usize = 50_000;
-/// A request without a reply after this long counts as a timeout.
+/// A request without a reply after this long counts as a timeout (the default; the
+/// inspector's settings change it with [`Tap::set_request_timeout`]).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Latency observations kept per service subject (a sliding window).
 const LATENCY_WINDOW: usize = 4096;
@@ -89,6 +90,8 @@ pub struct Tap {
     subjects: Mutex<HashMap<Box<[u8]>, SubjectTotals>>,
     pub subjects_overflow: AtomicU64,
     tracking: AtomicBool,
+    /// [`REQUEST_TIMEOUT`] unless changed.
+    request_timeout_millis: AtomicU64,
     pending_count: AtomicUsize,
     pending: Mutex<HashMap<Box<[u8]>, PendingRequest>>,
     latency: Mutex<HashMap<Box<[u8]>, LatencyWindow>>,
@@ -119,6 +122,7 @@ impl Tap {
             subjects: Mutex::new(HashMap::new()),
             subjects_overflow: AtomicU64::new(0),
             tracking: AtomicBool::new(false),
+            request_timeout_millis: AtomicU64::new(REQUEST_TIMEOUT.as_millis() as u64),
             pending_count: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             latency: Mutex::new(HashMap::new()),
@@ -228,6 +232,18 @@ impl Tap {
         self.tracking.load(Ordering::Relaxed)
     }
 
+    /// How long a request may wait for its reply before it counts as a timeout.
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        let millis = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.request_timeout_millis.store(millis, Ordering::Relaxed);
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_millis.load(Ordering::Relaxed))
+    }
+
     /// Called for every publish while tracking: records requests, and pairs replies.
     #[inline]
     pub fn track(&self, subject: &[u8], reply: Option<&[u8]>) {
@@ -280,13 +296,14 @@ impl Tap {
         }
     }
 
-    /// Counts requests older than `REQUEST_TIMEOUT` as timeouts and forgets them.
+    /// Counts requests older than the request timeout as timeouts and forgets them.
     pub fn expire_requests(&self) {
         let mut expired: Vec<Box<[u8]>> = Vec::new();
+        let timeout = self.request_timeout();
         {
             let mut pending = self.pending.lock();
             pending.retain(|_, r| {
-                let keep = r.sent.elapsed() < REQUEST_TIMEOUT;
+                let keep = r.sent.elapsed() < timeout;
                 if !keep {
                     expired.push(r.subject.clone());
                 }
@@ -347,5 +364,24 @@ mod tests {
         tap.track(b"svc", Some(b"_INBOX.4"));
         let w = &tap.latency_windows()[0].1;
         assert_eq!((w.requests, w.replies, w.recent.len()), (2, 1, 1));
+    }
+
+    #[test]
+    fn the_request_timeout_is_configurable() {
+        let tap = Tap::new();
+        assert_eq!(tap.request_timeout(), REQUEST_TIMEOUT);
+        tap.set_latency_tracking(true);
+        tap.set_request_timeout(Duration::from_millis(1));
+        tap.track(b"svc", Some(b"_INBOX.9"));
+        std::thread::sleep(Duration::from_millis(5));
+        tap.expire_requests();
+        let w = &tap.latency_windows()[0].1;
+        assert_eq!((w.requests, w.timeouts), (1, 1));
+        tap.track(b"_INBOX.9", None);
+        assert_eq!(
+            tap.latency_windows()[0].1.replies,
+            0,
+            "expired, never paired"
+        );
     }
 }

@@ -2,21 +2,35 @@
 //! commands (broker control, the NATS client, switching views).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use egui::{RichText, Ui};
 
-use crate::inspect::BrokerControl;
+use crate::inspect::{BrokerControl, DemoStatus};
 
 use super::bridge::Bridge;
+use super::broker_start::{self, BrokerStarter};
 use super::client::{ClientCommand, NatsClient};
 use super::model::format;
 use super::panels::{
-    connections::ConnectionsPanel, latency, messages::MessagesPanel, overview,
-    publish::PublishPanel, queues, rates::RatesPanel, subjects::SubjectsPanel, Command, View,
+    connections::ConnectionsPanel,
+    latency,
+    messages::MessagesPanel,
+    overview,
+    publish::{PublishPanel, TemplateAction},
+    queues,
+    rates::RatesPanel,
+    settings as settings_panel,
+    subjects::SubjectsPanel,
+    Command, View,
 };
+use super::settings::{Loaded, Settings, SettingsStore};
 use super::state::UiState;
 use super::widgets::{self, WARN};
-use super::{GuiContext, Source};
+use super::{GuiContext, Launcher, Source, StartFailure};
+
+/// Settings are saved this long after the last change (a dragged value changes every frame).
+const SAVE_DELAY: Duration = Duration::from_millis(500);
 
 /// Key under which the app's small preferences are saved.
 const STORAGE_KEY: &str = "switchboard_inspector";
@@ -45,6 +59,20 @@ pub struct InspectorApp {
     messages: MessagesPanel,
     rates: RatesPanel,
     pub publish: PublishPanel,
+    /// The settings users edit, and where they are saved (tests have no store: nothing is
+    /// written).
+    pub settings: Settings,
+    settings_store: Option<SettingsStore>,
+    /// The settings file could not be read (defaults in use), or the last save failed.
+    settings_problem: Option<String>,
+    /// Changed and not saved yet, since.
+    settings_dirty: Option<Instant>,
+    /// (Re)starting the embedded broker, and why it is not running.
+    pub starter: BrokerStarter,
+    /// The demo switch is on (kept when the broker restarts).
+    demo_wanted: bool,
+    /// CPU time of the last [`InspectorApp::frame`].
+    pub last_frame_time: Duration,
 }
 
 impl InspectorApp {
@@ -71,12 +99,17 @@ impl InspectorApp {
         self.control = source.control;
         self.bridge = Bridge::new(source.feed, egui_ctx);
         self.state = UiState::new();
+        self.apply_settings(egui_ctx);
+        if self.demo_wanted {
+            self.control.set_demo(true);
+        }
     }
 
     /// The app with a given client (tests pass a detached one).
     pub fn with_client(egui_ctx: &egui::Context, ctx: GuiContext, client: NatsClient) -> Self {
         let source = ctx.source;
         let latency_tracking = source.control.latency_tracking();
+        let demo_wanted = matches!(source.control.demo(), DemoStatus::On | DemoStatus::Starting);
         Self {
             bridge: Bridge::new(source.feed, egui_ctx),
             state: UiState::new(),
@@ -93,6 +126,85 @@ impl InspectorApp {
             messages: MessagesPanel::default(),
             rates: RatesPanel::default(),
             publish: PublishPanel::default(),
+            settings: Settings::default(),
+            settings_store: None,
+            settings_problem: None,
+            settings_dirty: None,
+            starter: BrokerStarter::default(),
+            demo_wanted,
+            last_frame_time: Duration::ZERO,
+        }
+    }
+
+    /// Takes the loaded settings (and the store to save them in) and applies them.
+    pub fn use_settings(
+        &mut self,
+        egui_ctx: &egui::Context,
+        store: Option<SettingsStore>,
+        loaded: Loaded,
+    ) {
+        self.settings = loaded.settings;
+        self.settings_problem = loaded.warning;
+        self.settings_store = store;
+        self.view = self.settings.last_view;
+        self.apply_settings(egui_ctx);
+    }
+
+    /// Lets the window (re)start the embedded broker.
+    pub fn set_launcher(&mut self, launcher: Arc<dyn Launcher>) {
+        self.starter.set_launcher(launcher);
+    }
+
+    /// The embedded broker is not running: the window says why and offers another port.
+    pub fn show_start_failure(&mut self, failure: StartFailure) {
+        self.starter.fail(failure);
+    }
+
+    /// Carries the settings into the theme, the broker and the message history.
+    fn apply_settings(&mut self, egui_ctx: &egui::Context) {
+        egui_ctx.set_theme(self.settings.theme.preference());
+        self.control
+            .set_request_timeout(Duration::from_millis(self.settings.latency_timeout_millis));
+        self.state
+            .messages
+            .set_capacity(self.settings.message_history);
+    }
+
+    /// Writes the settings file now (if there is one).
+    fn save_settings(&mut self) {
+        self.settings.last_view = self.view;
+        self.settings_dirty = None;
+        if let Some(store) = &self.settings_store {
+            self.settings_problem = store.save(&self.settings).err();
+        }
+    }
+
+    /// Saves once the settings have not changed for [`SAVE_DELAY`].
+    fn save_settings_when_settled(&mut self, ctx: &egui::Context) {
+        if let Some(since) = self.settings_dirty {
+            let waited = since.elapsed();
+            if waited >= SAVE_DELAY {
+                self.save_settings();
+            } else {
+                ctx.request_repaint_after(SAVE_DELAY - waited);
+            }
+        }
+    }
+
+    fn settings_changed(&mut self) {
+        self.settings_dirty = Some(Instant::now());
+    }
+
+    /// Turns the demo traffic on or off.
+    pub fn set_demo(&mut self, on: bool) {
+        self.demo_wanted = on;
+        self.control.set_demo(on);
+    }
+
+    /// Restarts the embedded broker on `host:port`.
+    fn restart_broker(&mut self, host: &str, port: u16) {
+        if let Err(e) = self.starter.start(host, port) {
+            self.settings_problem = Some(e);
         }
     }
 
@@ -150,12 +262,45 @@ impl InspectorApp {
         }
     }
 
+    /// The demo switch, at the foot of the navigation: off by default, marked as demo.
+    fn demo_switch(&mut self, ui: &mut Ui) {
+        let status = self.control.demo();
+        if status == DemoStatus::Unavailable {
+            return;
+        }
+        ui.separator();
+        let mut on = matches!(status, DemoStatus::On | DemoStatus::Starting);
+        if ui
+            .checkbox(&mut on, "Demo traffic")
+            .on_hover_text(
+                "In-process clients named demo-* on demo.> subjects: a sensor stream, a \
+                 request/reply service, a queue group of workers, a chat, and an audit log \
+                 nobody hears",
+            )
+            .changed()
+        {
+            self.set_demo(on);
+        }
+        match status {
+            DemoStatus::Starting => {
+                ui.label(RichText::new("connecting demo clients...").weak().small());
+            }
+            DemoStatus::On => {
+                widgets::badge(ui, "DEMO", WARN);
+            }
+            DemoStatus::Failed(e) => {
+                ui.label(RichText::new(e).color(widgets::NO_INTEREST).small());
+            }
+            DemoStatus::Off | DemoStatus::Unavailable => {}
+        }
+    }
+
     fn nav(&mut self, ui: &mut Ui) {
         ui.add_space(6.0);
         ui.label(RichText::new("switchboard").strong().size(16.0));
         ui.add_space(8.0);
         let snap = &self.state.snapshot;
-        for (i, view) in View::ALL.into_iter().enumerate() {
+        for view in View::ALL {
             let count = match view {
                 View::Connections => Some(snap.connections.len()),
                 View::Subjects => Some(snap.subjects.len()),
@@ -164,9 +309,13 @@ impl InspectorApp {
                 _ => None,
             };
             ui.horizontal(|ui| {
+                let shortcut = view
+                    .shortcut()
+                    .map(|s| ui.ctx().format_shortcut(&s))
+                    .unwrap_or_default();
                 let r = ui
                     .selectable_label(self.view == view, view.label())
-                    .on_hover_text(format!("Ctrl+{}", i + 1));
+                    .on_hover_text(shortcut);
                 if r.clicked() {
                     self.view = view;
                 }
@@ -179,11 +328,19 @@ impl InspectorApp {
                 }
             });
         }
+        self.demo_switch(ui);
     }
 
     fn status_bar(&self, ui: &mut Ui) {
         let snap = &self.state.snapshot;
         ui.horizontal(|ui| {
+            if self.control.demo() == DemoStatus::On {
+                widgets::badge(ui, "DEMO", WARN)
+                    .on_hover_text("Demo traffic is on: clients named demo-* on demo.>");
+            }
+            if self.starter.failure.is_some() {
+                widgets::badge(ui, "broker not running", widgets::NO_INTEREST);
+            }
             ui.label(RichText::new(&self.source_label).strong());
             ui.monospace(&self.client_url);
             widgets::copy_button(ui, "Copy", &self.client_url);
@@ -226,31 +383,38 @@ impl InspectorApp {
                 ui.separator();
                 ui.label(RichText::new("paused").color(WARN));
             }
+            ui.separator();
+            ui.label(
+                RichText::new(format!(
+                    "frame {:.1} ms",
+                    self.last_frame_time.as_secs_f64() * 1e3
+                ))
+                .weak(),
+            )
+            .on_hover_text("CPU time the window spent on its last frame");
         });
     }
 
+    /// Ctrl+1..9 and Ctrl+, (see [`View::shortcut`]).
     fn shortcuts(&mut self, ui: &Ui) {
-        let keys = [
-            egui::Key::Num1,
-            egui::Key::Num2,
-            egui::Key::Num3,
-            egui::Key::Num4,
-            egui::Key::Num5,
-            egui::Key::Num6,
-            egui::Key::Num7,
-            egui::Key::Num8,
-        ];
-        ui.input(|i| {
-            for (key, view) in keys.into_iter().zip(View::ALL) {
-                if i.modifiers.command && i.key_pressed(key) {
+        for view in View::ALL {
+            if let Some(shortcut) = view.shortcut() {
+                if ui.ctx().input_mut(|i| i.consume_shortcut(&shortcut)) {
                     self.view = view;
                 }
             }
-        });
+        }
     }
 
     /// One frame, callable without eframe (the tests drive it through kittest).
     pub fn frame(&mut self, ui: &mut Ui) {
+        let started = Instant::now();
+        if let Some(source) = self.starter.poll() {
+            self.switch_source(ui.ctx(), source);
+        }
+        if self.starter.busy() {
+            ui.ctx().request_repaint_after(broker_start::POLL);
+        }
         let pumped = self.bridge.pump(&mut self.state);
         for outcome in self.client.poll() {
             self.publish.on_outcome(outcome);
@@ -258,12 +422,15 @@ impl InspectorApp {
         self.shortcuts(ui);
         let mut commands: Vec<Command> = Vec::new();
         let mut client_cmd: Option<ClientCommand> = None;
+        let mut template_action: Option<TemplateAction> = None;
+        let mut settings_outcome = settings_panel::SettingsOutcome::default();
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         egui::Panel::left("navigation")
             .resizable(false)
             .exact_size(170.0)
             .show(ui, |ui| self.nav(ui));
         egui::CentralPanel::default().show(ui, |ui| {
+            self.starter.ui(ui);
             ui.heading(self.view.label());
             ui.add_space(2.0);
             match self.view {
@@ -276,7 +443,23 @@ impl InspectorApp {
                         .ui(ui, &mut self.state, self.sampling, &mut commands)
                 }
                 View::Rates => self.rates.ui(ui, &mut self.state),
-                View::Publish => client_cmd = self.publish.ui(ui, &self.client_url),
+                View::Publish => {
+                    template_action = self.publish.templates_ui(ui, &self.settings.templates);
+                    ui.separator();
+                    client_cmd = self.publish.ui(ui, &self.client_url);
+                }
+                View::Settings => {
+                    let listening = self.state.snapshot.server.client_url.clone();
+                    let cx = settings_panel::SettingsContext {
+                        path: self.settings_store.as_ref().map(|s| s.path()),
+                        problem: self.settings_problem.as_deref(),
+                        listening: (self.starter.failure.is_none() && !listening.is_empty())
+                            .then_some(listening.as_str()),
+                        can_restart: self.starter.available(),
+                        restarting: self.starter.busy(),
+                    };
+                    settings_outcome = settings_panel::ui(ui, &mut self.settings, &cx);
+                }
                 View::Latency => latency::ui(ui, &self.state, self.latency_tracking, &mut commands),
             }
         });
@@ -289,8 +472,29 @@ impl InspectorApp {
         for cmd in commands {
             self.run_command(cmd);
         }
+        match template_action {
+            Some(TemplateAction::Save(template)) => {
+                self.settings.put_template(template);
+                self.save_settings();
+            }
+            Some(TemplateAction::Delete(name)) => {
+                self.settings.templates.retain(|t| t.name != name);
+                self.save_settings();
+            }
+            None => {}
+        }
+        if settings_outcome.changed {
+            self.apply_settings(ui.ctx());
+            self.settings_changed();
+        }
+        if let Some((host, port)) = settings_outcome.restart {
+            self.save_settings();
+            self.restart_broker(&host, port);
+        }
+        self.save_settings_when_settled(ui.ctx());
         self.sync_sampling();
         self.bridge.schedule(ui.ctx(), pumped);
+        self.last_frame_time = started.elapsed();
     }
 
     pub fn sampling(&self) -> bool {
@@ -312,9 +516,15 @@ impl eframe::App for InspectorApp {
                 message_filter: self.state.messages.filter_text().to_string(),
             },
         );
+        if self.settings_dirty.is_some() || self.settings.last_view != self.view {
+            self.save_settings();
+        }
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if self.settings_dirty.is_some() || self.settings.last_view != self.view {
+            self.save_settings();
+        }
         if self.sampling {
             self.control.set_sampling(false);
         }

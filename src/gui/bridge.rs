@@ -2,6 +2,8 @@
 //! snapshot, the new events, and as many samples as fit in a time budget; it never blocks.
 //! The feed's waker asks egui for a repaint when the engine has something new.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::inspect::Feed;
@@ -14,9 +16,16 @@ pub const SAMPLE_BUDGET: Duration = Duration::from_millis(4);
 const SAMPLE_BATCH: usize = 512;
 /// While samples keep arriving, look again this soon (the feed wakes only on snapshots).
 pub const SAMPLE_POLL: Duration = Duration::from_millis(100);
+/// How soon a snapshot is shown while traffic flows (repaints coalesced to ~30 fps).
+pub const BUSY_REPAINT: Duration = Duration::from_millis(30);
+/// How soon a snapshot is shown while the broker is quiet: the views then change only by
+/// their clocks (uptime), so one frame a second instead of four keeps an idle window idle.
+pub const QUIET_REPAINT: Duration = Duration::from_secs(1);
 
 pub struct Bridge {
     feed: Feed,
+    /// The last snapshot showed no traffic and nothing else came: wake the UI less often.
+    quiet: Arc<AtomicBool>,
 }
 
 /// What one pump took.
@@ -30,11 +39,26 @@ pub struct Pumped {
 }
 
 impl Bridge {
-    /// Connects the feed's waker to egui's repaint (coalesced: at most one frame per ~30 ms).
+    /// Connects the feed's waker to egui's repaint, coalesced: at most one frame per
+    /// [`BUSY_REPAINT`] while traffic flows, one per [`QUIET_REPAINT`] while it does not.
     pub fn new(feed: Feed, ctx: &egui::Context) -> Self {
         let ctx = ctx.clone();
-        feed.set_waker(move || ctx.request_repaint_after(Duration::from_millis(30)));
-        Self { feed }
+        let quiet = Arc::new(AtomicBool::new(false));
+        let quiet_for_waker = quiet.clone();
+        feed.set_waker(move || {
+            let delay = if quiet_for_waker.load(Ordering::Relaxed) {
+                QUIET_REPAINT
+            } else {
+                BUSY_REPAINT
+            };
+            ctx.request_repaint_after(delay);
+        });
+        Self { feed, quiet }
+    }
+
+    /// Is the broker quiet (no traffic in the last snapshot, nothing else new)?
+    pub fn quiet(&self) -> bool {
+        self.quiet.load(Ordering::Relaxed)
     }
 
     /// Moves what the engine has into `state`, within the sample budget.
@@ -67,6 +91,14 @@ impl Bridge {
             .feed
             .dropped_samples()
             .max(state.snapshot.drops.samples);
+        if out.snapshot || out.events > 0 || out.samples > 0 {
+            let rates = &state.snapshot.rates;
+            let quiet = out.events == 0
+                && out.samples == 0
+                && rates.in_msgs_per_sec == 0.0
+                && rates.out_msgs_per_sec == 0.0;
+            self.quiet.store(quiet, Ordering::Relaxed);
+        }
         out
     }
 
@@ -130,6 +162,26 @@ mod tests {
         let again = bridge.pump(&mut state);
         assert_eq!(again, Pumped::default(), "nothing new, nothing taken");
         assert_eq!(state.events.len(), 1);
+    }
+
+    #[test]
+    fn a_quiet_broker_is_woken_for_less_often() {
+        let ctx = egui::Context::default();
+        let (tx, rx) = feed::channel(64);
+        let mut bridge = Bridge::new(rx, &ctx);
+        let mut state = UiState::new();
+        tx.publish_snapshot(Snapshot::default());
+        bridge.pump(&mut state);
+        assert!(bridge.quiet(), "no traffic, nothing new");
+        let mut busy = Snapshot::default();
+        busy.rates.in_msgs_per_sec = 5.0;
+        tx.publish_snapshot(busy);
+        bridge.pump(&mut state);
+        assert!(!bridge.quiet(), "traffic");
+        tx.publish_snapshot(Snapshot::default());
+        tx.offer_sample(sample(1));
+        bridge.pump(&mut state);
+        assert!(!bridge.quiet(), "a sample is news");
     }
 
     #[test]

@@ -8,10 +8,12 @@
 
 pub mod app;
 pub mod bridge;
+pub mod broker_start;
 pub mod client;
 pub mod demo;
 pub mod model;
 pub mod panels;
+pub mod settings;
 pub mod state;
 pub mod widgets;
 
@@ -41,6 +43,44 @@ pub struct GuiContext {
     pub runtime: tokio::runtime::Handle,
 }
 
+/// Why the embedded broker is not running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    /// `host:port` it tried.
+    pub addr: String,
+    /// The client port was taken (by another nats-server, most likely).
+    pub port_in_use: bool,
+    pub message: String,
+}
+
+/// Starting the embedded broker from the window (after a port in use, or on another
+/// address). Implemented by the runner, which owns the broker's services.
+pub trait Launcher: Send + Sync {
+    /// Stops the embedded broker running now, if any, and starts one on `host:port` (0: a
+    /// free port) with the program's other options, in the background; the outcome comes
+    /// through the returned channel, which the UI polls (it never waits on it).
+    fn start_embedded(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> crossbeam_channel::Receiver<Result<Source, StartFailure>>;
+}
+
+/// What the runner hands the window besides its source.
+#[derive(Default)]
+pub struct Startup {
+    pub launcher: Option<Arc<dyn Launcher>>,
+    /// The embedded broker could not start: the window opens on this message.
+    pub broker_error: Option<StartFailure>,
+    /// Where the settings are kept and what was in them.
+    pub settings: Option<(settings::SettingsStore, settings::Loaded)>,
+    /// `--demo`: the demo switch starts on (and stays on if the broker is restarted).
+    pub demo: bool,
+    /// Called once with the window's context (to close it on a signal, say).
+    #[allow(clippy::type_complexity)]
+    pub on_ready: Option<Box<dyn FnOnce(&egui::Context) + Send>>,
+}
+
 /// Window title.
 pub const TITLE: &str = "switchboard";
 
@@ -58,7 +98,7 @@ pub fn native_options() -> eframe::NativeOptions {
 }
 
 /// Opens the inspector window; returns when it is closed.
-pub fn run(ctx: GuiContext) -> anyhow::Result<()> {
+pub fn run(ctx: GuiContext, startup: Startup) -> anyhow::Result<()> {
     eframe::run_native(
         TITLE,
         native_options(),
@@ -66,6 +106,28 @@ pub fn run(ctx: GuiContext) -> anyhow::Result<()> {
             let mut app = app::InspectorApp::new(&cc.egui_ctx, ctx);
             if let Some(storage) = cc.storage {
                 app.restore(storage);
+            }
+            let Startup {
+                launcher,
+                broker_error,
+                settings,
+                demo,
+                on_ready,
+            } = startup;
+            if let Some((store, loaded)) = settings {
+                app.use_settings(&cc.egui_ctx, Some(store), loaded);
+            }
+            if let Some(launcher) = launcher {
+                app.set_launcher(launcher);
+            }
+            if let Some(failure) = broker_error {
+                app.show_start_failure(failure);
+            }
+            if demo {
+                app.set_demo(true);
+            }
+            if let Some(on_ready) = on_ready {
+                on_ready(&cc.egui_ctx);
             }
             Ok(Box::new(app))
         }),

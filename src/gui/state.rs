@@ -198,6 +198,24 @@ impl MessageLog {
         }
     }
 
+    /// Keeps at most `capacity` messages from now on (the oldest go first).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        while self.rows.len() > self.capacity {
+            self.evict_oldest();
+        }
+        while self.held.len() > self.capacity {
+            if let Some(old) = self.held.pop_front() {
+                self.held_bytes -= old.size();
+                self.held_dropped += 1;
+            }
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Bytes of headers and payloads held in the history.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -516,6 +534,21 @@ mod tests {
         }
         assert_eq!(r.iter().copied().collect::<Vec<_>>(), [2, 3, 4]);
         assert_eq!(r.last(), Some(&4));
+    }
+
+    #[test]
+    fn shrinking_the_history_drops_the_oldest_and_keeps_the_view_right() {
+        let mut log = MessageLog::new(10);
+        log.set_filter("a.*");
+        for seq in 1..=6 {
+            log.push(row(seq, if seq % 2 == 0 { "b.x" } else { "a.x" }));
+        }
+        log.set_capacity(3);
+        assert_eq!(log.len(), 3);
+        assert_eq!(visible(&log), [5]);
+        log.push(row(7, "a.x"));
+        assert_eq!(log.len(), 3, "the new capacity holds");
+        assert_eq!(visible(&log), [5, 7]);
     }
 
     #[test]

@@ -17,6 +17,19 @@ pub struct RecordingStatus {
     pub error: Option<String>,
 }
 
+/// The demo traffic's state, as the switch shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemoStatus {
+    /// This source can't run demo clients (a remote deployment: no demo traffic there).
+    Unavailable,
+    Off,
+    /// Connecting its clients.
+    Starting,
+    On,
+    /// The last start failed.
+    Failed(String),
+}
+
 /// Commands from the inspector to the broker. None of them waits on the network.
 pub trait BrokerControl: Send + Sync {
     /// Disconnects a client (close reason "Kicked"); false if it is not connected.
@@ -27,6 +40,18 @@ pub trait BrokerControl: Send + Sync {
     /// Turns request/reply latency tracking on or off.
     fn set_latency_tracking(&self, on: bool);
     fn latency_tracking(&self) -> bool;
+    /// How long a request may wait for its reply before Latency counts a timeout.
+    fn set_request_timeout(&self, timeout: std::time::Duration) {
+        let _ = timeout;
+    }
+
+    /// Starts or stops the in-process demo clients (in the background: see [`Self::demo`]).
+    fn set_demo(&self, on: bool) {
+        let _ = on;
+    }
+    fn demo(&self) -> DemoStatus {
+        DemoStatus::Unavailable
+    }
 
     /// Starts recording the traffic into `path` (created or truncated); `subjects` are
     /// patterns, empty records everything. One recording at a time.
@@ -41,5 +66,23 @@ pub trait BrokerControl: Send + Sync {
     /// The running recording, if any, with live counters.
     fn recording(&self) -> Option<RecordingStatus> {
         None
+    }
+}
+
+/// The control of no broker at all (the embedded one could not start): every command is
+/// refused or ignored.
+pub struct NoBroker;
+
+impl BrokerControl for NoBroker {
+    fn kick(&self, _client_id: u64) -> bool {
+        false
+    }
+    fn set_sampling(&self, _on: bool) {}
+    fn sampling(&self) -> bool {
+        false
+    }
+    fn set_latency_tracking(&self, _on: bool) {}
+    fn latency_tracking(&self) -> bool {
+        false
     }
 }

@@ -9,5 +9,5 @@ pub mod feed;
 pub mod sampler;
 pub mod snapshot;
 
-pub use control::{BrokerControl, RecordingStatus};
+pub use control::{BrokerControl, DemoStatus, NoBroker, RecordingStatus};
 pub use feed::{Feed, FeedPublisher};

@@ -300,7 +300,7 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// A host as it appears in a URL (IPv6 in brackets); a wildcard address means this machine.
-fn url_host(host: &str) -> String {
+pub(crate) fn url_host(host: &str) -> String {
     match host {
         "0.0.0.0" | "" => "127.0.0.1".to_string(),
         "::" => "[::1]".to_string(),

@@ -8,6 +8,7 @@ pub mod overview;
 pub mod publish;
 pub mod queues;
 pub mod rates;
+pub mod settings;
 pub mod subjects;
 
 use super::client::Outgoing;
@@ -26,10 +27,11 @@ pub enum View {
     Rates,
     Publish,
     Latency,
+    Settings,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Overview,
         View::Connections,
         View::Subjects,
@@ -38,6 +40,7 @@ impl View {
         View::Rates,
         View::Publish,
         View::Latency,
+        View::Settings,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,12 +53,40 @@ impl View {
             View::Rates => "Rates",
             View::Publish => "Publish & Request",
             View::Latency => "Latency",
+            View::Settings => "Settings",
         }
     }
 
-    /// Does this view need message samples (which cost the broker a copy each)?
+    /// The keyboard shortcut that shows this view: Ctrl+1..9 in navigation order (Cmd on
+    /// macOS), Ctrl+, for Settings as desktop apps have it.
+    pub fn shortcut(self) -> Option<egui::KeyboardShortcut> {
+        const DIGITS: [egui::Key; 9] = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+            egui::Key::Num6,
+            egui::Key::Num7,
+            egui::Key::Num8,
+            egui::Key::Num9,
+        ];
+        let key = if self == View::Settings {
+            egui::Key::Comma
+        } else {
+            let position = View::ALL
+                .iter()
+                .filter(|v| **v != View::Settings)
+                .position(|v| *v == self)?;
+            *DIGITS.get(position)?
+        };
+        Some(egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, key))
+    }
+
+    /// Does this view need message samples (which cost the broker a copy each)? Publish
+    /// too, so that what one sends from the form is in Messages when one looks.
     pub fn needs_samples(self) -> bool {
-        matches!(self, View::Messages)
+        matches!(self, View::Messages | View::Publish)
     }
 }
 

@@ -10,6 +10,7 @@ use egui::{RichText, Ui};
 use crate::gui::client::{ClientCommand, Outcome, Outgoing};
 use crate::gui::model::format;
 use crate::gui::model::payload;
+use crate::gui::settings::{SendMode, Template};
 use crate::gui::widgets::{self, NO_INTEREST, OK, WARN};
 use crate::proto::subject;
 
@@ -28,6 +29,17 @@ pub struct PublishPanel {
     pub results: VecDeque<(SystemTime, Outcome)>,
     /// Commands sent and not yet answered.
     pub in_flight: usize,
+    /// The name a template is saved under.
+    pub template_name: String,
+    /// Publish or request: what the loaded template does, and what a saved one will do.
+    pub mode: SendMode,
+}
+
+/// A change to the saved templates, carried out (and saved) by the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateAction {
+    Save(Template),
+    Delete(String),
 }
 
 impl Default for PublishPanel {
@@ -41,6 +53,8 @@ impl Default for PublishPanel {
             error: None,
             results: VecDeque::new(),
             in_flight: 0,
+            template_name: String::new(),
+            mode: SendMode::Publish,
         }
     }
 }
@@ -61,6 +75,88 @@ impl PublishPanel {
             self.results.pop_back();
         }
         self.results.push_front((SystemTime::now(), outcome));
+    }
+
+    /// The form as a template named `name`.
+    pub fn template(&self, name: &str) -> Template {
+        Template {
+            name: name.to_string(),
+            subject: self.subject.clone(),
+            reply: self.reply.clone(),
+            headers: self.headers.clone(),
+            payload: self.payload.clone(),
+            mode: self.mode,
+            timeout_millis: self.timeout_millis,
+        }
+    }
+
+    /// Fills the form from a template.
+    pub fn load(&mut self, template: &Template) {
+        self.subject = template.subject.clone();
+        self.reply = template.reply.clone();
+        self.headers = template.headers.clone();
+        self.payload = template.payload.clone();
+        self.mode = template.mode;
+        if template.timeout_millis > 0 {
+            self.timeout_millis = template.timeout_millis;
+        }
+        self.template_name = template.name.clone();
+        self.error = None;
+    }
+
+    /// The saved templates: load, delete, and save the form under a name.
+    pub fn templates_ui(&mut self, ui: &mut Ui, templates: &[Template]) -> Option<TemplateAction> {
+        let mut action = None;
+        egui::CollapsingHeader::new(format!("Templates ({})", templates.len()))
+            .id_salt("publish_templates")
+            .default_open(true)
+            .show(ui, |ui| {
+                if templates.is_empty() {
+                    ui.label(
+                        RichText::new("No templates yet: fill the form, name it, save it.").weak(),
+                    );
+                }
+                for t in templates {
+                    ui.horizontal(|ui| {
+                        if ui
+                            .button(format!("Load {}", t.name))
+                            .on_hover_text(format!("{} ({:?})", t.subject, t.mode))
+                            .clicked()
+                        {
+                            self.load(t);
+                        }
+                        ui.monospace(&t.subject);
+                        let mode = match t.mode {
+                            SendMode::Publish => "publish",
+                            SendMode::Request => "request",
+                        };
+                        ui.label(RichText::new(mode).weak());
+                        if ui.small_button(format!("Delete {}", t.name)).clicked() {
+                            action = Some(TemplateAction::Delete(t.name.clone()));
+                        }
+                    });
+                }
+                ui.horizontal(|ui| {
+                    let l = ui.label("Template name");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.template_name)
+                            .hint_text("e.g. create order")
+                            .desired_width(180.0),
+                    )
+                    .labelled_by(l.id);
+                    ui.radio_value(&mut self.mode, SendMode::Publish, "publish");
+                    ui.radio_value(&mut self.mode, SendMode::Request, "request");
+                    if ui.button("Save template").clicked() {
+                        let name = self.template_name.trim().to_string();
+                        if name.is_empty() {
+                            self.error = Some("name the template first".into());
+                        } else {
+                            action = Some(TemplateAction::Save(self.template(&name)));
+                        }
+                    }
+                });
+            });
+        action
     }
 
     /// Validates the form into a message.
@@ -149,7 +245,7 @@ impl PublishPanel {
             });
         ui.horizontal(|ui| {
             if ui
-                .button("Publish")
+                .add(egui::Button::new("Publish").selected(self.mode == SendMode::Publish))
                 .on_hover_text("Publish once, no reply awaited")
                 .clicked()
             {
@@ -160,7 +256,7 @@ impl PublishPanel {
                     .ok();
             }
             if ui
-                .button("Send request")
+                .add(egui::Button::new("Send request").selected(self.mode == SendMode::Request))
                 .on_hover_text("Publish with a fresh inbox and wait for one reply")
                 .clicked()
             {

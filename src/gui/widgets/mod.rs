@@ -2,16 +2,20 @@
 
 use egui::{Color32, RichText, Sense, Stroke, Ui, Vec2};
 
+// The colours are mid-tones (relative luminance about 0.2), so each keeps a contrast of
+// about 4:1 against both the dark theme's panels (gray 27) and the light theme's (gray 248):
+// one set reads in both themes, and the views need not ask which theme is on.
+
 /// Red: published to nobody, errors, disconnects.
-pub const NO_INTEREST: Color32 = Color32::from_rgb(0xe0, 0x55, 0x45);
+pub const NO_INTEREST: Color32 = Color32::from_rgb(0xd6, 0x45, 0x38);
 /// Amber: warnings (imbalance, slow consumers, some messages to nobody).
-pub const WARN: Color32 = Color32::from_rgb(0xe0, 0xa0, 0x30);
+pub const WARN: Color32 = Color32::from_rgb(0xad, 0x70, 0x0a);
 /// Green: healthy.
-pub const OK: Color32 = Color32::from_rgb(0x5a, 0xb5, 0x5a);
+pub const OK: Color32 = Color32::from_rgb(0x2e, 0x8b, 0x3e);
 /// Inbound traffic.
-pub const IN: Color32 = Color32::from_rgb(0x4a, 0x9e, 0xe0);
+pub const IN: Color32 = Color32::from_rgb(0x2f, 0x80, 0xd4);
 /// Outbound traffic.
-pub const OUT: Color32 = Color32::from_rgb(0xb0, 0x7c, 0xe0);
+pub const OUT: Color32 = Color32::from_rgb(0x9b, 0x5f, 0xd9);
 
 /// A small line chart of the last values (no axes), scaled to its own maximum.
 pub fn sparkline(ui: &mut Ui, values: &[f64], size: Vec2, color: Color32) -> egui::Response {
@@ -113,4 +117,45 @@ pub fn filter_box(ui: &mut Ui, label: &str, text: &mut String, hint: &str, width
         changed = true;
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WCAG relative luminance.
+    fn luminance(c: Color32) -> f64 {
+        let lin = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.03928 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c.r()) + 0.7152 * lin(c.g()) + 0.0722 * lin(c.b())
+    }
+
+    fn contrast(a: Color32, b: Color32) -> f64 {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    #[test]
+    fn status_colours_read_in_both_themes() {
+        let dark = egui::Visuals::dark().panel_fill;
+        let light = egui::Visuals::light().panel_fill;
+        for (name, colour) in [
+            ("NO_INTEREST", NO_INTEREST),
+            ("WARN", WARN),
+            ("OK", OK),
+            ("IN", IN),
+            ("OUT", OUT),
+        ] {
+            for (theme, background) in [("dark", dark), ("light", light)] {
+                let ratio = contrast(colour, background);
+                assert!(ratio >= 3.5, "{name} on {theme}: contrast {ratio:.2}");
+            }
+        }
+    }
 }

@@ -1,0 +1,149 @@
+//! Settings: where the embedded broker listens, the theme, how long a request may wait
+//! before Latency calls it a timeout, and how many messages the Messages view keeps.
+//! Changes apply at once (the listen address when the broker restarts) and are saved to
+//! the settings file shortly after.
+
+use egui::{RichText, Ui};
+
+use crate::gui::settings::{
+    Settings, Theme, MAX_HISTORY, MAX_LATENCY_TIMEOUT_MILLIS, MIN_HISTORY,
+    MIN_LATENCY_TIMEOUT_MILLIS,
+};
+use crate::gui::widgets::{NO_INTEREST, WARN};
+
+/// What the app must do after the panel changed something.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsOutcome {
+    /// Something changed: apply and save.
+    pub changed: bool,
+    /// Restart the embedded broker on this address.
+    pub restart: Option<(String, u16)>,
+}
+
+/// What the panel shows besides the settings themselves.
+pub struct SettingsContext<'a> {
+    /// The settings file, if there is one.
+    pub path: Option<&'a std::path::Path>,
+    /// The file could not be read (defaults are in use) or saved.
+    pub problem: Option<&'a str>,
+    /// Where the embedded broker listens now (None: not running or not embedded).
+    pub listening: Option<&'a str>,
+    /// Can the window restart the embedded broker?
+    pub can_restart: bool,
+    /// A restart is in progress.
+    pub restarting: bool,
+}
+
+pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> SettingsOutcome {
+    let mut out = SettingsOutcome::default();
+    match cx.path {
+        Some(path) => ui.label(RichText::new(format!("Saved in {}", path.display())).weak()),
+        None => ui.label(RichText::new("Not saved: no settings folder on this system").color(WARN)),
+    };
+    if let Some(problem) = cx.problem {
+        ui.label(RichText::new(problem).color(NO_INTEREST));
+    }
+    ui.add_space(6.0);
+    egui::Grid::new("settings_grid")
+        .num_columns(2)
+        .spacing([12.0, 8.0])
+        .show(ui, |ui| {
+            ui.label("Theme");
+            ui.horizontal(|ui| {
+                for theme in Theme::ALL {
+                    if ui
+                        .radio_value(&mut settings.theme, theme, theme.label())
+                        .changed()
+                    {
+                        out.changed = true;
+                    }
+                }
+            });
+            ui.end_row();
+
+            let l = ui.label("Latency timeout");
+            out.changed |= ui
+                .add(
+                    egui::DragValue::new(&mut settings.latency_timeout_millis)
+                        .range(MIN_LATENCY_TIMEOUT_MILLIS..=MAX_LATENCY_TIMEOUT_MILLIS)
+                        .speed(50)
+                        .suffix(" ms"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("A request with no reply after this long counts as a timeout")
+                .changed();
+            ui.end_row();
+
+            let l = ui.label("Message history");
+            out.changed |= ui
+                .add(
+                    egui::DragValue::new(&mut settings.message_history)
+                        .range(MIN_HISTORY..=MAX_HISTORY)
+                        .speed(100)
+                        .suffix(" messages"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("Messages the Messages view keeps (the oldest go first)")
+                .changed();
+            ui.end_row();
+
+            let l = ui.label("Listen host");
+            out.changed |= ui
+                .add(egui::TextEdit::singleline(&mut settings.listen_host).desired_width(160.0))
+                .labelled_by(l.id)
+                .on_hover_text("127.0.0.1 keeps the broker on this machine; 0.0.0.0 exposes it")
+                .changed();
+            ui.end_row();
+
+            let l = ui.label("Listen port");
+            out.changed |= ui
+                .add(egui::DragValue::new(&mut settings.listen_port).range(1..=65535))
+                .labelled_by(l.id)
+                .changed();
+            ui.end_row();
+        });
+    ui.add_space(4.0);
+    if let Some(listening) = cx.listening {
+        ui.label(format!("The embedded broker listens on {listening} now."));
+    }
+    ui.label(
+        RichText::new(
+            "The listen address applies the next time the broker starts; command-line flags \
+             (-a, -p, -c) override it.",
+        )
+        .weak(),
+    );
+    if cx.can_restart {
+        ui.horizontal(|ui| {
+            let button = egui::Button::new("Restart the broker on this address");
+            if ui
+                .add_enabled(!cx.restarting, button)
+                .on_hover_text(
+                    "Stops the embedded broker (its clients reconnect) and starts it again",
+                )
+                .clicked()
+            {
+                out.restart = Some((
+                    settings.listen_host.trim().to_string(),
+                    settings.listen_port,
+                ));
+            }
+            if cx.restarting {
+                ui.spinner();
+            }
+        });
+    }
+    if settings.listen_host.trim() != "127.0.0.1"
+        && settings.listen_host.trim() != "localhost"
+        && settings.listen_host.trim() != "::1"
+    {
+        ui.label(
+            RichText::new(
+                "Beyond loopback, anyone who can reach this machine can use the broker unless \
+                 authentication is configured.",
+            )
+            .color(WARN),
+        );
+    }
+    out
+}

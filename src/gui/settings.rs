@@ -1,0 +1,315 @@
+//! The settings a user edits, kept as `settings.json` in the platform's config folder
+//! (`~/.config/switchboard` on Linux; `SWITCHBOARD_CONFIG_DIR` overrides it, for tests and
+//! portable set-ups). Window geometry stays with eframe's own storage in the data folder.
+//!
+//! A missing file means defaults; a file that can't be read or parsed also means defaults,
+//! plus a warning the window shows. Unknown keys are ignored and missing keys take their
+//! default, so files written by older or newer versions keep working.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::panels::View;
+
+/// Overrides the settings folder.
+pub const CONFIG_DIR_ENV: &str = "SWITCHBOARD_CONFIG_DIR";
+const FILE_NAME: &str = "settings.json";
+
+/// Dark, light, or whatever the desktop says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    #[default]
+    Dark,
+    Light,
+    System,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::Dark, Theme::Light, Theme::System];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Theme::Dark => "Dark",
+            Theme::Light => "Light",
+            Theme::System => "Follow the system",
+        }
+    }
+
+    pub fn preference(self) -> egui::ThemePreference {
+        match self {
+            Theme::Dark => egui::ThemePreference::Dark,
+            Theme::Light => egui::ThemePreference::Light,
+            Theme::System => egui::ThemePreference::System,
+        }
+    }
+}
+
+/// Whether a template publishes or sends a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendMode {
+    #[default]
+    Publish,
+    Request,
+}
+
+/// A named Publish & Request form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Template {
+    pub name: String,
+    pub subject: String,
+    pub reply: String,
+    /// `Key: value` lines, as typed in the form.
+    pub headers: String,
+    pub payload: String,
+    pub mode: SendMode,
+    pub timeout_millis: u64,
+}
+
+/// Everything the Settings view edits, plus what the app remembers between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where the embedded broker listens (command-line flags and `-c` files override this).
+    pub listen_host: String,
+    pub listen_port: u16,
+    pub theme: Theme,
+    /// A request with no reply after this long counts as a timeout in Latency.
+    pub latency_timeout_millis: u64,
+    /// Messages the Messages view keeps.
+    pub message_history: usize,
+    pub templates: Vec<Template>,
+    /// The view shown when the window last closed.
+    pub last_view: View,
+}
+
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 4222;
+pub const MIN_HISTORY: usize = 100;
+pub const MAX_HISTORY: usize = 100_000;
+pub const MIN_LATENCY_TIMEOUT_MILLIS: u64 = 100;
+pub const MAX_LATENCY_TIMEOUT_MILLIS: u64 = 600_000;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen_host: DEFAULT_HOST.into(),
+            listen_port: DEFAULT_PORT,
+            theme: Theme::default(),
+            latency_timeout_millis: crate::broker::tap::REQUEST_TIMEOUT.as_millis() as u64,
+            message_history: super::state::MESSAGE_HISTORY,
+            templates: Vec::new(),
+            last_view: View::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Brings hand-edited values back into range.
+    fn clamped(mut self) -> Self {
+        self.message_history = self.message_history.clamp(MIN_HISTORY, MAX_HISTORY);
+        self.latency_timeout_millis = self
+            .latency_timeout_millis
+            .clamp(MIN_LATENCY_TIMEOUT_MILLIS, MAX_LATENCY_TIMEOUT_MILLIS);
+        if self.listen_host.trim().is_empty() {
+            self.listen_host = DEFAULT_HOST.into();
+        }
+        self
+    }
+
+    /// Adds `template`, replacing one of the same name; keeps the list sorted by name.
+    pub fn put_template(&mut self, template: Template) {
+        self.templates.retain(|t| t.name != template.name);
+        self.templates.push(template);
+        self.templates.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+/// Where the settings live, and reading and writing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsStore {
+    path: PathBuf,
+}
+
+/// What loading found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// Why the defaults are in use although a file exists (shown in the window).
+    pub warning: Option<String>,
+}
+
+impl SettingsStore {
+    /// The platform's store: `$SWITCHBOARD_CONFIG_DIR/settings.json`, else the config folder
+    /// (`~/.config/switchboard`, `~/Library/Application Support/switchboard`,
+    /// `%APPDATA%\switchboard\config`). `None` when the platform has no home folder.
+    pub fn platform() -> Option<Self> {
+        let dir = match std::env::var_os(CONFIG_DIR_ENV) {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => directories::ProjectDirs::from("", "", "switchboard")?
+                .config_dir()
+                .to_path_buf(),
+        };
+        Some(Self::in_dir(&dir))
+    }
+
+    /// A store in `dir`.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            path: dir.join(FILE_NAME),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The settings in the file; defaults (and a warning) when it is unreadable or invalid,
+    /// defaults alone when there is no file yet.
+    pub fn load(&self) -> Loaded {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Loaded {
+                    settings: Settings::default(),
+                    warning: None,
+                }
+            }
+            Err(e) => return self.defaults_because(&e.to_string()),
+        };
+        match serde_json::from_str::<Settings>(&text) {
+            Ok(settings) => Loaded {
+                settings: settings.clamped(),
+                warning: None,
+            },
+            Err(e) => self.defaults_because(&e.to_string()),
+        }
+    }
+
+    fn defaults_because(&self, why: &str) -> Loaded {
+        Loaded {
+            settings: Settings::default(),
+            warning: Some(format!(
+                "Could not read the settings in {} ({why}); using the defaults. Saving settings will replace the file.",
+                self.path.display()
+            )),
+        }
+    }
+
+    /// Writes the settings: to a temporary file first, then renamed over the old one, so a
+    /// crash mid-write never leaves half a file.
+    pub fn save(&self, settings: &Settings) -> Result<(), String> {
+        let fail = |e: std::io::Error| format!("can't save {}: {e}", self.path.display());
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let text = serde_json::to_string_pretty(settings).map_err(|e| e.to_string())?;
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(fail)?;
+        std::fs::rename(&tmp, &self.path).map_err(fail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn no_file_gives_defaults_without_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = SettingsStore::in_dir(dir.path()).load();
+        assert_eq!(loaded.settings, Settings::default());
+        assert_eq!(loaded.warning, None);
+    }
+
+    #[test]
+    fn settings_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_dir(&dir.path().join("nested"));
+        let mut settings = Settings {
+            listen_port: 4333,
+            theme: Theme::Light,
+            message_history: 500,
+            last_view: View::Latency,
+            ..Settings::default()
+        };
+        settings.put_template(Template {
+            name: "add".into(),
+            subject: "svc.add".into(),
+            payload: "1 + 2".into(),
+            mode: SendMode::Request,
+            timeout_millis: 500,
+            ..Template::default()
+        });
+        store.save(&settings).unwrap();
+        let loaded = store.load();
+        assert_eq!(loaded.warning, None);
+        assert_eq!(loaded.settings, settings);
+    }
+
+    #[test]
+    fn a_broken_file_gives_defaults_and_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "{ not json").unwrap();
+        let loaded = SettingsStore::in_dir(dir.path()).load();
+        assert_eq!(loaded.settings, Settings::default());
+        let warning = loaded.warning.unwrap();
+        assert!(warning.contains("settings.json"), "{warning}");
+        assert!(warning.contains("using the defaults"), "{warning}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_a_broken_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), r#"{"listen_port": "many"}"#).unwrap();
+        let loaded = SettingsStore::in_dir(dir.path()).load();
+        assert!(loaded.warning.is_some());
+        assert_eq!(loaded.settings.listen_port, DEFAULT_PORT);
+    }
+
+    #[test]
+    fn missing_and_unknown_keys_are_fine_and_values_are_clamped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            r#"{"theme": "system", "message_history": 5, "from_the_future": 1}"#,
+        )
+        .unwrap();
+        let loaded = SettingsStore::in_dir(dir.path()).load();
+        assert_eq!(loaded.warning, None);
+        assert_eq!(loaded.settings.theme, Theme::System);
+        assert_eq!(loaded.settings.message_history, MIN_HISTORY);
+        assert_eq!(loaded.settings.listen_port, DEFAULT_PORT);
+    }
+
+    #[test]
+    fn a_directory_in_the_way_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        let store = SettingsStore::in_dir(dir.path());
+        assert!(store.load().warning.is_some());
+        assert!(store.save(&Settings::default()).is_err());
+    }
+
+    #[test]
+    fn a_template_of_the_same_name_is_replaced() {
+        let mut settings = Settings::default();
+        for (name, subject) in [("b", "x"), ("a", "y"), ("b", "z")] {
+            settings.put_template(Template {
+                name: name.into(),
+                subject: subject.into(),
+                ..Template::default()
+            });
+        }
+        let names: Vec<_> = settings
+            .templates
+            .iter()
+            .map(|t| (t.name.as_str(), t.subject.as_str()))
+            .collect();
+        assert_eq!(names, [("a", "y"), ("b", "z")]);
+    }
+}

@@ -1,0 +1,481 @@
+//! The inspector against the real engine and real clients: the broker runs in-process on a
+//! free port (multi-thread tokio runtime), the app is the real one with its own async-nats
+//! client, and other async-nats clients make the traffic. egui_kittest drives the window by
+//! label and role. Snapshots arrive every 250 ms, so every wait steps the window in a loop
+//! bounded in steps and time.
+#![cfg(feature = "gui")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use futures_util::StreamExt;
+
+use switchboard::broker::{BrokerHandle, Options};
+use switchboard::gui::app::InspectorApp;
+use switchboard::gui::{GuiContext, Source};
+use switchboard::record::nats::ConnectArgs;
+
+/// The longest any wait may take (a slow, shared machine).
+const PATIENCE: Duration = Duration::from_secs(20);
+/// Pause between frames while waiting for data.
+const STEP_PAUSE: Duration = Duration::from_millis(40);
+
+struct Live {
+    harness: Harness<'static, InspectorApp>,
+    broker: Option<BrokerHandle>,
+    url: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn harness(ctx: GuiContext) -> Harness<'static, InspectorApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(16)
+        .build_eframe(move |cc| InspectorApp::new(&cc.egui_ctx, ctx))
+}
+
+fn live() -> Live {
+    let runtime = runtime();
+    let broker = runtime
+        .block_on(BrokerHandle::start(Options {
+            host: "127.0.0.1".into(),
+            port: 0,
+            ..Options::default()
+        }))
+        .unwrap();
+    let url = format!("nats://{}", broker.local_addr());
+    let (feed, control) = runtime
+        .block_on(async { switchboard::inspect::embedded::attach(broker.server().clone(), None) })
+        .unwrap();
+    control.set_latency_tracking(true);
+    let ctx = GuiContext {
+        source: Source {
+            feed,
+            control,
+            client: ConnectArgs::url(&url),
+            label: "embedded broker".into(),
+        },
+        runtime: runtime.handle().clone(),
+    };
+    Live {
+        harness: harness(ctx),
+        broker: Some(broker),
+        url,
+        runtime,
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(broker) = self.broker.take() {
+            self.runtime.block_on(broker.shutdown());
+        }
+    }
+}
+
+/// Steps the window until `done` holds, at most [`PATIENCE`].
+fn wait_until(
+    harness: &mut Harness<'static, InspectorApp>,
+    what: &str,
+    done: impl Fn(&Harness<'static, InspectorApp>) -> bool,
+) {
+    let deadline = Instant::now() + PATIENCE;
+    for _ in 0..2000 {
+        harness.step();
+        if done(harness) {
+            harness.run_ok();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(STEP_PAUSE);
+    }
+    panic!("gave up waiting for {what}");
+}
+
+fn has(harness: &Harness<'static, InspectorApp>, label: &str) -> bool {
+    harness.query_all_by_label(label).next().is_some()
+}
+
+fn has_containing(harness: &Harness<'static, InspectorApp>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+impl Live {
+    fn client(&self, name: &str) -> async_nats::Client {
+        let url = self.url.clone();
+        let name = name.to_string();
+        self.runtime
+            .block_on(async move {
+                tokio::time::timeout(
+                    Duration::from_secs(10),
+                    async_nats::ConnectOptions::new().name(name).connect(url),
+                )
+                .await
+            })
+            .expect("connect in time")
+            .unwrap()
+    }
+
+    /// Clicks a navigation entry (not the view's heading of the same name).
+    fn go(&mut self, view: &str) {
+        let node = self
+            .harness
+            .get_all_by_label(view)
+            .find(|n| n.accesskit_node().role() != Role::Label)
+            .unwrap_or_else(|| panic!("no navigation entry {view:?}"));
+        node.click();
+        self.harness.run_ok();
+    }
+
+    fn type_into(&mut self, label: &str, text: &str) {
+        let field = self.harness.get_by_label(label);
+        field.focus();
+        self.harness.run_ok();
+        let field = self.harness.get_by_label(label);
+        field.type_text(text);
+        self.harness.run_ok();
+    }
+
+    fn click(&mut self, label: &str) {
+        self.harness
+            .get_by_role_and_label(Role::Button, label)
+            .click();
+        self.harness.run_ok();
+    }
+}
+
+#[test]
+fn a_named_client_appears_in_connections() {
+    let mut live = live();
+    let _client = live.client("inventory-service");
+    live.go("Connections");
+    wait_until(&mut live.harness, "the client in the table", |h| {
+        has(h, "inventory-service")
+    });
+    live.harness.get_by_label("inventory-service").click();
+    live.harness.run_ok();
+    assert!(
+        has_containing(&live.harness, "inventory-service #"),
+        "the detail pane names it with its id"
+    );
+}
+
+#[test]
+fn a_message_from_the_form_reaches_a_subscriber_and_the_views() {
+    let mut live = live();
+    let listener = live.client("greeting-listener");
+    let mut sub = live
+        .runtime
+        .block_on(listener.subscribe("greet.>"))
+        .unwrap();
+    live.runtime.block_on(listener.flush()).unwrap();
+
+    live.go("Publish & Request");
+    live.type_into("Subject", "greet.joe");
+    live.type_into("Payload", "hello from the form");
+    live.click("Publish");
+    wait_until(&mut live.harness, "the publish outcome", |h| {
+        has(h, "published")
+    });
+    let got = live
+        .runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), sub.next()).await })
+        .expect("the subscriber receives it in time")
+        .unwrap();
+    assert_eq!(got.subject.as_str(), "greet.joe");
+    assert_eq!(&got.payload[..], b"hello from the form");
+
+    live.go("Messages");
+    wait_until(&mut live.harness, "the message in Messages", |h| {
+        has(h, "greet.joe")
+    });
+
+    live.go("Subjects");
+    wait_until(&mut live.harness, "the subject in the tree", |h| {
+        has(h, "greet")
+    });
+    live.harness.get_by_label("Expand all").click();
+    live.harness.run_ok();
+    assert!(has(&live.harness, "joe"), "the leaf under greet");
+}
+
+#[test]
+fn a_request_from_the_form_shows_the_reply_and_its_latency() {
+    let mut live = live();
+    let responder = live.client("echo-service");
+    let mut requests = live
+        .runtime
+        .block_on(responder.subscribe("svc.echo"))
+        .unwrap();
+    live.runtime.block_on(responder.flush()).unwrap();
+    let answering = responder.clone();
+    live.runtime.spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let mut body = b"echo: ".to_vec();
+                body.extend_from_slice(&request.payload);
+                let _ = answering.publish(reply, body.into()).await;
+            }
+        }
+    });
+
+    live.go("Publish & Request");
+    live.type_into("Subject", "svc.echo");
+    live.type_into("Payload", "ping 42");
+    live.click("Send request");
+    wait_until(&mut live.harness, "the reply", |h| {
+        h.query_all_by_value("echo: ping 42").next().is_some()
+    });
+    assert!(has(&live.harness, "reply"), "the outcome says reply");
+    assert!(
+        live.harness.query_all_by_label_contains(", 13 B").any(|n| n
+            .accesskit_node()
+            .value()
+            .is_some_and(|v| v.starts_with("in "))),
+        "its round trip and size are shown"
+    );
+
+    // The broker paired the request with its reply by itself.
+    live.go("Latency");
+    wait_until(&mut live.harness, "the service in Latency", |h| {
+        has(h, "svc.echo")
+    });
+}
+
+#[test]
+fn a_queue_group_of_three_shows_its_members_and_counts() {
+    let mut live = live();
+    let mut members = Vec::new();
+    for i in 1..=3 {
+        let client = live.client(&format!("worker-{i}"));
+        let sub = live
+            .runtime
+            .block_on(client.queue_subscribe("jobs.resize", "crew".to_string()))
+            .unwrap();
+        live.runtime.block_on(client.flush()).unwrap();
+        members.push((client, sub));
+    }
+    let dispatcher = live.client("dispatcher");
+    live.runtime.block_on(async {
+        for n in 0..30 {
+            dispatcher
+                .publish("jobs.resize", format!("job {n}").into())
+                .await
+                .unwrap();
+        }
+        dispatcher.flush().await.unwrap();
+    });
+    live.go("Queue groups");
+    wait_until(
+        &mut live.harness,
+        "the group with all its deliveries",
+        |h| has(h, "3 members, 30 delivered"),
+    );
+    assert!(has(&live.harness, "crew"));
+    let shown: Vec<String> = (1..=3)
+        .filter(|i| has_containing(&live.harness, &format!("worker-{i} #")))
+        .map(|i| format!("worker-{i}"))
+        .collect();
+    assert_eq!(shown.len(), 3, "every member is listed: {shown:?}");
+    let delivered: u64 = live
+        .harness
+        .state()
+        .state
+        .snapshot
+        .queue_groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(|m| m.delivered))
+        .sum();
+    assert_eq!(delivered, 30);
+}
+
+#[test]
+fn the_demo_switch_starts_and_stops_demo_clients() {
+    let mut live = live();
+    let switch = live.harness.get_by_label("Demo traffic");
+    switch.click();
+    live.harness.run_ok();
+    wait_until(&mut live.harness, "demo clients and the DEMO badge", |h| {
+        has(h, "DEMO")
+            && h.state()
+                .state
+                .snapshot
+                .connections
+                .iter()
+                .any(|c| c.name.starts_with("demo-"))
+    });
+    live.harness.get_by_label("Demo traffic").click();
+    live.harness.run_ok();
+    wait_until(&mut live.harness, "the demo clients to leave", |h| {
+        !has(h, "DEMO")
+            && !h
+                .state()
+                .state
+                .snapshot
+                .connections
+                .iter()
+                .any(|c| c.name.starts_with("demo-"))
+    });
+}
+
+#[test]
+fn ctrl_digit_shows_a_view() {
+    let mut live = live();
+    live.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
+    live.harness.run_ok();
+    assert_eq!(
+        live.harness.state().view,
+        switchboard::gui::panels::View::Connections
+    );
+    live.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Comma);
+    live.harness.run_ok();
+    assert!(has(&live.harness, "Theme"), "Ctrl+, opens Settings");
+}
+
+/// The port-in-use message, and a broker started from the window on a free port.
+#[test]
+fn a_port_in_use_is_explained_and_another_port_starts_the_broker() {
+    let runtime = runtime();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let args = vec![
+        "-a".to_string(),
+        "127.0.0.1".to_string(),
+        "-p".to_string(),
+        port.to_string(),
+    ];
+    let switchboard::cli::Launch::Run(plan) = switchboard::cli::parse_server_args(args).unwrap()
+    else {
+        panic!("a plan to run");
+    };
+    let launcher = Arc::new(switchboard::runner::launcher::EmbeddedLauncher::new(
+        runtime.handle().clone(),
+        plan.clone(),
+    ));
+    let failure = runtime
+        .block_on(launcher.start(plan, Default::default()))
+        .err()
+        .expect("the port is taken");
+    assert!(failure.port_in_use, "{failure:?}");
+    let ctx = GuiContext {
+        source: switchboard::runner::launcher::no_broker(&failure),
+        runtime: runtime.handle().clone(),
+    };
+    let mut harness = harness(ctx);
+    harness.state_mut().set_launcher(launcher.clone());
+    harness.state_mut().show_start_failure(failure);
+    harness.run_ok();
+    let message = format!("127.0.0.1:{port} is in use \u{2014} by another nats-server?");
+    assert!(has(&harness, &message), "the window says why");
+    assert!(has(&harness, "broker not running"));
+
+    harness
+        .get_by_role_and_label(Role::Button, "Pick a free port")
+        .click();
+    harness.run_ok();
+    wait_until(&mut harness, "the new broker's first snapshot", |h| {
+        !h.state().state.snapshot.server.client_url.is_empty()
+    });
+    assert!(!has(&harness, &message), "the message is gone");
+    assert!(!has(&harness, "broker not running"));
+    let url = harness.state().state.snapshot.server.client_url.clone();
+    assert!(url.starts_with("nats://127.0.0.1:"), "{url}");
+    assert!(!url.ends_with(&format!(":{port}")), "{url} is another port");
+
+    // The new broker serves clients.
+    let client = runtime
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), async_nats::connect(url)).await
+        })
+        .expect("connect in time")
+        .unwrap();
+    runtime.block_on(client.flush()).unwrap();
+    drop(client);
+    drop(harness);
+    runtime.block_on(launcher.shutdown());
+    drop(taken);
+}
+
+/// The live rig with its settings kept in `dir` (as `SWITCHBOARD_CONFIG_DIR` would).
+fn live_with_settings(dir: &std::path::Path) -> Live {
+    let mut live = live();
+    let store = switchboard::gui::settings::SettingsStore::in_dir(dir);
+    let loaded = store.load();
+    let ctx = live.harness.ctx.clone();
+    live.harness
+        .state_mut()
+        .use_settings(&ctx, Some(store), loaded);
+    live.harness.run_ok();
+    live
+}
+
+fn settings_file(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("settings.json")).unwrap_or_default()
+}
+
+#[test]
+fn publish_templates_are_saved_loaded_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = live_with_settings(dir.path());
+    live.go("Publish & Request");
+    live.type_into("Subject", "orders.create");
+    live.type_into("Payload", r#"{"sku": 7}"#);
+    live.type_into("Template name", "create order");
+    live.harness.get_by_label("request").click();
+    live.harness.run_ok();
+    live.click("Save template");
+    assert!(has(&live.harness, "Load create order"));
+    let saved = settings_file(dir.path());
+    assert!(saved.contains("\"create order\""), "{saved}");
+    assert!(saved.contains("\"request\""), "{saved}");
+
+    // A fresh window on the same folder lists it and fills the form from it.
+    drop(live);
+    let mut live = live_with_settings(dir.path());
+    live.go("Publish & Request");
+    live.click("Load create order");
+    assert_eq!(live.harness.state().publish.subject, "orders.create");
+    assert_eq!(live.harness.state().publish.payload, r#"{"sku": 7}"#);
+    live.click("Delete create order");
+    assert!(!has(&live.harness, "Load create order"));
+    assert!(!settings_file(dir.path()).contains("create order"));
+}
+
+#[test]
+fn a_broken_settings_file_is_a_warning_and_theme_changes_are_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("settings.json"), "{ this is not json").unwrap();
+    let mut live = live_with_settings(dir.path());
+    live.go("Settings");
+    assert!(
+        has_containing(&live.harness, "Could not read the settings"),
+        "the window says the file was not usable"
+    );
+    live.harness.get_by_label("Light").click();
+    live.harness.run_ok();
+    assert_eq!(live.harness.ctx.theme(), egui::Theme::Light);
+    // Saved half a second after the last change.
+    wait_until(
+        &mut live.harness,
+        "the settings file to be rewritten",
+        |_| settings_file(dir.path()).contains("\"light\""),
+    );
+    assert!(!has_containing(
+        &live.harness,
+        "Could not read the settings"
+    ));
+}
