@@ -12,7 +12,8 @@ use super::client::{ClientCommand, NatsClient};
 use super::model::format;
 use super::panels::{
     connections::ConnectionsPanel, latency, messages::MessagesPanel, overview,
-    publish::PublishPanel, queues, rates::RatesPanel, subjects::SubjectsPanel, Command, View,
+    publish::PublishPanel, queues, rates::RatesPanel, recordings::{RecordingsPanel, Tab as RecordingsTab},
+    subjects::SubjectsPanel, Command, View,
 };
 use super::state::UiState;
 use super::widgets::{self, WARN};
@@ -45,6 +46,7 @@ pub struct InspectorApp {
     messages: MessagesPanel,
     rates: RatesPanel,
     pub publish: PublishPanel,
+    pub recordings: RecordingsPanel,
 }
 
 impl InspectorApp {
@@ -67,6 +69,7 @@ impl InspectorApp {
         self.latency_tracking = source.control.latency_tracking();
         self.sampling = false;
         self.client_url = source.client.server.clone();
+        self.recordings.set_source_client(source.client.clone());
         self.source_label = source.label;
         self.control = source.control;
         self.bridge = Bridge::new(source.feed, egui_ctx);
@@ -76,6 +79,7 @@ impl InspectorApp {
     /// The app with a given client (tests pass a detached one).
     pub fn with_client(egui_ctx: &egui::Context, ctx: GuiContext, client: NatsClient) -> Self {
         let source = ctx.source;
+        let recordings = RecordingsPanel::new(source.client.clone(), Some(ctx.runtime.clone()));
         let latency_tracking = source.control.latency_tracking();
         Self {
             bridge: Bridge::new(source.feed, egui_ctx),
@@ -93,6 +97,7 @@ impl InspectorApp {
             messages: MessagesPanel::default(),
             rates: RatesPanel::default(),
             publish: PublishPanel::default(),
+            recordings,
         }
     }
 
@@ -181,9 +186,12 @@ impl InspectorApp {
         }
     }
 
-    fn status_bar(&self, ui: &mut Ui) {
+    /// Returns true when the recording indicator was clicked.
+    fn status_bar(&self, ui: &mut Ui) -> bool {
         let snap = &self.state.snapshot;
+        let mut open_recordings = false;
         ui.horizontal(|ui| {
+            open_recordings = self.recordings.status_badge(ui);
             ui.label(RichText::new(&self.source_label).strong());
             ui.monospace(&self.client_url);
             widgets::copy_button(ui, "Copy", &self.client_url);
@@ -227,6 +235,7 @@ impl InspectorApp {
                 ui.label(RichText::new("paused").color(WARN));
             }
         });
+        open_recordings
     }
 
     fn shortcuts(&mut self, ui: &Ui) {
@@ -239,6 +248,7 @@ impl InspectorApp {
             egui::Key::Num6,
             egui::Key::Num7,
             egui::Key::Num8,
+            egui::Key::Num9,
         ];
         ui.input(|i| {
             for (key, view) in keys.into_iter().zip(View::ALL) {
@@ -255,10 +265,16 @@ impl InspectorApp {
         for outcome in self.client.poll() {
             self.publish.on_outcome(outcome);
         }
+        self.recordings.poll(&self.control, ui.ctx());
         self.shortcuts(ui);
         let mut commands: Vec<Command> = Vec::new();
         let mut client_cmd: Option<ClientCommand> = None;
-        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        let mut open_recordings = false;
+        egui::Panel::bottom("status_bar").show(ui, |ui| open_recordings = self.status_bar(ui));
+        if open_recordings {
+            self.recordings.tab = RecordingsTab::Record;
+            commands.push(Command::Show(View::Recordings));
+        }
         egui::Panel::left("navigation")
             .resizable(false)
             .exact_size(170.0)
@@ -278,6 +294,7 @@ impl InspectorApp {
                 View::Rates => self.rates.ui(ui, &mut self.state),
                 View::Publish => client_cmd = self.publish.ui(ui, &self.client_url),
                 View::Latency => latency::ui(ui, &self.state, self.latency_tracking, &mut commands),
+                View::Recordings => self.recordings.ui(ui, &self.control, &mut commands),
             }
         });
         if let Some(cmd) = client_cmd {
@@ -317,6 +334,10 @@ impl eframe::App for InspectorApp {
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         if self.sampling {
             self.control.set_sampling(false);
+        }
+        // A recording started here ends with the window, closed cleanly with its trailer.
+        if self.control.recording().is_some() {
+            let _ = self.control.stop_recording();
         }
     }
 }

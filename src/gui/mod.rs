@@ -12,6 +12,7 @@ pub mod client;
 pub mod demo;
 pub mod model;
 pub mod panels;
+pub mod recording_tasks;
 pub mod state;
 pub mod widgets;
 

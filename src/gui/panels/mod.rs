@@ -7,6 +7,7 @@ pub mod messages;
 pub mod overview;
 pub mod publish;
 pub mod queues;
+pub mod recordings;
 pub mod rates;
 pub mod subjects;
 
@@ -26,10 +27,11 @@ pub enum View {
     Rates,
     Publish,
     Latency,
+    Recordings,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Overview,
         View::Connections,
         View::Subjects,
@@ -38,6 +40,7 @@ impl View {
         View::Rates,
         View::Publish,
         View::Latency,
+        View::Recordings,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +53,7 @@ impl View {
             View::Rates => "Rates",
             View::Publish => "Publish & Request",
             View::Latency => "Latency",
+            View::Recordings => "Record & replay",
         }
     }
 
