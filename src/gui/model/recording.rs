@@ -16,7 +16,7 @@ pub const EXTENSION: &str = "rec";
 /// Folder (under the home directory) that new recordings go to by default.
 pub const DEFAULT_FOLDER: &str = "switchboard-recordings";
 /// Buckets the rate plot aims at (it ends with between half and all of them).
-pub const RATE_BUCKETS: usize = 240;
+pub const RATE_BUCKETS: usize = 120;
 /// Narrowest bucket: finer than a millisecond is noise on a plot.
 const MIN_BUCKET_NS: u64 = 1_000_000;
 

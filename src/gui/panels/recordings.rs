@@ -730,10 +730,9 @@ impl RecordingsPanel {
                         );
                     });
                 ui.add_space(6.0);
-                ui.columns(2, |cols| {
-                    subjects_table(&mut cols[0], s, &mut browse_subject);
-                    connections_table(&mut cols[1], s);
-                });
+                subjects_table(ui, s, &mut browse_subject);
+                ui.add_space(6.0);
+                connections_table(ui, s);
             });
         if let Some(subject) = browse_subject {
             self.browse.messages.set_filter(&subject);
