@@ -139,7 +139,7 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
     let mut rig = rig();
     rig.click("Record & replay");
     rig.harness.state_mut().recordings.record_path = path.display().to_string();
-    rig.type_into("Subjects", "rec.>");
+    rig.type_into("Subject patterns", "rec.>");
     rig.click("Record");
     rig.wait_until("the recording to start", |app| {
         app.recordings.live.is_some()
@@ -151,8 +151,10 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
         for (subject, payload) in [("rec.a", "one"), ("other.x", "no"), ("rec.b", "two")] {
             client.publish(subject, payload.into()).await.unwrap();
         }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("K", "v");
         client
-            .publish_with_headers("rec.h", [("K", "v")].into_iter().collect(), "".into())
+            .publish_with_headers("rec.h", headers, "".into())
             .await
             .unwrap();
         client.flush().await.unwrap();
@@ -192,7 +194,11 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
     let subjects: Vec<&[u8]> = recorded.iter().map(|m| m.subject.as_slice()).collect();
     assert_eq!(subjects, vec![&b"rec.a"[..], b"rec.b", b"rec.h"]);
     assert_eq!(recorded[0].payload, b"one");
-    assert!(recorded[2].headers.as_ref().unwrap().starts_with(b"NATS/1.0"));
+    assert!(recorded[2]
+        .headers
+        .as_ref()
+        .unwrap()
+        .starts_with(b"NATS/1.0"));
     assert!(recorded[2].payload.is_empty());
 }
 
@@ -203,7 +209,7 @@ fn bad_subjects_and_unwritable_files_are_shown_not_fatal() {
     std::fs::write(&file, b"x").unwrap();
     let mut rig = rig();
     rig.click("Record & replay");
-    rig.type_into("Subjects", "ok.> bad..subject");
+    rig.type_into("Subject patterns", "ok.> bad..subject");
     assert!(rig.has_containing("not a valid subject: bad..subject"));
     let record = rig
         .harness
@@ -291,7 +297,10 @@ fn opens_browses_and_replays_a_recording_into_the_broker() {
         .clone()
         .unwrap()
         .unwrap();
-    assert_eq!((outcome.sent, outcome.skipped, outcome.stopped), (N, 0, false));
+    assert_eq!(
+        (outcome.sent, outcome.skipped, outcome.stopped),
+        (N, 0, false)
+    );
     assert!(rig.has_containing("Finished: 25 messages sent"));
     let got: Vec<async_nats::Message> = rig.runtime.block_on(async {
         let mut got = Vec::new();
@@ -309,7 +318,13 @@ fn opens_browses_and_replays_a_recording_into_the_broker() {
     }
     assert_eq!(got[1].reply.as_deref(), Some("rp.reply"));
     assert_eq!(
-        got[2].headers.as_ref().unwrap().get("Trace").unwrap().as_str(),
+        got[2]
+            .headers
+            .as_ref()
+            .unwrap()
+            .get("Trace")
+            .unwrap()
+            .as_str(),
         "7"
     );
 }

@@ -11,9 +11,16 @@ use super::bridge::Bridge;
 use super::client::{ClientCommand, NatsClient};
 use super::model::format;
 use super::panels::{
-    connections::ConnectionsPanel, latency, messages::MessagesPanel, overview,
-    publish::PublishPanel, queues, rates::RatesPanel, recordings::{RecordingsPanel, Tab as RecordingsTab},
-    subjects::SubjectsPanel, Command, View,
+    connections::ConnectionsPanel,
+    latency,
+    messages::MessagesPanel,
+    overview,
+    publish::PublishPanel,
+    queues,
+    rates::RatesPanel,
+    recordings::{RecordingsPanel, Tab as RecordingsTab},
+    subjects::SubjectsPanel,
+    Command, View,
 };
 use super::state::UiState;
 use super::widgets::{self, WARN};

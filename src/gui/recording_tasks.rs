@@ -201,12 +201,9 @@ async fn run_replay(
     target: &ConnectArgs,
     control: &ReplayControl,
 ) -> Result<ReplayOutcome, String> {
-    let client = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        target.connect("switchboard-replay", None),
-    )
-    .await
-    .map_err(|_| format!("{} did not answer in time", target.server))??;
+    let client = tokio::time::timeout(CONNECT_TIMEOUT, target.connect("switchboard-replay", None))
+        .await
+        .map_err(|_| format!("{} did not answer in time", target.server))??;
     let mut publisher = NatsPublisher::new(client);
     replay::replay(path, opts, &mut publisher, control)
         .await
@@ -230,8 +227,7 @@ pub fn file_dialog(
     wake: impl Fn() + Send + 'static,
 ) -> Pending<Option<PathBuf>> {
     Pending::thread("file-dialog", wake, move || {
-        let mut dialog =
-            rfd::FileDialog::new().add_filter("switchboard recording", &[EXTENSION]);
+        let mut dialog = rfd::FileDialog::new().add_filter("switchboard recording", &[EXTENSION]);
         if let Some(start) = &start {
             if let Some(dir) = start.parent().filter(|d| d.is_dir()) {
                 dialog = dialog.set_directory(dir);

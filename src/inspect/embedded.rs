@@ -125,7 +125,10 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("recording status never got there: {:?}", control.recording());
+        panic!(
+            "recording status never got there: {:?}",
+            control.recording()
+        );
     }
 
     #[tokio::test]

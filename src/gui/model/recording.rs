@@ -68,7 +68,11 @@ impl RateHistogram {
     /// Doubles the slice width: slice `i` becomes the sum of old slices `2i` and `2i + 1`.
     fn widen(&mut self) {
         self.width_ns = self.width_ns.saturating_mul(2);
-        self.counts = self.counts.chunks(2).map(|pair| pair.iter().sum()).collect();
+        self.counts = self
+            .counts
+            .chunks(2)
+            .map(|pair| pair.iter().sum())
+            .collect();
     }
 
     pub fn width(&self) -> Duration {
@@ -335,7 +339,8 @@ mod tests {
             replay_progress_text(&progress(150, 100, 2, 1)),
             "150 of 200 sent, pass 2 of 2, 1.5 s elapsed, about 3.0 s left"
         );
-        assert!(replay_progress_text(&progress(1, 100, 0, 4)).starts_with("1 sent (100 a pass), pass 5 until stopped"));
+        assert!(replay_progress_text(&progress(1, 100, 0, 4))
+            .starts_with("1 sent (100 a pass), pass 5 until stopped"));
         assert_eq!(duration_text(Duration::from_millis(850)), "850 ms");
         assert_eq!(duration_text(Duration::from_secs(245)), "4m 05s");
     }

@@ -7,8 +7,8 @@ pub mod messages;
 pub mod overview;
 pub mod publish;
 pub mod queues;
-pub mod recordings;
 pub mod rates;
+pub mod recordings;
 pub mod subjects;
 
 use super::client::Outgoing;

@@ -243,7 +243,11 @@ impl RecordingsPanel {
         }
         if let Some(done) = self.stopping.as_ref().and_then(Pending::poll) {
             self.stopping = None;
-            let elapsed = self.started_at.take().map(|t| t.elapsed()).unwrap_or_default();
+            let elapsed = self
+                .started_at
+                .take()
+                .map(|t| t.elapsed())
+                .unwrap_or_default();
             match done.and_then(|r| r) {
                 Ok(counters) => {
                     self.finished = Some(Finished {
@@ -373,7 +377,7 @@ impl RecordingsPanel {
             .num_columns(2)
             .spacing([10.0, 6.0])
             .show(ui, |ui| {
-                let l = ui.label("Subjects");
+                let l = ui.label("Subject patterns");
                 ui.vertical(|ui| {
                     ui.add_enabled(
                         !recording,
@@ -567,7 +571,10 @@ impl RecordingsPanel {
         for c in &loaded.summary.connections {
             browse.names.insert(c.id, c.name.clone());
         }
-        browse.names.entry(0).or_insert_with(|| "not recorded".into());
+        browse
+            .names
+            .entry(0)
+            .or_insert_with(|| "not recorded".into());
         for row in &loaded.rows {
             browse.messages.push(row.clone());
         }
@@ -596,7 +603,9 @@ impl RecordingsPanel {
                 self.show_dialog(ui.ctx(), DialogKind::Open);
             }
             let can_open = !self.open_path.trim().is_empty();
-            if ui.add_enabled(can_open, egui::Button::new("Open")).clicked()
+            if ui
+                .add_enabled(can_open, egui::Button::new("Open"))
+                .clicked()
                 || (entered && can_open)
             {
                 self.open(ui.ctx());
@@ -627,10 +636,7 @@ impl RecordingsPanel {
 
     fn summary_ui(&mut self, ui: &mut Ui) {
         let Some(opened) = &self.opened else {
-            ui.label(
-                RichText::new("Open a recording to see what it holds.")
-                    .weak(),
-            );
+            ui.label(RichText::new("Open a recording to see what it holds.").weak());
             return;
         };
         let s = &opened.summary;
@@ -759,13 +765,11 @@ impl RecordingsPanel {
         }
         if self.browse.messages.len() < opened.rows.len() {
             ui.label(
-                RichText::new("The oldest were left out to keep the list's memory bounded.")
-                    .weak(),
+                RichText::new("The oldest were left out to keep the list's memory bounded.").weak(),
             );
         }
         // Recorded messages are all there is: nothing to sample.
-        self.browse_panel
-            .ui(ui, &mut self.browse, true, commands);
+        self.browse_panel.ui(ui, &mut self.browse, true, commands);
     }
 
     // ---- replay ----
@@ -985,11 +989,8 @@ const DROPS_EXPLAINED: &str = "Messages the recorder could not write because the
     count is also written into the file.";
 
 fn drops_note(ui: &mut Ui, drops: u64) {
-    ui.label(
-        RichText::new(format!("{drops} messages dropped while recording"))
-            .color(WARN),
-    )
-    .on_hover_text(DROPS_EXPLAINED);
+    ui.label(RichText::new(format!("{drops} messages dropped while recording")).color(WARN))
+        .on_hover_text(DROPS_EXPLAINED);
 }
 
 /// The red recording dot, painted (the bundled fonts have no such glyph).
