@@ -20,6 +20,7 @@ use super::panels::{
     publish::{PublishPanel, TemplateAction},
     queues,
     rates::RatesPanel,
+    recordings::{RecordingsPanel, Tab as RecordingsTab},
     settings as settings_panel,
     subjects::SubjectsPanel,
     Command, View,
@@ -73,6 +74,7 @@ pub struct InspectorApp {
     demo_wanted: bool,
     /// CPU time of the last [`InspectorApp::frame`].
     pub last_frame_time: Duration,
+    pub recordings: RecordingsPanel,
 }
 
 impl InspectorApp {
@@ -95,6 +97,7 @@ impl InspectorApp {
         self.latency_tracking = source.control.latency_tracking();
         self.sampling = false;
         self.client_url = source.client.server.clone();
+        self.recordings.set_source_client(source.client.clone());
         self.source_label = source.label;
         self.control = source.control;
         self.bridge = Bridge::new(source.feed, egui_ctx);
@@ -108,6 +111,7 @@ impl InspectorApp {
     /// The app with a given client (tests pass a detached one).
     pub fn with_client(egui_ctx: &egui::Context, ctx: GuiContext, client: NatsClient) -> Self {
         let source = ctx.source;
+        let recordings = RecordingsPanel::new(source.client.clone(), Some(ctx.runtime.clone()));
         let latency_tracking = source.control.latency_tracking();
         let demo_wanted = matches!(source.control.demo(), DemoStatus::On | DemoStatus::Starting);
         Self {
@@ -126,6 +130,7 @@ impl InspectorApp {
             messages: MessagesPanel::default(),
             rates: RatesPanel::default(),
             publish: PublishPanel::default(),
+            recordings,
             settings: Settings::default(),
             settings_store: None,
             settings_problem: None,
@@ -331,8 +336,10 @@ impl InspectorApp {
         self.demo_switch(ui);
     }
 
-    fn status_bar(&self, ui: &mut Ui) {
+    /// Returns true when the recording indicator was clicked.
+    fn status_bar(&self, ui: &mut Ui) -> bool {
         let snap = &self.state.snapshot;
+        let mut open_recordings = false;
         ui.horizontal(|ui| {
             if self.control.demo() == DemoStatus::On {
                 widgets::badge(ui, "DEMO", WARN)
@@ -341,6 +348,7 @@ impl InspectorApp {
             if self.starter.failure.is_some() {
                 widgets::badge(ui, "broker not running", widgets::NO_INTEREST);
             }
+            open_recordings = self.recordings.status_badge(ui);
             ui.label(RichText::new(&self.source_label).strong());
             ui.monospace(&self.client_url);
             widgets::copy_button(ui, "Copy", &self.client_url);
@@ -393,6 +401,7 @@ impl InspectorApp {
             )
             .on_hover_text("CPU time the window spent on its last frame");
         });
+        open_recordings
     }
 
     /// Ctrl+1..9 and Ctrl+, (see [`View::shortcut`]).
@@ -419,12 +428,18 @@ impl InspectorApp {
         for outcome in self.client.poll() {
             self.publish.on_outcome(outcome);
         }
+        self.recordings.poll(&self.control, ui.ctx());
         self.shortcuts(ui);
         let mut commands: Vec<Command> = Vec::new();
         let mut client_cmd: Option<ClientCommand> = None;
         let mut template_action: Option<TemplateAction> = None;
         let mut settings_outcome = settings_panel::SettingsOutcome::default();
-        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        let mut open_recordings = false;
+        egui::Panel::bottom("status_bar").show(ui, |ui| open_recordings = self.status_bar(ui));
+        if open_recordings {
+            self.recordings.tab = RecordingsTab::Record;
+            commands.push(Command::Show(View::Recordings));
+        }
         egui::Panel::left("navigation")
             .resizable(false)
             .exact_size(170.0)
@@ -461,6 +476,7 @@ impl InspectorApp {
                     settings_outcome = settings_panel::ui(ui, &mut self.settings, &cx);
                 }
                 View::Latency => latency::ui(ui, &self.state, self.latency_tracking, &mut commands),
+                View::Recordings => self.recordings.ui(ui, &self.control, &mut commands),
             }
         });
         if let Some(cmd) = client_cmd {
@@ -527,6 +543,10 @@ impl eframe::App for InspectorApp {
         }
         if self.sampling {
             self.control.set_sampling(false);
+        }
+        // A recording started here ends with the window, closed cleanly with its trailer.
+        if self.control.recording().is_some() {
+            let _ = self.control.stop_recording();
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod model;
 pub mod panels;
 pub mod settings;
+pub mod recording_tasks;
 pub mod state;
 pub mod widgets;
 

@@ -73,6 +73,10 @@ pub struct RatePoint {
     pub out_bytes: f64,
 }
 
+/// `MessageRow::receivers` of a message whose receivers were not recorded (a recording
+/// made as a client sees the message, not who else got it).
+pub const RECEIVERS_UNKNOWN: u32 = u32::MAX;
+
 /// One message in the live view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
@@ -98,6 +102,11 @@ impl MessageRow {
             publisher_id: s.publisher_id,
             receivers: s.receivers,
         }
+    }
+
+    /// False for recorded messages that do not say who received them.
+    pub fn receivers_known(&self) -> bool {
+        self.receivers != RECEIVERS_UNKNOWN
     }
 
     /// Bytes on the wire as counted by the broker: headers plus payload.
@@ -212,6 +221,7 @@ impl MessageLog {
         }
     }
 
+    /// Most rows kept.
     pub fn capacity(&self) -> usize {
         self.capacity
     }

@@ -159,9 +159,14 @@ impl BrokerControl for EmbeddedControl {
         let Some((recording, _)) = self.recording.lock().take() else {
             return Err("no recording is running".into());
         };
-        let counters = recording.counters();
-        recording.stop().map_err(|e| e.to_string())?;
-        Ok(counters)
+        // The final counts come from the writer, after it wrote what was still queued.
+        let stats = recording.stop().map_err(|e| e.to_string())?;
+        Ok(RecordCounters {
+            messages: stats.messages,
+            bytes: stats.bytes,
+            drops: stats.drops,
+            queued_bytes: 0,
+        })
     }
 
     fn recording(&self) -> Option<RecordingStatus> {
@@ -203,4 +208,113 @@ pub fn attach_embedded(
             runtime: tokio::runtime::Handle::current(),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::time::Duration;
+
+    use super::*;
+    use crate::broker::{BrokerHandle, Options};
+    use crate::record::format::Record;
+    use crate::record::reader::read_all;
+
+    /// Polls `status` until `done` says so, at most five seconds.
+    async fn wait_for(
+        control: &Arc<dyn BrokerControl>,
+        done: impl Fn(&RecordingStatus) -> bool,
+    ) -> RecordingStatus {
+        for _ in 0..500 {
+            if let Some(s) = control.recording().filter(|s| done(s)) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "recording status never got there: {:?}",
+            control.recording()
+        );
+    }
+
+    #[tokio::test]
+    async fn recording_through_the_control() {
+        let dir = tempfile::tempdir().unwrap();
+        let handle = BrokerHandle::start(Options {
+            port: 0,
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let (_feed, control) = attach(handle.server().clone(), None).unwrap();
+        assert!(control.recording().is_none());
+        assert!(control.stop_recording().is_err(), "stop without a start");
+
+        let path = dir.path().join("control.rec");
+        control
+            .start_recording(&path, vec!["ctl.>".into()])
+            .unwrap();
+        let second = control.start_recording(&dir.path().join("two.rec"), vec![]);
+        assert!(second.is_err(), "a second recording at once");
+        assert!(control
+            .start_recording(&dir.path().join("bad.rec"), vec!["a..b".into()])
+            .is_err());
+        let status = control.recording().unwrap();
+        assert_eq!(status.path, path);
+        assert_eq!(status.subjects, vec!["ctl.>".to_string()]);
+        assert_eq!(status.error, None);
+
+        let client = async_nats::connect(handle.local_addr().to_string())
+            .await
+            .unwrap();
+        for (subject, payload) in [("ctl.a", "1"), ("other", "x"), ("ctl.b", "22")] {
+            client.publish(subject, payload.into()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        let status = wait_for(&control, |s| s.counters.messages == 2).await;
+        // Subject, reply, headers and payload bytes: "ctl.a" + "1" + "ctl.b" + "22".
+        assert_eq!(status.counters.bytes, 13);
+        assert_eq!(status.counters.drops, 0);
+
+        let last = control.stop_recording().unwrap();
+        assert_eq!((last.messages, last.bytes, last.drops), (2, 13, 0));
+        assert!(control.recording().is_none());
+        assert!(control.stop_recording().is_err(), "stopped twice");
+        let (records, tail) = read_all(&path).unwrap();
+        assert!(tail.is_none());
+        let subjects: Vec<Vec<u8>> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Message(m) => Some(m.subject.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(subjects, vec![b"ctl.a".to_vec(), b"ctl.b".to_vec()]);
+        assert!(matches!(records.last(), Some(Record::End(_))));
+
+        // One at a time, but another after the first stopped is fine.
+        control
+            .start_recording(&dir.path().join("again.rec"), vec![])
+            .unwrap();
+        control.stop_recording().unwrap();
+        handle.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_file_that_cannot_be_created_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let handle = BrokerHandle::start(Options {
+            port: 0,
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let (_feed, control) = attach(handle.server().clone(), None).unwrap();
+        let err = control
+            .start_recording(&dir.path().join("no/such/dir/x.rec"), vec![])
+            .unwrap_err();
+        assert!(!err.is_empty());
+        assert!(control.recording().is_none());
+        handle.shutdown().await;
+    }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::format::{Meta, Record, Stats};
+use super::format::{Message, Meta, Record, Stats};
 use super::reader::{OpenError, Reader, Tail};
 
 /// Distinct subjects counted; the rest are summed into `other_subjects`.
@@ -68,6 +68,16 @@ impl Summary {
 
 /// Reads the whole file once and summarizes it.
 pub fn summarize(path: &Path) -> Result<Summary, OpenError> {
+    summarize_with(path, |_, _| true)
+}
+
+/// [`summarize`], also showing each message to `visit` with the file offset reached after
+/// it, so one pass can collect more (a GUI's rate plot and message list) and report
+/// progress. Reading stops early, with a partial summary, when `visit` returns false.
+pub fn summarize_with(
+    path: &Path,
+    mut visit: impl FnMut(&Message, u64) -> bool,
+) -> Result<Summary, OpenError> {
     let mut reader = Reader::open(path)?;
     let mut s = Summary {
         version: reader.version(),
@@ -79,6 +89,9 @@ pub fn summarize(path: &Path) -> Result<Summary, OpenError> {
         match record {
             Record::Meta(meta) => s.meta = Some(meta),
             Record::Message(m) => {
+                if !visit(&m, reader.offset()) {
+                    break;
+                }
                 let size = m.size() as u64;
                 s.messages += 1;
                 s.bytes += size;

@@ -6,4 +6,5 @@ pub mod filter;
 pub mod format;
 pub mod payload;
 pub mod queues;
+pub mod recording;
 pub mod subject_tree;

@@ -9,7 +9,7 @@ use crate::gui::client::Outgoing;
 use crate::gui::model::diff::{self, DiffKind, DiffLine};
 use crate::gui::model::format;
 use crate::gui::model::payload::{self, PayloadView};
-use crate::gui::state::{MessageRow, UiState, MESSAGE_HISTORY};
+use crate::gui::state::{MessageRow, UiState};
 use crate::gui::widgets::{self, NO_INTEREST, OK, WARN};
 
 #[derive(Default)]
@@ -89,7 +89,7 @@ impl MessagesPanel {
                     "{} of {} shown (last {})",
                     state.messages.visible_len(),
                     state.messages.len(),
-                    format::count(MESSAGE_HISTORY as u64)
+                    format::count(state.messages.capacity() as u64)
                 ))
                 .weak(),
             );
@@ -148,7 +148,9 @@ impl MessagesPanel {
                 format::bytes(msg.size() as u64),
                 state.conn_label(msg.publisher_id)
             ));
-            if msg.receivers == 0 {
+            if !msg.receivers_known() {
+                ui.label(RichText::new("receivers not recorded").weak());
+            } else if msg.receivers == 0 {
                 widgets::badge(ui, "received by no one", NO_INTEREST);
             } else {
                 ui.label(format!("received by {}", msg.receivers));
@@ -352,7 +354,9 @@ fn table(ui: &mut Ui, state: &mut UiState) -> bool {
                     ui.label(state.conn_label(m.publisher_id));
                 });
                 row.col(|ui| {
-                    if m.receivers == 0 {
+                    if !m.receivers_known() {
+                        ui.label(RichText::new("not recorded").weak());
+                    } else if m.receivers == 0 {
                         widgets::badge(ui, "no one", NO_INTEREST);
                     } else {
                         ui.label(m.receivers.to_string());

@@ -8,6 +8,7 @@ pub mod overview;
 pub mod publish;
 pub mod queues;
 pub mod rates;
+pub mod recordings;
 pub mod settings;
 pub mod subjects;
 
@@ -27,11 +28,12 @@ pub enum View {
     Rates,
     Publish,
     Latency,
+    Recordings,
     Settings,
 }
 
 impl View {
-    pub const ALL: [View; 9] = [
+    pub const ALL: [View; 10] = [
         View::Overview,
         View::Connections,
         View::Subjects,
@@ -40,6 +42,7 @@ impl View {
         View::Rates,
         View::Publish,
         View::Latency,
+        View::Recordings,
         View::Settings,
     ];
 
@@ -53,6 +56,7 @@ impl View {
             View::Rates => "Rates",
             View::Publish => "Publish & Request",
             View::Latency => "Latency",
+            View::Recordings => "Record & replay",
             View::Settings => "Settings",
         }
     }

@@ -1,0 +1,374 @@
+//! UI tests of Record & replay with egui_kittest against a real in-process broker: record
+//! from the window while an async-nats client publishes, open a recording by typed path,
+//! browse it, and replay it into the broker while a real subscriber counts what arrives.
+#![cfg(feature = "gui")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use futures_util::StreamExt;
+
+use switchboard::broker::{BrokerHandle, Options};
+use switchboard::gui::app::InspectorApp;
+use switchboard::gui::panels::View;
+use switchboard::gui::{GuiContext, Source};
+use switchboard::record::format::{Message, Meta, Record};
+use switchboard::record::nats::ConnectArgs;
+use switchboard::record::reader::read_all;
+use switchboard::record::writer::RecordWriter;
+
+struct Rig {
+    harness: Harness<'static, InspectorApp>,
+    url: String,
+    broker: Option<BrokerHandle>,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn rig() -> Rig {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let broker = runtime
+        .block_on(BrokerHandle::start(Options {
+            port: 0,
+            ..Options::default()
+        }))
+        .unwrap();
+    let url = format!("nats://{}", broker.local_addr());
+    let server = broker.server().clone();
+    let (feed, control) = runtime
+        .block_on(async { switchboard::inspect::embedded::attach(server, None) })
+        .unwrap();
+    let ctx = GuiContext {
+        source: Source {
+            feed,
+            control,
+            client: ConnectArgs::url(&url),
+            label: "embedded broker".into(),
+        },
+        runtime: runtime.handle().clone(),
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(32)
+        .build_eframe(move |cc| InspectorApp::new(&cc.egui_ctx, ctx));
+    Rig {
+        harness,
+        url,
+        broker: Some(broker),
+        runtime,
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if let Some(broker) = self.broker.take() {
+            self.runtime.block_on(broker.shutdown());
+        }
+    }
+}
+
+impl Rig {
+    /// Clicks a button, tab or navigation entry by its text (not a plain label).
+    fn click(&mut self, text: &str) {
+        let node = self
+            .harness
+            .get_all_by_label(text)
+            .find(|n| n.accesskit_node().role() != Role::Label)
+            .unwrap_or_else(|| panic!("nothing to click named {text:?}"));
+        node.click();
+        self.harness.run();
+    }
+
+    fn type_into(&mut self, field: &str, text: &str) {
+        self.harness.get_by_label(field).focus();
+        self.harness.run();
+        self.harness.get_by_label(field).type_text(text);
+        self.harness.run();
+    }
+
+    fn has_containing(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+
+    /// Steps frames until `done` holds, at most ten seconds.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&InspectorApp) -> bool) {
+        for _ in 0..400 {
+            self.harness.step();
+            if done(self.harness.state()) {
+                self.harness.run();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    fn client(&self) -> async_nats::Client {
+        self.runtime
+            .block_on(async_nats::connect(self.url.as_str()))
+            .unwrap()
+    }
+}
+
+fn messages(path: &Path) -> Vec<Message> {
+    let (records, tail) = read_all(path).unwrap();
+    assert!(tail.is_none(), "{tail:?}");
+    records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn records_from_the_window_with_live_counters_and_a_status_indicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/gui.rec");
+    let mut rig = rig();
+    rig.click("Record & replay");
+    rig.harness.state_mut().recordings.record_path = path.display().to_string();
+    rig.type_into("Subject patterns", "rec.>");
+    rig.click("Record");
+    rig.wait_until("the recording to start", |app| {
+        app.recordings.live.is_some()
+    });
+    assert!(rig.has_containing("REC 0 msgs"));
+
+    let client = rig.client();
+    rig.runtime.block_on(async {
+        for (subject, payload) in [("rec.a", "one"), ("other.x", "no"), ("rec.b", "two")] {
+            client.publish(subject, payload.into()).await.unwrap();
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("K", "v");
+        client
+            .publish_with_headers("rec.h", headers, "".into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+    });
+    rig.wait_until("three messages counted", |app| {
+        app.recordings
+            .live
+            .as_ref()
+            .is_some_and(|l| l.counters.messages == 3)
+    });
+    assert!(rig.has_containing("REC 3 msgs"));
+    assert!(rig.harness.query_by_label("Dropped").is_some());
+
+    // The indicator leads back to the view from anywhere.
+    rig.click("Overview");
+    assert_eq!(rig.harness.state().view, View::Overview);
+    let badge = rig
+        .harness
+        .get_all_by_label_contains("REC 3 msgs")
+        .next()
+        .unwrap();
+    badge.click();
+    rig.harness.run();
+    assert_eq!(rig.harness.state().view, View::Recordings);
+
+    rig.click("Stop recording");
+    rig.wait_until("the recording to stop", |app| {
+        app.recordings.finished.is_some()
+    });
+    let finished = rig.harness.state().recordings.finished.clone().unwrap();
+    assert_eq!(finished.counters.messages, 3);
+    assert_eq!(finished.counters.drops, 0);
+    assert!(rig.has_containing("Saved 3 messages"));
+    assert!(!rig.has_containing("REC "));
+
+    let recorded = messages(&path);
+    let subjects: Vec<&[u8]> = recorded.iter().map(|m| m.subject.as_slice()).collect();
+    assert_eq!(subjects, vec![&b"rec.a"[..], b"rec.b", b"rec.h"]);
+    assert_eq!(recorded[0].payload, b"one");
+    assert!(recorded[2]
+        .headers
+        .as_ref()
+        .unwrap()
+        .starts_with(b"NATS/1.0"));
+    assert!(recorded[2].payload.is_empty());
+}
+
+#[test]
+fn bad_subjects_and_unwritable_files_are_shown_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let mut rig = rig();
+    rig.click("Record & replay");
+    rig.type_into("Subject patterns", "ok.> bad..subject");
+    assert!(rig.has_containing("not a valid subject: bad..subject"));
+    let record = rig
+        .harness
+        .get_all_by_label("Record")
+        .find(|n| n.accesskit_node().role() == Role::Button)
+        .unwrap();
+    assert!(record.accesskit_node().is_disabled());
+
+    rig.harness.state_mut().recordings.record_subjects.clear();
+    // A file where a folder should be: the file can't be created.
+    rig.harness.state_mut().recordings.record_path = file.join("x.rec").display().to_string();
+    rig.harness.run();
+    rig.click("Record");
+    rig.wait_until("the error", |app| app.recordings.record_error.is_some());
+    assert!(rig.has_containing("can't start recording"));
+    assert!(rig.harness.state().recordings.live.is_none());
+}
+
+fn write_recording(path: &Path, n: u64) {
+    let mut w = RecordWriter::create(path, &Meta::default()).unwrap();
+    for i in 0..n {
+        let subject = if i % 2 == 0 { "rp.even" } else { "rp.odd" };
+        w.write_message(&Message {
+            time_ns: 1_800_000_000_000_000_000 + i * 1_000_000,
+            subject: subject.into(),
+            reply: (i == 1).then(|| b"rp.reply".to_vec()),
+            headers: (i == 2).then(|| b"NATS/1.0\r\nTrace: 7\r\n\r\n".to_vec()),
+            payload: format!("payload {i}").into_bytes(),
+            publisher: Some(9),
+            receivers: Some(1),
+        })
+        .unwrap();
+    }
+    w.write_connection(9, "sensor").unwrap();
+    w.finish(0).unwrap();
+}
+
+#[test]
+fn opens_browses_and_replays_a_recording_into_the_broker() {
+    const N: u64 = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replay me.rec");
+    write_recording(&path, N);
+    let mut rig = rig();
+    rig.click("Record & replay");
+    rig.click("Summary");
+    rig.type_into("Recording file", &path.display().to_string());
+    rig.click("Open");
+    rig.wait_until("the recording to load", |app| {
+        app.recordings.opened.is_some()
+    });
+    assert!(rig.has_containing("25 messages"), "summary headline");
+    assert!(rig.has_containing("on 2 subjects"));
+    assert!(rig.harness.query_by_label("rp.even").is_some());
+    assert!(rig.harness.query_by_label("rp.odd").is_some());
+    assert!(rig.has_containing("sensor #9"));
+    let opened = rig.harness.state().recordings.opened.as_ref().unwrap();
+    assert_eq!(opened.rates.total(), N);
+
+    rig.click("Browse");
+    assert!(rig.has_containing("25 of 25 shown"));
+    rig.type_into("Subject filter", "rp.odd");
+    assert!(rig.has_containing("12 of 25 shown"));
+
+    let client = rig.client();
+    let mut sub = rig
+        .runtime
+        .block_on(async {
+            let sub = client.subscribe("rp.>").await?;
+            client.flush().await.map(|()| sub).map_err(Into::into)
+        })
+        .map_err(|e: async_nats::Error| e)
+        .unwrap();
+    rig.click("Replay");
+    rig.click("max");
+    rig.click("Play");
+    rig.wait_until("the replay to finish", |app| {
+        app.recordings.replay_result.is_some()
+    });
+    let outcome = rig
+        .harness
+        .state()
+        .recordings
+        .replay_result
+        .clone()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (outcome.sent, outcome.skipped, outcome.stopped),
+        (N, 0, false)
+    );
+    assert!(rig.has_containing("Finished: 25 messages sent"));
+    let got: Vec<async_nats::Message> = rig.runtime.block_on(async {
+        let mut got = Vec::new();
+        while got.len() < N as usize {
+            match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+                Ok(Some(m)) => got.push(m),
+                _ => break,
+            }
+        }
+        got
+    });
+    assert_eq!(got.len(), N as usize);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.payload, format!("payload {i}").as_bytes(), "in order");
+    }
+    assert_eq!(got[1].reply.as_deref(), Some("rp.reply"));
+    assert_eq!(
+        got[2]
+            .headers
+            .as_ref()
+            .unwrap()
+            .get("Trace")
+            .unwrap()
+            .as_str(),
+        "7"
+    );
+}
+
+#[test]
+fn replay_filters_and_remaps_subjects() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("remap.rec");
+    write_recording(&path, 6);
+    let mut rig = rig();
+    rig.click("Record & replay");
+    rig.click("Replay");
+    rig.type_into("Recording file", &path.display().to_string());
+    rig.click("Open");
+    rig.wait_until("the recording to load", |app| {
+        app.recordings.opened.is_some()
+    });
+    rig.type_into("Remap", "rp.>=copy");
+    assert!(rig.has_containing("same wildcards"), "remap errors inline");
+    rig.harness.state_mut().recordings.replay_form.remaps = "rp.>=copy.>".into();
+    rig.type_into("Only subjects", "rp.even");
+    rig.harness.state_mut().recordings.replay_form.speed = "max".into();
+    let client = rig.client();
+    let mut sub = rig
+        .runtime
+        .block_on(async {
+            let sub = client.subscribe(">").await?;
+            client.flush().await.map(|()| sub).map_err(Into::into)
+        })
+        .map_err(|e: async_nats::Error| e)
+        .unwrap();
+    rig.click("Play");
+    rig.wait_until("the replay to finish", |app| {
+        app.recordings.replay_result.is_some()
+    });
+    let subjects: Vec<String> = rig.runtime.block_on(async {
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
+                Ok(Some(m)) => got.push(m.subject.to_string()),
+                _ => break,
+            }
+        }
+        got
+    });
+    assert_eq!(subjects, vec!["copy.even"; 3]);
+}
