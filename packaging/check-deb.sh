@@ -36,15 +36,21 @@ trap 'rm -rf "$out"' EXIT
 
 if [ "$profile" = release ]; then
   cargo_deb --output "$out/switchboard.deb"
+  deb_args=(--no-build)
 else
   binary="$target_dir/debug/switchboard"
   if [ ! -x "$binary" ]; then
     echo "check-deb: $binary is missing: run cargo build (or cargo test) first" >&2
     exit 1
   fi
-  # --no-build packages what is there; the debug binary is stripped into the package
-  # (the file under target/ is left as it is).
-  cargo_deb --no-build --profile dev --fast --output "$out/switchboard.deb"
+  # cargo-deb packages target/release/switchboard. The debug binary is put where it looks,
+  # in a target directory of our own, so target/ is left alone and any cargo-deb version
+  # works (newer ones refuse `--profile dev`); it is stripped into the package.
+  mkdir -p "$out/target/release"
+  cp "$binary" "$out/target/release/switchboard"
+  export CARGO_TARGET_DIR="$out/target"
+  deb_args=(--no-build --fast)
+  cargo_deb "${deb_args[@]}" --output "$out/switchboard.deb"
 fi
 deb="$out/switchboard.deb"
 
@@ -92,9 +98,7 @@ if command -v appstreamcli >/dev/null 2>&1; then
 fi
 
 # The variant that registers /usr/bin/nats-server as an alternative.
-variant_args=(--no-build --profile dev --fast)
-[ "$profile" = release ] && variant_args=(--no-build)
-cargo_deb "${variant_args[@]}" --variant nats-server-alias --output "$out/alias.deb"
+cargo_deb "${deb_args[@]}" --variant nats-server-alias --output "$out/alias.deb"
 dpkg-deb --ctrl-tarfile "$out/alias.deb" | tar -t | sed 's|^\./||' >"$out/alias-control"
 check "alias variant has postinst and prerm" bash -c "grep -qx postinst '$out/alias-control' && grep -qx prerm '$out/alias-control'"
 check "alias variant name" bash -c "dpkg-deb --field '$out/alias.deb' Package | grep -qx switchboard-nats-server-alias"

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     } else {
         match rest.first().map(String::as_str) {
             Some("serve") | Some("run") => (Mode::Serve, rest[1..].to_vec()),
-            Some("help") => return help(rest.get(1).map(String::as_str)),
+            Some("help") => return print_help(rest.get(1).map(String::as_str)),
             // Record and replay (src/record/cli.rs).
             Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
                 return switchboard::record::cli::run(cmd, &rest[1..]);
@@ -62,7 +62,7 @@ fn lossy(arg: OsString) -> String {
 }
 
 /// `switchboard help [COMMAND]`.
-fn help(command: Option<&str>) -> ExitCode {
+fn print_help(command: Option<&str>) -> ExitCode {
     match command {
         None | Some("help") | Some("version") => print!("{}", help::overview()),
         Some("serve") | Some("run") => print!("{}", help::serve()),
@@ -132,9 +132,7 @@ fn launch(args: Vec<String>, extras: Extras, mode: Mode) -> ExitCode {
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
         Ok(Launch::Run(plan)) => match mode {
             Mode::App => runner::app(plan, args_for_reload, extras, record),
-            Mode::Serve | Mode::NatsServer => {
-                runner::serve(plan, args_for_reload, extras, record)
-            }
+            Mode::Serve | Mode::NatsServer => runner::serve(plan, args_for_reload, extras, record),
         },
     }
 }

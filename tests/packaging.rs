@@ -171,14 +171,24 @@ fn metainfo_names_the_desktop_entry_icon_and_binary() {
         Some(env!("CARGO_PKG_LICENSE"))
     );
     assert_eq!(
-        xml_text(&xml, "release", &format!("version=\"{}\"", env!("CARGO_PKG_VERSION")))
-            .map(|_| ()),
+        xml_text(
+            &xml,
+            "release",
+            &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))
+        )
+        .map(|_| ()),
         Some(()),
         "the metainfo has a <release> for this version"
     );
     let entry = desktop_group(&read(&desktop_path()), "Desktop Entry");
-    assert_eq!(xml_text(&xml, "name", ""), entry.get("Name").map(String::as_str));
-    assert_eq!(xml_text(&xml, "summary", ""), entry.get("Comment").map(String::as_str));
+    assert_eq!(
+        xml_text(&xml, "name", ""),
+        entry.get("Name").map(String::as_str)
+    );
+    assert_eq!(
+        xml_text(&xml, "summary", ""),
+        entry.get("Comment").map(String::as_str)
+    );
 }
 
 #[test]
@@ -188,7 +198,11 @@ fn every_icon_size_is_a_png_of_that_size() {
         assert_eq!(png_size(&bytes), (size, size), "{}", icon_path(size));
     }
     let svg = read(&format!("assets/icons/hicolor/scalable/apps/{APP_ID}.svg"));
-    assert_eq!(svg, read("assets/icons/switchboard.svg"), "scalable icon is the source");
+    assert_eq!(
+        svg,
+        read("assets/icons/switchboard.svg"),
+        "scalable icon is the source"
+    );
 }
 
 /// Decodes every PNG in full with the decoder the window uses, and checks that each one
@@ -253,14 +267,21 @@ fn deb_assets_exist_and_never_include_nats_server() {
         }
     }
     let expect = |dest: String| {
-        assert!(destinations.contains(&dest), "{dest} not packaged: {destinations:?}");
+        assert!(
+            destinations.contains(&dest),
+            "{dest} not packaged: {destinations:?}"
+        );
     };
     expect("usr/bin/switchboard".into());
     expect(format!("usr/share/applications/{APP_ID}.desktop"));
     expect(format!("usr/share/metainfo/{APP_ID}.metainfo.xml"));
-    expect(format!("usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg"));
+    expect(format!(
+        "usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg"
+    ));
     for size in ICON_SIZES {
-        expect(format!("usr/share/icons/hicolor/{size}x{size}/apps/{APP_ID}.png"));
+        expect(format!(
+            "usr/share/icons/hicolor/{size}x{size}/apps/{APP_ID}.png"
+        ));
     }
     assert!(
         !destinations.iter().any(|d| d.contains("nats-server")),
@@ -281,7 +302,10 @@ fn desktop_file_validate_accepts_the_entry() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     // Hints (such as two main categories) are advice; errors and warnings are not.
-    assert!(!text.contains("error:") && !text.contains("warning:"), "{text}");
+    assert!(
+        !text.contains("error:") && !text.contains("warning:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -306,7 +330,12 @@ fn appstreamcli_accepts_the_metainfo() {
 #[test]
 fn version_names_switchboard_and_the_protocol() {
     let version = format!("switchboard {}", env!("CARGO_PKG_VERSION"));
-    for args in [&["--version"][..], &["-v"], &["version"], &["serve", "--version"]] {
+    for args in [
+        &["--version"][..],
+        &["-v"],
+        &["version"],
+        &["serve", "--version"],
+    ] {
         let out = stdout_of(switchboard().args(args));
         assert!(out.starts_with(&version), "{args:?}: {out}");
         assert!(out.contains("nats-server 2."), "{args:?}: {out}");
@@ -321,12 +350,18 @@ fn help_describes_the_program_and_its_commands() {
         assert!(out.starts_with("switchboard "), "{args:?}: {out}");
         assert!(out.contains("A NATS broker"), "{out}");
         for command in ["serve", "record", "replay", "export", "import", "info"] {
-            assert!(out.contains(&format!("switchboard {command}")), "{command}: {out}");
+            assert!(
+                out.contains(&format!("switchboard {command}")),
+                "{command}: {out}"
+            );
         }
         assert!(out.contains("switchboard serve --help"), "{out}");
     }
     let serve = stdout_of(switchboard().args(["serve", "--help"]));
-    assert!(serve.starts_with("Usage: switchboard serve [options]"), "{serve}");
+    assert!(
+        serve.starts_with("Usage: switchboard serve [options]"),
+        "{serve}"
+    );
     assert!(serve.contains("--http_port"), "{serve}");
     assert_eq!(serve, stdout_of(switchboard().args(["help", "serve"])));
     let record = stdout_of(switchboard().args(["help", "record"]));
@@ -347,7 +382,10 @@ fn as_nats_server_help_and_version_stay_nats_servers() {
 
 /// The value of `<key>KEY</key><string>VALUE</string>` in a property list.
 fn plist_string<'a>(plist: &'a str, key: &str) -> Option<&'a str> {
-    let after_key = plist.split_once(&format!("<key>{key}</key>"))?.1.trim_start();
+    let after_key = plist
+        .split_once(&format!("<key>{key}</key>"))?
+        .1
+        .trim_start();
     let value = after_key.strip_prefix("<string>")?;
     Some(&value[..value.find("</string>")?])
 }

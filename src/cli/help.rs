@@ -66,7 +66,9 @@ a command's options. Installed or linked under the name `nats-server`, switchboa
 pub fn serve() -> String {
     let flags = super::usage();
     // nats-server's first line names nats-server; the rest is the option list.
-    let options = flags.split_once('\n').map_or(flags.as_str(), |(_, rest)| rest);
+    let options = flags
+        .split_once('\n')
+        .map_or(flags.as_str(), |(_, rest)| rest);
     format!(
         "\
 Usage: switchboard serve [options]
@@ -104,7 +106,10 @@ mod tests {
     #[test]
     fn serve_help_keeps_the_option_list_under_its_own_usage_line() {
         let text = serve();
-        assert!(text.starts_with("Usage: switchboard serve [options]\n"), "{text}");
+        assert!(
+            text.starts_with("Usage: switchboard serve [options]\n"),
+            "{text}"
+        );
         assert!(!text.contains("Usage: nats-server"), "{text}");
         assert!(text.contains("--http_port"));
         assert!(text.contains("--record-subject"));
