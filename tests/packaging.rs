@@ -3,6 +3,8 @@
 //! macOS icon files, and what `--help` and `--version` print. The .deb itself is built and
 //! checked by packaging/check-deb.sh (run by .ci/run), since cargo-deb is not a dev-dependency.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
