@@ -144,8 +144,8 @@ fn desktop_entry_launches_switchboard_with_its_icon() {
     assert_eq!(get("Exec"), Some("switchboard"));
     assert_eq!(get("Icon"), Some(APP_ID));
     assert_eq!(get("Terminal"), Some("false"));
-    // The X11 WM_CLASS of the window is the binary's name.
-    assert_eq!(get("StartupWMClass"), Some("switchboard"));
+    // eframe sets the window's X11 WM_CLASS to the app id too (measured with xprop).
+    assert_eq!(get("StartupWMClass"), Some(APP_ID));
     let categories: Vec<&str> = get("Categories").unwrap().split(';').collect();
     assert!(categories.contains(&"Development") && categories.contains(&"Network"));
     assert!(get("Comment").is_some_and(|c| !c.is_empty()));

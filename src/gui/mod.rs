@@ -44,10 +44,9 @@ pub struct GuiContext {
 /// Window title.
 pub const TITLE: &str = "switchboard";
 
-/// The application id: the Wayland app id, and the name of the desktop entry, the icon and
-/// the AppStream component in packaging/linux/, which is how a desktop links the window to
-/// its icon and launcher. (On X11 the link is the WM_CLASS, `switchboard`, from the binary's
-/// name, which the desktop entry gives as `StartupWMClass`.)
+/// The application id: the window's Wayland app id and X11 WM_CLASS (eframe sets both), and
+/// the name of the desktop entry, the icon and the AppStream component in packaging/linux/,
+/// which is how a desktop links the window to its icon and launcher.
 pub const APP_ID: &str = "io.github.switchboard.Switchboard";
 
 /// The window icon (X11 and Windows; Wayland desktops take the icon from the desktop entry).
