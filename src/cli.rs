@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use crate::broker::options::{Options, TlsOptions, DEFAULT_HOST, DEFAULT_PORT};
 use crate::config::{apply_config_file, ConfigError};
 
+pub mod help;
 #[cfg(test)]
 mod tests;
 

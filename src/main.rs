@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
-use switchboard::cli::{self, Launch};
+use switchboard::cli::{self, help, Launch};
 use switchboard::runner::{self, Extras};
 
 fn main() -> ExitCode {
@@ -20,26 +20,23 @@ fn main() -> ExitCode {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (mode, server_args) = if invoked_as == "nats-server" {
-        (Mode::Serve, rest)
+        (Mode::NatsServer, rest)
     } else {
         match rest.first().map(String::as_str) {
             Some("serve") | Some("run") => (Mode::Serve, rest[1..].to_vec()),
-            Some("help") => {
-                print!("{}", top_level_help());
-                return ExitCode::SUCCESS;
-            }
+            Some("help") => return print_help(rest.get(1).map(String::as_str)),
             // Record and replay (src/record/cli.rs).
             Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
                 return switchboard::record::cli::run(cmd, &rest[1..]);
             }
             Some("version") => {
-                println!("switchboard {}", env!("CARGO_PKG_VERSION"));
+                println!("{}", help::version());
                 return ExitCode::SUCCESS;
             }
             Some(other) if !other.starts_with('-') => {
                 eprintln!(
                     "switchboard: unknown command {other:?}\n\n{}",
-                    top_level_help()
+                    help::overview()
                 );
                 return ExitCode::from(1);
             }
@@ -51,30 +48,36 @@ fn main() -> ExitCode {
     launch(server_args, extras, mode)
 }
 
-/// The window with its broker, or the broker alone.
+/// The window with its broker, or the broker alone (asked for by `serve`, or by the name
+/// `nats-server`, which also makes `--help` and `--version` print nats-server's texts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     App,
     Serve,
+    NatsServer,
 }
 
 fn lossy(arg: OsString) -> String {
     arg.to_string_lossy().into_owned()
 }
 
-fn top_level_help() -> String {
-    format!(
-        "switchboard {} - a NATS broker with a live inspector\n\n\
-         Usage:\n  \
-         switchboard [FLAGS]          run the app (broker on 127.0.0.1:4222)\n  \
-         switchboard serve [FLAGS]    run the headless broker\n  \
-         nats-server [FLAGS]          (when installed under that name) same as serve\n  \
-         switchboard serve --record FILE [--record-subject PATTERN]...\n  \
-         switchboard record | replay | export | import | info ...   (--help on each)\n  \
-         switchboard version | help\n\n\
-         FLAGS are nats-server's; `switchboard serve --help` lists them.\n",
-        env!("CARGO_PKG_VERSION")
-    )
+/// `switchboard help [COMMAND]`.
+fn print_help(command: Option<&str>) -> ExitCode {
+    match command {
+        None | Some("help") | Some("version") => print!("{}", help::overview()),
+        Some("serve") | Some("run") => print!("{}", help::serve()),
+        Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
+            return switchboard::record::cli::run(cmd, &["--help".to_string()]);
+        }
+        Some(other) => {
+            eprintln!(
+                "switchboard: unknown command {other:?}\n\n{}",
+                help::overview()
+            );
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn launch(args: Vec<String>, extras: Extras, mode: Mode) -> ExitCode {
@@ -90,20 +93,29 @@ fn launch(args: Vec<String>, extras: Extras, mode: Mode) -> ExitCode {
         Err(e) => {
             eprintln!("switchboard: {e}");
             if e.is_usage_error() {
-                eprintln!("{}", cli::usage());
+                match mode {
+                    Mode::NatsServer => eprintln!("{}", cli::usage()),
+                    Mode::Serve => eprintln!("{}", help::serve()),
+                    Mode::App => eprintln!("{}", help::overview()),
+                }
             }
             ExitCode::from(1)
         }
         Ok(Launch::Version) => {
-            println!(
-                "nats-server: v{} (switchboard {})",
-                switchboard::proto::info::NATS_COMPAT_VERSION,
-                env!("CARGO_PKG_VERSION")
-            );
+            match mode {
+                Mode::NatsServer => println!("{}", help::nats_server_version()),
+                Mode::App | Mode::Serve => println!("{}", help::version()),
+            }
             ExitCode::SUCCESS
         }
         Ok(Launch::Help(text)) => {
-            print!("{text}");
+            // `--help` asks for the option list; other help (`--help_tls`) is printed as is.
+            let flag_list = text == cli::usage();
+            match mode {
+                Mode::App if flag_list => print!("{}", help::overview()),
+                Mode::Serve if flag_list => print!("{}", help::serve()),
+                _ => print!("{text}"),
+            }
             ExitCode::SUCCESS
         }
         Ok(Launch::TestConfig(plan)) => {
@@ -120,7 +132,7 @@ fn launch(args: Vec<String>, extras: Extras, mode: Mode) -> ExitCode {
         Ok(Launch::Signal(request)) => switchboard::signals::send(&request),
         Ok(Launch::Run(plan)) => match mode {
             Mode::App => runner::app(plan, args_for_reload, extras, record),
-            Mode::Serve => runner::serve(plan, args_for_reload, extras, record),
+            Mode::Serve | Mode::NatsServer => runner::serve(plan, args_for_reload, extras, record),
         },
     }
 }

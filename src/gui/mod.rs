@@ -85,16 +85,43 @@ pub struct Startup {
 /// Window title.
 pub const TITLE: &str = "switchboard";
 
+/// The application id: the window's Wayland app id and X11 WM_CLASS (eframe sets both), and
+/// the name of the desktop entry, the icon and the AppStream component in packaging/linux/,
+/// which is how a desktop links the window to its icon and launcher.
+pub const APP_ID: &str = "io.github.switchboard.Switchboard";
+
+/// The window icon (X11 and Windows; Wayland desktops take the icon from the desktop entry).
+const ICON_PNG: &[u8] =
+    include_bytes!("../../assets/icons/hicolor/256x256/apps/io.github.switchboard.Switchboard.png");
+
+/// The window icon, decoded (the PNG is built in; tests/packaging.rs checks that it decodes,
+/// so `None` would only mean a window without its icon).
+pub fn window_icon() -> Option<egui::IconData> {
+    eframe::icon_data::from_png_bytes(ICON_PNG).ok()
+}
+
 /// The native options: glow renderer (explicitly: test builds also enable wgpu).
 pub fn native_options() -> eframe::NativeOptions {
     eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
-        viewport: egui::ViewportBuilder::default()
-            .with_title(TITLE)
-            .with_app_id("switchboard")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([720.0, 420.0]),
+        viewport: with_icon(
+            egui::ViewportBuilder::default()
+                .with_title(TITLE)
+                .with_app_id(APP_ID)
+                .with_inner_size([1280.0, 800.0])
+                .with_min_inner_size([720.0, 420.0]),
+        ),
+        // eframe would derive the folder of its saved state from the app id; keep it where
+        // it was before the app id became a reverse-DNS name (~/.local/share/switchboard).
+        persistence_path: eframe::storage_dir(TITLE).map(|dir| dir.join("app.ron")),
         ..Default::default()
+    }
+}
+
+fn with_icon(viewport: egui::ViewportBuilder) -> egui::ViewportBuilder {
+    match window_icon() {
+        Some(icon) => viewport.with_icon(icon),
+        None => viewport,
     }
 }
 
