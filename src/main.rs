@@ -32,6 +32,8 @@ fn main() -> ExitCode {
             Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
                 return switchboard::record::cli::run(cmd, &rest[1..]);
             }
+            // The inspector's model of a remote deployment, in the terminal (src/remote/cli.rs).
+            Some("attach") => return switchboard::remote::cli::run(&rest[1..]),
             Some("version") => {
                 println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
@@ -70,6 +72,9 @@ fn top_level_help() -> String {
          switchboard serve [FLAGS]    run the headless broker\n  \
          nats-server [FLAGS]          (when installed under that name) same as serve\n  \
          switchboard serve --record FILE [--record-subject PATTERN]...\n  \
+         switchboard --attach URL[,URL]   the window on a remote NATS deployment\n  \
+         switchboard --context NAME       the same with a saved profile or NATS CLI context\n  \
+         switchboard attach --server URL [--context NAME] [--seconds N]   the model, printed\n  \
          switchboard record | replay | export | import | info ...   (--help on each)\n  \
          switchboard version | help\n\n\
          FLAGS are nats-server's; `switchboard serve --help` lists them.\n",

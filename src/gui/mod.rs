@@ -4,7 +4,8 @@
 //! Map: `app` (the eframe app: navigation, status bar, commands), `bridge` (the only module
 //! that knows both the feed and egui), `state` (bounded UI-side model), `model` (pure data
 //! for the panels, tested without egui), `panels` (one file a view), `widgets`, `client`
-//! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic).
+//! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic),
+//! `profiles` (the Deployments window: remote profiles and NATS CLI context import).
 
 pub mod app;
 pub mod bridge;
@@ -12,6 +13,7 @@ pub mod client;
 pub mod demo;
 pub mod model;
 pub mod panels;
+pub mod profiles;
 pub mod state;
 pub mod widgets;
 
@@ -40,6 +42,9 @@ pub struct GuiContext {
     /// The runtime the broker runs on; the client task runs there too.
     pub runtime: tokio::runtime::Handle,
 }
+
+/// The label of the embedded broker's source (the one the Deployments window returns to).
+pub const EMBEDDED_LABEL: &str = "embedded broker";
 
 /// Window title.
 pub const TITLE: &str = "switchboard";

@@ -8,6 +8,7 @@ pub mod overview;
 pub mod publish;
 pub mod queues;
 pub mod rates;
+pub mod servers;
 pub mod subjects;
 
 use super::client::Outgoing;
@@ -26,10 +27,11 @@ pub enum View {
     Rates,
     Publish,
     Latency,
+    Servers,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Overview,
         View::Connections,
         View::Subjects,
@@ -38,6 +40,7 @@ impl View {
         View::Rates,
         View::Publish,
         View::Latency,
+        View::Servers,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +53,7 @@ impl View {
             View::Rates => "Rates",
             View::Publish => "Publish & Request",
             View::Latency => "Latency",
+            View::Servers => "Servers",
         }
     }
 
