@@ -109,7 +109,10 @@ fn the_servers_view_shows_unknown_and_unreachable() {
     let (mut harness, publisher, _rt) = app();
     publisher.publish_snapshot(remote_snapshot());
     harness.run();
-    assert!(has(&harness, "reconnecting"), "the status bar shows the link");
+    assert!(
+        has(&harness, "reconnecting"),
+        "the status bar shows the link"
+    );
     go(&mut harness, "Servers");
     assert!(has(&harness, "alpha (attached)"));
     assert!(has(&harness, "unreachable"));
@@ -136,7 +139,10 @@ fn messages_from_outside_have_unknown_publishers_not_no_receivers() {
     });
     harness.run();
     assert!(has(&harness, "unknown"));
-    assert!(!has(&harness, "no one"), "from outside, receivers are unknown");
+    assert!(
+        !has(&harness, "no one"),
+        "from outside, receivers are unknown"
+    );
 }
 
 #[test]

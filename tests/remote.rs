@@ -89,7 +89,10 @@ fn wait_for_routes(rt: &tokio::runtime::Runtime, nodes: &[Node]) {
         if all_routed {
             return;
         }
-        assert!(Instant::now() < deadline, "the cluster's routes never came up");
+        assert!(
+            Instant::now() < deadline,
+            "the cluster's routes never came up"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -174,9 +177,16 @@ fn a_cluster_is_inspected_through_one_node() {
         ..Profile::default()
     };
     let mut attached = attach(profile, rt.handle());
-    wait_for(&mut attached.feed, Duration::from_secs(10), "connected", |s| {
-        s.link.as_ref().is_some_and(|l| l.state == LinkState::Connected)
-    });
+    wait_for(
+        &mut attached.feed,
+        Duration::from_secs(10),
+        "connected",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
+        },
+    );
 
     // A real responder on node 2; a publisher and a requester on node 1.
     let responder = rt.block_on(app_client(nodes[2].server.url(), "responder"));
@@ -245,22 +255,44 @@ fn a_cluster_is_inspected_through_one_node() {
         .iter()
         .find(|x| x.subject == "orders.eu.created")
         .unwrap();
-    assert_eq!(orders.bytes, (0..20).map(|i| format!("order {i}").len() as u64).sum());
-    let echo = snap.latency.iter().find(|l| l.subject == "svc.echo").unwrap();
+    assert_eq!(
+        orders.bytes,
+        (0..20).map(|i| format!("order {i}").len() as u64).sum()
+    );
+    let echo = snap
+        .latency
+        .iter()
+        .find(|l| l.subject == "svc.echo")
+        .unwrap();
     assert!(echo.requests >= 10 && echo.p50 > Duration::ZERO && echo.max >= echo.p50);
     let mut names: Vec<&str> = snap.servers.iter().map(|s| s.name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["node0", "node1", "node2"]);
     assert!(snap.servers.iter().all(|s| s.version == "2.15.1"));
     assert_eq!(
-        snap.servers.iter().filter(|s| s.attached).map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        snap.servers
+            .iter()
+            .filter(|s| s.attached)
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
         ["node0"]
     );
     // The responder's subscription is known (from node 2's monitoring) and the subject tree
     // knows who would receive svc.echo.
-    let responder_conn = snap.connections.iter().find(|c| c.name == "responder").unwrap();
-    assert!(responder_conn.subscriptions.iter().any(|s| s.subject == "svc.echo"));
-    let svc = snap.subjects.iter().find(|x| x.subject == "svc.echo").unwrap();
+    let responder_conn = snap
+        .connections
+        .iter()
+        .find(|c| c.name == "responder")
+        .unwrap();
+    assert!(responder_conn
+        .subscriptions
+        .iter()
+        .any(|s| s.subject == "svc.echo"));
+    let svc = snap
+        .subjects
+        .iter()
+        .find(|x| x.subject == "svc.echo")
+        .unwrap();
     assert!(svc.receivers.contains(&responder_conn.id));
     // Samples flow when asked for, with the publisher marked unknown by the vantage.
     attached.control.set_sampling(true);
@@ -306,21 +338,31 @@ fn wrong_credentials_give_a_clear_error() {
         ..Profile::default()
     };
     let mut attached = attach(profile, rt.handle());
-    let snap = wait_for(&mut attached.feed, Duration::from_secs(15), "auth failure", |s| {
-        s.link
-            .as_ref()
-            .is_some_and(|l| l.state == LinkState::AuthFailed)
-    });
+    let snap = wait_for(
+        &mut attached.feed,
+        Duration::from_secs(15),
+        "auth failure",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::AuthFailed)
+        },
+    );
     let link = snap.link.clone().unwrap();
     assert!(
-        link.detail.to_lowercase().contains("authorization violation"),
+        link.detail
+            .to_lowercase()
+            .contains("authorization violation"),
         "{}",
         link.detail
     );
     let events = attached.feed.events_since(0);
     assert!(events.iter().any(|e| matches!(
         &e.kind,
-        EventKind::Link { state: LinkState::AuthFailed, .. }
+        EventKind::Link {
+            state: LinkState::AuthFailed,
+            ..
+        }
     )));
 }
 
@@ -338,11 +380,18 @@ fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
         ..Profile::default()
     };
     let mut attached = attach(profile, rt.handle());
-    let snap = wait_for(&mut attached.feed, Duration::from_secs(15), "three servers", |s| {
-        s.link.as_ref().is_some_and(|l| l.state == LinkState::Connected)
-            && s.servers.len() == 3
-            && s.servers.iter().all(|x| x.reachable)
-    });
+    let snap = wait_for(
+        &mut attached.feed,
+        Duration::from_secs(15),
+        "three servers",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
+                && s.servers.len() == 3
+                && s.servers.iter().all(|x| x.reachable)
+        },
+    );
     let attached_name = snap
         .servers
         .iter()
@@ -352,24 +401,25 @@ fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
     let index: usize = attached_name.trim_start_matches("node").parse().unwrap();
     // Stop the node the inspector is attached to.
     drop(nodes.remove(index));
-    let survivor = nodes
-        .iter()
-        .map(|n| n.server.url())
-        .next()
-        .unwrap();
+    let survivor = nodes[0].server.url();
     let snap = wait_for(
         &mut attached.feed,
         Duration::from_secs(20),
         "the stopped node reported and the link back",
         |s| {
-            s.link.as_ref().is_some_and(|l| l.state == LinkState::Connected)
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
                 && s.servers
                     .iter()
                     .any(|x| x.name == attached_name && !x.reachable)
                 && s.servers.iter().filter(|x| x.reachable).count() == 2
         },
     );
-    assert!(snap.servers.iter().any(|x| x.attached && x.name != attached_name));
+    assert!(snap
+        .servers
+        .iter()
+        .any(|x| x.attached && x.name != attached_name));
     let events = attached.feed.events_since(0);
     assert!(events.iter().any(|e| matches!(
         &e.kind,
@@ -392,14 +442,20 @@ fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "no traffic seen after the failover");
+        assert!(
+            Instant::now() < deadline,
+            "no traffic seen after the failover"
+        );
     }
 }
 
 #[test]
 fn profiles_round_trip_through_their_file() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(Profiles::load_from(dir.path()).unwrap(), Profiles::default());
+    assert_eq!(
+        Profiles::load_from(dir.path()).unwrap(),
+        Profiles::default()
+    );
     let mut profiles = Profiles::default();
     profiles.upsert(Profile {
         name: "prod".into(),
@@ -419,7 +475,10 @@ fn profiles_round_trip_through_their_file() {
     let loaded = Profiles::load_from(dir.path()).unwrap();
     assert_eq!(loaded, profiles);
     assert_eq!(loaded.profiles[0].name, "nats://dev:4222");
-    assert_eq!(loaded.get("prod").unwrap().connect_args().server, "nats://a:4222,nats://b:4222");
+    assert_eq!(
+        loaded.get("prod").unwrap().connect_args().server,
+        "nats://a:4222,nats://b:4222"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -472,5 +531,8 @@ fn nats_cli_contexts_become_profiles() {
     assert_eq!(context_profile_named(&nats, "").unwrap(), *prod);
     assert!(context_profile_named(&nats, "nope").is_err());
     // No NATS CLI folder at all: nothing to import, not an error.
-    assert!(read_contexts(&dir.path().join("missing")).unwrap().0.is_empty());
+    assert!(read_contexts(&dir.path().join("missing"))
+        .unwrap()
+        .0
+        .is_empty());
 }

@@ -16,10 +16,10 @@ use super::panels::{
     View,
 };
 use super::profiles::{ProfileAction, ProfilesWindow};
-use crate::record::nats::ConnectArgs;
 use super::state::UiState;
 use super::widgets::{self, WARN};
 use super::{GuiContext, Source};
+use crate::record::nats::ConnectArgs;
 
 /// Key under which the app's small preferences are saved.
 const STORAGE_KEY: &str = "switchboard_inspector";

@@ -102,11 +102,7 @@ impl ProfileForm {
             },
             monitor_url: opt(&self.monitor_url),
             system: (system != Credentials::default()).then_some(system),
-            subjects: self
-                .subjects
-                .split(',')
-                .filter_map(opt)
-                .collect::<Vec<_>>(),
+            subjects: self.subjects.split(',').filter_map(opt).collect::<Vec<_>>(),
             imported_from: self.imported_from.clone(),
         }
     }
@@ -285,33 +281,71 @@ enum FormOutcome {
 
 fn form_ui(ui: &mut Ui, f: &mut ProfileForm) -> FormOutcome {
     let mut outcome = FormOutcome::None;
-    egui::Grid::new("profile_form").num_columns(2).show(ui, |ui| {
-        let field = |ui: &mut Ui, label: &str, value: &mut String, hint: &str, secret: bool| {
-            ui.label(label);
-            ui.add(
-                egui::TextEdit::singleline(value)
-                    .hint_text(hint)
-                    .password(secret)
-                    .desired_width(340.0),
+    egui::Grid::new("profile_form")
+        .num_columns(2)
+        .show(ui, |ui| {
+            let field = |ui: &mut Ui, label: &str, value: &mut String, hint: &str, secret: bool| {
+                ui.label(label);
+                ui.add(
+                    egui::TextEdit::singleline(value)
+                        .hint_text(hint)
+                        .password(secret)
+                        .desired_width(340.0),
+                );
+                ui.end_row();
+            };
+            field(ui, "Name", &mut f.name, "production", false);
+            field(
+                ui,
+                "Servers",
+                &mut f.servers,
+                "nats://a:4222,nats://b:4222",
+                false,
             );
-            ui.end_row();
-        };
-        field(ui, "Name", &mut f.name, "production", false);
-        field(ui, "Servers", &mut f.servers, "nats://a:4222,nats://b:4222", false);
-        field(ui, "User", &mut f.user, "", false);
-        field(ui, "Password", &mut f.password, "", true);
-        field(ui, "Token", &mut f.token, "", true);
-        field(ui, "NKey seed file", &mut f.nkey, "", false);
-        field(ui, "Credentials file", &mut f.creds, "user.creds (JWT)", false);
-        field(ui, "TLS CA", &mut f.tls_ca, "ca.pem", false);
-        field(ui, "TLS certificate", &mut f.tls_cert, "client-cert.pem", false);
-        field(ui, "TLS key", &mut f.tls_key, "client-key.pem", false);
-        field(ui, "Monitoring URL", &mut f.monitor_url, "http://a:8222", false);
-        field(ui, "System user", &mut f.system_user, "for every server's connections", false);
-        field(ui, "System password", &mut f.system_password, "", true);
-        field(ui, "System creds file", &mut f.system_creds, "sys.creds", false);
-        field(ui, "Subjects", &mut f.subjects, ">", false);
-    });
+            field(ui, "User", &mut f.user, "", false);
+            field(ui, "Password", &mut f.password, "", true);
+            field(ui, "Token", &mut f.token, "", true);
+            field(ui, "NKey seed file", &mut f.nkey, "", false);
+            field(
+                ui,
+                "Credentials file",
+                &mut f.creds,
+                "user.creds (JWT)",
+                false,
+            );
+            field(ui, "TLS CA", &mut f.tls_ca, "ca.pem", false);
+            field(
+                ui,
+                "TLS certificate",
+                &mut f.tls_cert,
+                "client-cert.pem",
+                false,
+            );
+            field(ui, "TLS key", &mut f.tls_key, "client-key.pem", false);
+            field(
+                ui,
+                "Monitoring URL",
+                &mut f.monitor_url,
+                "http://a:8222",
+                false,
+            );
+            field(
+                ui,
+                "System user",
+                &mut f.system_user,
+                "for every server's connections",
+                false,
+            );
+            field(ui, "System password", &mut f.system_password, "", true);
+            field(
+                ui,
+                "System creds file",
+                &mut f.system_creds,
+                "sys.creds",
+                false,
+            );
+            field(ui, "Subjects", &mut f.subjects, ">", false);
+        });
     ui.horizontal(|ui| {
         if ui.button("Save").clicked() {
             outcome = FormOutcome::Save(false);

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::snapshot::{
     ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember, Rates,
-    ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo,
-    Totals,
+    ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
 use crate::broker::server::{client_totals, Server};
 use crate::broker::tap::LatencyWindow;

@@ -279,7 +279,13 @@ pub enum EventKind {
         text: String,
     },
     /// The link to a remote deployment changed state.
-    Link { state: LinkState, detail: String },
+    Link {
+        state: LinkState,
+        detail: String,
+    },
     /// A server of a remote deployment stopped or started answering.
-    Server { name: String, reachable: bool },
+    Server {
+        name: String,
+        reachable: bool,
+    },
 }

@@ -159,7 +159,11 @@ pub fn summary(s: &Snapshot) -> String {
             v.url.as_deref().unwrap_or("unknown"),
             v.connections
                 .map_or_else(|| "unknown".to_string(), |n| n.to_string()),
-            if v.reachable { "reachable" } else { "unreachable" },
+            if v.reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            },
         ));
     }
     out.push_str(&format!(
@@ -169,7 +173,10 @@ pub fn summary(s: &Snapshot) -> String {
     ));
     out.push_str(&format!("subjects: {}\n", s.subjects.len()));
     for x in &s.subjects {
-        out.push_str(&format!("  {} msgs={} bytes={}\n", x.subject, x.msgs, x.bytes));
+        out.push_str(&format!(
+            "  {} msgs={} bytes={}\n",
+            x.subject, x.msgs, x.bytes
+        ));
     }
     for l in &s.latency {
         out.push_str(&format!(

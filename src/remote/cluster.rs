@@ -181,8 +181,11 @@ impl InventoryBuilder {
         self.last_poll = Some(now);
         let wall = SystemTime::now();
         let mut changes = Vec::new();
-        let answered: HashMap<&str, &Varz> =
-            poll.varz.iter().map(|v| (v.server_id.as_str(), v)).collect();
+        let answered: HashMap<&str, &Varz> = poll
+            .varz
+            .iter()
+            .map(|v| (v.server_id.as_str(), v))
+            .collect();
 
         let mut totals = Totals::default();
         let mut rates = Rates::default();
@@ -467,10 +470,7 @@ mod tests {
             Some(Duration::from_micros(1500))
         );
         assert_eq!(parse_go_duration("250µs"), Some(Duration::from_micros(250)));
-        assert_eq!(
-            parse_go_duration("2m3s"),
-            Some(Duration::from_secs(123))
-        );
+        assert_eq!(parse_go_duration("2m3s"), Some(Duration::from_secs(123)));
         assert_eq!(parse_go_duration(""), None);
         assert_eq!(parse_go_duration("3 parsecs"), None);
     }

@@ -59,7 +59,11 @@ pub fn read_contexts(nats_dir: &Path) -> Result<(Vec<NatsContext>, Option<String
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Read {
@@ -70,8 +74,8 @@ pub fn read_contexts(nats_dir: &Path) -> Result<(Vec<NatsContext>, Option<String
         if text.trim().is_empty() {
             continue;
         }
-        let file: ContextFile = serde_json::from_str(&text)
-            .map_err(|source| ProfileError::Parse { path, source })?;
+        let file: ContextFile =
+            serde_json::from_str(&text).map_err(|source| ProfileError::Parse { path, source })?;
         out.push(context_profile(&name, file));
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

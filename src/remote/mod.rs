@@ -122,9 +122,7 @@ impl BrokerControl for RemoteControl {
             return false;
         };
         let Some(system) = self.shared.system.lock().clone() else {
-            self.note(
-                "kicking a client needs system-account credentials in the profile".into(),
-            );
+            self.note("kicking a client needs system-account credentials in the profile".into());
             return false;
         };
         let shared = self.shared.clone();

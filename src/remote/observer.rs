@@ -107,7 +107,10 @@ impl Observer {
                 self.untracked_requests += 1;
                 return;
             }
-            self.windows.entry(subject.to_string()).or_default().requests += 1;
+            self.windows
+                .entry(subject.to_string())
+                .or_default()
+                .requests += 1;
             self.pending.insert(
                 reply.to_string(),
                 Pending {
@@ -272,7 +275,10 @@ mod tests {
         o.observe("a.c", None, 1, now, SystemTime::now(), false);
         let s = o.subjects(2.0);
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].subject.as_str(), s[0].msgs, s[0].bytes), ("a.b", 10, 50));
+        assert_eq!(
+            (s[0].subject.as_str(), s[0].msgs, s[0].bytes),
+            ("a.b", 10, 50)
+        );
         assert_eq!(s[0].msgs_per_sec, 5.0);
         // Nothing new: the rate falls to zero, the totals stay.
         let s = o.subjects(1.0);

@@ -224,11 +224,7 @@ pub async fn http_get(url: &str) -> Result<Bytes, String> {
 
 /// Asks server `server_id` to disconnect its client `cid` (nats-server 2.10 and later,
 /// system account only).
-pub async fn kick(
-    client: &async_nats::Client,
-    server_id: &str,
-    cid: u64,
-) -> Result<(), String> {
+pub async fn kick(client: &async_nats::Client, server_id: &str, cid: u64) -> Result<(), String> {
     let subject = format!("$SYS.REQ.SERVER.{server_id}.KICK");
     let body = serde_json::json!({ "cid": cid }).to_string();
     let reply = tokio::time::timeout(
