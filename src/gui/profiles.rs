@@ -285,13 +285,14 @@ fn form_ui(ui: &mut Ui, f: &mut ProfileForm) -> FormOutcome {
         .num_columns(2)
         .show(ui, |ui| {
             let field = |ui: &mut Ui, label: &str, value: &mut String, hint: &str, secret: bool| {
-                ui.label(label);
+                let caption = ui.label(label);
                 ui.add(
                     egui::TextEdit::singleline(value)
                         .hint_text(hint)
                         .password(secret)
                         .desired_width(340.0),
-                );
+                )
+                .labelled_by(caption.id);
                 ui.end_row();
             };
             field(ui, "Name", &mut f.name, "production", false);

@@ -236,12 +236,12 @@ impl BrokerControl for RemoteControl {
 
     fn recording(&self) -> Option<RecordingStatus> {
         let slot = self.recording.lock();
-        let r = slot.as_ref()?;
-        Some(RecordingStatus {
+        let status = slot.as_ref().map(|r| RecordingStatus {
             path: r.path.clone(),
             subjects: r.subjects.clone(),
             counters: *r.counters.lock(),
             error: r.error.lock().clone(),
-        })
+        });
+        status
     }
 }

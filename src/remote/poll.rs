@@ -145,9 +145,14 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
 pub async fn poll_http(urls: &[String]) -> PollResult {
     let mut result = PollResult::default();
     for base in urls {
-        let varz = get_json::<Varz>(&format!("{base}/varz"));
-        let connz = get_json::<Connz>(&format!("{base}/connz?subs=detail&limit={CONNZ_LIMIT}"));
-        let routez = get_json::<Routez>(&format!("{base}/routez"));
+        let (varz_url, connz_url, routez_url) = (
+            format!("{base}/varz"),
+            format!("{base}/connz?subs=detail&limit={CONNZ_LIMIT}"),
+            format!("{base}/routez"),
+        );
+        let varz = get_json::<Varz>(&varz_url);
+        let connz = get_json::<Connz>(&connz_url);
+        let routez = get_json::<Routez>(&routez_url);
         let (varz, connz, routez) = tokio::join!(varz, connz, routez);
         match varz {
             Ok(v) => result.varz.push(v),

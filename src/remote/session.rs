@@ -181,27 +181,34 @@ fn on_client_event(shared: &Shared, event: async_nats::Event) {
                 );
             }
         }
-        Event::LameDuckMode => shared.publisher.push_event(
-            SystemTime::now(),
-            EventKind::Link {
-                state: shared.link.lock().state,
-                detail: "the server entered lame duck mode and will go away".into(),
-            },
-        ),
-        Event::SlowConsumer(_) => shared.publisher.push_event(
-            SystemTime::now(),
-            EventKind::Link {
-                state: shared.link.lock().state,
-                detail: "the inspector's subscription fell behind: messages were dropped".into(),
-            },
-        ),
-        Event::ClientError(e) => shared.publisher.push_event(
-            SystemTime::now(),
-            EventKind::Link {
-                state: shared.link.lock().state,
-                detail: format!("client error: {e}"),
-            },
-        ),
+        Event::LameDuckMode => {
+            shared.publisher.push_event(
+                SystemTime::now(),
+                EventKind::Link {
+                    state: shared.link.lock().state,
+                    detail: "the server entered lame duck mode and will go away".into(),
+                },
+            );
+        }
+        Event::SlowConsumer(_) => {
+            shared.publisher.push_event(
+                SystemTime::now(),
+                EventKind::Link {
+                    state: shared.link.lock().state,
+                    detail: "the inspector's subscription fell behind: messages were dropped"
+                        .into(),
+                },
+            );
+        }
+        Event::ClientError(e) => {
+            shared.publisher.push_event(
+                SystemTime::now(),
+                EventKind::Link {
+                    state: shared.link.lock().state,
+                    detail: format!("client error: {e}"),
+                },
+            );
+        }
         Event::Draining | Event::Closed => {}
     }
 }
