@@ -109,6 +109,7 @@ impl ProfileForm {
 }
 
 /// The window's state.
+#[derive(Default)]
 pub struct ProfilesWindow {
     pub open: bool,
     profiles: Profiles,
@@ -116,18 +117,6 @@ pub struct ProfilesWindow {
     form: Option<ProfileForm>,
     /// The last outcome (saved, imported, an error), and whether it is an error.
     message: Option<(String, bool)>,
-}
-
-impl Default for ProfilesWindow {
-    fn default() -> Self {
-        ProfilesWindow {
-            open: false,
-            profiles: Profiles::default(),
-            loaded: false,
-            form: None,
-            message: None,
-        }
-    }
 }
 
 impl ProfilesWindow {
@@ -151,8 +140,7 @@ impl ProfilesWindow {
 
     fn import_contexts(&mut self) {
         match contexts::user_contexts() {
-            Ok((found, selected)) if found.is_empty() => {
-                let _ = selected;
+            Ok((found, _)) if found.is_empty() => {
                 self.message = Some(("no NATS CLI contexts found".into(), true));
             }
             Ok((found, selected)) => {
