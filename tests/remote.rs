@@ -257,7 +257,9 @@ fn a_cluster_is_inspected_through_one_node() {
         .unwrap();
     assert_eq!(
         orders.bytes,
-        (0..20).map(|i| format!("order {i}").len() as u64).sum::<u64>()
+        (0..20)
+            .map(|i| format!("order {i}").len() as u64)
+            .sum::<u64>()
     );
     let echo = snap
         .latency

@@ -354,7 +354,7 @@ impl InspectorApp {
             }
         });
         match self.profiles.show(ui.ctx(), &self.source_label) {
-            Some(ProfileAction::Connect(profile)) => self.connect_profile(ui.ctx(), profile),
+            Some(ProfileAction::Connect(profile)) => self.connect_profile(ui.ctx(), *profile),
             Some(ProfileAction::Embedded) => self.show_embedded(ui.ctx()),
             None => {}
         }

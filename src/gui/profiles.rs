@@ -12,7 +12,7 @@ use super::widgets::{NO_INTEREST, OK};
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProfileAction {
-    Connect(Profile),
+    Connect(Box<Profile>),
     Embedded,
 }
 
@@ -199,7 +199,7 @@ impl ProfilesWindow {
                     .on_hover_text(&p.servers)
                     .clicked()
                 {
-                    action = Some(ProfileAction::Connect(p.clone()));
+                    action = Some(ProfileAction::Connect(Box::new(p.clone())));
                 }
                 ui.monospace(RichText::new(&p.servers).small());
                 if ui.small_button("Edit").clicked() {
@@ -250,7 +250,7 @@ impl ProfilesWindow {
                         self.form = None;
                         self.save(&format!("saved {}", profile.name));
                         if connect {
-                            action = Some(ProfileAction::Connect(profile));
+                            action = Some(ProfileAction::Connect(Box::new(profile)));
                         }
                     }
                 }
