@@ -203,6 +203,26 @@ fn a_cluster_is_inspected_through_one_node() {
     });
     rt.block_on(responder.flush()).unwrap();
     let publisher = rt.block_on(app_client(nodes[1].server.url(), "publisher"));
+    // The inspector's interest (on node 0) must have crossed the routes to node 1 too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        rt.block_on(async {
+            publisher.publish("probe", Bytes::new()).await.unwrap();
+            publisher.flush().await.unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        if attached
+            .feed
+            .latest()
+            .is_some_and(|s| s.subjects.iter().any(|x| x.subject == "probe"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the inspector never saw node 1's traffic"
+        );
+    }
     rt.block_on(async {
         // The responder's interest must have crossed the routes before the requests do.
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -271,6 +271,12 @@ pub(crate) async fn run_observer(shared: Arc<Shared>, mut stop: watch::Receiver<
                 Err(e) => failed = Some(format!("can't subscribe to {p}: {e}")),
             }
         }
+        // The server has our interest before we say we are watching.
+        if failed.is_none() {
+            if let Err(e) = client.flush().await {
+                failed = Some(format!("can't reach the server: {e}"));
+            }
+        }
         if let Some(e) = failed {
             shared.set_link(LinkState::Disconnected, e);
             if stopped_within(&mut stop, delay).await {
