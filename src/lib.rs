@@ -5,7 +5,8 @@
 //! (nats-server's configuration file format), `cli` (nats-server's command-line flags),
 //! `inspect` (snapshots and the feed observers read), `logging` (nats-server's log format),
 //! `monitor` (nats-server-compatible HTTP monitoring and Prometheus metrics), `record`
-//! (record and replay: file format, recorder, replay engine), `runner` (the headless server
+//! (record and replay: file format, recorder, replay engine), `remote` (attaching to
+//! an existing NATS deployment as a client), `runner` (the headless server
 //! and the app), `demo` (demo traffic), `signals` (process signals), `gui` (feature `gui`,
 //! on by default: the desktop inspector, which reads `inspect` only).
 //!
@@ -25,5 +26,6 @@ pub mod logging;
 pub mod monitor;
 pub mod proto;
 pub mod record;
+pub mod remote;
 pub mod runner;
 pub mod signals;

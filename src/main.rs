@@ -29,6 +29,8 @@ fn main() -> ExitCode {
             Some(cmd) if switchboard::record::cli::COMMANDS.contains(&cmd) => {
                 return switchboard::record::cli::run(cmd, &rest[1..]);
             }
+            // The inspector's model of a remote deployment, in the terminal (src/remote/cli.rs).
+            Some("attach") => return switchboard::remote::cli::run(&rest[1..]),
             Some("version") => {
                 println!("{}", help::version());
                 return ExitCode::SUCCESS;

@@ -15,34 +15,56 @@ use crate::signals::Signals;
 use crate::{log_error, log_fatal, log_info, log_warn, logging};
 
 /// switchboard's own flags, next to nats-server's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extras {
     /// `--demo`: start in-process clients that show every messaging pattern.
     pub demo: bool,
     /// `--inspect`: run the inspection tap as if the window were open (sampling, latency
     /// tracking, snapshots), to measure what it costs.
     pub inspect: bool,
+    /// `--attach URL[,URL...]`: open the window on that remote deployment instead of
+    /// starting the embedded broker.
+    pub attach: Option<String>,
+    /// `--context NAME`: the same with a saved profile or NATS CLI context.
+    pub context: Option<String>,
 }
 
 impl Extras {
     /// Takes switchboard's own flags out of a command line; the rest is nats-server's.
     pub fn split(args: Vec<String>) -> (Extras, Vec<String>) {
         let mut extras = Extras::default();
-        let rest = args
-            .into_iter()
-            .filter(|arg| match arg.as_str() {
-                "--demo" => {
-                    extras.demo = true;
-                    false
+        let mut rest = Vec::new();
+        let mut args = args.into_iter().peekable();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (arg.clone(), None),
+            };
+            match name.as_str() {
+                "--demo" if inline.is_none() => extras.demo = true,
+                "--inspect" if inline.is_none() => extras.inspect = true,
+                "--attach" | "--context" => {
+                    // A missing value is left for the flag parser to report.
+                    let Some(value) = inline.or_else(|| args.next_if(|a| !a.starts_with('-')))
+                    else {
+                        rest.push(arg);
+                        continue;
+                    };
+                    if name == "--attach" {
+                        extras.attach = Some(value);
+                    } else {
+                        extras.context = Some(value);
+                    }
                 }
-                "--inspect" => {
-                    extras.inspect = true;
-                    false
-                }
-                _ => true,
-            })
-            .collect();
+                _ => rest.push(arg),
+            }
+        }
         (extras, rest)
+    }
+
+    /// True when the window should open on a remote deployment.
+    pub fn remote(&self) -> bool {
+        self.attach.is_some() || self.context.is_some()
     }
 }
 
@@ -80,7 +102,7 @@ impl Services {
     /// does. Errors are logged and printed; the caller exits with code 1.
     async fn start(
         plan: &RunPlan,
-        extras: Extras,
+        extras: &Extras,
         record: &ServeRecordArgs,
     ) -> Result<Services, StartProblem> {
         log_info!(
@@ -254,7 +276,7 @@ pub fn serve(
     };
     runtime.block_on(async move {
         let signals = Signals::install();
-        let Ok(mut services) = Services::start(&plan, extras, &record).await else {
+        let Ok(mut services) = Services::start(&plan, &extras, &record).await else {
             return ExitCode::from(1);
         };
         if extras.inspect {
@@ -278,9 +300,19 @@ pub fn app(plan: RunPlan, args: Vec<String>, extras: Extras, record: ServeRecord
     #[cfg(feature = "gui")]
     {
         if has_display() {
+            if extras.remote() {
+                return app_remote(plan, &extras);
+            }
             return app_window(plan, &args, extras, record);
         }
         log_warn!("No display found (DISPLAY/WAYLAND_DISPLAY unset): running the broker headless");
+    }
+    if extras.remote() {
+        eprintln!(
+            "switchboard: --attach and --context open the window, which needs a display; \
+             `switchboard attach --server URL` prints the same model in the terminal"
+        );
+        return ExitCode::from(1);
     }
     serve(plan, args, extras, record)
 }
@@ -472,7 +504,7 @@ pub mod launcher {
                 if let Some(old) = slot.running.take() {
                     stop(old).await;
                 }
-                let services = Services::start(&plan, Extras::default(), &record)
+                let services = Services::start(&plan, &Extras::default(), &record)
                     .await
                     .map_err(|problem| StartFailure {
                         addr: addr.clone(),
@@ -496,7 +528,7 @@ pub mod launcher {
                     feed,
                     control: control.clone(),
                     client: crate::record::nats::ConnectArgs::url(&services.client_url()),
-                    label: "embedded broker".into(),
+                    label: crate::gui::EMBEDDED_LABEL.into(),
                 };
                 slot.running = Some(Running { services, control });
                 Ok(source)
@@ -548,6 +580,58 @@ pub mod launcher {
             control: Arc::new(crate::inspect::NoBroker),
             client: crate::record::nats::ConnectArgs::url(&format!("nats://{}", failure.addr)),
             label: "no broker".into(),
+        }
+    }
+}
+
+/// The window on a remote deployment (`--attach`, `--context`): no embedded broker.
+#[cfg(feature = "gui")]
+fn app_remote(plan: RunPlan, extras: &Extras) -> ExitCode {
+    let profile = match (&extras.attach, &extras.context) {
+        (Some(url), _) => crate::remote::Profile::for_url(url),
+        (None, Some(name)) => match crate::remote::cli::resolve_named(name) {
+            Ok(p) => p,
+            Err(e) => {
+                fatal(&e);
+                return ExitCode::from(1);
+            }
+        },
+        (None, None) => return ExitCode::from(1),
+    };
+    if let Some(problem) = profile.problem() {
+        fatal(&problem);
+        return ExitCode::from(1);
+    }
+    let runtime = match prepare(&plan.options) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    log_info!("Attaching to {} ({})", profile.name, profile.servers);
+    let attached = crate::remote::attach(profile, runtime.handle());
+    let ctx = crate::gui::GuiContext {
+        source: crate::gui::Source {
+            feed: attached.feed,
+            control: attached.control,
+            client: attached.client,
+            label: attached.label,
+        },
+        runtime: runtime.handle().clone(),
+    };
+    let settings = crate::gui::settings::SettingsStore::platform().map(|store| {
+        let loaded = store.load();
+        (store, loaded)
+    });
+    let startup = crate::gui::Startup {
+        settings,
+        ..Default::default()
+    };
+    let outcome = crate::gui::run(ctx, startup);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            fatal(&e);
+            ExitCode::from(1)
         }
     }
 }

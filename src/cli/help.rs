@@ -37,6 +37,7 @@ Usage:
   switchboard info FILE            Summarize a recording
   switchboard export FILE          Write a recording's messages as NDJSON
   switchboard import FILE          Make a recording from NDJSON
+  switchboard attach --server URL  Print the inspector's model of a remote NATS deployment
   switchboard help [COMMAND]       This text, or a command's options
   switchboard version              The version
 
@@ -51,6 +52,8 @@ Common options (the window and serve):
       --demo                   Start in-process clients that show every messaging pattern
       --record <file>          Record the broker's traffic (--record-subject <pattern> to pick)
       --inspect                (serve) Run the inspection tap as if the window were open
+      --attach <url[,url]>     Open the window on a remote NATS deployment (no broker)
+      --context <name>         The same with a saved profile or a NATS CLI context
   -h, --help                   This text
   -v, --version                The version
 

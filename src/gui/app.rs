@@ -21,14 +21,17 @@ use super::panels::{
     queues,
     rates::RatesPanel,
     recordings::{RecordingsPanel, Tab as RecordingsTab},
+    servers,
     settings as settings_panel,
     subjects::SubjectsPanel,
     Command, View,
 };
+use super::profiles::{ProfileAction, ProfilesWindow};
 use super::settings::{Loaded, Settings, SettingsStore};
 use super::state::UiState;
 use super::widgets::{self, WARN};
 use super::{GuiContext, Launcher, Source, StartFailure};
+use crate::record::nats::ConnectArgs;
 
 /// Settings are saved this long after the last change (a dragged value changes every frame).
 const SAVE_DELAY: Duration = Duration::from_millis(500);
@@ -75,6 +78,14 @@ pub struct InspectorApp {
     /// CPU time of the last [`InspectorApp::frame`].
     pub last_frame_time: Duration,
     pub recordings: RecordingsPanel,
+    /// How the current source's client connects (kept to park the source).
+    client_args: ConnectArgs,
+    /// The embedded broker's source while a remote deployment is shown (its feed can be
+    /// taken only once, so it is kept rather than attached again).
+    parked: Option<Source>,
+    /// True while a remote deployment is shown.
+    remote_active: bool,
+    pub profiles: ProfilesWindow,
 }
 
 impl InspectorApp {
@@ -91,20 +102,60 @@ impl InspectorApp {
     /// restarted on another port): new feed, control and client; the old ones are dropped,
     /// which ends their tasks. What the views showed of the old source is cleared.
     pub fn switch_source(&mut self, egui_ctx: &egui::Context, source: Source) {
+        drop(self.replace_source(egui_ctx, source));
+    }
+
+    /// [`Self::switch_source`], handing back the source it replaced (sampling off).
+    pub fn replace_source(&mut self, egui_ctx: &egui::Context, source: Source) -> Source {
         if let Some(runtime) = &self.runtime {
             self.client = spawn_client(egui_ctx, &source, runtime);
+        }
+        if self.sampling {
+            self.control.set_sampling(false);
         }
         self.latency_tracking = source.control.latency_tracking();
         self.sampling = false;
         self.client_url = source.client.server.clone();
         self.recordings.set_source_client(source.client.clone());
-        self.source_label = source.label;
-        self.control = source.control;
-        self.bridge = Bridge::new(source.feed, egui_ctx);
+        let old_feed = std::mem::replace(&mut self.bridge, Bridge::new(source.feed, egui_ctx));
         self.state = UiState::new();
+        let old = Source {
+            feed: old_feed.into_feed(),
+            control: std::mem::replace(&mut self.control, source.control),
+            client: std::mem::replace(&mut self.client_args, source.client),
+            label: std::mem::replace(&mut self.source_label, source.label),
+        };
         self.apply_settings(egui_ctx);
         if self.demo_wanted {
             self.control.set_demo(true);
+        }
+        old
+    }
+    /// Shows a remote deployment; the embedded broker's source is parked, not dropped.
+    pub fn connect_profile(&mut self, egui_ctx: &egui::Context, profile: crate::remote::Profile) {
+        let Some(runtime) = self.runtime.clone() else {
+            return;
+        };
+        let attached = crate::remote::attach(profile, &runtime);
+        let source = Source {
+            feed: attached.feed,
+            control: attached.control,
+            client: attached.client,
+            label: attached.label,
+        };
+        let old = self.replace_source(egui_ctx, source);
+        if old.label == super::EMBEDDED_LABEL && self.parked.is_none() {
+            self.parked = Some(old);
+        }
+        self.remote_active = true;
+        self.view = View::Servers;
+    }
+
+    /// Back to the embedded broker, when it was parked.
+    pub fn show_embedded(&mut self, egui_ctx: &egui::Context) {
+        if let Some(source) = self.parked.take() {
+            drop(self.replace_source(egui_ctx, source));
+            self.remote_active = false;
         }
     }
 
@@ -119,8 +170,12 @@ impl InspectorApp {
             state: UiState::new(),
             control: source.control,
             client,
-            client_url: source.client.server,
+            client_url: source.client.server.clone(),
+            client_args: source.client,
             source_label: source.label,
+            parked: None,
+            remote_active: false,
+            profiles: ProfilesWindow::default(),
             runtime: None,
             view: View::Overview,
             sampling: false,
@@ -334,6 +389,14 @@ impl InspectorApp {
             });
         }
         self.demo_switch(ui);
+        ui.add_space(12.0);
+        if ui
+            .button("Deployments…")
+            .on_hover_text("Inspect a remote NATS deployment, or the embedded broker")
+            .clicked()
+        {
+            self.profiles.open = true;
+        }
     }
 
     /// Returns true when the recording indicator was clicked.
@@ -350,6 +413,14 @@ impl InspectorApp {
             }
             open_recordings = self.recordings.status_badge(ui);
             ui.label(RichText::new(&self.source_label).strong());
+            if let Some(link) = &snap.link {
+                let color = match link.state {
+                    crate::inspect::snapshot::LinkState::Connected => widgets::OK,
+                    _ => WARN,
+                };
+                ui.label(RichText::new(link.state.label()).color(color))
+                    .on_hover_text(&link.detail);
+            }
             ui.monospace(&self.client_url);
             widgets::copy_button(ui, "Copy", &self.client_url);
             ui.separator();
@@ -477,8 +548,14 @@ impl InspectorApp {
                 }
                 View::Latency => latency::ui(ui, &self.state, self.latency_tracking, &mut commands),
                 View::Recordings => self.recordings.ui(ui, &self.control, &mut commands),
+                View::Servers => servers::ui(ui, &self.state),
             }
         });
+        match self.profiles.show(ui.ctx(), &self.source_label) {
+            Some(ProfileAction::Connect(profile)) => self.connect_profile(ui.ctx(), *profile),
+            Some(ProfileAction::Embedded) => self.show_embedded(ui.ctx()),
+            None => {}
+        }
         if let Some(cmd) = client_cmd {
             if !self.client.send(cmd) {
                 self.publish.in_flight = self.publish.in_flight.saturating_sub(1);

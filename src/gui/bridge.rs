@@ -61,6 +61,11 @@ impl Bridge {
         self.quiet.load(Ordering::Relaxed)
     }
 
+    /// Gives the feed back (to park a source while another one is shown).
+    pub fn into_feed(self) -> Feed {
+        self.feed
+    }
+
     /// Moves what the engine has into `state`, within the sample budget.
     pub fn pump(&mut self, state: &mut UiState) -> Pumped {
         let mut out = Pumped::default();

@@ -717,6 +717,7 @@ impl DemoWorld {
                 samples: publisher.dropped_samples(),
                 events: publisher.dropped_events(),
             },
+            ..Default::default()
         }
     }
 }

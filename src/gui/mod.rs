@@ -4,7 +4,8 @@
 //! Map: `app` (the eframe app: navigation, status bar, commands), `bridge` (the only module
 //! that knows both the feed and egui), `state` (bounded UI-side model), `model` (pure data
 //! for the panels, tested without egui), `panels` (one file a view), `widgets`, `client`
-//! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic).
+//! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic),
+//! `profiles` (the Deployments window: remote profiles and NATS CLI context import).
 
 pub mod app;
 pub mod bridge;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod panels;
 pub mod settings;
 pub mod recording_tasks;
+pub mod profiles;
 pub mod state;
 pub mod widgets;
 
@@ -81,6 +83,8 @@ pub struct Startup {
     #[allow(clippy::type_complexity)]
     pub on_ready: Option<Box<dyn FnOnce(&egui::Context) + Send>>,
 }
+/// The label of the embedded broker's source (the one the Deployments window returns to).
+pub const EMBEDDED_LABEL: &str = "embedded broker";
 
 /// Window title.
 pub const TITLE: &str = "switchboard";

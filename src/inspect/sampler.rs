@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::snapshot::{
     ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember, Rates,
-    ServerIdentity, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
+    ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
 use crate::broker::server::{client_totals, Server};
 use crate::broker::tap::LatencyWindow;
@@ -134,10 +134,29 @@ impl Sampler {
         let subjects = self.subjects(elapsed);
         let closed = closed_connections(&server);
         let latency = latency(server.tap.latency_windows());
+        let uptime = server.start.elapsed().unwrap_or_default();
+        // The embedded broker is a deployment of one server.
+        let servers = vec![ServerSummary {
+            name: self.identity.name.clone(),
+            id: self.identity.id.clone(),
+            version: self.identity.version.clone(),
+            url: Some(self.identity.client_url.clone()),
+            cluster: None,
+            connections: Some(connections.len()),
+            subscriptions: u32::try_from(server.subscription_count()).ok(),
+            routes: None,
+            in_msgs_per_sec: Some(rates.in_msgs_per_sec),
+            out_msgs_per_sec: Some(rates.out_msgs_per_sec),
+            uptime: Some(uptime),
+            reachable: true,
+            last_seen: Some(SystemTime::now()),
+            attached: true,
+        }];
         Snapshot {
+            servers,
             taken_at: Some(SystemTime::now()),
             server: self.identity.clone(),
-            uptime: server.start.elapsed().unwrap_or_default(),
+            uptime,
             totals,
             rates,
             connections,
@@ -154,6 +173,7 @@ impl Sampler {
                 samples: server.tap.publisher().dropped_samples(),
                 events: server.tap.publisher().dropped_events(),
             },
+            ..Default::default()
         }
     }
 

@@ -25,6 +25,90 @@ pub struct Snapshot {
     pub subscriptions: usize,
     pub slow_consumers: u64,
     pub drops: DropCounters,
+    /// Inside the broker (everything is known) or a client outside it (see [`Vantage`]).
+    pub vantage: Vantage,
+    /// The servers of the deployment, sorted by name: one entry or none for the embedded
+    /// broker, every server of the cluster for a remote deployment.
+    pub servers: Vec<ServerSummary>,
+    /// The link to a remote deployment; `None` for the embedded broker (always there).
+    pub link: Option<LinkStatus>,
+}
+
+/// Where the inspector stands, which decides what it can know.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Vantage {
+    /// Inside the broker: publishers, receivers and "published to nobody" are known.
+    #[default]
+    Inside,
+    /// A client of a remote deployment: it sees the messages its subscriptions receive and
+    /// what the monitoring endpoints report, but not who published a message, who received
+    /// it, or whether anyone did. Views show those as "unknown", never as 0.
+    Outside,
+}
+
+impl Vantage {
+    /// True when per-message facts (publisher, receivers, no interest) are known.
+    pub fn knows_routing(self) -> bool {
+        self == Vantage::Inside
+    }
+}
+
+/// One server of the deployment, as the Servers view lists it. `None` is "unknown".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerSummary {
+    pub name: String,
+    pub id: String,
+    pub version: String,
+    /// `nats://host:port` clients use, when known.
+    pub url: Option<String>,
+    pub cluster: Option<String>,
+    pub connections: Option<usize>,
+    pub subscriptions: Option<u32>,
+    pub routes: Option<usize>,
+    pub in_msgs_per_sec: Option<f64>,
+    pub out_msgs_per_sec: Option<f64>,
+    pub uptime: Option<Duration>,
+    /// Answered the last poll (or, without a way to poll, is the server we are attached to).
+    pub reachable: bool,
+    pub last_seen: Option<SystemTime>,
+    /// The server the inspector's own connection is attached to.
+    pub attached: bool,
+}
+
+/// The state of the connection to a remote deployment, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub state: LinkState,
+    /// The server's or the client library's words (an auth error, the URL being retried).
+    pub detail: String,
+    pub since: SystemTime,
+    /// Where connections and subscriptions come from ("system account", "monitoring
+    /// endpoint http://...", or why they are unknown), with the last poll's error if any.
+    pub inventory: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    Reconnecting,
+    /// The server refused the credentials; retried in the background (the server's text
+    /// is in the detail).
+    AuthFailed,
+    /// Could not connect or lost the connection; retried in the background.
+    Disconnected,
+}
+
+impl LinkState {
+    pub fn label(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Reconnecting => "reconnecting",
+            LinkState::AuthFailed => "authentication failed",
+            LinkState::Disconnected => "disconnected",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -193,5 +277,15 @@ pub enum EventKind {
     PermissionViolation {
         client_id: u64,
         text: String,
+    },
+    /// The link to a remote deployment changed state.
+    Link {
+        state: LinkState,
+        detail: String,
+    },
+    /// A server of a remote deployment stopped or started answering.
+    Server {
+        name: String,
+        reachable: bool,
     },
 }

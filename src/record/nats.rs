@@ -60,6 +60,34 @@ impl ConnectArgs {
         name: &str,
         slow_drops: Option<Arc<AtomicU64>>,
     ) -> Result<async_nats::Client, String> {
+        let mut opts = self.options(name).await?;
+        if let Some(counter) = slow_drops {
+            opts = opts.event_callback(move |event| {
+                let counter = counter.clone();
+                async move {
+                    if let async_nats::Event::SlowConsumer(_) = event {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        opts.connect(self.servers().as_slice())
+            .await
+            .map_err(|e| format!("can't connect to {}: {e}", self.server))
+    }
+
+    /// The server URLs, trimmed, without empty entries.
+    pub fn servers(&self) -> Vec<&str> {
+        self.server
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// async-nats options for these credentials and TLS files (reads the files it needs),
+    /// for callers that add their own event callback or timeouts.
+    pub async fn options(&self, name: &str) -> Result<async_nats::ConnectOptions, String> {
         let mut opts = async_nats::ConnectOptions::new()
             .name(name)
             .skip_subject_validation(true)
@@ -96,20 +124,7 @@ impl ConnectArgs {
             (None, None) => {}
             _ => return Err("--tlscert and --tlskey go together".to_string()),
         }
-        if let Some(counter) = slow_drops {
-            opts = opts.event_callback(move |event| {
-                let counter = counter.clone();
-                async move {
-                    if let async_nats::Event::SlowConsumer(_) = event {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-        let servers: Vec<&str> = self.server.split(',').map(str::trim).collect();
-        opts.connect(servers.as_slice())
-            .await
-            .map_err(|e| format!("can't connect to {}: {e}", self.server))
+        Ok(opts)
     }
 }
 

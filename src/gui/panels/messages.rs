@@ -143,12 +143,20 @@ impl MessagesPanel {
                 );
             }
             ui.label(RichText::new(format!("#{}  {}", msg.seq, format::clock(msg.time))).weak());
+            // Seen from outside (a remote deployment), publisher and receivers are unknown.
+            let inside = state.snapshot.vantage.knows_routing();
             ui.label(format!(
                 "{}, from {}",
                 format::bytes(msg.size() as u64),
-                state.conn_label(msg.publisher_id)
+                if inside {
+                    state.conn_label(msg.publisher_id)
+                } else {
+                    "unknown".into()
+                }
             ));
-            if !msg.receivers_known() {
+            if !inside {
+                ui.label(RichText::new("receivers unknown").weak());
+            } else if !msg.receivers_known() {
                 ui.label(RichText::new("receivers not recorded").weak());
             } else if msg.receivers == 0 {
                 widgets::badge(ui, "received by no one", NO_INTEREST);
@@ -336,9 +344,10 @@ fn table(ui: &mut Ui, state: &mut UiState) -> bool {
                 row.col(|ui| {
                     ui.monospace(format::clock(m.time));
                 });
+                let inside = state.snapshot.vantage.knows_routing();
                 row.col(|ui| {
                     let t = RichText::new(&m.subject).monospace();
-                    ui.label(if m.receivers == 0 {
+                    ui.label(if inside && m.receivers == 0 {
                         t.color(NO_INTEREST)
                     } else {
                         t
@@ -351,10 +360,16 @@ fn table(ui: &mut Ui, state: &mut UiState) -> bool {
                     ui.label(format::bytes(m.size() as u64));
                 });
                 row.col(|ui| {
-                    ui.label(state.conn_label(m.publisher_id));
+                    if inside {
+                        ui.label(state.conn_label(m.publisher_id));
+                    } else {
+                        ui.label(RichText::new("unknown").weak());
+                    }
                 });
                 row.col(|ui| {
-                    if !m.receivers_known() {
+                    if !inside {
+                        ui.label(RichText::new("unknown").weak());
+                    } else if !m.receivers_known() {
                         ui.label(RichText::new("not recorded").weak());
                     } else if m.receivers == 0 {
                         widgets::badge(ui, "no one", NO_INTEREST);

@@ -10,6 +10,7 @@ pub mod queues;
 pub mod rates;
 pub mod recordings;
 pub mod settings;
+pub mod servers;
 pub mod subjects;
 
 use super::client::Outgoing;
@@ -29,11 +30,12 @@ pub enum View {
     Publish,
     Latency,
     Recordings,
+    Servers,
     Settings,
 }
 
 impl View {
-    pub const ALL: [View; 10] = [
+    pub const ALL: [View; 11] = [
         View::Overview,
         View::Connections,
         View::Subjects,
@@ -43,6 +45,7 @@ impl View {
         View::Publish,
         View::Latency,
         View::Recordings,
+        View::Servers,
         View::Settings,
     ];
 
@@ -57,6 +60,7 @@ impl View {
             View::Publish => "Publish & Request",
             View::Latency => "Latency",
             View::Recordings => "Record & replay",
+            View::Servers => "Servers",
             View::Settings => "Settings",
         }
     }

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use egui::{Color32, RichText, Ui, Vec2};
 
-use crate::inspect::snapshot::{BrokerEvent, EventKind};
+use crate::inspect::snapshot::{BrokerEvent, EventKind, LinkState};
 
 use super::{Command, View};
 use crate::gui::model::format;
@@ -255,6 +255,27 @@ pub fn describe(kind: &EventKind, state: &UiState) -> (&'static str, Color32, St
             "permission",
             NO_INTEREST,
             format!("{}: {text}", state.conn_label(*client_id)),
+        ),
+        EventKind::Link { state, detail } => (
+            "link",
+            if *state == LinkState::Connected {
+                OK
+            } else {
+                WARN
+            },
+            format!("{}: {detail}", state.label()),
+        ),
+        EventKind::Server { name, reachable } => (
+            "server",
+            if *reachable { OK } else { WARN },
+            format!(
+                "{name} {}",
+                if *reachable {
+                    "is reachable"
+                } else {
+                    "stopped answering"
+                }
+            ),
         ),
     }
 }

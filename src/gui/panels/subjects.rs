@@ -339,10 +339,23 @@ fn detail(ui: &mut Ui, node: &SubjectNode, state: &UiState, commands: &mut Vec<C
                 "Total",
                 format!("{} msgs, {}", format::count(b.msgs), format::bytes(b.bytes)),
             );
-            fact(ui, "To nobody", format::count(b.no_interest_msgs));
-            fact(ui, "Subscriptions", b.subscribers.to_string());
-            fact(ui, "Publishers", names(state, &b.publishers));
-            fact(ui, "Receivers", names(state, &b.receivers));
+            if state.snapshot.vantage.knows_routing() {
+                fact(ui, "To nobody", format::count(b.no_interest_msgs));
+                fact(ui, "Subscriptions", b.subscribers.to_string());
+                fact(ui, "Publishers", names(state, &b.publishers));
+                fact(ui, "Receivers", names(state, &b.receivers));
+            } else {
+                // From outside: publishers and "to nobody" can't be seen; subscriptions are
+                // known only from the monitoring data (none without it).
+                fact(ui, "To nobody", "unknown".into());
+                fact(ui, "Publishers", "unknown".into());
+                if state.snapshot.connections.is_empty() {
+                    fact(ui, "Subscriptions", "unknown".into());
+                } else {
+                    fact(ui, "Subscriptions", b.subscribers.to_string());
+                    fact(ui, "Would receive", names(state, &b.receivers));
+                }
+            }
             if let Some(own) = &node.own {
                 if let Some(t) = own.last_published {
                     fact(ui, "Last published", format::clock(t));

@@ -1,0 +1,548 @@
+//! The deployment's inventory: servers, connections and subscriptions as nats-server's own
+//! monitoring reports them (`/varz`, `/connz?subs=detail`, `/routez` over HTTP, or the same
+//! data from every server at once over `$SYS.REQ.SERVER.PING.*`), merged into the
+//! snapshot's plain data. Parsing and merging are pure; fetching is in `poll`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+
+use super::observer::per_sec;
+use crate::inspect::snapshot::{
+    ConnectionInfo, QueueGroupInfo, QueueMember, Rates, ServerSummary, SubscriptionInfo, Totals,
+};
+
+/// The parts of `/varz` the inspector uses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Varz {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub host: String,
+    pub port: u16,
+    pub start: String,
+    pub now: String,
+    pub connections: usize,
+    pub routes: usize,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub subscriptions: u32,
+    pub cluster: ClusterVarz,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ClusterVarz {
+    pub name: String,
+}
+
+/// The parts of `/connz?subs=detail` the inspector uses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Connz {
+    pub server_id: String,
+    pub num_connections: usize,
+    pub total: usize,
+    pub connections: Vec<ConnzEntry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConnzEntry {
+    pub cid: u64,
+    pub ip: String,
+    pub port: u16,
+    pub start: String,
+    pub rtt: String,
+    pub pending_bytes: usize,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub subscriptions_list_detail: Vec<SubDetail>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SubDetail {
+    pub subject: String,
+    pub qgroup: String,
+    pub sid: String,
+    pub msgs: u64,
+}
+
+/// The parts of `/routez` the inspector uses: which peers a server is routed to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Routez {
+    pub server_id: String,
+    pub routes: Vec<RouteEntry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RouteEntry {
+    pub remote_id: String,
+    pub remote_name: String,
+}
+
+/// What one poll brought back, per server id.
+#[derive(Debug, Clone, Default)]
+pub struct PollResult {
+    pub varz: Vec<Varz>,
+    pub connz: Vec<Connz>,
+    pub routez: Vec<Routez>,
+    /// Why some or all of the poll failed.
+    pub errors: Vec<String>,
+}
+
+/// Stable inspector ids for (server id, client id): connection ids are per server, and the
+/// views need one id per connection across the cluster.
+#[derive(Debug, Default)]
+pub struct ConnIds {
+    by_key: HashMap<(String, u64), u64>,
+    by_id: HashMap<u64, (String, u64)>,
+    next: u64,
+}
+
+impl ConnIds {
+    pub fn id(&mut self, server_id: &str, cid: u64) -> u64 {
+        if let Some(id) = self.by_key.get(&(server_id.to_string(), cid)) {
+            return *id;
+        }
+        self.next += 1;
+        let id = self.next;
+        self.by_key.insert((server_id.to_string(), cid), id);
+        self.by_id.insert(id, (server_id.to_string(), cid));
+        id
+    }
+
+    /// The server id and client id behind an inspector id.
+    pub fn lookup(&self, id: u64) -> Option<(String, u64)> {
+        self.by_id.get(&id).cloned()
+    }
+}
+
+/// The merged picture the snapshot takes its connection-side parts from.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub servers: Vec<ServerSummary>,
+    /// `None` when no connection data is available (unknown, not zero).
+    pub connections: Option<Vec<ConnectionInfo>>,
+    pub queue_groups: Vec<QueueGroupInfo>,
+    pub subscriptions: Option<usize>,
+    /// Cluster-wide totals and rates, summed over the servers that answered.
+    pub totals: Option<Totals>,
+    pub rates: Option<Rates>,
+    /// Where the data came from, and the last poll's errors.
+    pub description: String,
+}
+
+/// Turns successive polls into an [`Inventory`], keeping what is needed for rates and for
+/// noticing servers that stopped answering.
+#[derive(Default)]
+pub struct InventoryBuilder {
+    last_poll: Option<Instant>,
+    last_server_totals: HashMap<String, Totals>,
+    last_conn_totals: HashMap<u64, Totals>,
+    /// Every server seen, by id, as last seen.
+    known: BTreeMap<String, ServerSummary>,
+}
+
+/// A server's reachability changed (for the event log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reachability {
+    pub name: String,
+    pub reachable: bool,
+}
+
+impl InventoryBuilder {
+    /// Merges `poll`, taken at `now`; `attached_id` is the server our client is on.
+    /// Returns the inventory and the servers whose reachability changed.
+    pub fn merge(
+        &mut self,
+        poll: &PollResult,
+        now: Instant,
+        attached_id: &str,
+        ids: &mut ConnIds,
+        source: &str,
+    ) -> (Inventory, Vec<Reachability>) {
+        let elapsed = self
+            .last_poll
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.last_poll = Some(now);
+        let wall = SystemTime::now();
+        let mut changes = Vec::new();
+        let answered: HashMap<&str, &Varz> = poll
+            .varz
+            .iter()
+            .map(|v| (v.server_id.as_str(), v))
+            .collect();
+
+        let mut totals = Totals::default();
+        let mut rates = Rates::default();
+        let mut server_totals = HashMap::new();
+        for v in &poll.varz {
+            let t = Totals {
+                in_msgs: v.in_msgs,
+                in_bytes: v.in_bytes,
+                out_msgs: v.out_msgs,
+                out_bytes: v.out_bytes,
+            };
+            let r = self
+                .last_server_totals
+                .get(&v.server_id)
+                .map(|before| rates_of(before, &t, elapsed));
+            if let Some(r) = r {
+                add_rates(&mut rates, &r);
+            }
+            add_totals(&mut totals, &t);
+            server_totals.insert(v.server_id.clone(), t);
+            let summary = ServerSummary {
+                name: v.server_name.clone(),
+                id: v.server_id.clone(),
+                version: v.version.clone(),
+                url: Some(format!("nats://{}", host_port(&v.host, v.port))),
+                cluster: Some(v.cluster.name.clone()).filter(|c| !c.is_empty()),
+                connections: Some(v.connections),
+                subscriptions: Some(v.subscriptions),
+                routes: Some(v.routes),
+                in_msgs_per_sec: r.map(|r| r.in_msgs_per_sec),
+                out_msgs_per_sec: r.map(|r| r.out_msgs_per_sec),
+                uptime: uptime(&v.start, &v.now),
+                reachable: true,
+                last_seen: Some(wall),
+                attached: v.server_id == attached_id,
+            };
+            if let Some(before) = self.known.get(&v.server_id) {
+                if !before.reachable {
+                    changes.push(Reachability {
+                        name: summary.name.clone(),
+                        reachable: true,
+                    });
+                }
+            }
+            self.known.insert(v.server_id.clone(), summary);
+        }
+        // Peers named in routes but not polled (one monitoring URL for a cluster): known to
+        // exist, their numbers unknown.
+        for r in poll.routez.iter().flat_map(|z| &z.routes) {
+            if answered.contains_key(r.remote_id.as_str()) {
+                continue;
+            }
+            let entry = self
+                .known
+                .entry(r.remote_id.clone())
+                .or_insert_with(|| ServerSummary {
+                    name: r.remote_name.clone(),
+                    id: r.remote_id.clone(),
+                    ..ServerSummary::default()
+                });
+            entry.reachable = true;
+            entry.last_seen = Some(wall);
+            entry.attached = r.remote_id == attached_id;
+        }
+        // Servers seen before that neither answered nor are routed to now.
+        let routed: Vec<&str> = poll
+            .routez
+            .iter()
+            .flat_map(|z| z.routes.iter().map(|r| r.remote_id.as_str()))
+            .collect();
+        for (id, s) in self.known.iter_mut() {
+            let present = answered.contains_key(id.as_str()) || routed.contains(&id.as_str());
+            if !present && s.reachable && !poll.varz.is_empty() {
+                s.reachable = false;
+                s.in_msgs_per_sec = None;
+                s.out_msgs_per_sec = None;
+                changes.push(Reachability {
+                    name: s.name.clone(),
+                    reachable: false,
+                });
+            }
+            s.attached = id == attached_id;
+        }
+        self.last_server_totals = server_totals;
+
+        let (connections, queue_groups, subscriptions) = if poll.connz.is_empty() {
+            (None, vec![], None)
+        } else {
+            let (c, q, s) = self.connections(&poll.connz, elapsed, ids);
+            (Some(c), q, Some(s))
+        };
+        let mut servers: Vec<ServerSummary> = self.known.values().cloned().collect();
+        servers.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        let mut description = source.to_string();
+        for e in &poll.errors {
+            description.push_str("; ");
+            description.push_str(e);
+        }
+        let polled = !poll.varz.is_empty();
+        let inventory = Inventory {
+            servers,
+            connections,
+            queue_groups,
+            subscriptions,
+            totals: polled.then_some(totals),
+            rates: (polled && elapsed > 0.0).then_some(rates),
+            description,
+        };
+        (inventory, changes)
+    }
+
+    fn connections(
+        &mut self,
+        connz: &[Connz],
+        elapsed: f64,
+        ids: &mut ConnIds,
+    ) -> (Vec<ConnectionInfo>, Vec<QueueGroupInfo>, usize) {
+        let mut out = Vec::new();
+        let mut groups: BTreeMap<(String, String), Vec<QueueMember>> = BTreeMap::new();
+        let mut next_totals = HashMap::new();
+        let mut subscriptions = 0;
+        for z in connz {
+            for c in &z.connections {
+                let id = ids.id(&z.server_id, c.cid);
+                let totals = Totals {
+                    in_msgs: c.in_msgs,
+                    in_bytes: c.in_bytes,
+                    out_msgs: c.out_msgs,
+                    out_bytes: c.out_bytes,
+                };
+                let rates = self
+                    .last_conn_totals
+                    .get(&id)
+                    .map(|before| rates_of(before, &totals, elapsed))
+                    .unwrap_or_default();
+                next_totals.insert(id, totals);
+                let subs: Vec<SubscriptionInfo> = c
+                    .subscriptions_list_detail
+                    .iter()
+                    .map(|s| SubscriptionInfo {
+                        subject: s.subject.clone(),
+                        queue: Some(s.qgroup.clone()).filter(|q| !q.is_empty()),
+                        sid: s.sid.clone(),
+                        delivered: s.msgs,
+                    })
+                    .collect();
+                subscriptions += subs.len();
+                for s in subs.iter().filter(|s| s.queue.is_some()) {
+                    let queue = s.queue.clone().unwrap_or_default();
+                    groups
+                        .entry((s.subject.clone(), queue))
+                        .or_default()
+                        .push(QueueMember {
+                            client_id: id,
+                            client_name: c.name.clone(),
+                            sid: s.sid.clone(),
+                            delivered: s.delivered,
+                        });
+                }
+                out.push(ConnectionInfo {
+                    id,
+                    name: c.name.clone(),
+                    lang: c.lang.clone(),
+                    version: c.version.clone(),
+                    addr: SocketAddr::new(
+                        c.ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                        c.port,
+                    ),
+                    start: parse_time(&c.start).unwrap_or(SystemTime::UNIX_EPOCH),
+                    subscriptions: subs,
+                    totals,
+                    rates,
+                    pending_bytes: c.pending_bytes,
+                    rtt: parse_go_duration(&c.rtt),
+                });
+            }
+        }
+        self.last_conn_totals = next_totals;
+        out.sort_by_key(|c| c.id);
+        let queue_groups = groups
+            .into_iter()
+            .map(|((subject, queue), mut members)| {
+                members.sort_by_key(|m| m.client_id);
+                QueueGroupInfo {
+                    subject,
+                    queue,
+                    members,
+                }
+            })
+            .collect();
+        (out, queue_groups, subscriptions)
+    }
+}
+
+fn host_port(host: &str, port: u16) -> String {
+    let host = match host {
+        "" | "0.0.0.0" => "127.0.0.1",
+        "::" => "::1",
+        h => h,
+    };
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn rates_of(before: &Totals, after: &Totals, elapsed: f64) -> Rates {
+    Rates {
+        in_msgs_per_sec: per_sec(before.in_msgs, after.in_msgs, elapsed),
+        in_bytes_per_sec: per_sec(before.in_bytes, after.in_bytes, elapsed),
+        out_msgs_per_sec: per_sec(before.out_msgs, after.out_msgs, elapsed),
+        out_bytes_per_sec: per_sec(before.out_bytes, after.out_bytes, elapsed),
+    }
+}
+
+fn add_rates(sum: &mut Rates, r: &Rates) {
+    sum.in_msgs_per_sec += r.in_msgs_per_sec;
+    sum.in_bytes_per_sec += r.in_bytes_per_sec;
+    sum.out_msgs_per_sec += r.out_msgs_per_sec;
+    sum.out_bytes_per_sec += r.out_bytes_per_sec;
+}
+
+fn add_totals(sum: &mut Totals, t: &Totals) {
+    sum.in_msgs += t.in_msgs;
+    sum.in_bytes += t.in_bytes;
+    sum.out_msgs += t.out_msgs;
+    sum.out_bytes += t.out_bytes;
+}
+
+/// An RFC 3339 time as nats-server writes it.
+pub fn parse_time(text: &str) -> Option<SystemTime> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(SystemTime::from)
+}
+
+fn uptime(start: &str, now: &str) -> Option<Duration> {
+    parse_time(now)?.duration_since(parse_time(start)?).ok()
+}
+
+/// A Go duration string (`1.5ms`, `250µs`, `2m3.5s`); `None` when empty or malformed.
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(
+            parse_go_duration("1.5ms"),
+            Some(Duration::from_micros(1500))
+        );
+        assert_eq!(parse_go_duration("250µs"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_go_duration("2m3s"), Some(Duration::from_secs(123)));
+        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("3 parsecs"), None);
+    }
+
+    fn varz(id: &str, name: &str, in_msgs: u64) -> Varz {
+        Varz {
+            server_id: id.into(),
+            server_name: name.into(),
+            version: "2.15.1".into(),
+            in_msgs,
+            ..Varz::default()
+        }
+    }
+
+    #[test]
+    fn a_server_that_stops_answering_is_reported_then_recovers() {
+        let mut b = InventoryBuilder::default();
+        let mut ids = ConnIds::default();
+        let t0 = Instant::now();
+        let both = PollResult {
+            varz: vec![varz("A", "a", 0), varz("B", "b", 0)],
+            ..PollResult::default()
+        };
+        let (inv, changes) = b.merge(&both, t0, "A", &mut ids, "test");
+        assert_eq!(inv.servers.len(), 2);
+        assert!(changes.is_empty());
+        assert!(inv.servers[0].attached && !inv.servers[1].attached);
+        let only_a = PollResult {
+            varz: vec![varz("A", "a", 10)],
+            ..PollResult::default()
+        };
+        let (inv, changes) = b.merge(&only_a, t0 + Duration::from_secs(1), "A", &mut ids, "t");
+        assert_eq!(inv.servers.len(), 2);
+        assert!(!inv.servers[1].reachable);
+        assert_eq!(inv.servers[0].in_msgs_per_sec, Some(10.0));
+        assert_eq!(
+            changes,
+            vec![Reachability {
+                name: "b".into(),
+                reachable: false
+            }]
+        );
+        let (_, changes) = b.merge(&both, t0 + Duration::from_secs(2), "A", &mut ids, "t");
+        assert!(changes[0].reachable);
+    }
+
+    #[test]
+    fn connections_get_cluster_wide_ids_and_queue_members_their_deliveries() {
+        let json = r#"{"server_id":"S1","num_connections":1,"connections":[
+            {"cid":5,"ip":"127.0.0.1","port":5000,"start":"2026-01-01T00:00:00Z","rtt":"1ms",
+             "name":"worker","subscriptions_list_detail":[
+                {"subject":"jobs","qgroup":"q","sid":"1","msgs":7},
+                {"subject":"ping","sid":"2","msgs":1}]}]}"#;
+        let connz: Connz = serde_json::from_str(json).unwrap();
+        let mut other = connz.clone();
+        other.server_id = "S2".into();
+        let poll = PollResult {
+            varz: vec![varz("S1", "one", 0), varz("S2", "two", 0)],
+            connz: vec![connz, other],
+            ..PollResult::default()
+        };
+        let mut ids = ConnIds::default();
+        let (inv, _) =
+            InventoryBuilder::default().merge(&poll, Instant::now(), "S1", &mut ids, "t");
+        let conns = inv.connections.unwrap();
+        assert_eq!(conns.len(), 2);
+        assert_ne!(conns[0].id, conns[1].id);
+        assert_eq!(conns[0].rtt, Some(Duration::from_millis(1)));
+        assert_eq!(ids.lookup(conns[1].id), Some(("S2".into(), 5)));
+        assert_eq!(inv.queue_groups.len(), 1);
+        assert_eq!(inv.queue_groups[0].members.len(), 2);
+        assert_eq!(inv.queue_groups[0].members[0].delivered, 7);
+        assert_eq!(inv.subscriptions, Some(4));
+    }
+}

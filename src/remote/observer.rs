@@ -1,0 +1,288 @@
+//! What a client sees of the traffic, turned into subject statistics and request/reply
+//! latency. Pure bookkeeping: the caller feeds it each message it received with the time it
+//! arrived, and asks for the per-subject stats and latencies once a tick.
+//!
+//! Latency from outside: a message carrying a reply subject is a request; the first message
+//! seen later on that reply subject is its reply. The difference of the two arrival times
+//! is the round trip as seen from this vantage point (the request and the reply may travel
+//! different routes to us, so it is an estimate, not the broker's own measure).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::inspect::snapshot::{ServiceLatency, SubjectStat};
+
+/// Distinct subjects remembered; more are counted as overflow.
+pub const MAX_SUBJECTS: usize = 20_000;
+/// Requests waiting for their reply, at most.
+const MAX_PENDING_REQUESTS: usize = 50_000;
+/// A request without a reply after this long counts as a timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Round trips kept per service subject for the percentiles.
+const LATENCY_WINDOW: usize = 4096;
+
+#[derive(Debug, Default)]
+struct SubjectCount {
+    msgs: u64,
+    bytes: u64,
+    last_msgs: u64,
+    last_bytes: u64,
+    last_published: Option<SystemTime>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    requests: u64,
+    replies: u64,
+    timeouts: u64,
+    recent: VecDeque<Duration>,
+}
+
+struct Pending {
+    at: Instant,
+    service: String,
+}
+
+/// Subject counters and request/reply pairing for one remote source.
+#[derive(Default)]
+pub struct Observer {
+    subjects: HashMap<String, SubjectCount>,
+    /// Messages on subjects beyond [`MAX_SUBJECTS`].
+    pub overflow_msgs: u64,
+    pending: HashMap<String, Pending>,
+    /// Reply subjects in the order their requests arrived, to expire the oldest.
+    pending_order: VecDeque<(Instant, String)>,
+    windows: HashMap<String, Window>,
+    /// Requests not tracked because too many were waiting.
+    pub untracked_requests: u64,
+    pub total_msgs: u64,
+    pub total_bytes: u64,
+}
+
+impl Observer {
+    pub fn new() -> Self {
+        Observer::default()
+    }
+
+    /// One message received at `now` (`wall` for the "last published" column).
+    pub fn observe(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        size: usize,
+        now: Instant,
+        wall: SystemTime,
+        track_latency: bool,
+    ) {
+        self.total_msgs += 1;
+        self.total_bytes += size as u64;
+        let full = self.subjects.len() >= MAX_SUBJECTS;
+        let count = match self.subjects.get_mut(subject) {
+            Some(c) => Some(c),
+            None if full => None,
+            None => Some(self.subjects.entry(subject.to_string()).or_default()),
+        };
+        match count {
+            Some(c) => {
+                c.msgs += 1;
+                c.bytes += size as u64;
+                c.last_published = Some(wall);
+            }
+            None => self.overflow_msgs += 1,
+        }
+        if !track_latency {
+            return;
+        }
+        if let Some(p) = self.pending.remove(subject) {
+            let w = self.windows.entry(p.service).or_default();
+            w.replies += 1;
+            if w.recent.len() >= LATENCY_WINDOW {
+                w.recent.pop_front();
+            }
+            w.recent.push_back(now.saturating_duration_since(p.at));
+        }
+        if let Some(reply) = reply.filter(|r| !r.is_empty()) {
+            self.expire(now);
+            if self.pending.len() >= MAX_PENDING_REQUESTS {
+                self.untracked_requests += 1;
+                return;
+            }
+            self.windows
+                .entry(subject.to_string())
+                .or_default()
+                .requests += 1;
+            self.pending.insert(
+                reply.to_string(),
+                Pending {
+                    at: now,
+                    service: subject.to_string(),
+                },
+            );
+            self.pending_order.push_back((now, reply.to_string()));
+        }
+    }
+
+    /// Counts requests older than [`REQUEST_TIMEOUT`] without a reply as timeouts.
+    pub fn expire(&mut self, now: Instant) {
+        while let Some((at, _)) = self.pending_order.front() {
+            if now.saturating_duration_since(*at) < REQUEST_TIMEOUT {
+                break;
+            }
+            let Some((at, reply)) = self.pending_order.pop_front() else {
+                break;
+            };
+            // The entry may have been answered, or replaced by a newer request reusing the
+            // reply subject: only the request of that time expires.
+            if self.pending.get(&reply).is_some_and(|p| p.at == at) {
+                if let Some(p) = self.pending.remove(&reply) {
+                    self.windows.entry(p.service).or_default().timeouts += 1;
+                }
+            }
+        }
+        // Answered requests leave stale order entries behind; keep the queue bounded.
+        if self.pending_order.len() > 2 * MAX_PENDING_REQUESTS {
+            let pending = &self.pending;
+            self.pending_order
+                .retain(|(at, r)| pending.get(r).is_some_and(|p| p.at == *at));
+        }
+    }
+
+    /// Forgets the latency windows (tracking was switched off and on again).
+    pub fn clear_latency(&mut self) {
+        self.pending.clear();
+        self.pending_order.clear();
+        self.windows.clear();
+    }
+
+    /// Every subject seen, sorted, with rates over `elapsed_secs` since the last call.
+    /// Publishers, receivers and "no interest" cannot be seen from outside: they stay empty
+    /// and the snapshot says so (`Vantage::Outside`).
+    pub fn subjects(&mut self, elapsed_secs: f64) -> Vec<SubjectStat> {
+        let mut out: Vec<SubjectStat> = self
+            .subjects
+            .iter_mut()
+            .map(|(subject, c)| {
+                let stat = SubjectStat {
+                    subject: subject.clone(),
+                    msgs: c.msgs,
+                    bytes: c.bytes,
+                    msgs_per_sec: per_sec(c.last_msgs, c.msgs, elapsed_secs),
+                    bytes_per_sec: per_sec(c.last_bytes, c.bytes, elapsed_secs),
+                    no_interest_msgs: 0,
+                    subscribers: 0,
+                    publishers: vec![],
+                    receivers: vec![],
+                    last_published: c.last_published,
+                };
+                c.last_msgs = c.msgs;
+                c.last_bytes = c.bytes;
+                stat
+            })
+            .collect();
+        out.sort_by(|a, b| a.subject.cmp(&b.subject));
+        out
+    }
+
+    /// Latency per service subject, sorted.
+    pub fn latency(&self) -> Vec<ServiceLatency> {
+        let mut out: Vec<ServiceLatency> = self
+            .windows
+            .iter()
+            .map(|(subject, w)| {
+                let mut recent: Vec<Duration> = w.recent.iter().copied().collect();
+                recent.sort_unstable();
+                ServiceLatency {
+                    subject: subject.clone(),
+                    requests: w.requests,
+                    replies: w.replies,
+                    timeouts: w.timeouts,
+                    p50: percentile(&recent, 0.50),
+                    p90: percentile(&recent, 0.90),
+                    p99: percentile(&recent, 0.99),
+                    max: recent.last().copied().unwrap_or_default(),
+                    sample_every: 1,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.subject.cmp(&b.subject));
+        out
+    }
+}
+
+pub fn per_sec(before: u64, after: u64, elapsed_secs: f64) -> f64 {
+    if elapsed_secs <= 0.0 {
+        return 0.0;
+    }
+    after.saturating_sub(before) as f64 / elapsed_secs
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn requests_pair_with_the_first_message_on_their_reply_subject() {
+        let mut o = Observer::new();
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        o.observe("svc.echo", Some("_INBOX.a.1"), 3, t0, wall, true);
+        o.observe(
+            "_INBOX.a.1",
+            None,
+            3,
+            t0 + Duration::from_millis(7),
+            wall,
+            true,
+        );
+        // A second message on the same inbox is not another reply.
+        o.observe(
+            "_INBOX.a.1",
+            None,
+            3,
+            t0 + Duration::from_millis(9),
+            wall,
+            true,
+        );
+        o.observe("svc.echo", Some("_INBOX.a.2"), 3, t0, wall, true);
+        let lat = o.latency();
+        assert_eq!(lat.len(), 1);
+        assert_eq!(
+            (lat[0].requests, lat[0].replies, lat[0].timeouts),
+            (2, 1, 0)
+        );
+        assert_eq!(lat[0].p50, Duration::from_millis(7));
+        o.expire(t0 + REQUEST_TIMEOUT + Duration::from_millis(1));
+        assert_eq!(o.latency()[0].timeouts, 1);
+    }
+
+    #[test]
+    fn subjects_count_and_rate_per_tick() {
+        let mut o = Observer::new();
+        let now = Instant::now();
+        for _ in 0..10 {
+            o.observe("a.b", None, 5, now, SystemTime::now(), false);
+        }
+        o.observe("a.c", None, 1, now, SystemTime::now(), false);
+        let s = o.subjects(2.0);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].subject.as_str(), s[0].msgs, s[0].bytes),
+            ("a.b", 10, 50)
+        );
+        assert_eq!(s[0].msgs_per_sec, 5.0);
+        // Nothing new: the rate falls to zero, the totals stay.
+        let s = o.subjects(1.0);
+        assert_eq!((s[0].msgs, s[0].msgs_per_sec), (10, 0.0));
+        assert!(o.latency().is_empty());
+    }
+}

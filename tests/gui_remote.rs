@@ -1,0 +1,160 @@
+//! UI tests of the remote-deployment parts of the inspector (egui_kittest, no display): the
+//! Servers view with unknown numbers and an unreachable server, the link state in the status
+//! bar, "unknown" publishers in the message view, and the Deployments window.
+#![cfg(feature = "gui")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+
+use switchboard::gui::app::InspectorApp;
+use switchboard::gui::client::NatsClient;
+use switchboard::gui::demo::DemoControl;
+use switchboard::gui::{GuiContext, Source};
+use switchboard::inspect::feed::{self, FeedPublisher};
+use switchboard::inspect::snapshot::{
+    LinkState, LinkStatus, MessageSample, ServerSummary, Snapshot, SubjectStat, Vantage,
+};
+use switchboard::record::nats::ConnectArgs;
+
+fn app() -> (
+    Harness<'static, InspectorApp>,
+    FeedPublisher,
+    tokio::runtime::Runtime,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (publisher, feed) = feed::channel(64);
+    let (client, _sent, _outcomes) = NatsClient::detached();
+    let ctx = GuiContext {
+        source: Source {
+            feed,
+            control: Arc::new(DemoControl::new()),
+            client: ConnectArgs::url("nats://10.0.0.1:4222"),
+            label: "prod".into(),
+        },
+        runtime: runtime.handle().clone(),
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(16)
+        .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
+    (harness, publisher, runtime)
+}
+
+fn go(harness: &mut Harness<'static, InspectorApp>, label: &str) {
+    let node = harness
+        .get_all_by_label(label)
+        .find(|n| n.accesskit_node().role() != Role::Label)
+        .unwrap_or_else(|| panic!("no entry {label:?}"));
+    node.click();
+    harness.run();
+}
+
+fn has(harness: &Harness<'static, InspectorApp>, label: &str) -> bool {
+    harness.query_all_by_label(label).next().is_some()
+}
+
+fn remote_snapshot() -> Snapshot {
+    Snapshot {
+        taken_at: Some(SystemTime::now()),
+        vantage: Vantage::Outside,
+        subjects: vec![SubjectStat {
+            subject: "orders.eu".into(),
+            msgs: 3,
+            bytes: 30,
+            msgs_per_sec: 1.0,
+            bytes_per_sec: 10.0,
+            no_interest_msgs: 0,
+            subscribers: 0,
+            publishers: vec![],
+            receivers: vec![],
+            last_published: Some(SystemTime::now()),
+        }],
+        servers: vec![
+            ServerSummary {
+                name: "alpha".into(),
+                id: "NALPHA".into(),
+                version: "2.15.1".into(),
+                reachable: true,
+                attached: true,
+                uptime: Some(Duration::from_secs(90)),
+                ..ServerSummary::default()
+            },
+            ServerSummary {
+                name: "beta".into(),
+                id: "NBETA".into(),
+                version: "2.15.1".into(),
+                reachable: false,
+                ..ServerSummary::default()
+            },
+        ],
+        link: Some(LinkStatus {
+            state: LinkState::Reconnecting,
+            detail: "connection lost".into(),
+            since: SystemTime::now(),
+            inventory: "connections unknown: add a monitoring URL".into(),
+        }),
+        ..Snapshot::default()
+    }
+}
+
+#[test]
+fn the_servers_view_shows_unknown_and_unreachable() {
+    let (mut harness, publisher, _rt) = app();
+    publisher.publish_snapshot(remote_snapshot());
+    harness.run();
+    assert!(
+        has(&harness, "reconnecting"),
+        "the status bar shows the link"
+    );
+    go(&mut harness, "Servers");
+    assert!(has(&harness, "alpha (attached)"));
+    assert!(has(&harness, "unreachable"));
+    assert!(has(&harness, "reachable"));
+    assert!(has(&harness, "unknown"), "unknown connections read unknown");
+    assert!(has(&harness, "connections unknown: add a monitoring URL"));
+}
+
+#[test]
+fn messages_from_outside_have_unknown_publishers_not_no_receivers() {
+    let (mut harness, publisher, _rt) = app();
+    publisher.publish_snapshot(remote_snapshot());
+    harness.run();
+    go(&mut harness, "Messages");
+    publisher.offer_sample(MessageSample {
+        seq: 1,
+        time: SystemTime::now(),
+        subject: b"orders.eu".to_vec(),
+        reply: None,
+        headers: None,
+        payload: b"hello".to_vec(),
+        publisher_id: 0,
+        receivers: 0,
+    });
+    harness.run();
+    assert!(has(&harness, "unknown"));
+    assert!(
+        !has(&harness, "no one"),
+        "from outside, receivers are unknown"
+    );
+}
+
+#[test]
+fn the_deployments_window_offers_profiles_and_context_import() {
+    let dir = tempfile::tempdir().unwrap();
+    // The only test of this file that reads the profiles file: point it at a temp folder.
+    std::env::set_var("SWITCHBOARD_CONFIG_DIR", dir.path());
+    let (mut harness, _publisher, _rt) = app();
+    harness.run();
+    go(&mut harness, "Deployments…");
+    assert!(has(&harness, "Import NATS CLI contexts"));
+    assert!(has(&harness, "Embedded broker"));
+    go(&mut harness, "New profile");
+    assert!(has(&harness, "Save and connect"));
+}

@@ -1,0 +1,560 @@
+//! Attaching the inspector to a real nats-server deployment (NATS_SERVER_BIN): a
+//! three-node cluster on loopback, traffic published through one node seen through another,
+//! request/reply latency of a real responder, every server listed, wrong credentials
+//! reported, a stopped node reported and recovered from. Skipped (with a note) when
+//! NATS_SERVER_BIN is not set: switchboard itself does not cluster. Profile files and NATS
+//! CLI context import need no server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use support::{free_port, Server, Target};
+use switchboard::inspect::snapshot::{EventKind, LinkState, Snapshot, Vantage};
+use switchboard::inspect::{BrokerControl, Feed};
+use switchboard::remote::contexts::{context_profile_named, read_contexts};
+use switchboard::remote::{attach, Credentials, Profile, Profiles};
+
+fn reference() -> Option<Target> {
+    match std::env::var_os("NATS_SERVER_BIN").filter(|p| !p.is_empty()) {
+        Some(p) => Some(Target::Reference(PathBuf::from(p))),
+        None => {
+            eprintln!("skipped: NATS_SERVER_BIN is not set (a nats-server cluster is needed)");
+            None
+        }
+    }
+}
+
+/// A node of the test cluster, with its monitoring port.
+struct Node {
+    server: Server,
+    http_port: u16,
+}
+
+/// Starts three routed nodes with an application account and a system account.
+fn cluster(target: &Target) -> Vec<Node> {
+    let cluster_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let http_port = free_port();
+        let routes: Vec<String> = cluster_ports
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, p)| format!("\"nats-route://127.0.0.1:{p}\""))
+            .collect();
+        let config = format!(
+            r#"
+server_name: node{i}
+http: "127.0.0.1:{http_port}"
+cluster {{
+  name: testc
+  listen: "127.0.0.1:{cport}"
+  routes: [{routes}]
+}}
+accounts {{
+  APP: {{ users: [ {{ user: app, password: secret }} ] }}
+  SYS: {{ users: [ {{ user: sys, password: syspass }} ] }}
+}}
+system_account: SYS
+"#,
+            cport = cluster_ports[i],
+            routes = routes.join(", "),
+        );
+        nodes.push(Node {
+            server: Server::start_with_config(target, &config, &[]),
+            http_port,
+        });
+    }
+    nodes
+}
+
+/// Waits (bounded) until every node reports routes to the two others.
+fn wait_for_routes(rt: &tokio::runtime::Runtime, nodes: &[Node]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let all_routed = nodes.iter().all(|n| {
+            let url = format!("http://127.0.0.1:{}/routez", n.http_port);
+            rt.block_on(switchboard::remote::poll::http_get(&url))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["num_routes"].as_u64())
+                .is_some_and(|n| n >= 2)
+        });
+        if all_routed {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster's routes never came up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn app_credentials() -> Credentials {
+    Credentials {
+        user: Some("app".into()),
+        password: Some("secret".into()),
+        ..Credentials::default()
+    }
+}
+
+fn system_credentials() -> Credentials {
+    Credentials {
+        user: Some("sys".into()),
+        password: Some("syspass".into()),
+        ..Credentials::default()
+    }
+}
+
+/// Reads snapshots until `pred` holds, at most `limit`; panics with `what` and the last
+/// snapshot's link status otherwise.
+fn wait_for(
+    feed: &mut Feed,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&Snapshot) -> bool,
+) -> Arc<Snapshot> {
+    let deadline = Instant::now() + limit;
+    let mut last: Option<Arc<Snapshot>> = None;
+    loop {
+        if let Some(s) = feed.latest() {
+            if pred(&s) {
+                return s;
+            }
+            last = Some(s);
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "timed out waiting for {what}; last link: {:?}, servers: {:?}",
+                last.as_ref().and_then(|s| s.link.clone()),
+                last.as_ref().map(|s| s
+                    .servers
+                    .iter()
+                    .map(|s| (s.name.clone(), s.reachable))
+                    .collect::<Vec<_>>())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn app_client(url: String, name: &str) -> async_nats::Client {
+    support::connect_once(
+        url,
+        async_nats::ConnectOptions::with_user_and_password("app".into(), "secret".into())
+            .name(name),
+    )
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_cluster_is_inspected_through_one_node() {
+    let Some(target) = reference() else { return };
+    let rt = runtime();
+    let nodes = cluster(&target);
+    wait_for_routes(&rt, &nodes);
+    let profile = Profile {
+        name: "test cluster".into(),
+        servers: nodes[0].server.url(),
+        credentials: app_credentials(),
+        system: Some(system_credentials()),
+        ..Profile::default()
+    };
+    let mut attached = attach(profile, rt.handle());
+    wait_for(
+        &mut attached.feed,
+        Duration::from_secs(10),
+        "connected",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
+        },
+    );
+
+    // A real responder on node 2; a publisher and a requester on node 1.
+    let responder = rt.block_on(app_client(nodes[2].server.url(), "responder"));
+    let responder_task = rt.spawn({
+        let responder = responder.clone();
+        async move {
+            let mut sub = responder.subscribe("svc.echo").await.unwrap();
+            while let Some(m) = sub.next().await {
+                if let Some(reply) = m.reply {
+                    responder.publish(reply, m.payload).await.unwrap();
+                }
+            }
+        }
+    });
+    rt.block_on(responder.flush()).unwrap();
+    let publisher = rt.block_on(app_client(nodes[1].server.url(), "publisher"));
+    // The inspector's interest (on node 0) must have crossed the routes to node 1 too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        rt.block_on(async {
+            publisher.publish("probe", Bytes::new()).await.unwrap();
+            publisher.flush().await.unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        if attached
+            .feed
+            .latest()
+            .is_some_and(|s| s.subjects.iter().any(|x| x.subject == "probe"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the inspector never saw node 1's traffic"
+        );
+    }
+    rt.block_on(async {
+        // The responder's interest must have crossed the routes before the requests do.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = tokio::time::timeout(
+                Duration::from_millis(500),
+                publisher.request("svc.echo", Bytes::from_static(b"warm-up")),
+            )
+            .await;
+            if matches!(r, Ok(Ok(_))) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the responder never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for i in 0..20 {
+            publisher
+                .publish("orders.eu.created", Bytes::from(format!("order {i}")))
+                .await
+                .unwrap();
+        }
+        for _ in 0..10 {
+            publisher
+                .request("svc.echo", Bytes::from_static(b"ping"))
+                .await
+                .unwrap();
+        }
+        publisher.flush().await.unwrap();
+    });
+
+    let snap = wait_for(
+        &mut attached.feed,
+        Duration::from_secs(20),
+        "traffic, latency, servers and connections",
+        |s| {
+            s.subjects
+                .iter()
+                .any(|x| x.subject == "orders.eu.created" && x.msgs == 20)
+                && s.latency
+                    .iter()
+                    .any(|l| l.subject == "svc.echo" && l.replies >= 10)
+                && s.servers.len() == 3
+                && s.servers.iter().all(|x| x.reachable)
+                && s.connections.iter().any(|c| c.name == "responder")
+        },
+    );
+    assert_eq!(snap.vantage, Vantage::Outside);
+    let orders = snap
+        .subjects
+        .iter()
+        .find(|x| x.subject == "orders.eu.created")
+        .unwrap();
+    assert_eq!(
+        orders.bytes,
+        (0..20)
+            .map(|i| format!("order {i}").len() as u64)
+            .sum::<u64>()
+    );
+    let echo = snap
+        .latency
+        .iter()
+        .find(|l| l.subject == "svc.echo")
+        .unwrap();
+    assert!(echo.requests >= 10 && echo.p50 > Duration::ZERO && echo.max >= echo.p50);
+    let mut names: Vec<&str> = snap.servers.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["node0", "node1", "node2"]);
+    assert!(snap.servers.iter().all(|s| s.version == "2.15.1"));
+    assert_eq!(
+        snap.servers
+            .iter()
+            .filter(|s| s.attached)
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["node0"]
+    );
+    // The responder's subscription is known (from node 2's monitoring) and the subject tree
+    // knows who would receive svc.echo.
+    let responder_conn = snap
+        .connections
+        .iter()
+        .find(|c| c.name == "responder")
+        .unwrap();
+    assert!(responder_conn
+        .subscriptions
+        .iter()
+        .any(|s| s.subject == "svc.echo"));
+    let svc = snap
+        .subjects
+        .iter()
+        .find(|x| x.subject == "svc.echo")
+        .unwrap();
+    assert!(svc.receivers.contains(&responder_conn.id));
+    // Samples flow when asked for, with the publisher marked unknown by the vantage.
+    attached.control.set_sampling(true);
+    rt.block_on(async {
+        publisher
+            .publish("orders.us.created", Bytes::from_static(b"sampled"))
+            .await
+            .unwrap();
+        publisher.flush().await.unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sample = loop {
+        if let Some(s) = attached
+            .feed
+            .drain_samples(100)
+            .into_iter()
+            .find(|s| s.subject == b"orders.us.created")
+        {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no sample arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(sample.payload, b"sampled");
+    responder_task.abort();
+    drop(attached);
+    drop(nodes);
+}
+
+#[test]
+fn wrong_credentials_give_a_clear_error() {
+    let Some(target) = reference() else { return };
+    let rt = runtime();
+    let nodes = cluster(&target);
+    let profile = Profile {
+        name: "bad".into(),
+        servers: nodes[0].server.url(),
+        credentials: Credentials {
+            user: Some("app".into()),
+            password: Some("wrong".into()),
+            ..Credentials::default()
+        },
+        ..Profile::default()
+    };
+    let mut attached = attach(profile, rt.handle());
+    let snap = wait_for(
+        &mut attached.feed,
+        Duration::from_secs(15),
+        "auth failure",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::AuthFailed)
+        },
+    );
+    let link = snap.link.clone().unwrap();
+    assert!(
+        link.detail
+            .to_lowercase()
+            .contains("authorization violation"),
+        "{}",
+        link.detail
+    );
+    let events = attached.feed.events_since(0);
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Link {
+            state: LinkState::AuthFailed,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
+    let Some(target) = reference() else { return };
+    let rt = runtime();
+    let mut nodes = cluster(&target);
+    wait_for_routes(&rt, &nodes);
+    let profile = Profile {
+        name: "failover".into(),
+        servers: format!("{},{}", nodes[0].server.url(), nodes[1].server.url()),
+        credentials: app_credentials(),
+        system: Some(system_credentials()),
+        ..Profile::default()
+    };
+    let mut attached = attach(profile, rt.handle());
+    let snap = wait_for(
+        &mut attached.feed,
+        Duration::from_secs(15),
+        "three servers",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
+                && s.servers.len() == 3
+                && s.servers.iter().all(|x| x.reachable)
+        },
+    );
+    let attached_name = snap
+        .servers
+        .iter()
+        .find(|s| s.attached)
+        .map(|s| s.name.clone())
+        .unwrap();
+    let index: usize = attached_name.trim_start_matches("node").parse().unwrap();
+    // Stop the node the inspector is attached to.
+    drop(nodes.remove(index));
+    let survivor = nodes[0].server.url();
+    let snap = wait_for(
+        &mut attached.feed,
+        Duration::from_secs(20),
+        "the stopped node reported and the link back",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
+                && s.servers
+                    .iter()
+                    .any(|x| x.name == attached_name && !x.reachable)
+                && s.servers.iter().filter(|x| x.reachable).count() == 2
+        },
+    );
+    assert!(snap
+        .servers
+        .iter()
+        .any(|x| x.attached && x.name != attached_name));
+    let events = attached.feed.events_since(0);
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Server { name, reachable: false } if *name == attached_name
+    )));
+    // Traffic published after the failover is seen.
+    let publisher = rt.block_on(app_client(survivor, "late-publisher"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        rt.block_on(async {
+            publisher
+                .publish("after.failover", Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+            publisher.flush().await.unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(s) = attached.feed.latest() {
+            if s.subjects.iter().any(|x| x.subject == "after.failover") {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no traffic seen after the failover"
+        );
+    }
+}
+
+#[test]
+fn profiles_round_trip_through_their_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        Profiles::load_from(dir.path()).unwrap(),
+        Profiles::default()
+    );
+    let mut profiles = Profiles::default();
+    profiles.upsert(Profile {
+        name: "prod".into(),
+        servers: "nats://a:4222,nats://b:4222".into(),
+        credentials: Credentials {
+            creds: Some("/etc/nats/user.creds".into()),
+            tls_ca: Some("/etc/nats/ca.pem".into()),
+            ..Credentials::default()
+        },
+        monitor_url: Some("http://a:8222".into()),
+        system: Some(system_credentials()),
+        subjects: vec!["orders.>".into(), "svc.*".into()],
+        imported_from: None,
+    });
+    profiles.upsert(Profile::for_url("nats://dev:4222"));
+    profiles.save_to(dir.path()).unwrap();
+    let loaded = Profiles::load_from(dir.path()).unwrap();
+    assert_eq!(loaded, profiles);
+    assert_eq!(loaded.profiles[0].name, "nats://dev:4222");
+    assert_eq!(
+        loaded.get("prod").unwrap().connect_args().server,
+        "nats://a:4222,nats://b:4222"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("profiles.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the profiles file may hold passwords");
+    }
+    std::fs::write(dir.path().join("profiles.json"), "{ not json").unwrap();
+    assert!(Profiles::load_from(dir.path())
+        .unwrap_err()
+        .to_string()
+        .contains("not a valid profiles file"));
+}
+
+#[test]
+fn nats_cli_contexts_become_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = dir.path().join("nats");
+    std::fs::create_dir_all(nats.join("context")).unwrap();
+    std::fs::write(
+        nats.join("context/prod.json"),
+        r#"{"description":"production","url":"nats://p1:4222,nats://p2:4222","user":"u",
+            "password":"p","creds":"","nkey":"","cert":"/c.pem","key":"/k.pem","ca":"/ca.pem",
+            "jetstream_domain":"hub","color_scheme":"red"}"#,
+    )
+    .unwrap();
+    std::fs::write(nats.join("context/dev.json"), r#"{"url":"","token":"t0k"}"#).unwrap();
+    std::fs::write(nats.join("context/empty.json"), "").unwrap();
+    std::fs::write(nats.join("context/notes.txt"), "ignored").unwrap();
+    std::fs::write(nats.join("context.txt"), "prod\n").unwrap();
+    let (contexts, selected) = read_contexts(&nats).unwrap();
+    assert_eq!(selected.as_deref(), Some("prod"));
+    let names: Vec<&str> = contexts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["dev", "prod"]);
+    let prod = &contexts[1].profile;
+    assert_eq!(prod.servers, "nats://p1:4222,nats://p2:4222");
+    assert_eq!(prod.credentials.user.as_deref(), Some("u"));
+    assert_eq!(prod.credentials.password.as_deref(), Some("p"));
+    assert_eq!(prod.credentials.creds, None);
+    assert_eq!(prod.credentials.tls_ca, Some(PathBuf::from("/ca.pem")));
+    assert_eq!(prod.imported_from.as_deref(), Some("prod"));
+    assert_eq!(contexts[1].description, "production");
+    let dev = &contexts[0].profile;
+    assert_eq!(dev.servers, "nats://127.0.0.1:4222");
+    assert_eq!(dev.credentials.token.as_deref(), Some("t0k"));
+    // By name, and the selected one for an empty name.
+    assert_eq!(context_profile_named(&nats, "dev").unwrap(), *dev);
+    assert_eq!(context_profile_named(&nats, "").unwrap(), *prod);
+    assert!(context_profile_named(&nats, "nope").is_err());
+    // No NATS CLI folder at all: nothing to import, not an error.
+    assert!(read_contexts(&dir.path().join("missing"))
+        .unwrap()
+        .0
+        .is_empty());
+}
