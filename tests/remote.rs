@@ -140,7 +140,23 @@ fn wait_for(
         }
         if Instant::now() > deadline {
             panic!(
-                "timed out waiting for {what}; last link: {:?}, servers: {:?}",
+                "timed out waiting for {what}; subjects: {:?}, latency: {:?}, connections: {:?}, \
+                 last link: {:?}, servers: {:?}",
+                last.as_ref().map(|s| s
+                    .subjects
+                    .iter()
+                    .map(|x| (x.subject.clone(), x.msgs))
+                    .collect::<Vec<_>>()),
+                last.as_ref().map(|s| s
+                    .latency
+                    .iter()
+                    .map(|l| (l.subject.clone(), l.requests, l.replies))
+                    .collect::<Vec<_>>()),
+                last.as_ref().map(|s| s
+                    .connections
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect::<Vec<_>>()),
                 last.as_ref().and_then(|s| s.link.clone()),
                 last.as_ref().map(|s| s
                     .servers

@@ -21,8 +21,7 @@ use super::panels::{
     queues,
     rates::RatesPanel,
     recordings::{RecordingsPanel, Tab as RecordingsTab},
-    servers,
-    settings as settings_panel,
+    servers, settings as settings_panel,
     subjects::SubjectsPanel,
     Command, View,
 };

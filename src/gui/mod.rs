@@ -14,9 +14,9 @@ pub mod client;
 pub mod demo;
 pub mod model;
 pub mod panels;
-pub mod settings;
-pub mod recording_tasks;
 pub mod profiles;
+pub mod recording_tasks;
+pub mod settings;
 pub mod state;
 pub mod widgets;
 

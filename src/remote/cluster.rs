@@ -155,7 +155,14 @@ pub struct InventoryBuilder {
     last_conn_totals: HashMap<u64, Totals>,
     /// Every server seen, by id, as last seen.
     known: BTreeMap<String, ServerSummary>,
+    /// Polls in a row each known server missed (answer nor route).
+    misses: HashMap<String, u32>,
 }
+
+/// Polls in a row a server must miss before it is called unreachable: one late answer to a
+/// gathered request (a busy server, a loaded machine) is not an outage, and a view that
+/// flapped on it would be crying wolf.
+const MISSES_BEFORE_UNREACHABLE: u32 = 2;
 
 /// A server's reachability changed (for the event log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,7 +265,13 @@ impl InventoryBuilder {
             .collect();
         for (id, s) in self.known.iter_mut() {
             let present = answered.contains_key(id.as_str()) || routed.contains(&id.as_str());
-            if !present && s.reachable && !poll.varz.is_empty() {
+            let misses = self.misses.entry(id.clone()).or_default();
+            if present || poll.varz.is_empty() {
+                *misses = 0;
+            } else {
+                *misses += 1;
+            }
+            if *misses >= MISSES_BEFORE_UNREACHABLE && s.reachable {
                 s.reachable = false;
                 s.in_msgs_per_sec = None;
                 s.out_msgs_per_sec = None;
@@ -502,10 +515,13 @@ mod tests {
             varz: vec![varz("A", "a", 10)],
             ..PollResult::default()
         };
+        // One missed poll is a late answer, not an outage.
         let (inv, changes) = b.merge(&only_a, t0 + Duration::from_secs(1), "A", &mut ids, "t");
+        assert!(inv.servers[1].reachable && changes.is_empty());
+        assert_eq!(inv.servers[0].in_msgs_per_sec, Some(10.0));
+        let (inv, changes) = b.merge(&only_a, t0 + Duration::from_secs(2), "A", &mut ids, "t");
         assert_eq!(inv.servers.len(), 2);
         assert!(!inv.servers[1].reachable);
-        assert_eq!(inv.servers[0].in_msgs_per_sec, Some(10.0));
         assert_eq!(
             changes,
             vec![Reachability {
@@ -513,7 +529,7 @@ mod tests {
                 reachable: false
             }]
         );
-        let (_, changes) = b.merge(&both, t0 + Duration::from_secs(2), "A", &mut ids, "t");
+        let (_, changes) = b.merge(&both, t0 + Duration::from_secs(3), "A", &mut ids, "t");
         assert!(changes[0].reachable);
     }
 

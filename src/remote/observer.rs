@@ -5,7 +5,10 @@
 //! Latency from outside: a message carrying a reply subject is a request; the first message
 //! seen later on that reply subject is its reply. The difference of the two arrival times
 //! is the round trip as seen from this vantage point (the request and the reply may travel
-//! different routes to us, so it is an estimate, not the broker's own measure).
+//! different routes to us, so it is an estimate, not the broker's own measure). In a
+//! cluster the reply can even arrive first (it came over a faster route): such a reply is
+//! remembered for a moment, and the request that follows counts as answered, with no round
+//! trip recorded since none can be measured from here.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,6 +23,10 @@ const MAX_PENDING_REQUESTS: usize = 50_000;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Round trips kept per service subject for the percentiles.
 const LATENCY_WINDOW: usize = 4096;
+/// How long, and how many, unmatched messages are remembered as replies that may have
+/// overtaken their request.
+const EARLY_REPLY_WINDOW: Duration = Duration::from_secs(2);
+const MAX_EARLY_REPLIES: usize = 4096;
 
 #[derive(Debug, Default)]
 struct SubjectCount {
@@ -53,6 +60,9 @@ pub struct Observer {
     /// Reply subjects in the order their requests arrived, to expire the oldest.
     pending_order: VecDeque<(Instant, String)>,
     windows: HashMap<String, Window>,
+    /// Messages that answered no pending request, by subject, with when they came.
+    early: HashMap<String, Instant>,
+    early_order: VecDeque<(Instant, String)>,
     /// Requests not tracked because too many were waiting.
     pub untracked_requests: u64,
     pub total_msgs: u64,
@@ -100,6 +110,8 @@ impl Observer {
                 w.recent.pop_front();
             }
             w.recent.push_back(now.saturating_duration_since(p.at));
+        } else if reply.is_none() {
+            self.remember_early(subject, now);
         }
         if let Some(reply) = reply.filter(|r| !r.is_empty()) {
             self.expire(now);
@@ -107,10 +119,18 @@ impl Observer {
                 self.untracked_requests += 1;
                 return;
             }
-            self.windows
-                .entry(subject.to_string())
-                .or_default()
-                .requests += 1;
+            let w = self.windows.entry(subject.to_string()).or_default();
+            w.requests += 1;
+            if self
+                .early
+                .get(reply)
+                .is_some_and(|at| now.saturating_duration_since(*at) <= EARLY_REPLY_WINDOW)
+            {
+                // Its reply overtook it: answered, round trip unknown.
+                self.early.remove(reply);
+                w.replies += 1;
+                return;
+            }
             self.pending.insert(
                 reply.to_string(),
                 Pending {
@@ -120,6 +140,23 @@ impl Observer {
             );
             self.pending_order.push_back((now, reply.to_string()));
         }
+    }
+
+    /// Remembers a message that answered nothing yet (bounded in time and count).
+    fn remember_early(&mut self, subject: &str, now: Instant) {
+        while let Some((at, _)) = self.early_order.front() {
+            let stale = now.saturating_duration_since(*at) > EARLY_REPLY_WINDOW;
+            if !stale && self.early_order.len() < MAX_EARLY_REPLIES {
+                break;
+            }
+            if let Some((at, s)) = self.early_order.pop_front() {
+                if self.early.get(&s) == Some(&at) {
+                    self.early.remove(&s);
+                }
+            }
+        }
+        self.early.insert(subject.to_string(), now);
+        self.early_order.push_back((now, subject.to_string()));
     }
 
     /// Counts requests older than [`REQUEST_TIMEOUT`] without a reply as timeouts.
@@ -151,6 +188,8 @@ impl Observer {
     pub fn clear_latency(&mut self) {
         self.pending.clear();
         self.pending_order.clear();
+        self.early.clear();
+        self.early_order.clear();
         self.windows.clear();
     }
 
@@ -229,6 +268,36 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_reply_that_overtakes_its_request_counts_as_an_answer_without_a_round_trip() {
+        let mut o = Observer::new();
+        let t0 = Instant::now();
+        let wall = SystemTime::now();
+        // Seen from a third server: the reply came over a faster route than the request.
+        o.observe("_INBOX.b.1", None, 2, t0, wall, true);
+        o.observe(
+            "svc.echo",
+            Some("_INBOX.b.1"),
+            2,
+            t0 + Duration::from_millis(1),
+            wall,
+            true,
+        );
+        // Too late to be an overtaking reply: this request stays pending.
+        o.observe("_INBOX.b.2", None, 2, t0, wall, true);
+        o.observe(
+            "svc.echo",
+            Some("_INBOX.b.2"),
+            2,
+            t0 + Duration::from_secs(3),
+            wall,
+            true,
+        );
+        let lat = o.latency();
+        assert_eq!((lat[0].requests, lat[0].replies), (2, 1));
+        assert_eq!(lat[0].max, Duration::ZERO, "no round trip measured");
+    }
 
     #[test]
     fn requests_pair_with_the_first_message_on_their_reply_subject() {

@@ -9,8 +9,8 @@ pub mod publish;
 pub mod queues;
 pub mod rates;
 pub mod recordings;
-pub mod settings;
 pub mod servers;
+pub mod settings;
 pub mod subjects;
 
 use super::client::Outgoing;
