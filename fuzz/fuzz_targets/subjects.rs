@@ -7,6 +7,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use switchboard::broker::account::Account;
 use switchboard::broker::client::ClientShared;
+use switchboard::broker::outbound::OutboundBudget;
 use switchboard::broker::sublist::{Sublist, Subscription};
 use switchboard::proto::subject;
 
@@ -21,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         SocketAddr::from(([127, 0, 0, 1], 1)),
         Arc::new(Account::new("$G")),
         1 << 20,
+        Arc::new(OutboundBudget::new(u64::MAX)),
     ));
     let mut sublist = Sublist::new();
     let mut expected = 0;
