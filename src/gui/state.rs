@@ -9,7 +9,7 @@ use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot, SubjectStat
 
 use super::model::filter::SubjectFilter;
 use super::model::queues;
-use super::model::subject_tree::{build_tree, SubjectTree};
+use super::model::subject_tree::SubjectTree;
 
 /// Messages kept for the live view.
 pub const MESSAGE_HISTORY: usize = 10_000;
@@ -447,7 +447,9 @@ impl UiState {
         }
         let live: HashSet<u64> = snap.connections.iter().map(|c| c.id).collect();
         self.connection_rates.retain(|id, _| live.contains(id));
-        self.track_subjects(&snap, t);
+        // One sort per snapshot serves both the tracked subjects and the views.
+        let by_rate = super::model::subject_tree::by_rate(&snap.subjects);
+        self.track_subjects(&snap, &by_rate, t);
         let counters = queues::delivered_counters(&snap.queue_groups);
         match &self.queue_baseline {
             Some((since, _)) if t - since < QUEUE_WINDOW_SECS => {}
@@ -456,28 +458,45 @@ impl UiState {
                 self.queue_baseline = Some((t, counters));
             }
         }
-        self.tree = build_tree(&snap.subjects);
-        self.subjects_by_rate = super::model::subject_tree::by_rate(&snap.subjects);
+        self.tree.update(&snap.subjects);
+        self.subjects_by_rate = by_rate;
         self.snapshot = snap;
     }
 
-    fn track_subjects(&mut self, snap: &Snapshot, t: f64) {
-        let top: HashSet<&str> = super::model::subject_tree::by_rate(&snap.subjects)
-            .into_iter()
+    /// Extends the rate rings of the busiest subjects and the plotted ones. Only those
+    /// are looked at: walking every subject of a large snapshot (10,000 and more) with
+    /// three hash lookups each cost a few milliseconds of the frames that take one.
+    fn track_subjects(&mut self, snap: &Snapshot, by_rate: &[usize], t: f64) {
+        let top: HashSet<&str> = by_rate
+            .iter()
             .take(TRACKED_TOP_SUBJECTS)
-            .map(|i| &snap.subjects[i])
+            .filter_map(|&i| snap.subjects.get(i))
             .filter(|s| s.msgs_per_sec > 0.0)
             .map(|s| s.subject.as_str())
             .collect();
-        for s in &snap.subjects {
-            let wanted =
-                top.contains(s.subject.as_str()) || self.plotted_subjects.contains(&s.subject);
-            if let Some(ring) = self.subject_rates.get_mut(&s.subject) {
-                ring.push((t, s.msgs_per_sec, s.bytes_per_sec));
-            } else if wanted {
+        let push = |rates: &mut HashMap<String, Ring<(f64, f64, f64)>>, s: &SubjectStat| {
+            let point = (t, s.msgs_per_sec, s.bytes_per_sec);
+            if let Some(ring) = rates.get_mut(&s.subject) {
+                ring.push(point);
+            } else {
                 let mut ring = Ring::new(RATE_HISTORY_POINTS);
-                ring.push((t, s.msgs_per_sec, s.bytes_per_sec));
-                self.subject_rates.insert(s.subject.clone(), ring);
+                ring.push(point);
+                rates.insert(s.subject.clone(), ring);
+            }
+        };
+        for s in by_rate
+            .iter()
+            .take(TRACKED_TOP_SUBJECTS)
+            .filter_map(|&i| snap.subjects.get(i))
+            .filter(|s| top.contains(s.subject.as_str()))
+        {
+            push(&mut self.subject_rates, s);
+        }
+        if !self.plotted_subjects.is_empty() {
+            for s in snap.subjects.iter().filter(|s| {
+                self.plotted_subjects.contains(&s.subject) && !top.contains(s.subject.as_str())
+            }) {
+                push(&mut self.subject_rates, s);
             }
         }
         let plotted = &self.plotted_subjects;

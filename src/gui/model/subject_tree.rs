@@ -79,6 +79,9 @@ pub struct SubjectTree {
     /// Top-level nodes, sorted by token.
     pub roots: Vec<usize>,
     pub total: BranchStats,
+    /// The node of each subject, in the order of the subjects it was built from (lets
+    /// [`SubjectTree::update`] redo the numbers without rebuilding).
+    pub leaves: Vec<usize>,
 }
 
 /// How siblings are ordered in the flattened view.
@@ -111,9 +114,11 @@ fn dedup_ids(ids: &mut Vec<u64>) {
 /// Builds the tree from the snapshot's subjects (any order).
 pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
     let mut nodes: Vec<SubjectNode> = Vec::new();
-    let mut index: HashMap<(Option<usize>, String), usize> = HashMap::new();
+    // Keyed by tokens borrowed from `subjects`: no allocation per level and subject.
+    let mut index: HashMap<(Option<usize>, &str), usize> = HashMap::new();
     let mut roots = Vec::new();
     let mut total = BranchStats::default();
+    let mut leaves = Vec::with_capacity(subjects.len());
     for stat in subjects {
         add_into(&mut total, stat);
         total.publishers.extend_from_slice(&stat.publishers);
@@ -125,7 +130,7 @@ pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
                 path.push('.');
             }
             path.push_str(token);
-            let key = (parent, token.to_string());
+            let key = (parent, token);
             let id = match index.get(&key) {
                 Some(&id) => id,
                 None => {
@@ -155,6 +160,7 @@ pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
         }
         if let Some(leaf) = parent {
             nodes[leaf].own = Some(stat.clone());
+            leaves.push(leaf);
         }
     }
     let by_token = |nodes: &[SubjectNode], ids: &mut Vec<usize>| {
@@ -174,6 +180,70 @@ pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
         nodes,
         roots,
         total,
+        leaves,
+    }
+}
+
+impl BranchStats {
+    /// Back to zero, keeping the id lists' allocations.
+    fn reset(&mut self) {
+        let mut publishers = std::mem::take(&mut self.publishers);
+        let mut receivers = std::mem::take(&mut self.receivers);
+        publishers.clear();
+        receivers.clear();
+        *self = BranchStats {
+            publishers,
+            receivers,
+            ..BranchStats::default()
+        };
+    }
+}
+
+impl SubjectTree {
+    /// The tree for a new snapshot. From one snapshot to the next the subjects are
+    /// usually the same ones in the same order: then only the numbers are redone, in
+    /// place (rebuilding a 10,000-subject tree took about 30 ms of a frame). Otherwise,
+    /// or when a subject is not where it was, the tree is rebuilt. Either way the result
+    /// equals `build_tree(subjects)`.
+    pub fn update(&mut self, subjects: &[SubjectStat]) {
+        let same = self.leaves.len() == subjects.len()
+            && subjects.iter().zip(&self.leaves).all(|(s, &leaf)| {
+                self.nodes
+                    .get(leaf)
+                    .is_some_and(|n| n.path == s.subject && n.own.is_some())
+            });
+        if !same {
+            *self = build_tree(subjects);
+            return;
+        }
+        self.total.reset();
+        for node in &mut self.nodes {
+            node.branch.reset();
+        }
+        for (stat, &leaf) in subjects.iter().zip(&self.leaves) {
+            add_into(&mut self.total, stat);
+            self.total.publishers.extend_from_slice(&stat.publishers);
+            self.total.receivers.extend_from_slice(&stat.receivers);
+            let mut cur = Some(leaf);
+            while let Some(id) = cur {
+                let Some(node) = self.nodes.get_mut(id) else {
+                    break;
+                };
+                add_into(&mut node.branch, stat);
+                node.branch.publishers.extend_from_slice(&stat.publishers);
+                node.branch.receivers.extend_from_slice(&stat.receivers);
+                cur = node.parent;
+            }
+            if let Some(node) = self.nodes.get_mut(leaf) {
+                node.own = Some(stat.clone());
+            }
+        }
+        dedup_ids(&mut self.total.publishers);
+        dedup_ids(&mut self.total.receivers);
+        for node in &mut self.nodes {
+            dedup_ids(&mut node.branch.publishers);
+            dedup_ids(&mut node.branch.receivers);
+        }
     }
 }
 
@@ -316,6 +386,31 @@ mod tests {
             stat("audit.log", 30, 3.0, 0, 30),
             stat("orders.eu.shipped", 20, 2.0, 1, 4),
         ])
+    }
+
+    #[test]
+    fn update_in_place_equals_a_rebuild() {
+        let mut tree = sample();
+        // Same subjects, new numbers: updated in place.
+        let next = [
+            stat("orders.eu.created", 300, 1.0, 0, 9),
+            stat("orders.us.created", 60, 6.0, 1, 0),
+            stat("orders", 5, 0.5, 1, 0),
+            stat("audit.log", 31, 0.0, 2, 30),
+            stat("orders.eu.shipped", 21, 2.5, 1, 4),
+        ];
+        tree.update(&next);
+        assert_eq!(tree, build_tree(&next));
+        // A subject more, and another order: rebuilt.
+        let other = [
+            stat("audit.log", 31, 0.0, 2, 30),
+            stat("orders.eu.created", 300, 1.0, 0, 9),
+            stat("new.one", 1, 1.0, 1, 0),
+        ];
+        tree.update(&other);
+        assert_eq!(tree, build_tree(&other));
+        tree.update(&[]);
+        assert_eq!(tree, build_tree(&[]));
     }
 
     #[test]

@@ -28,17 +28,35 @@ pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
         ui.label(RichText::new("No queue subscriptions.").weak());
         return;
     }
+    // Only the groups in view are laid out (hundreds of groups cost a frame otherwise);
+    // the others take the height they had when last drawn, remembered in egui's memory.
+    let heights_id = ui.scope_id().with("queue_group_heights");
+    let mut heights: Vec<f32> = ui.data(|d| d.get_temp(heights_id)).unwrap_or_default();
+    heights.resize(groups.len(), GROUP_HEIGHT_GUESS);
     egui::ScrollArea::vertical()
         .id_salt("queue_groups")
         .auto_shrink([false, false])
-        .show(ui, |ui| {
+        .show_viewport(ui, |ui, viewport| {
+            let top = ui.cursor().min.y;
             for (i, g) in groups.iter().enumerate() {
+                let start = ui.cursor().min.y;
+                let y = start - top;
+                let height = heights[i];
+                if y + height < viewport.min.y || y > viewport.max.y {
+                    ui.add_space(height);
+                    continue;
+                }
                 let shares = queues::shares(g, state.queue_previous.as_ref());
                 group(ui, i, &shares, commands);
                 ui.add_space(8.0);
+                heights[i] = ui.cursor().min.y - start;
             }
         });
+    ui.data_mut(|d| d.insert_temp(heights_id, heights));
 }
+
+/// A group's height before it was first drawn (header, column titles, four members).
+const GROUP_HEIGHT_GUESS: f32 = 150.0;
 
 fn group(ui: &mut Ui, index: usize, g: &GroupShares, commands: &mut Vec<Command>) {
     egui::Frame::group(ui.style()).show(ui, |ui| {
