@@ -83,14 +83,21 @@ impl Rig {
             .find(|n| n.accesskit_node().role() != Role::Label)
             .unwrap_or_else(|| panic!("nothing to click named {text:?}"));
         node.click();
-        self.harness.run();
+        self.settle();
+    }
+
+    /// Runs frames until the UI settles; a view that keeps animating (a progress bar while
+    /// a file loads or a replay runs on a slow machine) is fine: what the tests wait for,
+    /// they wait for explicitly with [`Rig::wait_until`].
+    fn settle(&mut self) {
+        let _ = self.harness.try_run();
     }
 
     fn type_into(&mut self, field: &str, text: &str) {
         self.harness.get_by_label(field).focus();
-        self.harness.run();
+        self.settle();
         self.harness.get_by_label(field).type_text(text);
-        self.harness.run();
+        self.settle();
     }
 
     fn has_containing(&self, text: &str) -> bool {
@@ -105,7 +112,7 @@ impl Rig {
         for _ in 0..400 {
             self.harness.step();
             if done(self.harness.state()) {
-                self.harness.run();
+                self.settle();
                 return;
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -177,7 +184,7 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
         .next()
         .unwrap();
     badge.click();
-    rig.harness.run();
+    rig.settle();
     assert_eq!(rig.harness.state().view, View::Recordings);
 
     rig.click("Stop recording");
@@ -221,7 +228,7 @@ fn bad_subjects_and_unwritable_files_are_shown_not_fatal() {
     rig.harness.state_mut().recordings.record_subjects.clear();
     // A file where a folder should be: the file can't be created.
     rig.harness.state_mut().recordings.record_path = file.join("x.rec").display().to_string();
-    rig.harness.run();
+    rig.settle();
     rig.click("Record");
     rig.wait_until("the error", |app| app.recordings.record_error.is_some());
     assert!(rig.has_containing("can't start recording"));
