@@ -10,7 +10,7 @@
 //! - Events (connect, disconnect, slow consumer, auth failure) go to a bounded log.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
@@ -33,6 +33,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const LATENCY_WINDOW: usize = 4096;
 /// Samples waiting for an observer.
 const SAMPLE_QUEUE: usize = 8192;
+/// Message samples taken per snapshot tick (250 ms), at most: 20,000 a second is more than
+/// a live view can show or a history of 10,000 keep, and copying every message of a
+/// million-a-second flood into the queue would cost the broker for nothing.
+const SAMPLES_PER_TICK: i64 = 5_000;
 /// Payload bytes copied into a sample.
 pub const MAX_SAMPLE_PAYLOAD: usize = 64 * 1024;
 
@@ -86,6 +90,9 @@ pub struct Tap {
     publisher: FeedPublisher,
     feed: Mutex<Option<Feed>>,
     sampling: AtomicBool,
+    /// Samples still allowed until the next snapshot tick refills it (see
+    /// [`SAMPLES_PER_TICK`]).
+    sample_budget: AtomicI64,
     sample_seq: AtomicU64,
     subjects: Mutex<HashMap<Box<[u8]>, SubjectTotals>>,
     pub subjects_overflow: AtomicU64,
@@ -118,6 +125,7 @@ impl Tap {
             publisher,
             feed: Mutex::new(Some(feed)),
             sampling: AtomicBool::new(false),
+            sample_budget: AtomicI64::new(SAMPLES_PER_TICK),
             sample_seq: AtomicU64::new(0),
             subjects: Mutex::new(HashMap::new()),
             subjects_overflow: AtomicU64::new(0),
@@ -144,7 +152,15 @@ impl Tap {
     }
 
     pub fn set_sampling(&self, on: bool) {
+        self.sample_budget
+            .store(SAMPLES_PER_TICK, Ordering::Relaxed);
         self.sampling.store(on, Ordering::Relaxed);
+    }
+
+    /// A new snapshot tick: the sample budget starts again.
+    pub fn refill_samples(&self) {
+        self.sample_budget
+            .store(SAMPLES_PER_TICK, Ordering::Relaxed);
     }
 
     pub fn sampling(&self) -> bool {
@@ -154,7 +170,9 @@ impl Tap {
     /// True when a sample of the next message would be taken (checked before copying).
     #[inline]
     pub fn wants_sample(&self) -> bool {
-        self.sampling.load(Ordering::Relaxed) && !self.publisher.samples_full()
+        self.sampling.load(Ordering::Relaxed)
+            && self.sample_budget.load(Ordering::Relaxed) > 0
+            && !self.publisher.samples_full()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -167,6 +185,7 @@ impl Tap {
         publisher_id: u64,
         receivers: u32,
     ) {
+        self.sample_budget.fetch_sub(1, Ordering::Relaxed);
         let seq = self.sample_seq.fetch_add(1, Ordering::Relaxed) + 1;
         self.publisher.offer_sample(MessageSample {
             seq,
@@ -364,6 +383,23 @@ mod tests {
         tap.track(b"svc", Some(b"_INBOX.4"));
         let w = &tap.latency_windows()[0].1;
         assert_eq!((w.requests, w.replies, w.recent.len()), (2, 1, 1));
+    }
+
+    #[test]
+    fn samples_are_capped_per_tick() {
+        let tap = Tap::new();
+        let _feed = tap.take_feed();
+        assert!(!tap.wants_sample(), "off until asked for");
+        tap.set_sampling(true);
+        let mut taken = 0;
+        while tap.wants_sample() && taken < 2 * SAMPLES_PER_TICK {
+            tap.sample(b"s", None, None, b"p", 1, 0);
+            taken += 1;
+        }
+        // The queue (8,192) is larger than a tick's budget: the budget is what stopped it.
+        assert_eq!(taken, SAMPLES_PER_TICK);
+        tap.refill_samples();
+        assert!(tap.wants_sample(), "a new tick allows samples again");
     }
 
     #[test]

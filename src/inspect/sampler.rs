@@ -59,6 +59,7 @@ impl Sampler {
         self.last_at = Some(now);
         let server = self.server.clone();
         server.tap.expire_requests();
+        server.tap.refill_samples();
 
         let totals = server.totals();
         let rates = rates_of(&self.last_totals, &totals, elapsed);
