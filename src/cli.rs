@@ -104,6 +104,7 @@ impl SignalCommand {
     }
 
     /// The Unix signal nats-server sends for this command.
+    #[cfg(unix)]
     pub fn signal_number(self) -> libc::c_int {
         match self {
             SignalCommand::LameDuck => libc::SIGUSR2,

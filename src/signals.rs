@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::broker::BrokerHandle;
+#[cfg(unix)]
 use crate::{log_error, log_info};
 
 /// The process signals a server handles, installed before it says it is ready (a signal
@@ -96,7 +97,13 @@ pub fn send(request: &crate::cli::SignalRequest) -> ExitCode {
             }
         },
     };
-    let signal = match nix::sys::signal::Signal::try_from(request.command.signal_number()) {
+    deliver(pid, request.command)
+}
+
+/// Sends the command's signal to `pid`, as `nats-server --signal` does.
+#[cfg(unix)]
+fn deliver(pid: i32, command: crate::cli::SignalCommand) -> ExitCode {
+    let signal = match nix::sys::signal::Signal::try_from(command.signal_number()) {
         Ok(signal) => signal,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -105,7 +112,7 @@ pub fn send(request: &crate::cli::SignalRequest) -> ExitCode {
     };
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
         Ok(()) => {
-            println!("[{pid}] signal \"{}\" sent", request.command.name());
+            println!("[{pid}] signal \"{}\" sent", command.name());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -113,6 +120,17 @@ pub fn send(request: &crate::cli::SignalRequest) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Windows has no Unix signals (nats-server uses its service control manager there).
+#[cfg(not(unix))]
+fn deliver(pid: i32, command: crate::cli::SignalCommand) -> ExitCode {
+    eprintln!(
+        "switchboard: --signal {} (process {pid}) needs Unix signals; stop the server with \
+         Ctrl-C or its service manager",
+        command.name()
+    );
+    ExitCode::from(1)
 }
 
 /// Looks through /proc for exactly one other process named switchboard or nats-server.
