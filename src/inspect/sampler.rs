@@ -265,32 +265,17 @@ fn latency(windows: Vec<(Box<[u8]>, LatencyWindow)>) -> Vec<ServiceLatency> {
     let mut out: Vec<ServiceLatency> = windows
         .into_iter()
         .map(|(subject, w)| {
-            let mut recent = w.recent;
-            recent.sort_unstable();
-            ServiceLatency {
-                subject: String::from_utf8_lossy(&subject).into_owned(),
-                requests: w.requests,
-                replies: w.replies,
-                timeouts: w.timeouts,
-                p50: percentile(&recent, 0.50),
-                p90: percentile(&recent, 0.90),
-                p99: percentile(&recent, 0.99),
-                max: recent.last().copied().unwrap_or_default(),
-                sample_every: 1,
-            }
+            ServiceLatency::summarize(
+                String::from_utf8_lossy(&subject).into_owned(),
+                w.requests,
+                w.replies,
+                w.timeouts,
+                w.recent,
+            )
         })
         .collect();
     out.sort_by(|a, b| a.subject.cmp(&b.subject));
     out
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 fn per_sec(before: u64, after: u64, elapsed: f64) -> f64 {

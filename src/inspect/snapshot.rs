@@ -224,6 +224,39 @@ pub struct ServiceLatency {
     pub sample_every: u32,
 }
 
+impl ServiceLatency {
+    /// The summary of one service's counts and recent round trips (every request tracked).
+    pub fn summarize(
+        subject: String,
+        requests: u64,
+        replies: u64,
+        timeouts: u64,
+        mut recent: Vec<Duration>,
+    ) -> Self {
+        recent.sort_unstable();
+        ServiceLatency {
+            subject,
+            requests,
+            replies,
+            timeouts,
+            p50: percentile(&recent, 0.50),
+            p90: percentile(&recent, 0.90),
+            p99: percentile(&recent, 0.99),
+            max: recent.last().copied().unwrap_or_default(),
+            sample_every: 1,
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
 /// What was dropped between the engine and its observers: never the messages themselves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DropCounters {

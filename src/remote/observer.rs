@@ -228,19 +228,13 @@ impl Observer {
             .windows
             .iter()
             .map(|(subject, w)| {
-                let mut recent: Vec<Duration> = w.recent.iter().copied().collect();
-                recent.sort_unstable();
-                ServiceLatency {
-                    subject: subject.clone(),
-                    requests: w.requests,
-                    replies: w.replies,
-                    timeouts: w.timeouts,
-                    p50: percentile(&recent, 0.50),
-                    p90: percentile(&recent, 0.90),
-                    p99: percentile(&recent, 0.99),
-                    max: recent.last().copied().unwrap_or_default(),
-                    sample_every: 1,
-                }
+                ServiceLatency::summarize(
+                    subject.clone(),
+                    w.requests,
+                    w.replies,
+                    w.timeouts,
+                    w.recent.iter().copied().collect(),
+                )
             })
             .collect();
         out.sort_by(|a, b| a.subject.cmp(&b.subject));
@@ -253,15 +247,6 @@ pub fn per_sec(before: u64, after: u64, elapsed_secs: f64) -> f64 {
         return 0.0;
     }
     after.saturating_sub(before) as f64 / elapsed_secs
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 #[cfg(test)]
