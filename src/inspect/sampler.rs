@@ -119,18 +119,7 @@ impl Sampler {
         }
         self.last_clients = next_clients;
 
-        let mut queue_groups: Vec<QueueGroupInfo> = groups
-            .into_iter()
-            .map(|((subject, queue), mut members)| {
-                members.sort_by_key(|m| m.client_id);
-                QueueGroupInfo {
-                    subject,
-                    queue,
-                    members,
-                }
-            })
-            .collect();
-        queue_groups.sort_by(|a, b| (&a.subject, &a.queue).cmp(&(&b.subject, &b.queue)));
+        let queue_groups = QueueGroupInfo::from_members(groups);
 
         let subjects = self.subjects(elapsed);
         let closed = closed_connections(&server);

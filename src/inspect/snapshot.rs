@@ -200,6 +200,28 @@ pub struct QueueGroupInfo {
     pub members: Vec<QueueMember>,
 }
 
+impl QueueGroupInfo {
+    /// Groups from their members keyed by (subject, queue): sorted by subject and queue,
+    /// members by client id, so every source lists them the same way.
+    pub fn from_members(
+        groups: impl IntoIterator<Item = ((String, String), Vec<QueueMember>)>,
+    ) -> Vec<QueueGroupInfo> {
+        let mut out: Vec<QueueGroupInfo> = groups
+            .into_iter()
+            .map(|((subject, queue), mut members)| {
+                members.sort_by_key(|m| m.client_id);
+                QueueGroupInfo {
+                    subject,
+                    queue,
+                    members,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.subject, &a.queue).cmp(&(&b.subject, &b.queue)));
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMember {
     pub client_id: u64,

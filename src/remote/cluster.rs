@@ -378,18 +378,7 @@ impl InventoryBuilder {
         }
         self.last_conn_totals = next_totals;
         out.sort_by_key(|c| c.id);
-        let queue_groups = groups
-            .into_iter()
-            .map(|((subject, queue), mut members)| {
-                members.sort_by_key(|m| m.client_id);
-                QueueGroupInfo {
-                    subject,
-                    queue,
-                    members,
-                }
-            })
-            .collect();
-        (out, queue_groups, subscriptions)
+        (out, QueueGroupInfo::from_members(groups), subscriptions)
     }
 }
 
