@@ -188,7 +188,7 @@ pub(crate) struct Conn {
     pub(crate) wakes: Vec<Arc<ClientShared>>,
     /// Consumers over 75% of max_pending touched in this batch.
     pub(crate) stalls: Vec<Arc<ClientShared>>,
-    pub(crate) cache: HashMap<Box<[u8]>, CacheEntry>,
+    pub(crate) cache: HashMap<Box<[u8]>, CacheEntry, foldhash::fast::RandomState>,
     pub(crate) last_flush: Instant,
     /// Messages recorded in this batch (record and replay, `record_tap`).
     pub(crate) record_batch: super::record_tap::RecordBatch,
@@ -224,7 +224,7 @@ impl Conn {
             no_responders: false,
             wakes: Vec::new(),
             stalls: Vec::new(),
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             last_flush: now,
             record_batch: Default::default(),
             cache_generation: u64::MAX,

@@ -1,12 +1,12 @@
 //! The recording tap: while a recording runs, every publish whose subject matches its
-//! patterns is encoded (with the publisher's id and how many subscribers received it) into
-//! its connection's batch, and each batch is offered to the recording's bounded queue at the
-//! end of the connection's read batch (before receivers are woken, so a reply is never
-//! recorded before its request). When no recording runs the publish path pays one relaxed
-//! load.
+//! patterns is appended (with how many subscribers received it) to its connection's batch, a
+//! BATCH record shared by the messages of one socket read (one time, one publisher, one CRC),
+//! and each batch is offered to the recording's bounded queue at the end of the connection's
+//! read batch (before receivers are woken, so a reply is never recorded before its request).
+//! When no recording runs the publish path pays one relaxed load.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::RwLock;
@@ -19,35 +19,35 @@ use crate::record::recorder::{
     RecordCounters, RecordError, RecordMonitor, RecordOptions, RecordSink, Recording,
 };
 
-/// Encoded messages a connection buffers during one read batch (`Conn::end_batch` hands
-/// them to the recording): one queue entry per batch instead of one per message.
+/// The messages a connection records during one socket read (`Conn::end_batch` hands them
+/// to the recording): one queue entry per read instead of one per message.
 #[derive(Debug, Default)]
 pub struct RecordBatch {
+    /// The BATCH record being built (framed; empty when none is open).
     data: Vec<u8>,
     count: u64,
     size: usize,
-    /// The recording the batch belongs to.
-    epoch: u64,
+    /// The recording this read's messages go to, looked up once per read: taking the
+    /// recording's lock for every message was most of the tap's cost.
+    session: Option<Arc<Session>>,
     /// When the current read's messages were taken in (0 = not read yet). Every message of
-    /// one socket read arrived together, so one clock reading serves them all; a clock call
-    /// per message was a measurable share of the publish path.
+    /// one socket read arrived together, so one clock reading serves them all.
     read_time_ns: u64,
 }
 
 /// A batch is handed over early once it holds this many bytes.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 
+#[derive(Debug)]
 struct Session {
     sink: RecordSink,
     patterns: Vec<Box<[u8]>>,
-    epoch: u64,
 }
 
 #[derive(Default)]
 pub struct RecordTap {
     active: AtomicBool,
-    epoch: AtomicU64,
-    session: RwLock<Option<Session>>,
+    session: RwLock<Option<Arc<Session>>>,
 }
 
 impl std::fmt::Debug for RecordTap {
@@ -73,8 +73,10 @@ impl RecordTap {
         publisher: u64,
         receivers: u32,
     ) {
-        let guard = self.session.read();
-        let Some(session) = guard.as_ref() else {
+        if batch.session.is_none() {
+            batch.session = self.session.read().clone();
+        }
+        let Some(session) = &batch.session else {
             return;
         };
         if !session.patterns.is_empty()
@@ -85,19 +87,18 @@ impl RecordTap {
         {
             return;
         }
-        if batch.epoch != session.epoch {
-            // Left over from an earlier recording: not this one's.
-            *batch = RecordBatch {
-                epoch: session.epoch,
-                ..RecordBatch::default()
-            };
+        if batch.read_time_ns == 0 {
+            batch.read_time_ns = format::now_ns();
+        }
+        if batch.data.is_empty() {
+            if batch.data.capacity() == 0 {
+                batch.data = session.sink.take_buffer();
+            }
+            format::begin_batch(&mut batch.data, batch.read_time_ns, Some(publisher));
         }
         let headers = msg
             .header_len
             .map(|n| msg.message.get(..n).unwrap_or_default());
-        if batch.read_time_ns == 0 {
-            batch.read_time_ns = format::now_ns();
-        }
         let m = MessageRef {
             time_ns: batch.read_time_ns,
             subject: msg.subject,
@@ -107,31 +108,25 @@ impl RecordTap {
             publisher: Some(publisher),
             receivers: Some(receivers),
         };
-        format::append_message(&mut batch.data, &m);
+        format::append_batch_entry(&mut batch.data, &m);
         batch.count += 1;
         batch.size += m.size();
         if batch.data.len() >= MAX_BATCH_BYTES {
-            hand_over(session, batch, publisher);
+            if let Some(session) = batch.session.clone() {
+                hand_over(&session, batch, publisher);
+            }
         }
     }
 
-    /// Hands a connection's batch to the recording (called at the end of each read batch).
+    /// Hands a connection's batch to the recording (called at the end of each read batch)
+    /// and lets go of the recording until the next read.
     #[inline]
     pub fn flush(&self, batch: &mut RecordBatch, publisher: u64) {
         batch.read_time_ns = 0;
-        if batch.count > 0 {
-            self.flush_batch(batch, publisher);
-        }
-    }
-
-    fn flush_batch(&self, batch: &mut RecordBatch, publisher: u64) {
-        let guard = self.session.read();
-        match guard.as_ref() {
-            Some(session) if session.epoch == batch.epoch => {
-                hand_over(session, batch, publisher);
+        if let Some(session) = batch.session.take() {
+            if batch.count > 0 {
+                hand_over(&session, batch, publisher);
             }
-            // The recording it was made for has stopped.
-            _ => *batch = RecordBatch::default(),
         }
     }
 
@@ -140,12 +135,7 @@ impl RecordTap {
         if slot.is_some() {
             return false;
         }
-        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
-        *slot = Some(Session {
-            sink,
-            patterns,
-            epoch,
-        });
+        *slot = Some(Arc::new(Session { sink, patterns }));
         self.active.store(true, Ordering::Relaxed);
         true
     }
@@ -156,8 +146,10 @@ impl RecordTap {
     }
 }
 
+/// Closes the batch's BATCH record and queues it; the batch starts over empty.
 fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64) {
-    let data = std::mem::replace(&mut batch.data, Vec::with_capacity(4096));
+    format::end_batch(&mut batch.data, 0);
+    let data = std::mem::take(&mut batch.data);
     session
         .sink
         .offer_batch(data, batch.count, batch.size, Some(publisher));

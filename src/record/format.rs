@@ -1,4 +1,4 @@
-//! The recording file format, version 1 (described in docs/recording-format.md): a magic and
+//! The recording file format, version 2 (described in docs/recording-format.md): a magic and
 //! version, then records, each `u32 length | u32 crc32 | body`, all integers little-endian.
 //! The body starts with a one-byte kind. This module encodes and decodes bodies; framing and
 //! I/O are the writer's and the reader's.
@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// The first bytes of every recording, followed by the version.
 pub const MAGIC: &[u8; 6] = b"SWBREC";
-/// The format version written after the magic (`u16` little-endian).
-pub const VERSION: u16 = 1;
+/// The format version written after the magic (`u16` little-endian). Version 2 added BATCH
+/// records; readers read versions 1 and 2.
+pub const VERSION: u16 = 2;
 /// Bytes before the first record: magic and version.
 pub const FILE_HEADER_LEN: usize = MAGIC.len() + 2;
 /// Bytes in front of each record body: length and CRC32.
@@ -28,6 +29,9 @@ pub mod kind {
     pub const STATS: u8 = 4;
     /// Final counters; present only when the recording was closed cleanly.
     pub const END: u8 = 5;
+    /// Messages one broker connection published in one socket read: they share the time
+    /// and the publisher, so each costs a short entry and the batch one CRC.
+    pub const BATCH: u8 = 6;
 }
 
 /// Message flags.
@@ -37,6 +41,10 @@ const HAS_PUBLISHER: u8 = 4;
 const HAS_RECEIVERS: u8 = 8;
 /// Fixed part of a message body: kind, flags, time, publisher, receivers and four lengths.
 const MESSAGE_FIXED: usize = 1 + 1 + 8 + 8 + 4 + 4 * 4;
+/// Fixed part of a BATCH body: kind, flags (publisher present), time, publisher.
+const BATCH_FIXED: usize = 1 + 1 + 8 + 8;
+/// Fixed part of each BATCH entry: flags, receivers and four lengths.
+const ENTRY_FIXED: usize = 1 + 4 + 4 * 4;
 
 /// One recorded message, owned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -148,6 +156,8 @@ pub enum DecodeError {
     Malformed(u8),
     #[error("metadata is not valid JSON: {0}")]
     Meta(String),
+    #[error("a BATCH record holds several messages (decode it with decode_into)")]
+    Batch,
 }
 
 /// The file header: magic and version.
@@ -209,9 +219,57 @@ pub fn batch_bodies(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn write_message(b: &mut Vec<u8>, m: &MessageRef<'_>) {
+/// Starts a BATCH record at the end of `out`, framed as in the file with its length and CRC
+/// left zero (`end_batch` fills in the length, the writer the CRC); returns where it starts.
+/// Its messages share `time_ns` and `publisher` (the time of the socket read that brought
+/// them in, and the connection that read).
+pub fn begin_batch(out: &mut Vec<u8>, time_ns: u64, publisher: Option<u64>) -> usize {
+    let start = out.len();
+    out.reserve(FRAME_HEADER_LEN + BATCH_FIXED);
+    out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    out.push(kind::BATCH);
+    out.push(if publisher.is_some() {
+        HAS_PUBLISHER
+    } else {
+        0
+    });
+    out.extend_from_slice(&time_ns.to_le_bytes());
+    out.extend_from_slice(&publisher.unwrap_or(0).to_le_bytes());
+    start
+}
+
+/// Appends one message to the BATCH record being built at the end of `out` (its time and
+/// publisher are the batch's; those of `m` are not written).
+pub fn append_batch_entry(out: &mut Vec<u8>, m: &MessageRef<'_>) {
+    // On the publish path: the fixed fields go in as one copy, not six small ones.
     let reply = m.reply.unwrap_or_default();
     let headers = m.headers.unwrap_or_default();
+    let mut fixed = [0u8; ENTRY_FIXED];
+    fixed[0] = message_flags(m) & !HAS_PUBLISHER;
+    fixed[1..5].copy_from_slice(&m.receivers.unwrap_or(0).to_le_bytes());
+    for (i, len) in [m.subject.len(), reply.len(), headers.len(), m.payload.len()]
+        .into_iter()
+        .enumerate()
+    {
+        fixed[5 + 4 * i..9 + 4 * i].copy_from_slice(&len_u32(len).to_le_bytes());
+    }
+    out.reserve(ENTRY_FIXED + m.size());
+    out.extend_from_slice(&fixed);
+    out.extend_from_slice(m.subject);
+    out.extend_from_slice(reply);
+    out.extend_from_slice(headers);
+    out.extend_from_slice(m.payload);
+}
+
+/// Finishes the BATCH record that `begin_batch` started at `start`: fills in its length.
+pub fn end_batch(out: &mut [u8], start: usize) {
+    let len = len_u32(out.len().saturating_sub(start + FRAME_HEADER_LEN));
+    if let Some(field) = out.get_mut(start..start + 4) {
+        field.copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+fn message_flags(m: &MessageRef<'_>) -> u8 {
     let mut flags = 0u8;
     flags |= if m.reply.is_some() { HAS_REPLY } else { 0 };
     flags |= if m.headers.is_some() { HAS_HEADERS } else { 0 };
@@ -225,11 +283,13 @@ fn write_message(b: &mut Vec<u8>, m: &MessageRef<'_>) {
     } else {
         0
     };
-    b.push(kind::MESSAGE);
-    b.push(flags);
-    b.extend_from_slice(&m.time_ns.to_le_bytes());
-    b.extend_from_slice(&m.publisher.unwrap_or(0).to_le_bytes());
-    b.extend_from_slice(&m.receivers.unwrap_or(0).to_le_bytes());
+    flags
+}
+
+/// The four lengths, then subject, reply, headers and payload.
+fn write_parts(b: &mut Vec<u8>, m: &MessageRef<'_>) {
+    let reply = m.reply.unwrap_or_default();
+    let headers = m.headers.unwrap_or_default();
     for len in [m.subject.len(), reply.len(), headers.len(), m.payload.len()] {
         b.extend_from_slice(&len_u32(len).to_le_bytes());
     }
@@ -237,6 +297,15 @@ fn write_message(b: &mut Vec<u8>, m: &MessageRef<'_>) {
     b.extend_from_slice(reply);
     b.extend_from_slice(headers);
     b.extend_from_slice(m.payload);
+}
+
+fn write_message(b: &mut Vec<u8>, m: &MessageRef<'_>) {
+    b.push(kind::MESSAGE);
+    b.push(message_flags(m));
+    b.extend_from_slice(&m.time_ns.to_le_bytes());
+    b.extend_from_slice(&m.publisher.unwrap_or(0).to_le_bytes());
+    b.extend_from_slice(&m.receivers.unwrap_or(0).to_le_bytes());
+    write_parts(b, m);
 }
 
 pub fn encode_meta(meta: &Meta) -> Vec<u8> {
@@ -292,6 +361,71 @@ impl<'a> Cursor<'a> {
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
+
+    /// The four lengths and the byte strings of a message whose other fields are known.
+    fn message(
+        &mut self,
+        flags: u8,
+        time_ns: u64,
+        publisher: u64,
+        receivers: u32,
+    ) -> Result<Message, DecodeError> {
+        let lens = [self.u32()?, self.u32()?, self.u32()?, self.u32()?];
+        let kind = self.kind;
+        let mut part = |n: u32| -> Result<Vec<u8>, DecodeError> {
+            let n = usize::try_from(n).map_err(|_| DecodeError::Malformed(kind))?;
+            Ok(self.take(n)?.to_vec())
+        };
+        let subject = part(lens[0])?;
+        let reply = part(lens[1])?;
+        let headers = part(lens[2])?;
+        let payload = part(lens[3])?;
+        Ok(Message {
+            time_ns,
+            subject,
+            reply: (flags & HAS_REPLY != 0).then_some(reply),
+            headers: (flags & HAS_HEADERS != 0).then_some(headers),
+            payload,
+            publisher: (flags & HAS_PUBLISHER != 0).then_some(publisher),
+            receivers: (flags & HAS_RECEIVERS != 0).then_some(receivers),
+        })
+    }
+}
+
+/// Decodes one record body into the records it holds, appended to `out` in order: the
+/// record itself, or each message of a BATCH. Nothing is appended when it fails.
+pub fn decode_into(
+    body: &[u8],
+    out: &mut std::collections::VecDeque<Record>,
+) -> Result<(), DecodeError> {
+    match body.split_first() {
+        Some((&kind::BATCH, rest)) => {
+            let messages = decode_batch(rest)?;
+            out.extend(messages.into_iter().map(Record::Message));
+            Ok(())
+        }
+        _ => {
+            out.push_back(decode(body)?);
+            Ok(())
+        }
+    }
+}
+
+fn decode_batch(rest: &[u8]) -> Result<Vec<Message>, DecodeError> {
+    let mut c = Cursor {
+        buf: rest,
+        kind: kind::BATCH,
+    };
+    let batch_flags = c.u8()?;
+    let time_ns = c.u64()?;
+    let publisher = c.u64()?;
+    let mut messages = Vec::new();
+    while !c.buf.is_empty() {
+        let flags = (c.u8()? & !HAS_PUBLISHER) | (batch_flags & HAS_PUBLISHER);
+        let receivers = c.u32()?;
+        messages.push(c.message(flags, time_ns, publisher, receivers)?);
+    }
+    Ok(messages)
 }
 
 /// Decodes one record body (after the frame header).
@@ -307,30 +441,13 @@ pub fn decode(body: &[u8]) -> Result<Record, DecodeError> {
             let time_ns = c.u64()?;
             let publisher = c.u64()?;
             let receivers = c.u32()?;
-            let lens = [c.u32()?, c.u32()?, c.u32()?, c.u32()?];
-            let mut part = |n: u32| -> Result<Vec<u8>, DecodeError> {
-                Ok(
-                    c.take(usize::try_from(n).map_err(|_| DecodeError::Malformed(k))?)?
-                        .to_vec(),
-                )
-            };
-            let subject = part(lens[0])?;
-            let reply = part(lens[1])?;
-            let headers = part(lens[2])?;
-            let payload = part(lens[3])?;
+            let m = c.message(flags, time_ns, publisher, receivers)?;
             if !c.buf.is_empty() {
                 return Err(DecodeError::Malformed(k));
             }
-            Ok(Record::Message(Message {
-                time_ns,
-                subject,
-                reply: (flags & HAS_REPLY != 0).then_some(reply),
-                headers: (flags & HAS_HEADERS != 0).then_some(headers),
-                payload,
-                publisher: (flags & HAS_PUBLISHER != 0).then_some(publisher),
-                receivers: (flags & HAS_RECEIVERS != 0).then_some(receivers),
-            }))
+            Ok(Record::Message(m))
         }
+        kind::BATCH => Err(DecodeError::Batch),
         kind::CONNECTION => {
             let id = c.u64()?;
             Ok(Record::Connection {
@@ -429,6 +546,61 @@ mod tests {
         }
         assert_eq!(batch, framed);
         assert!(seal_batch(&mut batch[..whole - 1]) < whole);
+    }
+
+    #[test]
+    fn batch_records_round_trip_into_messages() {
+        let entries = [
+            Message {
+                subject: b"a.b".to_vec(),
+                reply: Some(b"_INBOX.1".to_vec()),
+                payload: b"x".to_vec(),
+                receivers: Some(3),
+                ..Message::default()
+            },
+            Message {
+                subject: b"\xff".to_vec(),
+                reply: Some(Vec::new()),
+                headers: Some(b"NATS/1.0\r\n\r\n".to_vec()),
+                payload: (0..=255u8).collect(),
+                receivers: Some(0),
+                ..Message::default()
+            },
+            Message {
+                subject: b"c".to_vec(),
+                ..Message::default()
+            },
+        ];
+        for publisher in [Some(42), None] {
+            let mut data = vec![9; 5]; // whatever precedes the batch in the buffer
+            let start = begin_batch(&mut data, 1_234, publisher);
+            for m in &entries {
+                append_batch_entry(&mut data, &m.as_ref());
+            }
+            end_batch(&mut data, start);
+            assert_eq!(seal_batch(&mut data[start..]), data.len() - start);
+            let body = batch_bodies(&data[start..]).next().unwrap();
+            assert_eq!(decode(body), Err(DecodeError::Batch));
+            let mut out = std::collections::VecDeque::new();
+            decode_into(body, &mut out).unwrap();
+            let want: Vec<Record> = entries
+                .iter()
+                .map(|m| {
+                    Record::Message(Message {
+                        time_ns: 1_234,
+                        publisher,
+                        ..m.clone()
+                    })
+                })
+                .collect();
+            assert_eq!(Vec::from(out), want);
+            // Cut anywhere inside its last entry, the batch is malformed as a whole.
+            let mut out = std::collections::VecDeque::new();
+            for cut in body.len() - 5..body.len() {
+                assert!(decode_into(&body[..cut], &mut out).is_err(), "cut at {cut}");
+            }
+            assert!(out.is_empty(), "a failed batch yields nothing");
+        }
     }
 
     #[test]

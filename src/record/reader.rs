@@ -1,6 +1,7 @@
 //! Reads a recording record by record, streaming. A damaged or cut-off end is not an error:
 //! the reader returns every whole record before it and then reports the tail.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -64,6 +65,8 @@ pub struct Reader<R: Read> {
     version: u16,
     tail: Option<Tail>,
     done: bool,
+    /// Records decoded and not yet returned (the messages of a BATCH).
+    pending: VecDeque<Record>,
 }
 
 impl Reader<BufReader<File>> {
@@ -105,6 +108,7 @@ impl<R: Read> Reader<R> {
             version: format::VERSION,
             tail: None,
             done: false,
+            pending: VecDeque::new(),
         };
         let magic_len = n.min(MAGIC.len());
         if header[..magic_len] != MAGIC[..magic_len] {
@@ -132,7 +136,8 @@ impl<R: Read> Reader<R> {
         self.tail.as_ref()
     }
 
-    /// Offset of the next record (after the last one returned).
+    /// Offset of the next record in the file (after the record that held the last one
+    /// returned: a BATCH's messages all report the offset after the batch).
     pub fn offset(&self) -> u64 {
         self.offset
     }
@@ -153,18 +158,30 @@ impl<R: Read> Reader<R> {
     /// The next whole record; `None` at the end of the file or at an unreadable tail (then
     /// `tail()` says what). Errors are I/O errors only.
     pub fn next_record(&mut self) -> io::Result<Option<Record>> {
+        loop {
+            if let Some(record) = self.pending.pop_front() {
+                return Ok(Some(record));
+            }
+            if self.done || !self.read_record()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads the next framed record into `pending`; false at the end or the tail.
+    fn read_record(&mut self) -> io::Result<bool> {
         if self.done {
-            return Ok(None);
+            return Ok(false);
         }
         let mut frame = [0u8; FRAME_HEADER_LEN];
         let n = read_full(&mut self.input, &mut frame)?;
         if n == 0 {
             self.done = true;
-            return Ok(None);
+            return Ok(false);
         }
         if n < FRAME_HEADER_LEN {
             self.stop(TailReason::Truncated, Some(n as u64));
-            return Ok(None);
+            return Ok(false);
         }
         let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
         let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
@@ -173,30 +190,30 @@ impl<R: Read> Reader<R> {
         });
         if len == 0 || len > format::MAX_BODY_LEN {
             self.stop(TailReason::BadLength(len), None);
-            return Ok(None);
+            return Ok(false);
         }
         if beyond_file {
             self.stop(TailReason::Truncated, None);
-            return Ok(None);
+            return Ok(false);
         }
         let mut body = vec![0u8; len as usize];
         let got = read_full(&mut self.input, &mut body)?;
         if got < body.len() {
             self.stop(TailReason::Truncated, Some((FRAME_HEADER_LEN + got) as u64));
-            return Ok(None);
+            return Ok(false);
         }
         if crc32fast::hash(&body) != crc {
             self.stop(TailReason::BadChecksum, None);
-            return Ok(None);
+            return Ok(false);
         }
-        match format::decode(&body) {
-            Ok(record) => {
+        match format::decode_into(&body, &mut self.pending) {
+            Ok(()) => {
                 self.offset += (FRAME_HEADER_LEN + body.len()) as u64;
-                Ok(Some(record))
+                Ok(true)
             }
             Err(e) => {
                 self.stop(TailReason::Undecodable(e), None);
-                Ok(None)
+                Ok(false)
             }
         }
     }

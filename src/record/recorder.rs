@@ -127,6 +127,9 @@ struct Item {
 #[derive(Clone)]
 pub struct RecordSink {
     tx: Sender<Item>,
+    /// Buffers the writer has emptied, for producers to fill again: a fresh buffer for every
+    /// batch cost page faults and reallocations on the publish path.
+    recycled: Receiver<Vec<u8>>,
     counters: Arc<Counters>,
     max_bytes: usize,
 }
@@ -137,7 +140,18 @@ impl std::fmt::Debug for RecordSink {
     }
 }
 
+/// Emptied buffers kept for reuse, and the largest capacity worth keeping.
+const RECYCLED_BUFFERS: usize = 64;
+const RECYCLE_MAX_CAPACITY: usize = 1024 * 1024;
+
 impl RecordSink {
+    /// An empty buffer to encode a batch into: one the writer has emptied, or a new one.
+    pub fn take_buffer(&self) -> Vec<u8> {
+        self.recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(64 * 1024))
+    }
+
     /// Queues one message; false (and counted as a drop) when the queue is full.
     pub fn offer_message(&self, m: &MessageRef<'_>) -> bool {
         let mut data = Vec::new();
@@ -222,11 +236,13 @@ impl Recording {
             source,
         })?;
         let (tx, rx) = crossbeam_channel::bounded(opts.queue_messages.max(1));
+        let (recycle, recycled) = crossbeam_channel::bounded(RECYCLED_BUFFERS);
         let counters = Arc::new(Counters::default());
         let stopping = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let state = WriterState {
             rx,
+            recycle,
             counters: counters.clone(),
             stopping: stopping.clone(),
             error: error.clone(),
@@ -239,6 +255,7 @@ impl Recording {
         Ok(Recording {
             sink: RecordSink {
                 tx,
+                recycled,
                 counters,
                 max_bytes: opts.queue_bytes.max(1),
             },
@@ -287,6 +304,7 @@ impl Recording {
 
 struct WriterState {
     rx: Receiver<Item>,
+    recycle: Sender<Vec<u8>>,
     counters: Arc<Counters>,
     stopping: Arc<AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
@@ -334,6 +352,11 @@ impl WriterState {
                 } else {
                     ok_messages += item.count;
                     ok_bytes += item.size as u64;
+                }
+                if item.data.capacity() <= RECYCLE_MAX_CAPACITY {
+                    item.data.clear();
+                    // A full pool just frees the buffer.
+                    let _ = self.recycle.try_send(item.data);
                 }
             }
             if batch > 0 {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::format::{Message, Meta, Record};
+use super::format::{self, Message, Meta, Record};
 use super::reader::{read_all, Reader, TailReason};
 use super::recorder::{RecordOptions, Recording};
 use super::replay::{
@@ -430,4 +430,52 @@ async fn replay_pauses_changes_speed_and_stops() {
     assert_eq!(outcome.sent, 5);
     assert_eq!(control.progress(1).state, ReplayState::Stopped);
     assert_eq!(offsets(&c), vec![0, 1000, 2000, 12750, 13000]);
+}
+
+#[test]
+fn the_writer_hands_emptied_buffers_back_for_reuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.rec");
+    let recording = Recording::start(&path, &meta(), &RecordOptions::default(), None).unwrap();
+    let sink = recording.sink();
+    // A buffer the pool could not have made: its capacity marks it.
+    const MARK: usize = 123_457;
+    let mut data = Vec::with_capacity(MARK);
+    let start = format::begin_batch(&mut data, 5, Some(1));
+    let m = Message {
+        subject: b"a".to_vec(),
+        payload: b"x".to_vec(),
+        receivers: Some(1),
+        ..Message::default()
+    };
+    format::append_batch_entry(&mut data, &m.as_ref());
+    format::end_batch(&mut data, start);
+    assert!(sink.offer_batch(data, 1, m.size(), Some(1)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reused = loop {
+        let b = sink.take_buffer();
+        if b.capacity() == MARK || Instant::now() > deadline {
+            break b;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(
+        reused.capacity(),
+        MARK,
+        "the written buffer never came back"
+    );
+    assert!(reused.is_empty(), "a reused buffer starts empty");
+    drop(sink);
+    recording.stop().unwrap();
+    let (records, tail) = read_all(&path).unwrap();
+    assert!(tail.is_none());
+    let got: Vec<&Message> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].time_ns, got[0].publisher), (5, Some(1)));
 }

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use super::format::{self, Message, Meta, Stats};
 
-/// Buffered bytes before a write reaches the file.
-const BUFFER: usize = 256 * 1024;
+/// Buffered bytes before a write reaches the file. Kept small: the broker's batches (up to
+/// 256 KiB) larger than this go to the file directly instead of being copied through it.
+const BUFFER: usize = 32 * 1024;
 
 /// A recording being written: the file header, then records appended in order.
 pub struct RecordWriter<W: Write> {
