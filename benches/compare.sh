@@ -12,7 +12,7 @@
 #   --skip-switchboard   compare only the nats-server binaries
 #   --self-test          nats-server as both A and B (instead of switchboard), for the noise floor
 #   --nats PATH          nats-server binary (first nats-server on PATH)
-#   --no-debian          do not include /usr/bin/nats-server even if installed
+#   --no-debian          do not include Debian's nats-server (/usr/sbin or /usr/bin) even if installed
 #   --rounds N           rounds (3)
 #   --seconds S          publishing seconds per run (2)
 #   --sizes "16 1024"    payload sizes
@@ -118,9 +118,14 @@ elif [ "$skip_sb" = 0 ]; then
     [ "$inspect" = 1 ] && servers+=("switchboard-insp|sbinsp|$sb_bin")
 fi
 [ "$self_test" = 1 ] || servers+=("nats-${nats_ver#v}|nats|$nats_bin")
-if [ "$use_debian" = 1 ] && [ -x /usr/bin/nats-server ] && [ "$(readlink -f /usr/bin/nats-server)" != "$(readlink -f "$nats_bin")" ]; then
-    deb_ver=$(/usr/bin/nats-server --version 2>&1 | grep -o 'v[0-9][0-9.]*' | head -1)
-    servers+=("nats-deb-${deb_ver#v}|nats|/usr/bin/nats-server")
+# Debian's package installs it in /usr/sbin (older layouts: /usr/bin).
+deb_bin=""
+for candidate in /usr/sbin/nats-server /usr/bin/nats-server; do
+    [ -x "$candidate" ] && { deb_bin=$candidate; break; }
+done
+if [ "$use_debian" = 1 ] && [ -n "$deb_bin" ] && [ "$(readlink -f "$deb_bin")" != "$(readlink -f "$nats_bin")" ]; then
+    deb_ver=$("$deb_bin" --version 2>&1 | grep -o 'v[0-9][0-9.]*' | head -1)
+    servers+=("nats-deb-${deb_ver#v}|nats|$deb_bin")
 fi
 
 # --- loadgen -------------------------------------------------------------------------------
@@ -188,7 +193,7 @@ start_server() { # label style path port logfile
     elif [ "$style" = sbinsp ]; then
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect >"$log" 2>&1 &
     elif [ "$style" = sbrec ]; then
-        # Each recording run overwrites the same file; the last one is replayed at the end.
+        # Each recording run writes the same file; the largest is kept for the replay at the end.
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" >"$log" 2>&1 &
     else
         "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
@@ -220,6 +225,8 @@ mkdir -p "$(dirname "$out")"
 : >"$out"
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/sb-compare.XXXXXX")
 rec_file="$logdir/record.rec"
+kept_rec="$logdir/replay.rec"
+kept_msgs=0
 
 for spec in "${servers[@]}"; do echo "server ${spec%%|*}: ${spec##*|}" >&2; done
 echo "$pin_note" >&2
@@ -281,6 +288,19 @@ for run in "${runs[@]}"; do
             stop_server "$pid"
             cpu=$(awk -v a="$t0" -v b="$t1" -v h="$clk_tck" 'BEGIN {printf "%.2f", (b - a) / h}')
             extra="\"server\":\"$label\",\"round\":$round,\"cpu_s\":$cpu,\"hwm_kb\":${hwm:-0}"
+            if [ "$style" = sbrec ] && [ -s "$rec_file" ]; then
+                # What the recording holds and what it dropped (the file's own END record).
+                rec_line=$("$path" info "$rec_file" 2>/dev/null | sed -n 2p)
+                rec_n=$(echo "$rec_line" | grep -oE '^[0-9]+' || echo 0)
+                rec_d=$(echo "$rec_line" | grep -oE '[0-9]+ dropped' | grep -oE '^[0-9]+' || echo 0)
+                extra="$extra,\"recorded\":${rec_n:-0},\"rec_drops\":${rec_d:-0}"
+                if [ "${rec_n:-0}" -gt "$kept_msgs" ]; then
+                    mv -f "$rec_file" "$kept_rec"
+                    kept_msgs=$rec_n
+                else
+                    rm -f "$rec_file"
+                fi
+            fi
             if [ "$rc" = 0 ] && [ "${line:0:1}" = "{" ]; then
                 echo "${line%\}},$extra}" >>"$out"
                 printf '  %-11s %5s round %d %-18s %s\n' "$scen" "$size" "$round" "$label" "$(echo "$line" | grep -o '"\(msgs_per_sec\|p50_us\|connect_per_sec\)":[0-9.]*' | head -1)" >&2
@@ -301,7 +321,8 @@ echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ "$record" = 1 ] && [ "$skip_sb" = 0 ] && [ "$self_test" = 0 ]; then
     echo
-    echo "recording on / off (median msgs_per_sec of switchboard-rec / switchboard):"
+    echo "recording on / off (median msgs_per_sec of switchboard-rec / switchboard), and the share"
+    echo "of the published messages the recording holds (the rest dropped and counted in the file):"
     awk '
         function median(list,   n, a, i, j, t) {
             n = split(list, a, " ")
@@ -318,16 +339,23 @@ if [ "$record" = 1 ] && [ "$skip_sb" = 0 ] && [ "$self_test" = 0 ]; then
             if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
             if (sv == "switchboard") off[k] = off[k] " " v
             if (sv == "switchboard-rec") on[k] = on[k] " " v
+            if (sv == "switchboard-rec" && match($0, /"recorded":[0-9]+/)) {
+                r = substr($0, RSTART + 11, RLENGTH - 11)
+                d = match($0, /"rec_drops":[0-9]+/) ? substr($0, RSTART + 12, RLENGTH - 12) : 0
+                if (r + d > 0) kept[k] = kept[k] " " (r / (r + d))
+            }
         }
         END {
             for (i = 1; i <= nk; i++) {
                 k = order[i]
                 if (off[k] == "" || on[k] == "") continue
                 a = median(on[k]); b = median(off[k])
-                printf "  %-16s on %12.0f  off %12.0f  ratio %.3f\n", k, a, b, (b > 0 ? a / b : 0)
+                share = kept[k] == "" ? "-" : sprintf("%.0f%%", 100 * median(kept[k]))
+                printf "  %-16s on %12.0f  off %12.0f  ratio %.3f  recorded %s\n", k, a, b, (b > 0 ? a / b : 0), share
             }
         }' "$out"
-    if [ -s "$rec_file" ]; then
+    if [ -s "$kept_rec" ]; then
+        rec_file=$kept_rec
         rec_msgs=$("$sb_bin" info "$rec_file" | awk 'NR == 2 {print $1}')
         rec_bytes=$(stat -c %s "$rec_file")
         port=$(free_port)

@@ -33,6 +33,11 @@ pub struct RecordBatch {
     /// When the current read's messages were taken in (0 = not read yet). Every message of
     /// one socket read arrived together, so one clock reading serves them all.
     read_time_ns: u64,
+    /// Messages of this read not encoded because the recording's queue was full when the
+    /// batch began: a writer that can't keep up should not also cost the publish path the
+    /// encoding of what it will drop anyway. Counted as drops at the end of the read.
+    skipped: u64,
+    skipping: bool,
 }
 
 /// A batch is handed over early once it holds this many bytes.
@@ -87,6 +92,11 @@ impl RecordTap {
         {
             return;
         }
+        if batch.data.is_empty() && (batch.skipping || session.sink.is_full()) {
+            batch.skipping = true;
+            batch.skipped += 1;
+            return;
+        }
         if batch.read_time_ns == 0 {
             batch.read_time_ns = format::now_ns();
         }
@@ -123,9 +133,13 @@ impl RecordTap {
     #[inline]
     pub fn flush(&self, batch: &mut RecordBatch, publisher: u64) {
         batch.read_time_ns = 0;
+        batch.skipping = false;
         if let Some(session) = batch.session.take() {
             if batch.count > 0 {
                 hand_over(&session, batch, publisher);
+            }
+            if batch.skipped > 0 {
+                session.sink.add_drops(std::mem::take(&mut batch.skipped));
             }
         }
     }
@@ -146,13 +160,19 @@ impl RecordTap {
     }
 }
 
-/// Closes the batch's BATCH record and queues it; the batch starts over empty.
+/// Closes the batch's BATCH record and queues it; the batch starts over empty (keeping its
+/// buffer when the queue refused it).
 fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64) {
     format::end_batch(&mut batch.data, 0);
     let data = std::mem::take(&mut batch.data);
-    session
-        .sink
-        .offer_batch(data, batch.count, batch.size, Some(publisher));
+    if let Err(mut refused) =
+        session
+            .sink
+            .try_offer_batch(data, batch.count, batch.size, Some(publisher))
+    {
+        refused.clear();
+        batch.data = refused;
+    }
     batch.count = 0;
     batch.size = 0;
 }

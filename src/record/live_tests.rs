@@ -138,3 +138,62 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
         .is_err());
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_full_queue_drops_whole_reads_and_every_message_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.rec");
+    let handle = BrokerHandle::start(Options {
+        port: 0,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    // Room for a single batch: while the writer has it, every later read is dropped
+    // (refused by the queue, or not even encoded because the queue was full already).
+    let recording = handle
+        .start_recording(
+            &path,
+            RecordOptions {
+                queue_messages: 1,
+                ..RecordOptions::default()
+            },
+        )
+        .unwrap();
+    let mut publisher = client(&handle, r#"{"name":"flood"}"#).await;
+    const ROUNDS: usize = 200;
+    const PER_ROUND: usize = 500;
+    let mut frames = Vec::new();
+    for i in 0..PER_ROUND {
+        frames.extend_from_slice(format!("PUB flood.{} 8\r\n12345678\r\n", i % 7).as_bytes());
+    }
+    for _ in 0..ROUNDS {
+        publisher.write_all(&frames).await.unwrap();
+    }
+    publisher.write_all(b"PING\r\n").await.unwrap();
+    read_until(&mut publisher, b"PONG\r\n").await;
+    let stats = tokio::task::spawn_blocking(move || recording.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    let published = (ROUNDS * PER_ROUND) as u64;
+    assert_eq!(stats.messages + stats.drops, published, "{stats:?}");
+    assert!(stats.drops > 0, "a one-entry queue took a flood: {stats:?}");
+    let (records, tail) = read_all(&path).unwrap();
+    assert_eq!(tail, None);
+    let recorded = records
+        .iter()
+        .filter(|r| matches!(r, Record::Message(_)))
+        .count() as u64;
+    assert_eq!(recorded, stats.messages);
+    let end_drops = records.iter().find_map(|r| match r {
+        Record::End(s) => Some(s.drops),
+        _ => None,
+    });
+    assert_eq!(
+        end_drops,
+        Some(stats.drops),
+        "the END record carries the drops"
+    );
+    handle.shutdown().await;
+}

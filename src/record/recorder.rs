@@ -169,12 +169,24 @@ impl RecordSink {
         size: usize,
         publisher: Option<u64>,
     ) -> bool {
+        self.try_offer_batch(data, count, size, publisher).is_ok()
+    }
+
+    /// [`offer_batch`](Self::offer_batch) that hands the buffer back when the batch was
+    /// dropped, so the producer can fill it again instead of allocating a new one.
+    pub fn try_offer_batch(
+        &self,
+        data: Vec<u8>,
+        count: u64,
+        size: usize,
+        publisher: Option<u64>,
+    ) -> Result<(), Vec<u8>> {
         let mem = data.len();
         let queued = self.counters.queued_bytes.fetch_add(mem, Ordering::Relaxed);
         if queued + mem > self.max_bytes && queued > 0 {
             self.counters.queued_bytes.fetch_sub(mem, Ordering::Relaxed);
             self.add_drops(count);
-            return false;
+            return Err(data);
         }
         match self.tx.try_send(Item {
             data,
@@ -182,13 +194,19 @@ impl RecordSink {
             size,
             publisher,
         }) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(item)) | Err(TrySendError::Disconnected(item)) => {
                 self.counters.queued_bytes.fetch_sub(mem, Ordering::Relaxed);
                 self.add_drops(count);
-                false
+                Err(item.data)
             }
         }
+    }
+
+    /// True when the queue has no room for another batch (what is offered now is dropped).
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.counters.queued_bytes.load(Ordering::Relaxed) >= self.max_bytes || self.tx.is_full()
     }
 
     /// Counts a message that could not be queued for another reason.
@@ -302,6 +320,22 @@ impl Recording {
     }
 }
 
+/// The writer yields the CPU to the broker: on a saturated core the broker keeps serving its
+/// clients and the recording drops (and counts) what it had no time to write, as it does
+/// when the disk is too slow. On an idle core the priority makes no difference.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: where the call fails the writer runs at the broker's priority.
+        let _ = rustix::process::nice(WRITER_NICE);
+    }
+}
+
+/// Nice 10: the scheduler gives the writer about a tenth of a core the broker saturates
+/// (nice 19 starved it into dropping without making the broker measurably faster).
+#[cfg(target_os = "linux")]
+const WRITER_NICE: i32 = 10;
+
 struct WriterState {
     rx: Receiver<Item>,
     recycle: Sender<Vec<u8>>,
@@ -318,6 +352,7 @@ impl WriterState {
     /// every producer's send a wake-up system call (and, on a busy CPU, a context switch).
     /// An idle writer sleeps `POLL_IDLE` between polls; the queue absorbs that easily.
     fn run(self, mut writer: FileWriter) -> Result<Stats, String> {
+        lower_priority();
         let mut named: HashSet<u64> = HashSet::new();
         let mut failed = false;
         let mut last_stats = Instant::now();
