@@ -10,8 +10,10 @@ use crate::inspect::Feed;
 
 use super::state::{MessageRow, UiState};
 
-/// Time a frame may spend taking samples.
+/// Time a frame may spend taking a snapshot and samples together.
 pub const SAMPLE_BUDGET: Duration = Duration::from_millis(4);
+/// Time a frame spends on samples even after a slow snapshot (so that they keep moving).
+pub const MIN_SAMPLE_BUDGET: Duration = Duration::from_millis(1);
 /// Samples taken per batch (the budget is checked between batches).
 const SAMPLE_BATCH: usize = 512;
 /// While samples keep arriving, look again this soon (the feed wakes only on snapshots).
@@ -26,6 +28,9 @@ pub struct Bridge {
     feed: Feed,
     /// The last snapshot showed no traffic and nothing else came: wake the UI less often.
     quiet: Arc<AtomicBool>,
+    /// What the last pump spent taking a snapshot (zero without one), and samples.
+    pub last_snapshot_time: Duration,
+    pub last_samples_time: Duration,
 }
 
 /// What one pump took.
@@ -36,6 +41,15 @@ pub struct Pumped {
     pub samples: usize,
     /// The budget ran out with samples still waiting.
     pub more_waiting: bool,
+}
+
+/// What is left for samples after taking a snapshot: the frames that take one are the
+/// slowest, and samples the view does not take in time are dropped (and counted) by the
+/// broker, never waited for.
+pub fn sample_budget(snapshot_time: Duration) -> Duration {
+    SAMPLE_BUDGET
+        .saturating_sub(snapshot_time)
+        .max(MIN_SAMPLE_BUDGET)
 }
 
 impl Bridge {
@@ -53,7 +67,12 @@ impl Bridge {
             };
             ctx.request_repaint_after(delay);
         });
-        Self { feed, quiet }
+        Self {
+            feed,
+            quiet,
+            last_snapshot_time: Duration::ZERO,
+            last_samples_time: Duration::ZERO,
+        }
     }
 
     /// Is the broker quiet (no traffic in the last snapshot, nothing else new)?
@@ -69,21 +88,23 @@ impl Bridge {
     /// Moves what the engine has into `state`, within the sample budget.
     pub fn pump(&mut self, state: &mut UiState) -> Pumped {
         let mut out = Pumped::default();
+        let started = Instant::now();
         if let Some(snap) = self.feed.latest() {
             state.apply_snapshot(snap);
             out.snapshot = true;
         }
+        let samples_started = Instant::now();
+        self.last_snapshot_time = samples_started - started;
         let events = self.feed.events_since(state.last_event_seq);
         out.events = events.len();
         state.push_events(events);
-        let deadline = Instant::now() + SAMPLE_BUDGET;
+        let deadline = samples_started + sample_budget(self.last_snapshot_time);
         loop {
-            let batch = self.feed.drain_samples(SAMPLE_BATCH);
-            let n = batch.len();
+            let messages = &mut state.messages;
+            let n = self.feed.take_samples(SAMPLE_BATCH, |sample| {
+                messages.push(MessageRow::from_sample(sample));
+            });
             out.samples += n;
-            for sample in batch {
-                state.messages.push(MessageRow::from_sample(sample));
-            }
             if n < SAMPLE_BATCH {
                 break;
             }
@@ -92,6 +113,8 @@ impl Bridge {
                 break;
             }
         }
+        state.messages.flush_evicted();
+        self.last_samples_time = samples_started.elapsed();
         state.dropped_samples = self
             .feed
             .dropped_samples()
@@ -187,6 +210,16 @@ mod tests {
         tx.offer_sample(sample(1));
         bridge.pump(&mut state);
         assert!(!bridge.quiet(), "a sample is news");
+    }
+
+    #[test]
+    fn a_snapshot_leaves_less_time_for_samples() {
+        assert_eq!(sample_budget(Duration::ZERO), SAMPLE_BUDGET);
+        assert_eq!(
+            sample_budget(Duration::from_millis(1)),
+            SAMPLE_BUDGET - Duration::from_millis(1)
+        );
+        assert_eq!(sample_budget(Duration::from_millis(30)), MIN_SAMPLE_BUDGET);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot, SubjectStat};
 
+use super::dropper::Dropper;
 use super::model::filter::SubjectFilter;
 use super::model::queues;
 use super::model::subject_tree::SubjectTree;
@@ -23,6 +24,8 @@ pub const SHORT_HISTORY_POINTS: usize = 240;
 pub const EVENT_HISTORY: usize = 1000;
 /// Subjects whose rate history is always kept (the busiest), besides the chosen ones.
 pub const TRACKED_TOP_SUBJECTS: usize = 8;
+/// Rows pushed out of the message history are freed off the UI thread in batches this big.
+const EVICTED_BATCH: usize = 1024;
 
 /// A fixed-capacity ring: pushing past capacity drops the oldest.
 #[derive(Debug, Clone)]
@@ -95,8 +98,8 @@ impl MessageRow {
         Self {
             seq: s.seq,
             time: s.time,
-            subject: String::from_utf8_lossy(&s.subject).into_owned(),
-            reply: s.reply.map(|r| String::from_utf8_lossy(&r).into_owned()),
+            subject: text(s.subject),
+            reply: s.reply.map(text),
             headers: s.headers,
             payload: s.payload,
             publisher_id: s.publisher_id,
@@ -113,6 +116,13 @@ impl MessageRow {
     pub fn size(&self) -> usize {
         self.payload.len() + self.headers.as_ref().map_or(0, Vec::len)
     }
+}
+
+/// The bytes as text, keeping their allocation when they are valid UTF-8 (subjects
+/// nearly always are; this runs for every sample the view takes).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The bounded message history with its filtered view, kept up to date incrementally:
@@ -138,6 +148,9 @@ pub struct MessageLog {
     /// Sample sequence gaps seen (samples the broker dropped).
     pub gaps: u64,
     last_seq: Option<u64>,
+    /// Rows pushed out, waiting to be handed to `dropper` (see [`Self::flush_evicted`]).
+    evicted: Vec<MessageRow>,
+    dropper: Dropper,
 }
 
 impl MessageLog {
@@ -156,6 +169,24 @@ impl MessageLog {
             held_bytes: 0,
             gaps: 0,
             last_seq: None,
+            evicted: Vec::new(),
+            dropper: Dropper::shared(),
+        }
+    }
+
+    /// Frees the rows pushed out so far off the UI thread (at the end of each pump; also
+    /// whenever a batch fills up, so the buffer stays bounded if nobody calls this).
+    pub fn flush_evicted(&mut self) {
+        if !self.evicted.is_empty() {
+            let batch = std::mem::replace(&mut self.evicted, Vec::with_capacity(EVICTED_BATCH));
+            self.dropper.drop_later(batch);
+        }
+    }
+
+    fn discard(&mut self, row: MessageRow) {
+        self.evicted.push(row);
+        if self.evicted.len() >= EVICTED_BATCH {
+            self.flush_evicted();
         }
     }
 
@@ -173,6 +204,7 @@ impl MessageLog {
                 if let Some(old) = self.held.pop_front() {
                     self.held_bytes -= old.size();
                     self.held_dropped += 1;
+                    self.discard(old);
                 }
             }
             self.held_bytes += size;
@@ -204,6 +236,7 @@ impl MessageLog {
                 self.visible.pop_front();
             }
             self.first += 1;
+            self.discard(old);
         }
     }
 
@@ -322,9 +355,9 @@ impl MessageLog {
         self.first += self.rows.len() as u64;
         self.bytes = 0;
         self.held_bytes = 0;
-        self.rows.clear();
+        self.dropper.drop_later(std::mem::take(&mut self.rows));
+        self.dropper.drop_later(std::mem::take(&mut self.held));
         self.visible.clear();
-        self.held.clear();
     }
 }
 
@@ -353,7 +386,12 @@ pub struct UiState {
     pub selection: Selection,
     pub filters: Filters,
     pub snapshot: Arc<Snapshot>,
+    /// Counts the snapshots taken (views recompute what they derive from it on change).
+    pub snapshot_generation: u64,
     pub tree: SubjectTree,
+    /// Changes when the tree's structure changes (a subject came or went), not when only
+    /// its numbers do: what depends on names alone is recomputed only then.
+    pub tree_generation: u64,
     /// Indices into the snapshot's subjects, busiest first (computed once per snapshot).
     pub subjects_by_rate: Vec<usize>,
     /// Connection names by id, live and closed (for publisher/receiver columns).
@@ -378,6 +416,8 @@ pub struct UiState {
     started: std::time::Instant,
     /// Seconds (of `RatePoint::t`) of the newest snapshot.
     pub now_t: f64,
+    /// Frees replaced snapshots and trees off the UI thread.
+    dropper: Dropper,
 }
 
 impl Default for UiState {
@@ -395,7 +435,9 @@ impl UiState {
             selection: Selection::default(),
             filters: Filters::default(),
             snapshot: Arc::new(Snapshot::default()),
+            snapshot_generation: 0,
             tree: SubjectTree::default(),
+            tree_generation: 0,
             subjects_by_rate: Vec::new(),
             names: HashMap::new(),
             rates: Ring::new(RATE_HISTORY_POINTS),
@@ -411,6 +453,7 @@ impl UiState {
             first_snapshot: None,
             started: std::time::Instant::now(),
             now_t: 0.0,
+            dropper: Dropper::shared(),
         }
     }
 
@@ -458,9 +501,21 @@ impl UiState {
                 self.queue_baseline = Some((t, counters));
             }
         }
-        self.tree.update(&snap.subjects);
+        if let Some(replaced) = self.tree.update(&snap.subjects) {
+            self.tree_generation += 1;
+            self.dropper.drop_later(replaced);
+        }
         self.subjects_by_rate = by_rate;
-        self.snapshot = snap;
+        // The previous snapshot is often the last reference to tens of thousands of small
+        // allocations: freeing them here cost the frame about 10 ms.
+        let previous = std::mem::replace(&mut self.snapshot, snap);
+        self.dropper.drop_later(previous);
+        self.snapshot_generation += 1;
+    }
+
+    /// Values freed on the UI thread because the dropper's queue was full (process-wide).
+    pub fn frees_on_ui_thread(&self) -> u64 {
+        self.dropper.freed_inline()
     }
 
     /// Extends the rate rings of the busiest subjects and the plotted ones. Only those
