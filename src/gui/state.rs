@@ -389,8 +389,9 @@ pub struct UiState {
     /// Counts the snapshots taken (views recompute what they derive from it on change).
     pub snapshot_generation: u64,
     pub tree: SubjectTree,
-    /// Changes when the tree's structure changes (a subject came or went), not when only
-    /// its numbers do: what depends on names alone is recomputed only then.
+    /// Id of the build the tree comes from: changes when its structure changes (a subject
+    /// came or went), not when only its numbers do; what depends on names alone is
+    /// recomputed only then.
     pub tree_generation: u64,
     /// Indices into the snapshot's subjects, busiest first (computed once per snapshot).
     pub subjects_by_rate: Vec<usize>,
@@ -457,8 +458,24 @@ impl UiState {
         }
     }
 
-    /// Takes a new snapshot: rebuilds derived data and extends the histories.
+    /// Takes a new snapshot: derives what the views need (on this thread) and extends the
+    /// histories.
     pub fn apply_snapshot(&mut self, snap: Arc<Snapshot>) {
+        let tree = std::mem::take(&mut self.tree);
+        let prepared = super::prepare::prepare(snap, tree, self.tree_generation);
+        // What comes back is the empty tree left by `take`.
+        drop(self.apply_prepared(prepared));
+    }
+
+    /// Takes a snapshot prepared by [`super::prepare`] and extends the histories. Returns
+    /// the tree it replaced with its build id, for reuse.
+    pub fn apply_prepared(&mut self, prepared: super::prepare::Prepared) -> (SubjectTree, u64) {
+        let super::prepare::Prepared {
+            snapshot: snap,
+            tree,
+            structure,
+            by_rate,
+        } = prepared;
         let t = match snap.taken_at {
             Some(taken) => {
                 let first = *self.first_snapshot.get_or_insert(taken);
@@ -490,8 +507,7 @@ impl UiState {
         }
         let live: HashSet<u64> = snap.connections.iter().map(|c| c.id).collect();
         self.connection_rates.retain(|id, _| live.contains(id));
-        // One sort per snapshot serves both the tracked subjects and the views.
-        let by_rate = super::model::subject_tree::by_rate(&snap.subjects);
+        // The order prepared with the tree serves both the tracked subjects and the views.
         self.track_subjects(&snap, &by_rate, t);
         let counters = queues::delivered_counters(&snap.queue_groups);
         match &self.queue_baseline {
@@ -501,16 +517,15 @@ impl UiState {
                 self.queue_baseline = Some((t, counters));
             }
         }
-        if let Some(replaced) = self.tree.update(&snap.subjects) {
-            self.tree_generation += 1;
-            self.dropper.drop_later(replaced);
-        }
+        let replaced = std::mem::replace(&mut self.tree, tree);
+        let replaced_structure = std::mem::replace(&mut self.tree_generation, structure);
         self.subjects_by_rate = by_rate;
         // The previous snapshot is often the last reference to tens of thousands of small
         // allocations: freeing them here cost the frame about 10 ms.
         let previous = std::mem::replace(&mut self.snapshot, snap);
         self.dropper.drop_later(previous);
         self.snapshot_generation += 1;
+        (replaced, replaced_structure)
     }
 
     /// Values freed on the UI thread because the dropper's queue was full (process-wide).
@@ -683,6 +698,58 @@ mod tests {
         assert_eq!(log.held(), 2);
         log.set_paused(false);
         assert_eq!(visible(&log), [1, 2, 3]);
+    }
+
+    #[test]
+    fn evicted_rows_are_batched_for_the_dropper() {
+        let mut log = MessageLog::new(2);
+        for seq in 1..=5 {
+            log.push(row(seq, "a"));
+        }
+        assert_eq!(log.evicted.len(), 3, "three pushed out, kept for one hand-over");
+        log.flush_evicted();
+        assert!(log.evicted.is_empty());
+        for seq in 6..(6 + EVICTED_BATCH as u64 + 10) {
+            log.push(row(seq, "a"));
+        }
+        assert!(log.evicted.len() < EVICTED_BATCH, "a full batch goes by itself");
+        assert_eq!(visible(&log).len(), 2);
+    }
+
+    #[test]
+    fn the_tree_generation_changes_with_the_structure_only() {
+        let snap = |subjects: &[&str], n: u64| {
+            Arc::new(Snapshot {
+                subjects: subjects
+                    .iter()
+                    .map(|s| SubjectStat {
+                        subject: s.to_string(),
+                        msgs: n,
+                        bytes: 0,
+                        msgs_per_sec: 1.0,
+                        bytes_per_sec: 0.0,
+                        no_interest_msgs: 0,
+                        subscribers: 1,
+                        publishers: vec![],
+                        receivers: vec![],
+                        last_published: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        };
+        let mut st = UiState::new();
+        st.apply_snapshot(snap(&["a.b", "c"], 1));
+        let first = st.tree_generation;
+        st.apply_snapshot(snap(&["a.b", "c"], 2));
+        assert_eq!(st.tree_generation, first, "new numbers, same structure");
+        assert_eq!(st.snapshot_generation, 2);
+        st.apply_snapshot(snap(&["a.b"], 3));
+        let second = st.tree_generation;
+        assert_ne!(second, first);
+        st.apply_snapshot(snap(&["a.b", "c"], 4));
+        assert_ne!(st.tree_generation, second);
+        assert_ne!(st.tree_generation, first, "a rebuild is a new structure");
     }
 
     #[test]
