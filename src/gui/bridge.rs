@@ -276,8 +276,15 @@ mod tests {
         }
         assert!(bridge.preparer.is_some(), "it went through the worker");
         assert_eq!(state.snapshot.subjects.len(), prepare::OFF_THREAD_AT);
-        assert_eq!(state.tree, crate::gui::model::subject_tree::build_tree(&subjects));
-        assert_eq!(state.subjects_by_rate[0], prepare::OFF_THREAD_AT - 1, "busiest first");
+        assert_eq!(
+            state.tree,
+            crate::gui::model::subject_tree::build_tree(&subjects)
+        );
+        assert_eq!(
+            state.subjects_by_rate[0],
+            prepare::OFF_THREAD_AT - 1,
+            "busiest first"
+        );
     }
 
     #[test]

@@ -222,7 +222,11 @@ mod tests {
         let first = wait(&mut preparer);
         assert_eq!(first.snapshot.subjects.len(), 1);
         let newest = wait(&mut preparer);
-        assert_eq!(newest.snapshot.subjects.len(), 2, "the middle one was skipped");
+        assert_eq!(
+            newest.snapshot.subjects.len(),
+            2,
+            "the middle one was skipped"
+        );
         assert_eq!(newest.tree, build_tree(&newest.snapshot.subjects));
         assert_ne!(newest.structure, first.structure);
         assert!(!preparer.busy());

@@ -198,7 +198,7 @@ impl ProfilesWindow {
             .spacing([12.0, 6.0])
             .show(ui, |ui| {
                 ui.label(RichText::new("Embedded broker").strong());
-                ui.label(RichText::new("in this window's process").weak().small());
+                ui.label(RichText::new("in this window's process").weak());
                 ui.horizontal(|ui| {
                     if active == super::EMBEDDED_LABEL {
                         widgets::badge(ui, "inspecting", OK);
@@ -222,7 +222,7 @@ impl ProfilesWindow {
                             );
                         }
                     });
-                    ui.label(RichText::new(p.servers.replace(',', "\n")).monospace().small());
+                    ui.label(RichText::new(p.servers.replace(',', "\n")).monospace());
                     ui.horizontal(|ui| {
                         if p.name == active {
                             widgets::badge(ui, "inspecting", OK);

@@ -121,8 +121,7 @@ impl MessageRow {
 /// The bytes as text, keeping their allocation when they are valid UTF-8 (subjects
 /// nearly always are; this runs for every sample the view takes).
 fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The bounded message history with its filtered view, kept up to date incrementally:
@@ -706,13 +705,20 @@ mod tests {
         for seq in 1..=5 {
             log.push(row(seq, "a"));
         }
-        assert_eq!(log.evicted.len(), 3, "three pushed out, kept for one hand-over");
+        assert_eq!(
+            log.evicted.len(),
+            3,
+            "three pushed out, kept for one hand-over"
+        );
         log.flush_evicted();
         assert!(log.evicted.is_empty());
         for seq in 6..(6 + EVICTED_BATCH as u64 + 10) {
             log.push(row(seq, "a"));
         }
-        assert!(log.evicted.len() < EVICTED_BATCH, "a full batch goes by itself");
+        assert!(
+            log.evicted.len() < EVICTED_BATCH,
+            "a full batch goes by itself"
+        );
         assert_eq!(visible(&log).len(), 2);
     }
 
