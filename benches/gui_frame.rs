@@ -3,8 +3,11 @@
 //! connections, 50 queue groups, 100 services) and message samples offered as fast as a
 //! thread can (the tap's bounded queue, 8192, full all the time, as at a million msgs/s).
 //! The window runs headless in egui_kittest at a 60 Hz pace; for each view we report the
-//! CPU time of the app's `frame` (what `update` costs) and of the whole kittest step
-//! (egui layout and the accessibility tree on top), p50/p99/max.
+//! time of the app's `frame` (what `update` costs) and of the whole kittest step (egui
+//! layout and the accessibility tree on top), p50/p99/max. These are wall-clock times, so
+//! a busy machine's preemption shows in them; the step's on-CPU time (Linux: the thread's
+//! run time from /proc/thread-self/schedstat) is printed beside them, and so is where the
+//! slowest frame's time went (taking the snapshot, taking samples, laying out the view).
 //!
 //! `cargo bench --bench gui_frame` (release build; `-- --frames N` per view,
 //! `--subjects N --connections N` for another scale).
@@ -205,6 +208,13 @@ fn millis(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
 }
 
+/// Time this thread has spent on a CPU (None where /proc does not say).
+fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
 fn main() {
     let mut frames = 150usize;
     let mut args = std::env::args().skip(1);
@@ -252,33 +262,53 @@ fn main() {
         connection_count()
     );
     println!(
-        "{:<18} {:>9} {:>9} {:>9} {:>11} {:>11}",
-        "view", "app p50", "app p99", "app max", "step p50", "step p99"
+        "{:<18} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}  slowest frame: snapshot / samples / view",
+        "view", "app p50", "app p99", "app max", "step p50", "step p99", "cpu p99"
     );
     let mut worst_p99 = Duration::ZERO;
     for view in View::ALL {
         harness.state_mut().view = view;
         let mut app_times = Vec::with_capacity(frames);
         let mut step_times = Vec::with_capacity(frames);
+        let mut cpu_times = Vec::with_capacity(frames);
+        let mut slowest = (Duration::ZERO, Default::default());
         for _ in 0..frames {
             let started = Instant::now();
+            let cpu_before = thread_cpu_time();
             harness.step();
             step_times.push(started.elapsed());
-            app_times.push(harness.state().last_frame_time);
+            if let (Some(before), Some(after)) = (cpu_before, thread_cpu_time()) {
+                cpu_times.push(after.saturating_sub(before));
+            }
+            let app = harness.state();
+            app_times.push(app.last_frame_time);
+            if app.last_frame_time >= slowest.0 {
+                slowest = (app.last_frame_time, app.last_frame_parts);
+            }
             std::thread::sleep(FRAME_PACE.saturating_sub(started.elapsed()));
         }
         app_times.sort();
         step_times.sort();
+        cpu_times.sort();
         let p99 = percentile(&app_times, 0.99);
         worst_p99 = worst_p99.max(p99);
+        let parts: switchboard::gui::app::FrameParts = slowest.1;
         println!(
-            "{:<18} {:>9} {:>9} {:>9} {:>11} {:>11}",
+            "{:<18} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}  {} / {} / {}",
             view.label(),
             millis(percentile(&app_times, 0.5)),
             millis(p99),
             millis(app_times.last().copied().unwrap_or_default()),
             millis(percentile(&step_times, 0.5)),
             millis(percentile(&step_times, 0.99)),
+            if cpu_times.is_empty() {
+                "-".to_string()
+            } else {
+                millis(percentile(&cpu_times, 0.99))
+            },
+            millis(parts.snapshot),
+            millis(parts.samples),
+            millis(parts.view),
         );
     }
     stop.store(true, Ordering::Relaxed);

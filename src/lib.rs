@@ -13,7 +13,10 @@
 //! Threads and locks: each connection has a reader task (parses and routes what the client
 //! sends) and a writer task (drains the outbound queue). Lock order, outermost first:
 //! a client's `subs` map, then an account's sublist, then a client's outbound queue. No
-//! lock is held across an `.await`.
+//! lock is held across an `.await`. The window runs on the main thread, with two helpers
+//! that take data by value through bounded channels and share no lock with it:
+//! `ui-prepare` (derives the subject tree of large snapshots) and `ui-dropper` (frees what
+//! the window replaced).
 
 pub mod broker;
 pub mod cli;

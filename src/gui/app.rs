@@ -38,6 +38,17 @@ const SAVE_DELAY: Duration = Duration::from_millis(500);
 /// Key under which the app's small preferences are saved.
 const STORAGE_KEY: &str = "switchboard_inspector";
 
+/// Where a frame's time went (the frame-time benchmark reports it for the slowest frames).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameParts {
+    /// Taking a new snapshot into the UI state (zero when none came).
+    pub snapshot: Duration,
+    /// Taking message samples (bounded by the bridge's budget).
+    pub samples: Duration,
+    /// Laying out the current view.
+    pub view: Duration,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Saved {
     view: View,
@@ -74,8 +85,9 @@ pub struct InspectorApp {
     pub starter: BrokerStarter,
     /// The demo switch is on (kept when the broker restarts).
     demo_wanted: bool,
-    /// CPU time of the last [`InspectorApp::frame`].
+    /// CPU time of the last [`InspectorApp::frame`], and where it went.
     pub last_frame_time: Duration,
+    pub last_frame_parts: FrameParts,
     pub recordings: RecordingsPanel,
     /// How the current source's client connects (kept to park the source).
     client_args: ConnectArgs,
@@ -192,6 +204,7 @@ impl InspectorApp {
             starter: BrokerStarter::default(),
             demo_wanted,
             last_frame_time: Duration::ZERO,
+            last_frame_parts: FrameParts::default(),
         }
     }
 
@@ -469,7 +482,13 @@ impl InspectorApp {
                 ))
                 .weak(),
             )
-            .on_hover_text("CPU time the window spent on its last frame");
+            .on_hover_ui(|ui| {
+                ui.label(format!(
+                    "CPU time the window spent on its last frame. Values freed on this \
+                     thread because the background freeing fell behind: {}",
+                    self.state.frees_on_ui_thread()
+                ));
+            });
         });
         open_recordings
     }
@@ -514,6 +533,7 @@ impl InspectorApp {
             .resizable(false)
             .exact_size(170.0)
             .show(ui, |ui| self.nav(ui));
+        let view_started = Instant::now();
         egui::CentralPanel::default().show(ui, |ui| {
             self.starter.ui(ui);
             ui.heading(self.view.label());
@@ -550,6 +570,7 @@ impl InspectorApp {
                 View::Servers => servers::ui(ui, &self.state),
             }
         });
+        let view_time = view_started.elapsed();
         match self.profiles.show(ui.ctx(), &self.source_label) {
             Some(ProfileAction::Connect(profile)) => self.connect_profile(ui.ctx(), *profile),
             Some(ProfileAction::Embedded) => self.show_embedded(ui.ctx()),
@@ -587,6 +608,11 @@ impl InspectorApp {
         self.sync_sampling();
         self.bridge.schedule(ui.ctx(), pumped);
         self.last_frame_time = started.elapsed();
+        self.last_frame_parts = FrameParts {
+            snapshot: self.bridge.last_snapshot_time,
+            samples: self.bridge.last_samples_time,
+            view: view_time,
+        };
     }
 
     pub fn sampling(&self) -> bool {

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::inspect::Feed;
 
+use super::prepare::{self, Preparer};
 use super::state::{MessageRow, UiState};
 
-/// Time a frame may spend taking samples.
+/// Time a frame may spend taking a snapshot and samples together.
 pub const SAMPLE_BUDGET: Duration = Duration::from_millis(4);
+/// Time a frame spends on samples even after a slow snapshot (so that they keep moving).
+pub const MIN_SAMPLE_BUDGET: Duration = Duration::from_millis(1);
 /// Samples taken per batch (the budget is checked between batches).
 const SAMPLE_BATCH: usize = 512;
 /// While samples keep arriving, look again this soon (the feed wakes only on snapshots).
@@ -26,6 +29,12 @@ pub struct Bridge {
     feed: Feed,
     /// The last snapshot showed no traffic and nothing else came: wake the UI less often.
     quiet: Arc<AtomicBool>,
+    /// What the last pump spent taking a snapshot (zero without one), and samples.
+    pub last_snapshot_time: Duration,
+    pub last_samples_time: Duration,
+    /// Prepares large snapshots off the UI thread (started with the first one).
+    preparer: Option<Preparer>,
+    ctx: egui::Context,
 }
 
 /// What one pump took.
@@ -38,11 +47,20 @@ pub struct Pumped {
     pub more_waiting: bool,
 }
 
+/// What is left for samples after taking a snapshot: the frames that take one are the
+/// slowest, and samples the view does not take in time are dropped (and counted) by the
+/// broker, never waited for.
+pub fn sample_budget(snapshot_time: Duration) -> Duration {
+    SAMPLE_BUDGET
+        .saturating_sub(snapshot_time)
+        .max(MIN_SAMPLE_BUDGET)
+}
+
 impl Bridge {
     /// Connects the feed's waker to egui's repaint, coalesced: at most one frame per
     /// [`BUSY_REPAINT`] while traffic flows, one per [`QUIET_REPAINT`] while it does not.
-    pub fn new(feed: Feed, ctx: &egui::Context) -> Self {
-        let ctx = ctx.clone();
+    pub fn new(feed: Feed, egui_ctx: &egui::Context) -> Self {
+        let ctx = egui_ctx.clone();
         let quiet = Arc::new(AtomicBool::new(false));
         let quiet_for_waker = quiet.clone();
         feed.set_waker(move || {
@@ -53,7 +71,23 @@ impl Bridge {
             };
             ctx.request_repaint_after(delay);
         });
-        Self { feed, quiet }
+        Self {
+            feed,
+            quiet,
+            last_snapshot_time: Duration::ZERO,
+            last_samples_time: Duration::ZERO,
+            preparer: None,
+            ctx: egui_ctx.clone(),
+        }
+    }
+
+    /// The worker for large snapshots, started on first use (None if it can't be).
+    fn preparer(&mut self) -> Option<&mut Preparer> {
+        if self.preparer.is_none() {
+            let ctx = self.ctx.clone();
+            self.preparer = Preparer::spawn(move || ctx.request_repaint());
+        }
+        self.preparer.as_mut()
     }
 
     /// Is the broker quiet (no traffic in the last snapshot, nothing else new)?
@@ -69,21 +103,40 @@ impl Bridge {
     /// Moves what the engine has into `state`, within the sample budget.
     pub fn pump(&mut self, state: &mut UiState) -> Pumped {
         let mut out = Pumped::default();
+        let started = Instant::now();
         if let Some(snap) = self.feed.latest() {
-            state.apply_snapshot(snap);
-            out.snapshot = true;
+            // Large ones go to the worker; so does any while it is busy (order is kept).
+            let worker_busy = self.preparer.as_ref().is_some_and(Preparer::busy);
+            match (prepare::is_large(&snap) || worker_busy)
+                .then(|| self.preparer())
+                .flatten()
+            {
+                Some(preparer) => preparer.submit(snap),
+                None => {
+                    state.apply_snapshot(snap);
+                    out.snapshot = true;
+                }
+            }
         }
+        if let Some(preparer) = &mut self.preparer {
+            if let Some(prepared) = preparer.poll() {
+                let (replaced, structure) = state.apply_prepared(prepared);
+                preparer.recycle(replaced, structure);
+                out.snapshot = true;
+            }
+        }
+        let samples_started = Instant::now();
+        self.last_snapshot_time = samples_started - started;
         let events = self.feed.events_since(state.last_event_seq);
         out.events = events.len();
         state.push_events(events);
-        let deadline = Instant::now() + SAMPLE_BUDGET;
+        let deadline = samples_started + sample_budget(self.last_snapshot_time);
         loop {
-            let batch = self.feed.drain_samples(SAMPLE_BATCH);
-            let n = batch.len();
+            let messages = &mut state.messages;
+            let n = self.feed.take_samples(SAMPLE_BATCH, |sample| {
+                messages.push(MessageRow::from_sample(sample));
+            });
             out.samples += n;
-            for sample in batch {
-                state.messages.push(MessageRow::from_sample(sample));
-            }
             if n < SAMPLE_BATCH {
                 break;
             }
@@ -92,6 +145,8 @@ impl Bridge {
                 break;
             }
         }
+        state.messages.flush_evicted();
+        self.last_samples_time = samples_started.elapsed();
         state.dropped_samples = self
             .feed
             .dropped_samples()
@@ -187,6 +242,59 @@ mod tests {
         tx.offer_sample(sample(1));
         bridge.pump(&mut state);
         assert!(!bridge.quiet(), "a sample is news");
+    }
+
+    #[test]
+    fn a_large_snapshot_is_prepared_off_the_ui_thread() {
+        use crate::inspect::snapshot::SubjectStat;
+        let ctx = egui::Context::default();
+        let (tx, rx) = feed::channel(64);
+        let mut bridge = Bridge::new(rx, &ctx);
+        let mut state = UiState::new();
+        let subjects: Vec<SubjectStat> = (0..prepare::OFF_THREAD_AT)
+            .map(|i| SubjectStat {
+                subject: format!("s{}.n{i}", i % 10),
+                msgs: 1,
+                bytes: 1,
+                msgs_per_sec: i as f64,
+                bytes_per_sec: 0.0,
+                no_interest_msgs: 0,
+                subscribers: 1,
+                publishers: vec![1],
+                receivers: vec![2],
+                last_published: None,
+            })
+            .collect();
+        tx.publish_snapshot(Snapshot {
+            subjects: subjects.clone(),
+            ..Default::default()
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !bridge.pump(&mut state).snapshot {
+            assert!(Instant::now() < deadline, "the snapshot never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(bridge.preparer.is_some(), "it went through the worker");
+        assert_eq!(state.snapshot.subjects.len(), prepare::OFF_THREAD_AT);
+        assert_eq!(
+            state.tree,
+            crate::gui::model::subject_tree::build_tree(&subjects)
+        );
+        assert_eq!(
+            state.subjects_by_rate[0],
+            prepare::OFF_THREAD_AT - 1,
+            "busiest first"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_leaves_less_time_for_samples() {
+        assert_eq!(sample_budget(Duration::ZERO), SAMPLE_BUDGET);
+        assert_eq!(
+            sample_budget(Duration::from_millis(1)),
+            SAMPLE_BUDGET - Duration::from_millis(1)
+        );
+        assert_eq!(sample_budget(Duration::from_millis(30)), MIN_SAMPLE_BUDGET);
     }
 
     #[test]

@@ -5,15 +5,19 @@
 //! that knows both the feed and egui), `state` (bounded UI-side model), `model` (pure data
 //! for the panels, tested without egui), `panels` (one file a view), `widgets`, `client`
 //! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic),
-//! `profiles` (the Deployments window: remote profiles and NATS CLI context import).
+//! `profiles` (the Deployments window: remote profiles and NATS CLI context import),
+//! `dropper` (frees replaced snapshots and old messages off the UI thread), `prepare`
+//! (derives the subject tree and order of large snapshots off the UI thread).
 
 pub mod app;
 pub mod bridge;
 pub mod broker_start;
 pub mod client;
 pub mod demo;
+pub mod dropper;
 pub mod model;
 pub mod panels;
+pub mod prepare;
 pub mod profiles;
 pub mod recording_tasks;
 pub mod settings;

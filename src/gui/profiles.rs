@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use crate::remote::contexts;
 use crate::remote::profile::{Credentials, Profile, Profiles};
 
-use super::widgets::{NO_INTEREST, OK};
+use super::widgets::{self, NO_INTEREST, OK};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +175,8 @@ impl ProfilesWindow {
         egui::Window::new("Deployments")
             .open(&mut open)
             .default_width(520.0)
+            // Beside the navigation, not over it.
+            .default_pos(egui::pos2(190.0, 60.0))
             .show(ctx, |ui| action = self.ui(ui, active));
         self.open = open && action.is_none();
         action
@@ -187,29 +189,61 @@ impl ProfilesWindow {
             ui.label(RichText::new(active).strong());
         });
         ui.separator();
-        if ui.button("Embedded broker").clicked() {
-            action = Some(ProfileAction::Embedded);
-        }
         let mut edit = None;
         let mut remove = None;
-        for p in &self.profiles.profiles {
-            ui.horizontal(|ui| {
-                if ui
-                    .button(format!("Connect {}", p.name))
-                    .on_hover_text(&p.servers)
-                    .clicked()
-                {
-                    action = Some(ProfileAction::Connect(Box::new(p.clone())));
-                }
-                ui.monospace(RichText::new(&p.servers).small());
-                if ui.small_button("Edit").clicked() {
-                    edit = Some(ProfileForm::from_profile(p));
-                }
-                if ui.small_button("Remove").clicked() {
-                    remove = Some(p.name.clone());
+        // One row a deployment, in aligned columns: name, where it is, what can be done.
+        egui::Grid::new("deployments")
+            .num_columns(3)
+            .striped(true)
+            .spacing([12.0, 6.0])
+            .show(ui, |ui| {
+                ui.label(RichText::new("Embedded broker").strong());
+                ui.label(RichText::new("in this window's process").weak());
+                ui.horizontal(|ui| {
+                    if active == super::EMBEDDED_LABEL {
+                        widgets::badge(ui, "inspecting", OK);
+                    } else if ui
+                        .button("Connect")
+                        .on_hover_text("Back to the embedded broker (it kept running)")
+                        .clicked()
+                    {
+                        action = Some(ProfileAction::Embedded);
+                    }
+                });
+                ui.end_row();
+                for p in &self.profiles.profiles {
+                    ui.vertical(|ui| {
+                        ui.label(RichText::new(&p.name).strong());
+                        if let Some(context) = &p.imported_from {
+                            ui.label(
+                                RichText::new(format!("NATS CLI context {context}"))
+                                    .weak()
+                                    .small(),
+                            );
+                        }
+                    });
+                    ui.label(RichText::new(p.servers.replace(',', "\n")).monospace());
+                    ui.horizontal(|ui| {
+                        if p.name == active {
+                            widgets::badge(ui, "inspecting", OK);
+                        } else if ui
+                            .button("Connect")
+                            .on_hover_text(format!("Inspect {} instead", p.name))
+                            .clicked()
+                        {
+                            action = Some(ProfileAction::Connect(Box::new(p.clone())));
+                        }
+                        if ui.small_button("Edit").clicked() {
+                            edit = Some(ProfileForm::from_profile(p));
+                        }
+                        if ui.small_button("Remove").clicked() {
+                            remove = Some(p.name.clone());
+                        }
+                    });
+                    ui.end_row();
                 }
             });
-        }
+        ui.add_space(4.0);
         if let Some(name) = remove {
             self.profiles.remove(&name);
             self.save(&format!("removed {name}"));

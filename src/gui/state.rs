@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot, SubjectStat};
 
+use super::dropper::Dropper;
 use super::model::filter::SubjectFilter;
 use super::model::queues;
 use super::model::subject_tree::SubjectTree;
@@ -23,6 +24,8 @@ pub const SHORT_HISTORY_POINTS: usize = 240;
 pub const EVENT_HISTORY: usize = 1000;
 /// Subjects whose rate history is always kept (the busiest), besides the chosen ones.
 pub const TRACKED_TOP_SUBJECTS: usize = 8;
+/// Rows pushed out of the message history are freed off the UI thread in batches this big.
+const EVICTED_BATCH: usize = 1024;
 
 /// A fixed-capacity ring: pushing past capacity drops the oldest.
 #[derive(Debug, Clone)]
@@ -95,8 +98,8 @@ impl MessageRow {
         Self {
             seq: s.seq,
             time: s.time,
-            subject: String::from_utf8_lossy(&s.subject).into_owned(),
-            reply: s.reply.map(|r| String::from_utf8_lossy(&r).into_owned()),
+            subject: text(s.subject),
+            reply: s.reply.map(text),
             headers: s.headers,
             payload: s.payload,
             publisher_id: s.publisher_id,
@@ -113,6 +116,12 @@ impl MessageRow {
     pub fn size(&self) -> usize {
         self.payload.len() + self.headers.as_ref().map_or(0, Vec::len)
     }
+}
+
+/// The bytes as text, keeping their allocation when they are valid UTF-8 (subjects
+/// nearly always are; this runs for every sample the view takes).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The bounded message history with its filtered view, kept up to date incrementally:
@@ -138,6 +147,9 @@ pub struct MessageLog {
     /// Sample sequence gaps seen (samples the broker dropped).
     pub gaps: u64,
     last_seq: Option<u64>,
+    /// Rows pushed out, waiting to be handed to `dropper` (see [`Self::flush_evicted`]).
+    evicted: Vec<MessageRow>,
+    dropper: Dropper,
 }
 
 impl MessageLog {
@@ -156,6 +168,24 @@ impl MessageLog {
             held_bytes: 0,
             gaps: 0,
             last_seq: None,
+            evicted: Vec::new(),
+            dropper: Dropper::shared(),
+        }
+    }
+
+    /// Frees the rows pushed out so far off the UI thread (at the end of each pump; also
+    /// whenever a batch fills up, so the buffer stays bounded if nobody calls this).
+    pub fn flush_evicted(&mut self) {
+        if !self.evicted.is_empty() {
+            let batch = std::mem::replace(&mut self.evicted, Vec::with_capacity(EVICTED_BATCH));
+            self.dropper.drop_later(batch);
+        }
+    }
+
+    fn discard(&mut self, row: MessageRow) {
+        self.evicted.push(row);
+        if self.evicted.len() >= EVICTED_BATCH {
+            self.flush_evicted();
         }
     }
 
@@ -173,6 +203,7 @@ impl MessageLog {
                 if let Some(old) = self.held.pop_front() {
                     self.held_bytes -= old.size();
                     self.held_dropped += 1;
+                    self.discard(old);
                 }
             }
             self.held_bytes += size;
@@ -204,6 +235,7 @@ impl MessageLog {
                 self.visible.pop_front();
             }
             self.first += 1;
+            self.discard(old);
         }
     }
 
@@ -322,9 +354,9 @@ impl MessageLog {
         self.first += self.rows.len() as u64;
         self.bytes = 0;
         self.held_bytes = 0;
-        self.rows.clear();
+        self.dropper.drop_later(std::mem::take(&mut self.rows));
+        self.dropper.drop_later(std::mem::take(&mut self.held));
         self.visible.clear();
-        self.held.clear();
     }
 }
 
@@ -353,7 +385,13 @@ pub struct UiState {
     pub selection: Selection,
     pub filters: Filters,
     pub snapshot: Arc<Snapshot>,
+    /// Counts the snapshots taken (views recompute what they derive from it on change).
+    pub snapshot_generation: u64,
     pub tree: SubjectTree,
+    /// Id of the build the tree comes from: changes when its structure changes (a subject
+    /// came or went), not when only its numbers do; what depends on names alone is
+    /// recomputed only then.
+    pub tree_generation: u64,
     /// Indices into the snapshot's subjects, busiest first (computed once per snapshot).
     pub subjects_by_rate: Vec<usize>,
     /// Connection names by id, live and closed (for publisher/receiver columns).
@@ -378,6 +416,8 @@ pub struct UiState {
     started: std::time::Instant,
     /// Seconds (of `RatePoint::t`) of the newest snapshot.
     pub now_t: f64,
+    /// Frees replaced snapshots and trees off the UI thread.
+    dropper: Dropper,
 }
 
 impl Default for UiState {
@@ -395,7 +435,9 @@ impl UiState {
             selection: Selection::default(),
             filters: Filters::default(),
             snapshot: Arc::new(Snapshot::default()),
+            snapshot_generation: 0,
             tree: SubjectTree::default(),
+            tree_generation: 0,
             subjects_by_rate: Vec::new(),
             names: HashMap::new(),
             rates: Ring::new(RATE_HISTORY_POINTS),
@@ -411,11 +453,28 @@ impl UiState {
             first_snapshot: None,
             started: std::time::Instant::now(),
             now_t: 0.0,
+            dropper: Dropper::shared(),
         }
     }
 
-    /// Takes a new snapshot: rebuilds derived data and extends the histories.
+    /// Takes a new snapshot: derives what the views need (on this thread) and extends the
+    /// histories.
     pub fn apply_snapshot(&mut self, snap: Arc<Snapshot>) {
+        let tree = std::mem::take(&mut self.tree);
+        let prepared = super::prepare::prepare(snap, tree, self.tree_generation);
+        // What comes back is the empty tree left by `take`.
+        drop(self.apply_prepared(prepared));
+    }
+
+    /// Takes a snapshot prepared by [`super::prepare`] and extends the histories. Returns
+    /// the tree it replaced with its build id, for reuse.
+    pub fn apply_prepared(&mut self, prepared: super::prepare::Prepared) -> (SubjectTree, u64) {
+        let super::prepare::Prepared {
+            snapshot: snap,
+            tree,
+            structure,
+            by_rate,
+        } = prepared;
         let t = match snap.taken_at {
             Some(taken) => {
                 let first = *self.first_snapshot.get_or_insert(taken);
@@ -447,8 +506,7 @@ impl UiState {
         }
         let live: HashSet<u64> = snap.connections.iter().map(|c| c.id).collect();
         self.connection_rates.retain(|id, _| live.contains(id));
-        // One sort per snapshot serves both the tracked subjects and the views.
-        let by_rate = super::model::subject_tree::by_rate(&snap.subjects);
+        // The order prepared with the tree serves both the tracked subjects and the views.
         self.track_subjects(&snap, &by_rate, t);
         let counters = queues::delivered_counters(&snap.queue_groups);
         match &self.queue_baseline {
@@ -458,9 +516,20 @@ impl UiState {
                 self.queue_baseline = Some((t, counters));
             }
         }
-        self.tree.update(&snap.subjects);
+        let replaced = std::mem::replace(&mut self.tree, tree);
+        let replaced_structure = std::mem::replace(&mut self.tree_generation, structure);
         self.subjects_by_rate = by_rate;
-        self.snapshot = snap;
+        // The previous snapshot is often the last reference to tens of thousands of small
+        // allocations: freeing them here cost the frame about 10 ms.
+        let previous = std::mem::replace(&mut self.snapshot, snap);
+        self.dropper.drop_later(previous);
+        self.snapshot_generation += 1;
+        (replaced, replaced_structure)
+    }
+
+    /// Values freed on the UI thread because the dropper's queue was full (process-wide).
+    pub fn frees_on_ui_thread(&self) -> u64 {
+        self.dropper.freed_inline()
     }
 
     /// Extends the rate rings of the busiest subjects and the plotted ones. Only those
@@ -628,6 +697,65 @@ mod tests {
         assert_eq!(log.held(), 2);
         log.set_paused(false);
         assert_eq!(visible(&log), [1, 2, 3]);
+    }
+
+    #[test]
+    fn evicted_rows_are_batched_for_the_dropper() {
+        let mut log = MessageLog::new(2);
+        for seq in 1..=5 {
+            log.push(row(seq, "a"));
+        }
+        assert_eq!(
+            log.evicted.len(),
+            3,
+            "three pushed out, kept for one hand-over"
+        );
+        log.flush_evicted();
+        assert!(log.evicted.is_empty());
+        for seq in 6..(6 + EVICTED_BATCH as u64 + 10) {
+            log.push(row(seq, "a"));
+        }
+        assert!(
+            log.evicted.len() < EVICTED_BATCH,
+            "a full batch goes by itself"
+        );
+        assert_eq!(visible(&log).len(), 2);
+    }
+
+    #[test]
+    fn the_tree_generation_changes_with_the_structure_only() {
+        let snap = |subjects: &[&str], n: u64| {
+            Arc::new(Snapshot {
+                subjects: subjects
+                    .iter()
+                    .map(|s| SubjectStat {
+                        subject: s.to_string(),
+                        msgs: n,
+                        bytes: 0,
+                        msgs_per_sec: 1.0,
+                        bytes_per_sec: 0.0,
+                        no_interest_msgs: 0,
+                        subscribers: 1,
+                        publishers: vec![],
+                        receivers: vec![],
+                        last_published: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        };
+        let mut st = UiState::new();
+        st.apply_snapshot(snap(&["a.b", "c"], 1));
+        let first = st.tree_generation;
+        st.apply_snapshot(snap(&["a.b", "c"], 2));
+        assert_eq!(st.tree_generation, first, "new numbers, same structure");
+        assert_eq!(st.snapshot_generation, 2);
+        st.apply_snapshot(snap(&["a.b"], 3));
+        let second = st.tree_generation;
+        assert_ne!(second, first);
+        st.apply_snapshot(snap(&["a.b", "c"], 4));
+        assert_ne!(st.tree_generation, second);
+        assert_ne!(st.tree_generation, first, "a rebuild is a new structure");
     }
 
     #[test]

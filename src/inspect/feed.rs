@@ -136,6 +136,17 @@ impl Feed {
         self.samples.try_iter().take(max).collect()
     }
 
+    /// Hands up to `max` waiting samples to `each`, oldest first, and says how many: no
+    /// batch is collected in between (the UI takes thousands a frame under load).
+    pub fn take_samples(&mut self, max: usize, mut each: impl FnMut(MessageSample)) -> usize {
+        let mut taken = 0;
+        for sample in self.samples.try_iter().take(max) {
+            each(sample);
+            taken += 1;
+        }
+        taken
+    }
+
     /// Events with a sequence number above `seq`, oldest first.
     pub fn events_since(&self, seq: u64) -> Vec<BrokerEvent> {
         self.shared
@@ -188,7 +199,10 @@ mod tests {
                 receivers: 0,
             });
         }
-        assert_eq!(rx.drain_samples(10).len(), 2);
+        let mut seqs = Vec::new();
+        assert_eq!(rx.take_samples(1, |s| seqs.push(s.seq)), 1);
+        assert_eq!(rx.drain_samples(10).len(), 1);
+        assert_eq!(seqs, [0], "oldest first");
         assert_eq!(rx.dropped_samples(), 3);
     }
 

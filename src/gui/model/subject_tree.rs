@@ -3,6 +3,7 @@
 //! flattened into the rows that are visible for the current expansion and filter.
 
 use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
 
 use crate::inspect::snapshot::SubjectStat;
 
@@ -62,9 +63,25 @@ pub struct SubjectNode {
     /// Children (arena indices), sorted by token.
     pub children: Vec<usize>,
     /// Set when `path` itself was published to.
-    pub own: Option<SubjectStat>,
+    pub own: Option<Published>,
     /// Totals over `own` and every descendant.
     pub branch: BranchStats,
+}
+
+/// What a node that is itself a published subject adds to its branch numbers. Plain data
+/// (no strings): the tree is updated four times a second, and copying each subject's
+/// statistics (name, id lists) into it cost tens of thousands of allocations a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub last_published: Option<SystemTime>,
+}
+
+impl Published {
+    fn of(stat: &SubjectStat) -> Self {
+        Self {
+            last_published: stat.last_published,
+        }
+    }
 }
 
 impl SubjectNode {
@@ -159,7 +176,7 @@ pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
             parent = Some(id);
         }
         if let Some(leaf) = parent {
-            nodes[leaf].own = Some(stat.clone());
+            nodes[leaf].own = Some(Published::of(stat));
             leaves.push(leaf);
         }
     }
@@ -204,8 +221,10 @@ impl SubjectTree {
     /// usually the same ones in the same order: then only the numbers are redone, in
     /// place (rebuilding a 10,000-subject tree took about 30 ms of a frame). Otherwise,
     /// or when a subject is not where it was, the tree is rebuilt. Either way the result
-    /// equals `build_tree(subjects)`.
-    pub fn update(&mut self, subjects: &[SubjectStat]) {
+    /// equals `build_tree(subjects)`. A rebuild hands back the tree it replaced, so that the
+    /// caller can free it off the UI thread (and knows the structure changed).
+    #[must_use = "the replaced tree says the structure changed (and is freed where it is dropped)"]
+    pub fn update(&mut self, subjects: &[SubjectStat]) -> Option<SubjectTree> {
         let same = self.leaves.len() == subjects.len()
             && subjects.iter().zip(&self.leaves).all(|(s, &leaf)| {
                 self.nodes
@@ -213,8 +232,7 @@ impl SubjectTree {
                     .is_some_and(|n| n.path == s.subject && n.own.is_some())
             });
         if !same {
-            *self = build_tree(subjects);
-            return;
+            return Some(std::mem::replace(self, build_tree(subjects)));
         }
         self.total.reset();
         for node in &mut self.nodes {
@@ -235,7 +253,7 @@ impl SubjectTree {
                 cur = node.parent;
             }
             if let Some(node) = self.nodes.get_mut(leaf) {
-                node.own = Some(stat.clone());
+                node.own = Some(Published::of(stat));
             }
         }
         dedup_ids(&mut self.total.publishers);
@@ -244,6 +262,7 @@ impl SubjectTree {
             dedup_ids(&mut node.branch.publishers);
             dedup_ids(&mut node.branch.receivers);
         }
+        None
     }
 }
 
@@ -348,7 +367,8 @@ impl SubjectTree {
 /// Indices of the subjects by message rate, highest first (then by total, then name).
 pub fn by_rate(subjects: &[SubjectStat]) -> Vec<usize> {
     let mut all: Vec<usize> = (0..subjects.len()).collect();
-    all.sort_by(|&a, &b| {
+    // Names are unique, so the order is total and an unstable sort (no buffer) is exact.
+    all.sort_unstable_by(|&a, &b| {
         let (a, b) = (&subjects[a], &subjects[b]);
         b.msgs_per_sec
             .total_cmp(&a.msgs_per_sec)
@@ -399,17 +419,18 @@ mod tests {
             stat("audit.log", 31, 0.0, 2, 30),
             stat("orders.eu.shipped", 21, 2.5, 1, 4),
         ];
-        tree.update(&next);
+        assert!(tree.update(&next).is_none(), "same structure: in place");
         assert_eq!(tree, build_tree(&next));
-        // A subject more, and another order: rebuilt.
+        // A subject more, and another order: rebuilt, and the old tree handed back.
         let other = [
             stat("audit.log", 31, 0.0, 2, 30),
             stat("orders.eu.created", 300, 1.0, 0, 9),
             stat("new.one", 1, 1.0, 1, 0),
         ];
-        tree.update(&other);
+        let replaced = tree.update(&other);
+        assert_eq!(replaced, Some(build_tree(&next)));
         assert_eq!(tree, build_tree(&other));
-        tree.update(&[]);
+        assert!(tree.update(&[]).is_some());
         assert_eq!(tree, build_tree(&[]));
     }
 

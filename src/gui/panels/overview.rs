@@ -58,13 +58,16 @@ fn identity(ui: &mut Ui, state: &UiState) {
         };
         ui.heading(name);
         if !server.version.is_empty() {
-            ui.label(
-                RichText::new(format!(
+            let text = if snap.vantage.knows_routing() {
+                format!(
                     "switchboard {}  (speaks nats-server {})",
                     server.version, server.nats_version
-                ))
-                .weak(),
-            );
+                )
+            } else {
+                // A remote deployment: the server attached to is a nats-server.
+                format!("nats-server {}", server.nats_version)
+            };
+            ui.label(RichText::new(text).weak());
         }
     });
     egui::Grid::new("identity")
@@ -80,12 +83,15 @@ fn identity(ui: &mut Ui, state: &UiState) {
             ui.label("Uptime");
             ui.label(format::age(snap.uptime));
             ui.end_row();
-            ui.label("Monitoring");
-            match &server.monitor_url {
-                Some(url) => ui.hyperlink_to(url, url),
-                None => ui.label(RichText::new("off (no HTTP port)").weak()),
-            };
-            ui.end_row();
+            // Our own HTTP port: known only for the embedded broker.
+            if snap.vantage.knows_routing() {
+                ui.label("Monitoring");
+                match &server.monitor_url {
+                    Some(url) => ui.hyperlink_to(url, url),
+                    None => ui.label(RichText::new("off (no HTTP port)").weak()),
+                };
+                ui.end_row();
+            }
             if !server.id.is_empty() {
                 ui.label("Server ID");
                 ui.monospace(RichText::new(&server.id).small());
@@ -160,6 +166,13 @@ fn unheard_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
             if ui.button("Show in Subjects").clicked() {
                 commands.push(Command::Show(View::Subjects));
             }
+        } else if !state.snapshot.vantage.knows_routing() {
+            // From outside, messages published to nobody can't be seen.
+            ui.label(
+                RichText::new("Messages published to nobody are seen only by the broker itself")
+                    .weak()
+                    .small(),
+            );
         } else if !state.snapshot.subjects.is_empty() {
             widgets::badge(ui, "Every published subject has a listener", OK);
         }

@@ -43,11 +43,18 @@ impl RatesPanel {
     fn picker(&mut self, ui: &mut Ui, state: &mut UiState) {
         widgets::filter_box(ui, "Subjects", &mut self.subject_filter, "filter", 140.0);
         let needle = self.subject_filter.to_lowercase();
-        let shown: Vec<_> = state
-            .top_subjects(usize::MAX)
-            .filter(|s| needle.is_empty() || s.subject.to_lowercase().contains(&needle))
+        // Indices, not copies: this runs every frame over up to PICKER_SUBJECTS subjects.
+        let snapshot = state.snapshot.clone();
+        let shown: Vec<usize> = state
+            .subjects_by_rate
+            .iter()
+            .copied()
+            .filter(|&i| {
+                snapshot.subjects.get(i).is_some_and(|s| {
+                    needle.is_empty() || s.subject.to_lowercase().contains(&needle)
+                })
+            })
             .take(PICKER_SUBJECTS)
-            .cloned()
             .collect();
         if !state.plotted_subjects.is_empty() && ui.small_button("Untick all").clicked() {
             state.plotted_subjects.clear();
@@ -56,7 +63,7 @@ impl RatesPanel {
             .id_salt("rate_picker")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                for s in shown {
+                for s in shown.into_iter().filter_map(|i| snapshot.subjects.get(i)) {
                     let mut on = state.plotted_subjects.contains(&s.subject);
                     let rate = if self.bytes {
                         format::bytes_per_sec(s.bytes_per_sec)
