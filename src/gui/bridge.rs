@@ -257,12 +257,10 @@ mod tests {
                 msgs: 1,
                 bytes: 1,
                 msgs_per_sec: i as f64,
-                bytes_per_sec: 0.0,
-                no_interest_msgs: 0,
                 subscribers: 1,
                 publishers: vec![1],
                 receivers: vec![2],
-                last_published: None,
+                ..Default::default()
             })
             .collect();
         tx.publish_snapshot(Snapshot {

@@ -168,14 +168,11 @@ mod tests {
                 .map(|(i, s)| SubjectStat {
                     subject: s.to_string(),
                     msgs: i as u64,
-                    bytes: 0,
                     msgs_per_sec: rate * i as f64,
-                    bytes_per_sec: 0.0,
-                    no_interest_msgs: 0,
                     subscribers: 1,
                     publishers: vec![1],
                     receivers: vec![2],
-                    last_published: None,
+                    ..Default::default()
                 })
                 .collect(),
             ..Default::default()

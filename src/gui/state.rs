@@ -731,14 +731,9 @@ mod tests {
                     .map(|s| SubjectStat {
                         subject: s.to_string(),
                         msgs: n,
-                        bytes: 0,
                         msgs_per_sec: 1.0,
-                        bytes_per_sec: 0.0,
-                        no_interest_msgs: 0,
                         subscribers: 1,
-                        publishers: vec![],
-                        receivers: vec![],
-                        last_published: None,
+                        ..Default::default()
                     })
                     .collect(),
                 ..Default::default()
@@ -787,14 +782,9 @@ mod tests {
                 subjects: vec![SubjectStat {
                     subject: "a.b".into(),
                     msgs: i,
-                    bytes: 0,
                     msgs_per_sec: 1.0,
-                    bytes_per_sec: 0.0,
-                    no_interest_msgs: 0,
                     subscribers: 1,
-                    publishers: vec![],
-                    receivers: vec![],
-                    last_published: None,
+                    ..Default::default()
                 }],
                 ..Default::default()
             }));

@@ -174,7 +174,7 @@ pub struct ClosedConnectionInfo {
 }
 
 /// One published subject (a leaf of the subject tree).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubjectStat {
     pub subject: String,
     pub msgs: u64,

@@ -39,16 +39,20 @@ async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
     s
 }
 
-#[tokio::test]
-async fn records_the_embedded_broker_with_publishers_and_receivers() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("broker.rec");
-    let handle = BrokerHandle::start(Options {
+async fn broker() -> BrokerHandle {
+    BrokerHandle::start(Options {
         port: 0,
         ..Options::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn records_the_embedded_broker_with_publishers_and_receivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broker.rec");
+    let handle = broker().await;
     let recording = handle
         .start_recording(&path, RecordOptions::subjects(vec!["rec.>".into()]))
         .unwrap();
@@ -143,12 +147,7 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
 async fn a_full_queue_drops_whole_reads_and_every_message_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("full.rec");
-    let handle = BrokerHandle::start(Options {
-        port: 0,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let handle = broker().await;
     // Room for a single batch: while the writer has it, every later read is dropped
     // (refused by the queue, or not even encoded because the queue was full already).
     let recording = handle
