@@ -251,8 +251,17 @@ impl Conn {
         parser.awaiting_auth = self.auth_deadline.is_some();
         let mut buf = vec![0u8; MIN_READ_BUF];
         let mut small_reads = 0u32;
+        // One timer for the connection's life, moved only when its deadline changes: a new
+        // `sleep_until` per read registered the timer again each time, and when it was the
+        // runtime's earliest one that woke the I/O driver (an eventfd write and an extra
+        // epoll round) on every request.
+        let timer = tokio::time::sleep_until(self.next_timer().into());
+        tokio::pin!(timer);
         loop {
-            let timer = self.next_timer();
+            let deadline = tokio::time::Instant::from(self.next_timer());
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             let n = tokio::select! {
                 biased;
                 _ = self.shared.stop.notified() => {
@@ -263,7 +272,7 @@ impl Conn {
                     Ok(n) => n,
                     Err(_) => return CloseReason::ReadError,
                 },
-                _ = tokio::time::sleep_until(timer.into()) => {
+                _ = &mut timer => {
                     if let Some(reason) = self.on_timer() {
                         self.end_batch();
                         return reason;
