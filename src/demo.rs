@@ -233,16 +233,11 @@ async fn drain(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::broker::{BrokerHandle, Options};
+    use crate::broker::BrokerHandle;
 
     #[tokio::test]
     async fn demo_shows_every_pattern() {
-        let handle = BrokerHandle::start(Options {
-            port: 0,
-            ..Options::default()
-        })
-        .await
-        .unwrap();
+        let handle = BrokerHandle::start_for_test().await;
         let server = handle.server().clone();
         server.tap.set_latency_tracking(true);
         let url = format!("nats://{}", handle.local_addr());

@@ -380,13 +380,7 @@ fn app_window(
     let outcome = crate::gui::run(ctx, startup);
     runtime.block_on(launcher.shutdown());
     runtime.shutdown_timeout(Duration::from_secs(1));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            fatal(&e);
-            ExitCode::from(1)
-        }
-    }
+    window_exit_code(outcome)
 }
 
 /// Waits for Ctrl-C or SIGTERM, then asks the window to close (which saves its settings
@@ -627,6 +621,13 @@ fn app_remote(plan: RunPlan, extras: &Extras) -> ExitCode {
     };
     let outcome = crate::gui::run(ctx, startup);
     runtime.shutdown_timeout(Duration::from_secs(1));
+    window_exit_code(outcome)
+}
+
+#[cfg(feature = "gui")]
+/// How the program ends after its window closed: an error is reported the way every other
+/// fatal error is.
+fn window_exit_code(outcome: anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

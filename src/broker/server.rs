@@ -457,6 +457,18 @@ pub struct BrokerHandle {
 }
 
 impl BrokerHandle {
+    /// A broker with default options on a free loopback port, for tests.
+    #[cfg(test)]
+    #[allow(clippy::expect_used)]
+    pub(crate) async fn start_for_test() -> BrokerHandle {
+        BrokerHandle::start(Options {
+            port: 0,
+            ..Options::default()
+        })
+        .await
+        .expect("a test broker starts on a free port")
+    }
+
     /// Binds the client port and starts accepting. Must be called within a tokio runtime.
     pub async fn start(opts: Options) -> Result<BrokerHandle, StartError> {
         let tls = match &opts.tls {

@@ -216,7 +216,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::broker::{BrokerHandle, Options};
+    use crate::broker::BrokerHandle;
     use crate::record::format::Record;
     use crate::record::reader::read_all;
 
@@ -240,12 +240,7 @@ mod tests {
     #[tokio::test]
     async fn recording_through_the_control() {
         let dir = tempfile::tempdir().unwrap();
-        let handle = BrokerHandle::start(Options {
-            port: 0,
-            ..Options::default()
-        })
-        .await
-        .unwrap();
+        let handle = BrokerHandle::start_for_test().await;
         let (_feed, control) = attach(handle.server().clone(), None).unwrap();
         assert!(control.recording().is_none());
         assert!(control.stop_recording().is_err(), "stop without a start");
@@ -303,12 +298,7 @@ mod tests {
     #[tokio::test]
     async fn a_file_that_cannot_be_created_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let handle = BrokerHandle::start(Options {
-            port: 0,
-            ..Options::default()
-        })
-        .await
-        .unwrap();
+        let handle = BrokerHandle::start_for_test().await;
         let (_feed, control) = attach(handle.server().clone(), None).unwrap();
         let err = control
             .start_recording(&dir.path().join("no/such/dir/x.rec"), vec![])

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::snapshot::{
-    ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember, Rates,
-    ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
+    per_sec, ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember,
+    Rates, ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo,
+    Totals,
 };
 use crate::broker::server::{client_totals, Server};
 use crate::broker::tap::LatencyWindow;
@@ -62,7 +63,7 @@ impl Sampler {
         server.tap.refill_samples();
 
         let totals = server.totals();
-        let rates = rates_of(&self.last_totals, &totals, elapsed);
+        let rates = Rates::between(&self.last_totals, &totals, elapsed);
         self.last_totals = totals;
 
         let mut connections = Vec::new();
@@ -112,7 +113,7 @@ impl Sampler {
                 start: client.start,
                 subscriptions,
                 totals: client_totals,
-                rates: rates_of(&previous, &client_totals, elapsed),
+                rates: Rates::between(&previous, &client_totals, elapsed),
                 pending_bytes: client.outbound.pending_bytes(),
                 rtt: meta.rtt,
             });
@@ -265,22 +266,6 @@ fn latency(windows: Vec<(Box<[u8]>, LatencyWindow)>) -> Vec<ServiceLatency> {
         .collect();
     out.sort_by(|a, b| a.subject.cmp(&b.subject));
     out
-}
-
-fn per_sec(before: u64, after: u64, elapsed: f64) -> f64 {
-    if elapsed <= 0.0 {
-        return 0.0;
-    }
-    after.saturating_sub(before) as f64 / elapsed
-}
-
-fn rates_of(before: &Totals, after: &Totals, elapsed: f64) -> Rates {
-    Rates {
-        in_msgs_per_sec: per_sec(before.in_msgs, after.in_msgs, elapsed),
-        in_bytes_per_sec: per_sec(before.in_bytes, after.in_bytes, elapsed),
-        out_msgs_per_sec: per_sec(before.out_msgs, after.out_msgs, elapsed),
-        out_bytes_per_sec: per_sec(before.out_bytes, after.out_bytes, elapsed),
-    }
 }
 
 /// True for addresses only this machine can reach.

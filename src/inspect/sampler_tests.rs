@@ -6,7 +6,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
-use crate::broker::{BrokerHandle, Options};
+use crate::broker::BrokerHandle;
 use crate::inspect::snapshot::EventKind;
 
 async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
@@ -38,12 +38,7 @@ async fn round_trip(s: &mut TcpStream, ops: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn snapshot_shows_connections_subjects_queues_and_latency() {
-    let handle = BrokerHandle::start(Options {
-        port: 0,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let handle = BrokerHandle::start_for_test().await;
     let server = handle.server().clone();
     server.tap.set_latency_tracking(true);
     let mut sampler = Sampler::new(server.clone(), None);
@@ -117,12 +112,7 @@ async fn snapshot_shows_connections_subjects_queues_and_latency() {
 
 #[tokio::test]
 async fn feed_delivers_samples_and_events_and_kick_closes() {
-    let handle = BrokerHandle::start(Options {
-        port: 0,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let handle = BrokerHandle::start_for_test().await;
     let (mut feed, control) =
         crate::inspect::embedded::attach(handle.server().clone(), None).unwrap();
     assert!(crate::inspect::embedded::attach(handle.server().clone(), None).is_none());

@@ -138,6 +138,27 @@ pub struct Rates {
     pub out_bytes_per_sec: f64,
 }
 
+impl Rates {
+    /// The rates between two readings of the same totals taken `elapsed_secs` apart.
+    pub fn between(before: &Totals, after: &Totals, elapsed_secs: f64) -> Rates {
+        Rates {
+            in_msgs_per_sec: per_sec(before.in_msgs, after.in_msgs, elapsed_secs),
+            in_bytes_per_sec: per_sec(before.in_bytes, after.in_bytes, elapsed_secs),
+            out_msgs_per_sec: per_sec(before.out_msgs, after.out_msgs, elapsed_secs),
+            out_bytes_per_sec: per_sec(before.out_bytes, after.out_bytes, elapsed_secs),
+        }
+    }
+}
+
+/// A counter's rate between two readings `elapsed_secs` apart (0 for no time, and for a
+/// counter that went back, as after a server restart).
+pub fn per_sec(before: u64, after: u64, elapsed_secs: f64) -> f64 {
+    if elapsed_secs <= 0.0 {
+        return 0.0;
+    }
+    after.saturating_sub(before) as f64 / elapsed_secs
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionInfo {
     pub id: u64,

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
-use crate::broker::{BrokerHandle, Options};
+use crate::broker::BrokerHandle;
 
 /// `/varz` fields nats-server 2.15 emits that we deliberately leave out: Go build and
 /// runtime details, and JetStream/system-account features this broker does not have.
@@ -28,12 +28,7 @@ struct Setup {
 
 impl Setup {
     async fn start() -> Setup {
-        let broker = BrokerHandle::start(Options {
-            port: 0,
-            ..Options::default()
-        })
-        .await
-        .unwrap();
+        let broker = BrokerHandle::start_for_test().await;
         let monitor = start_http(broker.server().clone(), "127.0.0.1", 0)
             .await
             .unwrap();

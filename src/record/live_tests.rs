@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use super::format::{Message, Record};
 use super::reader::read_all;
 use super::recorder::{RecordError, RecordOptions};
-use crate::broker::{BrokerHandle, Options};
+use crate::broker::BrokerHandle;
 
 async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -39,20 +39,11 @@ async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
     s
 }
 
-async fn broker() -> BrokerHandle {
-    BrokerHandle::start(Options {
-        port: 0,
-        ..Options::default()
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn records_the_embedded_broker_with_publishers_and_receivers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broker.rec");
-    let handle = broker().await;
+    let handle = BrokerHandle::start_for_test().await;
     let recording = handle
         .start_recording(&path, RecordOptions::subjects(vec!["rec.>".into()]))
         .unwrap();
@@ -147,7 +138,7 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
 async fn a_full_queue_drops_whole_reads_and_every_message_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("full.rec");
-    let handle = broker().await;
+    let handle = BrokerHandle::start_for_test().await;
     // Room for a single batch: while the writer has it, every later read is dropped
     // (refused by the queue, or not even encoded because the queue was full already).
     let recording = handle

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
-use super::observer::per_sec;
 use crate::inspect::snapshot::{
     ConnectionInfo, QueueGroupInfo, QueueMember, Rates, ServerSummary, SubscriptionInfo, Totals,
 };
@@ -207,7 +206,7 @@ impl InventoryBuilder {
             let r = self
                 .last_server_totals
                 .get(&v.server_id)
-                .map(|before| rates_of(before, &t, elapsed));
+                .map(|before| Rates::between(before, &t, elapsed));
             if let Some(r) = r {
                 add_rates(&mut rates, &r);
             }
@@ -332,7 +331,7 @@ impl InventoryBuilder {
                 let rates = self
                     .last_conn_totals
                     .get(&id)
-                    .map(|before| rates_of(before, &totals, elapsed))
+                    .map(|before| Rates::between(before, &totals, elapsed))
                     .unwrap_or_default();
                 next_totals.insert(id, totals);
                 let subs: Vec<SubscriptionInfo> = c
@@ -392,15 +391,6 @@ fn host_port(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
-    }
-}
-
-fn rates_of(before: &Totals, after: &Totals, elapsed: f64) -> Rates {
-    Rates {
-        in_msgs_per_sec: per_sec(before.in_msgs, after.in_msgs, elapsed),
-        in_bytes_per_sec: per_sec(before.in_bytes, after.in_bytes, elapsed),
-        out_msgs_per_sec: per_sec(before.out_msgs, after.out_msgs, elapsed),
-        out_bytes_per_sec: per_sec(before.out_bytes, after.out_bytes, elapsed),
     }
 }
 

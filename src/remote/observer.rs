@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::inspect::snapshot::{ServiceLatency, SubjectStat};
+use crate::inspect::snapshot::{per_sec, ServiceLatency, SubjectStat};
 
 /// Distinct subjects remembered; more are counted as overflow.
 pub const MAX_SUBJECTS: usize = 20_000;
@@ -240,13 +240,6 @@ impl Observer {
         out.sort_by(|a, b| a.subject.cmp(&b.subject));
         out
     }
-}
-
-pub fn per_sec(before: u64, after: u64, elapsed_secs: f64) -> f64 {
-    if elapsed_secs <= 0.0 {
-        return 0.0;
-    }
-    after.saturating_sub(before) as f64 / elapsed_secs
 }
 
 #[cfg(test)]
