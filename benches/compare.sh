@@ -16,7 +16,8 @@
 #   --rounds N           rounds (3)
 #   --seconds S          publishing seconds per run (2)
 #   --sizes "16 1024"    payload sizes
-#   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep slowcons idle)
+#   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep reqrep-paced
+#                        slowcons idle); reqrep-paced is request/reply at 1,000 a second
 #   --idle-conns N       connections in the idle scenario (10000)
 #   --timeout S          loadgen's bound on every wait (10)
 #   --loadgen PATH       use this loadgen executable instead of building it
@@ -31,6 +32,8 @@
 #                        were open (`serve --inspect`: subject stats, message samples,
 #                        latency tracking, snapshots), as server "switchboard-insp"; the
 #                        table's ratios then show its cost next to plain switchboard
+#   --no-busy-poll       also run switchboard with busy polling off (`serve --busy_poll 0`),
+#                        as server "switchboard-nopoll"
 # Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
 #
 # Output: progress on stderr; on stdout the pinning note, the load average, and the table
@@ -54,7 +57,7 @@ use_debian=1
 rounds=3
 seconds=2
 sizes="16 1024"
-scenarios="pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep slowcons idle"
+scenarios="pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep reqrep-paced slowcons idle"
 idle_conns=10000
 timeout_s=10
 loadgen=""
@@ -62,6 +65,7 @@ pin=1
 out=""
 record=0
 inspect=0
+nopoll=0
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -82,6 +86,7 @@ while [ $# -gt 0 ]; do
         --out) out=$2; shift 2 ;;
         --record) record=1; shift ;;
         --inspect) inspect=1; shift ;;
+        --no-busy-poll) nopoll=1; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -116,6 +121,7 @@ elif [ "$skip_sb" = 0 ]; then
     servers+=("switchboard|sb|$sb_bin")
     [ "$record" = 1 ] && servers+=("switchboard-rec|sbrec|$sb_bin")
     [ "$inspect" = 1 ] && servers+=("switchboard-insp|sbinsp|$sb_bin")
+    [ "$nopoll" = 1 ] && servers+=("switchboard-nopoll|sbnopoll|$sb_bin")
 fi
 [ "$self_test" = 1 ] || servers+=("nats-${nats_ver#v}|nats|$nats_bin")
 # Debian's package installs it in /usr/sbin (older layouts: /usr/bin).
@@ -190,6 +196,8 @@ start_server() { # label style path port logfile
     local style=$2 path=$3 port=$4 log=$5 i
     if [ "$style" = sb ]; then
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    elif [ "$style" = sbnopoll ]; then
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 >"$log" 2>&1 &
     elif [ "$style" = sbinsp ]; then
         "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect >"$log" 2>&1 &
     elif [ "$style" = sbrec ]; then

@@ -211,11 +211,13 @@ enum F {
     TlsCert,
     TlsKey,
     TlsCaCert,
+    /// switchboard's own `--busy_poll <duration>`.
+    BusyPoll,
     /// Accepted and ignored with a warning.
     Unsupported,
 }
 
-/// Every flag of nats-server 2.15, with its type.
+/// Every flag of nats-server 2.15, with its type, and switchboard's own that fit its style.
 const FLAGS: &[(&str, F, Ty)] = &[
     ("h", F::Help, Ty::Bool),
     ("help", F::Help, Ty::Bool),
@@ -258,6 +260,8 @@ const FLAGS: &[(&str, F, Ty)] = &[
     ("tlscert", F::TlsCert, Ty::Str),
     ("tlskey", F::TlsKey, Ty::Str),
     ("tlscacert", F::TlsCaCert, Ty::Str),
+    // switchboard's own, in nats-server's style.
+    ("busy_poll", F::BusyPoll, Ty::Str),
     // Known to nats-server, not served by switchboard yet.
     ("ms", F::Unsupported, Ty::Int),
     ("https_port", F::Unsupported, Ty::Int),
@@ -551,6 +555,10 @@ fn apply_flags(
             (F::Auth, Val::Str(s)) => opts.auth.token = non_empty(s),
             (F::Pid, Val::Str(s)) => opts.pid_file = non_empty(s).map(PathBuf::from),
             (F::Log, Val::Str(s)) => opts.logging.file = non_empty(s).map(PathBuf::from),
+            (F::BusyPoll, Val::Str(s)) => {
+                opts.busy_poll = crate::config::duration::parse_std_duration(s)
+                    .map_err(|e| invalid_flag(g, s.clone(), &e))?;
+            }
             (F::Unsupported, _) => warnings.push(format!(
                 "flag \"{}\" is not supported yet and is ignored",
                 g.typed

@@ -282,6 +282,9 @@ impl Conn {
                 }
             };
             self.last_in = Instant::now();
+            if let Some(poll) = &self.server.hot_poll {
+                poll.touch(self.last_in);
+            }
             let mut pos = 0;
             loop {
                 let step = match parser.next_op(&buf[..n], &mut pos) {

@@ -4,6 +4,7 @@ pub mod account;
 pub mod auth;
 pub mod client;
 pub mod close;
+pub mod hot_poll;
 pub mod options;
 pub mod outbound;
 pub mod permissions;

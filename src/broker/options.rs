@@ -32,6 +32,10 @@ pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// nats-server bounds each connection only (64 MiB each, so 1,000 stuck consumers could pin
 /// 64 GiB); this bounds the sum.
 pub const DEFAULT_MAX_PENDING_TOTAL: u64 = 1024 * 1024 * 1024;
+/// switchboard's `busy_poll`: how long a worker may keep polling after traffic before it
+/// parks (the limit of an adaptive window, see [`super::hot_poll`]). nats-server has no such
+/// setting; 100 us covers the gaps of a busy request/reply exchange on loopback.
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(100);
 /// The client port nats-server listens on by default.
 pub const DEFAULT_PORT: u16 = 4222;
 /// A desktop tool must not expose a broker to the network by accident.
@@ -71,6 +75,9 @@ pub struct Options {
     pub lame_duck_duration: Duration,
     /// `lame_duck_grace_period`: how long lame-duck mode waits before closing clients.
     pub lame_duck_grace_period: Duration,
+    /// `busy_poll` (switchboard's own): the longest a worker keeps polling after traffic
+    /// before it parks; zero turns busy polling off.
+    pub busy_poll: Duration,
 }
 
 impl Default for Options {
@@ -96,6 +103,7 @@ impl Default for Options {
             pid_file: None,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
+            busy_poll: DEFAULT_BUSY_POLL,
         }
     }
 }

@@ -103,6 +103,8 @@ pub struct Server {
     info: ServerInfo,
     auth: super::auth::Authenticator,
     tls: Option<super::tls::TlsServer>,
+    /// Busy polling after traffic (`busy_poll`); `None` when off.
+    pub hot_poll: Option<Arc<super::hot_poll::HotPoll>>,
 }
 
 impl Server {
@@ -151,6 +153,7 @@ impl Server {
             info,
             auth,
             tls,
+            hot_poll: super::hot_poll::HotPoll::new(opts.busy_poll),
             opts,
         }
     }
@@ -491,8 +494,12 @@ impl BrokerHandle {
         let server_for_loop = server.clone();
         let (command, command_rx) = watch::channel(Command::Run);
         let (done_tx, done) = watch::channel(false);
+        let poller = server.hot_poll.clone().map(|p| tokio::spawn(p.run()));
         let accept_task = tokio::spawn(async move {
             accept_loop(server_for_loop, listener, command_rx).await;
+            if let Some(poller) = poller {
+                poller.abort();
+            }
             let _ = done_tx.send(true);
         });
         Ok(BrokerHandle {

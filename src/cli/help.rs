@@ -78,6 +78,8 @@ Usage: switchboard serve [options]
 
 Runs the broker headless. The options are nats-server's, with its defaults except the
 listen address (127.0.0.1). switchboard's own:
+        --busy_poll <duration>       Keep polling up to this long after traffic before
+                                     parking a thread (default 100us; 0 turns it off)
         --demo                       Start in-process clients that show every messaging pattern
         --inspect                    Run the inspection tap as if the window were open
         --record <file>              Record the broker's traffic to a file

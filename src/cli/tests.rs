@@ -174,6 +174,19 @@ fn unsupported_flags_warn_and_consume_values() {
 }
 
 #[test]
+fn busy_poll_flag() {
+    assert_eq!(run("--busy_poll 0").options.busy_poll, Duration::ZERO);
+    assert_eq!(
+        run("--busy_poll=40us").options.busy_poll,
+        Duration::from_micros(40)
+    );
+    assert_eq!(
+        err("--busy_poll 40").to_string(),
+        "invalid value \"40\" for flag -busy_poll: missing unit in duration \"40\""
+    );
+}
+
+#[test]
 fn flag_errors() {
     assert_eq!(
         err("-xyz").to_string(),

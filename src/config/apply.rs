@@ -2,7 +2,7 @@
 //!
 //! Supported top-level keys: `listen`, `host`/`net`, `port`, `server_name`, `http`,
 //! `http_port`/`monitor_port`, `http_host`, `max_payload`, `max_control_line`, `max_pending`,
-//! `max_pending_total` (switchboard's own), `max_connections`/`max_conn`, `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`,
+//! `max_pending_total` and `busy_poll` (switchboard's own), `max_connections`/`max_conn`, `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`,
 //! `write_deadline`, `authorization`, `accounts`, `no_auth_user`, `tls`, `debug`, `trace`
 //! (`trace_verbose`, `trace_headers` also turn tracing on), `logtime`, `logfile`/`log_file`,
 //! `pidfile`/`pid_file`.
@@ -261,6 +261,19 @@ pub(super) fn get_duration_string(key: &str, v: &Value) -> Result<Duration, Conf
     parse_std_duration(s).map_err(|e| invalid(key, &v.pos, e))
 }
 
+/// `busy_poll` (switchboard's own): a duration string, or 0 for off.
+fn busy_poll(key: &str, v: &Value) -> Result<Duration, ConfigError> {
+    match &v.kind {
+        Kind::Integer(0) => Ok(Duration::ZERO),
+        Kind::String(_) => get_duration_string(key, v),
+        _ => Err(type_error(
+            key,
+            v,
+            "a duration string such as \"100us\", or 0 for off",
+        )),
+    }
+}
+
 impl Applier<'_> {
     pub(super) fn warn(&mut self, pos: &Pos, message: impl AsRef<str>) {
         self.warnings.push(format!("{pos}: {}", message.as_ref()));
@@ -339,6 +352,7 @@ impl Applier<'_> {
                 }
                 "max_pending" => self.opts.max_pending = get_unsigned(k, v)?,
                 "max_pending_total" => self.opts.max_pending_total = get_unsigned(k, v)?,
+                "busy_poll" => self.opts.busy_poll = busy_poll(k, v)?,
                 "max_connections" | "max_conn" => self.opts.max_connections = get_unsigned(k, v)?,
                 "max_subscriptions" | "max_subs" => {
                     self.opts.max_subscriptions = get_unsigned(k, v)?;

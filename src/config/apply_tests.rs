@@ -93,6 +93,17 @@ fn limits_and_timers() {
 }
 
 #[test]
+fn busy_poll_is_a_duration_or_zero() {
+    assert_eq!(
+        load("busy_poll: \"250us\"\n").0.busy_poll,
+        Duration::from_micros(250)
+    );
+    assert_eq!(load("busy_poll: 0\n").0.busy_poll, Duration::ZERO);
+    assert_eq!(load("busy_poll: \"0s\"\n").0.busy_poll, Duration::ZERO);
+    assert_eq!(load("port: 1\n").0.busy_poll, Duration::from_micros(100));
+}
+
+#[test]
 fn logging_and_pid() {
     let (o, _) = load(
         "debug: true\ntrace: on\nlogtime: false\nlogfile: /tmp/x.log\npid_file: '/tmp/x.pid'\n",
@@ -423,6 +434,8 @@ fn invalid_values_name_key_and_line() {
         ),
         ("tls {\n  verify: \"yes\"\n}\n", 2, "tls.verify"),
         ("max_connections: -5\n", 1, "max_connections"),
+        ("busy_poll: 100\n", 1, "busy_poll"),
+        ("busy_poll: \"fast\"\n", 1, "busy_poll"),
     ];
     for (text, line, key) in cases {
         let err = load_err(text);

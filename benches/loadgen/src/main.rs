@@ -43,6 +43,8 @@ scenarios:
   fanin-star  1 publisher over 1,000 subjects -> one `bench.fanin.*` subscriber
   fanin-gt    1 publisher over 1,000 subjects -> one `bench.fanin.>` subscriber
   reqrep      sequential request/reply through a responder; latency percentiles
+  reqrep-paced  the same at a steady --rate (1000 requests a second), as an application
+              that does not saturate the server sends them
   slowcons    1 publisher floods a subject (bench.t) that one stuck consumer (never reads)
               and one reader share, while a bystander measures PING round trips:
               bystander RTT percentiles, the flood's rate, whether the stuck
@@ -63,6 +65,7 @@ options:
   --settle S          idle: wait before reading RSS (1)
   --server-pid PID    server process, for RSS (idle)
   --label TEXT        copied to the output's `label` field
+  --rate N            reqrep-paced: requests a second (1000)
 ";
 
 #[derive(Clone, Debug)]
@@ -79,6 +82,8 @@ struct Opts {
     settle: f64,
     server_pid: Option<u32>,
     label: String,
+    /// reqrep-paced: requests a second.
+    rate: f64,
 }
 
 fn main() {
@@ -117,7 +122,8 @@ fn run() -> Result<()> {
         "queue" => throughput(&opts, Shape::new(1, opts.subs.unwrap_or(4), Kind::Queue))?,
         "fanin-star" => throughput(&opts, Shape::new(1, 1, Kind::FaninStar))?,
         "fanin-gt" => throughput(&opts, Shape::new(1, 1, Kind::FaninGt))?,
-        "reqrep" => reqrep(&opts)?,
+        "reqrep" => reqrep(&opts, None)?,
+        "reqrep-paced" => reqrep(&opts, Some(opts.rate))?,
         "slowcons" => slow_consumer(&opts)?,
         "idle" => idle(&opts)?,
         other => bail!("unknown scenario {other:?} (see --help)"),
@@ -143,6 +149,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         settle: 1.0,
         server_pid: None,
         label: String::new(),
+        rate: 1000.0,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -167,6 +174,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
             "--settle" => o.settle = val()?.parse().context("--settle")?,
             "--server-pid" => o.server_pid = Some(val()?.parse().context("--server-pid")?),
             "--label" => o.label = val()?,
+            "--rate" => o.rate = val()?.parse().context("--rate")?,
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
@@ -887,7 +895,9 @@ fn subscriber(
 // ---------------------------------------------------------------------------------------
 // Request/reply latency.
 
-fn reqrep(o: &Opts) -> Result<Value> {
+/// Request/reply through a responder: back to back (`pace` None), or one request every
+/// 1/rate seconds, as an application that is not saturating the server sends them.
+fn reqrep(o: &Opts, pace: Option<f64>) -> Result<Value> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut responder = Conn::open(o, "responder", b"SUB bench.req 1\r\n", 64 * 1024)?;
     responder
@@ -921,7 +931,7 @@ fn reqrep(o: &Opts) -> Result<Value> {
         }
         Ok(n)
     });
-    let result = requester(o);
+    let result = requester(o, pace);
     stop.store(true, Ordering::Relaxed);
     let served = match rh.join() {
         Ok(r) => r,
@@ -931,7 +941,8 @@ fn reqrep(o: &Opts) -> Result<Value> {
     served?;
     let us = |v: u64| round3(v as f64 / 1000.0);
     Ok(json!({
-        "scenario": "reqrep",
+        "scenario": if pace.is_some() { "reqrep-paced" } else { "reqrep" },
+        "rate": pace,
         "label": o.label,
         "size": o.size,
         "msgs": count,
@@ -946,7 +957,12 @@ fn reqrep(o: &Opts) -> Result<Value> {
     }))
 }
 
-fn requester(o: &Opts) -> Result<(u64, f64, Histogram<u64>)> {
+fn requester(o: &Opts, pace: Option<f64>) -> Result<(u64, f64, Histogram<u64>)> {
+    let interval = match pace {
+        Some(rate) if rate > 0.0 && rate.is_finite() => Some(Duration::from_secs_f64(1.0 / rate)),
+        Some(rate) => bail!("--rate must be a positive number, not {rate}"),
+        None => None,
+    };
     let inbox = format!("bench.reply.{}", fastrand::u64(..));
     let mut c = Conn::open(
         o,
@@ -962,7 +978,16 @@ fn requester(o: &Opts) -> Result<(u64, f64, Histogram<u64>)> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(o.seconds);
     let mut count = 0u64;
+    let mut next_send = start;
     while Instant::now() < deadline {
+        if let Some(interval) = interval {
+            // On schedule, not back to back; a late request goes at once.
+            let now = Instant::now();
+            if next_send > now {
+                thread::sleep(next_send - now);
+            }
+            next_send += interval;
+        }
         let t0 = Instant::now();
         let want = c.sc.msgs + 1;
         c.write(&req)?;
@@ -1271,7 +1296,7 @@ fn summarize(file: &str) -> Result<()> {
     for key in &order {
         let per = data.get(key).unwrap_or(&empty);
         let metrics: &[(&str, &str)] = match key.0.as_str() {
-            "reqrep" | "slowcons" => &[("p50_us", "p50 us"), ("p99_us", "p99 us")],
+            "reqrep" | "reqrep-paced" | "slowcons" => &[("p50_us", "p50 us"), ("p99_us", "p99 us")],
             "idle" => &[
                 ("connect_per_sec", "conn/s"),
                 ("rss_per_conn_bytes", "rss B/conn"),
