@@ -2,7 +2,8 @@
 //! `broker::record_tap`) or of any NATS server (as a client) into an append-only file, and
 //! back out into a server, in order and with the recorded timing.
 //!
-//! One job per file: `format` (the file format, docs/recording-format.md), `writer` and
+//! One job per file: `format` (the file format, docs/recording-format.md), `append_file` (the
+//! file, written around the page cache in aligned blocks), `writer` and
 //! `reader` (framed records; a torn tail is reported, not fatal), `recorder` (bounded queue
 //! and writer thread with live counters and drop accounting), `summary` (what a file holds),
 //! `select` (subject filters and remaps), `replay` (the timed engine with its control),
@@ -15,6 +16,7 @@
 //! a file; `replay::spawn_replay(path, ReplayOptions, NatsPublisher)` gives a
 //! `ReplayControl` (`pause`, `resume`, `stop`, `set_speed`, `progress`).
 
+pub mod append_file;
 pub mod cli;
 pub mod format;
 pub mod nats;

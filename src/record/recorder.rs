@@ -129,7 +129,7 @@ pub struct RecordSink {
     tx: Sender<Item>,
     /// Buffers the writer has emptied, for producers to fill again: a fresh buffer for every
     /// batch cost page faults and reallocations on the publish path.
-    recycled: Receiver<Vec<u8>>,
+    recycled: Arc<BufferPool>,
     counters: Arc<Counters>,
     max_bytes: usize,
 }
@@ -144,12 +144,36 @@ impl std::fmt::Debug for RecordSink {
 const RECYCLED_BUFFERS: usize = 64;
 const RECYCLE_MAX_CAPACITY: usize = 1024 * 1024;
 
+/// Emptied buffers, last in first out: the buffer the writer emptied last is still in the
+/// CPU's cache, so filling it again costs the publish path no cache misses (a queue handed
+/// out the coldest of 64 buffers, up to 16 MiB, every time).
+#[derive(Default)]
+pub struct BufferPool(Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().pop()
+    }
+
+    /// Keeps an emptied buffer unless the pool is full or the buffer too large.
+    fn give(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > RECYCLE_MAX_CAPACITY {
+            return;
+        }
+        buffer.clear();
+        let mut pool = self.0.lock();
+        if pool.len() < RECYCLED_BUFFERS {
+            pool.push(buffer);
+        }
+    }
+}
+
 impl RecordSink {
     /// An empty buffer to encode a batch into: one the writer has emptied, or a new one.
     pub fn take_buffer(&self) -> Vec<u8> {
         self.recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(64 * 1024))
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(64 * 1024))
     }
 
     /// Queues one message; false (and counted as a drop) when the queue is full.
@@ -254,13 +278,13 @@ impl Recording {
             source,
         })?;
         let (tx, rx) = crossbeam_channel::bounded(opts.queue_messages.max(1));
-        let (recycle, recycled) = crossbeam_channel::bounded(RECYCLED_BUFFERS);
+        let recycled = Arc::new(BufferPool::default());
         let counters = Arc::new(Counters::default());
         let stopping = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let state = WriterState {
             rx,
-            recycle,
+            recycle: recycled.clone(),
             counters: counters.clone(),
             stopping: stopping.clone(),
             error: error.clone(),
@@ -338,14 +362,14 @@ const WRITER_NICE: i32 = 10;
 
 struct WriterState {
     rx: Receiver<Item>,
-    recycle: Sender<Vec<u8>>,
+    recycle: Arc<BufferPool>,
     counters: Arc<Counters>,
     stopping: Arc<AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
     names: Option<NameLookup>,
 }
 
-type FileWriter = RecordWriter<std::io::BufWriter<std::fs::File>>;
+type FileWriter = RecordWriter<super::append_file::AppendFile>;
 
 impl WriterState {
     /// The writer polls the queue instead of blocking on it: a blocked receiver would make
@@ -388,11 +412,7 @@ impl WriterState {
                     ok_messages += item.count;
                     ok_bytes += item.size as u64;
                 }
-                if item.data.capacity() <= RECYCLE_MAX_CAPACITY {
-                    item.data.clear();
-                    // A full pool just frees the buffer.
-                    let _ = self.recycle.try_send(item.data);
-                }
+                self.recycle.give(item.data);
             }
             if batch > 0 {
                 let c = &self.counters;
@@ -439,7 +459,7 @@ impl WriterState {
         }
         let drops = self.counters.drops.load(Ordering::Relaxed);
         let (stats, mut out) = writer.finish(drops).map_err(|e| e.to_string())?;
-        out.get_mut().sync_data().map_err(|e| e.to_string())?;
+        out.sync_data().map_err(|e| e.to_string())?;
         Ok(stats)
     }
 

@@ -1,15 +1,11 @@
 //! Appends framed records to a recording. Every record is whole on its own, so a file cut off
 //! anywhere is readable up to its last whole record.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
+use super::append_file::AppendFile;
 use super::format::{self, Message, Meta, Stats};
-
-/// Buffered bytes before a write reaches the file. Kept small: the broker's batches (up to
-/// 256 KiB) larger than this go to the file directly instead of being copied through it.
-const BUFFER: usize = 32 * 1024;
 
 /// A recording being written: the file header, then records appended in order.
 pub struct RecordWriter<W: Write> {
@@ -18,17 +14,15 @@ pub struct RecordWriter<W: Write> {
     bytes: u64,
 }
 
-impl RecordWriter<BufWriter<File>> {
+impl RecordWriter<AppendFile> {
     /// Creates (or truncates) `path` and writes the header and the META record.
     pub fn create(path: &Path, meta: &Meta) -> io::Result<Self> {
-        let file = File::create(path)?;
-        RecordWriter::new(BufWriter::with_capacity(BUFFER, file), meta)
+        RecordWriter::new(AppendFile::create(path)?, meta)
     }
 
     /// Flushes and asks the OS to put the file on disk.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_data()
+        self.out.sync_data()
     }
 }
 

@@ -66,6 +66,8 @@ options:
   --server-pid PID    server process, for RSS (idle)
   --label TEXT        copied to the output's `label` field
   --rate N            reqrep-paced: requests a second (1000)
+  --pub-rate N        throughput scenarios: each publisher's messages a second (default: as
+                      fast as it can), to compare server CPU per message below saturation
 ";
 
 #[derive(Clone, Debug)]
@@ -84,6 +86,9 @@ struct Opts {
     label: String,
     /// reqrep-paced: requests a second.
     rate: f64,
+    /// Throughput scenarios: each publisher's messages a second (None = as fast as it can),
+    /// to compare the server's CPU per message below saturation.
+    pub_rate: Option<f64>,
 }
 
 fn main() {
@@ -150,6 +155,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         server_pid: None,
         label: String::new(),
         rate: 1000.0,
+        pub_rate: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -175,6 +181,13 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
             "--server-pid" => o.server_pid = Some(val()?.parse().context("--server-pid")?),
             "--label" => o.label = val()?,
             "--rate" => o.rate = val()?.parse().context("--rate")?,
+            "--pub-rate" => {
+                let rate: f64 = val()?.parse().context("--pub-rate")?;
+                if !(rate > 0.0 && rate.is_finite()) {
+                    bail!("--pub-rate must be a positive number");
+                }
+                o.pub_rate = Some(rate);
+            }
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
@@ -808,8 +821,16 @@ fn publisher(
         }
         c.write(&buf)?;
         sent += frames;
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             break;
+        }
+        if let Some(rate) = o.pub_rate {
+            // On schedule: the next buffer when the messages sent so far are due.
+            let due = start + Duration::from_secs_f64(sent as f64 / rate);
+            if due > now {
+                thread::sleep((due - now).min(deadline - now));
+            }
         }
     }
     // The PONG comes after the server has processed every PUB before the PING.

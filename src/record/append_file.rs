@@ -1,0 +1,223 @@
+//! The recording's file: appended in large aligned blocks that bypass the page cache.
+//!
+//! A recording of a busy broker writes hundreds of megabytes a second. Through the page cache
+//! that cost the writer thread (on the broker's core when the broker is pinned) about a
+//! kernel copy and a page allocation per byte, plus the flusher threads' work later, and it
+//! pushed everything else out of the cache. With `O_DIRECT` the disk reads our buffer
+//! itself: `dd` here moves 2 GB in 0.55 s of system time direct against 3.2 s buffered.
+//!
+//! Direct writes must be whole blocks at block offsets, so the tail of the data (less than a
+//! block) waits in the buffer. [`AppendFile::flush`] writes that tail through a second,
+//! ordinary handle, so the file on disk is always exact; the next direct write of that block
+//! overwrites it with the block's full contents. Where `O_DIRECT` is missing or refused
+//! (other systems, tmpfs, some file systems) the file is written through the page cache.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+#[cfg(unix)]
+use std::os::unix::fs::FileExt;
+
+/// Block size and alignment of direct writes (the largest logical block size in common use).
+const ALIGN: usize = 4096;
+/// Bytes gathered before a direct write: large enough that writes are few (about 800 a
+/// second at 200 MB/s), small enough to stay in the cache of the core the broker may share.
+const CAPACITY: usize = 256 * 1024;
+
+pub struct AppendFile {
+    /// The ordinary handle: the tail on `flush`, everything when direct writes are off.
+    file: File,
+    /// The handle opened with `O_DIRECT`, while direct writes work.
+    direct: Option<File>,
+    /// `CAPACITY + ALIGN` bytes; the data lives at `start..start + len`, `start` aligned.
+    buf: Vec<u8>,
+    start: usize,
+    len: usize,
+    /// File offset of `buf[start]`; block-aligned while direct writes are on.
+    offset: u64,
+}
+
+impl AppendFile {
+    /// Creates (or truncates) `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let file = File::create(path)?;
+        let direct = open_direct(path);
+        let buf = vec![0u8; CAPACITY + ALIGN];
+        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        Ok(AppendFile {
+            file,
+            direct,
+            buf,
+            start,
+            len: 0,
+            offset: 0,
+        })
+    }
+
+    /// Whether the file is being written around the page cache.
+    pub fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// Flushes and asks the OS to put the file on disk.
+    pub fn sync_data(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.file.sync_data()
+    }
+
+    /// Writes the whole blocks gathered (all of the data when direct writes are off).
+    fn write_blocks(&mut self) -> io::Result<()> {
+        let whole = if self.direct.is_some() {
+            self.len / ALIGN * ALIGN
+        } else {
+            self.len
+        };
+        if whole == 0 {
+            return Ok(());
+        }
+        let data = &self.buf[self.start..self.start + whole];
+        match &self.direct {
+            Some(direct) => {
+                if let Err(e) = write_at(direct, data, self.offset) {
+                    if e.raw_os_error() != Some(libc::EINVAL) {
+                        return Err(e);
+                    }
+                    // Direct writes refused after all: go on through the page cache.
+                    self.direct = None;
+                    return self.write_blocks();
+                }
+            }
+            None => write_at(&self.file, data, self.offset)?,
+        }
+        self.offset += whole as u64;
+        self.buf
+            .copy_within(self.start + whole..self.start + self.len, self.start);
+        self.len -= whole;
+        Ok(())
+    }
+}
+
+impl Write for AppendFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.len == CAPACITY {
+            self.write_blocks()?;
+        }
+        let n = data.len().min(CAPACITY - self.len);
+        let at = self.start + self.len;
+        self.buf[at..at + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        Ok(n)
+    }
+
+    /// Puts everything written so far in the file: whole blocks directly, the tail through
+    /// the ordinary handle (it stays in the buffer for the next direct write of its block).
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_blocks()?;
+        if self.len > 0 {
+            write_at(
+                &self.file,
+                &self.buf[self.start..self.start + self.len],
+                self.offset,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AppendFile {
+    fn drop(&mut self) {
+        // What `BufWriter` does: best effort, errors have nowhere to go.
+        let _ = self.flush();
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &Path) -> Option<File> {
+    None
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    file.write_all_at(data, offset)
+}
+
+#[cfg(windows)]
+fn write_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !data.is_empty() {
+        let n = file.seek_write(data, offset)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data = &data[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-append-{tag}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir.join("file")
+    }
+
+    /// Data of awkward sizes across many blocks, with flushes in between, comes back exact,
+    /// and the file is always exactly as long as what was written and flushed.
+    #[test]
+    fn writes_come_back_exact_across_blocks_and_flushes() {
+        let path = temp("exact");
+        let mut f = AppendFile::create(&path).expect("create");
+        let mut expected = Vec::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for round in 0..40 {
+            let size = match round % 4 {
+                0 => rng.usize(1..100),
+                1 => rng.usize(4000..5000),
+                2 => rng.usize(100_000..400_000),
+                _ => CAPACITY + rng.usize(0..10_000),
+            };
+            let chunk: Vec<u8> = (0..size).map(|_| rng.u8(..)).collect();
+            f.write_all(&chunk).expect("write");
+            expected.extend_from_slice(&chunk);
+            if round % 3 == 0 {
+                f.flush().expect("flush");
+                let on_disk = std::fs::read(&path).expect("read");
+                assert_eq!(on_disk.len(), expected.len(), "round {round}");
+                assert!(on_disk == expected, "contents differ after round {round}");
+            }
+        }
+        f.sync_data().expect("sync");
+        drop(f);
+        assert!(std::fs::read(&path).expect("read") == expected);
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+
+    #[test]
+    fn dropping_flushes() {
+        let path = temp("drop");
+        let mut f = AppendFile::create(&path).expect("create");
+        f.write_all(b"tail bytes").expect("write");
+        drop(f);
+        assert_eq!(std::fs::read(&path).expect("read"), b"tail bytes");
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+}
