@@ -192,6 +192,9 @@ pub(crate) struct Conn {
     pub(crate) last_flush: Instant,
     /// Messages recorded in this batch (record and replay, `record_tap`).
     pub(crate) record_batch: super::record_tap::RecordBatch,
+    /// Where the operation being handled is in the read buffer, when it arrived whole in
+    /// this read (the recording copies publishes from there).
+    pub(crate) read_frame: Option<(usize, usize)>,
     pub(crate) cache_generation: u64,
     /// The nonce INFO carried (nkey authentication signs it).
     pub(crate) nonce: Option<String>,
@@ -227,6 +230,7 @@ impl Conn {
             cache: HashMap::default(),
             last_flush: now,
             record_batch: Default::default(),
+            read_frame: None,
             cache_generation: u64::MAX,
             nonce: None,
             perms: None,
@@ -274,10 +278,10 @@ impl Conn {
                 },
                 _ = &mut timer => {
                     if let Some(reason) = self.on_timer() {
-                        self.end_batch();
+                        self.end_batch(&[]);
                         return reason;
                     }
-                    self.end_batch();
+                    self.end_batch(&[]);
                     continue;
                 }
             };
@@ -287,8 +291,13 @@ impl Conn {
             }
             let mut pos = 0;
             loop {
+                let op_start = pos;
+                let whole = parser.is_idle();
                 let step = match parser.next_op(&buf[..n], &mut pos) {
-                    Ok(Some(op)) => self.handle(op),
+                    Ok(Some(op)) => {
+                        self.read_frame = whole.then_some((op_start, pos));
+                        self.handle(op)
+                    }
                     Ok(None) => break,
                     Err(ParseError::AuthViolation) if self.no_auth_user_fast_path() => {
                         parser.awaiting_auth = false;
@@ -303,12 +312,12 @@ impl Conn {
                         parser.headers_enabled = headers;
                     }
                     Step::Close(reason) => {
-                        self.end_batch();
+                        self.end_batch(&buf[..n]);
                         return reason;
                     }
                 }
             }
-            let woke_writers = self.end_batch();
+            let woke_writers = self.end_batch(&buf[..n]);
             self.stall_for_lagging_consumers().await;
             if woke_writers {
                 // Let the writers just woken run before this publisher reads more: with few
@@ -334,12 +343,13 @@ impl Conn {
     }
 
     /// Wakes every writer touched in this batch and publishes the batch's counters; true
-    /// when it woke another connection's writer.
-    pub(crate) fn end_batch(&mut self) -> bool {
+    /// when it woke another connection's writer. `read` is the read just handled (empty
+    /// when there was none): the recording copies its publishes from it.
+    pub(crate) fn end_batch(&mut self, read: &[u8]) -> bool {
         self.server
             .tap
             .recording
-            .flush(&mut self.record_batch, self.shared.id);
+            .flush(&mut self.record_batch, self.shared.id, read);
         if self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush_subject_counts();
         }

@@ -119,6 +119,7 @@ fn nanos(d: Duration) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

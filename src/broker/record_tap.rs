@@ -1,9 +1,10 @@
 //! The recording tap: while a recording runs, every publish whose subject matches its
-//! patterns is appended (with how many subscribers received it) to its connection's batch, a
-//! BATCH record shared by the messages of one socket read (one time, one publisher, one CRC),
-//! and each batch is offered to the recording's bounded queue at the end of the connection's
-//! read batch (before receivers are woken, so a reply is never recorded before its request).
-//! When no recording runs the publish path pays one relaxed load.
+//! patterns is added (with how many subscribers received it) to its connection's batch, a
+//! WIRE record shared by the messages of one socket read (one time, one publisher, one CRC,
+//! the frames as the client sent them), and each batch is offered to the recording's bounded
+//! queue at the end of the connection's read (before receivers are woken, so a reply is
+//! never recorded before its request). When no recording runs the publish path pays one
+//! relaxed load.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,18 +15,26 @@ use parking_lot::RwLock;
 use super::server::{BrokerHandle, Server};
 use crate::proto::subject;
 use crate::proto::Publish;
-use crate::record::format::{self, MessageRef, Meta, Stats};
+use crate::record::format::{self, Meta, Stats};
 use crate::record::recorder::{
     RecordCounters, RecordError, RecordMonitor, RecordOptions, RecordSink, Recording,
 };
 
 /// The messages a connection records during one socket read (`Conn::end_batch` hands them
-/// to the recording): one queue entry per read instead of one per message.
+/// to the recording as one WIRE record): one queue entry per read instead of one per message.
+///
+/// A message that arrived whole in the read is kept as a range of the read buffer, and
+/// consecutive ranges merge, so a read of back-to-back publishes costs one copy of the buffer
+/// at the end of the read and four bytes (its receiver count) a message. A message the parser
+/// had to assemble across reads is framed again (`PUB`/`HPUB`) into `assembled`.
 #[derive(Debug, Default)]
 pub struct RecordBatch {
-    /// The BATCH record being built (framed; empty when none is open).
-    data: Vec<u8>,
-    count: u64,
+    /// Receiver counts of the recorded messages, in order.
+    receivers: Vec<u32>,
+    /// The messages' frames, in order.
+    pieces: Vec<Piece>,
+    /// Frames of messages that were not whole in the read buffer.
+    assembled: Vec<u8>,
     size: usize,
     /// The recording this read's messages go to, looked up once per read: taking the
     /// recording's lock for every message was most of the tap's cost.
@@ -33,15 +42,19 @@ pub struct RecordBatch {
     /// When the current read's messages were taken in (0 = not read yet). Every message of
     /// one socket read arrived together, so one clock reading serves them all.
     read_time_ns: u64,
-    /// Messages of this read not encoded because the recording's queue was full when the
-    /// batch began: a writer that can't keep up should not also cost the publish path the
-    /// encoding of what it will drop anyway. Counted as drops at the end of the read.
+    /// Messages of this read not recorded because the recording's queue was full when the
+    /// read began: a writer that can't keep up should not also cost the publish path the
+    /// copying of what it will drop anyway. Counted as drops at the end of the read.
     skipped: u64,
     skipping: bool,
 }
 
-/// A batch is handed over early once it holds this many bytes.
-const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Where a recorded message's frame is: a range of the read buffer or of `assembled`.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Read(usize, usize),
+    Assembled(usize, usize),
+}
 
 #[derive(Debug)]
 struct Session {
@@ -71,11 +84,12 @@ impl RecordTap {
     }
 
     /// Adds one publish to the connection's batch, if it matches the recording's patterns.
+    /// `frame` is where the publish's frame is in the read buffer, when it arrived whole.
     pub fn record(
         &self,
         batch: &mut RecordBatch,
         msg: &Publish<'_>,
-        publisher: u64,
+        frame: Option<(usize, usize)>,
         receivers: u32,
     ) {
         if batch.session.is_none() {
@@ -92,7 +106,7 @@ impl RecordTap {
         {
             return;
         }
-        if batch.data.is_empty() && (batch.skipping || session.sink.is_full()) {
+        if batch.receivers.is_empty() && (batch.skipping || session.sink.is_full()) {
             batch.skipping = true;
             batch.skipped += 1;
             return;
@@ -100,43 +114,38 @@ impl RecordTap {
         if batch.read_time_ns == 0 {
             batch.read_time_ns = format::now_ns();
         }
-        if batch.data.is_empty() {
-            if batch.data.capacity() == 0 {
-                batch.data = session.sink.take_buffer();
+        batch.receivers.push(receivers);
+        batch.size += msg.subject.len() + msg.reply.map_or(0, <[u8]>::len) + msg.message.len();
+        match (frame, batch.pieces.last_mut()) {
+            (Some((start, end)), Some(Piece::Read(_, last_end))) if *last_end == start => {
+                *last_end = end;
             }
-            format::begin_batch(&mut batch.data, batch.read_time_ns, Some(publisher));
-        }
-        let headers = msg
-            .header_len
-            .map(|n| msg.message.get(..n).unwrap_or_default());
-        let m = MessageRef {
-            time_ns: batch.read_time_ns,
-            subject: msg.subject,
-            reply: msg.reply,
-            headers,
-            payload: msg.payload(),
-            publisher: Some(publisher),
-            receivers: Some(receivers),
-        };
-        format::append_batch_entry(&mut batch.data, &m);
-        batch.count += 1;
-        batch.size += m.size();
-        if batch.data.len() >= MAX_BATCH_BYTES {
-            if let Some(session) = batch.session.clone() {
-                hand_over(&session, batch, publisher);
+            (Some((start, end)), _) => batch.pieces.push(Piece::Read(start, end)),
+            (None, _) => {
+                let start = batch.assembled.len();
+                format::append_wire_frame(
+                    &mut batch.assembled,
+                    msg.subject,
+                    msg.reply,
+                    msg.header_len,
+                    msg.message,
+                );
+                batch
+                    .pieces
+                    .push(Piece::Assembled(start, batch.assembled.len()));
             }
         }
     }
 
-    /// Hands a connection's batch to the recording (called at the end of each read batch)
-    /// and lets go of the recording until the next read.
+    /// Hands a connection's batch to the recording (called at the end of each read, with
+    /// the read's bytes) and lets go of the recording until the next read.
     #[inline]
-    pub fn flush(&self, batch: &mut RecordBatch, publisher: u64) {
+    pub fn flush(&self, batch: &mut RecordBatch, publisher: u64, read: &[u8]) {
         batch.read_time_ns = 0;
         batch.skipping = false;
         if let Some(session) = batch.session.take() {
-            if batch.count > 0 {
-                hand_over(&session, batch, publisher);
+            if !batch.receivers.is_empty() {
+                hand_over(&session, batch, publisher, read);
             }
             if batch.skipped > 0 {
                 session.sink.add_drops(std::mem::take(&mut batch.skipped));
@@ -160,21 +169,44 @@ impl RecordTap {
     }
 }
 
-/// Closes the batch's BATCH record and queues it; the batch starts over empty (keeping its
-/// buffer when the queue refused it).
-fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64) {
-    format::end_batch(&mut batch.data, 0);
-    let data = std::mem::take(&mut batch.data);
-    if let Err(mut refused) =
-        session
-            .sink
-            .try_offer_batch(data, batch.count, batch.size, Some(publisher))
-    {
-        refused.clear();
-        batch.data = refused;
+/// Writes the batch as one WIRE record and queues it; the batch starts over empty.
+fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64, read: &[u8]) {
+    let count = batch.receivers.len() as u64;
+    let mut data = session.sink.take_buffer();
+    format::begin_wire_batch(
+        &mut data,
+        batch.read_time_ns,
+        Some(publisher),
+        &batch.receivers,
+    );
+    let mut whole = true;
+    for piece in &batch.pieces {
+        let bytes = match *piece {
+            Piece::Read(start, end) => read.get(start..end),
+            Piece::Assembled(start, end) => batch.assembled.get(start..end),
+        };
+        match bytes {
+            Some(bytes) => data.extend_from_slice(bytes),
+            // Not the read the ranges were taken from: nothing to copy them from.
+            None => whole = false,
+        }
     }
-    batch.count = 0;
-    batch.size = 0;
+    batch.receivers.clear();
+    batch.pieces.clear();
+    batch.assembled.clear();
+    let size = std::mem::take(&mut batch.size);
+    if !whole {
+        session.sink.add_drops(count);
+        session.sink.give_back(data);
+        return;
+    }
+    format::end_batch(&mut data, 0);
+    if let Err(refused) = session
+        .sink
+        .try_offer_batch(data, count, size, Some(publisher))
+    {
+        session.sink.give_back(refused);
+    }
 }
 
 /// A recording of the embedded broker's traffic. Stop it with `stop` (dropping it stops it

@@ -49,7 +49,7 @@ impl Conn {
         }
         if tap.recording.active() {
             tap.recording
-                .record(&mut self.record_batch, msg, self.shared.id, receivers);
+                .record(&mut self.record_batch, msg, self.read_frame, receivers);
         }
     }
 

@@ -167,24 +167,16 @@ fn write_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn temp(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-append-{tag}-{}-{}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir.join("file")
-    }
 
     /// Data of awkward sizes across many blocks, with flushes in between, comes back exact,
     /// and the file is always exactly as long as what was written and flushed.
     #[test]
     fn writes_come_back_exact_across_blocks_and_flushes() {
-        let path = temp("exact");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("exact");
         let mut f = AppendFile::create(&path).expect("create");
         let mut expected = Vec::new();
         let mut rng = fastrand::Rng::with_seed(7);
@@ -208,16 +200,15 @@ mod tests {
         f.sync_data().expect("sync");
         drop(f);
         assert!(std::fs::read(&path).expect("read") == expected);
-        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
     }
 
     #[test]
     fn dropping_flushes() {
-        let path = temp("drop");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("drop");
         let mut f = AppendFile::create(&path).expect("create");
         f.write_all(b"tail bytes").expect("write");
         drop(f);
         assert_eq!(std::fs::read(&path).expect("read"), b"tail bytes");
-        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 6] = b"SWBREC";
 /// The format version written after the magic (`u16` little-endian). Version 2 added BATCH
 /// records; readers read versions 1 and 2.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Bytes before the first record: magic and version.
 pub const FILE_HEADER_LEN: usize = MAGIC.len() + 2;
 /// Bytes in front of each record body: length and CRC32.
@@ -32,6 +32,10 @@ pub mod kind {
     /// Messages one broker connection published in one socket read: they share the time
     /// and the publisher, so each costs a short entry and the batch one CRC.
     pub const BATCH: u8 = 6;
+    /// Messages one broker connection published in one socket read, kept as the client
+    /// sent them (`PUB`/`HPUB` frames) with each message's receiver count: recording them
+    /// costs the publish path one copy per read instead of an encoding per message.
+    pub const WIRE: u8 = 7;
 }
 
 /// Message flags.
@@ -43,6 +47,8 @@ const HAS_RECEIVERS: u8 = 8;
 const MESSAGE_FIXED: usize = 1 + 1 + 8 + 8 + 4 + 4 * 4;
 /// Fixed part of a BATCH body: kind, flags (publisher present), time, publisher.
 const BATCH_FIXED: usize = 1 + 1 + 8 + 8;
+/// Fixed part of a WIRE body: kind, flags (publisher present), time, publisher, count.
+const WIRE_FIXED: usize = 1 + 1 + 8 + 8 + 4;
 /// Fixed part of each BATCH entry: flags, receivers and four lengths.
 const ENTRY_FIXED: usize = 1 + 4 + 4 * 4;
 
@@ -156,7 +162,7 @@ pub enum DecodeError {
     Malformed(u8),
     #[error("metadata is not valid JSON: {0}")]
     Meta(String),
-    #[error("a BATCH record holds several messages (decode it with decode_into)")]
+    #[error("a BATCH or WIRE record holds several messages (decode it with decode_into)")]
     Batch,
 }
 
@@ -259,6 +265,64 @@ pub fn append_batch_entry(out: &mut Vec<u8>, m: &MessageRef<'_>) {
     out.extend_from_slice(reply);
     out.extend_from_slice(headers);
     out.extend_from_slice(m.payload);
+}
+
+/// Starts a WIRE record at the end of `out` (framed, length and CRC left zero as in
+/// `begin_batch`): the shared time and publisher, the message count and the receiver counts;
+/// the caller appends the messages' frames and finishes it with `end_batch`.
+pub fn begin_wire_batch(
+    out: &mut Vec<u8>,
+    time_ns: u64,
+    publisher: Option<u64>,
+    receivers: &[u32],
+) -> usize {
+    let start = out.len();
+    out.reserve(FRAME_HEADER_LEN + WIRE_FIXED + 4 * receivers.len());
+    out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    out.push(kind::WIRE);
+    out.push(if publisher.is_some() {
+        HAS_PUBLISHER
+    } else {
+        0
+    });
+    out.extend_from_slice(&time_ns.to_le_bytes());
+    out.extend_from_slice(&publisher.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&len_u32(receivers.len()).to_le_bytes());
+    // One pass the compiler can vectorize, not a capacity check per count.
+    out.extend(receivers.iter().flat_map(|r| r.to_le_bytes()));
+    start
+}
+
+/// Appends the client-protocol frame of a message (`PUB subject [reply] size` or
+/// `HPUB subject [reply] header_size total_size`, then the message): for a WIRE record's
+/// messages that did not arrive whole in one read.
+pub fn append_wire_frame(
+    out: &mut Vec<u8>,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    header_len: Option<usize>,
+    message: &[u8],
+) {
+    let mut n = itoa::Buffer::new();
+    out.extend_from_slice(if header_len.is_some() {
+        b"HPUB "
+    } else {
+        b"PUB "
+    });
+    out.extend_from_slice(subject);
+    if let Some(reply) = reply {
+        out.push(b' ');
+        out.extend_from_slice(reply);
+    }
+    if let Some(h) = header_len {
+        out.push(b' ');
+        out.extend_from_slice(n.format(h).as_bytes());
+    }
+    out.push(b' ');
+    out.extend_from_slice(n.format(message.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(message);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Finishes the BATCH record that `begin_batch` started at `start`: fills in its length.
@@ -404,6 +468,11 @@ pub fn decode_into(
             out.extend(messages.into_iter().map(Record::Message));
             Ok(())
         }
+        Some((&kind::WIRE, rest)) => {
+            let messages = decode_wire_batch(rest)?;
+            out.extend(messages.into_iter().map(Record::Message));
+            Ok(())
+        }
         _ => {
             out.push_back(decode(body)?);
             Ok(())
@@ -428,6 +497,53 @@ fn decode_batch(rest: &[u8]) -> Result<Vec<Message>, DecodeError> {
     Ok(messages)
 }
 
+fn decode_wire_batch(rest: &[u8]) -> Result<Vec<Message>, DecodeError> {
+    use crate::proto::parser::{ClientOp, Parser, ParserLimits};
+    let malformed = DecodeError::Malformed(kind::WIRE);
+    let mut c = Cursor {
+        buf: rest,
+        kind: kind::WIRE,
+    };
+    let flags = c.u8()?;
+    let time_ns = c.u64()?;
+    let publisher_id = c.u64()?;
+    let publisher = (flags & HAS_PUBLISHER != 0).then_some(publisher_id);
+    let count = c.u32()? as usize;
+    let receivers = c.take(
+        count
+            .checked_mul(4)
+            .ok_or(DecodeError::Malformed(kind::WIRE))?,
+    )?;
+    let frames = c.buf;
+    let mut parser = Parser::new(ParserLimits {
+        max_control_line: frames.len(),
+        max_payload: frames.len(),
+    });
+    parser.headers_enabled = true;
+    let mut pos = 0;
+    let mut messages = Vec::with_capacity(count);
+    for r in receivers.chunks_exact(4) {
+        let Ok(Some(ClientOp::Pub(p))) = parser.next_op(frames, &mut pos) else {
+            return Err(malformed);
+        };
+        messages.push(Message {
+            time_ns,
+            subject: p.subject.to_vec(),
+            reply: p.reply.map(<[u8]>::to_vec),
+            headers: p
+                .header_len
+                .map(|n| p.message.get(..n).unwrap_or_default().to_vec()),
+            payload: p.payload().to_vec(),
+            publisher,
+            receivers: Some(u32::from_le_bytes([r[0], r[1], r[2], r[3]])),
+        });
+    }
+    if pos != frames.len() || !parser.is_idle() {
+        return Err(malformed);
+    }
+    Ok(messages)
+}
+
 /// Decodes one record body (after the frame header).
 pub fn decode(body: &[u8]) -> Result<Record, DecodeError> {
     let (&k, rest) = body.split_first().ok_or(DecodeError::Empty)?;
@@ -447,7 +563,7 @@ pub fn decode(body: &[u8]) -> Result<Record, DecodeError> {
             }
             Ok(Record::Message(m))
         }
-        kind::BATCH => Err(DecodeError::Batch),
+        kind::BATCH | kind::WIRE => Err(DecodeError::Batch),
         kind::CONNECTION => {
             let id = c.u64()?;
             Ok(Record::Connection {
@@ -614,5 +730,59 @@ mod tests {
         assert!(decode(&long).is_err());
         assert_eq!(decode(&[200, 1, 2]).unwrap(), Record::Unknown(200));
         assert!(decode(&[kind::META, b'{']).is_err());
+    }
+
+    /// A WIRE record holds the frames as sent; it decodes into the same messages, and a
+    /// count that does not match its frames makes it undecodable.
+    #[test]
+    fn wire_batches_decode_into_messages() {
+        let mut data = Vec::new();
+        let start = begin_wire_batch(&mut data, 42, Some(7), &[2, 0, 1]);
+        data.extend_from_slice(b"pub a.b  _INBOX.1 5\r\nhello\r\n");
+        append_wire_frame(&mut data, b"c", None, Some(12), b"NATS/1.0\r\n\r\n\x00\r\n");
+        append_wire_frame(&mut data, b"d", Some(b"r"), None, b"");
+        end_batch(&mut data, start);
+        let body = &data[start + FRAME_HEADER_LEN..];
+        assert_eq!(decode(body), Err(DecodeError::Batch));
+        let mut out = std::collections::VecDeque::new();
+        decode_into(body, &mut out).unwrap();
+        let got: Vec<Message> = out
+            .into_iter()
+            .map(|r| match r {
+                Record::Message(m) => m,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let m = |subject: &[u8],
+                 reply: Option<&[u8]>,
+                 headers: Option<&[u8]>,
+                 payload: &[u8],
+                 receivers| Message {
+            time_ns: 42,
+            subject: subject.to_vec(),
+            reply: reply.map(<[u8]>::to_vec),
+            headers: headers.map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            publisher: Some(7),
+            receivers: Some(receivers),
+        };
+        assert_eq!(
+            got,
+            vec![
+                m(b"a.b", Some(b"_INBOX.1"), None, b"hello", 2),
+                m(b"c", None, Some(b"NATS/1.0\r\n\r\n"), b"\x00\r\n", 0),
+                m(b"d", Some(b"r"), None, b"", 1),
+            ]
+        );
+        // One receiver count too many, or a frame cut short: undecodable, nothing returned.
+        let mut more = Vec::new();
+        let start = begin_wire_batch(&mut more, 1, None, &[1, 1]);
+        more.extend_from_slice(b"PUB a 1\r\nx\r\n");
+        end_batch(&mut more, start);
+        let mut out = std::collections::VecDeque::new();
+        assert!(decode_into(&more[FRAME_HEADER_LEN..], &mut out).is_err());
+        let cut = &body[..body.len() - 3];
+        assert!(decode_into(cut, &mut out).is_err());
+        assert!(out.is_empty());
     }
 }

@@ -39,6 +39,59 @@ async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
     s
 }
 
+/// The broker records publishes as the client framed them: a message split over two reads
+/// (framed again by the tap), lower-case and oddly spaced operations, and a filtered-out
+/// publish between recorded ones all come back exactly, in order.
+#[tokio::test]
+async fn records_split_and_oddly_framed_publishes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("split.rec");
+    let handle = BrokerHandle::start_for_test().await;
+    let recording = handle
+        .start_recording(&path, RecordOptions::subjects(vec!["split.>".into()]))
+        .unwrap();
+    let mut publisher = client(&handle, r#"{"headers":true}"#).await;
+    publisher
+        .write_all(b"pub split.one 10\r\n01234")
+        .await
+        .unwrap();
+    // Apart long enough that the rest comes in another read.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut rest = b"56789\r\npub\tsplit.two  reply.x 3\r\nabc\r\n".to_vec();
+    rest.extend_from_slice(b"PUB skipped.subject 1\r\nx\r\n");
+    rest.extend_from_slice(b"hpub split.three 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+    rest.extend_from_slice(b"PUB split.four 0\r\n\r\nPING\r\n");
+    publisher.write_all(&rest).await.unwrap();
+    read_until(&mut publisher, b"PONG\r\n").await;
+    let stats = tokio::task::spawn_blocking(move || recording.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stats.messages, stats.drops), (4, 0));
+    let (records, tail) = read_all(&path).unwrap();
+    assert_eq!(tail, None);
+    type Parts<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, &'a [u8]);
+    let got: Vec<Parts> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some((
+                m.subject.as_slice(),
+                m.reply.as_deref(),
+                m.headers.as_deref(),
+                m.payload.as_slice(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<Parts> = vec![
+        (b"split.one", None, None, b"0123456789"),
+        (b"split.two", Some(b"reply.x"), None, b"abc"),
+        (b"split.three", None, Some(b"NATS/1.0\r\n\r\n"), b"hi"),
+        (b"split.four", None, None, b""),
+    ];
+    assert_eq!(got, expected);
+}
+
 #[tokio::test]
 async fn records_the_embedded_broker_with_publishers_and_receivers() {
     let dir = tempfile::tempdir().unwrap();

@@ -176,6 +176,11 @@ impl RecordSink {
             .unwrap_or_else(|| Vec::with_capacity(64 * 1024))
     }
 
+    /// Returns a buffer `take_buffer` gave that was not queued after all.
+    pub fn give_back(&self, buffer: Vec<u8>) {
+        self.recycled.give(buffer);
+    }
+
     /// Queues one message; false (and counted as a drop) when the queue is full.
     pub fn offer_message(&self, m: &MessageRef<'_>) -> bool {
         let mut data = Vec::new();
