@@ -21,9 +21,10 @@ use std::os::unix::fs::FileExt;
 
 /// Block size and alignment of direct writes (the largest logical block size in common use).
 const ALIGN: usize = 4096;
-/// Bytes gathered before a direct write: large enough that writes are few (about 800 a
-/// second at 200 MB/s), small enough to stay in the cache of the core the broker may share.
-const CAPACITY: usize = 256 * 1024;
+/// Bytes gathered before a direct write. The writer waits for each write to reach the disk,
+/// so fewer, larger writes keep up with more: 1 MiB recorded about 30 % more of a 1 KiB flood
+/// than 256 KiB did, at the same CPU.
+const CAPACITY: usize = 1024 * 1024;
 
 pub struct AppendFile {
     /// The ordinary handle: the tail on `flush`, everything when direct writes are off.
