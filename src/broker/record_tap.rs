@@ -123,7 +123,7 @@ impl RecordTap {
             (Some((start, end)), _) => batch.pieces.push(Piece::Read(start, end)),
             (None, _) => {
                 let start = batch.assembled.len();
-                format::append_wire_frame(
+                crate::proto::encode::publish(
                     &mut batch.assembled,
                     msg.subject,
                     msg.reply,

@@ -15,7 +15,6 @@ pub fn message(
     header_len: Option<usize>,
     message: &[u8],
 ) {
-    let mut digits = itoa::Buffer::new();
     out.reserve(subject.len() + sid.len() + reply.map_or(0, <[u8]>::len) + message.len() + 32);
     out.extend_from_slice(if header_len.is_some() {
         b"HMSG "
@@ -25,15 +24,46 @@ pub fn message(
     out.extend_from_slice(subject);
     out.push(b' ');
     out.extend_from_slice(sid);
-    out.push(b' ');
+    sizes_and_message(out, reply, header_len, message);
+}
+
+/// Appends what a client sends to publish: `PUB <subject> [reply] <size>\r\n<payload>\r\n`,
+/// or `HPUB <subject> [reply] <hdr_len> <total_len>\r\n<headers><payload>\r\n`.
+pub fn publish(
+    out: &mut Vec<u8>,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    header_len: Option<usize>,
+    message: &[u8],
+) {
+    out.reserve(subject.len() + reply.map_or(0, <[u8]>::len) + message.len() + 32);
+    out.extend_from_slice(if header_len.is_some() {
+        b"HPUB "
+    } else {
+        b"PUB "
+    });
+    out.extend_from_slice(subject);
+    sizes_and_message(out, reply, header_len, message);
+}
+
+/// The rest of a MSG or PUB frame: ` [reply] [hdr_len] <size>\r\n<message>\r\n`.
+#[inline]
+fn sizes_and_message(
+    out: &mut Vec<u8>,
+    reply: Option<&[u8]>,
+    header_len: Option<usize>,
+    message: &[u8],
+) {
+    let mut digits = itoa::Buffer::new();
     if let Some(reply) = reply {
-        out.extend_from_slice(reply);
         out.push(b' ');
+        out.extend_from_slice(reply);
     }
     if let Some(header_len) = header_len {
-        out.extend_from_slice(digits.format(header_len).as_bytes());
         out.push(b' ');
+        out.extend_from_slice(digits.format(header_len).as_bytes());
     }
+    out.push(b' ');
     out.extend_from_slice(digits.format(message.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(message);

@@ -293,38 +293,6 @@ pub fn begin_wire_batch(
     start
 }
 
-/// Appends the client-protocol frame of a message (`PUB subject [reply] size` or
-/// `HPUB subject [reply] header_size total_size`, then the message): for a WIRE record's
-/// messages that did not arrive whole in one read.
-pub fn append_wire_frame(
-    out: &mut Vec<u8>,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    header_len: Option<usize>,
-    message: &[u8],
-) {
-    let mut n = itoa::Buffer::new();
-    out.extend_from_slice(if header_len.is_some() {
-        b"HPUB "
-    } else {
-        b"PUB "
-    });
-    out.extend_from_slice(subject);
-    if let Some(reply) = reply {
-        out.push(b' ');
-        out.extend_from_slice(reply);
-    }
-    if let Some(h) = header_len {
-        out.push(b' ');
-        out.extend_from_slice(n.format(h).as_bytes());
-    }
-    out.push(b' ');
-    out.extend_from_slice(n.format(message.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(message);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// Finishes the BATCH record that `begin_batch` started at `start`: fills in its length.
 pub fn end_batch(out: &mut [u8], start: usize) {
     let len = len_u32(out.len().saturating_sub(start + FRAME_HEADER_LEN));
@@ -739,8 +707,8 @@ mod tests {
         let mut data = Vec::new();
         let start = begin_wire_batch(&mut data, 42, Some(7), &[2, 0, 1]);
         data.extend_from_slice(b"pub a.b  _INBOX.1 5\r\nhello\r\n");
-        append_wire_frame(&mut data, b"c", None, Some(12), b"NATS/1.0\r\n\r\n\x00\r\n");
-        append_wire_frame(&mut data, b"d", Some(b"r"), None, b"");
+        crate::proto::encode::publish(&mut data, b"c", None, Some(12), b"NATS/1.0\r\n\r\n\x00\r\n");
+        crate::proto::encode::publish(&mut data, b"d", Some(b"r"), None, b"");
         end_batch(&mut data, start);
         let body = &data[start + FRAME_HEADER_LEN..];
         assert_eq!(decode(body), Err(DecodeError::Batch));
