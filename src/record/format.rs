@@ -230,10 +230,22 @@ pub fn batch_bodies(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Its messages share `time_ns` and `publisher` (the time of the socket read that brought
 /// them in, and the connection that read).
 pub fn begin_batch(out: &mut Vec<u8>, time_ns: u64, publisher: Option<u64>) -> usize {
+    begin_shared(out, kind::BATCH, BATCH_FIXED, time_ns, publisher)
+}
+
+/// The start both batch kinds share: the frame header left zero, kind, flags (publisher
+/// present), time and publisher; `room` is what to reserve after the frame header.
+fn begin_shared(
+    out: &mut Vec<u8>,
+    kind: u8,
+    room: usize,
+    time_ns: u64,
+    publisher: Option<u64>,
+) -> usize {
     let start = out.len();
-    out.reserve(FRAME_HEADER_LEN + BATCH_FIXED);
+    out.reserve(FRAME_HEADER_LEN + room);
     out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
-    out.push(kind::BATCH);
+    out.push(kind);
     out.push(if publisher.is_some() {
         HAS_PUBLISHER
     } else {
@@ -276,17 +288,13 @@ pub fn begin_wire_batch(
     publisher: Option<u64>,
     receivers: &[u32],
 ) -> usize {
-    let start = out.len();
-    out.reserve(FRAME_HEADER_LEN + WIRE_FIXED + 4 * receivers.len());
-    out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
-    out.push(kind::WIRE);
-    out.push(if publisher.is_some() {
-        HAS_PUBLISHER
-    } else {
-        0
-    });
-    out.extend_from_slice(&time_ns.to_le_bytes());
-    out.extend_from_slice(&publisher.unwrap_or(0).to_le_bytes());
+    let start = begin_shared(
+        out,
+        kind::WIRE,
+        WIRE_FIXED + 4 * receivers.len(),
+        time_ns,
+        publisher,
+    );
     out.extend_from_slice(&len_u32(receivers.len()).to_le_bytes());
     // One pass the compiler can vectorize, not a capacity check per count.
     out.extend(receivers.iter().flat_map(|r| r.to_le_bytes()));
