@@ -49,6 +49,39 @@ pub struct RecordBatch {
     skipping: bool,
 }
 
+impl RecordBatch {
+    /// Adds a message that arrived whole in the read, at `start..end` of the read buffer.
+    #[inline]
+    fn add_whole(&mut self, msg: &Publish<'_>, start: usize, end: usize, receivers: u32) {
+        self.count_message(msg, receivers);
+        match self.pieces.last_mut() {
+            Some(Piece::Read(_, last_end)) if *last_end == start => *last_end = end,
+            _ => self.pieces.push(Piece::Read(start, end)),
+        }
+    }
+
+    /// Adds a message the parser assembled across reads, framed again.
+    fn add_assembled(&mut self, msg: &Publish<'_>, receivers: u32) {
+        self.count_message(msg, receivers);
+        let start = self.assembled.len();
+        crate::proto::encode::publish(
+            &mut self.assembled,
+            msg.subject,
+            msg.reply,
+            msg.header_len,
+            msg.message,
+        );
+        self.pieces
+            .push(Piece::Assembled(start, self.assembled.len()));
+    }
+
+    #[inline]
+    fn count_message(&mut self, msg: &Publish<'_>, receivers: u32) {
+        self.receivers.push(receivers);
+        self.size += msg.subject.len() + msg.reply.map_or(0, <[u8]>::len) + msg.message.len();
+    }
+}
+
 /// Where a recorded message's frame is: a range of the read buffer or of `assembled`.
 #[derive(Debug, Clone, Copy)]
 enum Piece {
@@ -85,7 +118,29 @@ impl RecordTap {
 
     /// Adds one publish to the connection's batch, if it matches the recording's patterns.
     /// `frame` is where the publish's frame is in the read buffer, when it arrived whole.
+    #[inline]
     pub fn record(
+        &self,
+        batch: &mut RecordBatch,
+        msg: &Publish<'_>,
+        frame: Option<(usize, usize)>,
+        receivers: u32,
+    ) {
+        // The common case, inline: another whole message of a read already being recorded,
+        // with no subject filter. A batch with receivers has its session and is not skipping.
+        if let (Some((start, end)), Some(session)) = (frame, &batch.session) {
+            if session.patterns.is_empty() && !batch.receivers.is_empty() {
+                batch.add_whole(msg, start, end, receivers);
+                return;
+            }
+        }
+        self.record_first(batch, msg, frame, receivers);
+    }
+
+    /// The rest of `record`: the read's first message, a subject filter, a full queue, a
+    /// message that was not whole in the read.
+    #[inline(never)]
+    fn record_first(
         &self,
         batch: &mut RecordBatch,
         msg: &Publish<'_>,
@@ -114,26 +169,9 @@ impl RecordTap {
         if batch.read_time_ns == 0 {
             batch.read_time_ns = format::now_ns();
         }
-        batch.receivers.push(receivers);
-        batch.size += msg.subject.len() + msg.reply.map_or(0, <[u8]>::len) + msg.message.len();
-        match (frame, batch.pieces.last_mut()) {
-            (Some((start, end)), Some(Piece::Read(_, last_end))) if *last_end == start => {
-                *last_end = end;
-            }
-            (Some((start, end)), _) => batch.pieces.push(Piece::Read(start, end)),
-            (None, _) => {
-                let start = batch.assembled.len();
-                crate::proto::encode::publish(
-                    &mut batch.assembled,
-                    msg.subject,
-                    msg.reply,
-                    msg.header_len,
-                    msg.message,
-                );
-                batch
-                    .pieces
-                    .push(Piece::Assembled(start, batch.assembled.len()));
-            }
+        match frame {
+            Some((start, end)) => batch.add_whole(msg, start, end, receivers),
+            None => batch.add_assembled(msg, receivers),
         }
     }
 
