@@ -56,11 +56,12 @@ impl HotPoll {
     /// Called by a connection's read loop after each read with data.
     pub fn touch(&self, now: Instant) {
         let ns = nanos(now.saturating_duration_since(self.base));
-        let previous = self.last_ns.swap(ns, Ordering::Relaxed);
-        // The plain load keeps the common case (poller already awake) to shared reads.
+        // The common case (poller already awake) is a load and a plain store.
         if self.polling.load(Ordering::Relaxed) {
+            self.last_ns.store(ns, Ordering::Relaxed);
             return;
         }
+        let previous = self.last_ns.swap(ns, Ordering::Relaxed);
         // The poller is parked: this gap went unpolled. Adapt the window to it, and wake the
         // poller only when there is a window to poll, so sparse traffic costs nothing more.
         let window = adapt(
@@ -79,7 +80,7 @@ impl HotPoll {
         Duration::from_nanos(self.window_ns.load(Ordering::Relaxed))
     }
 
-    /// The poller: runs until the runtime stops. Spawn it once per broker.
+    /// The poller: spawn it once per broker (the broker aborts it when it stops accepting).
     pub async fn run(self: Arc<Self>) {
         loop {
             self.wake.notified().await;

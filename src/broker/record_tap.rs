@@ -39,14 +39,13 @@ pub struct RecordBatch {
     /// The recording this read's messages go to, looked up once per read: taking the
     /// recording's lock for every message was most of the tap's cost.
     session: Option<Arc<Session>>,
-    /// When the current read's messages were taken in (0 = not read yet). Every message of
-    /// one socket read arrived together, so one clock reading serves them all.
+    /// When the current read's messages were taken in, read at its first recorded message:
+    /// every message of one socket read arrived together, so one clock reading serves all.
     read_time_ns: u64,
     /// Messages of this read not recorded because the recording's queue was full when the
     /// read began: a writer that can't keep up should not also cost the publish path the
     /// copying of what it will drop anyway. Counted as drops at the end of the read.
     skipped: u64,
-    skipping: bool,
 }
 
 impl RecordBatch {
@@ -161,12 +160,11 @@ impl RecordTap {
         {
             return;
         }
-        if batch.receivers.is_empty() && (batch.skipping || session.sink.is_full()) {
-            batch.skipping = true;
+        if batch.receivers.is_empty() && (batch.skipped > 0 || session.sink.is_full()) {
             batch.skipped += 1;
             return;
         }
-        if batch.read_time_ns == 0 {
+        if batch.receivers.is_empty() {
             batch.read_time_ns = format::now_ns();
         }
         match frame {
@@ -179,8 +177,6 @@ impl RecordTap {
     /// the read's bytes) and lets go of the recording until the next read.
     #[inline]
     pub fn flush(&self, batch: &mut RecordBatch, publisher: u64, read: &[u8]) {
-        batch.read_time_ns = 0;
-        batch.skipping = false;
         if let Some(session) = batch.session.take() {
             if !batch.receivers.is_empty() {
                 hand_over(&session, batch, publisher, read);

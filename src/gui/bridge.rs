@@ -180,6 +180,13 @@ mod tests {
     use crate::inspect::snapshot::{EventKind, MessageSample, Snapshot};
     use std::time::SystemTime;
 
+    /// A feed, the bridge reading it and an empty UI state.
+    fn setup(sample_capacity: usize) -> (feed::FeedPublisher, Bridge, UiState) {
+        let (tx, rx) = feed::channel(sample_capacity);
+        let bridge = Bridge::new(rx, &egui::Context::default());
+        (tx, bridge, UiState::new())
+    }
+
     fn sample(seq: u64) -> MessageSample {
         MessageSample {
             seq,
@@ -195,10 +202,7 @@ mod tests {
 
     #[test]
     fn pump_takes_snapshot_events_and_samples() {
-        let ctx = egui::Context::default();
-        let (tx, rx) = feed::channel(64);
-        let mut bridge = Bridge::new(rx, &ctx);
-        let mut state = UiState::new();
+        let (tx, mut bridge, mut state) = setup(64);
         tx.publish_snapshot(Snapshot {
             subscriptions: 3,
             ..Default::default()
@@ -226,10 +230,7 @@ mod tests {
 
     #[test]
     fn a_quiet_broker_is_woken_for_less_often() {
-        let ctx = egui::Context::default();
-        let (tx, rx) = feed::channel(64);
-        let mut bridge = Bridge::new(rx, &ctx);
-        let mut state = UiState::new();
+        let (tx, mut bridge, mut state) = setup(64);
         tx.publish_snapshot(Snapshot::default());
         bridge.pump(&mut state);
         assert!(bridge.quiet(), "no traffic, nothing new");
@@ -247,10 +248,7 @@ mod tests {
     #[test]
     fn a_large_snapshot_is_prepared_off_the_ui_thread() {
         use crate::inspect::snapshot::SubjectStat;
-        let ctx = egui::Context::default();
-        let (tx, rx) = feed::channel(64);
-        let mut bridge = Bridge::new(rx, &ctx);
-        let mut state = UiState::new();
+        let (tx, mut bridge, mut state) = setup(64);
         let subjects: Vec<SubjectStat> = (0..prepare::OFF_THREAD_AT)
             .map(|i| SubjectStat {
                 subject: format!("s{}.n{i}", i % 10),
@@ -297,10 +295,7 @@ mod tests {
 
     #[test]
     fn a_flood_is_taken_in_bounded_steps() {
-        let ctx = egui::Context::default();
-        let (tx, rx) = feed::channel(100_000);
-        let mut bridge = Bridge::new(rx, &ctx);
-        let mut state = UiState::new();
+        let (tx, mut bridge, mut state) = setup(100_000);
         for seq in 1..=60_000 {
             tx.offer_sample(sample(seq));
         }

@@ -56,11 +56,6 @@ impl AppendFile {
         })
     }
 
-    /// Whether the file is being written around the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// Flushes and asks the OS to put the file on disk.
     pub fn sync_data(&mut self) -> io::Result<()> {
         self.flush()?;

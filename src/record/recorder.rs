@@ -148,7 +148,7 @@ const RECYCLE_MAX_CAPACITY: usize = 1024 * 1024;
 /// CPU's cache, so filling it again costs the publish path no cache misses (a queue handed
 /// out the coldest of 64 buffers, up to 16 MiB, every time).
 #[derive(Default)]
-pub struct BufferPool(Mutex<Vec<Vec<u8>>>);
+struct BufferPool(Mutex<Vec<Vec<u8>>>);
 
 impl BufferPool {
     fn take(&self) -> Option<Vec<u8>> {
@@ -236,11 +236,6 @@ impl RecordSink {
     #[inline]
     pub fn is_full(&self) -> bool {
         self.counters.queued_bytes.load(Ordering::Relaxed) >= self.max_bytes || self.tx.is_full()
-    }
-
-    /// Counts a message that could not be queued for another reason.
-    pub fn drop_one(&self) {
-        self.add_drops(1);
     }
 
     /// Counts `n` messages lost before they reached the queue (e.g. a client library's
