@@ -278,10 +278,10 @@ impl Conn {
                 },
                 _ = &mut timer => {
                     if let Some(reason) = self.on_timer() {
-                        self.end_batch(&[]);
+                        self.end_batch(&mut Vec::new(), 0);
                         return reason;
                     }
-                    self.end_batch(&[]);
+                    self.end_batch(&mut Vec::new(), 0);
                     continue;
                 }
             };
@@ -312,12 +312,12 @@ impl Conn {
                         parser.headers_enabled = headers;
                     }
                     Step::Close(reason) => {
-                        self.end_batch(&buf[..n]);
+                        self.end_batch(&mut buf, n);
                         return reason;
                     }
                 }
             }
-            let woke_writers = self.end_batch(&buf[..n]);
+            let woke_writers = self.end_batch(&mut buf, n);
             self.stall_for_lagging_consumers().await;
             if woke_writers {
                 // Let the writers just woken run before this publisher reads more: with few
@@ -343,13 +343,14 @@ impl Conn {
     }
 
     /// Wakes every writer touched in this batch and publishes the batch's counters; true
-    /// when it woke another connection's writer. `read` is the read just handled (empty
-    /// when there was none): the recording copies its publishes from it.
-    pub(crate) fn end_batch(&mut self, read: &[u8]) -> bool {
+    /// when it woke another connection's writer. `read[..n]` is the read just handled (`n`
+    /// is 0 when there was none): the recording copies its publishes from it, or keeps the
+    /// buffer and leaves another of the same length.
+    pub(crate) fn end_batch(&mut self, read: &mut Vec<u8>, n: usize) -> bool {
         self.server
             .tap
             .recording
-            .flush(&mut self.record_batch, self.shared.id, read);
+            .flush(&mut self.record_batch, self.shared.id, read, n);
         if self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush_subject_counts();
         }

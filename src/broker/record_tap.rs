@@ -6,6 +6,7 @@
 //! never recorded before its request). When no recording runs the publish path pays one
 //! relaxed load.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -24,9 +25,11 @@ use crate::record::recorder::{
 /// to the recording as one WIRE record): one queue entry per read instead of one per message.
 ///
 /// A message that arrived whole in the read is kept as a range of the read buffer, and
-/// consecutive ranges merge, so a read of back-to-back publishes costs one copy of the buffer
-/// at the end of the read and four bytes (its receiver count) a message. A message the parser
-/// had to assemble across reads is framed again (`PUB`/`HPUB`) into `assembled`.
+/// consecutive ranges merge, so a read of back-to-back publishes costs four bytes (its
+/// receiver count) a message and, at the end of the read, either one copy of the range or,
+/// for a large read, none: the read buffer itself goes to the recording and the connection
+/// reads on into a recycled one. A message the parser had to assemble across reads is framed
+/// again (`PUB`/`HPUB`) into `assembled`.
 #[derive(Debug, Default)]
 pub struct RecordBatch {
     /// Receiver counts of the recorded messages, in order.
@@ -72,6 +75,22 @@ impl RecordBatch {
         );
         self.pieces
             .push(Piece::Assembled(start, self.assembled.len()));
+    }
+
+    /// The frames of a read to hand over whole (`HAND_OVER_READ`): at most one message the
+    /// parser finished from the previous read, then one range of `read[..read_len]` large
+    /// enough to be worth the buffer. The common shape of a flood's reads.
+    fn hand_over_shape(&self, read_len: usize) -> Option<(&[u8], Range<usize>)> {
+        let (assembled, rest) = match self.pieces.as_slice() {
+            [Piece::Assembled(start, end), rest @ ..] => (self.assembled.get(*start..*end)?, rest),
+            rest => (&[][..], rest),
+        };
+        match rest {
+            [Piece::Read(start, end)] if end - start >= HAND_OVER_READ && *end <= read_len => {
+                Some((assembled, *start..*end))
+            }
+            _ => None,
+        }
     }
 
     #[inline]
@@ -174,12 +193,13 @@ impl RecordTap {
     }
 
     /// Hands a connection's batch to the recording (called at the end of each read, with
-    /// the read's bytes) and lets go of the recording until the next read.
+    /// the read buffer and the length of the read) and lets go of the recording until the
+    /// next read. The recording may keep the read buffer and leave another in its place.
     #[inline]
-    pub fn flush(&self, batch: &mut RecordBatch, publisher: u64, read: &[u8]) {
+    pub fn flush(&self, batch: &mut RecordBatch, publisher: u64, read: &mut Vec<u8>, n: usize) {
         if let Some(session) = batch.session.take() {
             if !batch.receivers.is_empty() {
-                hand_over(&session, batch, publisher, read);
+                hand_over(&session, batch, publisher, read, n);
             }
             if batch.skipped > 0 {
                 session.sink.add_drops(std::mem::take(&mut batch.skipped));
@@ -203,21 +223,59 @@ impl RecordTap {
     }
 }
 
+/// Recorded publishes that fill at least this much of a read go to the recording in the read
+/// buffer itself, which the connection swaps for a recycled one, instead of being copied:
+/// a flood's reads are tens of kilobytes, and copying them was a third of the tap's cost.
+/// Smaller ones are copied, so a trickle of small reads does not hold whole buffers queued.
+const HAND_OVER_READ: usize = 8 * 1024;
+
 /// Writes the batch as one WIRE record and queues it; the batch starts over empty.
-fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64, read: &[u8]) {
+fn hand_over(
+    session: &Session,
+    batch: &mut RecordBatch,
+    publisher: u64,
+    read: &mut Vec<u8>,
+    n: usize,
+) {
     let count = batch.receivers.len() as u64;
+    let size = std::mem::take(&mut batch.size);
     let mut data = session.sink.take_buffer();
-    format::begin_wire_batch(
+    let start = format::begin_wire_batch(
         &mut data,
         batch.read_time_ns,
         Some(publisher),
         &batch.receivers,
     );
+    let read_len = n.min(read.len());
+    if let Some((assembled, range)) = batch.hand_over_shape(read_len) {
+        data.extend_from_slice(assembled);
+        session
+            .sink
+            .try_offer_read(data, read, range, count, size, publisher);
+    } else if copy_pieces(
+        &mut data,
+        &batch.pieces,
+        &batch.assembled,
+        &read[..read_len],
+    ) {
+        format::end_batch(&mut data, start);
+        session.sink.offer_batch(data, count, size, Some(publisher));
+    } else {
+        session.sink.add_drops(count);
+        session.sink.give_back(data);
+    }
+    batch.receivers.clear();
+    batch.pieces.clear();
+    batch.assembled.clear();
+}
+
+/// Appends the pieces' frames to `data`; false when one was not there to copy.
+fn copy_pieces(data: &mut Vec<u8>, pieces: &[Piece], assembled: &[u8], read: &[u8]) -> bool {
     let mut whole = true;
-    for piece in &batch.pieces {
+    for piece in pieces {
         let bytes = match *piece {
             Piece::Read(start, end) => read.get(start..end),
-            Piece::Assembled(start, end) => batch.assembled.get(start..end),
+            Piece::Assembled(start, end) => assembled.get(start..end),
         };
         match bytes {
             Some(bytes) => data.extend_from_slice(bytes),
@@ -225,22 +283,7 @@ fn hand_over(session: &Session, batch: &mut RecordBatch, publisher: u64, read: &
             None => whole = false,
         }
     }
-    batch.receivers.clear();
-    batch.pieces.clear();
-    batch.assembled.clear();
-    let size = std::mem::take(&mut batch.size);
-    if !whole {
-        session.sink.add_drops(count);
-        session.sink.give_back(data);
-        return;
-    }
-    format::end_batch(&mut data, 0);
-    if let Err(refused) = session
-        .sink
-        .try_offer_batch(data, count, size, Some(publisher))
-    {
-        session.sink.give_back(refused);
-    }
+    whole
 }
 
 /// A recording of the embedded broker's traffic. Stop it with `stop` (dropping it stops it

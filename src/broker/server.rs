@@ -423,7 +423,7 @@ impl Server {
             conn.read_loop(reader).await
         } else {
             conn.send_err(errors::MAX_CONNECTIONS_EXCEEDED);
-            conn.end_batch(&[]);
+            conn.end_batch(&mut Vec::new(), 0);
             CloseReason::MaxConnectionsExceeded
         };
         conn.finish(reason);

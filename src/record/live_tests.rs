@@ -92,6 +92,79 @@ async fn records_split_and_oddly_framed_publishes_exactly() {
     assert_eq!(got, expected);
 }
 
+/// A flood written in one go reaches the broker in reads of tens of kilobytes, whose
+/// buffers go to the recording whole (messages cut between reads are framed again): every
+/// message comes back exactly, in order, with its receiver count, and the connection reads
+/// on correctly into the buffers it gets in their place.
+#[tokio::test]
+async fn records_a_flood_of_large_reads_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flood.rec");
+    let handle = BrokerHandle::start_for_test().await;
+    let recording = handle
+        .start_recording(&path, RecordOptions::default())
+        .unwrap();
+    let mut subscriber = client(&handle, "{}").await;
+    subscriber
+        .write_all(b"SUB flood.* 1\r\nPING\r\n")
+        .await
+        .unwrap();
+    read_until(&mut subscriber, b"PONG\r\n").await;
+    // Drain the subscriber so it never becomes a slow consumer.
+    let drain = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while matches!(subscriber.read(&mut buf).await, Ok(n) if n > 0) {}
+    });
+    let mut publisher = client(&handle, r#"{"headers":true}"#).await;
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut wire = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..20_000u32 {
+        let subject = if i % 3 == 0 {
+            format!("other.{i}")
+        } else {
+            format!("flood.{i}")
+        };
+        let payload: Vec<u8> = (0..rng.usize(0..120)).map(|_| rng.u8(..)).collect();
+        let headers = (i % 7 == 0).then(|| format!("NATS/1.0\r\nn: {i}\r\n\r\n").into_bytes());
+        match &headers {
+            Some(h) => wire.extend_from_slice(
+                format!("HPUB {subject} {} {}\r\n", h.len(), h.len() + payload.len()).as_bytes(),
+            ),
+            None => {
+                wire.extend_from_slice(format!("PUB {subject} {}\r\n", payload.len()).as_bytes())
+            }
+        }
+        wire.extend_from_slice(headers.as_deref().unwrap_or_default());
+        wire.extend_from_slice(&payload);
+        wire.extend_from_slice(b"\r\n");
+        let receivers = u32::from(i % 3 != 0);
+        expected.push((subject.into_bytes(), headers, payload, Some(receivers)));
+    }
+    wire.extend_from_slice(b"PING\r\n");
+    publisher.write_all(&wire).await.unwrap();
+    read_until(&mut publisher, b"PONG\r\n").await;
+    let stats = tokio::task::spawn_blocking(move || recording.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    drain.abort();
+    assert_eq!((stats.messages, stats.drops), (20_000, 0));
+    let (records, tail) = read_all(&path).unwrap();
+    assert_eq!(tail, None);
+    let got: Vec<_> = records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some((m.subject, m.headers, m.payload, m.receivers)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    if let Some(at) = (0..got.len()).find(|&k| got[k] != expected[k]) {
+        panic!("message {at} differs: {:?} vs {:?}", got[at], expected[at]);
+    }
+}
+
 #[tokio::test]
 async fn records_the_embedded_broker_with_publishers_and_receivers() {
     let dir = tempfile::tempdir().unwrap();

@@ -479,3 +479,62 @@ fn the_writer_hands_emptied_buffers_back_for_reuse() {
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].time_ns, got[0].publisher), (5, Some(1)));
 }
+
+/// A WIRE record offered as a head and a range of a read buffer is written whole, the
+/// connection gets a buffer of the same length in place of its own, and once written its
+/// buffer goes to the next connection that hands one over.
+#[test]
+fn a_handed_over_read_buffer_is_written_from_its_range_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handed.rec");
+    let recording = Recording::start(&path, &meta(), &RecordOptions::default(), None).unwrap();
+    let sink = recording.sink();
+    let frames: &[u8] = b"junkPUB a 1\r\nx\r\nHPUB b 12 14\r\nNATS/1.0\r\n\r\nyz\r\njunk";
+    // A buffer the pool could not have made: its capacity marks it.
+    const MARK: usize = 99_991;
+    let mut read = Vec::with_capacity(MARK);
+    read.extend_from_slice(frames);
+    let mut head = sink.take_buffer();
+    format::begin_wire_batch(&mut head, 7, Some(3), &[1, 0]);
+    assert!(sink.try_offer_read(head, &mut read, 4..frames.len() - 4, 2, 5, 3));
+    assert_eq!(
+        read.len(),
+        frames.len(),
+        "a buffer of the same length in its place"
+    );
+    assert_ne!(read.capacity(), MARK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recording.counters().messages < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut other = b"PUB c 0\r\n\r\n".to_vec();
+    let mut head = sink.take_buffer();
+    format::begin_wire_batch(&mut head, 8, Some(3), &[4]);
+    let len = other.len();
+    assert!(sink.try_offer_read(head, &mut other, 0..len, 1, 1, 3));
+    assert_eq!(other.capacity(), MARK, "the written buffer never came back");
+    assert_eq!(other.len(), len);
+    drop(sink);
+    recording.stop().unwrap();
+    let (records, tail) = read_all(&path).unwrap();
+    assert!(tail.is_none());
+    let got: Vec<(&[u8], Option<&[u8]>, &[u8], u64, Option<u32>)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Message(m) => Some((
+                m.subject.as_slice(),
+                m.headers.as_deref(),
+                m.payload.as_slice(),
+                m.time_ns,
+                m.receivers,
+            )),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<(&[u8], Option<&[u8]>, &[u8], u64, Option<u32>)> = vec![
+        (b"a", None, b"x", 7, Some(1)),
+        (b"b", Some(b"NATS/1.0\r\n\r\n"), b"yz", 7, Some(0)),
+        (b"c", None, b"", 8, Some(4)),
+    ];
+    assert_eq!(got, want);
+}

@@ -5,29 +5,19 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::append_file::AppendFile;
-use super::format::{self, Message, Meta, Stats};
+use super::format::{self, Message, Meta, Stats, FRAME_HEADER_LEN};
 
 /// A recording being written: the file header, then records appended in order.
-pub struct RecordWriter<W: Write> {
-    out: W,
+pub struct RecordWriter {
+    out: AppendFile,
     messages: u64,
     bytes: u64,
 }
 
-impl RecordWriter<AppendFile> {
+impl RecordWriter {
     /// Creates (or truncates) `path` and writes the header and the META record.
     pub fn create(path: &Path, meta: &Meta) -> io::Result<Self> {
-        RecordWriter::new(AppendFile::create(path)?, meta)
-    }
-
-    /// Flushes and asks the OS to put the file on disk.
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.out.sync_data()
-    }
-}
-
-impl<W: Write> RecordWriter<W> {
-    pub fn new(mut out: W, meta: &Meta) -> io::Result<Self> {
+        let mut out = AppendFile::create(path)?;
         out.write_all(&format::file_header())?;
         let mut w = RecordWriter {
             out,
@@ -38,17 +28,27 @@ impl<W: Write> RecordWriter<W> {
         Ok(w)
     }
 
-    /// Appends one record body (as made by `format::encode_*`).
-    pub fn write_body(&mut self, body: &[u8]) -> io::Result<()> {
-        self.out.write_all(&format::frame_header(body))?;
-        self.out.write_all(body)
+    /// Flushes and asks the OS to put the file on disk.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.out.sync_data()
     }
 
-    /// Appends a batch of framed message records (`format::append_message`), filling in
-    /// their CRCs; `count_messages` counts them.
-    pub fn write_batch(&mut self, data: &mut [u8]) -> io::Result<()> {
-        let whole = format::seal_batch(data);
-        self.out.write_all(&data[..whole])
+    /// Appends one record body (as made by `format::encode_*`).
+    pub fn write_body(&mut self, body: &[u8]) -> io::Result<()> {
+        self.out.append_record(&[body])
+    }
+
+    /// Appends a batch of framed message records (`format::append_message`,
+    /// `format::begin_wire_batch`) with their CRCs left zero; `count_messages` counts them.
+    pub fn write_batch(&mut self, data: &[u8]) -> io::Result<()> {
+        format::batch_bodies(data).try_for_each(|body| self.out.append_record(&[body]))
+    }
+
+    /// Appends one framed record (CRC left zero) whose body goes on past `head` with `rest`:
+    /// a WIRE record's start and the publishes it holds, still in the broker's read buffer.
+    pub fn write_split(&mut self, head: &[u8], rest: &[u8]) -> io::Result<()> {
+        let head_body = head.get(FRAME_HEADER_LEN..).unwrap_or_default();
+        self.out.append_record(&[head_body, rest])
     }
 
     /// Adds to the counts of messages and message bytes written.
@@ -89,7 +89,7 @@ impl<W: Write> RecordWriter<W> {
     }
 
     /// Appends the END record and flushes; returns the final counts and the output.
-    pub fn finish(mut self, drops: u64) -> io::Result<(Stats, W)> {
+    pub fn finish(mut self, drops: u64) -> io::Result<(Stats, AppendFile)> {
         let stats = self.stats(drops);
         self.write_body(&format::encode_stats(&stats, true))?;
         self.out.flush()?;
