@@ -176,46 +176,56 @@ struct Pools {
 
 impl Default for Pools {
     fn default() -> Self {
+        // Enough for the entries of one `POLL_IDLE` at full rate either way: a flood hands
+        // over a read buffer (up to 64 KiB) every ~150 us; request/reply queues a small
+        // batch every ~25 us. Short of that, the publish path allocated (and faulted in)
+        // fresh buffers, which cost 1 KiB request/reply a quarter of its rate.
         Pools {
-            encode: BufferPool::new(64),
-            // A flood hands over a read buffer (up to 64 KiB) every ~150 us: enough for the
-            // reads of one `POLL_IDLE`, so a steady flood allocates none.
-            read: BufferPool::new(256),
+            encode: BufferPool::new(POOL_BYTES),
+            read: BufferPool::new(POOL_BYTES),
         }
     }
 }
 
-/// The largest capacity worth keeping.
-const RECYCLE_MAX_CAPACITY: usize = 1024 * 1024;
+/// The capacity each pool keeps at most.
+const POOL_BYTES: usize = 16 * 1024 * 1024;
 
 /// Emptied buffers, last in first out: the buffer the writer emptied last is still in the
 /// CPU's cache, so filling it again costs the publish path no cache misses (a queue handed
 /// out the coldest of 64 buffers, up to 16 MiB, every time).
 struct BufferPool {
-    buffers: Mutex<Vec<Vec<u8>>>,
-    keep: usize,
+    kept: Mutex<Kept>,
+    keep_bytes: usize,
+}
+
+#[derive(Default)]
+struct Kept {
+    buffers: Vec<Vec<u8>>,
+    /// Their capacities, summed.
+    bytes: usize,
 }
 
 impl BufferPool {
-    fn new(keep: usize) -> Self {
+    fn new(keep_bytes: usize) -> Self {
         BufferPool {
-            buffers: Mutex::new(Vec::new()),
-            keep,
+            kept: Mutex::new(Kept::default()),
+            keep_bytes,
         }
     }
 
     fn take(&self) -> Option<Vec<u8>> {
-        self.buffers.lock().pop()
+        let mut kept = self.kept.lock();
+        let buffer = kept.buffers.pop()?;
+        kept.bytes -= buffer.capacity();
+        Some(buffer)
     }
 
-    /// Keeps a buffer unless the pool is full or the buffer too large.
+    /// Keeps a buffer unless that would take the pool over its size.
     fn give(&self, buffer: Vec<u8>) {
-        if buffer.capacity() > RECYCLE_MAX_CAPACITY {
-            return;
-        }
-        let mut pool = self.buffers.lock();
-        if pool.len() < self.keep {
-            pool.push(buffer);
+        let mut kept = self.kept.lock();
+        if kept.bytes + buffer.capacity() <= self.keep_bytes {
+            kept.bytes += buffer.capacity();
+            kept.buffers.push(buffer);
         }
     }
 }
@@ -237,12 +247,10 @@ impl Pools {
 }
 
 impl RecordSink {
-    /// An empty buffer to encode a batch into: one the writer has emptied, or a new one.
+    /// An empty buffer to encode a batch into: one the writer has emptied, or a new one
+    /// (which grows as it is filled: a read of one small message needs no 64 KiB).
     pub fn take_buffer(&self) -> Vec<u8> {
-        self.pools
-            .encode
-            .take()
-            .unwrap_or_else(|| Vec::with_capacity(64 * 1024))
+        self.pools.encode.take().unwrap_or_default()
     }
 
     /// Returns a buffer `take_buffer` gave that was not queued after all.
@@ -271,8 +279,9 @@ impl RecordSink {
         self.offer(Payload::Framed(data), count, size, publisher)
     }
 
-    /// Queues a WIRE record of `count` messages that `head` starts (framed, with its full
-    /// length) and the frames at `range` of `read` finish; `read` is replaced by a buffer of
+    /// Queues a WIRE record of `count` messages that `head` starts (as
+    /// `format::begin_wire_batch` leaves it: the writer frames the whole) and the frames at
+    /// `range` of `read` finish; `read` is replaced by a buffer of
     /// the same length to read into next. False (all counted as drops) when the queue is
     /// full. One copy fewer on the publish path than encoding the frames into the batch.
     pub fn try_offer_read(
