@@ -95,9 +95,7 @@ impl AppendFile {
         self.len -= whole;
         Ok(())
     }
-}
 
-impl AppendFile {
     /// Appends one framed record whose body is `parts` one after the other. The CRC is taken
     /// from the copy in the block as it is made, so the parts are read once (a pass over the
     /// source for the CRC and another for the copy cost the writer twice the memory traffic).

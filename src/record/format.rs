@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The first bytes of every recording, followed by the version.
 pub const MAGIC: &[u8; 6] = b"SWBREC";
 /// The format version written after the magic (`u16` little-endian). Version 2 added BATCH
-/// records; readers read versions 1 and 2.
+/// records, version 3 WIRE records; readers read versions 1 to 3.
 pub const VERSION: u16 = 3;
 /// Bytes before the first record: magic and version.
 pub const FILE_HEADER_LEN: usize = MAGIC.len() + 2;
@@ -188,9 +188,8 @@ pub fn encode_message(m: &MessageRef<'_>) -> Vec<u8> {
 }
 
 /// Appends a message record framed as in the file, with its CRC left zero: the form in
-/// which producers hand batches of messages to the writer, which fills in the CRCs as it
-/// copies the records into the file's block (`AppendFile::append_record`). The broker calls this on its publish path:
-/// one copy of each part into the connection's batch buffer.
+/// which producers (recording as a client) hand messages to the writer, which fills in the
+/// CRCs as it copies the records into the file's block (`AppendFile::append_record`).
 pub fn append_message(out: &mut Vec<u8>, m: &MessageRef<'_>) {
     let len = MESSAGE_FIXED + m.size();
     out.reserve(FRAME_HEADER_LEN + len);
@@ -288,7 +287,7 @@ pub fn begin_wire_batch(
     start
 }
 
-/// Finishes the BATCH record that `begin_batch` started at `start`: fills in its length.
+/// Finishes the BATCH or WIRE record started at `start`: fills in its length.
 pub fn end_batch(out: &mut [u8], start: usize) {
     let len = len_u32(out.len().saturating_sub(start + FRAME_HEADER_LEN));
     if let Some(field) = out.get_mut(start..start + 4) {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::format::{Message, Record};
+use super::format::Record;
 use super::reader::read_all;
 use super::recorder::{RecordError, RecordOptions};
+use super::tests::messages_of;
 use crate::broker::BrokerHandle;
 
 async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
@@ -71,16 +72,16 @@ async fn records_split_and_oddly_framed_publishes_exactly() {
     let (records, tail) = read_all(&path).unwrap();
     assert_eq!(tail, None);
     type Parts<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, &'a [u8]);
-    let got: Vec<Parts> = records
+    let messages = messages_of(&records);
+    let got: Vec<Parts> = messages
         .iter()
-        .filter_map(|r| match r {
-            Record::Message(m) => Some((
+        .map(|m| {
+            (
                 m.subject.as_slice(),
                 m.reply.as_deref(),
                 m.headers.as_deref(),
                 m.payload.as_slice(),
-            )),
-            _ => None,
+            )
         })
         .collect();
     let expected: Vec<Parts> = vec![
@@ -152,12 +153,9 @@ async fn records_a_flood_of_large_reads_exactly() {
     assert_eq!((stats.messages, stats.drops), (20_000, 0));
     let (records, tail) = read_all(&path).unwrap();
     assert_eq!(tail, None);
-    let got: Vec<_> = records
+    let got: Vec<_> = messages_of(&records)
         .into_iter()
-        .filter_map(|r| match r {
-            Record::Message(m) => Some((m.subject, m.headers, m.payload, m.receivers)),
-            _ => None,
-        })
+        .map(|m| (m.subject, m.headers, m.payload, m.receivers))
         .collect();
     assert_eq!(got.len(), expected.len());
     if let Some(at) = (0..got.len()).find(|&k| got[k] != expected[k]) {
@@ -223,13 +221,7 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
             _ => None,
         })
         .expect("a CONNECTION record names the publisher");
-    let messages: Vec<Message> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect();
+    let messages = messages_of(&records);
     let subjects: Vec<&[u8]> = messages.iter().map(|m| m.subject.as_slice()).collect();
     assert_eq!(
         subjects,

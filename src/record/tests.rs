@@ -88,7 +88,8 @@ fn write_file(path: &Path, messages: &[Message], end: bool) {
     }
 }
 
-fn messages_of(records: &[Record]) -> Vec<Message> {
+/// The messages among `records`, in order.
+pub(super) fn messages_of(records: &[Record]) -> Vec<Message> {
     records
         .iter()
         .filter_map(|r| match r {
@@ -469,13 +470,7 @@ fn the_writer_hands_emptied_buffers_back_for_reuse() {
     recording.stop().unwrap();
     let (records, tail) = read_all(&path).unwrap();
     assert!(tail.is_none());
-    let got: Vec<&Message> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    let got = messages_of(&records);
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].time_ns, got[0].publisher), (5, Some(1)));
 }
@@ -519,17 +514,17 @@ fn a_handed_over_read_buffer_is_written_from_its_range_and_comes_back() {
     let (records, tail) = read_all(&path).unwrap();
     assert!(tail.is_none());
     type Seen<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8], u64, Option<u32>);
-    let got: Vec<Seen> = records
+    let messages = messages_of(&records);
+    let got: Vec<Seen> = messages
         .iter()
-        .filter_map(|r| match r {
-            Record::Message(m) => Some((
+        .map(|m| {
+            (
                 m.subject.as_slice(),
                 m.headers.as_deref(),
                 m.payload.as_slice(),
                 m.time_ns,
                 m.receivers,
-            )),
-            _ => None,
+            )
         })
         .collect();
     let want: Vec<Seen> = vec![
