@@ -144,12 +144,19 @@ impl RecordTap {
         frame: Option<(usize, usize)>,
         receivers: u32,
     ) {
-        // The common case, inline: another whole message of a read already being recorded,
-        // with no subject filter. A batch with receivers has its session and is not skipping.
-        if let (Some((start, end)), Some(session)) = (frame, &batch.session) {
-            if session.patterns.is_empty() && !batch.receivers.is_empty() {
-                batch.add_whole(msg, start, end, receivers);
-                return;
+        // The common cases, inline, with no subject filter: another whole message of a read
+        // already being recorded (a batch with receivers has its session and is not
+        // skipping), or of a read being skipped because the queue was full when it began.
+        if let Some(session) = &batch.session {
+            if session.patterns.is_empty() {
+                if batch.skipped > 0 {
+                    batch.skipped += 1;
+                    return;
+                }
+                if let (Some((start, end)), false) = (frame, batch.receivers.is_empty()) {
+                    batch.add_whole(msg, start, end, receivers);
+                    return;
+                }
             }
         }
         self.record_first(batch, msg, frame, receivers);

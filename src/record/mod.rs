@@ -5,7 +5,8 @@
 //! One job per file: `format` (the file format, docs/recording-format.md), `append_file` (the
 //! file, written around the page cache in aligned blocks), `writer` and
 //! `reader` (framed records; a torn tail is reported, not fatal), `recorder` (bounded queue
-//! and writer thread with live counters and drop accounting), `summary` (what a file holds),
+//! and writer thread with live counters and drop accounting), `cpu_budget` (the writer gives
+//! way to a broker that needs the CPU), `summary` (what a file holds),
 //! `select` (subject filters and remaps), `replay` (the timed engine with its control),
 //! `nats` (async-nats options, headers, the replay publisher), `remote` (recording as a
 //! client), `ndjson` (export/import), `progress` (the terminal status line), `cli` (the
@@ -18,6 +19,7 @@
 
 pub mod append_file;
 pub mod cli;
+pub mod cpu_budget;
 pub mod format;
 pub mod nats;
 pub mod ndjson;

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::cpu_budget::CpuBudget;
 use super::format::{self, MessageRef, Meta, Stats};
 use super::writer::RecordWriter;
 
@@ -441,7 +442,8 @@ impl Recording {
 
 /// The writer yields the CPU to the broker: on a saturated core the broker keeps serving its
 /// clients and the recording drops (and counts) what it had no time to write, as it does
-/// when the disk is too slow. On an idle core the priority makes no difference.
+/// when the disk is too slow. On an idle core the priority makes no difference. The
+/// priority decides who runs first; `CpuBudget` caps how much the writer takes in all.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -478,6 +480,7 @@ impl WriterState {
         let mut stats_drops = 0u64;
         let mut stats_messages = 0u64;
         let mut written = 0u64;
+        let mut budget = CpuBudget::default();
         loop {
             let mut batch = 0usize;
             let mut batch_mem = 0usize;
@@ -518,6 +521,10 @@ impl WriterState {
                 }
                 dirty = true;
                 last_write = Instant::now();
+                // A stopping recording drains its queue at full speed: nothing new comes in.
+                if !self.stopping.load(Ordering::Relaxed) {
+                    budget.pace();
+                }
             }
             if disconnected {
                 break;

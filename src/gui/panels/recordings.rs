@@ -367,8 +367,8 @@ impl RecordingsPanel {
         ui.label(
             RichText::new(
                 "Records every message the inspected server receives into a file, off the \
-                 publish path: if the disk falls behind, copies are dropped and counted, \
-                 never the messages themselves.",
+                 publish path: if the disk falls behind or the broker needs the CPU, \
+                 copies are dropped and counted, never the messages themselves.",
             )
             .weak(),
         );
@@ -985,8 +985,9 @@ impl RecordingsPanel {
 }
 
 const DROPS_EXPLAINED: &str = "Messages the recorder could not write because the disk fell \
-    behind (or failed). Only the copies are dropped: subscribers got every message. The \
-    count is also written into the file.";
+    behind (or failed), or because the broker had the CPU busy and the recorder gave way \
+    (it then takes at most 2 % of a core). Only the copies are dropped: subscribers got every \
+    message. The count is also written into the file.";
 
 fn drops_note(ui: &mut Ui, drops: u64) {
     ui.label(RichText::new(format!("{drops} messages dropped while recording")).color(WARN))
