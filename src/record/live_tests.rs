@@ -2,16 +2,17 @@
 //! subject filter, and one recording at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::format::Record;
+use super::format::{Record, Stats};
 use super::reader::read_all;
 use super::recorder::{RecordError, RecordOptions};
 use super::tests::messages_of;
-use crate::broker::BrokerHandle;
+use crate::broker::{BrokerHandle, BrokerRecording};
 
 async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -28,6 +29,18 @@ async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Stops a recording (it joins the writer thread, so off the runtime) and reads the file
+/// back, which must have no torn tail.
+async fn stop_and_read(recording: BrokerRecording, path: &Path) -> (Stats, Vec<Record>) {
+    let stats = tokio::task::spawn_blocking(move || recording.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    let (records, tail) = read_all(path).unwrap();
+    assert_eq!(tail, None);
+    (stats, records)
 }
 
 async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
@@ -64,13 +77,8 @@ async fn records_split_and_oddly_framed_publishes_exactly() {
     rest.extend_from_slice(b"PUB split.four 0\r\n\r\nPING\r\n");
     publisher.write_all(&rest).await.unwrap();
     read_until(&mut publisher, b"PONG\r\n").await;
-    let stats = tokio::task::spawn_blocking(move || recording.stop())
-        .await
-        .unwrap()
-        .unwrap();
+    let (stats, records) = stop_and_read(recording, &path).await;
     assert_eq!((stats.messages, stats.drops), (4, 0));
-    let (records, tail) = read_all(&path).unwrap();
-    assert_eq!(tail, None);
     type Parts<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, &'a [u8]);
     let messages = messages_of(&records);
     let got: Vec<Parts> = messages
@@ -145,14 +153,9 @@ async fn records_a_flood_of_large_reads_exactly() {
     wire.extend_from_slice(b"PING\r\n");
     publisher.write_all(&wire).await.unwrap();
     read_until(&mut publisher, b"PONG\r\n").await;
-    let stats = tokio::task::spawn_blocking(move || recording.stop())
-        .await
-        .unwrap()
-        .unwrap();
+    let (stats, records) = stop_and_read(recording, &path).await;
     drain.abort();
     assert_eq!((stats.messages, stats.drops), (20_000, 0));
-    let (records, tail) = read_all(&path).unwrap();
-    assert_eq!(tail, None);
     let got: Vec<_> = messages_of(&records)
         .into_iter()
         .map(|m| (m.subject, m.headers, m.payload, m.receivers))
@@ -200,15 +203,10 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
     read_until(&mut publisher, b"PONG\r\n").await;
     read_until(&mut sub2, b"MSG rec.fan").await;
     let live = recording.counters();
-    let stats = tokio::task::spawn_blocking(move || recording.stop())
-        .await
-        .unwrap()
-        .unwrap();
+    let (stats, records) = stop_and_read(recording, &path).await;
     assert!(!handle.server().recording());
     assert_eq!((stats.messages, stats.drops), (4, 0));
     assert!(live.messages <= 4);
-    let (records, tail) = read_all(&path).unwrap();
-    assert_eq!(tail, None);
     let Record::Meta(meta) = &records[0] else {
         panic!("first record {:?}", records[0]);
     };
@@ -280,15 +278,10 @@ async fn a_full_queue_drops_whole_reads_and_every_message_is_accounted_for() {
     }
     publisher.write_all(b"PING\r\n").await.unwrap();
     read_until(&mut publisher, b"PONG\r\n").await;
-    let stats = tokio::task::spawn_blocking(move || recording.stop())
-        .await
-        .unwrap()
-        .unwrap();
+    let (stats, records) = stop_and_read(recording, &path).await;
     let published = (ROUNDS * PER_ROUND) as u64;
     assert_eq!(stats.messages + stats.drops, published, "{stats:?}");
     assert!(stats.drops > 0, "a one-entry queue took a flood: {stats:?}");
-    let (records, tail) = read_all(&path).unwrap();
-    assert_eq!(tail, None);
     let recorded = records
         .iter()
         .filter(|r| matches!(r, Record::Message(_)))
