@@ -18,17 +18,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use egui_kittest::Harness;
 
+use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::NatsClient;
-use switchboard::gui::demo::DemoControl;
 use switchboard::gui::panels::View;
+use switchboard::gui::synthetic::SyntheticControl;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
     ConnectionInfo, MessageSample, QueueGroupInfo, QueueMember, Rates, ServiceLatency, Snapshot,
     SubjectStat, SubscriptionInfo, Totals,
 };
-use switchboard::record::nats::ConnectArgs;
 
 /// Defaults; `--subjects N --connections N` change them.
 const SUBJECTS: usize = 10_000;
@@ -65,7 +65,7 @@ fn snapshot(tick: u64) -> Snapshot {
     let t = tick as f64;
     let connections = (1..=connection_count())
         .map(|id| ConnectionInfo {
-            id,
+            cid: id,
             name: format!("client-{id}"),
             lang: "go".into(),
             version: "1.41.1".into(),
@@ -113,7 +113,7 @@ fn snapshot(tick: u64) -> Snapshot {
             queue: format!("workers{g}"),
             members: (0..4)
                 .map(|m| QueueMember {
-                    client_id: (g * 4 + m) as u64 + 1,
+                    cid: (g * 4 + m) as u64 + 1,
                     client_name: format!("client-{}", g * 4 + m + 1),
                     sid: "9".into(),
                     delivered: tick * (10 + m as u64),
@@ -184,7 +184,7 @@ fn feed_at_full_rate(publisher: FeedPublisher, stop: Arc<AtomicBool>) {
                     reply: None,
                     headers: None,
                     payload: br#"{"temperature":21.5,"unit":"C"}"#.to_vec(),
-                    publisher_id: seq % connection_count() + 1,
+                    publisher_cid: seq % connection_count() + 1,
                     receivers: (seq % 3) as u32,
                 });
             }
@@ -236,9 +236,10 @@ fn main() {
     let ctx = GuiContext {
         source: Source {
             feed,
-            control: Arc::new(DemoControl::new()),
+            control: Arc::new(SyntheticControl::new()),
             client: ConnectArgs::url("nats://127.0.0.1:4222"),
             label: "bench".into(),
+            demo: None,
         },
         runtime: runtime.handle().clone(),
     };

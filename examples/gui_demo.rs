@@ -1,9 +1,10 @@
 //! The inspector on synthetic traffic (for screenshots and trying it out):
 //! `cargo run --example gui_demo`. Publish & Request go to a real embedded broker.
 
-use switchboard::broker::{BrokerHandle, Options};
+use switchboard::broker::BrokerHandle;
+use switchboard::connect::ConnectArgs;
 use switchboard::gui::{self, GuiContext};
-use switchboard::record::nats::ConnectArgs;
+use switchboard::options::Options;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -16,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     };
     let broker = runtime.block_on(BrokerHandle::start(opts))?;
     let client_url = format!("nats://{}", broker.local_addr());
-    let (feed, control) = gui::demo::demo_feed_with_url(runtime.handle(), &client_url);
+    let (feed, control) = gui::synthetic::synthetic_feed_with_url(runtime.handle(), &client_url);
     gui::run(
         GuiContext {
             source: gui::Source {
@@ -24,6 +25,7 @@ fn main() -> anyhow::Result<()> {
                 control,
                 client: ConnectArgs::url(&client_url),
                 label: "synthetic demo".into(),
+                demo: None,
             },
             runtime: runtime.handle().clone(),
         },

@@ -78,6 +78,7 @@ for size in 16 32 48 64 128 256 512; do
 done
 check "scalable icon" has "usr/share/icons/hicolor/scalable/apps/$app_id.svg"
 check "README" has usr/share/doc/switchboard/README.md
+check "the manual" has usr/share/doc/switchboard/docs/inspector.md
 check "no nats-server in the default package" bash -c "! grep -q nats-server '$out/files'"
 
 dpkg-deb --field "$deb" Package Version Depends >"$out/control"

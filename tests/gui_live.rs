@@ -14,10 +14,12 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use futures_util::StreamExt;
 
-use switchboard::broker::{BrokerHandle, Options};
+use switchboard::broker::BrokerHandle;
+use switchboard::connect::ConnectArgs;
+use switchboard::demo::DemoSwitch;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::{GuiContext, Source};
-use switchboard::record::nats::ConnectArgs;
+use switchboard::options::Options;
 
 /// The longest any wait may take (a slow, shared machine).
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -57,7 +59,7 @@ fn live() -> Live {
         .unwrap();
     let url = format!("nats://{}", broker.local_addr());
     let (feed, control) = runtime
-        .block_on(async { switchboard::inspect::embedded::attach(broker.server().clone(), None) })
+        .block_on(async { switchboard::embedded::attach(broker.server().clone(), None) })
         .unwrap();
     control.set_latency_tracking(true);
     let ctx = GuiContext {
@@ -66,6 +68,10 @@ fn live() -> Live {
             control,
             client: ConnectArgs::url(&url),
             label: "embedded broker".into(),
+            demo: Some(Arc::new(DemoSwitch::new(
+                url.clone(),
+                runtime.handle().clone(),
+            ))),
         },
         runtime: runtime.handle().clone(),
     };

@@ -12,12 +12,13 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use futures_util::StreamExt;
 
-use switchboard::broker::{BrokerHandle, Options};
+use switchboard::broker::BrokerHandle;
+use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::panels::View;
 use switchboard::gui::{GuiContext, Source};
+use switchboard::options::Options;
 use switchboard::record::format::{Message, Meta, Record};
-use switchboard::record::nats::ConnectArgs;
 use switchboard::record::reader::read_all;
 use switchboard::record::writer::RecordWriter;
 
@@ -43,7 +44,7 @@ fn rig() -> Rig {
     let url = format!("nats://{}", broker.local_addr());
     let server = broker.server().clone();
     let (feed, control) = runtime
-        .block_on(async { switchboard::inspect::embedded::attach(server, None) })
+        .block_on(async { switchboard::embedded::attach(server, None) })
         .unwrap();
     let ctx = GuiContext {
         source: Source {
@@ -51,6 +52,7 @@ fn rig() -> Rig {
             control,
             client: ConnectArgs::url(&url),
             label: "embedded broker".into(),
+            demo: None,
         },
         runtime: runtime.handle().clone(),
     };

@@ -11,15 +11,15 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 
+use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::NatsClient;
-use switchboard::gui::demo::DemoControl;
+use switchboard::gui::synthetic::SyntheticControl;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
     LinkState, LinkStatus, MessageSample, ServerSummary, Snapshot, SubjectStat, Vantage,
 };
-use switchboard::record::nats::ConnectArgs;
 
 fn app() -> (
     Harness<'static, InspectorApp>,
@@ -34,9 +34,10 @@ fn app() -> (
     let ctx = GuiContext {
         source: Source {
             feed,
-            control: Arc::new(DemoControl::new()),
+            control: Arc::new(SyntheticControl::new()),
             client: ConnectArgs::url("nats://10.0.0.1:4222"),
             label: "prod".into(),
+            demo: None,
         },
         runtime: runtime.handle().clone(),
     };
@@ -134,7 +135,7 @@ fn messages_from_outside_have_unknown_publishers_not_no_receivers() {
         reply: None,
         headers: None,
         payload: b"hello".to_vec(),
-        publisher_id: 0,
+        publisher_cid: 0,
         receivers: 0,
     });
     harness.run();

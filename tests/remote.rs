@@ -331,7 +331,7 @@ fn a_cluster_is_inspected_through_one_node() {
         .iter()
         .find(|x| x.subject == "svc.echo")
         .unwrap();
-    assert!(svc.receivers.contains(&responder_conn.id));
+    assert!(svc.receivers.contains(&responder_conn.cid));
     // Samples flow when asked for, with the publisher marked unknown by the vantage.
     attached.control.set_sampling(true);
     rt.block_on(async {

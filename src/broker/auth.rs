@@ -14,8 +14,8 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use super::account::Account;
-use super::options::{AuthOptions, Permissions, User};
 use super::permissions::CompiledPermissions;
+use crate::options::{AuthOptions, Permissions, User};
 use crate::proto::info::ConnectOptions;
 
 /// nats-server's `nonceRawLen`: 11 random bytes, sent as 15 raw-URL base64 characters.
@@ -297,7 +297,7 @@ impl super::client::Conn {
         crate::log_debug!(
             "{} - cid:{} - Authentication failure",
             self.shared.addr,
-            self.shared.id
+            self.shared.cid
         );
         self.server
             .tap

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::*;
-use crate::broker::options::AccountConfig;
+use crate::options::AccountConfig;
 
 fn connect(json: &str) -> ConnectOptions {
     ConnectOptions::parse(json.as_bytes()).unwrap()
@@ -148,9 +148,9 @@ fn nkey_signature_over_nonce() {
 /// Auth failures and permission violations reach the inspector as events.
 #[tokio::test]
 async fn failures_and_violations_are_events() {
-    use crate::broker::options::{Options, SubjectPermission};
     use crate::broker::BrokerHandle;
     use crate::inspect::snapshot::EventKind;
+    use crate::options::{Options, SubjectPermission};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut opts = Options {

@@ -51,7 +51,7 @@ pub struct ClientMeta {
 /// (publishers may auto-unsubscribe), and its counters.
 #[derive(Debug)]
 pub struct ClientShared {
-    pub id: u64,
+    pub cid: u64,
     pub addr: SocketAddr,
     pub start: SystemTime,
     pub outbound: Outbound,
@@ -78,7 +78,7 @@ impl ClientShared {
     ) -> Self {
         let start = SystemTime::now();
         ClientShared {
-            id,
+            cid: id,
             addr,
             start,
             outbound: Outbound::new(max_pending, budget),
@@ -350,13 +350,13 @@ impl Conn {
         self.server
             .tap
             .recording
-            .flush(&mut self.record_batch, self.shared.id, read, n);
+            .flush(&mut self.record_batch, self.shared.cid, read, n);
         if self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush_subject_counts();
         }
         let mut woke_others = false;
         for client in self.wakes.drain(..) {
-            woke_others |= client.id != self.shared.id;
+            woke_others |= client.cid != self.shared.cid;
             client.outbound.wake();
         }
         if self.batch_in_msgs > 0 {
@@ -411,7 +411,7 @@ impl Conn {
         log_debug!(
             "{} - cid:{} - Sending -ERR '{}'",
             self.shared.addr,
-            self.shared.id,
+            self.shared.cid,
             text
         );
         self.send(&errors::err_line(text));
@@ -460,7 +460,7 @@ impl Conn {
         log_debug!(
             "{} - cid:{} - Parser error: {}",
             self.shared.addr,
-            self.shared.id,
+            self.shared.cid,
             error
         );
         match error {
@@ -488,7 +488,12 @@ impl Conn {
 
     fn handle(&mut self, op: ClientOp<'_>) -> Step {
         if crate::logging::enabled(crate::logging::Level::Trace) {
-            log_trace!("{} - cid:{} - <<- {}", self.shared.addr, self.shared.id, op);
+            log_trace!(
+                "{} - cid:{} - <<- {}",
+                self.shared.addr,
+                self.shared.cid,
+                op
+            );
         }
         match op {
             ClientOp::Pub(p) => {
@@ -543,7 +548,7 @@ impl Conn {
                 log_debug!(
                     "{} - cid:{} - Client Error {}",
                     self.shared.addr,
-                    self.shared.id,
+                    self.shared.cid,
                     String::from_utf8_lossy(text)
                 );
                 Step::Close(CloseReason::ParseError)
@@ -612,7 +617,7 @@ impl Conn {
         if self.connect.is_none() {
             self.next_ping = Instant::now() + first_ping_delay(self.server.opts.ping_interval);
             self.server.tap.event(EventKind::Connected {
-                client_id: self.shared.id,
+                cid: self.shared.cid,
                 addr: self.shared.addr,
                 name: connect.name.clone().unwrap_or_default(),
             });
@@ -711,7 +716,7 @@ impl Conn {
         let reason = self.shared.outbound.close(reason, true);
         if self.connect.is_some() {
             self.server.tap.event(EventKind::Disconnected {
-                client_id: self.shared.id,
+                cid: self.shared.cid,
                 name: self.shared.meta.lock().name.clone(),
                 reason: reason.to_string(),
             });

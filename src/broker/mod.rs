@@ -5,7 +5,6 @@ pub mod auth;
 pub mod client;
 pub mod close;
 pub mod hot_poll;
-pub mod options;
 pub mod outbound;
 pub mod permissions;
 pub mod record_tap;
@@ -16,6 +15,6 @@ pub mod tap;
 pub mod tls;
 
 pub use close::CloseReason;
-pub use options::Options;
+
 pub use record_tap::BrokerRecording;
 pub use server::{BrokerHandle, Server, StartError};

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::options::{Permissions, ResponsePermission};
 use crate::inspect::snapshot::EventKind;
+use crate::options::{Permissions, ResponsePermission};
 use crate::proto::{errors, subject};
 
 /// nats-server's `maxPermCacheSize` / `maxDenyPermCacheSize` / `pruneSize`.
@@ -500,10 +500,10 @@ impl super::client::Conn {
 
     /// Sends a permissions `-ERR` (the connection stays open) and tells the inspector.
     pub(crate) fn permission_violation(&mut self, text: String) {
-        crate::log_error!("{} - cid:{} - {}", self.shared.addr, self.shared.id, text);
+        crate::log_error!("{} - cid:{} - {}", self.shared.addr, self.shared.cid, text);
         self.send_err(&text);
         self.server.tap.event(EventKind::PermissionViolation {
-            client_id: self.shared.id,
+            cid: self.shared.cid,
             text,
         });
     }

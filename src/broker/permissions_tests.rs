@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::broker::options::SubjectPermission;
+use crate::options::SubjectPermission;
 
 fn list(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()

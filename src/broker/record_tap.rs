@@ -14,12 +14,11 @@ use std::sync::{Arc, Weak};
 use parking_lot::RwLock;
 
 use super::server::{BrokerHandle, Server};
+use crate::inspect::control::RecordCounters;
 use crate::proto::subject;
 use crate::proto::Publish;
 use crate::record::format::{self, Meta, Stats};
-use crate::record::recorder::{
-    RecordCounters, RecordError, RecordMonitor, RecordOptions, RecordSink, Recording,
-};
+use crate::record::recorder::{RecordError, RecordMonitor, RecordOptions, RecordSink, Recording};
 
 /// The messages a connection records during one socket read (`Conn::end_batch` hands them
 /// to the recording as one WIRE record): one queue entry per read instead of one per message.
@@ -381,7 +380,7 @@ impl Server {
             closed
                 .iter()
                 .rev()
-                .find(|c| c.id == id)
+                .find(|c| c.cid == id)
                 .map(|c| c.name.clone())
         });
         let recording = Recording::start(path, &meta, &opts, Some(names))?;
@@ -411,3 +410,7 @@ impl BrokerHandle {
         self.server().start_recording(path, opts)
     }
 }
+
+#[cfg(test)]
+#[path = "record_tap_tests.rs"]
+mod tests;

@@ -43,7 +43,7 @@ impl Conn {
                 msg.reply,
                 msg.headers(),
                 msg.payload(),
-                self.shared.id,
+                self.shared.cid,
                 receivers,
             );
         }
@@ -87,14 +87,14 @@ impl Conn {
             .iter_mut()
             .filter(|(_, e)| e.counts.msgs > 0)
             .map(|(subject, e)| (&subject[..], std::mem::take(&mut e.counts)));
-        self.server.tap.merge_subjects(self.shared.id, counts);
+        self.server.tap.merge_subjects(self.shared.cid, counts);
         self.last_flush = std::time::Instant::now();
     }
 
     /// Delivers to one subscription; false when it did not take the message.
     fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Publish<'_>) -> bool {
         let client = &sub.client;
-        if (client.id == self.shared.id && !self.echo) || sub.is_closed() {
+        if (client.cid == self.shared.cid && !self.echo) || sub.is_closed() {
             return false;
         }
         if let Some(perms) = &sub.perms {
@@ -122,27 +122,27 @@ impl Conn {
                 if wake {
                     self.wakes.push(client.clone());
                 }
-                if stall && !self.stalls.iter().any(|c| c.id == client.id) {
+                if stall && !self.stalls.iter().any(|c| c.cid == client.cid) {
                     self.stalls.push(client.clone());
                 }
             }
             PushResult::SlowConsumer { over_total } => {
                 self.server.tap.event(EventKind::SlowConsumer {
-                    client_id: client.id,
+                    cid: client.cid,
                     name: client.meta.lock().name.clone(),
                 });
                 if over_total {
                     log_info!(
                         "{} - cid:{} - Slow Consumer Detected: MaxPendingTotal of {} Exceeded",
                         client.addr,
-                        client.id,
+                        client.cid,
                         self.server.opts.max_pending_total
                     );
                 } else {
                     log_info!(
                         "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                         client.addr,
-                        client.id,
+                        client.cid,
                         self.server.opts.max_pending
                     );
                 }
@@ -172,7 +172,7 @@ impl Conn {
                 .match_subject(reply)
                 .psubs
                 .into_iter()
-                .find(|s| s.client.id == self.shared.id)
+                .find(|s| s.client.cid == self.shared.cid)
         };
         if let Some(sub) = own {
             let mut frame = Vec::new();

@@ -15,8 +15,9 @@ use tokio::task::JoinSet;
 use super::account::{Account, GLOBAL_ACCOUNT};
 use super::client::{ClientMeta, ClientShared, Conn};
 use super::close::CloseReason;
-use super::options::Options;
 use super::sublist::SubInfo;
+use crate::inspect::snapshot::Totals;
+use crate::options::Options;
 use crate::proto::errors;
 use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
 use crate::{log_debug, log_error, log_info};
@@ -56,19 +57,10 @@ pub struct ServerStats {
     pub closed_out_bytes: AtomicU64,
 }
 
-/// Message totals over the server's whole life.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub in_msgs: u64,
-    pub in_bytes: u64,
-    pub out_msgs: u64,
-    pub out_bytes: u64,
-}
-
 /// What is remembered of a closed connection.
 #[derive(Debug, Clone)]
 pub struct ClosedClient {
-    pub id: u64,
+    pub cid: u64,
     pub addr: SocketAddr,
     pub name: String,
     pub start: SystemTime,
@@ -99,7 +91,7 @@ pub struct Server {
     accounts: HashMap<String, Arc<Account>>,
     clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
     closed: Mutex<VecDeque<ClosedClient>>,
-    next_client_id: AtomicU64,
+    next_cid: AtomicU64,
     info: ServerInfo,
     auth: super::auth::Authenticator,
     tls: Option<super::tls::TlsServer>,
@@ -149,7 +141,7 @@ impl Server {
             accounts,
             clients: Mutex::new(HashMap::new()),
             closed: Mutex::new(VecDeque::new()),
-            next_client_id: AtomicU64::new(1),
+            next_cid: AtomicU64::new(1),
             info,
             auth,
             tls,
@@ -172,7 +164,7 @@ impl Server {
         match (self.opts.auth.timeout, &self.opts.tls) {
             (Some(t), _) => t,
             (None, Some(tls)) => tls.timeout + Duration::from_secs(1),
-            (None, None) => super::options::DEFAULT_AUTH_TIMEOUT,
+            (None, None) => crate::options::DEFAULT_AUTH_TIMEOUT,
         }
     }
 
@@ -181,7 +173,7 @@ impl Server {
     fn info_line(&self, client: &ClientShared, nonce: Option<&str>) -> Vec<u8> {
         let mut info = self.info.clone();
         info.auth_required = self.auth.advertised_required();
-        info.client_id = Some(client.id);
+        info.client_id = Some(client.cid);
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = nonce.map(str::to_string);
         info.to_line()
@@ -190,7 +182,7 @@ impl Server {
     /// The INFO that announces lame-duck mode.
     fn lame_duck_info_line(&self, client: &ClientShared) -> Vec<u8> {
         let mut info = self.info.clone();
-        info.client_id = Some(client.id);
+        info.client_id = Some(client.cid);
         info.client_ip = Some(client.addr.ip().to_string());
         info.ldm = true;
         info.to_line()
@@ -199,7 +191,7 @@ impl Server {
     /// The async INFO sent after the first PONG to a protocol-1 client.
     pub(crate) fn connect_info_line(&self, client: &ClientShared) -> Vec<u8> {
         let mut info = self.info.clone();
-        info.client_id = Some(client.id);
+        info.client_id = Some(client.cid);
         info.client_ip = Some(client.addr.ip().to_string());
         info.connect_info = true;
         info.remote_account = Some(client.account().name.clone());
@@ -240,7 +232,7 @@ impl Server {
     /// Live connections, sorted by id.
     pub fn clients(&self) -> Vec<Arc<ClientShared>> {
         let mut list: Vec<_> = self.clients.lock().values().cloned().collect();
-        list.sort_by_key(|c| c.id);
+        list.sort_by_key(|c| c.cid);
         list
     }
 
@@ -288,7 +280,7 @@ impl Server {
         reason: CloseReason,
         subs: Vec<SubInfo>,
     ) {
-        self.clients.lock().remove(&client.id);
+        self.clients.lock().remove(&client.cid);
         let totals = client_totals(client);
         let s = &self.stats;
         s.closed_in_msgs
@@ -301,7 +293,7 @@ impl Server {
             .fetch_add(totals.out_bytes, Ordering::Relaxed);
         let meta = client.meta.lock().clone();
         let closed = ClosedClient {
-            id: client.id,
+            cid: client.cid,
             addr: client.addr,
             name: meta.name.clone(),
             start: client.start,
@@ -322,7 +314,7 @@ impl Server {
         log_debug!(
             "{} - cid:{} - Client connection closed: {}",
             client.addr,
-            client.id,
+            client.cid,
             reason
         );
     }
@@ -330,7 +322,7 @@ impl Server {
     /// Runs one accepted connection to its end.
     async fn serve_connection(self: Arc<Self>, socket: TcpStream, addr: SocketAddr) {
         let _ = socket.set_nodelay(true);
-        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_cid.fetch_add(1, Ordering::Relaxed);
         let client = Arc::new(ClientShared::new(
             id,
             addr,

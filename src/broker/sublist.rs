@@ -69,7 +69,7 @@ impl Subscription {
             sid: String::from_utf8_lossy(&self.sid).into_owned(),
             msgs: self.delivered.load(Ordering::Relaxed),
             max: self.max_msgs.load(Ordering::Relaxed),
-            cid: self.client.id,
+            cid: self.client.cid,
         }
     }
 }

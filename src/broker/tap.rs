@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
+use crate::inspect::control::DEFAULT_REQUEST_TIMEOUT;
 use crate::inspect::snapshot::{EventKind, MessageSample};
 use crate::inspect::{Feed, FeedPublisher};
 
@@ -26,9 +27,6 @@ pub const MAX_SUBJECTS: usize = 20_000;
 const MAX_PUBLISHERS_PER_SUBJECT: usize = 32;
 /// Requests in flight tracked at once; beyond that, requests are sampled.
 const MAX_PENDING_REQUESTS: usize = 50_000;
-/// A request without a reply after this long counts as a timeout (the default; the
-/// inspector's settings change it with [`Tap::set_request_timeout`]).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Latency observations kept per service subject (a sliding window).
 const LATENCY_WINDOW: usize = 4096;
 /// Samples waiting for an observer.
@@ -97,7 +95,7 @@ pub struct Tap {
     subjects: Mutex<HashMap<Box<[u8]>, SubjectTotals>>,
     pub subjects_overflow: AtomicU64,
     tracking: AtomicBool,
-    /// [`REQUEST_TIMEOUT`] unless changed.
+    /// [`DEFAULT_REQUEST_TIMEOUT`] unless changed.
     request_timeout_millis: AtomicU64,
     pending_count: AtomicUsize,
     pending: Mutex<HashMap<Box<[u8]>, PendingRequest>>,
@@ -130,7 +128,7 @@ impl Tap {
             subjects: Mutex::new(HashMap::new()),
             subjects_overflow: AtomicU64::new(0),
             tracking: AtomicBool::new(false),
-            request_timeout_millis: AtomicU64::new(REQUEST_TIMEOUT.as_millis() as u64),
+            request_timeout_millis: AtomicU64::new(DEFAULT_REQUEST_TIMEOUT.as_millis() as u64),
             pending_count: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             latency: Mutex::new(HashMap::new()),
@@ -182,7 +180,7 @@ impl Tap {
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
         payload: &[u8],
-        publisher_id: u64,
+        publisher_cid: u64,
         receivers: u32,
     ) {
         self.sample_budget.fetch_sub(1, Ordering::Relaxed);
@@ -194,7 +192,7 @@ impl Tap {
             reply: reply.map(<[u8]>::to_vec),
             headers: headers.map(<[u8]>::to_vec),
             payload: payload[..payload.len().min(MAX_SAMPLE_PAYLOAD)].to_vec(),
-            publisher_id,
+            publisher_cid,
             receivers,
         });
     }
@@ -202,7 +200,7 @@ impl Tap {
     /// Merges one connection's per-subject counts.
     pub fn merge_subjects<'a>(
         &self,
-        publisher_id: u64,
+        publisher_cid: u64,
         counts: impl Iterator<Item = (&'a [u8], LocalCount)>,
     ) {
         let now = SystemTime::now();
@@ -222,10 +220,10 @@ impl Tap {
             totals.bytes += count.bytes;
             totals.no_interest_msgs += count.no_interest_msgs;
             totals.last_published = Some(now);
-            if !totals.publishers.contains(&publisher_id)
+            if !totals.publishers.contains(&publisher_cid)
                 && totals.publishers.len() < MAX_PUBLISHERS_PER_SUBJECT
             {
-                totals.publishers.push(publisher_id);
+                totals.publishers.push(publisher_cid);
             }
         }
     }
@@ -405,7 +403,7 @@ mod tests {
     #[test]
     fn the_request_timeout_is_configurable() {
         let tap = Tap::new();
-        assert_eq!(tap.request_timeout(), REQUEST_TIMEOUT);
+        assert_eq!(tap.request_timeout(), DEFAULT_REQUEST_TIMEOUT);
         tap.set_latency_tracking(true);
         tap.set_request_timeout(Duration::from_millis(1));
         tap.track(b"svc", Some(b"_INBOX.9"));

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::options::{HandshakeFirst, TlsOptions};
+use crate::options::{HandshakeFirst, TlsOptions};
 
 /// The first byte of a TLS record carrying a handshake message.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;

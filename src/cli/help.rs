@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn overview_names_every_command() {
         let text = overview();
-        for command in crate::record::cli::COMMANDS
+        for command in crate::cli::command::RECORD_COMMANDS
             .iter()
             .chain(&["serve", "help", "version"])
         {

@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::auth;
-use super::duration::parse_std_duration;
 use super::value::{Kind, Map, Pos, Value};
 use super::ConfigError;
-use crate::broker::options::{
+use crate::duration::parse_std_duration;
+use crate::options::{
     HandshakeFirst, Options, TlsOptions, DEFAULT_PING_INTERVAL, DEFAULT_PORT, DEFAULT_TLS_TIMEOUT,
     DEFAULT_WRITE_DEADLINE,
 };
@@ -240,7 +240,7 @@ pub(super) fn get_seconds(key: &str, v: &Value) -> Result<Duration, ConfigError>
         Kind::Integer(n) => *n as f64,
         Kind::Float(f) => *f,
         Kind::String(s) => {
-            return parse_std_duration(s).map_err(|e| invalid(key, &v.pos, e));
+            return parse_std_duration(s).map_err(|e| invalid(key, &v.pos, e.to_string()));
         }
         _ => return Err(type_error(key, v, "seconds or a duration")),
     };
@@ -258,7 +258,7 @@ pub(super) fn get_duration_string(key: &str, v: &Value) -> Result<Duration, Conf
     let s = v
         .as_str()
         .ok_or_else(|| type_error(key, v, "a duration string such as \"2m\""))?;
-    parse_std_duration(s).map_err(|e| invalid(key, &v.pos, e))
+    parse_std_duration(s).map_err(|e| invalid(key, &v.pos, e.to_string()))
 }
 
 /// `busy_poll` (switchboard's own): a duration string, or 0 for off.
@@ -497,7 +497,7 @@ fn handshake_first(key: &str, v: &Value) -> Result<HandshakeFirst, ConfigError> 
             "auto" | "auto_fallback" => {
                 Ok(HandshakeFirst::Fallback(DEFAULT_HANDSHAKE_FIRST_FALLBACK))
             }
-            _ => match super::duration::parse_go_duration(s) {
+            _ => match crate::duration::parse_go_duration(s) {
                 Ok(n) if n > 0 => Ok(HandshakeFirst::Fallback(Duration::from_nanos(
                     u64::try_from(n).unwrap_or(u64::MAX),
                 ))),

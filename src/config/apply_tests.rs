@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::syntax_tests::temp_dir;
 use super::{apply_config_file, apply_config_str, ConfigError};
-use crate::broker::options::{
+use crate::options::{
     HandshakeFirst, Options, ResponsePermission, SubjectPermission, DEFAULT_HOST,
 };
 

@@ -8,9 +8,7 @@ use super::apply::{
 };
 use super::value::{Kind, Value};
 use super::ConfigError;
-use crate::broker::options::{
-    AccountConfig, Permissions, ResponsePermission, SubjectPermission, User,
-};
+use crate::options::{AccountConfig, Permissions, ResponsePermission, SubjectPermission, User};
 
 /// nats-server's `DEFAULT_ALLOW_RESPONSE_MAX_MSGS`.
 pub const DEFAULT_ALLOW_RESPONSE_MAX_MSGS: usize = 1;
@@ -372,11 +370,11 @@ fn response_permission(
                 let s = v.as_str().ok_or_else(|| {
                     invalid(k, &v.pos, "error parsing expires, not a duration string")
                 })?;
-                match super::duration::parse_go_duration(s) {
+                match crate::duration::parse_go_duration(s) {
                     Ok(0) => {}
                     Ok(n) if n < 0 => rp.expires = NEVER,
                     Ok(_) => rp.expires = get_duration_string(k, v)?,
-                    Err(err) => return Err(invalid(k, &v.pos, err)),
+                    Err(err) => return Err(invalid(k, &v.pos, err.to_string())),
                 }
             }
             _ if e.used_as_variable => {}

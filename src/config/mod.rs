@@ -17,7 +17,6 @@
 
 pub mod apply;
 mod auth;
-pub mod duration;
 pub mod parser;
 pub mod value;
 
@@ -28,7 +27,7 @@ mod syntax_tests;
 
 use std::path::{Path, PathBuf};
 
-use crate::broker::options::Options;
+use crate::options::Options;
 
 pub use apply::apply_map;
 pub use parser::{parse_file, parse_str, parse_str_with_env};

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use egui::{RichText, Ui};
 
-use crate::inspect::{BrokerControl, DemoStatus};
+use crate::demo::{DemoStatus, DemoSwitch};
+use crate::inspect::BrokerControl;
 
 use super::bridge::Bridge;
 use super::broker_start::{self, BrokerStarter};
@@ -30,7 +31,7 @@ use super::settings::{Loaded, Settings, SettingsStore};
 use super::state::UiState;
 use super::widgets::{self, WARN};
 use super::{GuiContext, Launcher, Source, StartFailure};
-use crate::record::nats::ConnectArgs;
+use crate::connect::ConnectArgs;
 
 /// Settings are saved this long after the last change (a dragged value changes every frame).
 const SAVE_DELAY: Duration = Duration::from_millis(500);
@@ -59,6 +60,8 @@ pub struct InspectorApp {
     bridge: Bridge,
     pub state: UiState,
     control: Arc<dyn BrokerControl>,
+    /// The source's demo switch (none on a remote deployment).
+    demo: Option<Arc<DemoSwitch>>,
     client: NatsClient,
     client_url: String,
     /// What the status bar calls the current source.
@@ -135,10 +138,13 @@ impl InspectorApp {
             control: std::mem::replace(&mut self.control, source.control),
             client: std::mem::replace(&mut self.client_args, source.client),
             label: std::mem::replace(&mut self.source_label, source.label),
+            demo: std::mem::replace(&mut self.demo, source.demo),
         };
         self.apply_settings(egui_ctx);
         if self.demo_wanted {
-            self.control.set_demo(true);
+            if let Some(demo) = &self.demo {
+                demo.set(true);
+            }
         }
         old
     }
@@ -153,6 +159,7 @@ impl InspectorApp {
             control: attached.control,
             client: attached.client,
             label: attached.label,
+            demo: None,
         };
         let old = self.replace_source(egui_ctx, source);
         if old.label == super::EMBEDDED_LABEL && self.parked.is_none() {
@@ -175,11 +182,12 @@ impl InspectorApp {
         let source = ctx.source;
         let recordings = RecordingsPanel::new(source.client.clone(), Some(ctx.runtime.clone()));
         let latency_tracking = source.control.latency_tracking();
-        let demo_wanted = matches!(source.control.demo(), DemoStatus::On | DemoStatus::Starting);
+        let demo_wanted = source.demo.as_ref().is_some_and(|d| d.status().wanted());
         Self {
             bridge: Bridge::new(source.feed, egui_ctx),
             state: UiState::new(),
             control: source.control,
+            demo: source.demo,
             client,
             client_url: source.client.server.clone(),
             client_args: source.client,
@@ -270,7 +278,9 @@ impl InspectorApp {
     /// Turns the demo traffic on or off.
     pub fn set_demo(&mut self, on: bool) {
         self.demo_wanted = on;
-        self.control.set_demo(on);
+        if let Some(demo) = &self.demo {
+            demo.set(on);
+        }
     }
 
     /// Restarts the embedded broker on `host:port`.
@@ -336,12 +346,11 @@ impl InspectorApp {
 
     /// The demo switch, at the foot of the navigation: off by default, marked as demo.
     fn demo_switch(&mut self, ui: &mut Ui) {
-        let status = self.control.demo();
-        if status == DemoStatus::Unavailable {
+        let Some(status) = self.demo.as_ref().map(|d| d.status()) else {
             return;
-        }
+        };
         ui.separator();
-        let mut on = matches!(status, DemoStatus::On | DemoStatus::Starting);
+        let mut on = status.wanted();
         if ui
             .checkbox(&mut on, "Demo traffic")
             .on_hover_text(
@@ -363,7 +372,7 @@ impl InspectorApp {
             DemoStatus::Failed(e) => {
                 ui.label(RichText::new(e).color(widgets::NO_INTEREST).small());
             }
-            DemoStatus::Off | DemoStatus::Unavailable => {}
+            DemoStatus::Off => {}
         }
     }
 
@@ -394,7 +403,7 @@ impl InspectorApp {
                 if let Some(n) = count {
                     ui.label(RichText::new(n.to_string()).weak().small());
                 }
-                if view == View::Subjects && self.state.tree.total.unheard_subjects > 0 {
+                if view == View::Subjects && self.state.tree.total.no_interest_subjects > 0 {
                     ui.label(RichText::new("!").color(widgets::NO_INTEREST).strong())
                         .on_hover_text("Subjects published with no one listening");
                 }
@@ -416,7 +425,11 @@ impl InspectorApp {
         let snap = &self.state.snapshot;
         let mut open_recordings = false;
         ui.horizontal(|ui| {
-            if self.control.demo() == DemoStatus::On {
+            if self
+                .demo
+                .as_ref()
+                .is_some_and(|d| d.status() == DemoStatus::On)
+            {
                 widgets::badge(ui, "DEMO", WARN)
                     .on_hover_text("Demo traffic is on: clients named demo-* on demo.>");
             }

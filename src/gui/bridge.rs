@@ -195,7 +195,7 @@ mod tests {
             reply: None,
             headers: None,
             payload: vec![1, 2, 3],
-            publisher_id: 1,
+            publisher_cid: 1,
             receivers: 1,
         }
     }
@@ -210,7 +210,7 @@ mod tests {
         tx.push_event(
             SystemTime::UNIX_EPOCH,
             EventKind::SlowConsumer {
-                client_id: 1,
+                cid: 1,
                 name: String::new(),
             },
         );

@@ -147,7 +147,7 @@ impl BrokerStarter {
             });
         if let Some(port) = start {
             let host = if self.host.is_empty() {
-                super::settings::DEFAULT_HOST.to_string()
+                crate::options::DEFAULT_HOST.to_string()
             } else {
                 self.host.clone()
             };

@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::record::nats::ConnectArgs;
+use crate::connect::ConnectArgs;
 
 /// The name the inspector's connection gives itself (it shows up in Connections).
 pub const CLIENT_NAME: &str = "switchboard-inspector";
@@ -122,7 +122,7 @@ async fn run(
             match target.connect(CLIENT_NAME, None).await {
                 Ok(c) => client = Some(c),
                 Err(e) => {
-                    let _ = outcomes.send(Outcome::Failed(e));
+                    let _ = outcomes.send(Outcome::Failed(e.to_string()));
                     wake();
                     continue;
                 }

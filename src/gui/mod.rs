@@ -4,7 +4,7 @@
 //! Map: `app` (the eframe app: navigation, status bar, commands), `bridge` (the only module
 //! that knows both the feed and egui), `state` (bounded UI-side model), `model` (pure data
 //! for the panels, tested without egui), `panels` (one file a view), `widgets`, `client`
-//! (the inspector's own NATS client for Publish & Request), `demo` (synthetic traffic),
+//! (the inspector's own NATS client for Publish & Request), `synthetic` (a simulated deployment for tests and screenshots),
 //! `profiles` (the Deployments window: remote profiles and NATS CLI context import),
 //! `dropper` (frees replaced snapshots and old messages off the UI thread), `prepare`
 //! (derives the subject tree and order of large snapshots off the UI thread).
@@ -13,7 +13,6 @@ pub mod app;
 pub mod bridge;
 pub mod broker_start;
 pub mod client;
-pub mod demo;
 pub mod dropper;
 pub mod model;
 pub mod panels;
@@ -22,14 +21,16 @@ pub mod profiles;
 pub mod recording_tasks;
 pub mod settings;
 pub mod state;
+pub mod synthetic;
 pub mod widgets;
 
 use std::sync::Arc;
 
+use crate::connect::ConnectArgs;
+use crate::demo::DemoSwitch;
 use crate::inspect::{BrokerControl, Feed};
-use crate::record::nats::ConnectArgs;
 
-pub use demo::demo_feed;
+pub use synthetic::synthetic_feed;
 
 /// Where the inspector looks: the feed it reads, the control it commands, and how its own
 /// client (Publish & Request) connects. The embedded broker is one source; a remote
@@ -41,6 +42,8 @@ pub struct Source {
     pub client: ConnectArgs,
     /// What the status bar calls the source ("embedded broker", a profile's name).
     pub label: String,
+    /// The demo traffic's switch: only a broker in this process has one.
+    pub demo: Option<Arc<DemoSwitch>>,
 }
 
 /// What the inspector needs from whoever started it.

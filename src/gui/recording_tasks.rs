@@ -13,7 +13,8 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::model::recording::{row_from_message, RateHistogram, EXTENSION};
 use super::state::MessageRow;
-use crate::record::nats::{ConnectArgs, NatsPublisher};
+use crate::connect::ConnectArgs;
+use crate::record::nats::NatsPublisher;
 use crate::record::replay::{self, ReplayOutcome};
 use crate::record::summary::{self, Summary};
 use crate::record::{ReplayControl, ReplayOptions};
@@ -203,7 +204,8 @@ async fn run_replay(
 ) -> Result<ReplayOutcome, String> {
     let client = tokio::time::timeout(CONNECT_TIMEOUT, target.connect("switchboard-replay", None))
         .await
-        .map_err(|_| format!("{} did not answer in time", target.server))??;
+        .map_err(|_| format!("{} did not answer in time", target.server))?
+        .map_err(|e| e.to_string())?;
     let mut publisher = NatsPublisher::new(client);
     replay::replay(path, opts, &mut publisher, control)
         .await

@@ -86,8 +86,7 @@ pub struct Settings {
     pub last_view: View,
 }
 
-pub const DEFAULT_HOST: &str = "127.0.0.1";
-pub const DEFAULT_PORT: u16 = 4222;
+use crate::options::{DEFAULT_HOST, DEFAULT_PORT};
 pub const MIN_HISTORY: usize = 100;
 pub const MAX_HISTORY: usize = 100_000;
 pub const MIN_LATENCY_TIMEOUT_MILLIS: u64 = 100;
@@ -99,7 +98,8 @@ impl Default for Settings {
             listen_host: DEFAULT_HOST.into(),
             listen_port: DEFAULT_PORT,
             theme: Theme::default(),
-            latency_timeout_millis: crate::broker::tap::REQUEST_TIMEOUT.as_millis() as u64,
+            latency_timeout_millis: crate::inspect::control::DEFAULT_REQUEST_TIMEOUT.as_millis()
+                as u64,
             message_history: super::state::MESSAGE_HISTORY,
             templates: Vec::new(),
             last_view: View::default(),

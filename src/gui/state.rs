@@ -89,7 +89,7 @@ pub struct MessageRow {
     pub reply: Option<String>,
     pub headers: Option<Vec<u8>>,
     pub payload: Vec<u8>,
-    pub publisher_id: u64,
+    pub publisher_cid: u64,
     pub receivers: u32,
 }
 
@@ -102,7 +102,7 @@ impl MessageRow {
             reply: s.reply.map(text),
             headers: s.headers,
             payload: s.payload,
-            publisher_id: s.publisher_id,
+            publisher_cid: s.publisher_cid,
             receivers: s.receivers,
         }
     }
@@ -495,16 +495,16 @@ impl UiState {
         });
         self.names.clear();
         for c in &snap.closed {
-            self.names.insert(c.id, c.name.clone());
+            self.names.insert(c.cid, c.name.clone());
         }
         for c in &snap.connections {
-            self.names.insert(c.id, c.name.clone());
+            self.names.insert(c.cid, c.name.clone());
             self.connection_rates
-                .entry(c.id)
+                .entry(c.cid)
                 .or_insert_with(|| Ring::new(SHORT_HISTORY_POINTS))
                 .push((t, c.rates.in_msgs_per_sec, c.rates.out_msgs_per_sec));
         }
-        let live: HashSet<u64> = snap.connections.iter().map(|c| c.id).collect();
+        let live: HashSet<u64> = snap.connections.iter().map(|c| c.cid).collect();
         self.connection_rates.retain(|id, _| live.contains(id));
         // The order prepared with the tree serves both the tracked subjects and the views.
         self.track_subjects(&snap, &by_rate, t);
@@ -613,7 +613,7 @@ mod tests {
             reply: None,
             headers: None,
             payload: seq.to_string().into_bytes(),
-            publisher_id: 1,
+            publisher_cid: 1,
             receivers: 1,
         }
     }

@@ -4,7 +4,20 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::record::recorder::RecordCounters;
+use serde::Serialize;
+
+/// Live counters of a recording (filled by the recorder).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RecordCounters {
+    /// Messages written to the file.
+    pub messages: u64,
+    /// Message bytes written (subject, reply, headers, payload).
+    pub bytes: u64,
+    /// Messages dropped because the queue was full or the disk failed.
+    pub drops: u64,
+    /// Bytes waiting in the queue (encoded).
+    pub queued_bytes: usize,
+}
 
 /// A running recording as the inspector shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,23 +30,33 @@ pub struct RecordingStatus {
     pub error: Option<String>,
 }
 
-/// The demo traffic's state, as the switch shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DemoStatus {
-    /// This source can't run demo clients (a remote deployment: no demo traffic there).
+/// Why a command on a source was refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("recording is not available here")]
     Unavailable,
-    Off,
-    /// Connecting its clients.
-    Starting,
-    On,
-    /// The last start failed.
+    #[error("a recording is already running")]
+    AlreadyRecording,
+    #[error("no recording is running")]
+    NotRecording,
+    #[error("not connected to the deployment yet")]
+    NotConnected,
+    #[error("the recording is still finishing; {} will be complete shortly", .0.display())]
+    StillFinishing(PathBuf),
+    /// The source's own failure (a file that can't be created, a disk that failed), in its
+    /// words: the contract carries data, not the source's error types.
+    #[error("{0}")]
     Failed(String),
 }
+
+/// A request without a reply after this long counts as a timeout in the Latency view,
+/// unless the observer changes it ([`BrokerControl::set_request_timeout`]).
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Commands from the inspector to the broker. None of them waits on the network.
 pub trait BrokerControl: Send + Sync {
     /// Disconnects a client (close reason "Kicked"); false if it is not connected.
-    fn kick(&self, client_id: u64) -> bool;
+    fn kick(&self, cid: u64) -> bool;
     /// Turns copying of message samples into the feed on or off.
     fn set_sampling(&self, on: bool);
     fn sampling(&self) -> bool;
@@ -45,23 +68,15 @@ pub trait BrokerControl: Send + Sync {
         let _ = timeout;
     }
 
-    /// Starts or stops the in-process demo clients (in the background: see [`Self::demo`]).
-    fn set_demo(&self, on: bool) {
-        let _ = on;
-    }
-    fn demo(&self) -> DemoStatus {
-        DemoStatus::Unavailable
-    }
-
     /// Starts recording the traffic into `path` (created or truncated); `subjects` are
     /// patterns, empty records everything. One recording at a time.
-    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), String> {
+    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), ControlError> {
         let _ = (path, subjects);
-        Err("recording is not available here".into())
+        Err(ControlError::Unavailable)
     }
     /// Stops the running recording, writes its trailer and returns its final counters.
-    fn stop_recording(&self) -> Result<RecordCounters, String> {
-        Err("no recording is running".into())
+    fn stop_recording(&self) -> Result<RecordCounters, ControlError> {
+        Err(ControlError::NotRecording)
     }
     /// The running recording, if any, with live counters.
     fn recording(&self) -> Option<RecordingStatus> {

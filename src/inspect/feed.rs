@@ -195,7 +195,7 @@ mod tests {
                 reply: None,
                 headers: None,
                 payload: vec![],
-                publisher_id: 1,
+                publisher_cid: 1,
                 receivers: 0,
             });
         }
@@ -212,14 +212,14 @@ mod tests {
         let first = tx.push_event(
             SystemTime::UNIX_EPOCH,
             EventKind::SlowConsumer {
-                client_id: 1,
+                cid: 1,
                 name: String::new(),
             },
         );
         tx.push_event(
             SystemTime::UNIX_EPOCH,
             EventKind::SlowConsumer {
-                client_id: 2,
+                cid: 2,
                 name: String::new(),
             },
         );

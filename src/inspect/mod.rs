@@ -1,13 +1,12 @@
-//! Inspection: what the engine hands to observers. `snapshot` is the plain data, `feed` the
-//! bounded, never-blocking hand-over, `sampler` turns engine counters into snapshots,
-//! `control` the commands an observer may send back, `embedded` wires both to the broker
-//! running in this process.
+//! The inspection contract: what any source of inspection data (the embedded broker, a
+//! remote deployment) hands to observers, as plain data. `snapshot` is the state at one
+//! tick, `feed` the bounded, never-blocking hand-over of snapshots, events and message
+//! samples, `control` the commands an observer may send back. It depends on nothing above
+//! the protocol: sources (`crate::embedded`, `crate::remote`) fill it, front ends read it.
 
 pub mod control;
-pub mod embedded;
 pub mod feed;
-pub mod sampler;
 pub mod snapshot;
 
-pub use control::{BrokerControl, DemoStatus, NoBroker, RecordingStatus};
+pub use control::{BrokerControl, NoBroker, RecordCounters, RecordingStatus};
 pub use feed::{Feed, FeedPublisher};

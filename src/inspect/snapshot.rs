@@ -126,8 +126,14 @@ pub struct ServerIdentity {
     pub exposed_without_auth: bool,
 }
 
-/// Message totals: the engine's own plain-data counters.
-pub use crate::broker::server::Totals;
+/// Message totals over a server's (or a connection's) whole life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
 
 /// Per-second rates over the last tick.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -161,7 +167,7 @@ pub fn per_sec(before: u64, after: u64, elapsed_secs: f64) -> f64 {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionInfo {
-    pub id: u64,
+    pub cid: u64,
     pub name: String,
     pub lang: String,
     pub version: String,
@@ -184,7 +190,7 @@ pub struct SubscriptionInfo {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClosedConnectionInfo {
-    pub id: u64,
+    pub cid: u64,
     pub name: String,
     pub addr: SocketAddr,
     pub start: SystemTime,
@@ -230,7 +236,7 @@ impl QueueGroupInfo {
         let mut out: Vec<QueueGroupInfo> = groups
             .into_iter()
             .map(|((subject, queue), mut members)| {
-                members.sort_by_key(|m| m.client_id);
+                members.sort_by_key(|m| m.cid);
                 QueueGroupInfo {
                     subject,
                     queue,
@@ -245,7 +251,7 @@ impl QueueGroupInfo {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMember {
-    pub client_id: u64,
+    pub cid: u64,
     pub client_name: String,
     pub sid: String,
     pub delivered: u64,
@@ -317,7 +323,7 @@ pub struct MessageSample {
     pub reply: Option<Vec<u8>>,
     pub headers: Option<Vec<u8>>,
     pub payload: Vec<u8>,
-    pub publisher_id: u64,
+    pub publisher_cid: u64,
     /// Subscriptions that received it (0 = published to nobody).
     pub receivers: u32,
 }
@@ -333,17 +339,17 @@ pub struct BrokerEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     Connected {
-        client_id: u64,
+        cid: u64,
         addr: SocketAddr,
         name: String,
     },
     Disconnected {
-        client_id: u64,
+        cid: u64,
         name: String,
         reason: String,
     },
     SlowConsumer {
-        client_id: u64,
+        cid: u64,
         name: String,
     },
     AuthFailure {
@@ -351,7 +357,7 @@ pub enum EventKind {
         user: String,
     },
     PermissionViolation {
-        client_id: u64,
+        cid: u64,
         text: String,
     },
     /// The link to a remote deployment changed state.

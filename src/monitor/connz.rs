@@ -275,7 +275,7 @@ pub fn connz(server: &Server, opts: &ConnzOptions, now: SystemTime) -> Connz {
     let mut conns: Vec<ConnInfo> = Vec::new();
     let mut found_open = false;
     for client in open.iter().filter(open_in_account) {
-        if opts.cid > 0 && client.id != opts.cid {
+        if opts.cid > 0 && client.cid != opts.cid {
             continue;
         }
         if !opts.user.is_empty() && client.meta.lock().user != opts.user {
@@ -286,7 +286,7 @@ pub fn connz(server: &Server, opts: &ConnzOptions, now: SystemTime) -> Connz {
     }
     if !(opts.cid > 0 && found_open) {
         for c in closed.iter().filter(closed_in_account) {
-            if opts.cid > 0 && c.id != opts.cid {
+            if opts.cid > 0 && c.cid != opts.cid {
                 continue;
             }
             if !opts.user.is_empty() && c.meta.user != opts.user {
@@ -323,7 +323,7 @@ fn open_info(client: &ClientShared, opts: &ConnzOptions, now: SystemTime) -> Con
     let account = client.account().name.clone();
     let subs = client.subscription_infos();
     let mut info = ConnInfo {
-        cid: client.id,
+        cid: client.cid,
         kind: "Client",
         conn_type: "nats",
         ip: client.addr.ip().to_string(),
@@ -365,7 +365,7 @@ fn open_info(client: &ClientShared, opts: &ConnzOptions, now: SystemTime) -> Con
 
 fn closed_info(c: &ClosedClient, opts: &ConnzOptions) -> ConnInfo {
     let mut info = ConnInfo {
-        cid: c.id,
+        cid: c.cid,
         kind: "Client",
         conn_type: "nats",
         ip: c.addr.ip().to_string(),

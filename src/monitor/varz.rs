@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::format::{go_float, uptime, GoTime};
-use crate::broker::options::DEFAULT_TLS_TIMEOUT;
 use crate::broker::server::Server;
+use crate::options::DEFAULT_TLS_TIMEOUT;
 use crate::proto::info::{NATS_COMPAT_VERSION, PROTOCOL_VERSION};
 
 /// What `/varz` needs besides the server.

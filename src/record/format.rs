@@ -147,7 +147,7 @@ pub enum Record {
     Meta(Meta),
     Message(Message),
     Connection {
-        id: u64,
+        cid: u64,
         name: String,
     },
     Stats(Stats),
@@ -468,8 +468,8 @@ fn decode_wire_batch(rest: &[u8]) -> Result<Vec<Message>, DecodeError> {
     };
     let flags = c.u8()?;
     let time_ns = c.u64()?;
-    let publisher_id = c.u64()?;
-    let publisher = (flags & HAS_PUBLISHER != 0).then_some(publisher_id);
+    let publisher_cid = c.u64()?;
+    let publisher = (flags & HAS_PUBLISHER != 0).then_some(publisher_cid);
     let count = c.u32()? as usize;
     let receivers = c.take(
         count
@@ -529,7 +529,7 @@ pub fn decode(body: &[u8]) -> Result<Record, DecodeError> {
         kind::CONNECTION => {
             let id = c.u64()?;
             Ok(Record::Connection {
-                id,
+                cid: id,
                 name: String::from_utf8_lossy(c.buf).into_owned(),
             })
         }

@@ -18,7 +18,6 @@
 //! `ReplayControl` (`pause`, `resume`, `stop`, `set_speed`, `progress`).
 
 pub mod append_file;
-pub mod cli;
 pub mod cpu_budget;
 pub mod format;
 pub mod nats;
@@ -33,12 +32,9 @@ pub mod summary;
 pub mod writer;
 
 pub use format::{Message, Meta, Record, Stats};
-pub use recorder::{RecordCounters, RecordMonitor, RecordOptions};
+pub use recorder::{RecordMonitor, RecordOptions};
 pub use replay::{spawn_replay, Progress, ReplayControl, ReplayOptions, ReplayState, Speed};
 pub use summary::{summarize, Summary};
 
 #[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod live_tests;
+pub(crate) mod tests;

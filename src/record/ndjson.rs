@@ -139,7 +139,7 @@ pub fn export(path: &Path, out: &mut impl Write) -> Result<(u64, Option<Tail>), 
     let mut count = 0u64;
     while let Some(record) = reader.next_record()? {
         match record {
-            Record::Connection { id, name } => {
+            Record::Connection { cid: id, name } => {
                 names.insert(id, name);
             }
             Record::Message(m) => {

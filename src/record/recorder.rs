@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use parking_lot::Mutex;
-use serde::Serialize;
 
 use super::cpu_budget::CpuBudget;
 use super::format::{self, MessageRef, Meta, Stats};
 use super::writer::RecordWriter;
+use crate::inspect::control::RecordCounters;
 
 /// Entries the queue holds by default (an entry is one message, or a batch of messages
 /// one broker connection published in one read).
@@ -86,19 +86,6 @@ struct Counters {
     bytes: AtomicU64,
     drops: AtomicU64,
     queued_bytes: AtomicUsize,
-}
-
-/// Live counters of a recording.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RecordCounters {
-    /// Messages written to the file.
-    pub messages: u64,
-    /// Message bytes written (subject, reply, headers, payload).
-    pub bytes: u64,
-    /// Messages dropped because the queue was full or the disk failed.
-    pub drops: u64,
-    /// Bytes waiting in the queue (encoded).
-    pub queued_bytes: usize,
 }
 
 /// Reads a recording's live counters; cheap to clone, holds nothing open.

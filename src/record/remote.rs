@@ -10,7 +10,8 @@ use futures_util::StreamExt;
 
 use super::format::{self, MessageRef, Meta, Stats};
 use super::nats::headers_to_raw;
-use super::recorder::{RecordCounters, RecordOptions, Recording};
+use super::recorder::{RecordOptions, Recording};
+use crate::inspect::control::RecordCounters;
 use crate::proto::subject;
 
 #[derive(Debug, Clone, Default)]

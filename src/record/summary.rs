@@ -22,7 +22,9 @@ pub struct SubjectSummary {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ConnectionSummary {
-    pub id: u64,
+    /// The connection's cid (`id` in JSON, as `info --json` has always written it).
+    #[serde(rename = "id")]
+    pub cid: u64,
     pub name: String,
     pub messages: u64,
 }
@@ -109,17 +111,17 @@ pub fn summarize_with(
                     connections
                         .entry(id)
                         .or_insert_with(|| ConnectionSummary {
-                            id,
+                            cid: id,
                             ..ConnectionSummary::default()
                         })
                         .messages += 1;
                 }
             }
-            Record::Connection { id, name } => {
+            Record::Connection { cid: id, name } => {
                 connections
                     .entry(id)
                     .or_insert_with(|| ConnectionSummary {
-                        id,
+                        cid: id,
                         ..ConnectionSummary::default()
                     })
                     .name = name;
@@ -151,7 +153,7 @@ pub fn summarize_with(
     });
     s.subjects = subjects;
     let mut connections: Vec<_> = connections.into_values().collect();
-    connections.sort_by_key(|c| c.id);
+    connections.sort_by_key(|c| c.cid);
     s.connections = connections;
     s.tail = reader.tail().cloned();
     s.tail_text = s.tail.as_ref().map(ToString::to_string);

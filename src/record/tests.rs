@@ -89,7 +89,7 @@ fn write_file(path: &Path, messages: &[Message], end: bool) {
 }
 
 /// The messages among `records`, in order.
-pub(super) fn messages_of(records: &[Record]) -> Vec<Message> {
+pub(crate) fn messages_of(records: &[Record]) -> Vec<Message> {
     records
         .iter()
         .filter_map(|r| match r {
@@ -111,7 +111,7 @@ fn file_round_trip_is_byte_exact() {
     assert_eq!(
         records[1],
         Record::Connection {
-            id: 3,
+            cid: 3,
             name: "publisher three".into()
         }
     );
@@ -218,7 +218,7 @@ fn ndjson_export_import_round_trip() {
     let (records, _) = read_all(&back).unwrap();
     assert_eq!(messages_of(&records), messages);
     assert!(records.contains(&Record::Connection {
-        id: 3,
+        cid: 3,
         name: "publisher three".into()
     }));
     // Errors name the line.

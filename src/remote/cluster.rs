@@ -351,14 +351,14 @@ impl InventoryBuilder {
                         .entry((s.subject.clone(), queue))
                         .or_default()
                         .push(QueueMember {
-                            client_id: id,
+                            cid: id,
                             client_name: c.name.clone(),
                             sid: s.sid.clone(),
                             delivered: s.delivered,
                         });
                 }
                 out.push(ConnectionInfo {
-                    id,
+                    cid: id,
                     name: c.name.clone(),
                     lang: c.lang.clone(),
                     version: c.version.clone(),
@@ -371,12 +371,12 @@ impl InventoryBuilder {
                     totals,
                     rates,
                     pending_bytes: c.pending_bytes,
-                    rtt: parse_go_duration(&c.rtt),
+                    rtt: crate::duration::parse_std_duration(&c.rtt).ok(),
                 });
             }
         }
         self.last_conn_totals = next_totals;
-        out.sort_by_key(|c| c.id);
+        out.sort_by_key(|c| c.cid);
         (out, QueueGroupInfo::from_members(groups), subscriptions)
     }
 }
@@ -419,53 +419,10 @@ fn uptime(start: &str, now: &str) -> Option<Duration> {
     parse_time(now)?.duration_since(parse_time(start)?).ok()
 }
 
-/// A Go duration string (`1.5ms`, `250µs`, `2m3.5s`); `None` when empty or malformed.
-pub fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    Some(Duration::from_secs_f64(total))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn go_durations_parse() {
-        assert_eq!(
-            parse_go_duration("1.5ms"),
-            Some(Duration::from_micros(1500))
-        );
-        assert_eq!(parse_go_duration("250µs"), Some(Duration::from_micros(250)));
-        assert_eq!(parse_go_duration("2m3s"), Some(Duration::from_secs(123)));
-        assert_eq!(parse_go_duration(""), None);
-        assert_eq!(parse_go_duration("3 parsecs"), None);
-    }
 
     fn varz(id: &str, name: &str, in_msgs: u64) -> Varz {
         Varz {
@@ -532,9 +489,9 @@ mod tests {
             InventoryBuilder::default().merge(&poll, Instant::now(), "S1", &mut ids, "t");
         let conns = inv.connections.unwrap();
         assert_eq!(conns.len(), 2);
-        assert_ne!(conns[0].id, conns[1].id);
+        assert_ne!(conns[0].cid, conns[1].cid);
         assert_eq!(conns[0].rtt, Some(Duration::from_millis(1)));
-        assert_eq!(ids.lookup(conns[1].id), Some(("S2".into(), 5)));
+        assert_eq!(ids.lookup(conns[1].cid), Some(("S2".into(), 5)));
         assert_eq!(inv.queue_groups.len(), 1);
         assert_eq!(inv.queue_groups[0].members.len(), 2);
         assert_eq!(inv.queue_groups[0].members[0].delivered, 7);

@@ -15,7 +15,6 @@
 //! member), and messages nobody was subscribed to are not visible to a client: snapshots
 //! say `Vantage::Outside` and the views show those as unknown.
 
-pub mod cli;
 pub mod cluster;
 pub mod contexts;
 pub mod observer;
@@ -31,11 +30,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
-use crate::inspect::control::{BrokerControl, RecordingStatus};
+use crate::connect::ConnectArgs;
+use crate::inspect::control::{BrokerControl, ControlError, RecordCounters, RecordingStatus};
 use crate::inspect::feed::{self, Feed};
 use crate::inspect::snapshot::EventKind;
-use crate::record::nats::ConnectArgs;
-use crate::record::recorder::RecordCounters;
 use crate::record::remote::{record_remote, RemoteOptions};
 
 pub use profile::{Credentials, Profile, Profiles};
@@ -87,7 +85,7 @@ struct RemoteRecording {
     counters: Arc<Mutex<RecordCounters>>,
     error: Arc<Mutex<Option<String>>>,
     stop: Option<oneshot::Sender<()>>,
-    done: std::sync::mpsc::Receiver<Result<RecordCounters, String>>,
+    done: std::sync::mpsc::Receiver<Result<RecordCounters, ControlError>>,
 }
 
 /// Commands on a remote deployment. Kicking needs system-account credentials.
@@ -117,8 +115,8 @@ impl RemoteControl {
 impl BrokerControl for RemoteControl {
     /// Sends `$SYS.REQ.SERVER.<id>.KICK` for the connection; true when the request went
     /// out. The outcome (or why it could not be sent) shows in the event log.
-    fn kick(&self, client_id: u64) -> bool {
-        let Some((server_id, cid)) = self.shared.ids.lock().lookup(client_id) else {
+    fn kick(&self, cid: u64) -> bool {
+        let Some((server_id, cid)) = self.shared.ids.lock().lookup(cid) else {
             return false;
         };
         let Some(system) = self.shared.system.lock().clone() else {
@@ -156,16 +154,17 @@ impl BrokerControl for RemoteControl {
         self.shared.latency.load(Ordering::Relaxed)
     }
 
-    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), String> {
+    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), ControlError> {
         let mut slot = self.recording.lock();
         if slot.as_ref().is_some_and(|r| r.stop.is_some()) {
-            return Err("a recording is already running".into());
+            return Err(ControlError::AlreadyRecording);
         }
         let Some(client) = self.shared.client.lock().clone() else {
-            return Err("not connected to the deployment yet".into());
+            return Err(ControlError::NotConnected);
         };
         // Fail now, not later in the background, on a path that can't be written.
-        std::fs::File::create(path).map_err(|e| format!("can't create {}: {e}", path.display()))?;
+        std::fs::File::create(path)
+            .map_err(|e| ControlError::Failed(format!("can't create {}: {e}", path.display())))?;
         let counters = Arc::new(Mutex::new(RecordCounters::default()));
         let error = Arc::new(Mutex::new(None));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -200,7 +199,7 @@ impl BrokerControl for RemoteControl {
                 }),
                 Err(e) => {
                     *failure.lock() = Some(e.clone());
-                    Err(e)
+                    Err(ControlError::Failed(e))
                 }
             };
             let _ = done_tx.send(result);
@@ -218,19 +217,16 @@ impl BrokerControl for RemoteControl {
 
     /// Stops the recording and waits (at most a few seconds, local work only: the file's
     /// trailer) for its final counters.
-    fn stop_recording(&self) -> Result<RecordCounters, String> {
+    fn stop_recording(&self) -> Result<RecordCounters, ControlError> {
         let Some(mut recording) = self.recording.lock().take() else {
-            return Err("no recording is running".into());
+            return Err(ControlError::NotRecording);
         };
         if let Some(stop) = recording.stop.take() {
             let _ = stop.send(());
         }
         match recording.done.recv_timeout(STOP_RECORDING_WAIT) {
             Ok(result) => result,
-            Err(_) => Err(format!(
-                "the recording is still finishing; {} will be complete shortly",
-                recording.path.display()
-            )),
+            Err(_) => Err(ControlError::StillFinishing(recording.path.clone())),
         }
     }
 

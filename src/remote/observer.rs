@@ -13,14 +13,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::inspect::control::DEFAULT_REQUEST_TIMEOUT;
 use crate::inspect::snapshot::{per_sec, ServiceLatency, SubjectStat};
 
 /// Distinct subjects remembered; more are counted as overflow.
 pub const MAX_SUBJECTS: usize = 20_000;
 /// Requests waiting for their reply, at most.
 const MAX_PENDING_REQUESTS: usize = 50_000;
-/// A request without a reply after this long counts as a timeout.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Round trips kept per service subject for the percentiles.
 const LATENCY_WINDOW: usize = 4096;
 /// How long, and how many, unmatched messages are remembered as replies that may have
@@ -159,10 +158,10 @@ impl Observer {
         self.early_order.push_back((now, subject.to_string()));
     }
 
-    /// Counts requests older than [`REQUEST_TIMEOUT`] without a reply as timeouts.
+    /// Counts requests older than [`DEFAULT_REQUEST_TIMEOUT`] without a reply as timeouts.
     pub fn expire(&mut self, now: Instant) {
         while let Some((at, _)) = self.pending_order.front() {
-            if now.saturating_duration_since(*at) < REQUEST_TIMEOUT {
+            if now.saturating_duration_since(*at) < DEFAULT_REQUEST_TIMEOUT {
                 break;
             }
             let Some((at, reply)) = self.pending_order.pop_front() else {
@@ -308,7 +307,7 @@ mod tests {
             (2, 1, 0)
         );
         assert_eq!(lat[0].p50, Duration::from_millis(7));
-        o.expire(t0 + REQUEST_TIMEOUT + Duration::from_millis(1));
+        o.expire(t0 + DEFAULT_REQUEST_TIMEOUT + Duration::from_millis(1));
         assert_eq!(o.latency()[0].timeouts, 1);
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::nats::ConnectArgs;
+use crate::connect::ConnectArgs;
 
 /// Environment variable naming the folder profiles are saved in (tests, portable setups).
 pub const CONFIG_DIR_ENV: &str = "SWITCHBOARD_CONFIG_DIR";
@@ -299,4 +299,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
+}
+
+/// A saved profile of that name, else the NATS CLI context of that name.
+pub fn resolve_named(name: &str) -> Result<Profile, ProfileError> {
+    if let Ok(profiles) = Profiles::load() {
+        if let Some(p) = profiles.get(name) {
+            return Ok(p.clone());
+        }
+    }
+    match super::contexts::nats_config_dir() {
+        Some(dir) => super::contexts::context_profile_named(&dir, name),
+        None => Err(ProfileError::Unknown(name.to_string())),
+    }
 }

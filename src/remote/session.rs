@@ -16,13 +16,14 @@ use super::cluster::{ConnIds, Inventory, InventoryBuilder, PollResult};
 use super::observer::Observer;
 use super::poll;
 use super::profile::Profile;
+use crate::connect::ConnectArgs;
 use crate::inspect::feed::FeedPublisher;
 use crate::inspect::snapshot::{
     EventKind, LinkState, LinkStatus, MessageSample, Rates, ServerIdentity, ServerSummary,
     Snapshot, SubjectStat, Totals, Vantage,
 };
 use crate::proto::subject;
-use crate::record::nats::{headers_to_raw, ConnectArgs};
+use crate::record::nats::headers_to_raw;
 use crate::record::remote::dedupe_patterns;
 
 /// How often a snapshot is published.
@@ -122,7 +123,8 @@ async fn connect(
 ) -> Result<async_nats::Client, String> {
     let mut opts = args
         .options(name)
-        .await?
+        .await
+        .map_err(|e| e.to_string())?
         .connection_timeout(CONNECT_TIMEOUT)
         // Recover quickly when a server of the cluster goes away: the others are tried
         // at once, then every few hundred milliseconds.
@@ -344,7 +346,7 @@ fn sample(seq: u64, m: &async_nats::Message) -> MessageSample {
         ),
         payload: payload.to_vec(),
         // Unknown from outside: the snapshot's vantage says so and the views show it.
-        publisher_id: 0,
+        publisher_cid: 0,
         receivers: 0,
     }
 }
@@ -452,7 +454,7 @@ fn match_receivers(
                 .count();
             if n > 0 {
                 s.subscribers += n;
-                s.receivers.push(c.id);
+                s.receivers.push(c.cid);
             }
         }
     }

@@ -62,7 +62,7 @@ pub fn matches_filter(c: &ConnectionInfo, filter: &str) -> bool {
         return true;
     }
     let id = f.trim_start_matches('#');
-    if id.parse::<u64>().ok() == Some(c.id) {
+    if id.parse::<u64>().ok() == Some(c.cid) {
         return true;
     }
     c.name.to_lowercase().contains(&f)
@@ -75,7 +75,7 @@ pub fn matches_filter(c: &ConnectionInfo, filter: &str) -> bool {
 
 fn compare(a: &ConnectionInfo, b: &ConnectionInfo, column: ConnColumn) -> Ordering {
     match column {
-        ConnColumn::Id => a.id.cmp(&b.id),
+        ConnColumn::Id => a.cid.cmp(&b.cid),
         ConnColumn::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
         ConnColumn::Lang => (&a.lang, &a.version).cmp(&(&b.lang, &b.version)),
         ConnColumn::Addr => a.addr.cmp(&b.addr),
@@ -112,7 +112,7 @@ pub fn table_rows(conns: &[ConnectionInfo], filter: &str, sort: ConnSort) -> Vec
     rows.sort_by(|&a, &b| {
         let ord = compare(&conns[a], &conns[b], sort.column);
         let ord = if sort.descending { ord.reverse() } else { ord };
-        ord.then_with(|| conns[a].id.cmp(&conns[b].id))
+        ord.then_with(|| conns[a].cid.cmp(&conns[b].cid))
     });
     rows
 }
@@ -143,7 +143,7 @@ mod tests {
 
     fn conn(id: u64, name: &str, in_msgs: u64, rate: f64, age_secs: u64) -> ConnectionInfo {
         ConnectionInfo {
-            id,
+            cid: id,
             name: name.into(),
             lang: "go".into(),
             version: "1.41.1".into(),
@@ -182,7 +182,7 @@ mod tests {
         let by = |column, descending| -> Vec<u64> {
             table_rows(&c, "", ConnSort { column, descending })
                 .into_iter()
-                .map(|i| c[i].id)
+                .map(|i| c[i].cid)
                 .collect()
         };
         assert_eq!(by(ConnColumn::Id, false), [1, 2, 3]);
@@ -207,7 +207,7 @@ mod tests {
         let ids = |f: &str| -> Vec<u64> {
             table_rows(&c, f, ConnSort::default())
                 .into_iter()
-                .map(|i| c[i].id)
+                .map(|i| c[i].cid)
                 .collect()
         };
         assert_eq!(ids("audit"), [2]);

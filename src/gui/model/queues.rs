@@ -6,7 +6,7 @@ use crate::inspect::snapshot::QueueGroupInfo;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberShare {
-    pub client_id: u64,
+    pub cid: u64,
     pub client_name: String,
     pub sid: String,
     pub delivered: u64,
@@ -52,7 +52,7 @@ pub fn shares(g: &QueueGroupInfo, previous: Option<&HashMap<(u64, String), u64>>
         .members
         .iter()
         .map(|m| MemberShare {
-            client_id: m.client_id,
+            cid: m.cid,
             client_name: m.client_name.clone(),
             sid: m.sid.clone(),
             delivered: m.delivered,
@@ -63,7 +63,7 @@ pub fn shares(g: &QueueGroupInfo, previous: Option<&HashMap<(u64, String), u64>>
             },
             recent: previous.map(|p| {
                 m.delivered
-                    .saturating_sub(p.get(&(m.client_id, m.sid.clone())).copied().unwrap_or(0))
+                    .saturating_sub(p.get(&(m.cid, m.sid.clone())).copied().unwrap_or(0))
             }),
         })
         .collect();
@@ -87,7 +87,7 @@ pub fn delivered_counters(groups: &[QueueGroupInfo]) -> HashMap<(u64, String), u
     groups
         .iter()
         .flat_map(|g| g.members.iter())
-        .map(|m| ((m.client_id, m.sid.clone()), m.delivered))
+        .map(|m| ((m.cid, m.sid.clone()), m.delivered))
         .collect()
 }
 
@@ -104,7 +104,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &d)| QueueMember {
-                    client_id: i as u64 + 1,
+                    cid: i as u64 + 1,
                     client_name: format!("worker-{i}"),
                     sid: "1".into(),
                     delivered: d,

@@ -158,7 +158,7 @@ pub fn row_from_message(seq: u64, m: &Message) -> MessageRow {
         headers: m.headers.clone(),
         payload: m.payload.clone(),
         // Recordings made as a client know neither: id 0 is shown as "not recorded".
-        publisher_id: m.publisher.unwrap_or(0),
+        publisher_cid: m.publisher.unwrap_or(0),
         receivers: m.receivers.unwrap_or(RECEIVERS_UNKNOWN),
     }
 }
@@ -300,7 +300,7 @@ mod tests {
         assert_eq!(row.seq, 7);
         assert_eq!(row.time, UNIX_EPOCH + Duration::from_millis(1500));
         assert_eq!(row.reply.as_deref(), Some("_INBOX.1"));
-        assert_eq!((row.publisher_id, row.receivers), (0, RECEIVERS_UNKNOWN));
+        assert_eq!((row.publisher_cid, row.receivers), (0, RECEIVERS_UNKNOWN));
         let known = Message {
             publisher: Some(4),
             receivers: Some(0),

@@ -23,7 +23,7 @@ pub struct BranchStats {
     /// Published subjects in the branch.
     pub subjects: usize,
     /// Of those, subjects with no subscriber now that were published to nobody.
-    pub unheard_subjects: usize,
+    pub no_interest_subjects: usize,
     /// Distinct publishing and receiving connections (sorted ids).
     pub publishers: Vec<u64>,
     pub receivers: Vec<u64>,
@@ -33,21 +33,21 @@ pub struct BranchStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interest {
     /// Somebody listens and nothing went to nobody.
-    Heard,
+    Always,
     /// Somebody listens now, but some messages went to nobody (before they subscribed).
-    PartlyUnheard,
+    Partly,
     /// Published, and nobody listens: every message is lost.
-    Unheard,
+    NoInterest,
 }
 
 impl BranchStats {
     pub fn interest(&self) -> Interest {
         if self.no_interest_msgs == 0 {
-            Interest::Heard
+            Interest::Always
         } else if self.subscribers == 0 {
-            Interest::Unheard
+            Interest::NoInterest
         } else {
-            Interest::PartlyUnheard
+            Interest::Partly
         }
     }
 }
@@ -119,7 +119,7 @@ fn add_into(into: &mut BranchStats, s: &SubjectStat) {
     into.subscribers += s.subscribers;
     into.subjects += 1;
     if s.subscribers == 0 && s.no_interest_msgs > 0 {
-        into.unheard_subjects += 1;
+        into.no_interest_subjects += 1;
     }
 }
 
@@ -453,7 +453,7 @@ mod tests {
         assert!(eu.own.is_none());
         assert_eq!(eu.children.len(), 2);
         assert_eq!(tree.total.msgs, 205);
-        assert_eq!(tree.total.unheard_subjects, 1);
+        assert_eq!(tree.total.no_interest_subjects, 1);
     }
 
     #[test]
@@ -465,14 +465,14 @@ mod tests {
     }
 
     #[test]
-    fn interest_marks_unheard_subjects() {
+    fn interest_marks_subjects_with_no_interest() {
         let tree = sample();
         let audit = &tree.nodes[tree.find("audit.log").unwrap()];
-        assert_eq!(audit.branch.interest(), Interest::Unheard);
+        assert_eq!(audit.branch.interest(), Interest::NoInterest);
         let shipped = &tree.nodes[tree.find("orders.eu.shipped").unwrap()];
-        assert_eq!(shipped.branch.interest(), Interest::PartlyUnheard);
+        assert_eq!(shipped.branch.interest(), Interest::Partly);
         let created = &tree.nodes[tree.find("orders.us.created").unwrap()];
-        assert_eq!(created.branch.interest(), Interest::Heard);
+        assert_eq!(created.branch.interest(), Interest::Always);
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl ConnectionsPanel {
         let selected = state
             .selection
             .connection
-            .and_then(|id| snap.connections.iter().find(|c| c.id == id));
+            .and_then(|id| snap.connections.iter().find(|c| c.cid == id));
         if let Some(conn) = selected {
             egui::Panel::right("connection_detail")
                 .resizable(true)
@@ -171,9 +171,9 @@ impl ConnectionsPanel {
             .body(|body| {
                 body.rows(row_height, rows.len(), |mut row| {
                     let c = &conns[rows[row.index()]];
-                    row.set_selected(state.selection.connection == Some(c.id));
+                    row.set_selected(state.selection.connection == Some(c.cid));
                     row.col(|ui| {
-                        ui.label(c.id.to_string());
+                        ui.label(c.cid.to_string());
                     });
                     row.col(|ui| {
                         ui.label(if c.name.is_empty() {
@@ -226,7 +226,7 @@ impl ConnectionsPanel {
                         ui.label(c.rtt.map_or_else(|| "-".to_string(), format::latency));
                     });
                     if row.response().clicked() {
-                        clicked = Some(c.id);
+                        clicked = Some(c.cid);
                     }
                 });
             });
@@ -248,7 +248,7 @@ impl ConnectionsPanel {
         commands: &mut Vec<Command>,
     ) {
         ui.horizontal(|ui| {
-            ui.heading(model::display_name(c.id, &c.name));
+            ui.heading(model::display_name(c.cid, &c.name));
         });
         ui.horizontal(|ui| {
             let disconnect = egui::Button::new(RichText::new("Disconnect").color(NO_INTEREST));
@@ -257,10 +257,10 @@ impl ConnectionsPanel {
                 .on_hover_text("Close this client's connection (reason: Kicked)")
                 .clicked()
             {
-                commands.push(Command::Kick(c.id));
+                commands.push(Command::Kick(c.cid));
             }
             if let Some((id, ok)) = self.last_kick {
-                if id == c.id && !ok {
+                if id == c.cid && !ok {
                     ui.label(RichText::new("not connected any more").color(WARN));
                 }
             }
@@ -301,7 +301,7 @@ impl ConnectionsPanel {
                     ),
                 );
             });
-        if let Some(history) = state.connection_rates.get(&c.id) {
+        if let Some(history) = state.connection_rates.get(&c.cid) {
             let ins: Vec<f64> = history.iter().map(|p| p.1).collect();
             let outs: Vec<f64> = history.iter().map(|p| p.2).collect();
             ui.add_space(4.0);
@@ -365,7 +365,7 @@ fn closed(ui: &mut Ui, closed: &[ClosedConnectionInfo]) {
             for c in &newest_first[range] {
                 ui.horizontal(|ui| {
                     ui.monospace(RichText::new(format::clock(c.stop)).weak());
-                    ui.label(model::display_name(c.id, &c.name));
+                    ui.label(model::display_name(c.cid, &c.name));
                     ui.monospace(c.addr.to_string());
                     let color = reason_color(&c.reason);
                     ui.label(RichText::new(&c.reason).color(color).strong());

@@ -149,7 +149,7 @@ impl MessagesPanel {
                 "{}, from {}",
                 format::bytes(msg.size() as u64),
                 if inside {
-                    state.conn_label(msg.publisher_id)
+                    state.conn_label(msg.publisher_cid)
                 } else {
                     "unknown".into()
                 }
@@ -361,7 +361,7 @@ fn table(ui: &mut Ui, state: &mut UiState) -> bool {
                 });
                 row.col(|ui| {
                     if inside {
-                        ui.label(state.conn_label(m.publisher_id));
+                        ui.label(state.conn_label(m.publisher_cid));
                     } else {
                         ui.label(RichText::new("unknown").weak());
                     }

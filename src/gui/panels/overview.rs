@@ -39,7 +39,7 @@ pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
     ui.add_space(6.0);
     sparklines(ui, state);
     ui.add_space(6.0);
-    unheard_banner(ui, state, commands);
+    no_interest_banner(ui, state, commands);
     ui.separator();
     ui.columns(2, |cols| {
         top_subjects_list(&mut cols[0], state, commands);
@@ -151,15 +151,15 @@ fn sparklines(ui: &mut Ui, state: &UiState) {
 }
 
 /// The thing only a broker can tell: subjects published with nobody listening.
-fn unheard_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
-    let unheard = state.tree.total.unheard_subjects;
+fn no_interest_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
+    let no_interest = state.tree.total.no_interest_subjects;
     ui.horizontal(|ui| {
-        if unheard > 0 {
+        if no_interest > 0 {
             widgets::badge(
                 ui,
                 &format!(
-                    "{unheard} subject{} published with no one listening",
-                    if unheard == 1 { "" } else { "s" }
+                    "{no_interest} subject{} published with no one listening",
+                    if no_interest == 1 { "" } else { "s" }
                 ),
                 NO_INTEREST,
             );
@@ -169,7 +169,7 @@ fn unheard_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
         } else if !state.snapshot.vantage.knows_routing() {
             // From outside, messages published to nobody can't be seen.
             ui.label(
-                RichText::new("Messages published to nobody are seen only by the broker itself")
+                RichText::new("Messages published to no one are seen only by the broker itself")
                     .weak()
                     .small(),
             );
@@ -197,9 +197,9 @@ fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) 
             ui.label(RichText::new("subs").small().weak());
             ui.end_row();
             for s in top {
-                let unheard = s.subscribers == 0 && s.no_interest_msgs > 0;
+                let no_interest = s.subscribers == 0 && s.no_interest_msgs > 0;
                 let text = RichText::new(&s.subject).monospace();
-                let text = if unheard {
+                let text = if no_interest {
                     text.color(NO_INTEREST)
                 } else {
                     text
@@ -213,7 +213,7 @@ fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) 
                 }
                 ui.label(format::per_sec(s.msgs_per_sec));
                 ui.label(format::bytes_per_sec(s.bytes_per_sec));
-                if unheard {
+                if no_interest {
                     ui.label(RichText::new("no one").color(NO_INTEREST));
                 } else {
                     ui.label(s.subscribers.to_string());
@@ -226,34 +226,26 @@ fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) 
 /// The label, colour and description of an event.
 pub fn describe(kind: &EventKind, state: &UiState) -> (&'static str, Color32, String) {
     match kind {
-        EventKind::Connected {
-            client_id,
-            addr,
-            name,
-        } => (
+        EventKind::Connected { cid, addr, name } => (
             "connect",
             OK,
             format!(
                 "{} from {addr}",
-                crate::gui::model::connections::display_name(*client_id, name)
+                crate::gui::model::connections::display_name(*cid, name)
             ),
         ),
-        EventKind::Disconnected {
-            client_id,
-            name,
-            reason,
-        } => (
+        EventKind::Disconnected { cid, name, reason } => (
             "disconnect",
             Color32::GRAY,
             format!(
                 "{}: {reason}",
-                crate::gui::model::connections::display_name(*client_id, name)
+                crate::gui::model::connections::display_name(*cid, name)
             ),
         ),
-        EventKind::SlowConsumer { client_id, name } => (
+        EventKind::SlowConsumer { cid, name } => (
             "slow consumer",
             WARN,
-            crate::gui::model::connections::display_name(*client_id, name),
+            crate::gui::model::connections::display_name(*cid, name),
         ),
         EventKind::AuthFailure { addr, user } => (
             "auth failure",
@@ -264,10 +256,10 @@ pub fn describe(kind: &EventKind, state: &UiState) -> (&'static str, Color32, St
                 format!("user {user:?} from {addr}")
             },
         ),
-        EventKind::PermissionViolation { client_id, text } => (
+        EventKind::PermissionViolation { cid, text } => (
             "permission",
             NO_INTEREST,
-            format!("{}: {text}", state.conn_label(*client_id)),
+            format!("{}: {text}", state.conn_label(*cid)),
         ),
         EventKind::Link { state, detail } => (
             "link",

@@ -101,8 +101,8 @@ fn group(ui: &mut Ui, index: usize, g: &GroupShares, commands: &mut Vec<Command>
                 let fair = g.fair_share();
                 let busiest = g.members.iter().map(|m| m.delivered).max().unwrap_or(0);
                 for m in &g.members {
-                    if ui.link(display_name(m.client_id, &m.client_name)).clicked() {
-                        commands.push(Command::SelectConnection(m.client_id));
+                    if ui.link(display_name(m.cid, &m.client_name)).clicked() {
+                        commands.push(Command::SelectConnection(m.cid));
                     }
                     ui.label(&m.sid);
                     ui.label(format::count(m.delivered));

@@ -13,6 +13,7 @@ use egui_plot::{Line, Plot, PlotPoints};
 
 use super::messages::MessagesPanel;
 use super::Command;
+use crate::connect::ConnectArgs;
 use crate::gui::model::connections::display_name;
 use crate::gui::model::format;
 use crate::gui::model::recording::{
@@ -24,12 +25,11 @@ use crate::gui::recording_tasks::{
 };
 use crate::gui::state::{MessageLog, UiState};
 use crate::gui::widgets::{self, NO_INTEREST, OK, WARN};
-use crate::inspect::control::RecordingStatus;
+use crate::inspect::control::{ControlError, RecordCounters, RecordingStatus};
 use crate::inspect::BrokerControl;
-use crate::record::nats::ConnectArgs;
 use crate::record::replay::ReplayOutcome;
 use crate::record::select::Selection;
-use crate::record::{RecordCounters, ReplayOptions, ReplayState, Speed};
+use crate::record::{ReplayOptions, ReplayState, Speed};
 
 /// The red of the recording indicator.
 pub const REC: Color32 = Color32::from_rgb(0xe0, 0x30, 0x30);
@@ -149,8 +149,8 @@ pub struct RecordingsPanel {
     /// The default path last put in the field: replaced by a fresh timestamp at each
     /// Record unless the user typed another.
     auto_path: String,
-    starting: Option<Pending<Result<(), String>>>,
-    stopping: Option<Pending<Result<RecordCounters, String>>>,
+    starting: Option<Pending<Result<(), ControlError>>>,
+    stopping: Option<Pending<Result<RecordCounters, ControlError>>>,
     /// The running recording, polled each frame.
     pub live: Option<RecordingStatus>,
     started_at: Option<Instant>,
@@ -236,7 +236,7 @@ impl RecordingsPanel {
         self.live = control.recording();
         if let Some(done) = self.starting.as_ref().and_then(Pending::poll) {
             self.starting = None;
-            match done.and_then(|r| r) {
+            match done.and_then(|r| r.map_err(|e| e.to_string())) {
                 Ok(()) => self.started_at = Some(Instant::now()),
                 Err(e) => self.record_error = Some(format!("can't start recording: {e}")),
             }
@@ -248,7 +248,7 @@ impl RecordingsPanel {
                 .take()
                 .map(|t| t.elapsed())
                 .unwrap_or_default();
-            match done.and_then(|r| r) {
+            match done.and_then(|r| r.map_err(|e| e.to_string())) {
                 Ok(counters) => {
                     self.finished = Some(Finished {
                         path: PathBuf::from(&self.record_path),
@@ -523,8 +523,9 @@ impl RecordingsPanel {
         let wake = waker(ctx);
         self.starting = Some(Pending::thread("record-start", wake, move || {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("can't create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ControlError::Failed(format!("can't create {}: {e}", dir.display()))
+                })?;
             }
             control.start_recording(&path, subjects)
         }));
@@ -569,7 +570,7 @@ impl RecordingsPanel {
         let mut browse = UiState::new();
         browse.messages = MessageLog::new(BROWSE_LIMIT);
         for c in &loaded.summary.connections {
-            browse.names.insert(c.id, c.name.clone());
+            browse.names.insert(c.cid, c.name.clone());
         }
         browse
             .names
@@ -1053,7 +1054,7 @@ fn connections_table(ui: &mut Ui, s: &crate::record::Summary) {
         .spacing([10.0, 2.0])
         .show(ui, |ui| {
             for c in s.connections.iter().take(SUMMARY_ROWS) {
-                ui.label(display_name(c.id, &c.name));
+                ui.label(display_name(c.cid, &c.name));
                 ui.label(format!("{} messages", c.messages));
                 ui.end_row();
             }

@@ -106,10 +106,10 @@ impl SubjectsPanel {
                 format::per_sec(total.msgs_per_sec),
                 format::bytes_per_sec(total.bytes_per_sec)
             ));
-            if total.unheard_subjects > 0 {
+            if total.no_interest_subjects > 0 {
                 widgets::badge(
                     ui,
-                    &format!("{} with no one listening", total.unheard_subjects),
+                    &format!("{} with no one listening", total.no_interest_subjects),
                     NO_INTEREST,
                 )
                 .on_hover_text(
@@ -199,7 +199,7 @@ impl SubjectsPanel {
                         if node.own.is_some() {
                             text = text.strong();
                         }
-                        if b.interest() == Interest::Unheard && node.is_leaf() {
+                        if b.interest() == Interest::NoInterest && node.is_leaf() {
                             text = text.color(NO_INTEREST);
                         }
                         ui.label(text);
@@ -271,29 +271,33 @@ fn interest_cell(ui: &mut Ui, node: &SubjectNode) {
     let b = &node.branch;
     if node.is_leaf() {
         match b.interest() {
-            Interest::Unheard => {
+            Interest::NoInterest => {
                 widgets::badge(ui, "no one listening", NO_INTEREST).on_hover_text(format!(
                     "{} messages published, no subscription matches",
                     format::count(b.no_interest_msgs)
                 ));
             }
-            Interest::PartlyUnheard => {
+            Interest::Partly => {
                 widgets::badge(
                     ui,
-                    &format!("{} to nobody", format::count(b.no_interest_msgs)),
+                    &format!("{} to no one", format::count(b.no_interest_msgs)),
                     WARN,
                 )
                 .on_hover_text("Listeners now, but some messages were published before");
             }
-            Interest::Heard => {}
+            Interest::Always => {}
         }
-    } else if b.unheard_subjects > 0 {
-        widgets::badge(ui, &format!("{} unheard", b.unheard_subjects), NO_INTEREST)
-            .on_hover_text("Subjects below with no one listening");
+    } else if b.no_interest_subjects > 0 {
+        widgets::badge(
+            ui,
+            &format!("{} with no one listening", b.no_interest_subjects),
+            NO_INTEREST,
+        )
+        .on_hover_text("Subjects below with no one listening");
     } else if b.no_interest_msgs > 0 {
         widgets::badge(
             ui,
-            &format!("{} to nobody", format::count(b.no_interest_msgs)),
+            &format!("{} to no one", format::count(b.no_interest_msgs)),
             WARN,
         );
     }
@@ -319,7 +323,7 @@ fn names(state: &UiState, ids: &[u64]) -> String {
 fn detail(ui: &mut Ui, node: &SubjectNode, state: &UiState, commands: &mut Vec<Command>) {
     ui.heading(RichText::new(&node.path).monospace());
     let b: &BranchStats = &node.branch;
-    if node.is_leaf() && b.interest() == Interest::Unheard {
+    if node.is_leaf() && b.interest() == Interest::NoInterest {
         widgets::badge(ui, "Published, and no one is listening", NO_INTEREST);
     }
     egui::Grid::new("subject_facts")
@@ -349,14 +353,14 @@ fn detail(ui: &mut Ui, node: &SubjectNode, state: &UiState, commands: &mut Vec<C
                 format!("{} msgs, {}", format::count(b.msgs), format::bytes(b.bytes)),
             );
             if state.snapshot.vantage.knows_routing() {
-                fact(ui, "To nobody", format::count(b.no_interest_msgs));
+                fact(ui, "To no one", format::count(b.no_interest_msgs));
                 fact(ui, "Subscriptions", b.subscribers.to_string());
                 fact(ui, "Publishers", names(state, &b.publishers));
                 fact(ui, "Receivers", names(state, &b.receivers));
             } else {
                 // From outside: publishers and "to nobody" can't be seen; subscriptions are
                 // known only from the monitoring data (none without it).
-                fact(ui, "To nobody", "unknown".into());
+                fact(ui, "To no one", "unknown".into());
                 fact(ui, "Publishers", "unknown".into());
                 if state.snapshot.connections.is_empty() {
                     fact(ui, "Subscriptions", "unknown".into());

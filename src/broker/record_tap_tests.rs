@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::format::{Record, Stats};
-use super::reader::read_all;
-use super::recorder::{RecordError, RecordOptions};
-use super::tests::messages_of;
 use crate::broker::{BrokerHandle, BrokerRecording};
+use crate::record::format::{Record, Stats};
+use crate::record::reader::read_all;
+use crate::record::recorder::{RecordError, RecordOptions};
+use crate::record::tests::messages_of;
 
 async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -212,10 +212,10 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
     };
     assert_eq!(meta.source, "broker");
     assert_eq!(meta.subjects, vec!["rec.>".to_string()]);
-    let publisher_id = records
+    let publisher_cid = records
         .iter()
         .find_map(|r| match r {
-            Record::Connection { id, name } if name == "the publisher" => Some(*id),
+            Record::Connection { cid: id, name } if name == "the publisher" => Some(*id),
             _ => None,
         })
         .expect("a CONNECTION record names the publisher");
@@ -225,7 +225,7 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
         subjects,
         vec![&b"rec.one"[..], b"rec.fan", b"rec.hdr", b"rec.nobody.here"]
     );
-    assert!(messages.iter().all(|m| m.publisher == Some(publisher_id)));
+    assert!(messages.iter().all(|m| m.publisher == Some(publisher_cid)));
     let receivers: Vec<Option<u32>> = messages.iter().map(|m| m.receivers).collect();
     assert_eq!(receivers, vec![Some(1), Some(3), Some(1), Some(0)]);
     assert_eq!(messages[0].payload, b"hello");

@@ -1,5 +1,4 @@
-//! The `record`, `replay`, `export`, `import` and `info` subcommands (clap), and the
-//! `--record`/`--record-subject` flags of `serve`.
+//! The `record`, `replay`, `export`, `import` and `info` commands (clap).
 
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
@@ -10,12 +9,13 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use super::nats::{ConnectArgs, NatsPublisher};
-use super::progress::{fmt_duration, Line};
-use super::remote::{record_remote, RemoteOptions, StopReason};
-use super::replay::{spawn_replay, ReplayOptions, ReplayState, Speed};
-use super::select::{Remap, Selection};
-use super::{ndjson, summary};
+use crate::connect::ConnectArgs;
+use crate::record::nats::NatsPublisher;
+use crate::record::progress::{fmt_duration, Line};
+use crate::record::remote::{record_remote, RemoteOptions, StopReason};
+use crate::record::replay::{spawn_replay, ReplayOptions, ReplayState, Speed};
+use crate::record::select::{Remap, Selection};
+use crate::record::{ndjson, summary};
 
 /// Record a NATS server's traffic as a client.
 #[derive(Debug, Parser)]
@@ -103,13 +103,10 @@ struct InfoCmd {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::config::duration::parse_std_duration(s)
+    crate::duration::parse_std_duration(s).map_err(|e| e.to_string())
 }
 
-/// The subcommands this module runs.
-pub const COMMANDS: [&str; 5] = ["record", "replay", "export", "import", "info"];
-
-/// Runs `switchboard COMMAND ARGS...` for one of `COMMANDS`.
+/// Runs `switchboard COMMAND ARGS...` for one of `crate::cli::command::RECORD_COMMANDS`.
 pub fn run(command: &str, args: &[String]) -> ExitCode {
     let argv = std::iter::once(format!("switchboard {command}")).chain(args.iter().cloned());
     let result = match command {
@@ -171,7 +168,8 @@ async fn record(cmd: RecordCmd) -> Result<ExitCode, String> {
     let client = cmd
         .connect
         .connect("switchboard record", Some(slow.clone()))
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let opts = RemoteOptions {
         subjects: cmd.subjects.clone(),
         duration: cmd.duration,
@@ -229,8 +227,13 @@ async fn record(cmd: RecordCmd) -> Result<ExitCode, String> {
 async fn replay(cmd: ReplayCmd) -> Result<ExitCode, String> {
     let selection = Selection::new(&cmd.subjects, cmd.remaps)?;
     // Check the file before connecting.
-    super::reader::Reader::open(&cmd.file).map_err(|e| format!("{}: {e}", cmd.file.display()))?;
-    let client = cmd.connect.connect("switchboard replay", None).await?;
+    crate::record::reader::Reader::open(&cmd.file)
+        .map_err(|e| format!("{}: {e}", cmd.file.display()))?;
+    let client = cmd
+        .connect
+        .connect("switchboard replay", None)
+        .await
+        .map_err(|e| e.to_string())?;
     let opts = ReplayOptions {
         speed: cmd.speed,
         selection,
@@ -303,7 +306,7 @@ async fn replay(cmd: ReplayCmd) -> Result<ExitCode, String> {
     })
 }
 
-fn progress_text(p: &super::replay::Progress) -> String {
+fn progress_text(p: &crate::record::replay::Progress) -> String {
     let done = p.sent + p.skipped;
     let of = if p.loops == 0 {
         format!("{done}")
@@ -401,120 +404,10 @@ fn info(cmd: InfoCmd) -> Result<ExitCode, String> {
         let _ = writeln!(
             out,
             "  connection {} {:?}: {} messages",
-            c.id, c.name, c.messages
+            c.cid, c.name, c.messages
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `serve`'s recording flags, taken out of its nats-server flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServeRecordArgs {
-    pub file: Option<PathBuf>,
-    pub subjects: Vec<String>,
-}
-
-/// Splits `--record FILE` and `--record-subject PATTERN` (also `-record`, `=VALUE` forms)
-/// out of `serve`'s arguments; returns them and the rest for `parse_server_args`.
-pub fn split_serve_args(args: Vec<String>) -> Result<(ServeRecordArgs, Vec<String>), String> {
-    let mut out = ServeRecordArgs::default();
-    let mut rest = Vec::new();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let bare = arg.trim_start_matches('-');
-        let dashes = arg.len() - bare.len();
-        let (name, inline) = match bare.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (bare, None),
-        };
-        if !(1..=2).contains(&dashes) || !matches!(name, "record" | "record-subject") {
-            rest.push(arg);
-            continue;
-        }
-        let value = match inline.or_else(|| it.next()) {
-            Some(v) => v,
-            None => return Err(format!("flag needs an argument: -{name}")),
-        };
-        if name == "record" {
-            out.file = Some(PathBuf::from(value));
-        } else {
-            out.subjects.push(value);
-        }
-    }
-    if out.file.is_none() && !out.subjects.is_empty() {
-        return Err("--record-subject needs --record FILE".to_string());
-    }
-    Ok((out, rest))
-}
-
-/// A running `serve --record` recording and its drop watcher.
-pub struct ServeRecording {
-    recording: crate::broker::BrokerRecording,
-    watcher: tokio::task::JoinHandle<()>,
-}
-
-/// Starts `serve --record` (nothing when no `--record` was given). Call within the runtime.
-pub fn start_serve_recording(
-    server: &Arc<crate::broker::Server>,
-    args: &ServeRecordArgs,
-) -> Result<Option<ServeRecording>, String> {
-    let Some(file) = &args.file else {
-        return Ok(None);
-    };
-    let opts = super::RecordOptions::subjects(args.subjects.clone());
-    let recording = server
-        .start_recording(file, opts)
-        .map_err(|e| format!("can't record: {e}"))?;
-    crate::log_info!(
-        "Recording {} to {}",
-        if args.subjects.is_empty() {
-            "all messages".to_string()
-        } else {
-            args.subjects.join(" ")
-        },
-        file.display()
-    );
-    let monitor = recording.monitor();
-    let watcher = tokio::spawn(async move {
-        let Some(monitor) = monitor else { return };
-        let mut reported = 0u64;
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            ticker.tick().await;
-            let c = monitor.counters();
-            if c.drops > reported {
-                crate::log_warn!(
-                    "Recording can't keep up: {} messages dropped in the last second ({} in all, written into the file)",
-                    c.drops - reported,
-                    c.drops
-                );
-                reported = c.drops;
-            }
-        }
-    });
-    Ok(Some(ServeRecording { recording, watcher }))
-}
-
-/// Finishes a `serve --record` recording and logs its totals.
-pub async fn stop_serve_recording(recording: Option<ServeRecording>) {
-    let Some(r) = recording else { return };
-    r.watcher.abort();
-    let path = r
-        .recording
-        .path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    match tokio::task::spawn_blocking(move || r.recording.stop()).await {
-        Ok(Ok(s)) => crate::log_info!(
-            "Recorded {} messages ({} bytes, {} dropped) to {}",
-            s.messages,
-            s.bytes,
-            s.drops,
-            path
-        ),
-        Ok(Err(e)) => crate::log_error!("Recording to {} failed: {}", path, e),
-        Err(e) => crate::log_error!("Recording to {} failed: {}", path, e),
-    }
 }
 
 #[cfg(test)]
@@ -524,28 +417,6 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn serve_record_flags_are_split_out() {
-        let (rec, rest) = split_serve_args(strings(&[
-            "-p",
-            "4333",
-            "--record",
-            "a.rec",
-            "--record-subject=x.>",
-            "-record-subject",
-            "y",
-            "-D",
-        ]))
-        .unwrap();
-        assert_eq!(rec.file, Some(PathBuf::from("a.rec")));
-        assert_eq!(rec.subjects, strings(&["x.>", "y"]));
-        assert_eq!(rest, strings(&["-p", "4333", "-D"]));
-        assert!(split_serve_args(strings(&["--record"])).is_err());
-        assert!(split_serve_args(strings(&["--record-subject", "a"])).is_err());
-        let (rec, rest) = split_serve_args(strings(&["-a", "127.0.0.1"])).unwrap();
-        assert_eq!((rec, rest.len()), (ServeRecordArgs::default(), 2));
     }
 
     #[test]

@@ -1,8 +1,22 @@
-//! Duration strings as nats-server reads them (Go's `time.ParseDuration`): a sequence of decimal
+//! Duration strings as nats-server reads them (Go's `time.ParseDuration`), in configuration
+//! files, flags and its monitoring JSON (a connection's `rtt`): a sequence of decimal
 //! numbers, each with an optional fraction and a unit, e.g. `300ms`, `1.5h`, `2h45m`, `-1s`.
 //! Units: `ns`, `us` (or `µs`/`μs`), `ms`, `s`, `m`, `h`. A lone `0` needs no unit.
 
 use std::time::Duration;
+
+/// A duration string that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("invalid duration \"{0}\"")]
+    Invalid(String),
+    #[error("duration \"{0}\" is negative")]
+    Negative(String),
+    #[error("missing unit in duration \"{0}\"")]
+    MissingUnit(String),
+    #[error("unknown unit \"{unit}\" in duration \"{text}\"")]
+    UnknownUnit { unit: String, text: String },
+}
 
 const NANOS_PER_UNIT: [(&str, u128); 8] = [
     ("ns", 1),
@@ -16,8 +30,8 @@ const NANOS_PER_UNIT: [(&str, u128); 8] = [
 ];
 
 /// Parses a Go duration into signed nanoseconds (within the range of an `i64`, as in Go).
-pub fn parse_go_duration(text: &str) -> Result<i128, String> {
-    let invalid = || format!("invalid duration \"{text}\"");
+pub fn parse_go_duration(text: &str) -> Result<i128, DurationError> {
+    let invalid = || DurationError::Invalid(text.to_string());
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -62,10 +76,13 @@ pub fn parse_go_duration(text: &str) -> Result<i128, String> {
             .map_or(rest.len(), |(i, _)| i);
         let unit = &rest[..unit_len];
         if unit.is_empty() {
-            return Err(format!("missing unit in duration \"{text}\""));
+            return Err(DurationError::MissingUnit(text.to_string()));
         }
         let Some(&(_, per)) = NANOS_PER_UNIT.iter().find(|(u, _)| *u == unit) else {
-            return Err(format!("unknown unit \"{unit}\" in duration \"{text}\""));
+            return Err(DurationError::UnknownUnit {
+                unit: unit.to_string(),
+                text: text.to_string(),
+            });
         };
         rest = &rest[unit_len..];
         let value = whole
@@ -90,9 +107,9 @@ pub fn parse_go_duration(text: &str) -> Result<i128, String> {
 }
 
 /// Parses a Go duration that must not be negative.
-pub fn parse_std_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_std_duration(text: &str) -> Result<Duration, DurationError> {
     let nanos = parse_go_duration(text)?;
-    let nanos = u64::try_from(nanos).map_err(|_| format!("duration \"{text}\" is negative"))?;
+    let nanos = u64::try_from(nanos).map_err(|_| DurationError::Negative(text.to_string()))?;
     Ok(Duration::from_nanos(nanos))
 }
 
@@ -124,11 +141,14 @@ mod tests {
         assert!(parse_go_duration("abc").is_err());
         assert_eq!(
             parse_go_duration("10"),
-            Err("missing unit in duration \"10\"".to_string())
+            Err(DurationError::MissingUnit("10".into()))
         );
         assert_eq!(
             parse_go_duration("10x"),
-            Err("unknown unit \"x\" in duration \"10x\"".to_string())
+            Err(DurationError::UnknownUnit {
+                unit: "x".into(),
+                text: "10x".into()
+            })
         );
         assert!(parse_go_duration("3000000h").is_err());
         assert!(parse_go_duration("99999999999999999999999s").is_err());

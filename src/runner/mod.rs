@@ -6,67 +6,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broker::{BrokerHandle, Options, Server};
+pub mod recording;
+pub mod signals;
+
+use crate::broker::{BrokerHandle, Server};
+use crate::cli::command::{Extras, ServeRecordArgs};
 use crate::cli::{self, Launch, RunPlan};
 use crate::demo::Demo;
 use crate::monitor::MonitorHandle;
-use crate::record::cli::{ServeRecordArgs, ServeRecording};
-use crate::signals::Signals;
+use crate::options::Options;
 use crate::{log_error, log_fatal, log_info, log_warn, logging};
-
-/// switchboard's own flags, next to nats-server's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Extras {
-    /// `--demo`: start in-process clients that show every messaging pattern.
-    pub demo: bool,
-    /// `--inspect`: run the inspection tap as if the window were open (sampling, latency
-    /// tracking, snapshots), to measure what it costs.
-    pub inspect: bool,
-    /// `--attach URL[,URL...]`: open the window on that remote deployment instead of
-    /// starting the embedded broker.
-    pub attach: Option<String>,
-    /// `--context NAME`: the same with a saved profile or NATS CLI context.
-    pub context: Option<String>,
-}
-
-impl Extras {
-    /// Takes switchboard's own flags out of a command line; the rest is nats-server's.
-    pub fn split(args: Vec<String>) -> (Extras, Vec<String>) {
-        let mut extras = Extras::default();
-        let mut rest = Vec::new();
-        let mut args = args.into_iter().peekable();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                None => (arg.clone(), None),
-            };
-            match name.as_str() {
-                "--demo" if inline.is_none() => extras.demo = true,
-                "--inspect" if inline.is_none() => extras.inspect = true,
-                "--attach" | "--context" => {
-                    // A missing value is left for the flag parser to report.
-                    let Some(value) = inline.or_else(|| args.next_if(|a| !a.starts_with('-')))
-                    else {
-                        rest.push(arg);
-                        continue;
-                    };
-                    if name == "--attach" {
-                        extras.attach = Some(value);
-                    } else {
-                        extras.context = Some(value);
-                    }
-                }
-                _ => rest.push(arg),
-            }
-        }
-        (extras, rest)
-    }
-
-    /// True when the window should open on a remote deployment.
-    pub fn remote(&self) -> bool {
-        self.attach.is_some() || self.context.is_some()
-    }
-}
+use recording::ServeRecording;
+use signals::Signals;
 
 /// Why the services did not start (already logged). Only the window reads it: it shows
 /// the message and offers another port.
@@ -153,10 +104,10 @@ impl Services {
                 handle.local_addr()
             );
         }
-        let recording = match crate::record::cli::start_serve_recording(&server, record) {
+        let recording = match recording::start_serve_recording(&server, record) {
             Ok(recording) => recording,
             Err(e) => {
-                let problem = StartProblem::logged(&e);
+                let problem = StartProblem::logged(&format!("can't record: {e}"));
                 if let Some(monitor) = monitor {
                     monitor.shutdown().await;
                 }
@@ -211,7 +162,7 @@ impl Services {
             monitor.shutdown().await;
         }
         self.handle.shutdown().await;
-        crate::record::cli::stop_serve_recording(self.recording).await;
+        recording::stop_serve_recording(self.recording).await;
         log_info!("Server Exiting..");
     }
 }
@@ -303,7 +254,7 @@ pub fn app(plan: RunPlan, args: Vec<String>, extras: Extras, record: ServeRecord
             if extras.remote() {
                 return app_remote(plan, &extras);
             }
-            return app_window(plan, &args, extras, record);
+            return app_window(plan, extras, record);
         }
         log_warn!("No display found (DISPLAY/WAYLAND_DISPLAY unset): running the broker headless");
     }
@@ -326,12 +277,7 @@ fn has_display() -> bool {
 }
 
 #[cfg(feature = "gui")]
-fn app_window(
-    mut plan: RunPlan,
-    args: &[String],
-    extras: Extras,
-    record: ServeRecordArgs,
-) -> ExitCode {
+fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> ExitCode {
     use crate::gui::settings::SettingsStore;
 
     let runtime = match prepare(&plan.options) {
@@ -347,7 +293,7 @@ fn app_window(
         if let Some(warning) = &loaded.warning {
             log_warn!("{}", warning);
         }
-        if !listen_given(args) {
+        if !plan.listen_given {
             plan.options.host = loaded.settings.listen_host.clone();
             plan.options.port = i32::from(loaded.settings.listen_port);
         }
@@ -420,23 +366,6 @@ async fn close_window_on_signal(window: Arc<std::sync::OnceLock<egui::Context>>)
     std::process::exit(0);
 }
 
-/// Did the command line choose the listen address (`-a`, `-p`, or a `-c` file, which may)?
-/// Then the settings' address is not used.
-#[cfg(feature = "gui")]
-fn listen_given(args: &[String]) -> bool {
-    args.iter().any(|arg| {
-        let Some(flag) = arg.strip_prefix('-') else {
-            return false;
-        };
-        let flag = flag.strip_prefix('-').unwrap_or(flag);
-        let name = flag.split_once('=').map_or(flag, |(name, _)| name);
-        matches!(
-            name,
-            "a" | "addr" | "net" | "host" | "p" | "port" | "c" | "config"
-        )
-    })
-}
-
 #[cfg(feature = "gui")]
 pub mod launcher {
     //! Starting the embedded broker, first at launch and again from the window.
@@ -444,13 +373,13 @@ pub mod launcher {
     use std::sync::Arc;
 
     use super::{Extras, RunPlan, ServeRecordArgs, Services};
+    use crate::demo::DemoSwitch;
     use crate::gui::{Launcher, Source, StartFailure};
-    use crate::inspect::embedded::EmbeddedControl;
     use crate::inspect::BrokerControl;
 
     struct Running {
         services: Services,
-        control: Arc<EmbeddedControl>,
+        demo: Arc<DemoSwitch>,
     }
 
     #[derive(Default)]
@@ -506,8 +435,9 @@ pub mod launcher {
                         message: problem.message,
                     })?;
                 let server = services.handle.server().clone();
+                let demo_url = crate::embedded::client_url(&server);
                 let Some((feed, control)) =
-                    crate::inspect::embedded::attach_embedded(server, services.monitor_url())
+                    crate::embedded::attach_embedded(server, services.monitor_url())
                 else {
                     services.stop().await;
                     return Err(StartFailure {
@@ -518,13 +448,15 @@ pub mod launcher {
                 };
                 // Request/reply latency needs no configuration: on whenever the window is open.
                 control.set_latency_tracking(true);
+                let demo = Arc::new(DemoSwitch::new(demo_url, tokio::runtime::Handle::current()));
                 let source = Source {
                     feed,
-                    control: control.clone(),
-                    client: crate::record::nats::ConnectArgs::url(&services.client_url()),
+                    control,
+                    client: crate::connect::ConnectArgs::url(&services.client_url()),
                     label: crate::gui::EMBEDDED_LABEL.into(),
+                    demo: Some(demo.clone()),
                 };
-                slot.running = Some(Running { services, control });
+                slot.running = Some(Running { services, demo });
                 Ok(source)
             }
         }
@@ -540,7 +472,7 @@ pub mod launcher {
     }
 
     async fn stop(running: Running) {
-        running.control.stop_demo().await;
+        running.demo.stop().await;
         running.services.stop().await;
     }
 
@@ -572,8 +504,9 @@ pub mod launcher {
         Source {
             feed,
             control: Arc::new(crate::inspect::NoBroker),
-            client: crate::record::nats::ConnectArgs::url(&format!("nats://{}", failure.addr)),
+            client: crate::connect::ConnectArgs::url(&format!("nats://{}", failure.addr)),
             label: "no broker".into(),
+            demo: None,
         }
     }
 }
@@ -583,7 +516,7 @@ pub mod launcher {
 fn app_remote(plan: RunPlan, extras: &Extras) -> ExitCode {
     let profile = match (&extras.attach, &extras.context) {
         (Some(url), _) => crate::remote::Profile::for_url(url),
-        (None, Some(name)) => match crate::remote::cli::resolve_named(name) {
+        (None, Some(name)) => match crate::remote::profile::resolve_named(name) {
             Ok(p) => p,
             Err(e) => {
                 fatal(&e);
@@ -608,6 +541,7 @@ fn app_remote(plan: RunPlan, extras: &Extras) -> ExitCode {
             control: attached.control,
             client: attached.client,
             label: attached.label,
+            demo: None,
         },
         runtime: runtime.handle().clone(),
     };
@@ -643,7 +577,7 @@ fn headless_inspection(
     server: &Arc<Server>,
     monitor_url: Option<String>,
 ) -> tokio::task::JoinHandle<()> {
-    let attached = crate::inspect::embedded::attach(server.clone(), monitor_url);
+    let attached = crate::embedded::attach(server.clone(), monitor_url);
     tokio::spawn(async move {
         let Some((mut feed, control)) = attached else {
             return;
@@ -688,24 +622,4 @@ fn reload(args: &[String], running: &Options) {
         log_warn!("Configuration changes other than logging take effect after a restart");
     }
     log_info!("Reloaded server configuration");
-}
-
-#[cfg(all(test, feature = "gui"))]
-mod tests {
-    use super::listen_given;
-
-    fn given(args: &[&str]) -> bool {
-        listen_given(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn listen_flags_and_config_files_override_the_settings() {
-        assert!(!given(&[]));
-        assert!(!given(&["--demo", "-m", "8222", "-DV"]));
-        assert!(given(&["-p", "4333"]));
-        assert!(given(&["--port=4333"]));
-        assert!(given(&["-a", "0.0.0.0"]));
-        assert!(given(&["--net", "::1"]));
-        assert!(given(&["-c", "server.conf"]));
-    }
 }

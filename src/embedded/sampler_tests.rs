@@ -81,8 +81,8 @@ async fn snapshot_shows_connections_subjects_queues_and_latency() {
         (100, 300, 0)
     );
     assert_eq!(jobs.subscribers, 2);
-    let publisher_id = snap.connections[2].id;
-    assert_eq!(jobs.publishers, vec![publisher_id]);
+    let publisher_cid = snap.connections[2].cid;
+    assert_eq!(jobs.publishers, vec![publisher_cid]);
     let nobody = snap
         .subjects
         .iter()
@@ -113,9 +113,8 @@ async fn snapshot_shows_connections_subjects_queues_and_latency() {
 #[tokio::test]
 async fn feed_delivers_samples_and_events_and_kick_closes() {
     let handle = BrokerHandle::start_for_test().await;
-    let (mut feed, control) =
-        crate::inspect::embedded::attach(handle.server().clone(), None).unwrap();
-    assert!(crate::inspect::embedded::attach(handle.server().clone(), None).is_none());
+    let (mut feed, control) = crate::embedded::attach(handle.server().clone(), None).unwrap();
+    assert!(crate::embedded::attach(handle.server().clone(), None).is_none());
     control.set_sampling(true);
     let mut c = client(
         &handle,
@@ -134,7 +133,7 @@ async fn feed_delivers_samples_and_events_and_kick_closes() {
     assert_eq!(samples[0].payload, b"hi");
     assert_eq!(samples[0].receivers, 0);
 
-    let id = handle.server().clients()[0].id;
+    let id = handle.server().clients()[0].cid;
     assert!(control.kick(id));
     let mut buf = [0u8; 64];
     let n = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))

@@ -21,9 +21,10 @@
 
 use std::path::PathBuf;
 
-use crate::broker::options::{Options, TlsOptions, DEFAULT_HOST, DEFAULT_PORT};
 use crate::config::{apply_config_file, ConfigError};
+use crate::options::{Options, TlsOptions, DEFAULT_HOST, DEFAULT_PORT};
 
+pub mod command;
 pub mod help;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,9 @@ pub struct RunPlan {
     pub warnings: Vec<String>,
     /// The `-c/--config` file, as given.
     pub config_file: Option<PathBuf>,
+    /// The command line chose the listen address (`-a`, `-p`, or a `-c` file, which may):
+    /// the window's saved address is then not used.
+    pub listen_given: bool,
 }
 
 /// `--signal` arguments.
@@ -472,10 +476,14 @@ pub fn parse_server_args<I: IntoIterator<Item = String>>(args: I) -> Result<Laun
         return Err(CliError::TestWithoutConfig);
     }
     apply_flags(&given, &mut options, &mut warnings)?;
+    let listen_given = given
+        .iter()
+        .any(|g| matches!(g.flag, F::Addr | F::Port | F::Config));
     let plan = RunPlan {
         options,
         warnings,
         config_file,
+        listen_given,
     };
     Ok(if test {
         Launch::TestConfig(plan)
@@ -556,8 +564,8 @@ fn apply_flags(
             (F::Pid, Val::Str(s)) => opts.pid_file = non_empty(s).map(PathBuf::from),
             (F::Log, Val::Str(s)) => opts.logging.file = non_empty(s).map(PathBuf::from),
             (F::BusyPoll, Val::Str(s)) => {
-                opts.busy_poll = crate::config::duration::parse_std_duration(s)
-                    .map_err(|e| invalid_flag(g, s.clone(), &e))?;
+                opts.busy_poll = crate::duration::parse_std_duration(s)
+                    .map_err(|e| invalid_flag(g, s.clone(), &e.to_string()))?;
             }
             (F::Unsupported, _) => warnings.push(format!(
                 "flag \"{}\" is not supported yet and is ignored",

@@ -20,7 +20,7 @@ use crate::proto::subject::matches;
 
 /// A [`BrokerControl`] that records what it is asked (tests read it back).
 #[derive(Default)]
-pub struct DemoControl {
+pub struct SyntheticControl {
     kicks: Mutex<VecDeque<u64>>,
     kicked: Mutex<Vec<u64>>,
     sampling: AtomicBool,
@@ -29,7 +29,7 @@ pub struct DemoControl {
     pub sampling_calls: Mutex<Vec<bool>>,
 }
 
-impl DemoControl {
+impl SyntheticControl {
     pub fn new() -> Self {
         let c = Self::default();
         c.latency.store(true, Ordering::Relaxed);
@@ -46,10 +46,10 @@ impl DemoControl {
     }
 }
 
-impl BrokerControl for DemoControl {
-    fn kick(&self, client_id: u64) -> bool {
-        self.kicked.lock().push(client_id);
-        self.kicks.lock().push_back(client_id);
+impl BrokerControl for SyntheticControl {
+    fn kick(&self, cid: u64) -> bool {
+        self.kicked.lock().push(cid);
+        self.kicks.lock().push_back(cid);
         true
     }
     fn set_sampling(&self, on: bool) {
@@ -79,7 +79,7 @@ struct Conn {
 const SAMPLES_PER_TICK: usize = 40;
 
 /// The simulated deployment.
-pub struct DemoWorld {
+pub struct SyntheticWorld {
     conns: Vec<Conn>,
     closed: Vec<ClosedConnectionInfo>,
     subjects: BTreeMap<String, SubjectStat>,
@@ -108,13 +108,13 @@ fn sub(subject: &str, queue: Option<&str>) -> SubscriptionInfo {
     }
 }
 
-impl Default for DemoWorld {
+impl Default for SyntheticWorld {
     fn default() -> Self {
         Self::new(SystemTime::now())
     }
 }
 
-impl DemoWorld {
+impl SyntheticWorld {
     pub fn new(now: SystemTime) -> Self {
         let start = now - Duration::from_secs(3 * 3600 + 17 * 60);
         let mut id = 0;
@@ -132,7 +132,7 @@ impl DemoWorld {
             }
             Conn {
                 info: ConnectionInfo {
-                    id,
+                    cid: id,
                     name: name.into(),
                     lang: lang.into(),
                     version: version.into(),
@@ -272,7 +272,7 @@ impl DemoWorld {
             ),
         ];
         let closed = vec![ClosedConnectionInfo {
-            id: 99,
+            cid: 99,
             name: "legacy-exporter".into(),
             addr: addr(39_999),
             start: now - Duration::from_secs(5000),
@@ -310,7 +310,7 @@ impl DemoWorld {
                 (
                     c.info.start,
                     EventKind::Connected {
-                        client_id: c.info.id,
+                        cid: c.info.cid,
                         addr: c.info.addr,
                         name: c.info.name.clone(),
                     },
@@ -321,14 +321,14 @@ impl DemoWorld {
         events.push((
             ago(1201),
             EventKind::SlowConsumer {
-                client_id: 99,
+                cid: 99,
                 name: "legacy-exporter".into(),
             },
         ));
         events.push((
             ago(1200),
             EventKind::Disconnected {
-                client_id: 99,
+                cid: 99,
                 name: "legacy-exporter".into(),
                 reason: "Slow Consumer (Pending Bytes)".into(),
             },
@@ -343,7 +343,7 @@ impl DemoWorld {
         events.push((
             ago(60),
             EventKind::PermissionViolation {
-                client_id: 2,
+                cid: 2,
                 text: "Permissions Violation for Publish to \"admin.shutdown\"".into(),
             },
         ));
@@ -354,7 +354,7 @@ impl DemoWorld {
     }
 
     /// Advances the world by `dt`, publishes a snapshot, and offers samples when sampling.
-    pub fn step(&mut self, dt: Duration, publisher: &FeedPublisher, control: &DemoControl) {
+    pub fn step(&mut self, dt: Duration, publisher: &FeedPublisher, control: &SyntheticControl) {
         self.now += dt;
         self.tick += 1;
         let secs = dt.as_secs_f64().max(1e-3);
@@ -412,7 +412,7 @@ impl DemoWorld {
         samples_left: &mut usize,
         publisher: &FeedPublisher,
     ) {
-        let publisher_id = self.conns[pi].info.id;
+        let publisher_cid = self.conns[pi].info.cid;
         let bytes = n * size as u64;
         {
             let p = &mut self.conns[pi].info;
@@ -428,7 +428,7 @@ impl DemoWorld {
             for (si, s) in c.info.subscriptions.iter().enumerate() {
                 if matches(s.subject.as_bytes(), subject.as_bytes()) {
                     subscribers += 1;
-                    receivers.push(c.info.id);
+                    receivers.push(c.info.cid);
                     if let Some(q) = &s.queue {
                         groups
                             .entry(format!("{}\u{0}{q}", s.subject))
@@ -468,7 +468,7 @@ impl DemoWorld {
             c.rates.out_bytes_per_sec += (m * size as u64) as f64 / secs;
             c.subscriptions[si].delivered += m;
             if let Some(q) = &c.subscriptions[si].queue {
-                *self.queue_delivered.entry((c.id, q.clone())).or_default() += m;
+                *self.queue_delivered.entry((c.cid, q.clone())).or_default() += m;
             }
         }
         receivers.sort_unstable();
@@ -496,8 +496,8 @@ impl DemoWorld {
             stat.no_interest_msgs += n;
         }
         stat.subscribers = subscribers;
-        if !stat.publishers.contains(&publisher_id) {
-            stat.publishers.push(publisher_id);
+        if !stat.publishers.contains(&publisher_cid) {
+            stat.publishers.push(publisher_cid);
             stat.publishers.sort_unstable();
         }
         stat.receivers = receivers;
@@ -506,7 +506,7 @@ impl DemoWorld {
         for _ in 0..take {
             *samples_left -= 1;
             self.sample_seq += 1;
-            let mut sample = self.sample(subject, publisher_id, subscribers as u32);
+            let mut sample = self.sample(subject, publisher_cid, subscribers as u32);
             // Spread a tick's samples over the tick, in order.
             let offset = Duration::from_millis(6 * (SAMPLES_PER_TICK - *samples_left) as u64);
             sample.time = (self.now + offset)
@@ -516,7 +516,7 @@ impl DemoWorld {
         }
     }
 
-    fn sample(&mut self, subject: &str, publisher_id: u64, receivers: u32) -> MessageSample {
+    fn sample(&mut self, subject: &str, publisher_cid: u64, receivers: u32) -> MessageSample {
         let r = &mut self.rng;
         let (reply, headers, payload): (Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>) = if subject
             .starts_with("orders.")
@@ -581,7 +581,7 @@ impl DemoWorld {
             reply,
             headers,
             payload,
-            publisher_id,
+            publisher_cid,
             receivers,
         }
     }
@@ -627,20 +627,20 @@ impl DemoWorld {
     }
 
     fn close(&mut self, id: u64, reason: &str, publisher: &FeedPublisher) {
-        let Some(pos) = self.conns.iter().position(|c| c.info.id == id) else {
+        let Some(pos) = self.conns.iter().position(|c| c.info.cid == id) else {
             return;
         };
         let c = self.conns.remove(pos);
         publisher.push_event(
             self.now,
             EventKind::Disconnected {
-                client_id: id,
+                cid: id,
                 name: c.info.name.clone(),
                 reason: reason.into(),
             },
         );
         self.closed.push(ClosedConnectionInfo {
-            id,
+            cid: id,
             name: c.info.name,
             addr: c.info.addr,
             start: c.info.start,
@@ -663,12 +663,12 @@ impl DemoWorld {
                         .entry((s.subject.clone(), q.clone()))
                         .or_default()
                         .push(QueueMember {
-                            client_id: c.id,
+                            cid: c.cid,
                             client_name: c.name.clone(),
                             sid: s.sid.clone(),
                             delivered: self
                                 .queue_delivered
-                                .get(&(c.id, q.clone()))
+                                .get(&(c.cid, q.clone()))
                                 .copied()
                                 .unwrap_or(0),
                         });
@@ -723,20 +723,20 @@ impl DemoWorld {
 }
 
 /// A feed driven by the simulated deployment on `runtime`, every 250 ms.
-pub fn demo_feed(runtime: &tokio::runtime::Handle) -> (Feed, Arc<dyn BrokerControl>) {
-    demo_feed_with_url(runtime, "nats://127.0.0.1:4222")
+pub fn synthetic_feed(runtime: &tokio::runtime::Handle) -> (Feed, Arc<dyn BrokerControl>) {
+    synthetic_feed_with_url(runtime, "nats://127.0.0.1:4222")
 }
 
-/// [`demo_feed`], with the server URL the snapshots report.
-pub fn demo_feed_with_url(
+/// [`synthetic_feed`], with the server URL the snapshots report.
+pub fn synthetic_feed_with_url(
     runtime: &tokio::runtime::Handle,
     client_url: &str,
 ) -> (Feed, Arc<dyn BrokerControl>) {
     let (publisher, feed) = feed::channel(4096);
-    let control = Arc::new(DemoControl::new());
-    let mut world = DemoWorld {
+    let control = Arc::new(SyntheticControl::new());
+    let mut world = SyntheticWorld {
         client_url: client_url.to_string(),
-        ..DemoWorld::default()
+        ..SyntheticWorld::default()
     };
     world.initial_events(&publisher);
     let ctl = control.clone();

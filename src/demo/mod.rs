@@ -8,11 +8,15 @@
 //! - M-to-N: three people chatting in a room;
 //! - and an audit log that nobody listens to ("published to nobody").
 
+mod switch;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+pub use switch::{DemoStatus, DemoSwitch};
 
 /// Running demo clients; dropping it (or `stop`) ends them.
 pub struct Demo {
@@ -226,68 +230,5 @@ async fn drain(
             _ = stopped.changed() => return,
             message = subscription.next() => if message.is_none() { return },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use crate::broker::BrokerHandle;
-
-    #[tokio::test]
-    async fn demo_shows_every_pattern() {
-        let handle = BrokerHandle::start_for_test().await;
-        let server = handle.server().clone();
-        server.tap.set_latency_tracking(true);
-        let url = format!("nats://{}", handle.local_addr());
-        let demo = Demo::start(&url).await.unwrap();
-        let mut sampler = crate::inspect::sampler::Sampler::new(server.clone(), None);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let snapshot = loop {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let snap = sampler.sample();
-            let replied = snap
-                .latency
-                .iter()
-                .any(|l| l.subject == "demo.svc.add" && l.replies > 0);
-            let subjects =
-                |prefix: &str| snap.subjects.iter().any(|s| s.subject.starts_with(prefix));
-            if replied && subjects("demo.jobs.") && subjects("demo.chat.") && subjects("demo.audit")
-            {
-                break snap;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "demo traffic incomplete"
-            );
-        };
-        assert!(snapshot
-            .connections
-            .iter()
-            .all(|c| c.name.starts_with("demo-")));
-        let workers = snapshot
-            .queue_groups
-            .iter()
-            .find(|g| g.queue == "workers")
-            .unwrap();
-        assert_eq!(workers.members.len(), 3);
-        let audit = snapshot
-            .subjects
-            .iter()
-            .find(|s| s.subject == "demo.audit.log")
-            .unwrap();
-        assert_eq!(
-            audit.no_interest_msgs, audit.msgs,
-            "nobody listens to the audit log"
-        );
-        let readings = snapshot
-            .subjects
-            .iter()
-            .find(|s| s.subject == "demo.sensors.lab.temperature")
-            .unwrap();
-        assert_eq!(readings.subscribers, 2);
-        demo.stop().await;
-        handle.shutdown().await;
     }
 }

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::snapshot::{
+use crate::broker::server::{client_totals, Server};
+use crate::broker::tap::LatencyWindow;
+use crate::inspect::snapshot::{
     per_sec, ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember,
     Rates, ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo,
     Totals,
 };
-use crate::broker::server::{client_totals, Server};
-use crate::broker::tap::LatencyWindow;
 use crate::proto::info::NATS_COMPAT_VERSION;
 
 /// How often a snapshot is taken.
@@ -75,10 +75,10 @@ impl Sampler {
             let client_totals = client_totals(&client);
             let previous = self
                 .last_clients
-                .get(&client.id)
+                .get(&client.cid)
                 .copied()
                 .unwrap_or_default();
-            next_clients.insert(client.id, client_totals);
+            next_clients.insert(client.cid, client_totals);
             let mut subscriptions: Vec<SubscriptionInfo> = client
                 .subscription_infos()
                 .into_iter()
@@ -96,16 +96,16 @@ impl Sampler {
                         .entry((sub.subject.clone(), queue.clone()))
                         .or_default()
                         .push(QueueMember {
-                            client_id: client.id,
+                            cid: client.cid,
                             client_name: meta.name.clone(),
                             sid: sub.sid.clone(),
                             delivered: sub.delivered,
                         });
                 }
             }
-            names.insert(client.id, meta.name.clone());
+            names.insert(client.cid, meta.name.clone());
             connections.push(ConnectionInfo {
-                id: client.id,
+                cid: client.cid,
                 name: meta.name,
                 lang: meta.lang,
                 version: meta.version,
@@ -190,9 +190,9 @@ impl Sampler {
                     let result = sublist.match_subject(&subject);
                     subscribers += result.psubs.len()
                         + result.qsubs.iter().map(|g| g.members.len()).sum::<usize>();
-                    receivers.extend(result.psubs.iter().map(|s| s.client.id));
+                    receivers.extend(result.psubs.iter().map(|s| s.client.cid));
                     for group in &result.qsubs {
-                        receivers.extend(group.members.iter().map(|s| s.client.id));
+                        receivers.extend(group.members.iter().map(|s| s.client.cid));
                     }
                 }
                 receivers.sort_unstable();
@@ -240,7 +240,7 @@ fn closed_connections(server: &Server) -> Vec<ClosedConnectionInfo> {
         .into_iter()
         .skip(skip)
         .map(|c| ClosedConnectionInfo {
-            id: c.id,
+            cid: c.cid,
             name: c.name,
             addr: c.addr,
             start: c.start,

@@ -1,16 +1,14 @@
 //! `switchboard attach`: the inspector's model of a remote deployment, printed in the
-//! terminal after watching it for a while (for scripts, CI checks and quick looks), and the
-//! resolution of `--attach URL` / `--context NAME` into a profile for the window.
+//! terminal after watching it for a while (for scripts, CI checks and quick looks).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use super::contexts;
-use super::profile::{Credentials, Profile, ProfileError, Profiles};
+use crate::connect::ConnectArgs;
 use crate::inspect::snapshot::{LinkState, Snapshot};
-use crate::record::nats::ConnectArgs;
+use crate::remote::profile::{resolve_named, Credentials, Profile, ProfileError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,19 +70,6 @@ impl AttachCmd {
     }
 }
 
-/// A saved profile of that name, else the NATS CLI context of that name.
-pub fn resolve_named(name: &str) -> Result<Profile, ProfileError> {
-    if let Ok(profiles) = Profiles::load() {
-        if let Some(p) = profiles.get(name) {
-            return Ok(p.clone());
-        }
-    }
-    match contexts::nats_config_dir() {
-        Some(dir) => contexts::context_profile_named(&dir, name),
-        None => Err(ProfileError::Unknown(name.to_string())),
-    }
-}
-
 /// Runs `switchboard attach ARGS...`.
 pub fn run(args: &[String]) -> ExitCode {
     let argv = std::iter::once("switchboard attach".to_string()).chain(args.iter().cloned());
@@ -120,7 +105,7 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut attached = super::attach(profile, runtime.handle());
+    let mut attached = crate::remote::attach(profile, runtime.handle());
     let deadline = Instant::now() + Duration::from_secs(cmd.seconds);
     let mut last = None;
     while Instant::now() < deadline {

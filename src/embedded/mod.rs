@@ -1,66 +1,40 @@
 //! Inspecting the embedded broker: the sampler task feeding its snapshots, and the control
 //! surface the inspector uses on it.
 
+pub mod sampler;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::control::{BrokerControl, DemoStatus, RecordingStatus};
-use super::feed::Feed;
-use super::sampler::{self, Sampler};
 use crate::broker::record_tap::BrokerRecording;
 use crate::broker::{CloseReason, Server};
-use crate::demo::Demo;
-use crate::record::recorder::{RecordCounters, RecordError, RecordOptions};
+use crate::inspect::control::{BrokerControl, ControlError, RecordCounters, RecordingStatus};
+use crate::inspect::feed::Feed;
+use crate::record::recorder::{RecordError, RecordOptions};
+use sampler::Sampler;
 
 /// Commands on the embedded broker.
 pub struct EmbeddedControl {
     server: Arc<Server>,
     /// The recording started from the inspector (one at a time).
     recording: Mutex<Option<(BrokerRecording, Vec<String>)>>,
-    /// The demo clients started from the inspector, shared with the task that starts them.
-    demo: Arc<Mutex<DemoSlot>>,
-    /// The runtime the broker runs on: the demo clients run there.
-    runtime: tokio::runtime::Handle,
 }
 
-#[derive(Default)]
-struct DemoSlot {
-    status: Option<DemoStatus>,
-    running: Option<Demo>,
-    /// Bumped by every switch, so a start that finishes after "off" knows it is stale.
-    generation: u64,
-}
-
-impl EmbeddedControl {
-    /// The URL in-process clients use to reach this broker.
-    fn client_url(&self) -> String {
-        format!(
-            "nats://{}:{}",
-            super::sampler::url_host(&self.server.opts.host),
-            self.server.port()
-        )
-    }
-
-    /// Stops the demo clients and waits for them (bounded): before the broker shuts down,
-    /// so they leave as clients do rather than being cut off.
-    pub async fn stop_demo(&self) {
-        let running = {
-            let mut slot = self.demo.lock();
-            slot.generation += 1;
-            slot.status = Some(DemoStatus::Off);
-            slot.running.take()
-        };
-        if let Some(demo) = running {
-            demo.stop().await;
-        }
-    }
+/// The URL in-process clients (the demo traffic, the window's own client) use to reach
+/// `server`.
+pub fn client_url(server: &Server) -> String {
+    format!(
+        "nats://{}:{}",
+        sampler::url_host(&server.opts.host),
+        server.port()
+    )
 }
 
 impl BrokerControl for EmbeddedControl {
-    fn kick(&self, client_id: u64) -> bool {
-        match self.server.client(client_id) {
+    fn kick(&self, cid: u64) -> bool {
+        match self.server.client(cid) {
             Some(client) => {
                 client.close(CloseReason::Kicked, true);
                 true
@@ -89,78 +63,31 @@ impl BrokerControl for EmbeddedControl {
         self.server.tap.set_request_timeout(timeout);
     }
 
-    fn set_demo(&self, on: bool) {
-        if !on {
-            let running = {
-                let mut slot = self.demo.lock();
-                slot.generation += 1;
-                slot.status = Some(DemoStatus::Off);
-                slot.running.take()
-            };
-            if let Some(demo) = running {
-                self.runtime.spawn(demo.stop());
-            }
-            return;
-        }
-        let generation = {
-            let mut slot = self.demo.lock();
-            if matches!(slot.status, Some(DemoStatus::On | DemoStatus::Starting)) {
-                return;
-            }
-            slot.generation += 1;
-            slot.status = Some(DemoStatus::Starting);
-            slot.generation
-        };
-        let url = self.client_url();
-        let shared = self.demo.clone();
-        self.runtime.spawn(async move {
-            let started = Demo::start(&url).await;
-            let stale = {
-                let mut slot = shared.lock();
-                if slot.generation != generation {
-                    started.ok()
-                } else {
-                    match started {
-                        Ok(demo) => {
-                            slot.status = Some(DemoStatus::On);
-                            slot.running = Some(demo);
-                        }
-                        Err(e) => slot.status = Some(DemoStatus::Failed(e.to_string())),
-                    }
-                    None
-                }
-            };
-            // Switched off (or on again) while connecting: this start is not wanted.
-            if let Some(demo) = stale {
-                demo.stop().await;
-            }
-        });
-    }
-
-    fn demo(&self) -> DemoStatus {
-        self.demo.lock().status.clone().unwrap_or(DemoStatus::Off)
-    }
-
-    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), String> {
+    fn start_recording(&self, path: &Path, subjects: Vec<String>) -> Result<(), ControlError> {
         let mut slot = self.recording.lock();
         if slot.is_some() {
-            return Err(RecordError::AlreadyRecording.to_string());
+            return Err(ControlError::AlreadyRecording);
         }
         let opts = RecordOptions::subjects(subjects.clone());
         let recording = self
             .server
             .start_recording(path, opts)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                RecordError::AlreadyRecording => ControlError::AlreadyRecording,
+                e => ControlError::Failed(e.to_string()),
+            })?;
         *slot = Some((recording, subjects));
         Ok(())
     }
 
-    fn stop_recording(&self) -> Result<RecordCounters, String> {
+    fn stop_recording(&self) -> Result<RecordCounters, ControlError> {
         let Some((recording, _)) = self.recording.lock().take() else {
-            return Err("no recording is running".into());
+            return Err(ControlError::NotRecording);
         };
         // The final counts come from the writer, after it wrote what was still queued.
-        let stats = recording.stop().map_err(|e| e.to_string())?;
+        let stats = recording
+            .stop()
+            .map_err(|e| ControlError::Failed(e.to_string()))?;
         Ok(RecordCounters {
             messages: stats.messages,
             bytes: stats.bytes,
@@ -191,8 +118,7 @@ pub fn attach(
     Some((feed, control))
 }
 
-/// [`attach`], keeping the control's own type (for what only the embedded broker offers,
-/// such as [`EmbeddedControl::stop_demo`]).
+/// [`attach`], keeping the control's own type.
 pub fn attach_embedded(
     server: Arc<Server>,
     monitor_url: Option<String>,
@@ -204,8 +130,6 @@ pub fn attach_embedded(
         Arc::new(EmbeddedControl {
             server,
             recording: Mutex::new(None),
-            demo: Arc::new(Mutex::new(DemoSlot::default())),
-            runtime: tokio::runtime::Handle::current(),
         }),
     ))
 }
@@ -303,7 +227,10 @@ mod tests {
         let err = control
             .start_recording(&dir.path().join("no/such/dir/x.rec"), vec![])
             .unwrap_err();
-        assert!(!err.is_empty());
+        assert!(
+            matches!(&err, ControlError::Failed(text) if text.contains("no/such/dir")),
+            "{err:?}"
+        );
         assert!(control.recording().is_none());
         handle.shutdown().await;
     }
