@@ -37,8 +37,8 @@ pub enum StartError {
     #[error("{0}")]
     Unsupported(String),
     /// TLS is configured but its certificate, key or CA cannot be used.
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
 }
 
 /// Server-wide counters. Per-message totals live on each connection and are summed on

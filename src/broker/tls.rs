@@ -12,7 +12,7 @@
 //! must present a certificate signed by the `ca_file` authorities.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +58,31 @@ pub struct Negotiated {
     pub info_pending: bool,
 }
 
+/// Why TLS can't be served with the configured files (nats-server's wording where it has one).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("TLS Server certificate must be present and valid")]
+    MissingCertificate,
+    /// The certificate or the key can't be read or parsed, or they do not match.
+    #[error("error parsing X509 certificate/key pair: {0}")]
+    Pair(String),
+    #[error("TLS configuration error: {0}")]
+    Config(rustls::Error),
+    #[error(
+        "TLS verify requires ca_file: the authorities client certificates are checked against"
+    )]
+    VerifyWithoutCa,
+    #[error("failed to parse root ca: {0}")]
+    RootCaFile(String),
+    #[error("failed to parse root ca {}: {detail}", path.display())]
+    RootCa { path: PathBuf, detail: String },
+    #[error("failed to parse root ca certificate {}", .0.display())]
+    NoRootCa(PathBuf),
+    #[error("TLS client verification setup: {0}")]
+    Verifier(String),
+}
+
+/// The file's bytes, or the error as Go writes it (`open PATH: no such file or directory`).
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("open {}: {}", path.display(), io_text(&e)))
 }
@@ -71,11 +96,11 @@ fn io_text(e: &io::Error) -> String {
     }
 }
 
-fn pair_error(detail: impl std::fmt::Display) -> String {
-    format!("error parsing X509 certificate/key pair: {detail}")
+fn pair_error(detail: impl std::fmt::Display) -> TlsError {
+    TlsError::Pair(detail.to_string())
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read_file(path).map_err(pair_error)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -89,7 +114,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read_file(path).map_err(pair_error)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
         pair_error(format!(
@@ -102,42 +127,36 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
 impl TlsServer {
     /// Loads the certificate, key and CA and builds the acceptor. The error is one line,
     /// naming the file at fault.
-    pub fn new(opts: &TlsOptions) -> Result<TlsServer, String> {
+    pub fn new(opts: &TlsOptions) -> Result<TlsServer, TlsError> {
         let (Some(cert_file), Some(key_file)) = (&opts.cert_file, &opts.key_file) else {
-            return Err("TLS Server certificate must be present and valid".to_string());
+            return Err(TlsError::MissingCertificate);
         };
         let certs = load_certs(cert_file)?;
         let key = load_key(key_file)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| format!("TLS configuration error: {e}"))?;
+            .map_err(TlsError::Config)?;
         let builder = if opts.verify {
             let Some(ca_file) = &opts.ca_file else {
-                return Err(
-                    "TLS verify requires ca_file: the authorities client certificates are \
-                     checked against"
-                        .to_string(),
-                );
+                return Err(TlsError::VerifyWithoutCa);
             };
             let mut roots = RootCertStore::empty();
-            let pem = read_file(ca_file).map_err(|e| format!("failed to parse root ca: {e}"))?;
+            let pem = read_file(ca_file).map_err(TlsError::RootCaFile)?;
+            let root_ca = |detail: String| TlsError::RootCa {
+                path: ca_file.clone(),
+                detail,
+            };
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert
-                    .map_err(|e| format!("failed to parse root ca {}: {e}", ca_file.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("failed to parse root ca {}: {e}", ca_file.display()))?;
+                let cert = cert.map_err(|e| root_ca(e.to_string()))?;
+                roots.add(cert).map_err(|e| root_ca(e.to_string()))?;
             }
             if roots.is_empty() {
-                return Err(format!(
-                    "failed to parse root ca certificate {}",
-                    ca_file.display()
-                ));
+                return Err(TlsError::NoRootCa(ca_file.clone()));
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| format!("TLS client verification setup: {e}"))?;
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         } else {
             builder.with_no_client_auth()

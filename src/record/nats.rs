@@ -108,8 +108,11 @@ impl Publisher for NatsPublisher {
         result.map_err(|e| PublishError::Fatal(e.to_string()))
     }
 
-    async fn flush(&mut self) -> Result<(), String> {
-        self.client.flush().await.map_err(|e| e.to_string())
+    async fn flush(&mut self) -> Result<(), PublishError> {
+        self.client
+            .flush()
+            .await
+            .map_err(|e| PublishError::Fatal(e.to_string()))
     }
 }
 

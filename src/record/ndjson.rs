@@ -55,13 +55,39 @@ fn encode_bytes(bytes: &[u8]) -> (String, Option<String>) {
     }
 }
 
-fn decode_bytes(text: &str, encoding: Option<&str>, field: &str) -> Result<Vec<u8>, String> {
+/// A line of NDJSON that is not a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("{0}")]
+    Json(String),
+    #[error("{field} is not valid base64: {detail}")]
+    Base64 { field: &'static str, detail: String },
+    #[error("unknown {field}_encoding {encoding:?}")]
+    UnknownEncoding {
+        field: &'static str,
+        encoding: String,
+    },
+    #[error("time {0:?} is not an RFC 3339 time after 1970")]
+    BadTime(String),
+    #[error("no time_ns or time")]
+    NoTime,
+}
+
+fn decode_bytes(
+    text: &str,
+    encoding: Option<&str>,
+    field: &'static str,
+) -> Result<Vec<u8>, LineError> {
     match encoding {
         None | Some(TEXT) | Some("utf8") | Some("utf-8") => Ok(text.as_bytes().to_vec()),
-        Some(B64) => BASE64
-            .decode(text)
-            .map_err(|e| format!("{field} is not valid base64: {e}")),
-        Some(other) => Err(format!("unknown {field}_encoding {other:?}")),
+        Some(B64) => BASE64.decode(text).map_err(|e| LineError::Base64 {
+            field,
+            detail: e.to_string(),
+        }),
+        Some(other) => Err(LineError::UnknownEncoding {
+            field,
+            encoding: other.to_string(),
+        }),
     }
 }
 
@@ -92,15 +118,15 @@ impl Line {
         }
     }
 
-    pub fn to_message(&self) -> Result<Message, String> {
+    pub fn to_message(&self) -> Result<Message, LineError> {
         let time_ns = match (self.time_ns, &self.time) {
             (Some(ns), _) => ns,
             (None, Some(t)) => chrono::DateTime::parse_from_rfc3339(t)
                 .ok()
                 .and_then(|d| d.timestamp_nanos_opt())
                 .and_then(|ns| u64::try_from(ns).ok())
-                .ok_or_else(|| format!("time {t:?} is not an RFC 3339 time after 1970"))?,
-            (None, None) => return Err("no time_ns or time".to_string()),
+                .ok_or_else(|| LineError::BadTime(t.clone()))?,
+            (None, None) => return Err(LineError::NoTime),
         };
         Ok(Message {
             time_ns,
@@ -128,8 +154,8 @@ pub enum NdjsonError {
     Open(#[from] OpenError),
     #[error("{0}")]
     Io(#[from] io::Error),
-    #[error("line {line}: {message}")]
-    Line { line: u64, message: String },
+    #[error("line {line}: {error}")]
+    Line { line: u64, error: LineError },
 }
 
 /// Writes every message of a recording as NDJSON; returns the count and the tail, if any.
@@ -175,11 +201,12 @@ pub fn import(input: impl BufRead, path: &Path) -> Result<u64, NdjsonError> {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |message: String| NdjsonError::Line {
+        let bad = |error: LineError| NdjsonError::Line {
             line: index as u64 + 1,
-            message,
+            error,
         };
-        let parsed: Line = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        let parsed: Line =
+            serde_json::from_str(&line).map_err(|e| bad(LineError::Json(e.to_string())))?;
         let message = parsed.to_message().map_err(bad)?;
         if let (Some(id), Some(name)) = (message.publisher, &parsed.publisher_name) {
             if named.insert(id) {

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::format::{self, MessageRef, Meta, Stats};
 use super::nats::headers_to_raw;
-use super::recorder::{RecordOptions, Recording};
+use super::recorder::{RecordError, RecordOptions, Recording};
 use crate::inspect::control::RecordCounters;
 use crate::proto::subject;
 
@@ -56,6 +56,24 @@ pub fn dedupe_patterns(patterns: &[String]) -> Vec<String> {
     out
 }
 
+/// Why recording from a server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteRecordError {
+    #[error("invalid subject pattern {0:?}")]
+    BadSubject(String),
+    #[error("can't subscribe to {pattern}: {source}")]
+    Subscribe {
+        pattern: String,
+        source: async_nats::SubscribeError,
+    },
+    #[error("can't reach the server: {0}")]
+    Unreachable(async_nats::client::FlushError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("the recording's writer task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
 /// Records from `client` into `path` until the duration, the count, `stop`, or the end of
 /// the subscriptions. `tick` is called about every 200 ms with the live counters.
 pub async fn record_remote(
@@ -66,7 +84,7 @@ pub async fn record_remote(
     slow_drops: Arc<AtomicU64>,
     stop: impl std::future::Future<Output = ()>,
     mut tick: impl FnMut(RecordCounters),
-) -> Result<RemoteOutcome, String> {
+) -> Result<RemoteOutcome, RemoteRecordError> {
     let mut patterns = if opts.subjects.is_empty() {
         vec![">".to_string()]
     } else {
@@ -74,23 +92,23 @@ pub async fn record_remote(
     };
     for p in &patterns {
         if !subject::is_valid_subject(p.as_bytes()) {
-            return Err(format!("invalid subject pattern {p:?}"));
+            return Err(RemoteRecordError::BadSubject(p.clone()));
         }
     }
     patterns = dedupe_patterns(&patterns);
     let mut subs = Vec::new();
     for p in &patterns {
-        subs.push(
-            client
-                .subscribe(p.clone())
-                .await
-                .map_err(|e| format!("can't subscribe to {p}: {e}"))?,
-        );
+        subs.push(client.subscribe(p.clone()).await.map_err(|source| {
+            RemoteRecordError::Subscribe {
+                pattern: p.clone(),
+                source,
+            }
+        })?);
     }
     client
         .flush()
         .await
-        .map_err(|e| format!("can't reach the server: {e}"))?;
+        .map_err(RemoteRecordError::Unreachable)?;
     let meta = Meta {
         source: "client".into(),
         server: server.to_string(),
@@ -102,7 +120,7 @@ pub async fn record_remote(
     if let Some(n) = opts.queue_messages {
         record_opts.queue_messages = n;
     }
-    let recording = Recording::start(path, &meta, &record_opts, None).map_err(|e| e.to_string())?;
+    let recording = Recording::start(path, &meta, &record_opts, None)?;
     let sink = recording.sink();
     let mut messages = futures_util::stream::select_all(subs);
     let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
@@ -157,10 +175,7 @@ pub async fn record_remote(
     sink.add_drops(slow - slow_seen.min(slow));
     drop(sink);
     tick(recording.counters());
-    let stats = tokio::task::spawn_blocking(move || recording.stop())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let stats = tokio::task::spawn_blocking(move || recording.stop()).await??;
     Ok(RemoteOutcome { stats, reason })
 }
 

@@ -26,17 +26,22 @@ pub enum Speed {
     Max,
 }
 
-impl std::str::FromStr for Speed {
-    type Err = String;
+/// A replay speed that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("speed {0:?} is not a positive number or \"max\"")]
+pub struct SpeedError(String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for Speed {
+    type Err = SpeedError;
+
+    fn from_str(s: &str) -> Result<Self, SpeedError> {
         if s.trim().eq_ignore_ascii_case("max") {
             return Ok(Speed::Max);
         }
         let t = s.trim().trim_end_matches(['x', 'X']);
         match t.parse::<f64>() {
             Ok(f) if f.is_finite() && f > 0.0 => Ok(Speed::Factor(f)),
-            _ => Err(format!("speed {s:?} is not a positive number or \"max\"")),
+            _ => Err(SpeedError(s.to_string())),
         }
     }
 }
@@ -76,7 +81,7 @@ pub trait Publisher: Send {
         message: &Message,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
     /// Waits until everything published has been handed to the server.
-    fn flush(&mut self) -> impl Future<Output = Result<(), String>> + Send;
+    fn flush(&mut self) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -382,7 +387,10 @@ async fn run<P: Publisher>(
         }
         pass += 1;
     }
-    publisher.flush().await.map_err(ReplayError::Publish)?;
+    publisher
+        .flush()
+        .await
+        .map_err(|e| ReplayError::Publish(e.to_string()))?;
     Ok(ReplayOutcome {
         sent: c.sent.load(Ordering::Relaxed),
         skipped: c.skipped.load(Ordering::Relaxed),

@@ -6,6 +6,19 @@ use std::str::FromStr;
 
 use crate::proto::subject;
 
+/// A `--subject` pattern or `--remap` rule that can't be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("remap {0:?} is not OLD=NEW")]
+    NotOldNew(String),
+    #[error("remap {remap:?}: {part:?} is not a valid subject")]
+    InvalidSubject { remap: String, part: String },
+    #[error("remap {0:?}: both sides need the same wildcards (`*` count and trailing `>`)")]
+    Wildcards(String),
+    #[error("invalid subject pattern {0:?}")]
+    InvalidPattern(String),
+}
+
 /// One `OLD=NEW` subject rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remap {
@@ -24,22 +37,23 @@ fn wildcards(tokens: &[Vec<u8>]) -> (usize, bool) {
 }
 
 impl FromStr for Remap {
-    type Err = String;
+    type Err = SelectError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, SelectError> {
         let (from, to) = s
             .split_once('=')
-            .ok_or_else(|| format!("remap {s:?} is not OLD=NEW"))?;
+            .ok_or_else(|| SelectError::NotOldNew(s.to_string()))?;
         for part in [from, to] {
             if !subject::is_valid_subject(part.as_bytes()) {
-                return Err(format!("remap {s:?}: {part:?} is not a valid subject"));
+                return Err(SelectError::InvalidSubject {
+                    remap: s.to_string(),
+                    part: part.to_string(),
+                });
             }
         }
         let (from, to) = (split(from.as_bytes()), split(to.as_bytes()));
         if wildcards(&from) != wildcards(&to) {
-            return Err(format!(
-                "remap {s:?}: both sides need the same wildcards (`*` count and trailing `>`)"
-            ));
+            return Err(SelectError::Wildcards(s.to_string()));
         }
         Ok(Remap { from, to })
     }
@@ -110,10 +124,10 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn new(patterns: &[String], remaps: Vec<Remap>) -> Result<Self, String> {
+    pub fn new(patterns: &[String], remaps: Vec<Remap>) -> Result<Self, SelectError> {
         for p in patterns {
             if !subject::is_valid_subject(p.as_bytes()) {
-                return Err(format!("invalid subject pattern {p:?}"));
+                return Err(SelectError::InvalidPattern(p.clone()));
             }
         }
         Ok(Selection {

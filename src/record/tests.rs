@@ -310,7 +310,7 @@ impl Publisher for Collect {
         Ok(())
     }
 
-    async fn flush(&mut self) -> Result<(), String> {
+    async fn flush(&mut self) -> Result<(), PublishError> {
         Ok(())
     }
 }

@@ -198,8 +198,9 @@ impl BrokerControl for RemoteControl {
                     queued_bytes: 0,
                 }),
                 Err(e) => {
-                    *failure.lock() = Some(e.clone());
-                    Err(ControlError::Failed(e))
+                    let text = e.to_string();
+                    *failure.lock() = Some(text.clone());
+                    Err(ControlError::Failed(text))
                 }
             };
             let _ = done_tx.send(result);

@@ -24,6 +24,42 @@ const CONNZ_LIMIT: usize = 1024;
 /// Replies gathered per request, at most (one per server).
 const MAX_REPLIES: usize = 512;
 
+/// Why a request to a deployment failed. The inventory shows it as text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PollError {
+    #[error("can't subscribe for replies: {0}")]
+    Subscribe(String),
+    #[error("can't send {subject}: {detail}")]
+    Send { subject: String, detail: String },
+    #[error("{url}: no answer within {} s", HTTP_TIMEOUT.as_secs())]
+    HttpTimeout { url: String },
+    #[error("{url}: bad URL: {detail}")]
+    BadUrl { url: String, detail: String },
+    #[error("{url}: only http:// monitoring URLs are supported")]
+    NotHttp { url: String },
+    #[error("{url}: no host")]
+    NoHost { url: String },
+    /// Connecting, the HTTP exchange or reading the body failed.
+    #[error("{url}: {detail}")]
+    Http { url: String, detail: String },
+    #[error("{url}: HTTP {status}")]
+    Status {
+        url: String,
+        status: hyper::StatusCode,
+    },
+    #[error("{url}: not nats-server JSON: {detail}")]
+    NotJson { url: String, detail: String },
+    #[error("the server did not answer the kick request")]
+    KickTimeout,
+    #[error("kick failed: {0}")]
+    Kick(String),
+    #[error("unreadable kick reply: {0}")]
+    KickReply(String),
+    /// The server refused, in its words.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// nats-server's envelope around a `$SYS` reply.
 #[derive(Debug, Deserialize)]
 struct ApiResponse<T> {
@@ -50,16 +86,19 @@ pub async fn gather(
     subject: &str,
     body: Bytes,
     window: Duration,
-) -> Result<Vec<async_nats::Message>, String> {
+) -> Result<Vec<async_nats::Message>, PollError> {
     let inbox = client.new_inbox();
     let mut sub = client
         .subscribe(inbox.clone())
         .await
-        .map_err(|e| format!("can't subscribe for replies: {e}"))?;
+        .map_err(|e| PollError::Subscribe(e.to_string()))?;
     client
         .publish_with_reply(subject.to_string(), inbox, body)
         .await
-        .map_err(|e| format!("can't send {subject}: {e}"))?;
+        .map_err(|e| PollError::Send {
+            subject: subject.to_string(),
+            detail: e.to_string(),
+        })?;
     let mut replies = Vec::new();
     let deadline = tokio::time::Instant::now() + window;
     while replies.len() < MAX_REPLIES {
@@ -126,11 +165,11 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
     let (varz, connz) = tokio::join!(varz, connz);
     match varz {
         Ok(replies) => result.varz = decode("VARZ", &replies, &mut result.errors),
-        Err(e) => result.errors.push(e),
+        Err(e) => result.errors.push(e.to_string()),
     }
     match connz {
         Ok(replies) => result.connz = decode("CONNZ", &replies, &mut result.errors),
-        Err(e) => result.errors.push(e),
+        Err(e) => result.errors.push(e.to_string()),
     }
     if result.varz.is_empty() && result.errors.is_empty() {
         result
@@ -156,47 +195,65 @@ pub async fn poll_http(urls: &[String]) -> PollResult {
         let (varz, connz, routez) = tokio::join!(varz, connz, routez);
         match varz {
             Ok(v) => result.varz.push(v),
-            Err(e) => result.errors.push(e),
+            Err(e) => result.errors.push(e.to_string()),
         }
         match connz {
             Ok(c) => result.connz.push(c),
-            Err(e) => result.errors.push(e),
+            Err(e) => result.errors.push(e.to_string()),
         }
         match routez {
             Ok(r) => result.routez.push(r),
-            Err(e) => result.errors.push(e),
+            Err(e) => result.errors.push(e.to_string()),
         }
     }
     result.errors.dedup();
     result
 }
 
-async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, String> {
+async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, PollError> {
     let body = tokio::time::timeout(HTTP_TIMEOUT, http_get(url))
         .await
-        .map_err(|_| format!("{url}: no answer within {} s", HTTP_TIMEOUT.as_secs()))??;
-    serde_json::from_slice(&body).map_err(|e| format!("{url}: not nats-server JSON: {e}"))
+        .map_err(|_| PollError::HttpTimeout {
+            url: url.to_string(),
+        })??;
+    serde_json::from_slice(&body).map_err(|e| PollError::NotJson {
+        url: url.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 /// A plain HTTP/1.1 GET (monitoring endpoints are served without TLS by default).
-pub async fn http_get(url: &str) -> Result<Bytes, String> {
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("{url}: bad URL: {e}"))?;
+pub async fn http_get(url: &str) -> Result<Bytes, PollError> {
+    let http = |detail: String| PollError::Http {
+        url: url.to_string(),
+        detail,
+    };
+    let uri: hyper::Uri =
+        url.parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| PollError::BadUrl {
+                url: url.to_string(),
+                detail: e.to_string(),
+            })?;
     if uri.scheme_str() != Some("http") {
-        return Err(format!("{url}: only http:// monitoring URLs are supported"));
+        return Err(PollError::NotHttp {
+            url: url.to_string(),
+        });
     }
     let host = uri
         .host()
-        .ok_or_else(|| format!("{url}: no host"))?
+        .ok_or_else(|| PollError::NoHost {
+            url: url.to_string(),
+        })?
         .trim_matches(|c| c == '[' || c == ']')
         .to_string();
     let port = uri.port_u16().unwrap_or(80);
     let stream = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| http(e.to_string()))?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| http(e.to_string()))?;
     // The connection task ends with the response (the request says `close`).
     tokio::spawn(async move {
         let _ = conn.await;
@@ -212,24 +269,27 @@ pub async fn http_get(url: &str) -> Result<Bytes, String> {
         .header(hyper::header::HOST, authority)
         .header(hyper::header::CONNECTION, "close")
         .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| http(e.to_string()))?;
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| http(e.to_string()))?;
     if !response.status().is_success() {
-        return Err(format!("{url}: HTTP {}", response.status()));
+        return Err(PollError::Status {
+            url: url.to_string(),
+            status: response.status(),
+        });
     }
     let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| http(e.to_string()))?;
     Ok(body.to_bytes())
 }
 
 /// Asks server `server_id` to disconnect its client `cid` (nats-server 2.10 and later,
 /// system account only).
-pub async fn kick(client: &async_nats::Client, server_id: &str, cid: u64) -> Result<(), String> {
+pub async fn kick(client: &async_nats::Client, server_id: &str, cid: u64) -> Result<(), PollError> {
     let subject = format!("$SYS.REQ.SERVER.{server_id}.KICK");
     let body = serde_json::json!({ "cid": cid }).to_string();
     let reply = tokio::time::timeout(
@@ -237,12 +297,12 @@ pub async fn kick(client: &async_nats::Client, server_id: &str, cid: u64) -> Res
         client.request(subject, Bytes::from(body)),
     )
     .await
-    .map_err(|_| "the server did not answer the kick request".to_string())?
-    .map_err(|e| format!("kick failed: {e}"))?;
-    let r: ApiResponse<serde_json::Value> = serde_json::from_slice(&reply.payload)
-        .map_err(|e| format!("unreadable kick reply: {e}"))?;
+    .map_err(|_| PollError::KickTimeout)?
+    .map_err(|e| PollError::Kick(e.to_string()))?;
+    let r: ApiResponse<serde_json::Value> =
+        serde_json::from_slice(&reply.payload).map_err(|e| PollError::KickReply(e.to_string()))?;
     match r.error {
-        Some(e) => Err(e.description),
+        Some(e) => Err(PollError::Refused(e.description)),
         None => Ok(()),
     }
 }

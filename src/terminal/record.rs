@@ -205,7 +205,8 @@ async fn record(cmd: RecordCmd) -> Result<ExitCode, String> {
             ))
         },
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     let s = outcome.stats;
     let why = match outcome.reason {
         StopReason::Duration => "duration reached",
@@ -225,7 +226,7 @@ async fn record(cmd: RecordCmd) -> Result<ExitCode, String> {
 }
 
 async fn replay(cmd: ReplayCmd) -> Result<ExitCode, String> {
-    let selection = Selection::new(&cmd.subjects, cmd.remaps)?;
+    let selection = Selection::new(&cmd.subjects, cmd.remaps).map_err(|e| e.to_string())?;
     // Check the file before connecting.
     crate::record::reader::Reader::open(&cmd.file)
         .map_err(|e| format!("{}: {e}", cmd.file.display()))?;

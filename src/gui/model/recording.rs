@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::gui::state::{MessageRow, RECEIVERS_UNKNOWN};
 use crate::proto::subject;
 use crate::record::format::Message;
-use crate::record::select::Remap;
+use crate::record::select::{Remap, SelectError};
 use crate::record::Progress;
 
 /// The file extension the recording format docs use.
@@ -126,7 +126,7 @@ pub fn parse_patterns(text: &str) -> (Vec<String>, Vec<String>) {
 }
 
 /// Remap rules `OLD=NEW` typed into one field, separated by spaces, commas or lines.
-pub fn parse_remaps(text: &str) -> Result<Vec<Remap>, String> {
+pub fn parse_remaps(text: &str) -> Result<Vec<Remap>, SelectError> {
     text.split([' ', ',', '\n', '\t'])
         .filter(|r| !r.is_empty())
         .map(str::parse)

@@ -829,7 +829,7 @@ impl RecordingsPanel {
                     .labelled_by(l.id)
                     .on_hover_text("A factor (0.5, 2.5x) or max; a change applies at once");
                     if let Err(e) = &speed {
-                        ui.label(RichText::new(e).color(NO_INTEREST));
+                        ui.label(RichText::new(e.to_string()).color(NO_INTEREST));
                     }
                 });
                 ui.end_row();
@@ -872,7 +872,7 @@ impl RecordingsPanel {
                         "OLD=NEW rules; wildcards carry over in order, the first match wins",
                     );
                     if let Err(e) = &remaps {
-                        ui.label(RichText::new(e).color(NO_INTEREST));
+                        ui.label(RichText::new(e.to_string()).color(NO_INTEREST));
                     }
                 });
                 ui.end_row();
@@ -966,7 +966,7 @@ impl RecordingsPanel {
         let selection = match Selection::new(&patterns, remaps) {
             Ok(s) => s,
             Err(e) => {
-                self.replay_result = Some(Err(e));
+                self.replay_result = Some(Err(e.to_string()));
                 return;
             }
         };
