@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// The server a client connects to when none is named: the embedded broker's default
+/// address (`crate::options::DEFAULT_HOST` and `DEFAULT_PORT`).
+pub const DEFAULT_SERVER_URL: &str = "nats://127.0.0.1:4222";
+
 /// Why a connection could not be made or its options could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -32,7 +36,7 @@ pub enum ConnectError {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConnectArgs {
     /// Server URL(s), comma separated
-    #[arg(short = 's', long = "server", default_value = "nats://127.0.0.1:4222")]
+    #[arg(short = 's', long = "server", default_value = DEFAULT_SERVER_URL)]
     pub server: String,
     /// Username
     #[arg(long)]
@@ -151,5 +155,19 @@ impl ConnectArgs {
             _ => return Err(ConnectError::CertWithoutKey),
         }
         Ok(opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{DEFAULT_HOST, DEFAULT_PORT};
+
+    #[test]
+    fn the_default_server_is_the_embedded_brokers_default_address() {
+        assert_eq!(
+            DEFAULT_SERVER_URL,
+            format!("nats://{DEFAULT_HOST}:{DEFAULT_PORT}")
+        );
     }
 }

@@ -110,7 +110,7 @@ pub struct RemoteFields {
 impl Default for RemoteFields {
     fn default() -> Self {
         RemoteFields {
-            server: "nats://127.0.0.1:4222".into(),
+            server: crate::connect::DEFAULT_SERVER_URL.into(),
             user: String::new(),
             password: String::new(),
             token: String::new(),
