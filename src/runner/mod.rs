@@ -302,6 +302,11 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
         runtime.handle().clone(),
         plan.clone(),
     ));
+    // Installed before the broker starts: a signal that arrives meanwhile waits for it.
+    let signals = {
+        let _runtime = runtime.enter();
+        Signals::install()
+    };
     let first = runtime.block_on(launcher.start(plan.clone(), record));
     let (source, broker_error) = match first {
         Ok(source) => (source, None),
@@ -309,7 +314,7 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
     };
     // Ctrl-C or SIGTERM: close the window, which stops the broker cleanly below.
     let window = Arc::new(std::sync::OnceLock::<egui::Context>::new());
-    runtime.spawn(close_window_on_signal(window.clone()));
+    runtime.spawn(close_window_on_signal(signals, window.clone()));
     let ctx = crate::gui::GuiContext {
         source,
         runtime: runtime.handle().clone(),
@@ -329,33 +334,12 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
     window_exit_code(outcome)
 }
 
-/// Waits for Ctrl-C or SIGTERM, then asks the window to close (which saves its settings
+/// Waits for SIGINT or SIGTERM, then asks the window to close (which saves its settings
 /// and lets the broker shut down cleanly); leaves at once if there is no window yet, and
 /// after a few seconds if the window does not close.
 #[cfg(feature = "gui")]
-async fn close_window_on_signal(window: Arc<std::sync::OnceLock<egui::Context>>) {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match term.as_mut() {
-                Some(term) => {
-                    term.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => log_info!("Trapped \"interrupt\" signal"),
-            _ = terminated => log_info!("Trapped \"terminated\" signal"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        log_info!("Trapped \"interrupt\" signal");
-    }
+async fn close_window_on_signal(signals: Signals, window: Arc<std::sync::OnceLock<egui::Context>>) {
+    signals.stop_requested().await;
     let Some(ctx) = window.get() else {
         std::process::exit(0);
     };

@@ -78,6 +78,39 @@ impl Signals {
     }
 }
 
+impl Signals {
+    /// For the app: waits until the process is asked to stop (SIGINT, SIGTERM), reopening
+    /// the log on SIGUSR1 meanwhile. SIGHUP and SIGUSR2 are logged and ignored: the window's
+    /// broker is restarted from the window, not reloaded.
+    pub async fn stop_requested(self) {
+        #[cfg(unix)]
+        {
+            let Some([mut int, mut term, mut usr1, mut hup, mut usr2]) = self.streams else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::select! {
+                    _ = int.recv() => { log_info!("Trapped \"interrupt\" signal"); return; }
+                    _ = term.recv() => { log_info!("Trapped \"terminated\" signal"); return; }
+                    _ = usr1.recv() => {
+                        log_info!("Reopening log file");
+                        if let Err(e) = crate::logging::reopen() {
+                            log_error!("Could not reopen log file: {}", e);
+                        }
+                    }
+                    _ = hup.recv() => log_info!("Reload is not supported in the app: restart it"),
+                    _ = usr2.recv() => log_info!("Lame duck mode is not supported in the app"),
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            crate::log_info!("Trapped \"interrupt\" signal");
+        }
+    }
+}
+
 /// `--signal COMMAND[=PID|=PIDFILE]`: sends the command's signal to a running server.
 /// Without a PID, the single other running `switchboard`/`nats-server` process is the target.
 pub fn send(request: &crate::cli::SignalRequest) -> ExitCode {
