@@ -12,81 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::{Client, ConnectOptions, HeaderMap, Subscriber};
+use async_nats::{ConnectOptions, HeaderMap};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use support::{for_each_target_async, RawConn, ServerInfo, ServerOpts};
+use support::clients::{
+    assert_no_message, connect, connect_with, flush, next, sync, sync_no_echo, STEP,
+};
+use support::{
+    for_each_target_async, try_wait_for_async, wait_until_async, RawConn, ServerInfo, ServerOpts,
+};
 use tokio::time::timeout;
-
-const STEP: Duration = Duration::from_secs(5);
-
-async fn connect(s: &ServerInfo) -> Client {
-    connect_with(s, ConnectOptions::new()).await
-}
-
-async fn connect_with(s: &ServerInfo, opts: ConnectOptions) -> Client {
-    timeout(
-        STEP,
-        opts.connection_timeout(Duration::from_secs(3))
-            .max_reconnects(0)
-            .connect(s.url()),
-    )
-    .await
-    .expect("connect timed out")
-    .unwrap_or_else(|e| panic!("connect to {}: {e}", s.url()))
-}
-
-async fn next(sub: &mut Subscriber) -> async_nats::Message {
-    timeout(STEP, sub.next())
-        .await
-        .expect("no message within 5 s")
-        .expect("subscription ended unexpectedly")
-}
-
-/// Client-side flush only: async-nats' `flush` waits for the socket write,
-/// not for a server round trip.
-async fn flush(c: &Client) {
-    timeout(STEP, c.flush())
-        .await
-        .expect("flush timed out")
-        .expect("flush failed");
-}
-
-/// Server round trip: once this returns, the server has processed everything
-/// `c` sent before (e.g. its SUBs are registered). Uses an echoed message on a
-/// fresh inbox, so it needs echo enabled.
-async fn sync(c: &Client) {
-    let inbox = c.new_inbox();
-    let mut probe = c.subscribe(inbox.clone()).await.unwrap();
-    c.publish(inbox, Bytes::new()).await.unwrap();
-    timeout(STEP, probe.next())
-        .await
-        .expect("sync probe not echoed within 5 s")
-        .expect("sync probe subscription ended");
-}
-
-/// Server round trip for a client without echo: a request nobody serves is
-/// answered by the server's no-responders status after it processed
-/// everything sent before.
-async fn sync_no_echo(c: &Client) {
-    let subject = format!("sync.nobody.{}", c.new_inbox());
-    let err = timeout(STEP, c.request(subject, Bytes::new()))
-        .await
-        .expect("sync request timed out")
-        .expect_err("sync request must get no responders");
-    assert_eq!(
-        err.kind(),
-        async_nats::RequestErrorKind::NoResponders,
-        "got {err}"
-    );
-}
-
-/// Asserts that no message arrives within `ms` milliseconds.
-async fn assert_no_message(sub: &mut Subscriber, ms: u64) {
-    if let Ok(Some(m)) = timeout(Duration::from_millis(ms), sub.next()).await {
-        panic!("unexpected message on {}: {:?}", m.subject, m.payload);
-    }
-}
 
 #[test]
 fn wildcard_subscriptions() {
@@ -175,17 +110,17 @@ fn queue_group_distribution() {
 
             let mut per_member = [0usize; MEMBERS];
             let mut seen = HashSet::new();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while seen.len() < N && Instant::now() < deadline {
-                let Ok(Some((member, n))) = timeout(STEP, rx.recv()).await else {
-                    break;
-                };
-                assert!(
-                    seen.insert(n),
-                    "message {n} delivered twice in the queue group"
-                );
-                per_member[member] += 1;
-            }
+            try_wait_for_async(Duration::from_secs(20), async || {
+                while let Ok((member, n)) = rx.try_recv() {
+                    assert!(
+                        seen.insert(n),
+                        "message {n} delivered twice in the queue group"
+                    );
+                    per_member[member] += 1;
+                }
+                (seen.len() >= N).then_some(())
+            })
+            .await;
             assert_eq!(
                 seen.len(),
                 N,
@@ -500,16 +435,12 @@ fn slow_consumer_is_disconnected_others_unaffected() {
             // backlog stays far below max_pending while the slow one fills up.
             if i >= received.load(Ordering::Acquire) + WINDOW {
                 flush(&p).await;
-                for _ in 0..100_000 {
-                    if i < received.load(Ordering::Acquire) + WINDOW {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "flood did not finish in time (at #{i})"
-                    );
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+                wait_until_async(
+                    &format!("the fast subscriber to catch up (flood at #{i})"),
+                    deadline.saturating_duration_since(Instant::now()),
+                    async || i < received.load(Ordering::Acquire) + WINDOW,
+                )
+                .await;
             }
             body[..8].copy_from_slice(&i.to_be_bytes());
             p.publish("flood", Bytes::copy_from_slice(&body))

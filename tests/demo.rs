@@ -2,11 +2,16 @@
 //! the embedded broker's snapshots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::time::Duration;
+
+use support::try_wait_for_async;
 
 use switchboard::broker::BrokerHandle;
 use switchboard::demo::Demo;
 use switchboard::embedded::sampler::Sampler;
+use switchboard::inspect::snapshot::Snapshot;
 use switchboard::options::Options;
 
 #[tokio::test]
@@ -22,23 +27,57 @@ async fn demo_shows_every_pattern() {
     let url = format!("nats://{}", handle.local_addr());
     let demo = Demo::start(&url).await.unwrap();
     let mut sampler = Sampler::new(server.clone(), None);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let snapshot = loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let snap = sampler.sample();
+    // Every pattern seen, and the listeners of each in place (the demo clients subscribe on
+    // tasks of their own, so a snapshot may come before all of them are).
+    let complete = |snap: &Snapshot| {
         let replied = snap
             .latency
             .iter()
             .any(|l| l.subject == "demo.svc.add" && l.replies > 0);
         let subjects = |prefix: &str| snap.subjects.iter().any(|s| s.subject.starts_with(prefix));
-        if replied && subjects("demo.jobs.") && subjects("demo.chat.") && subjects("demo.audit") {
-            break snap;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "demo traffic incomplete"
-        );
+        let workers = snap
+            .queue_groups
+            .iter()
+            .any(|g| g.queue == "workers" && g.members.len() == 3);
+        let listened = snap
+            .subjects
+            .iter()
+            .any(|s| s.subject == "demo.sensors.lab.temperature" && s.subscribers == 2);
+        replied
+            && workers
+            && listened
+            && subjects("demo.jobs.")
+            && subjects("demo.chat.")
+            && subjects("demo.audit")
     };
+    let mut last = None;
+    let snapshot = try_wait_for_async(Duration::from_secs(10), async || {
+        let snap = sampler.sample();
+        if complete(&snap) {
+            return Some(snap);
+        }
+        last = Some(snap);
+        None
+    })
+    .await
+    .unwrap_or_else(|| {
+        let last = last.unwrap_or_default();
+        panic!(
+            "demo traffic incomplete; subjects: {:?}, queue groups: {:?}, latency: {:?}",
+            last.subjects
+                .iter()
+                .map(|s| (&s.subject, s.subscribers))
+                .collect::<Vec<_>>(),
+            last.queue_groups
+                .iter()
+                .map(|g| (&g.queue, g.members.len()))
+                .collect::<Vec<_>>(),
+            last.latency
+                .iter()
+                .map(|l| (&l.subject, l.replies))
+                .collect::<Vec<_>>(),
+        )
+    });
     assert!(snapshot
         .connections
         .iter()

@@ -6,11 +6,11 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::RawConn;
+use support::{selected_targets, try_wait_for, wait_for, RawConn, Target};
 
 /// A directory holding a `nats-server` symlink to our binary.
 fn dropin_dir() -> tempfile::TempDir {
@@ -40,15 +40,13 @@ impl Drop for Running {
 
 /// Waits (bounded) until `path` holds a line containing `needle`; returns the whole file.
 fn wait_for_line(path: &Path, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.lines().any(|l| l.contains(needle)) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "no {needle:?} in log:\n{text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut text = String::new();
+    try_wait_for(Duration::from_secs(10), || {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines().any(|l| l.contains(needle)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no {needle:?} in log:\n{text}"));
+    text
 }
 
 /// The address from the line tools wait for: `... Listening for client connections on H:P`.
@@ -61,14 +59,7 @@ fn listening_addr(log: &str) -> std::net::SocketAddr {
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "process did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("the process to exit", limit, || child.try_wait().unwrap())
 }
 
 #[test]
@@ -137,16 +128,23 @@ fn stderr_log_lines_without_log_file() {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut server = Running(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !seen.iter().any(|l: &String| l.contains("Server is ready")) {
-        assert!(Instant::now() < deadline);
-        match lines.next() {
-            Some(Ok(line)) => seen.push(line),
-            _ => panic!("stderr ended early: {seen:?}"),
+    // Read on a thread of its own, so that the wait below stays bounded.
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
         }
-    }
+    });
+    let mut seen = Vec::new();
+    try_wait_for(Duration::from_secs(10), || {
+        seen.extend(lines.try_iter());
+        seen.iter()
+            .any(|l| l.contains("Server is ready"))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no \"Server is ready\" on stderr: {seen:?}"));
     let text = seen.join("\n");
     assert!(
         text.contains("Listening for client connections on 127.0.0.1:"),
@@ -236,16 +234,16 @@ fn version_and_unknown_flag() {
 }
 
 /// SIGUSR2 (sent with `--signal ldm=PID`): INFO with `ldm:true` to every client, then the
-/// clients are closed and the server exits. Checked on switchboard and, when
-/// NATS_SERVER_BIN is set, on nats-server.
+/// clients are closed and the server exits with code 0, as nats-server 2.15.1 does. Checked
+/// on every selected target (switchboard started as `nats-server`, and the reference).
 #[test]
 fn lame_duck_mode() {
     let dir = dropin_dir();
-    let mut binaries = vec![dir.path().join("nats-server")];
-    if let Some(reference) = std::env::var_os("NATS_SERVER_BIN").filter(|p| !p.is_empty()) {
-        binaries.push(PathBuf::from(reference));
-    }
-    for binary in binaries {
+    for target in selected_targets() {
+        let binary = match &target {
+            Target::Switchboard => dir.path().join("nats-server"),
+            Target::Reference(path) => path.clone(),
+        };
         let conf = dir.path().join("ldm.conf");
         std::fs::write(
             &conf,
@@ -265,29 +263,43 @@ fn lame_duck_mode() {
         let mut server = Running(child);
         let text = wait_for_line(&log, "Server is ready");
         let addr = listening_addr(&text);
-        let mut conn = RawConn::connect(addr, "ldm");
+        let mut conn = RawConn::connect(addr, target.name());
         conn.send("CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
-        assert_eq!(conn.read_line(), b"PONG\r\n", "{}", binary.display());
+        assert_eq!(conn.read_line(), b"PONG\r\n", "{target}");
         // The async INFO that follows the first PONG to a protocol-1 client.
         let connect_info = conn.read_line();
-        assert!(connect_info.starts_with(b"INFO "), "{}", binary.display());
-        let status = nats_server(dir.path())
+        assert!(connect_info.starts_with(b"INFO "), "{target}");
+        let sent = Command::new(&binary)
             .arg("--signal")
             .arg(format!("ldm={}", server.0.id()))
-            .status()
+            .stdin(Stdio::null())
+            .output()
             .unwrap();
-        assert!(status.success());
+        assert!(sent.status.success(), "[{target}] --signal ldm: {sent:?}");
+        // A signal sent is said with the exit code alone, as nats-server does.
+        assert!(
+            sent.stdout.is_empty() && sent.stderr.is_empty(),
+            "[{target}] --signal ldm printed: {sent:?}"
+        );
         let info = conn.read_line_within(Duration::from_secs(5)).unwrap();
         let text = String::from_utf8_lossy(&info);
         assert!(
             text.starts_with("INFO ") && text.contains("\"ldm\":true"),
-            "{text}"
+            "[{target}] {text}"
         );
         conn.expect_closed();
         let status = wait_exit(&mut server.0, Duration::from_secs(10));
-        assert!(status.success() || status.code().is_some(), "{status:?}");
+        eprintln!("[{target}] exit status after lame duck mode: {status:?}");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "[{target}] the exit code after lame duck mode: {status:?}"
+        );
         let text = std::fs::read_to_string(&log).unwrap();
-        assert!(text.contains("Entering lame duck mode"), "{text}");
+        assert!(
+            text.contains("Entering lame duck mode"),
+            "[{target}] {text}"
+        );
     }
 }
 

@@ -1,18 +1,24 @@
 //! The inspector against the real engine and real clients: the broker runs in-process on a
 //! free port (multi-thread tokio runtime), the app is the real one with its own async-nats
 //! client, and other async-nats clients make the traffic. egui_kittest drives the window by
-//! label and role. Snapshots arrive every 250 ms, so every wait steps the window in a loop
-//! bounded in steps and time.
+//! label and role. Snapshots arrive every 250 ms, so every wait steps the window until what
+//! it waits for is there, bounded in time (`gui::wait_until`).
 #![cfg(feature = "gui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/gui.rs"]
+mod gui;
+mod support;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use futures_util::StreamExt;
+
+use gui::{cell, click, go, has, has_containing, type_into, wait_until};
 
 use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;
@@ -20,11 +26,6 @@ use switchboard::demo::DemoSwitch;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::options::Options;
-
-/// The longest any wait may take (a slow, shared machine).
-const PATIENCE: Duration = Duration::from_secs(20);
-/// Pause between frames while waiting for data.
-const STEP_PAUSE: Duration = Duration::from_millis(40);
 
 struct Live {
     harness: Harness<'static, InspectorApp>,
@@ -91,74 +92,10 @@ impl Drop for Live {
     }
 }
 
-/// Steps the window until `done` holds, at most [`PATIENCE`].
-fn wait_until(
-    harness: &mut Harness<'static, InspectorApp>,
-    what: &str,
-    done: impl Fn(&Harness<'static, InspectorApp>) -> bool,
-) {
-    let deadline = Instant::now() + PATIENCE;
-    for _ in 0..2000 {
-        harness.step();
-        if done(harness) {
-            harness.run_ok();
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(STEP_PAUSE);
-    }
-    panic!("gave up waiting for {what}");
-}
-
-fn has(harness: &Harness<'static, InspectorApp>, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
-fn has_containing(harness: &Harness<'static, InspectorApp>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
-}
-
 impl Live {
     fn client(&self, name: &str) -> async_nats::Client {
-        let url = self.url.clone();
-        let name = name.to_string();
         self.runtime
-            .block_on(async move {
-                tokio::time::timeout(
-                    Duration::from_secs(10),
-                    async_nats::ConnectOptions::new().name(name).connect(url),
-                )
-                .await
-            })
-            .expect("connect in time")
-            .unwrap()
-    }
-
-    /// Clicks a navigation entry (not the view's heading of the same name).
-    fn go(&mut self, view: &str) {
-        let node = self
-            .harness
-            .get_all_by_label(view)
-            .find(|n| n.accesskit_node().role() != Role::Label)
-            .unwrap_or_else(|| panic!("no navigation entry {view:?}"));
-        node.click();
-        self.harness.run_ok();
-    }
-
-    fn type_into(&mut self, label: &str, text: &str) {
-        let field = self.harness.get_by_label(label);
-        field.focus();
-        self.harness.run_ok();
-        let field = self.harness.get_by_label(label);
-        field.type_text(text);
-        self.harness.run_ok();
-    }
-
-    fn click(&mut self, label: &str) {
-        self.harness
-            .get_by_role_and_label(Role::Button, label)
-            .click();
-        self.harness.run_ok();
+            .block_on(support::clients::connect_named(&self.url, name))
     }
 }
 
@@ -166,7 +103,7 @@ impl Live {
 fn a_named_client_appears_in_connections() {
     let mut live = live();
     let _client = live.client("inventory-service");
-    live.go("Connections");
+    go(&mut live.harness, "Connections");
     wait_until(&mut live.harness, "the client in the table", |h| {
         has(h, "inventory-service")
     });
@@ -188,10 +125,10 @@ fn a_message_from_the_form_reaches_a_subscriber_and_the_views() {
         .unwrap();
     live.runtime.block_on(listener.flush()).unwrap();
 
-    live.go("Publish & Request");
-    live.type_into("Subject", "greet.joe");
-    live.type_into("Payload", "hello from the form");
-    live.click("Publish");
+    go(&mut live.harness, "Publish & Request");
+    type_into(&mut live.harness, "Subject", "greet.joe");
+    type_into(&mut live.harness, "Payload", "hello from the form");
+    click(&mut live.harness, "Publish");
     wait_until(&mut live.harness, "the publish outcome", |h| {
         has(h, "published")
     });
@@ -203,12 +140,12 @@ fn a_message_from_the_form_reaches_a_subscriber_and_the_views() {
     assert_eq!(got.subject.as_str(), "greet.joe");
     assert_eq!(&got.payload[..], b"hello from the form");
 
-    live.go("Messages");
+    go(&mut live.harness, "Messages");
     wait_until(&mut live.harness, "the message in Messages", |h| {
         has(h, "greet.joe")
     });
 
-    live.go("Subjects");
+    go(&mut live.harness, "Subjects");
     wait_until(&mut live.harness, "the subject in the tree", |h| {
         has(h, "greet")
     });
@@ -237,10 +174,10 @@ fn a_request_from_the_form_shows_the_reply_and_its_latency() {
         }
     });
 
-    live.go("Publish & Request");
-    live.type_into("Subject", "svc.echo");
-    live.type_into("Payload", "ping 42");
-    live.click("Send request");
+    go(&mut live.harness, "Publish & Request");
+    type_into(&mut live.harness, "Subject", "svc.echo");
+    type_into(&mut live.harness, "Payload", "ping 42");
+    click(&mut live.harness, "Send request");
     wait_until(&mut live.harness, "the reply", |h| {
         h.query_all_by_value("echo: ping 42").next().is_some()
     });
@@ -253,11 +190,18 @@ fn a_request_from_the_form_shows_the_reply_and_its_latency() {
         "its round trip and size are shown"
     );
 
-    // The broker paired the request with its reply by itself.
-    live.go("Latency");
-    wait_until(&mut live.harness, "the service in Latency", |h| {
-        has(h, "svc.echo")
+    // The broker paired the request with its reply by itself: one request, one reply, no
+    // timeout. (A snapshot taken between the request and the reply shows no reply yet.)
+    go(&mut live.harness, "Latency");
+    wait_until(&mut live.harness, "the reply counted in Latency", |h| {
+        has(h, "svc.echo") && cell(h, "svc.echo", "replies") != "0"
     });
+    let counts = ["requests", "replies", "timeouts"].map(|c| cell(&live.harness, "svc.echo", c));
+    assert_eq!(
+        counts,
+        ["1", "1", "0"],
+        "requests, replies, timeouts of svc.echo"
+    );
 }
 
 #[test]
@@ -283,7 +227,7 @@ fn a_queue_group_of_three_shows_its_members_and_counts() {
         }
         dispatcher.flush().await.unwrap();
     });
-    live.go("Queue groups");
+    go(&mut live.harness, "Queue groups");
     wait_until(
         &mut live.harness,
         "the group with all its deliveries",
@@ -437,13 +381,13 @@ fn settings_file(dir: &std::path::Path) -> String {
 fn publish_templates_are_saved_loaded_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let mut live = live_with_settings(dir.path());
-    live.go("Publish & Request");
-    live.type_into("Subject", "orders.create");
-    live.type_into("Payload", r#"{"sku": 7}"#);
-    live.type_into("Template name", "create order");
+    go(&mut live.harness, "Publish & Request");
+    type_into(&mut live.harness, "Subject", "orders.create");
+    type_into(&mut live.harness, "Payload", r#"{"sku": 7}"#);
+    type_into(&mut live.harness, "Template name", "create order");
     live.harness.get_by_label("request").click();
     live.harness.run_ok();
-    live.click("Save template");
+    click(&mut live.harness, "Save template");
     assert!(has(&live.harness, "Load create order"));
     let saved = settings_file(dir.path());
     assert!(saved.contains("\"create order\""), "{saved}");
@@ -452,11 +396,11 @@ fn publish_templates_are_saved_loaded_and_deleted() {
     // A fresh window on the same folder lists it and fills the form from it.
     drop(live);
     let mut live = live_with_settings(dir.path());
-    live.go("Publish & Request");
-    live.click("Load create order");
+    go(&mut live.harness, "Publish & Request");
+    click(&mut live.harness, "Load create order");
     assert_eq!(live.harness.state().publish.subject, "orders.create");
     assert_eq!(live.harness.state().publish.payload, r#"{"sku": 7}"#);
-    live.click("Delete create order");
+    click(&mut live.harness, "Delete create order");
     assert!(!has(&live.harness, "Load create order"));
     assert!(!settings_file(dir.path()).contains("create order"));
 }
@@ -466,7 +410,7 @@ fn a_broken_settings_file_is_a_warning_and_theme_changes_are_saved() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("settings.json"), "{ this is not json").unwrap();
     let mut live = live_with_settings(dir.path());
-    live.go("Settings");
+    go(&mut live.harness, "Settings");
     assert!(
         has_containing(&live.harness, "Could not read the settings"),
         "the window says the file was not usable"

@@ -4,6 +4,10 @@
 #![cfg(feature = "gui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/gui.rs"]
+mod gui;
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,6 +15,7 @@ use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use futures_util::StreamExt;
+use gui::{go, has_containing, settle, type_into, wait_until};
 
 use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;
@@ -77,55 +82,11 @@ impl Drop for Rig {
 }
 
 impl Rig {
-    /// Clicks a button, tab or navigation entry by its text (not a plain label).
-    fn click(&mut self, text: &str) {
-        let node = self
-            .harness
-            .get_all_by_label(text)
-            .find(|n| n.accesskit_node().role() != Role::Label)
-            .unwrap_or_else(|| panic!("nothing to click named {text:?}"));
-        node.click();
-        self.settle();
-    }
-
-    /// Runs frames until the UI settles; a view that keeps animating (a progress bar while
-    /// a file loads or a replay runs on a slow machine) is fine: what the tests wait for,
-    /// they wait for explicitly with [`Rig::wait_until`].
-    fn settle(&mut self) {
-        let _ = self.harness.try_run();
-    }
-
-    fn type_into(&mut self, field: &str, text: &str) {
-        self.harness.get_by_label(field).focus();
-        self.settle();
-        self.harness.get_by_label(field).type_text(text);
-        self.settle();
-    }
-
-    fn has_containing(&self, text: &str) -> bool {
-        self.harness
-            .query_all_by_label_contains(text)
-            .next()
-            .is_some()
-    }
-
-    /// Steps frames until `done` holds, at most ten seconds.
-    fn wait_until(&mut self, what: &str, done: impl Fn(&InspectorApp) -> bool) {
-        for _ in 0..400 {
-            self.harness.step();
-            if done(self.harness.state()) {
-                self.settle();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("timed out waiting for {what}");
-    }
-
     fn client(&self) -> async_nats::Client {
-        self.runtime
-            .block_on(async_nats::connect(self.url.as_str()))
-            .unwrap()
+        self.runtime.block_on(support::clients::connect_url(
+            &self.url,
+            async_nats::ConnectOptions::new(),
+        ))
     }
 }
 
@@ -146,14 +107,14 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/gui.rec");
     let mut rig = rig();
-    rig.click("Record & replay");
+    go(&mut rig.harness, "Record & replay");
     rig.harness.state_mut().recordings.record_path = path.display().to_string();
-    rig.type_into("Subject patterns", "rec.>");
-    rig.click("Record");
-    rig.wait_until("the recording to start", |app| {
-        app.recordings.live.is_some()
+    type_into(&mut rig.harness, "Subject patterns", "rec.>");
+    go(&mut rig.harness, "Record");
+    wait_until(&mut rig.harness, "the recording to start", |h| {
+        h.state().recordings.live.is_some()
     });
-    assert!(rig.has_containing("REC 0 msgs"));
+    assert!(has_containing(&rig.harness, "REC 0 msgs"));
 
     let client = rig.client();
     rig.runtime.block_on(async {
@@ -168,17 +129,18 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
             .unwrap();
         client.flush().await.unwrap();
     });
-    rig.wait_until("three messages counted", |app| {
-        app.recordings
+    wait_until(&mut rig.harness, "three messages counted", |h| {
+        h.state()
+            .recordings
             .live
             .as_ref()
             .is_some_and(|l| l.counters.messages == 3)
     });
-    assert!(rig.has_containing("REC 3 msgs"));
+    assert!(has_containing(&rig.harness, "REC 3 msgs"));
     assert!(rig.harness.query_by_label("Dropped").is_some());
 
     // The indicator leads back to the view from anywhere.
-    rig.click("Overview");
+    go(&mut rig.harness, "Overview");
     assert_eq!(rig.harness.state().view, View::Overview);
     let badge = rig
         .harness
@@ -186,18 +148,18 @@ fn records_from_the_window_with_live_counters_and_a_status_indicator() {
         .next()
         .unwrap();
     badge.click();
-    rig.settle();
+    settle(&mut rig.harness);
     assert_eq!(rig.harness.state().view, View::Recordings);
 
-    rig.click("Stop recording");
-    rig.wait_until("the recording to stop", |app| {
-        app.recordings.finished.is_some()
+    go(&mut rig.harness, "Stop recording");
+    wait_until(&mut rig.harness, "the recording to stop", |h| {
+        h.state().recordings.finished.is_some()
     });
     let finished = rig.harness.state().recordings.finished.clone().unwrap();
     assert_eq!(finished.counters.messages, 3);
     assert_eq!(finished.counters.drops, 0);
-    assert!(rig.has_containing("Saved 3 messages"));
-    assert!(!rig.has_containing("REC "));
+    assert!(has_containing(&rig.harness, "Saved 3 messages"));
+    assert!(!has_containing(&rig.harness, "REC "));
 
     let recorded = messages(&path);
     let subjects: Vec<&[u8]> = recorded.iter().map(|m| m.subject.as_slice()).collect();
@@ -217,9 +179,12 @@ fn bad_subjects_and_unwritable_files_are_shown_not_fatal() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let mut rig = rig();
-    rig.click("Record & replay");
-    rig.type_into("Subject patterns", "ok.> bad..subject");
-    assert!(rig.has_containing("not a valid subject: bad..subject"));
+    go(&mut rig.harness, "Record & replay");
+    type_into(&mut rig.harness, "Subject patterns", "ok.> bad..subject");
+    assert!(has_containing(
+        &rig.harness,
+        "not a valid subject: bad..subject"
+    ));
     let record = rig
         .harness
         .get_all_by_label("Record")
@@ -230,10 +195,12 @@ fn bad_subjects_and_unwritable_files_are_shown_not_fatal() {
     rig.harness.state_mut().recordings.record_subjects.clear();
     // A file where a folder should be: the file can't be created.
     rig.harness.state_mut().recordings.record_path = file.join("x.rec").display().to_string();
-    rig.settle();
-    rig.click("Record");
-    rig.wait_until("the error", |app| app.recordings.record_error.is_some());
-    assert!(rig.has_containing("can't start recording"));
+    settle(&mut rig.harness);
+    go(&mut rig.harness, "Record");
+    wait_until(&mut rig.harness, "the error", |h| {
+        h.state().recordings.record_error.is_some()
+    });
+    assert!(has_containing(&rig.harness, "can't start recording"));
     assert!(rig.harness.state().recordings.live.is_none());
 }
 
@@ -263,25 +230,32 @@ fn opens_browses_and_replays_a_recording_into_the_broker() {
     let path = dir.path().join("replay me.rec");
     write_recording(&path, N);
     let mut rig = rig();
-    rig.click("Record & replay");
-    rig.click("Summary");
-    rig.type_into("Recording file", &path.display().to_string());
-    rig.click("Open");
-    rig.wait_until("the recording to load", |app| {
-        app.recordings.opened.is_some()
+    go(&mut rig.harness, "Record & replay");
+    go(&mut rig.harness, "Summary");
+    type_into(
+        &mut rig.harness,
+        "Recording file",
+        &path.display().to_string(),
+    );
+    go(&mut rig.harness, "Open");
+    wait_until(&mut rig.harness, "the recording to load", |h| {
+        h.state().recordings.opened.is_some()
     });
-    assert!(rig.has_containing("25 messages"), "summary headline");
-    assert!(rig.has_containing("on 2 subjects"));
+    assert!(
+        has_containing(&rig.harness, "25 messages"),
+        "summary headline"
+    );
+    assert!(has_containing(&rig.harness, "on 2 subjects"));
     assert!(rig.harness.query_by_label("rp.even").is_some());
     assert!(rig.harness.query_by_label("rp.odd").is_some());
-    assert!(rig.has_containing("sensor #9"));
+    assert!(has_containing(&rig.harness, "sensor #9"));
     let opened = rig.harness.state().recordings.opened.as_ref().unwrap();
     assert_eq!(opened.rates.total(), N);
 
-    rig.click("Browse");
-    assert!(rig.has_containing("25 of 25 shown"));
-    rig.type_into("Subject filter", "rp.odd");
-    assert!(rig.has_containing("12 of 25 shown"));
+    go(&mut rig.harness, "Browse");
+    assert!(has_containing(&rig.harness, "25 of 25 shown"));
+    type_into(&mut rig.harness, "Subject filter", "rp.odd");
+    assert!(has_containing(&rig.harness, "12 of 25 shown"));
 
     let client = rig.client();
     let mut sub = rig
@@ -292,11 +266,11 @@ fn opens_browses_and_replays_a_recording_into_the_broker() {
         })
         .map_err(|e: async_nats::Error| e)
         .unwrap();
-    rig.click("Replay");
-    rig.click("max");
-    rig.click("Play");
-    rig.wait_until("the replay to finish", |app| {
-        app.recordings.replay_result.is_some()
+    go(&mut rig.harness, "Replay");
+    go(&mut rig.harness, "max");
+    go(&mut rig.harness, "Play");
+    wait_until(&mut rig.harness, "the replay to finish", |h| {
+        h.state().recordings.replay_result.is_some()
     });
     let outcome = rig
         .harness
@@ -310,7 +284,7 @@ fn opens_browses_and_replays_a_recording_into_the_broker() {
         (outcome.sent, outcome.skipped, outcome.stopped),
         (N, 0, false)
     );
-    assert!(rig.has_containing("Finished: 25 messages sent"));
+    assert!(has_containing(&rig.harness, "Finished: 25 messages sent"));
     let got: Vec<async_nats::Message> = rig.runtime.block_on(async {
         let mut got = Vec::new();
         while got.len() < N as usize {
@@ -344,17 +318,24 @@ fn replay_filters_and_remaps_subjects() {
     let path = dir.path().join("remap.rec");
     write_recording(&path, 6);
     let mut rig = rig();
-    rig.click("Record & replay");
-    rig.click("Replay");
-    rig.type_into("Recording file", &path.display().to_string());
-    rig.click("Open");
-    rig.wait_until("the recording to load", |app| {
-        app.recordings.opened.is_some()
+    go(&mut rig.harness, "Record & replay");
+    go(&mut rig.harness, "Replay");
+    type_into(
+        &mut rig.harness,
+        "Recording file",
+        &path.display().to_string(),
+    );
+    go(&mut rig.harness, "Open");
+    wait_until(&mut rig.harness, "the recording to load", |h| {
+        h.state().recordings.opened.is_some()
     });
-    rig.type_into("Remap", "rp.>=copy");
-    assert!(rig.has_containing("same wildcards"), "remap errors inline");
+    type_into(&mut rig.harness, "Remap", "rp.>=copy");
+    assert!(
+        has_containing(&rig.harness, "same wildcards"),
+        "remap errors inline"
+    );
     rig.harness.state_mut().recordings.replay_form.remaps = "rp.>=copy.>".into();
-    rig.type_into("Only subjects", "rp.even");
+    type_into(&mut rig.harness, "Only subjects", "rp.even");
     rig.harness.state_mut().recordings.replay_form.speed = "max".into();
     let client = rig.client();
     let mut sub = rig
@@ -365,9 +346,9 @@ fn replay_filters_and_remaps_subjects() {
         })
         .map_err(|e: async_nats::Error| e)
         .unwrap();
-    rig.click("Play");
-    rig.wait_until("the replay to finish", |app| {
-        app.recordings.replay_result.is_some()
+    go(&mut rig.harness, "Play");
+    wait_until(&mut rig.harness, "the replay to finish", |h| {
+        h.state().recordings.replay_result.is_some()
     });
     let subjects: Vec<String> = rig.runtime.block_on(async {
         let mut got = Vec::new();

@@ -4,12 +4,15 @@
 #![cfg(feature = "gui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/gui.rs"]
+mod gui;
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use egui::accesskit::Role;
-use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
+use gui::{cell, go, has};
 
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
@@ -48,19 +51,6 @@ fn app() -> (
     (harness, publisher, runtime)
 }
 
-fn go(harness: &mut Harness<'static, InspectorApp>, label: &str) {
-    let node = harness
-        .get_all_by_label(label)
-        .find(|n| n.accesskit_node().role() != Role::Label)
-        .unwrap_or_else(|| panic!("no entry {label:?}"));
-    node.click();
-    harness.run();
-}
-
-fn has(harness: &Harness<'static, InspectorApp>, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
 fn remote_snapshot() -> Snapshot {
     Snapshot {
         taken_at: Some(SystemTime::now()),
@@ -84,6 +74,7 @@ fn remote_snapshot() -> Snapshot {
                 version: "2.15.1".into(),
                 reachable: true,
                 attached: true,
+                connections: Some(3),
                 uptime: Some(Duration::from_secs(90)),
                 ..ServerSummary::default()
             },
@@ -115,10 +106,15 @@ fn the_servers_view_shows_unknown_and_unreachable() {
         "the status bar shows the link"
     );
     go(&mut harness, "Servers");
-    assert!(has(&harness, "alpha (attached)"));
-    assert!(has(&harness, "unreachable"));
-    assert!(has(&harness, "reachable"));
-    assert!(has(&harness, "unknown"), "unknown connections read unknown");
+    // Each server's own row: alpha's known count, beta's unknown one (never 0).
+    assert_eq!(cell(&harness, "alpha (attached)", "Connections"), "3");
+    assert_eq!(cell(&harness, "alpha (attached)", "State"), "reachable");
+    assert_eq!(
+        cell(&harness, "beta", "Connections"),
+        "unknown",
+        "unknown connections read unknown"
+    );
+    assert_eq!(cell(&harness, "beta", "State"), "unreachable");
     assert!(has(&harness, "connections unknown: add a monitoring URL"));
 }
 
@@ -146,16 +142,37 @@ fn messages_from_outside_have_unknown_publishers_not_no_receivers() {
     );
 }
 
+/// The Deployments window reads the profiles file of `SWITCHBOARD_CONFIG_DIR` (the app has
+/// no other way to be given the folder), so the test runs in a process of its own with the
+/// variable set there: setting it here would race with the tests running beside it.
 #[test]
 fn the_deployments_window_offers_profiles_and_context_import() {
     let dir = tempfile::tempdir().unwrap();
-    // The only test of this file that reads the profiles file: point it at a temp folder.
-    std::env::set_var("SWITCHBOARD_CONFIG_DIR", dir.path());
-    let (mut harness, _publisher, _rt) = app();
-    harness.run();
-    go(&mut harness, "Deployments…");
-    assert!(has(&harness, "Import NATS CLI contexts"));
-    assert!(has(&harness, "Embedded broker"));
-    go(&mut harness, "New profile");
-    assert!(has(&harness, "Save and connect"));
+    let mut saved = switchboard::remote::Profiles::default();
+    saved.upsert(switchboard::remote::Profile::for_url(
+        "nats://staging.test:4222",
+    ));
+    saved.save_to(dir.path()).unwrap();
+    let nats_cli = dir.path().join("no-nats-cli");
+    support::in_own_process(
+        "the_deployments_window_offers_profiles_and_context_import",
+        &[
+            ("SWITCHBOARD_CONFIG_DIR", dir.path().as_os_str()),
+            // No NATS CLI contexts of the user running the tests either.
+            ("XDG_CONFIG_HOME", nats_cli.as_os_str()),
+        ],
+        || {
+            let (mut harness, _publisher, _rt) = app();
+            harness.run();
+            go(&mut harness, "Deployments…");
+            assert!(has(&harness, "Import NATS CLI contexts"));
+            assert!(has(&harness, "Embedded broker"));
+            assert!(
+                has(&harness, "nats://staging.test:4222"),
+                "the profile saved in SWITCHBOARD_CONFIG_DIR is listed"
+            );
+            go(&mut harness, "New profile");
+            assert!(has(&harness, "Save and connect"));
+        },
+    );
 }

@@ -1,15 +1,20 @@
 //! UI tests of the inspector with egui_kittest (no GPU, no display): synthetic snapshots,
-//! samples and events go in through `feed::channel`, a stand-in `BrokerControl` records
+//! samples and events go in through `feed::channel`, a stand-in `SourceControl` records
 //! what the UI asks of the broker, and the checks go by label and role.
 #![cfg(feature = "gui")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/gui.rs"]
+mod gui;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use egui::accesskit::Role;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use gui::{go, has, has_containing};
 
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
@@ -21,7 +26,7 @@ use switchboard::inspect::snapshot::{
     ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember, Rates, Snapshot,
     SubjectStat, SubscriptionInfo, Totals,
 };
-use switchboard::inspect::BrokerControl;
+use switchboard::inspect::SourceControl;
 
 struct Rig {
     harness: Harness<'static, InspectorApp>,
@@ -58,30 +63,6 @@ fn rig() -> Rig {
         control,
         sent,
         _runtime: runtime,
-    }
-}
-
-impl Rig {
-    /// Clicks a navigation entry (not the view's heading of the same name).
-    fn go(&mut self, view: &str) {
-        let node = self
-            .harness
-            .get_all_by_label(view)
-            .find(|n| n.accesskit_node().role() != Role::Label)
-            .unwrap_or_else(|| panic!("no navigation entry {view:?}"));
-        node.click();
-        self.harness.run();
-    }
-
-    fn has(&self, label: &str) -> bool {
-        self.harness.query_all_by_label(label).next().is_some()
-    }
-
-    fn has_containing(&self, text: &str) -> bool {
-        self.harness
-            .query_all_by_label_contains(text)
-            .next()
-            .is_some()
     }
 }
 
@@ -170,7 +151,7 @@ fn navigation_shows_each_view() {
         world.step(Duration::from_millis(250), &rig.publisher, &rig.control);
     }
     rig.harness.run();
-    assert!(rig.has("Client URL"), "starts on the overview");
+    assert!(has(&rig.harness, "Client URL"), "starts on the overview");
     for (view, marker) in [
         ("Connections", "Recently closed (1)"),
         ("Subjects", "Expand all"),
@@ -181,11 +162,11 @@ fn navigation_shows_each_view() {
         ("Latency", "Track request/reply latency"),
         ("Overview", "Client URL"),
     ] {
-        rig.go(view);
+        go(&mut rig.harness, view);
         // A frame of demo traffic in every view, samples included while Messages is open.
         world.step(Duration::from_millis(250), &rig.publisher, &rig.control);
         rig.harness.run();
-        assert!(rig.has(marker), "{view} shows {marker:?}");
+        assert!(has(&rig.harness, marker), "{view} shows {marker:?}");
     }
 }
 
@@ -202,9 +183,12 @@ fn overview_lists_events_and_identity() {
         },
     );
     rig.harness.run();
-    assert!(rig.has("disconnect"));
-    assert!(rig.has("flaky #9: Slow Consumer (Pending Bytes)"));
-    assert!(rig.has_containing("published with no one listening"));
+    assert!(has(&rig.harness, "disconnect"));
+    assert!(has(&rig.harness, "flaky #9: Slow Consumer (Pending Bytes)"));
+    assert!(has_containing(
+        &rig.harness,
+        "published with no one listening"
+    ));
 }
 
 #[test]
@@ -212,11 +196,11 @@ fn disconnect_kicks_the_selected_connection() {
     let mut rig = rig();
     rig.publisher.publish_snapshot(snapshot());
     rig.harness.run();
-    rig.go("Connections");
-    assert!(rig.has("billing"));
+    go(&mut rig.harness, "Connections");
+    assert!(has(&rig.harness, "billing"));
     rig.harness.get_by_label("orders-api").click();
     rig.harness.run();
-    assert!(rig.has("orders-api #42"), "the detail pane opens");
+    assert!(has(&rig.harness, "orders-api #42"), "the detail pane opens");
     rig.harness
         .get_by_role_and_label(Role::Button, "Disconnect")
         .click();
@@ -229,14 +213,14 @@ fn connection_filter_hides_other_rows() {
     let mut rig = rig();
     rig.publisher.publish_snapshot(snapshot());
     rig.harness.run();
-    rig.go("Connections");
+    go(&mut rig.harness, "Connections");
     let filter = rig.harness.get_by_label("Filter");
     filter.focus();
     filter.type_text("bill");
     rig.harness.run();
-    assert!(rig.has("billing"));
-    assert!(!rig.has("orders-api"));
-    assert!(rig.has("1 of 2 connections"));
+    assert!(has(&rig.harness, "billing"));
+    assert!(!has(&rig.harness, "orders-api"));
+    assert!(has(&rig.harness, "1 of 2 connections"));
 }
 
 #[test]
@@ -244,7 +228,7 @@ fn subject_tree_marks_no_interest() {
     let mut rig = rig();
     rig.publisher.publish_snapshot(snapshot());
     rig.harness.run();
-    rig.go("Subjects");
+    go(&mut rig.harness, "Subjects");
     // The total above the tree, and the audit branch's badge saying it hides one.
     assert_eq!(
         rig.harness
@@ -254,8 +238,8 @@ fn subject_tree_marks_no_interest() {
     );
     rig.harness.get_by_label("Expand all").click();
     rig.harness.run();
-    assert!(rig.has("login"));
-    assert!(rig.has("no one listening"));
+    assert!(has(&rig.harness, "login"));
+    assert!(has(&rig.harness, "no one listening"));
     // Selecting the leaf sets the message view's filter.
     rig.harness.get_by_label("login").click();
     rig.harness.run();
@@ -274,7 +258,7 @@ fn message_view_samples_filters_and_pauses() {
     rig.publisher.publish_snapshot(snapshot());
     rig.harness.run();
     assert!(!rig.control.sampling());
-    rig.go("Messages");
+    go(&mut rig.harness, "Messages");
     assert!(rig.control.sampling(), "opening the view turns sampling on");
     rig.publisher
         .offer_sample(sample(1, "orders.eu.created", 2));
@@ -282,16 +266,22 @@ fn message_view_samples_filters_and_pauses() {
         .offer_sample(sample(2, "telemetry.line1.temp", 0));
     rig.publisher.publish_snapshot(snapshot());
     rig.harness.run();
-    assert!(rig.has("orders.eu.created"));
-    assert!(rig.has("telemetry.line1.temp"));
-    assert!(rig.has("no one"), "a message nobody received is marked");
+    assert!(has(&rig.harness, "orders.eu.created"));
+    assert!(has(&rig.harness, "telemetry.line1.temp"));
+    assert!(
+        has(&rig.harness, "no one"),
+        "a message nobody received is marked"
+    );
 
     let filter = rig.harness.get_by_label("Subject filter");
     filter.focus();
     filter.type_text("orders.>");
     rig.harness.run();
-    assert!(rig.has("orders.eu.created"));
-    assert!(!rig.has("telemetry.line1.temp"), "the filter hides it");
+    assert!(has(&rig.harness, "orders.eu.created"));
+    assert!(
+        !has(&rig.harness, "telemetry.line1.temp"),
+        "the filter hides it"
+    );
 
     rig.harness.get_by_label("Pause").click();
     rig.harness.run();
@@ -299,13 +289,19 @@ fn message_view_samples_filters_and_pauses() {
         .offer_sample(sample(3, "orders.us.created", 1));
     rig.publisher.publish_snapshot(snapshot());
     rig.harness.run();
-    assert!(!rig.has("orders.us.created"), "paused: no new rows");
-    assert!(rig.has("paused, 1 waiting"));
+    assert!(
+        !has(&rig.harness, "orders.us.created"),
+        "paused: no new rows"
+    );
+    assert!(has(&rig.harness, "paused, 1 waiting"));
     rig.harness.get_by_label("Resume").click();
     rig.harness.run();
-    assert!(rig.has("orders.us.created"), "resumed: held rows appear");
+    assert!(
+        has(&rig.harness, "orders.us.created"),
+        "resumed: held rows appear"
+    );
 
-    rig.go("Overview");
+    go(&mut rig.harness, "Overview");
     assert!(
         !rig.control.sampling(),
         "leaving the view turns sampling off"
@@ -316,7 +312,7 @@ fn message_view_samples_filters_and_pauses() {
 #[test]
 fn message_detail_and_publish_again() {
     let mut rig = rig();
-    rig.go("Messages");
+    go(&mut rig.harness, "Messages");
     rig.publisher
         .offer_sample(sample(1, "orders.eu.created", 2));
     rig.publisher
@@ -329,13 +325,13 @@ fn message_detail_and_publish_again() {
         .unwrap()
         .click();
     rig.harness.run();
-    assert!(rig.has("Compare with previous"));
+    assert!(has(&rig.harness, "Compare with previous"));
     rig.harness.get_by_label("Compare with previous").click();
     rig.harness.run();
-    assert!(rig.has("Changes since message #1"));
+    assert!(has(&rig.harness, "Changes since message #1"));
     rig.harness.get_by_label("Publish again").click();
     rig.harness.run();
-    assert!(rig.has("Send request"), "the publish form opens");
+    assert!(has(&rig.harness, "Send request"), "the publish form opens");
     assert_eq!(rig.harness.state().publish.subject, "orders.eu.created");
     assert_eq!(rig.harness.state().publish.payload, r#"{"n":2}"#);
 }
@@ -343,7 +339,7 @@ fn message_detail_and_publish_again() {
 #[test]
 fn publish_form_sends_through_the_client() {
     let mut rig = rig();
-    rig.go("Publish & Request");
+    go(&mut rig.harness, "Publish & Request");
     let subject = rig.harness.get_by_label("Subject");
     subject.focus();
     subject.type_text("greet.joe");
@@ -372,7 +368,7 @@ fn publish_form_sends_through_the_client() {
 #[test]
 fn invalid_subject_is_refused_in_the_form() {
     let mut rig = rig();
-    rig.go("Publish & Request");
+    go(&mut rig.harness, "Publish & Request");
     let subject = rig.harness.get_by_label("Subject");
     subject.focus();
     subject.type_text("orders.*");
@@ -380,7 +376,10 @@ fn invalid_subject_is_refused_in_the_form() {
     rig.harness.get_by_label("Publish").click();
     rig.harness.run();
     assert!(rig.sent.try_recv().is_err());
-    assert!(rig.has_containing("is not a subject one can publish to"));
+    assert!(has_containing(
+        &rig.harness,
+        "is not a subject one can publish to"
+    ));
 }
 
 #[test]
@@ -406,19 +405,19 @@ fn queue_group_shares_render() {
     }];
     rig.publisher.publish_snapshot(snap);
     rig.harness.run();
-    rig.go("Queue groups");
-    assert!(rig.has("workers"));
-    assert!(rig.has("worker-a #1"));
-    assert!(rig.has("70.0%"));
-    assert!(rig.has("20.0%"));
-    assert!(rig.has("10.0%"));
-    assert!(rig.has_containing("unbalanced"));
+    go(&mut rig.harness, "Queue groups");
+    assert!(has(&rig.harness, "workers"));
+    assert!(has(&rig.harness, "worker-a #1"));
+    assert!(has(&rig.harness, "70.0%"));
+    assert!(has(&rig.harness, "20.0%"));
+    assert!(has(&rig.harness, "10.0%"));
+    assert!(has_containing(&rig.harness, "unbalanced"));
 }
 
 #[test]
 fn latency_toggle_calls_the_broker() {
     let mut rig = rig();
-    rig.go("Latency");
+    go(&mut rig.harness, "Latency");
     assert!(rig.control.latency_tracking());
     rig.harness
         .get_by_label("Track request/reply latency")

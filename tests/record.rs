@@ -13,9 +13,11 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use support::{Server, Target};
+use support::{wait_until, wait_until_async, Server, Target};
 use switchboard::connect::ConnectArgs;
+use switchboard::record::format::Record;
 use switchboard::record::nats::NatsPublisher;
+use switchboard::record::reader::read_all;
 use switchboard::record::remote::{record_remote, RemoteOptions, StopReason};
 use switchboard::record::replay::{replay, ReplayControl, ReplayOptions, Speed};
 use switchboard::record::select::Selection;
@@ -76,10 +78,13 @@ fn recorded_from_one_server_replayed_into_another_arrives_complete() {
                 .await
             });
             let publisher = async_nats::connect(source.url()).await.unwrap();
-            // Wait for the recorder's subscription to be in place.
-            while !path.exists() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            // The recorder creates its file once its subscriptions are sent.
+            wait_until_async(
+                "the recorder's file (its subscriptions in place)",
+                Duration::from_secs(10),
+                async || path.exists(),
+            )
+            .await;
             publisher.publish("not.recorded", "x".into()).await.unwrap();
             for i in 0..N {
                 let subject = format!("rr.a.{}", i % 7);
@@ -187,8 +192,16 @@ fn cli_serve_record_info_export_import_replay() {
     c.send("PUB cli.one 3\r\nabc\r\nPUB skip.me 1\r\nx\r\nPUB cli.two r.1 0\r\n\r\nPING\r\n");
     c.expect("PONG\r\n");
     drop(c);
-    // The writer flushes within 100 ms of going idle.
-    std::thread::sleep(Duration::from_millis(600));
+    // The writer flushes within 100 ms of going idle: wait for both messages in the file.
+    wait_until("both messages written", Duration::from_secs(10), || {
+        read_all(&rec).is_ok_and(|(records, _)| {
+            records
+                .iter()
+                .filter(|r| matches!(r, Record::Message(_)))
+                .count()
+                == 2
+        })
+    });
     drop(server); // SIGKILL: the file is cut off without END, and must still read.
     let info = run_ok(sb().args(["info", rec_arg]));
     assert!(info.contains("2 messages"), "{info}");

@@ -8,15 +8,16 @@
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use support::{free_port, Server, Target};
+use support::{try_wait_for, wait_for, wait_until, wait_until_async, Server, Target};
 use switchboard::inspect::snapshot::{EventKind, LinkState, Snapshot, Vantage};
-use switchboard::inspect::{BrokerControl, Feed};
+use switchboard::inspect::{Feed, SourceControl};
 use switchboard::remote::contexts::{context_profile_named, read_contexts};
 use switchboard::remote::{attach, Credentials, Profile, Profiles};
 
@@ -30,71 +31,102 @@ fn reference() -> Option<Target> {
     }
 }
 
-/// A node of the test cluster, with its monitoring port.
+/// A node of the test cluster, with the ports it picked for its routes and its monitoring.
 struct Node {
     server: Server,
+    name: String,
     http_port: u16,
+    cluster_port: u16,
 }
 
-/// Starts three routed nodes with an application account and a system account.
-fn cluster(target: &Target) -> Vec<Node> {
-    let cluster_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        let http_port = free_port();
-        let routes: Vec<String> = cluster_ports
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, p)| format!("\"nats-route://127.0.0.1:{p}\""))
-            .collect();
-        let config = format!(
-            r#"
+/// The port of the address a log line starting with `prefix` ends with (`... on H:P`).
+fn logged_port(server: &Server, prefix: &str) -> u16 {
+    wait_for(
+        &format!("{prefix:?} in the log of {}", server.url()),
+        Duration::from_secs(10),
+        || {
+            server
+                .log()
+                .lines()
+                .find_map(|l| l.split_once(prefix))
+                .and_then(|(_, addr)| addr.trim().rsplit(':').next()?.parse().ok())
+        },
+    )
+}
+
+/// Starts node `i` with an application account and a system account, routed to `seed`.
+/// It picks its cluster and monitoring ports itself (`-1`) and logs them: ports picked here
+/// in advance could be taken by a node of another test before this one binds them.
+fn node(target: &Target, i: usize, seed: Option<&Node>) -> Node {
+    let routes = seed
+        .map(|s| format!("routes: [\"nats-route://127.0.0.1:{}\"]", s.cluster_port))
+        .unwrap_or_default();
+    let config = format!(
+        r#"
 server_name: node{i}
-http: "127.0.0.1:{http_port}"
+http: "127.0.0.1:-1"
 cluster {{
   name: testc
-  listen: "127.0.0.1:{cport}"
-  routes: [{routes}]
+  listen: "127.0.0.1:-1"
+  {routes}
 }}
 accounts {{
   APP: {{ users: [ {{ user: app, password: secret }} ] }}
   SYS: {{ users: [ {{ user: sys, password: syspass }} ] }}
 }}
 system_account: SYS
-"#,
-            cport = cluster_ports[i],
-            routes = routes.join(", "),
-        );
-        nodes.push(Node {
-            server: Server::start_with_config(target, &config, &[]),
-            http_port,
-        });
+"#
+    );
+    let server = Server::start_with_config(target, &config, &[]);
+    Node {
+        http_port: logged_port(&server, "Starting http monitor on "),
+        cluster_port: logged_port(&server, "Listening for route connections on "),
+        name: format!("node{i}"),
+        server,
     }
-    nodes
 }
 
-/// Waits (bounded) until every node reports routes to the two others.
+/// Starts three nodes: the first is the seed the two others route to, and gossip completes
+/// the mesh (see [`wait_for_routes`]).
+fn cluster(target: &Target) -> Vec<Node> {
+    let seed = node(target, 0, None);
+    let others: Vec<Node> = (1..3).map(|i| node(target, i, Some(&seed))).collect();
+    std::iter::once(seed).chain(others).collect()
+}
+
+/// The names of the servers `node` has routes to (several connections each: route pools).
+fn routed_to(rt: &tokio::runtime::Runtime, node: &Node) -> BTreeSet<String> {
+    let url = format!("http://127.0.0.1:{}/routez", node.http_port);
+    rt.block_on(switchboard::remote::poll::http_get(&url))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v["routes"].as_array().map(|routes| {
+                routes
+                    .iter()
+                    .filter_map(|r| r["remote_name"].as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// Waits (bounded) until every node has routes to both others: the full mesh.
 fn wait_for_routes(rt: &tokio::runtime::Runtime, nodes: &[Node]) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let all_routed = nodes.iter().all(|n| {
-            let url = format!("http://127.0.0.1:{}/routez", n.http_port);
-            rt.block_on(switchboard::remote::poll::http_get(&url))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v["num_routes"].as_u64())
-                .is_some_and(|n| n >= 2)
-        });
-        if all_routed {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cluster's routes never came up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "every node routed to the two others",
+        Duration::from_secs(15),
+        || {
+            nodes.iter().all(|n| {
+                let others: BTreeSet<String> = nodes
+                    .iter()
+                    .filter(|o| o.name != n.name)
+                    .map(|o| o.name.clone())
+                    .collect();
+                routed_to(rt, n) == others
+            })
+        },
+    );
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -123,50 +155,48 @@ fn system_credentials() -> Credentials {
 
 /// Reads snapshots until `pred` holds, at most `limit`; panics with `what` and the last
 /// snapshot's link status otherwise.
-fn wait_for(
+fn wait_for_snapshot(
     feed: &mut Feed,
     limit: Duration,
     what: &str,
     pred: impl Fn(&Snapshot) -> bool,
 ) -> Arc<Snapshot> {
-    let deadline = Instant::now() + limit;
     let mut last: Option<Arc<Snapshot>> = None;
-    loop {
-        if let Some(s) = feed.latest() {
-            if pred(&s) {
-                return s;
-            }
-            last = Some(s);
+    let found = try_wait_for(limit, || {
+        let s = feed.latest()?;
+        if pred(&s) {
+            return Some(s);
         }
-        if Instant::now() > deadline {
-            panic!(
-                "timed out waiting for {what}; subjects: {:?}, latency: {:?}, connections: {:?}, \
-                 last link: {:?}, servers: {:?}",
-                last.as_ref().map(|s| s
-                    .subjects
-                    .iter()
-                    .map(|x| (x.subject.clone(), x.msgs))
-                    .collect::<Vec<_>>()),
-                last.as_ref().map(|s| s
-                    .latency
-                    .iter()
-                    .map(|l| (l.subject.clone(), l.requests, l.replies))
-                    .collect::<Vec<_>>()),
-                last.as_ref().map(|s| s
-                    .connections
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .collect::<Vec<_>>()),
-                last.as_ref().and_then(|s| s.link.clone()),
-                last.as_ref().map(|s| s
-                    .servers
-                    .iter()
-                    .map(|s| (s.name.clone(), s.reachable))
-                    .collect::<Vec<_>>())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        last = Some(s);
+        None
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "timed out after {limit:?} waiting for {what}; subjects: {:?}, latency: {:?}, \
+             connections: {:?}, last link: {:?}, servers: {:?}",
+            last.as_ref().map(|s| s
+                .subjects
+                .iter()
+                .map(|x| (x.subject.clone(), x.msgs))
+                .collect::<Vec<_>>()),
+            last.as_ref().map(|s| s
+                .latency
+                .iter()
+                .map(|l| (l.subject.clone(), l.requests, l.replies))
+                .collect::<Vec<_>>()),
+            last.as_ref().map(|s| s
+                .connections
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()),
+            last.as_ref().and_then(|s| s.link.clone()),
+            last.as_ref().map(|s| s
+                .servers
+                .iter()
+                .map(|s| (s.name.clone(), s.reachable))
+                .collect::<Vec<_>>())
+        )
+    })
 }
 
 async fn app_client(url: String, name: &str) -> async_nats::Client {
@@ -193,7 +223,7 @@ fn a_cluster_is_inspected_through_one_node() {
         ..Profile::default()
     };
     let mut attached = attach(profile, rt.handle());
-    wait_for(
+    wait_for_snapshot(
         &mut attached.feed,
         Duration::from_secs(10),
         "connected",
@@ -204,56 +234,52 @@ fn a_cluster_is_inspected_through_one_node() {
         },
     );
 
-    // A real responder on node 2; a publisher and a requester on node 1.
+    // A real responder on node 2; a publisher and a requester on node 1. The responder's
+    // subscription is sent (flushed) before it answers anything.
     let responder = rt.block_on(app_client(nodes[2].server.url(), "responder"));
+    let mut requests = rt.block_on(responder.subscribe("svc.echo")).unwrap();
+    rt.block_on(responder.flush()).unwrap();
     let responder_task = rt.spawn({
         let responder = responder.clone();
         async move {
-            let mut sub = responder.subscribe("svc.echo").await.unwrap();
-            while let Some(m) = sub.next().await {
+            while let Some(m) = requests.next().await {
                 if let Some(reply) = m.reply {
                     responder.publish(reply, m.payload).await.unwrap();
                 }
             }
         }
     });
-    rt.block_on(responder.flush()).unwrap();
     let publisher = rt.block_on(app_client(nodes[1].server.url(), "publisher"));
-    // The inspector's interest (on node 0) must have crossed the routes to node 1 too.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        rt.block_on(async {
-            publisher.publish("probe", Bytes::new()).await.unwrap();
-            publisher.flush().await.unwrap();
-        });
-        std::thread::sleep(Duration::from_millis(100));
-        if attached
-            .feed
-            .latest()
-            .is_some_and(|s| s.subjects.iter().any(|x| x.subject == "probe"))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the inspector never saw node 1's traffic"
-        );
-    }
+    // The inspector's interest (on node 0) must have crossed the routes to node 1 too: probe
+    // until the inspector sees node 1's traffic.
+    wait_until(
+        "the inspector to see node 1's traffic",
+        Duration::from_secs(10),
+        || {
+            rt.block_on(async {
+                publisher.publish("probe", Bytes::new()).await.unwrap();
+                publisher.flush().await.unwrap();
+            });
+            attached
+                .feed
+                .latest()
+                .is_some_and(|s| s.subjects.iter().any(|x| x.subject == "probe"))
+        },
+    );
     rt.block_on(async {
         // The responder's interest must have crossed the routes before the requests do.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let r = tokio::time::timeout(
-                Duration::from_millis(500),
-                publisher.request("svc.echo", Bytes::from_static(b"warm-up")),
-            )
-            .await;
-            if matches!(r, Ok(Ok(_))) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the responder never answered");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_async(
+            "the responder to answer through the routes",
+            Duration::from_secs(10),
+            async || {
+                let warm_up = publisher.request("svc.echo", Bytes::from_static(b"warm-up"));
+                matches!(
+                    tokio::time::timeout(Duration::from_millis(500), warm_up).await,
+                    Ok(Ok(_))
+                )
+            },
+        )
+        .await;
         for i in 0..20 {
             publisher
                 .publish("orders.eu.created", Bytes::from(format!("order {i}")))
@@ -269,7 +295,7 @@ fn a_cluster_is_inspected_through_one_node() {
         publisher.flush().await.unwrap();
     });
 
-    let snap = wait_for(
+    let snap = wait_for_snapshot(
         &mut attached.feed,
         Duration::from_secs(20),
         "traffic, latency, servers and connections",
@@ -341,19 +367,17 @@ fn a_cluster_is_inspected_through_one_node() {
             .unwrap();
         publisher.flush().await.unwrap();
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let sample = loop {
-        if let Some(s) = attached
-            .feed
-            .drain_samples(100)
-            .into_iter()
-            .find(|s| s.subject == b"orders.us.created")
-        {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no sample arrived");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let sample = wait_for(
+        "a sample of orders.us.created",
+        Duration::from_secs(10),
+        || {
+            attached
+                .feed
+                .drain_samples(100)
+                .into_iter()
+                .find(|s| s.subject == b"orders.us.created")
+        },
+    );
     assert_eq!(sample.payload, b"sampled");
     responder_task.abort();
     drop(attached);
@@ -364,10 +388,10 @@ fn a_cluster_is_inspected_through_one_node() {
 fn wrong_credentials_give_a_clear_error() {
     let Some(target) = reference() else { return };
     let rt = runtime();
-    let nodes = cluster(&target);
+    let node = node(&target, 0, None);
     let profile = Profile {
         name: "bad".into(),
-        servers: nodes[0].server.url(),
+        servers: node.server.url(),
         credentials: Credentials {
             user: Some("app".into()),
             password: Some("wrong".into()),
@@ -376,7 +400,7 @@ fn wrong_credentials_give_a_clear_error() {
         ..Profile::default()
     };
     let mut attached = attach(profile, rt.handle());
-    let snap = wait_for(
+    let snap = wait_for_snapshot(
         &mut attached.feed,
         Duration::from_secs(15),
         "auth failure",
@@ -418,7 +442,7 @@ fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
         ..Profile::default()
     };
     let mut attached = attach(profile, rt.handle());
-    let snap = wait_for(
+    let snap = wait_for_snapshot(
         &mut attached.feed,
         Duration::from_secs(15),
         "three servers",
@@ -440,7 +464,7 @@ fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
     // Stop the node the inspector is attached to.
     drop(nodes.remove(index));
     let survivor = nodes[0].server.url();
-    let snap = wait_for(
+    let snap = wait_for_snapshot(
         &mut attached.feed,
         Duration::from_secs(20),
         "the stopped node reported and the link back",
@@ -465,26 +489,23 @@ fn a_stopped_node_is_reported_and_the_view_recovers_through_the_others() {
     )));
     // Traffic published after the failover is seen.
     let publisher = rt.block_on(app_client(survivor, "late-publisher"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        rt.block_on(async {
-            publisher
-                .publish("after.failover", Bytes::from_static(b"x"))
-                .await
-                .unwrap();
-            publisher.flush().await.unwrap();
-        });
-        std::thread::sleep(Duration::from_millis(200));
-        if let Some(s) = attached.feed.latest() {
-            if s.subjects.iter().any(|x| x.subject == "after.failover") {
-                break;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no traffic seen after the failover"
-        );
-    }
+    wait_until(
+        "traffic seen after the failover",
+        Duration::from_secs(15),
+        || {
+            rt.block_on(async {
+                publisher
+                    .publish("after.failover", Bytes::from_static(b"x"))
+                    .await
+                    .unwrap();
+                publisher.flush().await.unwrap();
+            });
+            attached
+                .feed
+                .latest()
+                .is_some_and(|s| s.subjects.iter().any(|x| x.subject == "after.failover"))
+        },
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{Server, Target};
+use support::{try_wait_for, wait_until, Server, Target};
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -98,11 +98,17 @@ fn connection_churn_leaves_nothing_behind() {
     let server = Server::start(&Target::Switchboard, &[]);
     let pid = server.pid().unwrap();
     let addr = server.addr();
+    let fds_idle = open_fds(pid);
     // Warm up so the allocator and runtime reach their steady state.
     for _ in 0..200 {
         drop(handshake(addr));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Connections close asynchronously: the warm-up is over once their descriptors are back.
+    wait_until(
+        "the warm-up connections to close",
+        Duration::from_secs(10),
+        || open_fds(pid) <= fds_idle + 2,
+    );
     let fds_before = open_fds(pid);
     let rss_before = rss_kib(pid);
     let threads: Vec<_> = (0..4)
@@ -122,15 +128,15 @@ fn connection_churn_leaves_nothing_behind() {
         t.join().unwrap();
     }
     // Connections close asynchronously: wait (bounded) for the descriptors to come back.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while open_fds(pid) > fds_before + 2 {
-        assert!(
-            Instant::now() < deadline,
-            "descriptors leaked: {} before, {} after",
-            fds_before,
+    if try_wait_for(Duration::from_secs(10), || {
+        (open_fds(pid) <= fds_before + 2).then_some(())
+    })
+    .is_none()
+    {
+        panic!(
+            "descriptors leaked: {fds_before} before, {} after",
             open_fds(pid)
         );
-        std::thread::sleep(Duration::from_millis(50));
     }
     let rss_after = rss_kib(pid);
     assert!(

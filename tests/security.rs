@@ -9,11 +9,11 @@ use std::time::Duration;
 use async_nats::ConnectOptions;
 use base64::Engine as _;
 use futures_util::StreamExt;
+use support::clients::{round_trip, STEP};
 use support::{for_each_target_async, for_each_target_opts, msg, RawConn, Server, ServerOpts};
 use tokio::time::timeout;
 
 const VIOLATION: &[u8] = b"-ERR 'Authorization Violation'\r\n";
-const STEP: Duration = Duration::from_secs(5);
 
 fn users_config() -> String {
     let bob = bcrypt::hash("bobpw", 4).unwrap();
@@ -402,16 +402,6 @@ async fn try_connect(url: String, opts: ConnectOptions) -> Result<async_nats::Cl
     .map_err(|e| e.to_string())
 }
 
-async fn round_trip(c: &async_nats::Client, subject: &str) {
-    let mut sub = c.subscribe(subject.to_string()).await.unwrap();
-    c.publish(subject.to_string(), "x".into()).await.unwrap();
-    let m = timeout(STEP, sub.next())
-        .await
-        .expect("no message")
-        .unwrap();
-    assert_eq!(&m.payload[..], b"x");
-}
-
 #[test]
 fn async_nats_user_password_token_nkey() {
     let kp = nkeys::KeyPair::new_user();
@@ -429,11 +419,11 @@ fn async_nats_user_password_token_nkey() {
             )
             .await
             .unwrap();
-            round_trip(&c, "up.test").await;
+            round_trip(&c, "up.test", b"x").await;
             let c = support::connect_once(s.url(), ConnectOptions::with_nkey(seed))
                 .await
                 .unwrap();
-            round_trip(&c, "nkey.test").await;
+            round_trip(&c, "nkey.test", b"x").await;
             let bad = support::connect_once(
                 s.url(),
                 ConnectOptions::with_user_and_password("u".into(), "nope".into()),
@@ -449,7 +439,7 @@ fn async_nats_user_password_token_nkey() {
             let c = support::connect_once(s.url(), ConnectOptions::with_token("tok".into()))
                 .await
                 .unwrap();
-            round_trip(&c, "tok.test").await;
+            round_trip(&c, "tok.test", b"x").await;
             assert!(
                 support::connect_once(s.url(), ConnectOptions::with_token("x".into()))
                     .await
@@ -473,7 +463,7 @@ fn async_nats_violation_keeps_connection_and_responder_replies() {
             .unwrap();
             alice.publish("foo.secret", "no".into()).await.unwrap();
             alice.publish("bar", "no".into()).await.unwrap();
-            round_trip(&alice, "foo.still").await;
+            round_trip(&alice, "foo.still", b"x").await;
             assert_eq!(
                 alice.connection_state(),
                 async_nats::connection::State::Connected

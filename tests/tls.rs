@@ -10,16 +10,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::ConnectOptions;
-use futures_util::StreamExt;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use support::clients::{round_trip, STEP};
 use support::{for_each_target_async, for_each_target_bare, for_each_target_opts, RawConn};
-use support::{ServerOpts, Target};
+use support::{try_wait_for, ServerOpts, Target};
 use tokio::time::timeout;
-
-const STEP: Duration = Duration::from_secs(5);
 
 /// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files.
 struct Pki {
@@ -143,16 +141,6 @@ fn handshake_first_fallback_sends_plain_info_after_the_delay() {
     });
 }
 
-async fn round_trip(c: &async_nats::Client) {
-    let mut sub = c.subscribe("tls.test").await.unwrap();
-    c.publish("tls.test", "secret".into()).await.unwrap();
-    let m = timeout(STEP, sub.next())
-        .await
-        .expect("no message")
-        .unwrap();
-    assert_eq!(&m.payload[..], b"secret");
-}
-
 #[test]
 fn async_nats_over_tls_classic_and_handshake_first() {
     let p = pki();
@@ -166,7 +154,12 @@ fn async_nats_over_tls_classic_and_handshake_first() {
                 let opts = ConnectOptions::new()
                     .add_root_certificates(ca)
                     .require_tls(true);
-                round_trip(&support::connect_once(s.url(), opts).await.unwrap()).await;
+                round_trip(
+                    &support::connect_once(s.url(), opts).await.unwrap(),
+                    "tls.test",
+                    b"secret",
+                )
+                .await;
             }
         },
     );
@@ -178,7 +171,12 @@ fn async_nats_over_tls_classic_and_handshake_first() {
                 .add_root_certificates(ca)
                 .require_tls(true)
                 .tls_first();
-            round_trip(&support::connect_once(s.url(), opts).await.unwrap()).await;
+            round_trip(
+                &support::connect_once(s.url(), opts).await.unwrap(),
+                "tls.test",
+                b"secret",
+            )
+            .await;
         }
     });
 }
@@ -195,7 +193,12 @@ fn mutual_tls_requires_a_client_certificate() {
                 .add_root_certificates(ca.clone())
                 .add_client_certificate(cert, key)
                 .require_tls(true);
-            round_trip(&support::connect_once(s.url(), opts).await.unwrap()).await;
+            round_trip(
+                &support::connect_once(s.url(), opts).await.unwrap(),
+                "tls.test",
+                b"secret",
+            )
+            .await;
             let anonymous = ConnectOptions::new()
                 .add_root_certificates(ca)
                 .require_tls(true);
@@ -228,21 +231,15 @@ fn start_error(target: &Target, args: &[&str]) -> (Option<i32>, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned()
-                + &String::from_utf8_lossy(&out.stdout);
-            return (status.code(), text);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return (None, "still running".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some(status) = try_wait_for(Duration::from_secs(5), || child.try_wait().unwrap()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return (None, "still running".into());
+    };
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    (status.code(), text)
 }
 
 #[test]

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use crate::broker::record_tap::BrokerRecording;
 use crate::broker::{CloseReason, Server};
-use crate::inspect::control::{BrokerControl, ControlError, RecordCounters, RecordingStatus};
+use crate::inspect::control::{ControlError, RecordCounters, RecordingStatus, SourceControl};
 use crate::inspect::feed::Feed;
 use crate::record::recorder::{RecordError, RecordOptions};
 use sampler::Sampler;
@@ -32,7 +32,7 @@ pub fn client_url(server: &Server) -> String {
     )
 }
 
-impl BrokerControl for EmbeddedControl {
+impl SourceControl for EmbeddedControl {
     fn kick(&self, cid: u64) -> bool {
         match self.server.client(cid) {
             Some(client) => {
@@ -113,7 +113,7 @@ impl BrokerControl for EmbeddedControl {
 pub fn attach(
     server: Arc<Server>,
     monitor_url: Option<String>,
-) -> Option<(Feed, Arc<dyn BrokerControl>)> {
+) -> Option<(Feed, Arc<dyn SourceControl>)> {
     let (feed, control) = attach_embedded(server, monitor_url)?;
     Some((feed, control))
 }
@@ -146,7 +146,7 @@ mod tests {
 
     /// Polls `status` until `done` says so, at most five seconds.
     async fn wait_for(
-        control: &Arc<dyn BrokerControl>,
+        control: &Arc<dyn SourceControl>,
         done: impl Fn(&RecordingStatus) -> bool,
     ) -> RecordingStatus {
         for _ in 0..500 {

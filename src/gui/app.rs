@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use egui::{RichText, Ui};
 
 use crate::demo::{DemoStatus, DemoSwitch};
-use crate::inspect::BrokerControl;
+use crate::inspect::SourceControl;
 
 use super::bridge::Bridge;
 use super::broker_start::{self, BrokerStarter};
@@ -59,7 +59,7 @@ struct Saved {
 pub struct InspectorApp {
     bridge: Bridge,
     pub state: UiState,
-    control: Arc<dyn BrokerControl>,
+    control: Arc<dyn SourceControl>,
     /// The source's demo switch (none on a remote deployment).
     demo: Option<Arc<DemoSwitch>>,
     client: NatsClient,

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use crate::connect::ConnectArgs;
 use crate::demo::DemoSwitch;
-use crate::inspect::{BrokerControl, Feed};
+use crate::inspect::{Feed, SourceControl};
 
 pub use synthetic::synthetic_feed;
 
@@ -37,7 +37,7 @@ pub use synthetic::synthetic_feed;
 /// deployment is another. [`app::InspectorApp::switch_source`] swaps them at run time.
 pub struct Source {
     pub feed: Feed,
-    pub control: Arc<dyn BrokerControl>,
+    pub control: Arc<dyn SourceControl>,
     /// How the inspector's own client connects (URL and credentials).
     pub client: ConnectArgs,
     /// What the status bar calls the source ("embedded broker", a profile's name).

@@ -15,10 +15,10 @@ use crate::inspect::snapshot::{
     ClosedConnectionInfo, ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember,
     Rates, ServerIdentity, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
-use crate::inspect::BrokerControl;
+use crate::inspect::SourceControl;
 use crate::proto::subject::matches;
 
-/// A [`BrokerControl`] that records what it is asked (tests read it back).
+/// A [`SourceControl`] that records what it is asked (tests read it back).
 #[derive(Default)]
 pub struct SyntheticControl {
     kicks: Mutex<VecDeque<u64>>,
@@ -46,7 +46,7 @@ impl SyntheticControl {
     }
 }
 
-impl BrokerControl for SyntheticControl {
+impl SourceControl for SyntheticControl {
     fn kick(&self, cid: u64) -> bool {
         self.kicked.lock().push(cid);
         self.kicks.lock().push_back(cid);
@@ -723,7 +723,7 @@ impl SyntheticWorld {
 }
 
 /// A feed driven by the simulated deployment on `runtime`, every 250 ms.
-pub fn synthetic_feed(runtime: &tokio::runtime::Handle) -> (Feed, Arc<dyn BrokerControl>) {
+pub fn synthetic_feed(runtime: &tokio::runtime::Handle) -> (Feed, Arc<dyn SourceControl>) {
     synthetic_feed_with_url(runtime, "nats://127.0.0.1:4222")
 }
 
@@ -731,7 +731,7 @@ pub fn synthetic_feed(runtime: &tokio::runtime::Handle) -> (Feed, Arc<dyn Broker
 pub fn synthetic_feed_with_url(
     runtime: &tokio::runtime::Handle,
     client_url: &str,
-) -> (Feed, Arc<dyn BrokerControl>) {
+) -> (Feed, Arc<dyn SourceControl>) {
     let (publisher, feed) = feed::channel(4096);
     let control = Arc::new(SyntheticControl::new());
     let mut world = SyntheticWorld {

@@ -1,6 +1,6 @@
-//! What an observer may ask of the engine. The GUI holds it as `Arc<dyn BrokerControl>`, so
-//! its views can be tested against a stand-in, the embedded broker and a remote deployment
-//! alike.
+//! What an observer may ask of a source (the embedded broker, a remote deployment). The GUI
+//! holds it as `Arc<dyn SourceControl>`, so its views can be tested against a stand-in, the
+//! embedded broker and a remote deployment alike.
 
 use std::path::{Path, PathBuf};
 
@@ -50,11 +50,11 @@ pub enum ControlError {
 }
 
 /// A request without a reply after this long counts as a timeout in the Latency view,
-/// unless the observer changes it ([`BrokerControl::set_request_timeout`]).
+/// unless the observer changes it ([`SourceControl::set_request_timeout`]).
 pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Commands from the inspector to the broker. None of them waits on the network.
-pub trait BrokerControl: Send + Sync {
+/// Commands from the inspector to its source. None of them waits on the network.
+pub trait SourceControl: Send + Sync {
     /// Disconnects a client (close reason "Kicked"); false if it is not connected.
     fn kick(&self, cid: u64) -> bool;
     /// Turns copying of message samples into the feed on or off.
@@ -88,7 +88,7 @@ pub trait BrokerControl: Send + Sync {
 /// refused or ignored.
 pub struct NoBroker;
 
-impl BrokerControl for NoBroker {
+impl SourceControl for NoBroker {
     fn kick(&self, _client_id: u64) -> bool {
         false
     }

@@ -8,5 +8,5 @@ pub mod control;
 pub mod feed;
 pub mod snapshot;
 
-pub use control::{BrokerControl, NoBroker, RecordCounters, RecordingStatus};
+pub use control::{NoBroker, RecordCounters, RecordingStatus, SourceControl};
 pub use feed::{Feed, FeedPublisher};

@@ -31,7 +31,7 @@ use parking_lot::Mutex;
 use tokio::sync::{oneshot, watch};
 
 use crate::connect::ConnectArgs;
-use crate::inspect::control::{BrokerControl, ControlError, RecordCounters, RecordingStatus};
+use crate::inspect::control::{ControlError, RecordCounters, RecordingStatus, SourceControl};
 use crate::inspect::feed::{self, Feed};
 use crate::inspect::snapshot::EventKind;
 use crate::record::remote::{record_remote, RemoteOptions};
@@ -112,7 +112,7 @@ impl RemoteControl {
     }
 }
 
-impl BrokerControl for RemoteControl {
+impl SourceControl for RemoteControl {
     /// Sends `$SYS.REQ.SERVER.<id>.KICK` for the connection; true when the request went
     /// out. The outcome (or why it could not be sent) shows in the event log.
     fn kick(&self, cid: u64) -> bool {

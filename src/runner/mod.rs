@@ -359,7 +359,7 @@ pub mod launcher {
     use super::{Extras, RunPlan, ServeRecordArgs, Services};
     use crate::demo::DemoSwitch;
     use crate::gui::{Launcher, Source, StartFailure};
-    use crate::inspect::BrokerControl;
+    use crate::inspect::SourceControl;
 
     struct Running {
         services: Services,

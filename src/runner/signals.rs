@@ -144,10 +144,8 @@ fn deliver(pid: i32, command: crate::cli::SignalCommand) -> ExitCode {
         }
     };
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
-        Ok(()) => {
-            println!("[{pid}] signal \"{}\" sent", command.name());
-            ExitCode::SUCCESS
-        }
+        // nats-server says nothing when the signal was sent.
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("switchboard: can't signal process {pid}: {e}");
             ExitCode::from(1)

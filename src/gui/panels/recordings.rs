@@ -26,7 +26,7 @@ use crate::gui::recording_tasks::{
 use crate::gui::state::{MessageLog, UiState};
 use crate::gui::widgets::{self, NO_INTEREST, OK, WARN};
 use crate::inspect::control::{ControlError, RecordCounters, RecordingStatus};
-use crate::inspect::BrokerControl;
+use crate::inspect::SourceControl;
 use crate::record::replay::ReplayOutcome;
 use crate::record::select::Selection;
 use crate::record::{ReplayOptions, ReplayState, Speed};
@@ -232,7 +232,7 @@ impl RecordingsPanel {
 
     /// Collects what background work finished and the recording's live counters; asks for
     /// a repaint soon while anything runs. Called once a frame, whatever the view.
-    pub fn poll(&mut self, control: &Arc<dyn BrokerControl>, ctx: &egui::Context) {
+    pub fn poll(&mut self, control: &Arc<dyn SourceControl>, ctx: &egui::Context) {
         self.live = control.recording();
         if let Some(done) = self.starting.as_ref().and_then(Pending::poll) {
             self.starting = None;
@@ -326,7 +326,7 @@ impl RecordingsPanel {
     pub fn ui(
         &mut self,
         ui: &mut Ui,
-        control: &Arc<dyn BrokerControl>,
+        control: &Arc<dyn SourceControl>,
         commands: &mut Vec<Command>,
     ) {
         ui.horizontal(|ui| {
@@ -360,7 +360,7 @@ impl RecordingsPanel {
 
     // ---- recording ----
 
-    fn record_ui(&mut self, ui: &mut Ui, control: &Arc<dyn BrokerControl>) {
+    fn record_ui(&mut self, ui: &mut Ui, control: &Arc<dyn SourceControl>) {
         let (patterns, bad) = parse_patterns(&self.record_subjects);
         let busy = self.starting.is_some() || self.stopping.is_some();
         let recording = self.live.is_some();
@@ -509,7 +509,7 @@ impl RecordingsPanel {
     fn start_recording(
         &mut self,
         ctx: &egui::Context,
-        control: &Arc<dyn BrokerControl>,
+        control: &Arc<dyn SourceControl>,
         subjects: Vec<String>,
     ) {
         if self.record_path == self.auto_path {
@@ -531,7 +531,7 @@ impl RecordingsPanel {
         }));
     }
 
-    fn stop_recording(&mut self, ctx: &egui::Context, control: &Arc<dyn BrokerControl>) {
+    fn stop_recording(&mut self, ctx: &egui::Context, control: &Arc<dyn SourceControl>) {
         if let Some(live) = &self.live {
             self.record_path = live.path.display().to_string();
         }
