@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use support::{wait_until, wait_until_async, Server, Target};
+use support::{try_wait_for, wait_until_async, Server, Target};
 use switchboard::connect::ConnectArgs;
 use switchboard::record::format::Record;
 use switchboard::record::nats::NatsPublisher;
@@ -193,15 +193,21 @@ fn cli_serve_record_info_export_import_replay() {
     c.expect("PONG\r\n");
     drop(c);
     // The writer flushes within 100 ms of going idle: wait for both messages in the file.
-    wait_until("both messages written", Duration::from_secs(10), || {
-        read_all(&rec).is_ok_and(|(records, _)| {
+    let written = || {
+        read_all(&rec).map(|(records, _)| {
             records
                 .iter()
                 .filter(|r| matches!(r, Record::Message(_)))
                 .count()
-                == 2
         })
-    });
+    };
+    if try_wait_for(Duration::from_secs(10), || written().is_ok_and(|n| n == 2).then_some(())).is_none() {
+        panic!(
+            "both messages were not written within 10 s: {:?}\nserver log:\n{}",
+            written(),
+            server.log()
+        );
+    }
     drop(server); // SIGKILL: the file is cut off without END, and must still read.
     let info = run_ok(sb().args(["info", rec_arg]));
     assert!(info.contains("2 messages"), "{info}");

@@ -17,4 +17,4 @@ pub mod tls;
 pub use close::CloseReason;
 
 pub use record_tap::BrokerRecording;
-pub use server::{BrokerHandle, Server, StartError};
+pub use server::{BoundBroker, BrokerHandle, Server, StartError};

@@ -451,6 +451,52 @@ pub struct BrokerHandle {
     accept_task: tokio::task::JoinHandle<()>,
 }
 
+/// A broker bound to its client port that accepts no connection yet: what must see every
+/// client (a recording of all traffic) is set up on its server before [`Self::accept`].
+/// Connections that arrive meanwhile wait in the listen backlog.
+pub struct BoundBroker {
+    server: Arc<Server>,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl BoundBroker {
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Starts accepting connections. Must be called within a tokio runtime.
+    pub fn accept(self) -> BrokerHandle {
+        let BoundBroker {
+            server,
+            listener,
+            addr,
+        } = self;
+        let server_for_loop = server.clone();
+        let (command, command_rx) = watch::channel(Command::Run);
+        let (done_tx, done) = watch::channel(false);
+        let poller = server.hot_poll.clone().map(|p| tokio::spawn(p.run()));
+        let accept_task = tokio::spawn(async move {
+            accept_loop(server_for_loop, listener, command_rx).await;
+            if let Some(poller) = poller {
+                poller.abort();
+            }
+            let _ = done_tx.send(true);
+        });
+        BrokerHandle {
+            server,
+            addr,
+            command,
+            done,
+            accept_task,
+        }
+    }
+}
+
 impl BrokerHandle {
     /// A broker with default options on a free loopback port, for tests.
     #[cfg(test)]
@@ -466,6 +512,11 @@ impl BrokerHandle {
 
     /// Binds the client port and starts accepting. Must be called within a tokio runtime.
     pub async fn start(opts: Options) -> Result<BrokerHandle, StartError> {
+        Ok(Self::bind(opts).await?.accept())
+    }
+
+    /// Binds the client port without accepting yet (see [`BoundBroker`]).
+    pub async fn bind(opts: Options) -> Result<BoundBroker, StartError> {
         let tls = match &opts.tls {
             Some(t) => Some(super::tls::TlsServer::new(t).map_err(StartError::Tls)?),
             None => None,
@@ -483,23 +534,10 @@ impl BrokerHandle {
             source,
         })?;
         let server = Arc::new(Server::new(opts, addr.port(), tls));
-        let server_for_loop = server.clone();
-        let (command, command_rx) = watch::channel(Command::Run);
-        let (done_tx, done) = watch::channel(false);
-        let poller = server.hot_poll.clone().map(|p| tokio::spawn(p.run()));
-        let accept_task = tokio::spawn(async move {
-            accept_loop(server_for_loop, listener, command_rx).await;
-            if let Some(poller) = poller {
-                poller.abort();
-            }
-            let _ = done_tx.send(true);
-        });
-        Ok(BrokerHandle {
+        Ok(BoundBroker {
             server,
+            listener,
             addr,
-            command,
-            done,
-            accept_task,
         })
     }
 

@@ -69,7 +69,8 @@ impl Services {
         }
         let opts = plan.options.clone();
         let pid_file = opts.pid_file.clone();
-        let handle = BrokerHandle::start(opts).await.map_err(|e| {
+        // Bound, not accepting yet: `--record` starts before the first client can publish.
+        let bound = BrokerHandle::bind(opts).await.map_err(|e| {
             let mut problem = StartProblem::logged(&e);
             problem.port_in_use = matches!(
                 &e,
@@ -78,7 +79,7 @@ impl Services {
             );
             problem
         })?;
-        let server = handle.server().clone();
+        let server = bound.server().clone();
         log_info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
         log_info!("  Name:     {}", server.name);
         log_info!("  ID:       {}", server.id);
@@ -89,19 +90,13 @@ impl Services {
         }
         let monitor = match start_monitor(&server).await {
             Ok(monitor) => monitor,
-            Err(problem) => {
-                handle.shutdown().await;
-                return Err(problem);
-            }
+            Err(problem) => return Err(problem),
         };
-        log_info!(
-            "Listening for client connections on {}",
-            handle.local_addr()
-        );
-        if !handle.local_addr().ip().is_loopback() && !server.auth_required() {
+        log_info!("Listening for client connections on {}", bound.local_addr());
+        if !bound.local_addr().ip().is_loopback() && !server.auth_required() {
             log_warn!(
                 "Listening on {} without authentication: anyone who can reach this address can use the broker",
-                handle.local_addr()
+                bound.local_addr()
             );
         }
         let recording = match recording::start_serve_recording(&server, record) {
@@ -111,10 +106,10 @@ impl Services {
                 if let Some(monitor) = monitor {
                     monitor.shutdown().await;
                 }
-                handle.shutdown().await;
                 return Err(problem);
             }
         };
+        let handle = bound.accept();
         log_info!("Server is ready");
         let demo = if extras.demo {
             match Demo::start(&format!("nats://{}", handle.local_addr())).await {
