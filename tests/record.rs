@@ -201,7 +201,11 @@ fn cli_serve_record_info_export_import_replay() {
                 .count()
         })
     };
-    if try_wait_for(Duration::from_secs(10), || written().is_ok_and(|n| n == 2).then_some(())).is_none() {
+    if try_wait_for(Duration::from_secs(10), || {
+        written().is_ok_and(|n| n == 2).then_some(())
+    })
+    .is_none()
+    {
         panic!(
             "both messages were not written within 10 s: {:?}\nserver log:\n{}",
             written(),
