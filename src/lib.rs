@@ -26,3 +26,5 @@ pub mod record;
 pub mod remote;
 pub mod runner;
 pub mod terminal;
+#[cfg(test)]
+pub(crate) mod testkit;

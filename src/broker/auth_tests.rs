@@ -151,7 +151,7 @@ async fn failures_and_violations_are_events() {
     use crate::broker::BrokerHandle;
     use crate::inspect::snapshot::EventKind;
     use crate::options::{Options, SubjectPermission};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     let mut opts = Options {
         port: 0,
@@ -173,16 +173,10 @@ async fn failures_and_violations_are_events() {
         async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
             s.write_all(send).await.unwrap();
-            let mut got = Vec::new();
-            let mut buf = [0u8; 1024];
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-            while !got.ends_with(want) {
-                match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-                    Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
-                    _ => break,
-                }
-            }
-            assert!(got.ends_with(want), "{}", String::from_utf8_lossy(&got));
+            crate::testkit::read_until(&mut s, std::time::Duration::from_secs(2), |got| {
+                got.ends_with(want)
+            })
+            .await;
         }
     };
     exchange(

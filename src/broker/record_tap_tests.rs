@@ -13,22 +13,13 @@ use crate::record::format::{Record, Stats};
 use crate::record::reader::read_all;
 use crate::record::recorder::{RecordError, RecordOptions};
 use crate::record::tests::messages_of;
+use crate::testkit;
 
 async fn read_until(stream: &mut TcpStream, needle: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut buf = [0u8; 4096];
-    while !out.windows(needle.len()).any(|w| w == needle) {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
-            _ => panic!(
-                "no {:?} in {:?}",
-                String::from_utf8_lossy(needle),
-                String::from_utf8_lossy(&out)
-            ),
-        }
-    }
-    out
+    testkit::read_until(stream, Duration::from_secs(5), |out| {
+        testkit::contains(out, needle)
+    })
+    .await
 }
 
 /// Stops a recording (it joins the writer thread, so off the runtime) and reads the file

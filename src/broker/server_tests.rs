@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
+use crate::testkit::wait_until_async;
 
 async fn start(configure: impl FnOnce(&mut Options)) -> BrokerHandle {
     let mut opts = Options {
@@ -146,15 +147,12 @@ async fn paced_flood(handle: &BrokerHandle, messages: usize, lag: usize) -> usiz
 
 /// Waits (bounded) until `count` connections were closed as slow consumers.
 async fn wait_for_slow_consumers(handle: &BrokerHandle, count: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while handle.server().stats.slow_consumers.load(Ordering::Relaxed) < count {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} slow consumers detected, {count} expected",
-            handle.server().stats.slow_consumers.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        &format!("{count} connections closed as slow consumers"),
+        Duration::from_secs(5),
+        || handle.server().stats.slow_consumers.load(Ordering::Relaxed) >= count,
+    )
+    .await;
     let closed = handle.server().closed_clients();
     let cut = closed
         .iter()
@@ -195,14 +193,11 @@ async fn the_global_outbound_cap_cuts_the_stuck_consumers() {
     wait_for_slow_consumers(&handle, 2).await;
     // The cut consumers' queues went back to the budget: what is left is at most what the
     // live connections still have queued.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while handle.server().outbound_budget.used() > 64 * 1024 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} bytes still counted after the flood",
-            handle.server().outbound_budget.used()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        "the cut consumers' bytes back in the budget",
+        Duration::from_secs(5),
+        || handle.server().outbound_budget.used() <= 64 * 1024,
+    )
+    .await;
     handle.shutdown().await;
 }

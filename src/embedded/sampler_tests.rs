@@ -7,7 +7,8 @@ use tokio::net::TcpStream;
 
 use super::*;
 use crate::broker::BrokerHandle;
-use crate::inspect::snapshot::EventKind;
+use crate::inspect::snapshot::{BrokerEvent, EventKind};
+use crate::testkit::{read_until, wait_until_async};
 
 async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
     let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
@@ -22,18 +23,10 @@ async fn round_trip(s: &mut TcpStream, ops: &str) -> Vec<u8> {
     s.write_all(format!("{ops}PING\r\n").as_bytes())
         .await
         .unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while !seen.ends_with(b"PONG\r\n") {
-        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed");
-        seen.extend_from_slice(&buf[..n]);
-    }
-    seen
+    read_until(s, Duration::from_secs(2), |seen| {
+        seen.ends_with(b"PONG\r\n")
+    })
+    .await
 }
 
 #[tokio::test]
@@ -141,25 +134,26 @@ async fn feed_delivers_samples_and_events_and_kick_closes() {
         .unwrap()
         .unwrap_or(0);
     assert_eq!(n, 0, "kicked client sees EOF");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        let events = feed.events_since(0);
-        let kicked = events.iter().any(|e| {
+    let kicked = |events: &[BrokerEvent]| {
+        events.iter().any(|e| {
             matches!(&e.kind, EventKind::Disconnected { name, reason, .. } if name == "kick-me" && reason == "Kicked")
-        });
-        if kicked {
-            assert!(matches!(events[0].kind, EventKind::Connected { .. }));
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{events:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        })
+    };
+    wait_until_async(
+        "the kick's disconnect event",
+        Duration::from_secs(2),
+        || kicked(&feed.events_since(0)),
+    )
+    .await;
+    assert!(matches!(
+        feed.events_since(0)[0].kind,
+        EventKind::Connected { .. }
+    ));
     // The sampler publishes snapshots on its own.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    while feed.latest().is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "no snapshot");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async("a snapshot", Duration::from_secs(3), || {
+        feed.latest().is_some()
+    })
+    .await;
     handle.shutdown().await;
 }
 

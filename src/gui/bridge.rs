@@ -265,11 +265,11 @@ mod tests {
             subjects: subjects.clone(),
             ..Default::default()
         });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !bridge.pump(&mut state).snapshot {
-            assert!(Instant::now() < deadline, "the snapshot never arrived");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        crate::testkit::wait_until(
+            "the snapshot through the worker",
+            Duration::from_secs(10),
+            || bridge.pump(&mut state).snapshot,
+        );
         assert!(bridge.preparer.is_some(), "it went through the worker");
         assert_eq!(state.snapshot.subjects.len(), prepare::OFF_THREAD_AT);
         assert_eq!(

@@ -158,7 +158,7 @@ mod tests {
     use super::*;
     use crate::gui::model::subject_tree::build_tree;
     use crate::inspect::snapshot::SubjectStat;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn snapshot(subjects: &[&str], rate: f64) -> Arc<Snapshot> {
         Arc::new(Snapshot {
@@ -181,14 +181,12 @@ mod tests {
 
     /// Polls (bounded) until the worker hands something back.
     fn wait(preparer: &mut Preparer) -> Prepared {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(p) = preparer.poll() {
-                return p;
-            }
-            assert!(Instant::now() < deadline, "the worker never answered");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let mut prepared = None;
+        crate::testkit::wait_until("the worker's answer", Duration::from_secs(10), || {
+            prepared = preparer.poll();
+            prepared.is_some()
+        });
+        prepared.expect("wait_until returned, so the worker answered")
     }
 
     #[test]

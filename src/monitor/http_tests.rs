@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 
 use super::*;
 use crate::broker::BrokerHandle;
+use crate::testkit;
 
 /// `/varz` fields nats-server 2.15 emits that we deliberately leave out: Go build and
 /// runtime details, and JetStream/system-account features this broker does not have.
@@ -60,16 +61,7 @@ impl Setup {
 
 /// Reads until `end` was seen (or 2 s passed).
 async fn read_until(s: &mut TcpStream, end: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    let mut buf = [0u8; 4096];
-    while !out.windows(end.len()).any(|w| w == end) {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
-            _ => break,
-        }
-    }
-    out
+    testkit::read_until(s, Duration::from_secs(2), |out| testkit::contains(out, end)).await
 }
 
 /// A minimal HTTP/1.1 GET: returns status, headers (lower-cased names) and body.
@@ -227,11 +219,10 @@ async fn closed_connections_keep_their_reason() {
     let _stay = t.client("stay", "").await;
     let gone = t.client("gone", "SUB a.b 7\r\nPUB a.b 1\r\nx\r\n").await;
     drop(gone);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    while t.broker.server().closed_clients().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    testkit::wait_until_async("the closed connection", Duration::from_secs(3), || {
+        !t.broker.server().closed_clients().is_empty()
+    })
+    .await;
     let closed = t.json("/connz?state=closed&subs=detail").await;
     assert_eq!(closed["total"], 1);
     let c = &closed["connections"][0];

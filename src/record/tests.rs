@@ -452,14 +452,15 @@ fn the_writer_hands_emptied_buffers_back_for_reuse() {
     format::append_batch_entry(&mut data, &m.as_ref());
     format::end_batch(&mut data, start);
     assert!(sink.offer_batch(data, 1, m.size(), Some(1)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reused = loop {
-        let b = sink.take_buffer();
-        if b.capacity() == MARK || Instant::now() > deadline {
-            break b;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let mut reused = Vec::new();
+    crate::testkit::wait_until(
+        "the written buffer back in the pool",
+        Duration::from_secs(10),
+        || {
+            reused = sink.take_buffer();
+            reused.capacity() == MARK
+        },
+    );
     assert_eq!(
         reused.capacity(),
         MARK,
@@ -498,10 +499,9 @@ fn a_handed_over_read_buffer_is_written_from_its_range_and_comes_back() {
         "a buffer of the same length in its place"
     );
     assert_ne!(read.capacity(), MARK);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while recording.counters().messages < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    crate::testkit::wait_until("both messages written", Duration::from_secs(10), || {
+        recording.counters().messages >= 2
+    });
     let mut other = b"PUB c 0\r\n\r\n".to_vec();
     let mut head = sink.take_buffer();
     format::begin_wire_batch(&mut head, 8, Some(3), &[4]);
