@@ -48,6 +48,22 @@ pub async fn wait_until_async(what: &str, timeout: Duration, mut done: impl FnMu
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
+/// Waits until something accepts connections on `addr` (a server started as a child).
+pub async fn wait_for_listener(what: &str, addr: std::net::SocketAddr, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    for _ in 0..max_polls(timeout) {
+        if TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL.min(deadline - now)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what} on {addr}");
+}
+
 /// Reads from `stream` until what arrived satisfies `done`, at most `timeout`; panics with
 /// what it read when the time is up or the peer closed first.
 pub async fn read_until(

@@ -385,14 +385,12 @@ async fn same_fields_as_nats_server() {
         .spawn()
         .unwrap();
     let their_http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(their_http).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nats-server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testkit::wait_for_listener(
+        "nats-server's HTTP port",
+        their_http,
+        Duration::from_secs(10),
+    )
+    .await;
     let t = Setup::start().await;
     let ops = "SUB foo 1\r\nPUB foo 2\r\nhi\r\n";
     let _ours = t.client("cmp", ops).await;
