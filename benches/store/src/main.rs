@@ -66,11 +66,19 @@ fn decode(rec: &[u8]) -> Option<Decoded<'_>> {
     let subject = std::str::from_utf8(rec.get(22..22 + sl)?).ok()?;
     let hl = u32::from_le_bytes(rec.get(22 + sl..26 + sl)?.try_into().ok()?) as usize;
     let payload_len = n.checked_sub(26 + sl + hl + 4)?;
-    Some(Decoded { seq, ts, subject, payload_len })
+    Some(Decoded {
+        seq,
+        ts,
+        subject,
+        payload_len,
+    })
 }
 
 fn now_nanos() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +147,12 @@ impl SegLog {
 
     fn new_block(&mut self, seq: u64, ts: i64) {
         let path = Self::block_path(&self.dir, self.blocks.len());
-        let f = OpenOptions::new().create(true).read(true).write(true).open(path).unwrap();
+        let f = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
         if self.prealloc {
             f.set_len(BLOCK_BYTES).unwrap();
             f.sync_all().unwrap();
@@ -149,7 +162,13 @@ impl SegLog {
             File::open(&self.dir).unwrap().sync_all().unwrap();
         }
         self.files.push(f);
-        self.blocks.push(BlockMeta { first_seq: seq, last_seq: seq, first_ts: ts, last_ts: ts, len: 0 });
+        self.blocks.push(BlockMeta {
+            first_seq: seq,
+            last_seq: seq,
+            first_ts: ts,
+            last_ts: ts,
+            len: 0,
+        });
     }
 
     /// Reopens a directory and rebuilds every index by scanning the blocks; a torn or
@@ -165,14 +184,20 @@ impl SegLog {
         let mut data = Vec::new();
         let nblocks = names.len();
         for (bi, path) in names.iter().enumerate() {
-            let mut f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+            let mut f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .unwrap();
             data.clear();
             f.read_to_end(&mut data).unwrap();
             let mut off = 0usize;
             let mut meta: Option<BlockMeta> = None;
             while off + 4 <= data.len() {
                 let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) as usize;
-                let Some(rec) = data.get(off..off + 4 + len) else { break };
+                let Some(rec) = data.get(off..off + 4 + len) else {
+                    break;
+                };
                 let Some(d) = decode(rec) else { break };
                 if s.by_seq.is_empty() {
                     s.first_seq = d.seq;
@@ -203,7 +228,13 @@ impl SegLog {
                     f.set_len(BLOCK_BYTES).unwrap();
                 }
             }
-            let mut m = meta.unwrap_or(BlockMeta { first_seq: 0, last_seq: 0, first_ts: 0, last_ts: 0, len: 0 });
+            let mut m = meta.unwrap_or(BlockMeta {
+                first_seq: 0,
+                last_seq: 0,
+                first_ts: 0,
+                last_ts: 0,
+                len: 0,
+            });
             m.len = off as u64;
             s.blocks.push(m);
             s.files.push(f);
@@ -237,7 +268,9 @@ impl SegLog {
             let mid = lo + (hi - lo) / 2;
             let (bb, off) = self.by_seq[(mid - self.first_seq) as usize];
             let mut h = [0u8; 20];
-            self.files[bb as usize].read_exact_at(&mut h, off as u64).unwrap();
+            self.files[bb as usize]
+                .read_exact_at(&mut h, off as u64)
+                .unwrap();
             if i64::from_le_bytes(h[12..20].try_into().unwrap()) < t {
                 lo = mid + 1;
             } else {
@@ -253,7 +286,11 @@ impl Store for SegLog {
         let ts = now_nanos();
         let mut buf = std::mem::take(&mut self.buf);
         encode(&mut buf, seq, ts, subject, &[], payload);
-        if self.blocks.last().is_none_or(|b| b.len + buf.len() as u64 > BLOCK_BYTES) {
+        if self
+            .blocks
+            .last()
+            .is_none_or(|b| b.len + buf.len() as u64 > BLOCK_BYTES)
+        {
             self.new_block(seq, ts);
         }
         let bi = self.blocks.len() - 1;
@@ -290,7 +327,10 @@ impl Store for SegLog {
     }
 
     fn state(&mut self) -> (u64, u64) {
-        (self.first_seq, self.first_seq + self.by_seq.len() as u64 - 1)
+        (
+            self.first_seq,
+            self.first_seq + self.by_seq.len() as u64 - 1,
+        )
     }
 }
 
@@ -310,12 +350,26 @@ struct Fjall {
 impl Fjall {
     fn open(dir: &Path, always: bool) -> Fjall {
         let db = fjall::Database::builder(dir).open().unwrap();
-        let msgs = db.keyspace("msgs", fjall::KeyspaceCreateOptions::default).unwrap();
-        let last = db.keyspace("last", fjall::KeyspaceCreateOptions::default).unwrap();
+        let msgs = db
+            .keyspace("msgs", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        let last = db
+            .keyspace("last", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
         // Buffer is fjall's default: the journal's BufWriter is flushed to the OS (write(2))
         // before commit returns, which survives a SIGKILL. SyncData adds fdatasync.
-        let mode = if always { fjall::PersistMode::SyncData } else { fjall::PersistMode::Buffer };
-        Fjall { db, msgs, last, mode, buf: Vec::new() }
+        let mode = if always {
+            fjall::PersistMode::SyncData
+        } else {
+            fjall::PersistMode::Buffer
+        };
+        Fjall {
+            db,
+            msgs,
+            last,
+            mode,
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -343,7 +397,10 @@ impl Store for Fjall {
     fn state(&mut self) -> (u64, u64) {
         let f = self.msgs.first_key_value().unwrap().key().unwrap();
         let l = self.msgs.last_key_value().unwrap().key().unwrap();
-        (u64::from_be_bytes(f[..].try_into().unwrap()), u64::from_be_bytes(l[..].try_into().unwrap()))
+        (
+            u64::from_be_bytes(f[..].try_into().unwrap()),
+            u64::from_be_bytes(l[..].try_into().unwrap()),
+        )
     }
 }
 
@@ -367,8 +424,16 @@ impl Redb {
     fn open(dir: &Path, immediate: bool) -> Redb {
         fs::create_dir_all(dir).unwrap();
         let db = redb::Database::create(dir.join("stream.redb")).unwrap();
-        let durability = if immediate { redb::Durability::Immediate } else { redb::Durability::None };
-        Redb { db, durability, buf: Vec::new() }
+        let durability = if immediate {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        };
+        Redb {
+            db,
+            durability,
+            buf: Vec::new(),
+        }
     }
 }
 
@@ -532,7 +597,16 @@ fn crash_test(engine: &str, dir: &Path, n: u64, size: usize) {
     let _ = fs::remove_dir_all(dir);
     let exe = std::env::current_exe().unwrap();
     let mut child = std::process::Command::new(exe)
-        .args(["--crash-child", engine, "--dir", dir.to_str().unwrap(), "--n", &n.to_string(), "--size", &size.to_string()])
+        .args([
+            "--crash-child",
+            engine,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--n",
+            &n.to_string(),
+            "--size",
+            &size.to_string(),
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -549,12 +623,17 @@ fn crash_test(engine: &str, dir: &Path, n: u64, size: usize) {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let res = std::panic::catch_unwind(|| {
         let mut s = open(engine, dir);
         s.state()
     });
+    std::panic::set_hook(hook);
     match res {
-        Ok((f, l)) if l >= acked => println!("{engine}: OK, last acked seen {acked}, stored {f}..={l} after SIGKILL"),
+        Ok((f, l)) if l >= acked => {
+            println!("{engine}: OK, last acked seen {acked}, stored {f}..={l} after SIGKILL")
+        }
         Ok((f, l)) => println!("{engine}: LOST acked messages: acked {acked}, stored {f}..={l}"),
         Err(_) => println!("{engine}: LOST everything (reopen found no data), acked {acked}"),
     }
@@ -622,9 +701,14 @@ fn main() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for engine in engines.split(',') {
-        let rs: Vec<Result> = (0..runs).map(|_| run_once(engine, &dir.join(engine), n, size, reads)).collect();
+        let rs: Vec<Result> = (0..runs)
+            .map(|_| run_once(engine, &dir.join(engine), n, size, reads))
+            .collect();
         let m = |f: fn(&Result) -> f64| median(rs.iter().map(f).collect());
-        let all: Vec<String> = rs.iter().map(|r| format!("{:.0}", r.appends_per_s)).collect();
+        let all: Vec<String> = rs
+            .iter()
+            .map(|r| format!("{:.0}", r.appends_per_s))
+            .collect();
         println!(
             "| {engine} | {:.0} | {:.1} | {:.2} | {:.2} | {:.1} |   (appends/s per run: {})",
             m(|r| r.appends_per_s),
