@@ -41,65 +41,32 @@ impl Signals {
         Signals {}
     }
 
-    /// Serves until the process is asked to stop (SIGINT, SIGTERM) or the broker finished
-    /// by itself (after lame-duck mode), handling SIGUSR1 (reopen the log), SIGHUP
-    /// (`reload`) and SIGUSR2 (lame-duck mode) meanwhile.
-    pub async fn serve_until_stopped(self, handle: &BrokerHandle, mut reload: impl FnMut()) {
+    /// Waits for the next signal that asks for something; SIGUSR1 (reopen the log) is
+    /// handled here. Never returns when the handlers could not be installed.
+    async fn next(&mut self) -> Trapped {
         #[cfg(unix)]
         {
-            let Some([mut int, mut term, mut usr1, mut hup, mut usr2]) = self.streams else {
-                handle.finished().await;
-                return;
-            };
-            loop {
-                tokio::select! {
-                    _ = int.recv() => { log_info!("Trapped \"interrupt\" signal"); return; }
-                    _ = term.recv() => { log_info!("Trapped \"terminated\" signal"); return; }
-                    _ = usr1.recv() => {
-                        log_info!("Reopening log file");
-                        if let Err(e) = crate::logging::reopen() {
-                            log_error!("Could not reopen log file: {}", e);
-                        }
-                    }
-                    _ = hup.recv() => reload(),
-                    _ = usr2.recv() => handle.enter_lame_duck(),
-                    _ = handle.finished() => return,
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = &mut reload;
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = handle.finished() => {}
-            }
-        }
-    }
-}
-
-impl Signals {
-    /// For the app: waits until the process is asked to stop (SIGINT, SIGTERM), reopening
-    /// the log on SIGUSR1 meanwhile. SIGHUP and SIGUSR2 are logged and ignored: the window's
-    /// broker is restarted from the window, not reloaded.
-    pub async fn stop_requested(self) {
-        #[cfg(unix)]
-        {
-            let Some([mut int, mut term, mut usr1, mut hup, mut usr2]) = self.streams else {
+            let Some([int, term, usr1, hup, usr2]) = &mut self.streams else {
                 return std::future::pending().await;
             };
             loop {
                 tokio::select! {
-                    _ = int.recv() => { log_info!("Trapped \"interrupt\" signal"); return; }
-                    _ = term.recv() => { log_info!("Trapped \"terminated\" signal"); return; }
+                    _ = int.recv() => {
+                        log_info!("Trapped \"interrupt\" signal");
+                        return Trapped::Stop;
+                    }
+                    _ = term.recv() => {
+                        log_info!("Trapped \"terminated\" signal");
+                        return Trapped::Stop;
+                    }
                     _ = usr1.recv() => {
                         log_info!("Reopening log file");
                         if let Err(e) = crate::logging::reopen() {
                             log_error!("Could not reopen log file: {}", e);
                         }
                     }
-                    _ = hup.recv() => log_info!("Reload is not supported in the app: restart it"),
-                    _ = usr2.recv() => log_info!("Lame duck mode is not supported in the app"),
+                    _ = hup.recv() => return Trapped::Reload,
+                    _ = usr2.recv() => return Trapped::LameDuck,
                 }
             }
         }
@@ -107,8 +74,53 @@ impl Signals {
         {
             let _ = tokio::signal::ctrl_c().await;
             crate::log_info!("Trapped \"interrupt\" signal");
+            Trapped::Stop
         }
     }
+
+    /// Serves until the process is asked to stop (SIGINT, SIGTERM) or the broker finished
+    /// by itself (after lame-duck mode), handling SIGUSR1 (reopen the log), SIGHUP
+    /// (`reload`) and SIGUSR2 (lame-duck mode) meanwhile.
+    pub async fn serve_until_stopped(mut self, handle: &BrokerHandle, mut reload: impl FnMut()) {
+        loop {
+            tokio::select! {
+                trapped = self.next() => match trapped {
+                    Trapped::Stop => return,
+                    Trapped::Reload => reload(),
+                    Trapped::LameDuck => handle.enter_lame_duck(),
+                },
+                _ = handle.finished() => return,
+            }
+        }
+    }
+
+    /// For the app: waits until the process is asked to stop (SIGINT, SIGTERM), reopening
+    /// the log on SIGUSR1 meanwhile. SIGHUP and SIGUSR2 are logged and ignored: the window's
+    /// broker is restarted from the window, not reloaded.
+    pub async fn stop_requested(mut self) {
+        loop {
+            match self.next().await {
+                Trapped::Stop => return,
+                Trapped::Reload => {
+                    crate::log_info!("Reload is not supported in the app: restart it")
+                }
+                Trapped::LameDuck => {
+                    crate::log_info!("Lame duck mode is not supported in the app")
+                }
+            }
+        }
+    }
+}
+
+/// What a signal asks of the process (SIGUSR1 is handled where it arrives).
+#[cfg_attr(not(unix), allow(dead_code))]
+enum Trapped {
+    /// SIGINT, SIGTERM.
+    Stop,
+    /// SIGHUP.
+    Reload,
+    /// SIGUSR2.
+    LameDuck,
 }
 
 /// `--signal COMMAND[=PID|=PIDFILE]`: sends the command's signal to a running server.
