@@ -365,7 +365,12 @@ impl Server {
         }
         let meta = Meta {
             source: "broker".into(),
-            server: format!("{} ({})", self.name, self.id),
+            // An unnamed server's name is its id: say it once.
+            server: if self.name == self.id {
+                self.id.clone()
+            } else {
+                format!("{} ({})", self.name, self.id)
+            },
             subjects: opts.subjects.clone(),
             started_ns: format::now_ns(),
             writer: format!("switchboard {}", env!("CARGO_PKG_VERSION")),

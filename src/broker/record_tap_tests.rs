@@ -203,6 +203,8 @@ async fn records_the_embedded_broker_with_publishers_and_receivers() {
     };
     assert_eq!(meta.source, "broker");
     assert_eq!(meta.subjects, vec!["rec.>".to_string()]);
+    // An unnamed server is named by its id, once.
+    assert_eq!(meta.server, handle.server().id);
     let publisher_cid = records
         .iter()
         .find_map(|r| match r {
