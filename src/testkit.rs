@@ -31,13 +31,12 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
-/// [`wait_until`] inside a tokio runtime: the condition is polled between async sleeps, so
-/// the tasks it waits for keep running.
-pub async fn wait_until_async(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+/// Awaits `done` between async sleeps until it holds; false once `timeout` passed.
+async fn poll_until(timeout: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     for _ in 0..max_polls(timeout) {
-        if done() {
-            return;
+        if done().await {
+            return true;
         }
         let now = Instant::now();
         if now >= deadline {
@@ -45,23 +44,22 @@ pub async fn wait_until_async(what: &str, timeout: Duration, mut done: impl FnMu
         }
         tokio::time::sleep(POLL.min(deadline - now)).await;
     }
-    panic!("timed out after {timeout:?} waiting for {what}");
+    false
+}
+
+/// [`wait_until`] inside a tokio runtime: the condition is polled between async sleeps, so
+/// the tasks it waits for keep running.
+pub async fn wait_until_async(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    if !poll_until(timeout, async || done()).await {
+        panic!("timed out after {timeout:?} waiting for {what}");
+    }
 }
 
 /// Waits until something accepts connections on `addr` (a server started as a child).
 pub async fn wait_for_listener(what: &str, addr: std::net::SocketAddr, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    for _ in 0..max_polls(timeout) {
-        if TcpStream::connect(addr).await.is_ok() {
-            return;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        tokio::time::sleep(POLL.min(deadline - now)).await;
+    if !poll_until(timeout, async || TcpStream::connect(addr).await.is_ok()).await {
+        panic!("timed out after {timeout:?} waiting for {what} on {addr}");
     }
-    panic!("timed out after {timeout:?} waiting for {what} on {addr}");
 }
 
 /// Reads from `stream` until what arrived satisfies `done`, at most `timeout`; panics with

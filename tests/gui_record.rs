@@ -102,6 +102,21 @@ fn messages(path: &Path) -> Vec<Message> {
         .collect()
 }
 
+/// Opens the recording at `path` from the Record & replay view's `tab` and waits for it.
+fn open_recording(rig: &mut Rig, tab: &str, path: &Path) {
+    go(&mut rig.harness, "Record & replay");
+    go(&mut rig.harness, tab);
+    type_into(
+        &mut rig.harness,
+        "Recording file",
+        &path.display().to_string(),
+    );
+    go(&mut rig.harness, "Open");
+    wait_until(&mut rig.harness, "the recording to load", |h| {
+        h.state().recordings.opened.is_some()
+    });
+}
+
 #[test]
 fn records_from_the_window_with_live_counters_and_a_status_indicator() {
     let dir = tempfile::tempdir().unwrap();
@@ -230,17 +245,7 @@ fn opens_browses_and_replays_a_recording_into_the_broker() {
     let path = dir.path().join("replay me.rec");
     write_recording(&path, N);
     let mut rig = rig();
-    go(&mut rig.harness, "Record & replay");
-    go(&mut rig.harness, "Summary");
-    type_into(
-        &mut rig.harness,
-        "Recording file",
-        &path.display().to_string(),
-    );
-    go(&mut rig.harness, "Open");
-    wait_until(&mut rig.harness, "the recording to load", |h| {
-        h.state().recordings.opened.is_some()
-    });
+    open_recording(&mut rig, "Summary", &path);
     assert!(
         has_containing(&rig.harness, "25 messages"),
         "summary headline"
@@ -318,17 +323,7 @@ fn replay_filters_and_remaps_subjects() {
     let path = dir.path().join("remap.rec");
     write_recording(&path, 6);
     let mut rig = rig();
-    go(&mut rig.harness, "Record & replay");
-    go(&mut rig.harness, "Replay");
-    type_into(
-        &mut rig.harness,
-        "Recording file",
-        &path.display().to_string(),
-    );
-    go(&mut rig.harness, "Open");
-    wait_until(&mut rig.harness, "the recording to load", |h| {
-        h.state().recordings.opened.is_some()
-    });
+    open_recording(&mut rig, "Replay", &path);
     type_into(&mut rig.harness, "Remap", "rp.>=copy");
     assert!(
         has_containing(&rig.harness, "same wildcards"),

@@ -23,7 +23,7 @@ pub struct EmbeddedControl {
 }
 
 /// The URL in-process clients (the demo traffic, the window's own client) use to reach
-/// `server`.
+/// `server`; its snapshots show the same.
 pub fn client_url(server: &Server) -> String {
     format!(
         "nats://{}:{}",
@@ -114,15 +114,6 @@ pub fn attach(
     server: Arc<Server>,
     monitor_url: Option<String>,
 ) -> Option<(Feed, Arc<dyn SourceControl>)> {
-    let (feed, control) = attach_embedded(server, monitor_url)?;
-    Some((feed, control))
-}
-
-/// [`attach`], keeping the control's own type.
-pub fn attach_embedded(
-    server: Arc<Server>,
-    monitor_url: Option<String>,
-) -> Option<(Feed, Arc<EmbeddedControl>)> {
     let feed = server.tap.take_feed()?;
     tokio::spawn(sampler::run(Sampler::new(server.clone(), monitor_url)));
     Some((
@@ -149,16 +140,13 @@ mod tests {
         control: &Arc<dyn SourceControl>,
         done: impl Fn(&RecordingStatus) -> bool,
     ) -> RecordingStatus {
-        for _ in 0..500 {
-            if let Some(s) = control.recording().filter(|s| done(s)) {
-                return s;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "recording status never got there: {:?}",
-            control.recording()
-        );
+        let mut status = None;
+        crate::testkit::wait_until_async("the recording's status", Duration::from_secs(5), || {
+            status = control.recording().filter(|s| done(s));
+            status.is_some()
+        })
+        .await;
+        status.expect("wait_until_async returned, so the status is there")
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ impl Sampler {
             name: server.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             nats_version: NATS_COMPAT_VERSION.to_string(),
-            client_url: format!("nats://{}:{}", url_host(&server.opts.host), server.port()),
+            client_url: super::client_url(&server),
             monitor_url,
             exposed_without_auth: !server.auth_required() && !is_loopback_host(&server.opts.host),
         };

@@ -112,7 +112,7 @@ impl Services {
         let handle = bound.accept();
         log_info!("Server is ready");
         let demo = if extras.demo {
-            match Demo::start(&format!("nats://{}", handle.local_addr())).await {
+            match Demo::start(&crate::embedded::client_url(&server)).await {
                 Ok(demo) => {
                     log_info!("Demo traffic started (clients named demo-*, subjects demo.>)");
                     Some(demo)
@@ -138,11 +138,6 @@ impl Services {
         self.monitor
             .as_ref()
             .map(|m| format!("http://{}", m.local_addr()))
-    }
-
-    #[cfg(feature = "gui")]
-    fn client_url(&self) -> String {
-        format!("nats://{}", self.handle.local_addr())
     }
 
     async fn stop(self) {
@@ -354,7 +349,6 @@ pub mod launcher {
     use super::{Extras, RunPlan, ServeRecordArgs, Services};
     use crate::demo::DemoSwitch;
     use crate::gui::{Launcher, Source, StartFailure};
-    use crate::inspect::SourceControl;
 
     struct Running {
         services: Services,
@@ -414,9 +408,8 @@ pub mod launcher {
                         message: problem.message,
                     })?;
                 let server = services.handle.server().clone();
-                let demo_url = crate::embedded::client_url(&server);
-                let Some((feed, control)) =
-                    crate::embedded::attach_embedded(server, services.monitor_url())
+                let client_url = crate::embedded::client_url(&server);
+                let Some((feed, control)) = crate::embedded::attach(server, services.monitor_url())
                 else {
                     services.stop().await;
                     return Err(StartFailure {
@@ -427,11 +420,14 @@ pub mod launcher {
                 };
                 // Request/reply latency needs no configuration: on whenever the window is open.
                 control.set_latency_tracking(true);
-                let demo = Arc::new(DemoSwitch::new(demo_url, tokio::runtime::Handle::current()));
+                let demo = Arc::new(DemoSwitch::new(
+                    client_url.clone(),
+                    tokio::runtime::Handle::current(),
+                ));
                 let source = Source {
                     feed,
                     control,
-                    client: crate::connect::ConnectArgs::url(&services.client_url()),
+                    client: crate::connect::ConnectArgs::url(&client_url),
                     label: crate::gui::EMBEDDED_LABEL.into(),
                     demo: Some(demo.clone()),
                 };

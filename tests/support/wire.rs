@@ -287,33 +287,14 @@ impl RawConn {
 
     /// Reads one CRLF- or LF-terminated line (terminator included).
     pub fn read_line(&mut self) -> Vec<u8> {
-        let deadline = Instant::now() + DEADLINE;
-        for _ in 0..MAX_READS {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                return self.buf.drain(..=i).collect();
-            }
-            match self.fill(deadline) {
-                ReadEvent::Data => {}
-                ReadEvent::Eof => {
-                    panic!(
-                        "[{}] EOF while reading a line; have \"{}\"",
-                        self.label,
-                        show(&self.buf)
-                    )
-                }
-                ReadEvent::Reset(e) => panic!(
-                    "[{}] reset ({e}) while reading a line; have \"{}\"",
-                    self.label,
-                    show(&self.buf)
-                ),
-                ReadEvent::Timeout => panic!(
-                    "[{}] timed out reading a line; have \"{}\"",
-                    self.label,
-                    show(&self.buf)
-                ),
-            }
+        match self.read_line_within(DEADLINE) {
+            Some(line) => line,
+            None => panic!(
+                "[{}] timed out reading a line; have \"{}\"",
+                self.label,
+                show(&self.buf)
+            ),
         }
-        panic!("[{}] too many reads waiting for a line", self.label);
     }
 
     /// Reads one line if it arrives within `limit`; `None` on timeout.
