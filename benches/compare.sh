@@ -17,7 +17,9 @@
 #   --seconds S          publishing seconds per run (2)
 #   --sizes "16 1024"    payload sizes
 #   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep reqrep-paced
-#                        slowcons idle); reqrep-paced is request/reply at 1,000 a second
+#                        slowcons idle); reqrep-paced is request/reply at 1,000 a second.
+#                        JetStream: js-async-file js-async-mem js-sync-file js-sync-mem (not
+#                        in the default list); their servers run with JetStream on, see below
 #   --idle-conns N       connections in the idle scenario (10000)
 #   --timeout S          loadgen's bound on every wait (10)
 #   --loadgen PATH       use this loadgen executable instead of building it
@@ -34,6 +36,22 @@
 #                        table's ratios then show its cost next to plain switchboard
 #   --no-busy-poll       also run switchboard with busy polling off (`serve --busy_poll 0`),
 #                        as server "switchboard-nopoll"
+#   --jetstream          start every server with JetStream on, for every scenario; without
+#                        --scenarios, run the JetStream scenarios (js-async-file js-async-mem
+#                        js-sync-file js-sync-mem). A js-* scenario always turns it on.
+#   --window N           js-async-*: acks outstanding at most (loadgen's default, 4096)
+#   --store-base DIR     where each JetStream run's fresh store directory is made
+#                        ($CARGO_TARGET_DIR or target, /bench-js); it must be on a real disk,
+#                        not tmpfs. Each store is removed when its server has stopped.
+#
+# JetStream runs: each server starts with `-js -sd STORE` (switchboard: `serve ... -js -sd
+# STORE`, also with --inspect, --record, --no-busy-poll), STORE a fresh directory under
+# --store-base. loadgen creates the stream (file or memory), publishes with a reply subject
+# per message and checks every PubAck (a run with ack errors fails): js-async-* keep at most
+# --window acks outstanding (rate = acked msgs/s), js-sync-* wait for each ack (p50/p99 us).
+# For js-*-file runs loadgen also reads the store's allocated size on disk before the server
+# stops, and reports it per message (disk_bytes_per_msg, in the table as disk B/msg).
+# e.g. benches/compare.sh --scenarios "js-async-file js-async-mem js-sync-file" --sizes "16 1024"
 # Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
 #
 # Output: progress on stderr; on stdout the pinning note, the load average, and the table
@@ -66,6 +84,11 @@ out=""
 record=0
 inspect=0
 nopoll=0
+jetstream=0
+scenarios_given=0
+window=""
+store_base="${CARGO_TARGET_DIR:-$here/target}/bench-js"
+js_scenarios="js-async-file js-async-mem js-sync-file js-sync-mem"
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -78,7 +101,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --sizes) sizes=$2; shift 2 ;;
-        --scenarios) scenarios=$2; shift 2 ;;
+        --scenarios) scenarios=$2; scenarios_given=1; shift 2 ;;
         --idle-conns) idle_conns=$2; shift 2 ;;
         --timeout) timeout_s=$2; shift 2 ;;
         --loadgen) loadgen=$2; shift 2 ;;
@@ -87,13 +110,31 @@ while [ $# -gt 0 ]; do
         --record) record=1; shift ;;
         --inspect) inspect=1; shift ;;
         --no-busy-poll) nopoll=1; shift ;;
+        --jetstream) jetstream=1; shift ;;
+        --window) window=$2; shift 2 ;;
+        --store-base) store_base=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
 
-# --- every process we start is stopped on exit --------------------------------------------
+[ "$jetstream" = 1 ] && [ "$scenarios_given" = 0 ] && scenarios=$js_scenarios
+case " $scenarios " in
+    *" js-"*) needs_store=1 ;;
+    *) needs_store=$jetstream ;;
+esac
+if [ "$needs_store" = 1 ]; then
+    mkdir -p "$store_base" || die "cannot make --store-base $store_base"
+    store_base=$(cd "$store_base" && pwd)
+    fs_type=$(stat -f -c %T "$store_base" 2>/dev/null || echo unknown)
+    case "$fs_type" in
+        tmpfs|ramfs) die "--store-base $store_base is on $fs_type; JetStream file stores must be on a real disk" ;;
+    esac
+fi
+
+# --- every process we start is stopped on exit, every JetStream store removed --------------
 pids=()
+store=""
 cleanup() {
     local p
     for p in "${pids[@]}"; do
@@ -102,6 +143,7 @@ cleanup() {
     for p in "${pids[@]}"; do
         wait "$p" 2>/dev/null || true
     done
+    [ -z "$store" ] || rm -rf "$store"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -192,19 +234,20 @@ cpu_ticks() { # utime + stime of PID
 vm_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 
 srv_pid=""
+js_args=() # -js -sd STORE for a JetStream run, set per run
 start_server() { # label style path port logfile
     local style=$2 path=$3 port=$4 log=$5 i
     if [ "$style" = sb ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbnopoll ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbinsp ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbrec ]; then
         # Each recording run writes the same file; the largest is kept for the replay at the end.
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
     else
-        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
     fi
     srv_pid=$!
     pids+=("$srv_pid")
@@ -260,9 +303,17 @@ for run in "${runs[@]}"; do
             IFS='|' read -r label style path <<<"$spec"
             port=$(free_port)
             log="$logdir/$label-$scen-$size-$round.log"
+            js_args=()
+            store=""
+            if [ "$jetstream" = 1 ] || [ "${scen#js-}" != "$scen" ]; then
+                store=$(mktemp -d "$store_base/store.XXXXXX")
+                js_args=(-js -sd "$store")
+            fi
             if ! start_server "$label" "$style" "$path" "$port" "$log"; then
                 failed=$((failed + 1))
                 stop_server "$srv_pid"
+                [ -z "$store" ] || rm -rf "$store"
+                store=""
                 echo "{\"scenario\":\"$scen\",\"size\":$size,\"failed\":true,\"error\":\"server did not start\",\"server\":\"$label\",\"round\":$round}" >>"$out"
                 continue
             fi
@@ -274,6 +325,9 @@ for run in "${runs[@]}"; do
             else
                 args+=(--size "$size")
             fi
+            # The store's size on disk is read by loadgen, before the server stops.
+            case "$scen" in js-*-file) args+=(--store-dir "$store") ;; esac
+            case "$scen" in js-async-*) [ -z "$window" ] || args+=(--window "$window") ;; esac
             # In the background and waited for, so that a signal reaches the trap at once.
             timeout "$lg_timeout" "${lg_pin[@]}" "$loadgen" "${args[@]}" >"$log.json" 2>"$log.loadgen" &
             lg_pid=$!
@@ -294,6 +348,8 @@ for run in "${runs[@]}"; do
                 rc=1
             fi
             stop_server "$pid"
+            [ -z "$store" ] || rm -rf "$store"
+            store=""
             cpu=$(awk -v a="$t0" -v b="$t1" -v h="$clk_tck" 'BEGIN {printf "%.2f", (b - a) / h}')
             extra="\"server\":\"$label\",\"round\":$round,\"cpu_s\":$cpu,\"hwm_kb\":${hwm:-0}"
             if [ "$style" = sbrec ] && [ -s "$rec_file" ]; then
@@ -311,7 +367,11 @@ for run in "${runs[@]}"; do
             fi
             if [ "$rc" = 0 ] && [ "${line:0:1}" = "{" ]; then
                 echo "${line%\}},$extra}" >>"$out"
-                printf '  %-11s %5s round %d %-18s %s\n' "$scen" "$size" "$round" "$label" "$(echo "$line" | grep -o '"\(msgs_per_sec\|p50_us\|connect_per_sec\)":[0-9.]*' | head -1)" >&2
+                case "$scen" in
+                    js-*) shown=$(echo "$line" | grep -o '"\(msgs_per_sec\|p50_us\|p99_us\|disk_bytes_per_msg\)":[0-9.]*' | tr '\n' ' ') ;;
+                    *) shown=$(echo "$line" | grep -o '"\(msgs_per_sec\|p50_us\|connect_per_sec\)":[0-9.]*' | head -1) ;;
+                esac
+                printf '  %-13s %5s round %d %-18s %s\n' "$scen" "$size" "$round" "$label" "$shown" >&2
             else
                 failed=$((failed + 1))
                 err=$(tail -3 "$log.loadgen" | tr '\n"\\' '  /')

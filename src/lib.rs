@@ -18,6 +18,7 @@ pub mod embedded;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod inspect;
+pub mod jetstream;
 pub mod logging;
 pub mod monitor;
 pub mod options;

@@ -78,6 +78,15 @@ pub struct Options {
     /// `busy_poll` (switchboard's own): the longest a worker keeps polling after traffic
     /// before it parks; zero turns busy polling off.
     pub busy_poll: Duration,
+    /// `-js`, `-sd` and `jetstream { ... }`; `None` when JetStream is off (nats-server's
+    /// default, and `serve`'s).
+    pub jetstream: Option<JetStreamOptions>,
+    /// JetStream settings given while JetStream is off: a top-level `store_dir` or `-sd`
+    /// alone, `jetstream { enabled: false, ... }`, `-js=false`. nats-server keeps its store
+    /// directory and limits whatever turns JetStream on or off, so a later `-js` (or
+    /// `jetstream: enabled`) starts JetStream with them. The engine reads only
+    /// [`Options::jetstream`]; see [`Options::jetstream_settings`].
+    pub jetstream_disabled: Option<JetStreamOptions>,
 }
 
 impl Default for Options {
@@ -104,6 +113,133 @@ impl Default for Options {
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             busy_poll: DEFAULT_BUSY_POLL,
+            jetstream: None,
+            jetstream_disabled: None,
+        }
+    }
+}
+
+impl Options {
+    /// The JetStream settings to change: those in force, or those kept while JetStream is
+    /// off (created with the defaults when there are none), as nats-server sets `StoreDir`
+    /// and the limits whether or not JetStream is on.
+    pub fn jetstream_settings(&mut self) -> &mut JetStreamOptions {
+        match &mut self.jetstream {
+            Some(js) => js,
+            None => self.jetstream_disabled.get_or_insert_with(Default::default),
+        }
+    }
+
+    /// Turns JetStream on (with the settings kept while it was off) or off (keeping them).
+    pub fn set_jetstream_enabled(&mut self, on: bool) {
+        if on {
+            if self.jetstream.is_none() {
+                self.jetstream = Some(self.jetstream_disabled.take().unwrap_or_default());
+            }
+        } else if let Some(js) = self.jetstream.take() {
+            self.jetstream_disabled = Some(js);
+        }
+    }
+}
+
+/// nats-server's default `sync_interval`: how often file stores fsync.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(120);
+
+/// When the file store calls fsync (`jetstream.sync_interval`): on a timer, or before every
+/// acknowledgement (`always`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    Interval(Duration),
+    Always,
+}
+
+/// `jetstream { store_dir, max_memory_store, max_file_store, domain, sync_interval }` and the
+/// `-js` / `-sd` flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JetStreamOptions {
+    /// `store_dir` / `-sd` as given (nats-server's `StoreDir`); `None` when none was given.
+    /// Streams live in [`JetStreamOptions::dir`]`/<account>/streams/<name>`.
+    pub store_dir: Option<PathBuf>,
+    /// Bytes all memory streams may hold (`max_memory_store`); `None` = 75% of the machine's
+    /// memory, as for a negative value in nats-server. `Some(0)` allows no memory streams.
+    pub max_memory: Option<i64>,
+    /// Bytes all file streams may hold (`max_file_store`); `None` = the store disk's free
+    /// space, as for a negative value in nats-server. `Some(0)` allows no file streams.
+    pub max_store: Option<i64>,
+    /// `domain`, checked as nats-server checks it (no `.`, `*`, `>` or white space).
+    pub domain: Option<String>,
+    /// `sync_interval`; `0` in the file means the default, 2 minutes.
+    pub sync: SyncPolicy,
+}
+
+impl JetStreamOptions {
+    /// The directory JetStream keeps its data in, as nats-server 2.15 chooses it:
+    /// `<store_dir>/jetstream`; without a `store_dir`, `<temp dir>/nats/jetstream`, or
+    /// `<temp dir>/jetstream` when both `max_memory` and `max_store` are set above zero
+    /// (nats-server's two start paths differ there). The temporary directory is `$TMPDIR`,
+    /// or `/tmp`, as Go's `os.TempDir` gives it; nats-server then warns "Temporary storage
+    /// directory used, data could be lost on system reboot".
+    pub fn dir(&self) -> PathBuf {
+        if let Some(dir) = &self.store_dir {
+            return dir.join("jetstream");
+        }
+        let limits_given =
+            self.max_memory.is_some_and(|n| n > 0) && self.max_store.is_some_and(|n| n > 0);
+        let tmp = std::env::temp_dir();
+        if limits_given {
+            tmp.join("jetstream")
+        } else {
+            tmp.join("nats").join("jetstream")
+        }
+    }
+}
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        JetStreamOptions {
+            store_dir: None,
+            max_memory: None,
+            max_store: None,
+            domain: None,
+            sync: SyncPolicy::Interval(DEFAULT_SYNC_INTERVAL),
+        }
+    }
+}
+
+/// An account's `jetstream` limits (`accounts { A { jetstream { max_mem ... } } }` or
+/// `jetstream: enabled`, which is all -1); -1 means unlimited, as nats-server reports it.
+/// A limit the block leaves out is -1 too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountJetStreamLimits {
+    /// `max_memory` / `max_mem` / `mem` / `memory`.
+    pub max_memory: i64,
+    /// `max_store` / `max_file` / `max_disk` / `store` / `disk`.
+    pub max_store: i64,
+    /// `max_streams` / `streams`.
+    pub max_streams: i64,
+    /// `max_consumers` / `consumers`.
+    pub max_consumers: i64,
+    /// `max_ack_pending`.
+    pub max_ack_pending: i64,
+    /// `memory_max_stream_bytes` / `mem_max_stream_bytes`.
+    pub memory_max_stream_bytes: i64,
+    /// `store_max_stream_bytes` / `disk_max_stream_bytes`.
+    pub storage_max_stream_bytes: i64,
+    /// `max_bytes_required` / `max_stream_bytes` / `max_bytes`: streams must set `max_bytes`.
+    pub max_bytes_required: bool,
+}
+
+impl Default for AccountJetStreamLimits {
+    fn default() -> Self {
+        AccountJetStreamLimits {
+            max_memory: -1,
+            max_store: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
         }
     }
 }
@@ -175,6 +311,12 @@ pub struct ResponsePermission {
 pub struct AccountConfig {
     pub name: String,
     pub users: Vec<User>,
+    /// The account's `jetstream` setting; `None` when it has none or `jetstream: disabled`.
+    /// As in nats-server, JetStream is then off for this account even when the server runs
+    /// it: once `accounts` names any account, only accounts with a `jetstream` setting have
+    /// JetStream, the global account included (it has it only when no account is
+    /// configured). An account's setting does not turn the server's JetStream on.
+    pub jetstream: Option<AccountJetStreamLimits>,
 }
 
 /// `tls { ... }` and the `--tls*` flags.

@@ -24,7 +24,9 @@ use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;
 use switchboard::demo::DemoSwitch;
 use switchboard::gui::app::InspectorApp;
+use switchboard::gui::settings::JetStreamSetting;
 use switchboard::gui::{GuiContext, Source};
+use switchboard::inspect::snapshot::JetStreamState;
 use switchboard::options::Options;
 
 struct Live {
@@ -328,6 +330,13 @@ fn a_port_in_use_is_explained_and_another_port_starts_the_broker() {
     let mut harness = harness(ctx);
     harness.state_mut().set_launcher(launcher.clone());
     harness.state_mut().show_start_failure(failure);
+    // The window's starts carry its JetStream setting: here a folder of the test's own
+    // (the default is the user's data folder).
+    let store = tempfile::tempdir().unwrap();
+    harness.state_mut().starter.jetstream = JetStreamSetting {
+        enabled: true,
+        store_dir: Some(store.path().to_path_buf()),
+    };
     harness.run_ok();
     let message = format!("127.0.0.1:{port} is in use \u{2014} by another nats-server?");
     assert!(has(&harness, &message), "the window says why");
@@ -344,6 +353,14 @@ fn a_port_in_use_is_explained_and_another_port_starts_the_broker() {
     assert!(!has(&harness, "broker not running"));
     let url = harness.state().state.snapshot.server.client_url.clone();
     assert!(url.starts_with("nats://127.0.0.1:"), "{url}");
+    wait_until(&mut harness, "JetStream in the test's folder", |h| {
+        h.state()
+            .state
+            .snapshot
+            .jetstream
+            .summary()
+            .is_some_and(|js| js.store_dir == store.path().join("jetstream").display().to_string())
+    });
     assert!(!url.ends_with(&format!(":{port}")), "{url} is another port");
 
     // The new broker serves clients.
@@ -428,4 +445,273 @@ fn a_broken_settings_file_is_a_warning_and_theme_changes_are_saved() {
         &live.harness,
         "Could not read the settings"
     ));
+}
+
+/// The window's JetStream setting reaches the broker it restarts (the command line said
+/// nothing about JetStream), and the Overview counts what a client stores.
+#[test]
+fn the_jetstream_setting_applies_when_the_window_restarts_the_broker() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-a", "127.0.0.1", "-p", "0"].map(String::from);
+    let switchboard::cli::Launch::Run(mut plan) =
+        switchboard::cli::parse_server_args(args).unwrap()
+    else {
+        panic!("a plan to run");
+    };
+    assert!(!plan.jetstream_given);
+    // Started as the runner does with the setting off.
+    let off = switchboard::gui::settings::Settings {
+        jetstream: false,
+        ..Default::default()
+    };
+    switchboard::runner::app_settings(&mut plan, Some(&off));
+    plan.options.port = 0;
+    assert_eq!(plan.options.jetstream, None);
+    let launcher = Arc::new(switchboard::runner::launcher::EmbeddedLauncher::new(
+        runtime.handle().clone(),
+        plan.clone(),
+    ));
+    let source = runtime
+        .block_on(launcher.start(plan, Default::default()))
+        .unwrap();
+    let mut harness = harness(GuiContext {
+        source,
+        runtime: runtime.handle().clone(),
+    });
+    harness.state_mut().set_launcher(launcher.clone());
+    let ctx = harness.ctx.clone();
+    let settings_dir = dir.path().join("config");
+    harness.state_mut().use_settings(
+        &ctx,
+        Some(switchboard::gui::settings::SettingsStore::in_dir(
+            &settings_dir,
+        )),
+        switchboard::gui::settings::Loaded {
+            settings: off,
+            warning: None,
+        },
+    );
+    harness.state_mut().view = switchboard::gui::panels::View::Overview;
+    wait_until(&mut harness, "a broker without JetStream", |h| {
+        h.state().state.snapshot.jetstream == JetStreamState::Off
+    });
+    assert!(has_containing(&harness, "Turn it on in Settings"));
+
+    // Settings: JetStream on, in the test's folder, on a free port.
+    go(&mut harness, "Settings");
+    assert!(has(&harness, "JetStream is off now."));
+    harness.get_by_label("Run JetStream").click();
+    harness.run_ok();
+    let store = dir.path().join("store");
+    type_into(
+        &mut harness,
+        "Store directory",
+        &store.display().to_string(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    harness.state_mut().settings.listen_port = port;
+    click(&mut harness, "Restart the broker with these settings");
+    wait_until(&mut harness, "JetStream in the chosen folder", |h| {
+        h.state()
+            .state
+            .snapshot
+            .jetstream
+            .summary()
+            .is_some_and(|js| js.store_dir == store.join("jetstream").display().to_string())
+    });
+    let saved = std::fs::read_to_string(settings_dir.join("settings.json")).unwrap();
+    assert!(saved.contains(r#""jetstream": true"#), "{saved}");
+
+    // A stream with three messages, as the Overview counts them.
+    let url = harness.state().state.snapshot.server.client_url.clone();
+    runtime.block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let created = client
+            .request(
+                "$JS.API.STREAM.CREATE.ORDERS",
+                r#"{"name":"ORDERS","subjects":["orders.>"]}"#.into(),
+            )
+            .await
+            .unwrap();
+        let created = String::from_utf8_lossy(&created.payload).into_owned();
+        assert!(!created.contains("\"error\""), "{created}");
+        for i in 0..3 {
+            let ack = client
+                .request(format!("orders.{i}"), "hello".into())
+                .await
+                .unwrap();
+            let ack = String::from_utf8_lossy(&ack.payload).into_owned();
+            assert!(ack.contains("\"stream\":\"ORDERS\""), "{ack}");
+        }
+    });
+    go(&mut harness, "Overview");
+    wait_until(&mut harness, "the stream's messages on the Overview", |h| {
+        h.state()
+            .state
+            .snapshot
+            .jetstream
+            .summary()
+            .is_some_and(|js| js.streams == 1 && js.messages == 3)
+    });
+    assert!(has(&harness, "Stream messages"));
+    assert!(has(
+        &harness,
+        &store.join("jetstream").display().to_string()
+    ));
+    assert!(!has_containing(&harness, "Turn it on in Settings"));
+    drop(harness);
+    runtime.block_on(launcher.shutdown());
+}
+
+/// The app's start-up: JetStream on in the data folder unless the settings say off, and the
+/// command line or a configuration file that says anything about JetStream wins.
+#[test]
+fn the_app_runs_jetstream_unless_the_command_line_or_the_file_says() {
+    use std::path::{Path, PathBuf};
+    use switchboard::cli::{parse_server_args, Launch, RunPlan};
+    use switchboard::gui::settings::{default_jetstream_store_dir, Settings};
+    use switchboard::runner::app_settings;
+
+    let plan = |args: &[&str]| -> RunPlan {
+        match parse_server_args(args.iter().map(|s| s.to_string())).unwrap() {
+            Launch::Run(plan) => plan,
+            _ => panic!("a plan to run"),
+        }
+    };
+    let store_dir = |plan: &RunPlan| {
+        plan.options
+            .jetstream
+            .as_ref()
+            .map(|js| js.store_dir.clone())
+    };
+    let on = Settings::default();
+    let off = Settings {
+        jetstream: false,
+        ..Settings::default()
+    };
+    let elsewhere = Settings {
+        jetstream_store_dir: "/srv/streams".into(),
+        ..Settings::default()
+    };
+
+    let mut p = plan(&[]);
+    assert_eq!(
+        p.options.jetstream, None,
+        "serve and nats-server keep it off"
+    );
+    assert!(!p.jetstream_given);
+    app_settings(&mut p, Some(&on));
+    assert_eq!(store_dir(&p), Some(default_jetstream_store_dir()));
+    let mut p = plan(&[]);
+    app_settings(&mut p, None);
+    assert_eq!(
+        store_dir(&p),
+        Some(default_jetstream_store_dir()),
+        "no settings file: the default"
+    );
+    let mut p = plan(&[]);
+    app_settings(&mut p, Some(&off));
+    assert_eq!(p.options.jetstream, None);
+    let mut p = plan(&["-p", "4333"]);
+    app_settings(&mut p, Some(&elsewhere));
+    assert_eq!(store_dir(&p), Some(Some(PathBuf::from("/srv/streams"))));
+    assert_eq!(
+        p.options.port, 4333,
+        "the flag's port, the settings' JetStream"
+    );
+
+    // The command line: as nats-server reads it (-sd alone leaves JetStream off).
+    let mut p = plan(&["-js", "-sd", "/data/js"]);
+    assert!(p.jetstream_given);
+    app_settings(&mut p, Some(&off));
+    assert_eq!(store_dir(&p), Some(Some(PathBuf::from("/data/js"))));
+    let mut p = plan(&["-sd", "/data/js"]);
+    assert!(p.jetstream_given);
+    app_settings(&mut p, Some(&on));
+    assert_eq!(p.options.jetstream, None);
+    let mut p = plan(&["--jetstream=false"]);
+    app_settings(&mut p, Some(&on));
+    assert_eq!(p.options.jetstream, None);
+
+    // A configuration file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let disabled = file("disabled.conf", "jetstream: disabled\n");
+    let mut p = plan(&["-c", &disabled]);
+    assert!(p.jetstream_given, "`jetstream: disabled` says something");
+    app_settings(&mut p, Some(&on));
+    assert_eq!(p.options.jetstream, None);
+    let block = file("block.conf", "jetstream {\n  store_dir: \"/var/js\"\n}\n");
+    let mut p = plan(&["-c", &block]);
+    app_settings(&mut p, Some(&off));
+    assert_eq!(store_dir(&p), Some(Some(PathBuf::from("/var/js"))));
+    let top = file("top.conf", "STORE_DIR: /var/js2\n");
+    let mut p = plan(&["-c", &top]);
+    assert!(p.jetstream_given);
+    app_settings(&mut p, Some(&on));
+    assert_eq!(p.options.jetstream, None, "store_dir alone, as nats-server");
+    let plain = file("plain.conf", "port: 4444\n");
+    let mut p = plan(&["-c", &plain]);
+    assert!(!p.jetstream_given);
+    app_settings(&mut p, Some(&elsewhere));
+    assert_eq!(
+        p.options
+            .jetstream
+            .as_ref()
+            .and_then(|js| js.store_dir.as_deref()),
+        Some(Path::new("/srv/streams"))
+    );
+    assert_eq!(p.options.port, 4444, "the file's port");
+}
+
+/// A second window must not open the streams of the first: its broker does not start on the
+/// same store directory, and does once the first stopped.
+#[test]
+fn two_windows_do_not_share_a_jetstream_store() {
+    use switchboard::runner::launcher::EmbeddedLauncher;
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-a", "127.0.0.1", "-p", "0"].map(String::from);
+    let switchboard::cli::Launch::Run(mut plan) =
+        switchboard::cli::parse_server_args(args).unwrap()
+    else {
+        panic!("a plan to run");
+    };
+    let settings = switchboard::gui::settings::Settings {
+        jetstream_store_dir: dir.path().display().to_string(),
+        ..Default::default()
+    };
+    switchboard::runner::app_settings(&mut plan, Some(&settings));
+    plan.options.port = 0;
+    let first = EmbeddedLauncher::new(runtime.handle().clone(), plan.clone());
+    let second = EmbeddedLauncher::new(runtime.handle().clone(), plan.clone());
+    let running = runtime.block_on(first.start(plan.clone(), Default::default()));
+    assert!(running.is_ok(), "the first window's broker starts");
+    let refused = runtime
+        .block_on(second.start(plan.clone(), Default::default()))
+        .err()
+        .expect("the store is taken");
+    assert!(
+        refused
+            .message
+            .contains("in use by another switchboard window"),
+        "{refused:?}"
+    );
+    assert!(!refused.port_in_use);
+    drop(running);
+    runtime.block_on(first.shutdown());
+    let source = runtime.block_on(second.start(plan, Default::default()));
+    assert!(source.is_ok(), "free once the first stopped");
+    drop(source);
+    runtime.block_on(second.shutdown());
+    assert!(dir.path().join("jetstream.lock").exists());
 }

@@ -20,11 +20,11 @@ use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::{ClientCommand, NatsClient};
 use switchboard::gui::synthetic::{SyntheticControl, SyntheticWorld};
-use switchboard::gui::{GuiContext, Source};
+use switchboard::gui::{GuiContext, Launcher, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
-    ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember, Rates, Snapshot,
-    SubjectStat, SubscriptionInfo, Totals,
+    ConnectionInfo, EventKind, JetStreamState, JetStreamSummary, MessageSample, QueueGroupInfo,
+    QueueMember, Rates, Snapshot, SubjectStat, SubscriptionInfo, Totals, Vantage,
 };
 use switchboard::inspect::SourceControl;
 
@@ -424,4 +424,128 @@ fn latency_toggle_calls_the_broker() {
         .click();
     rig.harness.run();
     assert!(!rig.control.latency_tracking());
+}
+
+#[test]
+fn overview_shows_jetstream_usage_limits_and_counts() {
+    let mut rig = rig();
+    let mut snap = snapshot();
+    snap.jetstream = JetStreamState::On(JetStreamSummary {
+        store_dir: "/data/switchboard/jetstream".into(),
+        domain: Some("hub".into()),
+        memory_used: 1536,
+        max_memory: Some(1 << 20),
+        store_used: 3 << 20,
+        max_store: Some(2 << 30),
+        streams: 2,
+        messages: 4321,
+        bytes: 5 << 20,
+        api_requests: 42,
+        api_errors: 1,
+    });
+    rig.publisher.publish_snapshot(snap.clone());
+    rig.harness.run();
+    for label in [
+        "JetStream",
+        "on",
+        "1.5 KiB of 1.0 MiB",
+        "3.0 MiB of 2.0 GiB",
+        "Streams",
+        "Stream messages",
+        "4.3k",
+        "5.0 MiB",
+        "42",
+        "1 error",
+        "/data/switchboard/jetstream",
+        "hub",
+    ] {
+        assert!(has(&rig.harness, label), "the overview shows {label:?}");
+    }
+
+    // Off: how to turn it on.
+    snap.jetstream = JetStreamState::Off;
+    rig.publisher.publish_snapshot(snap.clone());
+    rig.harness.run();
+    assert!(has(&rig.harness, "off"));
+    assert!(has_containing(&rig.harness, "Turn it on in Settings"));
+    assert!(!has(&rig.harness, "Stream messages"));
+
+    // A deployment whose monitoring can't be read: unknown, not off.
+    snap.jetstream = JetStreamState::Unknown;
+    snap.vantage = Vantage::Outside;
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    assert!(has(&rig.harness, "unknown"));
+    assert!(has_containing(
+        &rig.harness,
+        "system account or a monitoring URL"
+    ));
+}
+
+#[test]
+fn settings_show_and_change_jetstream() {
+    let mut rig = rig();
+    let mut snap = snapshot();
+    snap.jetstream = JetStreamState::On(JetStreamSummary {
+        store_dir: "/data/now/jetstream".into(),
+        ..JetStreamSummary::default()
+    });
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    go(&mut rig.harness, "Settings");
+    assert!(has(&rig.harness, "Run JetStream"));
+    assert!(has(
+        &rig.harness,
+        "JetStream runs now, its streams in /data/now/jetstream."
+    ));
+    assert!(rig.harness.state().settings.jetstream, "on by default");
+    assert!(rig.harness.state().starter.jetstream.enabled);
+
+    rig.harness.get_by_label("Run JetStream").click();
+    rig.harness.run();
+    gui::type_into(&mut rig.harness, "Store directory", "/srv/streams");
+    let app = rig.harness.state();
+    assert!(!app.settings.jetstream);
+    assert_eq!(app.settings.jetstream_store_dir, "/srv/streams");
+    // The next start from the window takes them.
+    assert!(!app.starter.jetstream.enabled);
+    assert_eq!(
+        app.starter.jetstream.store_dir.as_deref(),
+        Some(std::path::Path::new("/srv/streams"))
+    );
+    // Back to the default folder.
+    gui::click(&mut rig.harness, "Default");
+    let app = rig.harness.state();
+    assert_eq!(app.settings.jetstream_store_dir, "");
+    assert_eq!(
+        app.starter.jetstream.store_dir,
+        switchboard::gui::settings::default_jetstream_store_dir()
+    );
+
+    // Started with -js or -sd: the view says the setting waits.
+    assert!(!has_containing(&rig.harness, "comes from the command line"));
+    rig.harness
+        .state_mut()
+        .set_launcher(Arc::new(GivenOnTheCommandLine));
+    rig.harness.run();
+    assert!(has_containing(&rig.harness, "comes from the command line"));
+    assert!(has(&rig.harness, "Restart the broker with these settings"));
+}
+
+/// A launcher whose command line said how to run JetStream.
+struct GivenOnTheCommandLine;
+
+impl Launcher for GivenOnTheCommandLine {
+    fn start_embedded(
+        &self,
+        _host: &str,
+        _port: u16,
+        _jetstream: &switchboard::gui::settings::JetStreamSetting,
+    ) -> crossbeam_channel::Receiver<Result<Source, switchboard::gui::StartFailure>> {
+        crossbeam_channel::bounded(1).1
+    }
+
+    fn jetstream_given(&self) -> bool {
+        true
+    }
 }

@@ -184,10 +184,9 @@ pub(crate) struct Conn {
     pub(crate) verbose: bool,
     pub(crate) pedantic: bool,
     pub(crate) no_responders: bool,
-    /// Writers touched in this read batch; woken once at its end.
-    pub(crate) wakes: Vec<Arc<ClientShared>>,
-    /// Consumers over 75% of max_pending touched in this batch.
-    pub(crate) stalls: Vec<Arc<ClientShared>>,
+    /// Writers touched in this read batch (woken once at its end) and consumers over 75%
+    /// of max_pending.
+    pub(crate) fanout: super::router::Fanout,
     pub(crate) cache: HashMap<Box<[u8]>, CacheEntry, foldhash::fast::RandomState>,
     pub(crate) last_flush: Instant,
     /// Messages recorded in this batch (record and replay, `record_tap`).
@@ -225,8 +224,7 @@ impl Conn {
             verbose: true,
             pedantic: true,
             no_responders: false,
-            wakes: Vec::new(),
-            stalls: Vec::new(),
+            fanout: Default::default(),
             cache: HashMap::default(),
             last_flush: now,
             record_batch: Default::default(),
@@ -355,7 +353,7 @@ impl Conn {
             self.flush_subject_counts();
         }
         let mut woke_others = false;
-        for client in self.wakes.drain(..) {
+        for client in self.fanout.wakes.drain(..) {
             woke_others |= client.cid != self.shared.cid;
             client.outbound.wake();
         }
@@ -375,12 +373,12 @@ impl Conn {
 
     /// Gives consumers this batch pushed over 75% of their queue a moment to drain.
     async fn stall_for_lagging_consumers(&mut self) {
-        if self.stalls.is_empty() {
+        if self.fanout.stalls.is_empty() {
             return;
         }
         let started = Instant::now();
         let max_pending = self.server.opts.max_pending as usize;
-        for client in std::mem::take(&mut self.stalls) {
+        for client in std::mem::take(&mut self.fanout.stalls) {
             let spent = started.elapsed();
             if spent >= STALL_TOTAL {
                 break;
@@ -403,7 +401,7 @@ impl Conn {
             .outbound
             .push(None, |b| b.extend_from_slice(bytes))
         {
-            self.wakes.push(self.shared.clone());
+            self.fanout.wakes.push(self.shared.clone());
         }
     }
 

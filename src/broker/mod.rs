@@ -5,10 +5,11 @@ pub mod auth;
 pub mod client;
 pub mod close;
 pub mod hot_poll;
+pub mod internal;
 pub mod outbound;
 pub mod permissions;
 pub mod record_tap;
-mod router;
+pub mod router;
 pub mod server;
 pub mod sublist;
 pub mod tap;
@@ -16,5 +17,7 @@ pub mod tls;
 
 pub use close::CloseReason;
 
+pub use internal::{InternalHandler, InternalMsg};
 pub use record_tap::BrokerRecording;
+pub use router::Fanout;
 pub use server::{BoundBroker, BrokerHandle, Server, StartError};

@@ -5,13 +5,36 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::client::{CacheEntry, Conn};
+use super::account::Account;
+use super::client::{CacheEntry, ClientShared, Conn};
+use super::internal::InternalMsg;
 use super::outbound::PushResult;
+use super::server::Server;
 use super::sublist::{SublistResult, Subscription};
 use super::tap::LocalCount;
 use crate::inspect::snapshot::EventKind;
 use crate::log_info;
 use crate::proto::{encode, Publish};
+
+/// What delivering messages touched: writers to wake once the batch ends, and consumers
+/// over 75% of their queue that the publisher should give a moment to drain.
+#[derive(Debug, Default)]
+pub struct Fanout {
+    pub(crate) wakes: Vec<Arc<ClientShared>>,
+    pub(crate) stalls: Vec<Arc<ClientShared>>,
+    /// Nesting of internal publishes under way (see `internal`).
+    pub(crate) depth: u8,
+}
+
+impl Fanout {
+    /// Wakes every writer touched; for services publishing outside a connection's read pass.
+    pub fn wake_all(&mut self) {
+        for client in self.wakes.drain(..) {
+            client.outbound.wake();
+        }
+        self.stalls.clear();
+    }
+}
 
 impl Conn {
     pub(crate) fn publish(&mut self, msg: &Publish<'_>) {
@@ -92,76 +115,17 @@ impl Conn {
     }
 
     /// Delivers to one subscription; false when it did not take the message.
+    #[inline]
     fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Publish<'_>) -> bool {
-        let client = &sub.client;
-        if (client.cid == self.shared.cid && !self.echo) || sub.is_closed() {
-            return false;
-        }
-        if let Some(perms) = &sub.perms {
-            if perms.check_deny && perms.perms.denies(msg.subject, sub.queue.as_deref()) {
-                return false;
-            }
-        }
-        let max = sub.max_msgs.load(Ordering::Relaxed);
-        let count = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
-        if max > 0 && count > max {
-            client.unsubscribe(sub);
-            return false;
-        }
-        // Receivers that did not negotiate headers get the payload alone.
-        let (header_len, body) = match msg.header_len {
-            Some(n) if n > 0 && client.supports_headers() => (Some(n), msg.message),
-            Some(n) if n > 0 => (None, msg.payload()),
-            _ => (None, msg.message),
-        };
-        let pushed = client.outbound.push(Some(body.len()), |out| {
-            encode::message(out, msg.subject, &sub.sid, msg.reply, header_len, body)
-        });
-        match pushed {
-            PushResult::Queued { wake, stall } => {
-                if wake {
-                    self.wakes.push(client.clone());
-                }
-                if stall && !self.stalls.iter().any(|c| c.cid == client.cid) {
-                    self.stalls.push(client.clone());
-                }
-            }
-            PushResult::SlowConsumer { over_total } => {
-                self.server.tap.event(EventKind::SlowConsumer {
-                    cid: client.cid,
-                    name: client.meta.lock().name.clone(),
-                });
-                if over_total {
-                    log_info!(
-                        "{} - cid:{} - Slow Consumer Detected: MaxPendingTotal of {} Exceeded",
-                        client.addr,
-                        client.cid,
-                        self.server.opts.max_pending_total
-                    );
-                } else {
-                    log_info!(
-                        "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                        client.addr,
-                        client.cid,
-                        self.server.opts.max_pending
-                    );
-                }
-                self.server
-                    .stats
-                    .slow_consumers
-                    .fetch_add(1, Ordering::Relaxed);
-                client.close(super::close::CloseReason::SlowConsumerPendingBytes, false);
-                return false;
-            }
-            PushResult::Closed => return false,
-        }
-        if let (Some(perms), Some(reply)) = (&sub.perms, msg.reply) {
-            perms.perms.track_reply(reply);
-        }
-        if max > 0 && count == max {
-            client.unsubscribe(sub);
-        }
-        true
+        let skip = (!self.echo).then_some(self.shared.cid);
+        deliver(
+            &self.server,
+            &mut self.fanout,
+            &self.account,
+            sub,
+            msg,
+            skip,
+        )
     }
 
     /// `NATS/1.0 503` to the requester's own subscription on the reply subject, if it has one.
@@ -180,4 +144,96 @@ impl Conn {
             self.send(&frame);
         }
     }
+}
+
+/// Delivers to one subscription; false when it did not take the message. `skip` is the
+/// publisher's cid when it asked for no echo; `account` is where the message was published.
+pub(crate) fn deliver(
+    server: &Arc<Server>,
+    fanout: &mut Fanout,
+    account: &Arc<Account>,
+    sub: &Arc<Subscription>,
+    msg: &Publish<'_>,
+    skip: Option<u64>,
+) -> bool {
+    let client = &sub.client;
+    if skip == Some(client.cid) || sub.is_closed() {
+        return false;
+    }
+    if let Some(perms) = &sub.perms {
+        if perms.check_deny && perms.perms.denies(msg.subject, sub.queue.as_deref()) {
+            return false;
+        }
+    }
+    let max = sub.max_msgs.load(Ordering::Relaxed);
+    let count = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+    if max > 0 && count > max {
+        client.unsubscribe(sub);
+        return false;
+    }
+    if let Some(handler) = &sub.handler {
+        let internal = InternalMsg {
+            subject: msg.subject,
+            reply: msg.reply,
+            headers: msg.headers().unwrap_or_default(),
+            payload: msg.payload(),
+            account,
+        };
+        let took = handler.on_msg(server, fanout, &internal);
+        if max > 0 && count == max {
+            client.unsubscribe(sub);
+        }
+        return took;
+    }
+    // Receivers that did not negotiate headers get the payload alone.
+    let (header_len, body) = match msg.header_len {
+        Some(n) if n > 0 && client.supports_headers() => (Some(n), msg.message),
+        Some(n) if n > 0 => (None, msg.payload()),
+        _ => (None, msg.message),
+    };
+    let pushed = client.outbound.push(Some(body.len()), |out| {
+        encode::message(out, msg.subject, &sub.sid, msg.reply, header_len, body)
+    });
+    match pushed {
+        PushResult::Queued { wake, stall } => {
+            if wake {
+                fanout.wakes.push(client.clone());
+            }
+            if stall && !fanout.stalls.iter().any(|c| c.cid == client.cid) {
+                fanout.stalls.push(client.clone());
+            }
+        }
+        PushResult::SlowConsumer { over_total } => {
+            server.tap.event(EventKind::SlowConsumer {
+                cid: client.cid,
+                name: client.meta.lock().name.clone(),
+            });
+            if over_total {
+                log_info!(
+                    "{} - cid:{} - Slow Consumer Detected: MaxPendingTotal of {} Exceeded",
+                    client.addr,
+                    client.cid,
+                    server.opts.max_pending_total
+                );
+            } else {
+                log_info!(
+                    "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    client.addr,
+                    client.cid,
+                    server.opts.max_pending
+                );
+            }
+            server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            client.close(super::close::CloseReason::SlowConsumerPendingBytes, false);
+            return false;
+        }
+        PushResult::Closed => return false,
+    }
+    if let (Some(perms), Some(reply)) = (&sub.perms, msg.reply) {
+        perms.perms.track_reply(reply);
+    }
+    if max > 0 && count == max {
+        client.unsubscribe(sub);
+    }
+    true
 }

@@ -97,6 +97,20 @@ pub struct Server {
     tls: Option<super::tls::TlsServer>,
     /// Busy polling after traffic (`busy_poll`); `None` when off.
     pub hot_poll: Option<Arc<super::hot_poll::HotPoll>>,
+    /// Services running on this server as internal clients (JetStream), found by type by
+    /// the front ends that report on them (monitoring, the inspector).
+    services: Services,
+}
+
+type Service = Arc<dyn std::any::Any + Send + Sync>;
+
+#[derive(Default)]
+struct Services(parking_lot::RwLock<Vec<Service>>);
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Services({})", self.0.read().len())
+    }
 }
 
 impl Server {
@@ -146,8 +160,28 @@ impl Server {
             auth,
             tls,
             hot_poll: super::hot_poll::HotPoll::new(opts.busy_poll),
+            services: Default::default(),
             opts,
         }
+    }
+
+    /// Registers a service so that [`Self::service`] finds it.
+    pub fn add_service(&self, service: Service) {
+        self.services.0.write().push(service);
+    }
+
+    /// The running service of type `T`, if one was registered.
+    pub fn service<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.services
+            .0
+            .read()
+            .iter()
+            .find_map(|s| s.clone().downcast::<T>().ok())
+    }
+
+    /// A fresh connection id (clients and internal clients share the sequence).
+    pub(crate) fn next_cid(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The port clients connect to (the real one when a random port was asked for).
@@ -322,7 +356,7 @@ impl Server {
     /// Runs one accepted connection to its end.
     async fn serve_connection(self: Arc<Self>, socket: TcpStream, addr: SocketAddr) {
         let _ = socket.set_nodelay(true);
-        let id = self.next_cid.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_cid();
         let client = Arc::new(ClientShared::new(
             id,
             addr,

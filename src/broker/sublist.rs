@@ -21,6 +21,8 @@ pub struct Subscription {
     pub delivered: AtomicU64,
     /// Delivery-time permission checks of the owning client, if it has any that matter.
     pub perms: Option<super::permissions::SubPerms>,
+    /// Set on an internal client's subscription: messages call it instead of being queued.
+    pub handler: Option<Arc<dyn super::internal::InternalHandler>>,
     closed: AtomicBool,
 }
 
@@ -39,6 +41,7 @@ impl Subscription {
             max_msgs: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             perms: None,
+            handler: None,
             closed: AtomicBool::new(false),
         }
     }
@@ -46,6 +49,12 @@ impl Subscription {
     /// Attaches the owning client's delivery-time permission checks.
     pub fn with_perms(mut self, perms: Option<super::permissions::SubPerms>) -> Self {
         self.perms = perms;
+        self
+    }
+
+    /// Makes this an internal subscription (see `broker::internal`).
+    pub fn with_handler(mut self, handler: Arc<dyn super::internal::InternalHandler>) -> Self {
+        self.handler = Some(handler);
         self
     }
 

@@ -11,13 +11,19 @@
 //!
 //! As in nats-server, the result is built from the defaults, then the configuration file
 //! (`-c`), then the flags, so flags win over the file whatever their position.
-//! Flags that nats-server has but switchboard does not serve yet (JetStream, cluster, syslog,
+//! Flags that nats-server has but switchboard does not serve yet (cluster, syslog,
 //! profiling...) are accepted with their values and reported as warnings.
+//!
+//! JetStream: `-js`/`--jetstream` turns it on (with the file's settings, if any; `-js=false`
+//! turns off what the file turned on); `-sd`/`--store_dir DIR` sets the store directory but,
+//! as in nats-server, does not turn JetStream on by itself.
 //!
 //! Differences from nats-server: the default host is `127.0.0.1` (from [`Options`]); TLS flags
 //! complete a `tls {}` block of the configuration file (nats-server needs `--tlscert` and
 //! `--tlskey` whenever any TLS flag is given); `--routes` without `--cluster` is not refused
-//! (clustering is ignored anyway); `-t` also applies the flags.
+//! (clustering is ignored anyway); `-t` also applies the flags; `-sd` with a `store_dir` in the
+//! file overrides it (nats-server refuses that pair with "Duplicate 'store_dir' configuration",
+//! since it reads its flags once before the file too).
 
 use std::path::PathBuf;
 
@@ -55,6 +61,9 @@ pub struct RunPlan {
     /// The command line chose the listen address (`-a`, `-p`, or a `-c` file, which may):
     /// the window's saved address is then not used.
     pub listen_given: bool,
+    /// The command line or the `-c` file said anything about JetStream (`-js`, `-sd`,
+    /// `jetstream`, `store_dir`): the window's JetStream setting is then not used.
+    pub jetstream_given: bool,
 }
 
 /// `--signal` arguments.
@@ -217,6 +226,10 @@ enum F {
     TlsCaCert,
     /// switchboard's own `--busy_poll <duration>`.
     BusyPoll,
+    /// `-js`, `--jetstream`.
+    JetStream,
+    /// `-sd`, `--store_dir`.
+    StoreDir,
     /// Accepted and ignored with a warning.
     Unsupported,
 }
@@ -264,6 +277,10 @@ const FLAGS: &[(&str, F, Ty)] = &[
     ("tlscert", F::TlsCert, Ty::Str),
     ("tlskey", F::TlsKey, Ty::Str),
     ("tlscacert", F::TlsCaCert, Ty::Str),
+    ("js", F::JetStream, Ty::Bool),
+    ("jetstream", F::JetStream, Ty::Bool),
+    ("sd", F::StoreDir, Ty::Str),
+    ("store_dir", F::StoreDir, Ty::Str),
     // switchboard's own, in nats-server's style.
     ("busy_poll", F::BusyPoll, Ty::Str),
     // Known to nats-server, not served by switchboard yet.
@@ -286,10 +303,6 @@ const FLAGS: &[(&str, F, Ty)] = &[
     ("connect_retries", F::Unsupported, Ty::Int),
     ("cluster_name", F::Unsupported, Ty::Str),
     ("max_traced_msg_len", F::Unsupported, Ty::Int),
-    ("js", F::Unsupported, Ty::Bool),
-    ("jetstream", F::Unsupported, Ty::Bool),
-    ("sd", F::Unsupported, Ty::Str),
-    ("store_dir", F::Unsupported, Ty::Str),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -479,16 +492,37 @@ pub fn parse_server_args<I: IntoIterator<Item = String>>(args: I) -> Result<Laun
     let listen_given = given
         .iter()
         .any(|g| matches!(g.flag, F::Addr | F::Port | F::Config));
+    let jetstream_given = given
+        .iter()
+        .any(|g| matches!(g.flag, F::JetStream | F::StoreDir))
+        || config_file
+            .as_deref()
+            .is_some_and(config_mentions_jetstream);
     let plan = RunPlan {
         options,
         warnings,
         config_file,
         listen_given,
+        jetstream_given,
     };
     Ok(if test {
         Launch::TestConfig(plan)
     } else {
         Launch::Run(plan)
+    })
+}
+
+/// Whether the configuration file has a top-level `jetstream` or `store_dir` (read again:
+/// `jetstream: disabled` alone leaves no trace in the options). The file was applied
+/// already, so it parses.
+fn config_mentions_jetstream(path: &std::path::Path) -> bool {
+    crate::config::parse_file(path).is_ok_and(|map| {
+        map.entries().iter().any(|e| {
+            matches!(
+                e.key.to_ascii_lowercase().as_str(),
+                "jetstream" | "store_dir" | "storedir"
+            )
+        })
     })
 }
 
@@ -566,6 +600,10 @@ fn apply_flags(
             (F::BusyPoll, Val::Str(s)) => {
                 opts.busy_poll = crate::duration::parse_std_duration(s)
                     .map_err(|e| invalid_flag(g, s.clone(), &e.to_string()))?;
+            }
+            (F::JetStream, Val::Bool(b)) => opts.set_jetstream_enabled(*b),
+            (F::StoreDir, Val::Str(s)) => {
+                opts.jetstream_settings().store_dir = non_empty(s).map(PathBuf::from);
             }
             (F::Unsupported, _) => warnings.push(format!(
                 "flag \"{}\" is not supported yet and is ignored",
@@ -658,9 +696,11 @@ Logging options:
         --log_size_limit <bytes>     Log file size limit (not supported yet)
         --max_traced_msg_len <len>   Longest traced message (not supported yet)
 
-JetStream options (not supported yet):
-    -js, --jetstream                 Enable JetStream
-    -sd, --store_dir <dir>           Storage directory
+JetStream options:
+    -js, --jetstream                 Enable JetStream (default: off)
+    -sd, --store_dir <dir>           Storage directory; data goes in <dir>/jetstream
+                                     (default: <temp dir>/nats/jetstream). Does not
+                                     enable JetStream by itself
 
 Authorization options:
         --user <user>                User name clients must give

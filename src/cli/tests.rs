@@ -148,29 +148,123 @@ fn logging_and_pid_files() {
 
 #[test]
 fn unsupported_flags_warn_and_consume_values() {
-    let plan = run("-js -sd=/tmp/js -p 4333");
-    assert_eq!(plan.options.port, 4333);
-    assert_eq!(
-        plan.warnings,
-        [
-            "flag \"-js\" is not supported yet and is ignored",
-            "flag \"-sd\" is not supported yet and is ignored"
-        ]
-    );
     let plan = run(
-        "--jetstream --store_dir /tmp/x --cluster nats://127.0.0.1:6222 --cluster_listen nats://127.0.0.1:6223 \
+        "--cluster nats://127.0.0.1:6222 --cluster_listen nats://127.0.0.1:6223 \
          --routes nats://127.0.0.1:6222,nats://127.0.0.1:6223 --cluster_name CLUSTER --client_advertise x:1 \
          --no_advertise --connect_retries 3 --cluster_advertise y:2 -ms 8443 --https_port 8444 \
          --profile 6060 -s -r udp://x:514 --log_size_limit 1000 --max_traced_msg_len 10 \
-         --logtime_utc --ports_file_dir /tmp -n node1",
+         --logtime_utc --ports_file_dir /tmp -n node1 -p 4333",
     );
     assert_eq!(plan.options.server_name.as_deref(), Some("node1"));
-    assert_eq!(plan.warnings.len(), 19, "{:#?}", plan.warnings);
-    assert!(plan.warnings[2].contains("\"--cluster\""));
-    assert!(plan.warnings[4].contains("\"--routes\""));
-    // -sd DIR with a separate value.
-    let plan = run("-js -sd /tmp/js");
-    assert_eq!(plan.warnings.len(), 2);
+    assert_eq!(plan.options.port, 4333);
+    assert_eq!(plan.warnings.len(), 17, "{:#?}", plan.warnings);
+    assert_eq!(
+        plan.warnings[0],
+        "flag \"--cluster\" is not supported yet and is ignored"
+    );
+    assert!(plan.warnings[2].contains("\"--routes\""));
+}
+
+#[test]
+fn jetstream_flags() {
+    use crate::options::JetStreamOptions;
+    // nats-server's default, and serve's: off.
+    assert_eq!(run("").options.jetstream, None);
+    for on in ["-js", "--jetstream", "-js=true", "--jetstream=1"] {
+        let plan = run(on);
+        assert_eq!(
+            plan.options.jetstream,
+            Some(JetStreamOptions::default()),
+            "{on}"
+        );
+        assert!(plan.warnings.is_empty(), "{on}: {:?}", plan.warnings);
+    }
+    assert_eq!(run("-js=false").options.jetstream, None);
+    // The last one wins, as with Go's flags.
+    assert_eq!(run("-js -js=false").options.jetstream, None);
+    assert!(run("-js=false --jetstream").options.jetstream.is_some());
+
+    // -sd alone does not turn JetStream on (nats-server neither); it is kept for -js.
+    let o = run("-sd /tmp/js").options;
+    assert_eq!(o.jetstream, None);
+    assert_eq!(
+        o.jetstream_disabled.unwrap().store_dir,
+        Some(PathBuf::from("/tmp/js"))
+    );
+    for line in [
+        "-js -sd /tmp/js",
+        "-sd /tmp/js -js",
+        "--store_dir=/tmp/js --jetstream",
+        "-sd=/tmp/js -js -p 4333",
+    ] {
+        let js = run(line).options.jetstream.unwrap();
+        assert_eq!(js.store_dir, Some(PathBuf::from("/tmp/js")), "{line}");
+    }
+    assert_eq!(run("-js -sd=").options.jetstream.unwrap().store_dir, None);
+    assert_eq!(err("-sd").to_string(), "flag needs an argument: -sd");
+    assert_eq!(
+        err("-js=maybe").to_string(),
+        "invalid boolean value \"maybe\" for -js: parse error"
+    );
+    // -js takes no value: the next argument is not its.
+    assert_eq!(
+        err("-js false").to_string(),
+        "unrecognized command: \"false\""
+    );
+    assert!(!usage().contains("JetStream options (not supported"));
+    assert!(usage().contains("-js, --jetstream"));
+}
+
+#[test]
+fn jetstream_flags_override_the_file() {
+    let conf = temp_file(
+        "js",
+        "jetstream { store_dir: /from/file, max_mem: 1G, sync_interval: always }\n",
+    );
+    let c = conf.display();
+    let js = run(&format!("-c {c}")).options.jetstream.unwrap();
+    assert_eq!(js.store_dir, Some(PathBuf::from("/from/file")));
+    assert_eq!(js.max_memory, Some(1_000_000_000));
+    // -sd wins over the file (nats-server would refuse the pair, see the module docs).
+    let js = run(&format!("-c {c} -sd /from/flag"))
+        .options
+        .jetstream
+        .unwrap();
+    assert_eq!(js.store_dir, Some(PathBuf::from("/from/flag")));
+    assert_eq!(js.max_memory, Some(1_000_000_000));
+    assert_eq!(js.sync, crate::options::SyncPolicy::Always);
+    // -js=false turns off what the file turned on, keeping its settings for a later -js.
+    let o = run(&format!("-c {c} -js=false")).options;
+    assert_eq!(o.jetstream, None);
+    assert_eq!(
+        o.jetstream_disabled.unwrap().max_memory,
+        Some(1_000_000_000)
+    );
+    std::fs::remove_file(&conf).unwrap();
+
+    // The file's settings serve -js when the file leaves JetStream off.
+    let conf = temp_file("js-off", "store_dir: /from/file\n");
+    let c = conf.display();
+    assert_eq!(run(&format!("-c {c}")).options.jetstream, None);
+    let js = run(&format!("-c {c} -js")).options.jetstream.unwrap();
+    assert_eq!(js.store_dir, Some(PathBuf::from("/from/file")));
+    std::fs::remove_file(&conf).unwrap();
+    let conf = temp_file(
+        "js-disabled",
+        "jetstream { enabled: false, max_file: \"2G\" }\n",
+    );
+    let c = conf.display();
+    assert_eq!(run(&format!("-c {c}")).options.jetstream, None);
+    let js = run(&format!("-c {c} --jetstream"))
+        .options
+        .jetstream
+        .unwrap();
+    assert_eq!(js.max_store, Some(2 << 30));
+    std::fs::remove_file(&conf).unwrap();
+    let conf = temp_file("js-word", "jetstream: disabled\n");
+    let c = conf.display();
+    assert!(run(&format!("-c {c} -js")).options.jetstream.is_some());
+    std::fs::remove_file(&conf).unwrap();
 }
 
 #[test]
@@ -311,11 +405,13 @@ fn config_errors_and_test_mode() {
     assert!(e.to_string().contains(":2:"), "{e}");
     std::fs::remove_file(&conf).unwrap();
 
-    let conf = temp_file("good", "port: 4999\njetstream: {}\n");
+    let conf = temp_file("good", "port: 4999\njetstream: {}\ncluster: {}\n");
     match parse_server_args(args(&format!("-t -c {}", conf.display()))).unwrap() {
         Launch::TestConfig(plan) => {
             assert_eq!(plan.options.port, 4999);
-            assert_eq!(plan.warnings.len(), 1);
+            assert!(plan.options.jetstream.is_some());
+            assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+            assert!(plan.warnings[0].contains("\"cluster\""));
         }
         other => panic!("{other:?}"),
     }

@@ -2,10 +2,14 @@
 //!
 //! Supported top-level keys: `listen`, `host`/`net`, `port`, `server_name`, `http`,
 //! `http_port`/`monitor_port`, `http_host`, `max_payload`, `max_control_line`, `max_pending`,
-//! `max_pending_total` and `busy_poll` (switchboard's own), `max_connections`/`max_conn`, `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`,
-//! `write_deadline`, `authorization`, `accounts`, `no_auth_user`, `tls`, `debug`, `trace`
-//! (`trace_verbose`, `trace_headers` also turn tracing on), `logtime`, `logfile`/`log_file`,
-//! `pidfile`/`pid_file`.
+//! `max_pending_total` and `busy_poll` (switchboard's own), `max_connections`/`max_conn`,
+//! `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`, `write_deadline`,
+//! `lame_duck_duration`, `lame_duck_grace_period`, `authorization`, `accounts` (with each
+//! account's `jetstream`), `no_auth_user`, `tls`, `jetstream { store_dir max_memory_store
+//! max_file_store domain sync_interval enabled }` (or `jetstream: enabled|disabled|true|false`),
+//! `store_dir`/`storedir`, `debug`, `trace` (`trace_verbose`, `trace_headers` also turn tracing
+//! on), `logtime`, `logfile`/`log_file`, `pidfile`/`pid_file`. JetStream's value rules are in
+//! `jetstream.rs`.
 //!
 //! Value rules follow nats-server: ports are integers (`0` means the default port for clients
 //! and "off" for monitoring, `-1` a random port); `ping_interval` and `write_deadline` are
@@ -16,6 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::auth;
+use super::jetstream;
 use super::value::{Kind, Map, Pos, Value};
 use super::ConfigError;
 use crate::duration::parse_std_duration;
@@ -43,9 +48,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "gateway",
     "leaf",
     "leafnodes",
-    "store_dir",
-    "storedir",
-    "jetstream",
     "logfile_size_limit",
     "log_size_limit",
     "logfile_max_num",
@@ -141,7 +143,7 @@ pub(super) fn invalid(key: &str, pos: &Pos, message: impl Into<String>) -> Confi
     }
 }
 
-fn type_error(key: &str, v: &Value, expected: &str) -> ConfigError {
+pub(super) fn type_error(key: &str, v: &Value, expected: &str) -> ConfigError {
     invalid(
         key,
         &v.pos,
@@ -389,6 +391,8 @@ impl Applier<'_> {
                 "lame_duck_grace_period" => {
                     self.opts.lame_duck_grace_period = self.duration_or_seconds(k, v)?;
                 }
+                "jetstream" => jetstream::server(self, k, v)?,
+                "store_dir" | "storedir" => jetstream::top_store_dir(self, k, v)?,
                 "authorization" => auth::authorization(self, k, v)?,
                 "accounts" => auth::accounts(self, k, v)?,
                 "no_auth_user" => self.opts.auth.no_auth_user = Some(get_string(k, v)?),

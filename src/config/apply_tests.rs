@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::syntax_tests::temp_dir;
 use super::{apply_config_file, apply_config_str, ConfigError};
 use crate::options::{
-    HandshakeFirst, Options, ResponsePermission, SubjectPermission, DEFAULT_HOST,
+    AccountJetStreamLimits, HandshakeFirst, Options, ResponsePermission, SubjectPermission,
+    DEFAULT_HOST,
 };
 
 fn load(text: &str) -> (Options, Vec<String>) {
@@ -265,9 +266,15 @@ fn account_checks_and_warnings() {
         "accounts { A { users: [{user: u}], jetstream: enabled, imports: [] }, SYS: {} }\nsystem_account: SYS\n",
     );
     assert_eq!(o.auth.accounts.len(), 2);
-    assert_eq!(w.len(), 3, "{w:?}");
-    assert!(w[0].contains("config key \"accounts.A.jetstream\" is not supported yet"));
-    assert!(w[2].contains("config key \"system_account\" is not supported yet"));
+    // An account's `jetstream` is read (see jetstream_tests.rs), `imports` is not.
+    assert_eq!(
+        o.auth.accounts[0].jetstream,
+        Some(AccountJetStreamLimits::default())
+    );
+    assert_eq!(o.auth.accounts[1].jetstream, None);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("config key \"accounts.A.imports\" is not supported yet"));
+    assert!(w[1].contains("config key \"system_account\" is not supported yet"));
 
     let (o, _) = load("accounts: [A, B]\n");
     assert_eq!(o.auth.accounts.len(), 2);
@@ -368,12 +375,12 @@ fn tls_blocks() {
 fn unsupported_and_unknown_keys_warn() {
     let (o, w) = load(concat!(
         "port: 4222\n",
-        "jetstream { store_dir: /tmp/js, max_mem_store: 64MiB, max_file_store: 10GiB }\n",
+        "jetstream { store_dir: /tmp/js, max_mem_store: 64MiB, max_file_store: 10GiB, cipher: aes }\n",
         "websocket { port: -1, no_tls: true }\n",
         "cluster { name: c, listen: 127.0.0.1:6222 }\n",
         "leafnodes { remotes [ { url: \"nats://x\" } ] }\n",
         "operator: eyJhbGciOi\nresolver: MEMORY\nresolver_preload: { A: B }\n",
-        "store_dir: /tmp/x\nlame_duck_duration: \"30s\"\n",
+        "mqtt: {}\nlame_duck_duration: \"30s\"\n",
         "lame_duck_grace_period: \"5s\"\n",
         "colour: blue\n",
         "VAR: 1\nping_max: $VAR\n",
@@ -382,15 +389,19 @@ fn unsupported_and_unknown_keys_warn() {
     assert_eq!(o.ping_max, 1);
     assert_eq!(o.lame_duck_duration, std::time::Duration::from_secs(30));
     assert_eq!(o.lame_duck_grace_period, std::time::Duration::from_secs(5));
+    let js = o.jetstream.unwrap();
+    assert_eq!(js.store_dir, Some(PathBuf::from("/tmp/js")));
+    assert_eq!(js.max_memory, Some(64 << 20));
+    assert_eq!(js.max_store, Some(10 << 30));
     let expected = [
-        "jetstream",
+        "jetstream.cipher",
         "websocket",
         "cluster",
         "leafnodes",
         "operator",
         "resolver",
         "resolver_preload",
-        "store_dir",
+        "mqtt",
     ];
     assert_eq!(w.len(), expected.len() + 1, "{w:#?}");
     for (warning, key) in w.iter().zip(expected) {
@@ -436,6 +447,17 @@ fn invalid_values_name_key_and_line() {
         ("max_connections: -5\n", 1, "max_connections"),
         ("busy_poll: 100\n", 1, "busy_poll"),
         ("busy_poll: \"fast\"\n", 1, "busy_poll"),
+        (
+            "jetstream {\n  max_mem: \"1GiB\"\n}\n",
+            2,
+            "jetstream.max_mem",
+        ),
+        ("\njetstream: 5\n", 2, "jetstream"),
+        (
+            "accounts {\n A {\n  jetstream {\n   max_streams: \"x\"\n  }\n }\n}\n",
+            4,
+            "accounts.A.jetstream.max_streams",
+        ),
     ];
     for (text, line, key) in cases {
         let err = load_err(text);

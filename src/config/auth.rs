@@ -1,4 +1,5 @@
-//! `authorization {}`, `accounts {}`, users and permissions.
+//! `authorization {}`, `accounts {}`, users and permissions (an account's `jetstream` is
+//! read by [`super::jetstream::account`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -140,6 +141,7 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                 a.opts.auth.accounts.push(AccountConfig {
                     name,
                     users: Vec::new(),
+                    jetstream: None,
                 });
             }
             Ok(())
@@ -156,14 +158,16 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                 check_account_name(&path, &e.value, &e.key, &a.opts.auth.accounts)?;
                 let mut users = Vec::new();
                 let mut defaults = None;
+                let mut jetstream = None;
                 for f in acc_map.entries() {
                     let fpath = format!("{path}.{}", f.key);
                     let (k, fv) = (fpath.as_str(), &f.value);
                     match f.key.to_ascii_lowercase().as_str() {
                         "users" => users = parse_users(a, k, fv)?,
                         "default_permissions" => defaults = Some(parse_permissions(a, k, fv)?),
-                        "nkey" | "imports" | "exports" | "jetstream" | "mappings" | "maps"
-                        | "limits" | "msg_trace" | "trace_dest" => a.unsupported(&f.key_pos, k),
+                        "jetstream" => jetstream = super::jetstream::account(a, k, fv)?,
+                        "nkey" | "imports" | "exports" | "mappings" | "maps" | "limits"
+                        | "msg_trace" | "trace_dest" => a.unsupported(&f.key_pos, k),
                         _ if f.used_as_variable => {}
                         _ => a.unknown(&f.key_pos, k),
                     }
@@ -184,6 +188,7 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                 a.opts.auth.accounts.push(AccountConfig {
                     name: e.key.clone(),
                     users,
+                    jetstream,
                 });
             }
             Ok(())

@@ -12,16 +12,22 @@
 //! only used as `$variables` are exempt. switchboard reports such keys as warnings instead
 //! (`config key "foo" is unknown and is ignored`) because a drop-in replacement must not refuse
 //! a file that a newer nats-server would accept, while keys nats-server knows but switchboard
-//! does not serve yet (`jetstream`, `cluster`, `websocket`, ...) are warned about as
-//! `config key "jetstream" is not supported yet and is ignored`.
+//! does not serve yet (`cluster`, `websocket`, `jetstream.cipher`, ...) are warned about as
+//! `config key "cluster" is not supported yet and is ignored`.
+//!
+//! JetStream's keys (`jetstream`, `store_dir`, an account's `jetstream`) are read by
+//! `jetstream.rs` into [`Options::jetstream`] and `AccountConfig::jetstream`.
 
 pub mod apply;
 mod auth;
+mod jetstream;
 pub mod parser;
 pub mod value;
 
 #[cfg(test)]
 mod apply_tests;
+#[cfg(test)]
+mod jetstream_tests;
 #[cfg(test)]
 mod syntax_tests;
 

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::broker::server::{client_totals, Server};
 use crate::broker::tap::LatencyWindow;
 use crate::inspect::snapshot::{
-    per_sec, ClosedConnectionInfo, ConnectionInfo, DropCounters, QueueGroupInfo, QueueMember,
-    Rates, ServerIdentity, ServerSummary, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo,
-    Totals,
+    per_sec, ClosedConnectionInfo, ConnectionInfo, DropCounters, JetStreamState, JetStreamSummary,
+    QueueGroupInfo, QueueMember, Rates, ServerIdentity, ServerSummary, ServiceLatency, Snapshot,
+    SubjectStat, SubscriptionInfo, Totals,
 };
+use crate::jetstream::store::StorageKind;
+use crate::jetstream::JetStream;
 use crate::proto::info::NATS_COMPAT_VERSION;
 
 /// How often a snapshot is taken.
@@ -164,6 +166,7 @@ impl Sampler {
                 samples: server.tap.publisher().dropped_samples(),
                 events: server.tap.publisher().dropped_events(),
             },
+            jetstream: jetstream(&server),
             ..Default::default()
         }
     }
@@ -231,6 +234,27 @@ pub async fn run(mut sampler: Sampler) {
         let snapshot = sampler.sample();
         sampler.server.tap.publisher().publish_snapshot(snapshot);
     }
+}
+
+/// JetStream's usage and limits now; `Off` when the broker runs none.
+pub fn jetstream(server: &Server) -> JetStreamState {
+    let Some(js) = JetStream::of(server) else {
+        return JetStreamState::Off;
+    };
+    let (streams, messages, bytes) = js.totals();
+    JetStreamState::On(JetStreamSummary {
+        store_dir: js.config.store_dir.display().to_string(),
+        domain: js.config.domain.clone(),
+        memory_used: js.used(StorageKind::Memory),
+        max_memory: u64::try_from(js.config.max_memory).ok(),
+        store_used: js.used(StorageKind::File),
+        max_store: u64::try_from(js.config.max_store).ok(),
+        streams: streams as u64,
+        messages,
+        bytes,
+        api_requests: js.api_total.load(std::sync::atomic::Ordering::Relaxed),
+        api_errors: js.api_errors.load(std::sync::atomic::Ordering::Relaxed),
+    })
 }
 
 fn closed_connections(server: &Server) -> Vec<ClosedConnectionInfo> {

@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 
 use super::*;
 use crate::broker::BrokerHandle;
-use crate::inspect::snapshot::{BrokerEvent, EventKind};
+use crate::inspect::snapshot::{BrokerEvent, EventKind, JetStreamState};
 use crate::testkit::{read_until, wait_until_async};
 
 async fn client(handle: &BrokerHandle, connect: &str) -> TcpStream {
@@ -100,6 +100,75 @@ async fn snapshot_shows_connections_subjects_queues_and_latency() {
     assert!(svc.p50 > Duration::ZERO && svc.p50 <= svc.max);
 
     assert_eq!(snap.totals.in_msgs, 103);
+    assert_eq!(
+        snap.jetstream,
+        JetStreamState::Off,
+        "no JetStream asked for"
+    );
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn snapshot_sums_up_jetstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = crate::options::Options {
+        port: 0,
+        jetstream: Some(crate::options::JetStreamOptions {
+            store_dir: Some(dir.path().to_path_buf()),
+            max_memory: Some(1 << 20),
+            max_store: Some(1 << 30),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bound = BrokerHandle::bind(opts).await.unwrap();
+    crate::jetstream::enable(bound.server()).unwrap();
+    let handle = bound.accept();
+    let mut sampler = Sampler::new(handle.server().clone(), None);
+    let JetStreamState::On(empty) = sampler.sample().jetstream else {
+        panic!("JetStream is on");
+    };
+    assert_eq!(
+        (empty.streams, empty.messages, empty.api_requests),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        empty.store_dir,
+        dir.path().join("jetstream").display().to_string()
+    );
+    assert_eq!(
+        (empty.max_memory, empty.max_store),
+        (Some(1 << 20), Some(1 << 30))
+    );
+
+    let mut c = client(&handle, r#"{"verbose":false}"#).await;
+    let create = r#"{"name":"ORDERS","subjects":["orders.>"]}"#;
+    let mut ops = format!(
+        "PUB $JS.API.STREAM.CREATE.ORDERS _INBOX.1 {}\r\n{create}\r\n",
+        create.len()
+    );
+    for i in 0..3 {
+        ops.push_str(&format!("PUB orders.{i} _INBOX.ack{i} 5\r\nhello\r\n"));
+    }
+    ops.push_str("PUB $JS.API.STREAM.INFO.NOPE _INBOX.2 0\r\n\r\n");
+    round_trip(&mut c, &ops).await;
+
+    let mut state = JetStreamState::Unknown;
+    wait_until_async("the stream's messages", Duration::from_secs(5), || {
+        state = sampler.sample().jetstream;
+        state
+            .summary()
+            .is_some_and(|js| js.messages == 3 && js.api_errors == 1)
+    })
+    .await;
+    let JetStreamState::On(js) = state else {
+        panic!("JetStream is on");
+    };
+    assert_eq!((js.streams, js.messages), (1, 3));
+    assert!(js.bytes > 15, "{js:?}");
+    assert!(js.store_used > 0, "a file stream uses the store: {js:?}");
+    assert_eq!(js.memory_used, 0);
+    assert_eq!((js.api_requests, js.api_errors), (2, 1), "{js:?}");
     handle.shutdown().await;
 }
 

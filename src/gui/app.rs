@@ -248,6 +248,7 @@ impl InspectorApp {
         self.state
             .messages
             .set_capacity(self.settings.message_history);
+        self.starter.jetstream = self.settings.jetstream_setting();
     }
 
     /// Writes the settings file now (if there is one).
@@ -575,6 +576,9 @@ impl InspectorApp {
                             .then_some(listening.as_str()),
                         can_restart: self.starter.available(),
                         restarting: self.starter.busy(),
+                        jetstream_now: (self.starter.failure.is_none() && !self.remote_active)
+                            .then_some(&self.state.snapshot.jetstream),
+                        jetstream_given: self.starter.jetstream_given(),
                     };
                     settings_outcome = settings_panel::ui(ui, &mut self.settings, &cx);
                 }

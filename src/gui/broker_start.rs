@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{RichText, Ui};
 
+use super::settings::JetStreamSetting;
 use super::widgets::{self, NO_INTEREST, WARN};
 use super::{Launcher, Source, StartFailure};
 
@@ -23,6 +24,8 @@ pub struct BrokerStarter {
     /// The address fields of the failure message.
     pub host: String,
     pub port: u16,
+    /// JetStream for every start from the window (the settings' current choice).
+    pub jetstream: JetStreamSetting,
 }
 
 impl BrokerStarter {
@@ -37,6 +40,11 @@ impl BrokerStarter {
 
     pub fn busy(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// The command line or the configuration file decides JetStream, not the settings.
+    pub fn jetstream_given(&self) -> bool {
+        self.launcher.as_ref().is_some_and(|l| l.jetstream_given())
     }
 
     /// Shows `failure` and offers its port again.
@@ -57,7 +65,7 @@ impl BrokerStarter {
         if self.busy() {
             return Err("a start is already in progress".into());
         }
-        let rx = launcher.start_embedded(host, port);
+        let rx = launcher.start_embedded(host, port, &self.jetstream);
         self.pending = Some((format!("{host}:{port}"), rx));
         Ok(())
     }

@@ -2,6 +2,10 @@
 //! (`~/.config/switchboard` on Linux; `SWITCHBOARD_CONFIG_DIR` overrides it, for tests and
 //! portable set-ups). Window geometry stays with eframe's own storage in the data folder.
 //!
+//! JetStream is on by default in the app, its store in the platform's data folder
+//! (`~/.local/share/switchboard` on Linux: streams go in its `jetstream/` folder); a file
+//! from before JetStream has no JetStream keys and so gets that default too.
+//!
 //! A missing file means defaults; a file that can't be read or parsed also means defaults,
 //! plus a warning the window shows. Unknown keys are ignored and missing keys take their
 //! default, so files written by older or newer versions keep working.
@@ -84,6 +88,48 @@ pub struct Settings {
     pub templates: Vec<Template>,
     /// The view shown when the window last closed.
     pub last_view: View,
+    /// JetStream in the embedded broker (`-js`, `-sd` and a configuration file's
+    /// `jetstream` or `store_dir` override this).
+    pub jetstream: bool,
+    /// JetStream's store directory, as `-sd` (streams go in its `jetstream/` folder); empty
+    /// means the platform's data folder ([`default_jetstream_store_dir`]).
+    pub jetstream_store_dir: String,
+}
+
+/// JetStream for an embedded broker the window starts, as the settings say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JetStreamSetting {
+    pub enabled: bool,
+    /// `None`: nats-server's default (the temporary folder), when there is no data folder.
+    pub store_dir: Option<PathBuf>,
+}
+
+impl Default for JetStreamSetting {
+    fn default() -> Self {
+        Settings::default().jetstream_setting()
+    }
+}
+
+impl JetStreamSetting {
+    /// The broker's JetStream options: `None` when off.
+    pub fn options(&self) -> Option<crate::options::JetStreamOptions> {
+        self.enabled.then(|| crate::options::JetStreamOptions {
+            store_dir: self.store_dir.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+/// The app's JetStream store directory when the settings name none: the platform's data
+/// folder (`~/.local/share/switchboard`, `~/Library/Application Support/switchboard`,
+/// `%APPDATA%\switchboard\data`), whose `jetstream/` folder then holds the streams. `None`
+/// when the platform has no home folder.
+pub fn default_jetstream_store_dir() -> Option<PathBuf> {
+    Some(
+        directories::ProjectDirs::from("", "", "switchboard")?
+            .data_dir()
+            .to_path_buf(),
+    )
 }
 
 use crate::options::{DEFAULT_HOST, DEFAULT_PORT};
@@ -103,6 +149,8 @@ impl Default for Settings {
             message_history: super::state::MESSAGE_HISTORY,
             templates: Vec::new(),
             last_view: View::default(),
+            jetstream: true,
+            jetstream_store_dir: String::new(),
         }
     }
 }
@@ -117,7 +165,23 @@ impl Settings {
         if self.listen_host.trim().is_empty() {
             self.listen_host = DEFAULT_HOST.into();
         }
+        if self.jetstream_store_dir.trim().is_empty() {
+            self.jetstream_store_dir.clear();
+        }
         self
+    }
+
+    /// JetStream as the embedded broker should run it, the default folder filled in.
+    pub fn jetstream_setting(&self) -> JetStreamSetting {
+        let given = self.jetstream_store_dir.trim();
+        JetStreamSetting {
+            enabled: self.jetstream,
+            store_dir: if given.is_empty() {
+                default_jetstream_store_dir()
+            } else {
+                Some(PathBuf::from(given))
+            },
+        }
     }
 
     /// Adds `template`, replacing one of the same name; keeps the list sorted by name.
@@ -284,6 +348,72 @@ mod tests {
         assert_eq!(loaded.settings.theme, Theme::System);
         assert_eq!(loaded.settings.message_history, MIN_HISTORY);
         assert_eq!(loaded.settings.listen_port, DEFAULT_PORT);
+    }
+
+    #[test]
+    fn jetstream_is_on_by_default_in_the_data_folder() {
+        let settings = Settings::default();
+        assert!(settings.jetstream);
+        assert_eq!(settings.jetstream_store_dir, "");
+        let setting = settings.jetstream_setting();
+        assert!(setting.enabled);
+        assert_eq!(setting.store_dir, default_jetstream_store_dir());
+        let options = setting.options().unwrap();
+        assert_eq!(options.store_dir, default_jetstream_store_dir());
+        assert_eq!(
+            options.max_memory, None,
+            "the engine's defaults for the limits"
+        );
+    }
+
+    #[test]
+    fn a_file_from_before_jetstream_gets_it_on_in_the_default_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            r#"{"listen_host": "127.0.0.1", "listen_port": 4333, "theme": "light",
+                "latency_timeout_millis": 5000, "message_history": 10000,
+                "templates": [], "last_view": "Overview"}"#,
+        )
+        .unwrap();
+        let loaded = SettingsStore::in_dir(dir.path()).load();
+        assert_eq!(loaded.warning, None);
+        assert_eq!(loaded.settings.listen_port, 4333);
+        assert!(loaded.settings.jetstream);
+        assert_eq!(
+            loaded.settings.jetstream_setting(),
+            JetStreamSetting {
+                enabled: true,
+                store_dir: default_jetstream_store_dir(),
+            }
+        );
+    }
+
+    #[test]
+    fn jetstream_off_and_its_folder_are_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_dir(dir.path());
+        let settings = Settings {
+            jetstream: false,
+            jetstream_store_dir: "/srv/streams".into(),
+            ..Settings::default()
+        };
+        store.save(&settings).unwrap();
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains(r#""jetstream": false"#), "{text}");
+        let loaded = store.load().settings;
+        assert_eq!(loaded, settings);
+        let setting = loaded.jetstream_setting();
+        assert_eq!(setting.store_dir, Some(PathBuf::from("/srv/streams")));
+        assert_eq!(setting.options(), None, "off");
+        // A blank folder is the default one.
+        std::fs::write(store.path(), r#"{"jetstream_store_dir": "  "}"#).unwrap();
+        let loaded = store.load().settings;
+        assert_eq!(loaded.jetstream_store_dir, "");
+        assert_eq!(
+            loaded.jetstream_setting().store_dir,
+            default_jetstream_store_dir()
+        );
     }
 
     #[test]

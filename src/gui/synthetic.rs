@@ -12,8 +12,9 @@ use parking_lot::Mutex;
 
 use crate::inspect::feed::{self, Feed, FeedPublisher};
 use crate::inspect::snapshot::{
-    ClosedConnectionInfo, ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember,
-    Rates, ServerIdentity, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
+    ClosedConnectionInfo, ConnectionInfo, EventKind, JetStreamState, JetStreamSummary,
+    MessageSample, QueueGroupInfo, QueueMember, Rates, ServerIdentity, ServiceLatency, Snapshot,
+    SubjectStat, SubscriptionInfo, Totals,
 };
 use crate::inspect::SourceControl;
 use crate::proto::subject::matches;
@@ -717,8 +718,28 @@ impl SyntheticWorld {
                 samples: publisher.dropped_samples(),
                 events: publisher.dropped_events(),
             },
+            jetstream: self.jetstream(),
             ..Default::default()
         }
+    }
+
+    /// Three streams that keep an eighth of the traffic.
+    fn jetstream(&self) -> JetStreamState {
+        let messages = self.totals.in_msgs / 8;
+        let bytes = messages * 180;
+        JetStreamState::On(JetStreamSummary {
+            store_dir: "/home/demo/.local/share/switchboard/jetstream".into(),
+            domain: None,
+            memory_used: 96 * 1024,
+            max_memory: Some(6 << 30),
+            store_used: bytes + 12 * 1024,
+            max_store: Some(64 << 30),
+            streams: 3,
+            messages,
+            bytes,
+            api_requests: 40 + messages / 100,
+            api_errors: 1,
+        })
     }
 }
 

@@ -32,6 +32,52 @@ pub struct Snapshot {
     pub servers: Vec<ServerSummary>,
     /// The link to a remote deployment; `None` for the embedded broker (always there).
     pub link: Option<LinkStatus>,
+    /// JetStream: off, on with its usage and limits, or unknown (a remote deployment whose
+    /// monitoring can't be read).
+    pub jetstream: JetStreamState,
+}
+
+/// Whether the source runs JetStream, as far as it can tell.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum JetStreamState {
+    /// Nothing says (a remote deployment without the system account or a monitoring URL).
+    #[default]
+    Unknown,
+    Off,
+    On(JetStreamSummary),
+}
+
+impl JetStreamState {
+    /// The summary when JetStream is on.
+    pub fn summary(&self) -> Option<&JetStreamSummary> {
+        match self {
+            JetStreamState::On(summary) => Some(summary),
+            _ => None,
+        }
+    }
+}
+
+/// JetStream's usage and limits (for a deployment of several servers, summed over those
+/// that answered: a replicated stream counts once per replica).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JetStreamSummary {
+    /// Where streams are kept (`<store_dir>/jetstream`); empty when unknown or when the
+    /// servers differ.
+    pub store_dir: String,
+    pub domain: Option<String>,
+    /// Bytes held by memory streams, and how many they may hold in all (`None`: unknown).
+    pub memory_used: u64,
+    pub max_memory: Option<u64>,
+    /// Bytes held by file streams, and how many they may hold in all (`None`: unknown).
+    pub store_used: u64,
+    pub max_store: Option<u64>,
+    pub streams: u64,
+    pub messages: u64,
+    /// Bytes of the streams' messages.
+    pub bytes: u64,
+    /// `$JS.API` requests answered, and how many of them were errors.
+    pub api_requests: u64,
+    pub api_errors: u64,
 }
 
 /// Where the inspector stands, which decides what it can know.

@@ -1,6 +1,6 @@
-//! The endpoints for features this broker does not have (routes, gateways, leaf nodes,
-//! JetStream), answered as nats-server answers them when the feature is off, plus
-//! `/accountz` and `/healthz`.
+//! The endpoints for features this broker does not have (routes, gateways, leaf nodes),
+//! answered as nats-server answers them when the feature is off, plus `/accountz` and
+//! `/healthz`. `/jsz` is in `jsz.rs`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -76,61 +76,6 @@ pub fn accountz(server: &Server, now: SystemTime) -> Accountz {
         server_id: server.id.clone(),
         now: GoTime(now),
         accounts: server.accounts().iter().map(|a| a.name.clone()).collect(),
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct JsApi {
-    pub level: u64,
-    pub total: u64,
-    pub errors: u64,
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct JsConfig {
-    pub max_memory: u64,
-    pub max_storage: u64,
-}
-
-/// `/jsz` of a server without JetStream (`"disabled": true`, everything zero).
-#[derive(Debug, Clone, Serialize)]
-pub struct Jsz {
-    pub memory: u64,
-    pub storage: u64,
-    pub reserved_memory: u64,
-    pub reserved_storage: u64,
-    pub accounts: u64,
-    pub ha_assets: u64,
-    pub api: JsApi,
-    pub server_id: String,
-    pub now: GoTime,
-    pub disabled: bool,
-    pub config: JsConfig,
-    pub streams: u64,
-    pub consumers: u64,
-    pub messages: u64,
-    pub bytes: u64,
-    pub total: u64,
-}
-
-pub fn jsz(server: &Server, now: SystemTime) -> Jsz {
-    Jsz {
-        memory: 0,
-        storage: 0,
-        reserved_memory: 0,
-        reserved_storage: 0,
-        accounts: 0,
-        ha_assets: 0,
-        api: JsApi::default(),
-        server_id: server.id.clone(),
-        now: GoTime(now),
-        disabled: true,
-        config: JsConfig::default(),
-        streams: 0,
-        consumers: 0,
-        messages: 0,
-        bytes: 0,
-        total: 0,
     }
 }
 

@@ -12,7 +12,8 @@ use crate::broker::BrokerHandle;
 use crate::testkit;
 
 /// `/varz` fields nats-server 2.15 emits that we deliberately leave out: Go build and
-/// runtime details, and JetStream/system-account features this broker does not have.
+/// runtime details, clustered JetStream's feature flags, and the system account this broker
+/// does not have.
 const VARZ_OMITTED: &[&str] = &[
     "git_commit",
     "gomaxprocs",
@@ -65,7 +66,7 @@ async fn read_until(s: &mut TcpStream, end: &[u8]) -> Vec<u8> {
 }
 
 /// A minimal HTTP/1.1 GET: returns status, headers (lower-cased names) and body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>, String) {
+pub(super) async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
@@ -85,14 +86,33 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>, Strin
         .unwrap()
         .parse()
         .unwrap();
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(": "))
         .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
         .collect();
-    (status, headers, body.to_string())
+    let body = if header(&headers, "transfer-encoding") == "chunked" {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, headers, body)
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+/// The body of a chunked answer (nats-server's Go server chunks large ones).
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    out
+}
+
+pub(super) fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
     headers
         .iter()
         .find(|(k, _)| k == name)
@@ -330,7 +350,7 @@ async fn other_endpoints_metrics_and_not_found() {
     t.stop().await;
 }
 
-fn json_type(v: &Value) -> &'static str {
+pub(super) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",

@@ -7,14 +7,19 @@
 //! axum on the broker's tokio runtime; every answer is built from read-only snapshots of the
 //! engine (`Server`), never on the publish path.
 //!
+//! JetStream (`/jsz`, the `jetstream` section of `/varz`, the `switchboard_jetstream_*`
+//! metrics) is read from `jetstream::JetStream::of(server)`; without it `/jsz` answers
+//! `"disabled": true` and `/varz` has `"jetstream": {}`, as nats-server without `-js`.
+//!
 //! Deliberately absent (see `http_tests.rs` for the checked list): `git_commit` (no Go
-//! build info), `gomaxprocs` (Go runtime), `feature_flags` and `system_account` (JetStream
-//! and the system account do not exist here), and JSONP (`?callback=`), which nats-server
-//! 2.15 no longer honours either.
+//! build info), `gomaxprocs` (Go runtime), `feature_flags` (nats-server's switches for
+//! clustered JetStream) and `system_account` (the system account does not exist here), and
+//! JSONP (`?callback=`), which nats-server 2.15 no longer honours either (`/jsz` included).
 
 pub mod absent;
 pub mod connz;
 pub mod format;
+pub mod jsz;
 pub mod metrics;
 pub mod process;
 pub mod query;
@@ -181,7 +186,11 @@ async fn dispatch(State(m): State<Arc<Monitor>>, req: Request) -> Response {
         "/gatewayz" => json(&absent::gatewayz(server, now)),
         "/leafz" => json(&absent::leafz(server, now)),
         "/accountz" => json(&absent::accountz(server, now)),
-        "/jsz" => json(&absent::jsz(server, now)),
+        "/jsz" => match jsz::JszOptions::from_query(&query).and_then(|o| jsz::jsz(server, &o, now))
+        {
+            Ok(info) => json(&info),
+            Err(e) => bad_request(e),
+        },
         "/healthz" => respond(
             StatusCode::OK,
             "application/json",
@@ -191,11 +200,14 @@ async fn dispatch(State(m): State<Arc<Monitor>>, req: Request) -> Response {
         _ => {
             let v = m.varz(now);
             let up = now.duration_since(server.start).unwrap_or_default();
+            let js = jsz::jsz(server, &jsz::JszOptions::default(), now)
+                .ok()
+                .filter(|j| !j.disabled);
             respond(
                 StatusCode::OK,
                 metrics::CONTENT_TYPE,
                 false,
-                metrics::render(&v, up.as_secs_f64()).into_bytes(),
+                metrics::render(&v, up.as_secs_f64(), js.as_ref()).into_bytes(),
             )
         }
     }
@@ -254,3 +266,7 @@ fn not_found() -> Response {
 #[cfg(test)]
 #[path = "http_tests.rs"]
 mod http_tests;
+
+#[cfg(test)]
+#[path = "jsz_tests.rs"]
+mod jsz_tests;

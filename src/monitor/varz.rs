@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::format::{go_float, uptime, GoTime};
+use super::jsz::{self, JetStreamVarz};
 use crate::broker::server::Server;
 use crate::options::DEFAULT_TLS_TIMEOUT;
 use crate::proto::info::{NATS_COMPAT_VERSION, PROTOCOL_VERSION};
@@ -76,7 +77,8 @@ pub struct Varz {
     pub leaf: Empty,
     pub mqtt: Empty,
     pub websocket: Empty,
-    pub jetstream: Empty,
+    /// `{}` without JetStream.
+    pub jetstream: JetStreamVarz,
     /// Seconds.
     #[serde(serialize_with = "go_float")]
     pub tls_timeout: f64,
@@ -163,7 +165,7 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
         leaf: Empty {},
         mqtt: Empty {},
         websocket: Empty {},
-        jetstream: Empty {},
+        jetstream: jsz::varz(server),
         tls_timeout: tls_timeout.as_secs_f64(),
         write_deadline: nanos(opts.write_deadline),
         start: GoTime(server.start),

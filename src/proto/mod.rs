@@ -6,5 +6,6 @@ pub mod errors;
 pub mod info;
 pub mod parser;
 pub mod subject;
+pub mod transform;
 
 pub use parser::{ClientOp, ParseError, Parser, ParserLimits, Publish};

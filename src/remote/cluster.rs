@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Deserialize;
 
 use crate::inspect::snapshot::{
-    ConnectionInfo, QueueGroupInfo, QueueMember, Rates, ServerSummary, SubscriptionInfo, Totals,
+    ConnectionInfo, JetStreamState, JetStreamSummary, QueueGroupInfo, QueueMember, Rates,
+    ServerSummary, SubscriptionInfo, Totals,
 };
 
 /// The parts of `/varz` the inspector uses.
@@ -93,12 +94,87 @@ pub struct RouteEntry {
     pub remote_name: String,
 }
 
+/// The parts of `/jsz` (nats-server's `JSInfo`) the inspector uses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Jsz {
+    pub server_id: String,
+    /// JetStream is off on this server.
+    pub disabled: bool,
+    pub config: JszConfig,
+    /// Bytes held by memory and by file streams.
+    pub memory: u64,
+    pub storage: u64,
+    pub api: JszApi,
+    pub streams: u64,
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct JszConfig {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub store_dir: String,
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct JszApi {
+    pub total: u64,
+    pub errors: u64,
+}
+
+/// JetStream of the deployment from its servers' `/jsz`: off when every server that
+/// answered runs without it, unknown when none answered; otherwise usage, limits and counts
+/// summed over the servers that run it (the store directory only when they all agree).
+pub fn jetstream_state(jsz: &[Jsz]) -> JetStreamState {
+    if jsz.is_empty() {
+        return JetStreamState::Unknown;
+    }
+    let on: Vec<&Jsz> = jsz.iter().filter(|j| !j.disabled).collect();
+    let Some(first) = on.first() else {
+        return JetStreamState::Off;
+    };
+    let limit = |f: fn(&Jsz) -> i64| -> Option<u64> {
+        on.iter()
+            .map(|j| u64::try_from(f(j)).ok())
+            .sum::<Option<u64>>()
+    };
+    let same = |f: fn(&Jsz) -> &str| -> String {
+        let v = f(first);
+        if on.iter().all(|j| f(j) == v) {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let domain = same(|j| j.config.domain.as_str());
+    JetStreamState::On(JetStreamSummary {
+        store_dir: same(|j| j.config.store_dir.as_str()),
+        domain: (!domain.is_empty()).then_some(domain),
+        memory_used: on.iter().map(|j| j.memory).sum(),
+        max_memory: limit(|j| j.config.max_memory),
+        store_used: on.iter().map(|j| j.storage).sum(),
+        max_store: limit(|j| j.config.max_storage),
+        streams: on.iter().map(|j| j.streams).sum(),
+        messages: on.iter().map(|j| j.messages).sum(),
+        bytes: on.iter().map(|j| j.bytes).sum(),
+        api_requests: on.iter().map(|j| j.api.total).sum(),
+        api_errors: on.iter().map(|j| j.api.errors).sum(),
+    })
+}
+
 /// What one poll brought back, per server id.
 #[derive(Debug, Clone, Default)]
 pub struct PollResult {
     pub varz: Vec<Varz>,
     pub connz: Vec<Connz>,
     pub routez: Vec<Routez>,
+    /// `/jsz` of the servers that answered it.
+    pub jsz: Vec<Jsz>,
     /// Why some or all of the poll failed.
     pub errors: Vec<String>,
 }
@@ -141,6 +217,7 @@ pub struct Inventory {
     /// Cluster-wide totals and rates, summed over the servers that answered.
     pub totals: Option<Totals>,
     pub rates: Option<Rates>,
+    pub jetstream: JetStreamState,
     /// Where the data came from, and the last poll's errors.
     pub description: String,
 }
@@ -304,6 +381,7 @@ impl InventoryBuilder {
             subscriptions,
             totals: polled.then_some(totals),
             rates: (polled && elapsed > 0.0).then_some(rates),
+            jetstream: jetstream_state(&poll.jsz),
             description,
         };
         (inventory, changes)
@@ -467,6 +545,42 @@ mod tests {
         );
         let (_, changes) = b.merge(&both, t0 + Duration::from_secs(3), "A", &mut ids, "t");
         assert!(changes[0].reachable);
+    }
+
+    #[test]
+    fn jetstream_comes_from_jsz_summed_over_the_servers_that_run_it() {
+        assert_eq!(jetstream_state(&[]), JetStreamState::Unknown);
+        let off: Jsz = serde_json::from_str(r#"{"server_id":"S0","disabled":true}"#).unwrap();
+        assert_eq!(
+            jetstream_state(std::slice::from_ref(&off)),
+            JetStreamState::Off
+        );
+        // nats-server 2.15's /jsz, trimmed.
+        let json = r#"{"server_id":"S1","now":"2026-01-01T00:00:00Z",
+            "config":{"max_memory":1048576,"max_storage":1073741824,
+                      "store_dir":"/data/jetstream","sync_interval":120000000000},
+            "memory":0,"storage":1234,"reserved_memory":0,"reserved_storage":0,"accounts":1,
+            "ha_assets":0,"api":{"level":1,"total":7,"errors":2},"streams":1,"consumers":0,
+            "messages":3,"bytes":1234}"#;
+        let one: Jsz = serde_json::from_str(json).unwrap();
+        let mut two = one.clone();
+        two.server_id = "S2".into();
+        two.config.store_dir = "/elsewhere/jetstream".into();
+        let JetStreamState::On(js) = jetstream_state(&[one.clone(), off]) else {
+            panic!("on");
+        };
+        assert_eq!(js.store_dir, "/data/jetstream");
+        assert_eq!((js.streams, js.messages, js.bytes), (1, 3, 1234));
+        assert_eq!((js.store_used, js.max_store), (1234, Some(1 << 30)));
+        assert_eq!((js.memory_used, js.max_memory), (0, Some(1 << 20)));
+        assert_eq!((js.api_requests, js.api_errors), (7, 2));
+        assert_eq!(js.domain, None);
+        let JetStreamState::On(both) = jetstream_state(&[one, two]) else {
+            panic!("on");
+        };
+        assert_eq!((both.streams, both.store_used), (2, 2468));
+        assert_eq!(both.max_store, Some(2 << 30));
+        assert_eq!(both.store_dir, "", "the servers differ");
     }
 
     #[test]

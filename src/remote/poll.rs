@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::cluster::{Connz, PollResult, Routez, Varz};
+use super::cluster::{Connz, Jsz, PollResult, Routez, Varz};
 
 /// How long replies to a `$SYS.REQ.SERVER.PING.*` request are gathered.
 pub const GATHER_WINDOW: Duration = Duration::from_millis(500);
@@ -162,7 +162,13 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
         Bytes::from(connz_body),
         GATHER_WINDOW,
     );
-    let (varz, connz) = tokio::join!(varz, connz);
+    let jsz = gather(
+        client,
+        "$SYS.REQ.SERVER.PING.JSZ",
+        Bytes::new(),
+        GATHER_WINDOW,
+    );
+    let (varz, connz, jsz) = tokio::join!(varz, connz, jsz);
     match varz {
         Ok(replies) => result.varz = decode("VARZ", &replies, &mut result.errors),
         Err(e) => result.errors.push(e.to_string()),
@@ -170,6 +176,10 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
     match connz {
         Ok(replies) => result.connz = decode("CONNZ", &replies, &mut result.errors),
         Err(e) => result.errors.push(e.to_string()),
+    }
+    // JetStream is extra: a server that does not answer it leaves JetStream unknown.
+    if let Ok(replies) = jsz {
+        result.jsz = decode("JSZ", &replies, &mut Vec::new());
     }
     if result.varz.is_empty() && result.errors.is_empty() {
         result
@@ -180,19 +190,25 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
     result
 }
 
-/// Polls each monitoring URL for /varz, /connz and /routez.
+/// Polls each monitoring URL for /varz, /connz, /routez and /jsz.
 pub async fn poll_http(urls: &[String]) -> PollResult {
     let mut result = PollResult::default();
     for base in urls {
-        let (varz_url, connz_url, routez_url) = (
+        let (varz_url, connz_url, routez_url, jsz_url) = (
             format!("{base}/varz"),
             format!("{base}/connz?subs=detail&limit={CONNZ_LIMIT}"),
             format!("{base}/routez"),
+            format!("{base}/jsz"),
         );
         let varz = get_json::<Varz>(&varz_url);
         let connz = get_json::<Connz>(&connz_url);
         let routez = get_json::<Routez>(&routez_url);
-        let (varz, connz, routez) = tokio::join!(varz, connz, routez);
+        let jsz = get_json::<Jsz>(&jsz_url);
+        let (varz, connz, routez, jsz) = tokio::join!(varz, connz, routez, jsz);
+        // JetStream is extra: a server without /jsz leaves JetStream unknown.
+        if let Ok(j) = jsz {
+            result.jsz.push(j);
+        }
         match varz {
             Ok(v) => result.varz.push(v),
             Err(e) => result.errors.push(e.to_string()),

@@ -76,7 +76,7 @@ pub struct Profile {
     pub servers: String,
     pub credentials: Credentials,
     /// nats-server monitoring endpoints (`http://host:8222`), comma separated; each is
-    /// polled for /varz, /connz and /routez.
+    /// polled for /varz, /connz, /routez and /jsz.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor_url: Option<String>,
     /// Credentials of a system-account user: with them, every server of the cluster is

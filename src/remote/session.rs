@@ -430,6 +430,7 @@ fn publish_snapshot(shared: &Shared, observer: &mut Observer, last_tick: &mut In
         vantage: Vantage::Outside,
         servers,
         link: Some(link),
+        jetstream: inventory.jetstream.clone(),
         ..Snapshot::default()
     };
     shared.publisher.publish_snapshot(snapshot);

@@ -88,6 +88,9 @@ impl Services {
                 log_error!("Could not write pidfile: {}", e);
             }
         }
+        if let Err(e) = crate::jetstream::enable(&server) {
+            return Err(StartProblem::logged(&e));
+        }
         let monitor = match start_monitor(&server).await {
             Ok(monitor) => monitor,
             Err(problem) => return Err(problem),
@@ -274,7 +277,8 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    // The settings' listen address, unless the command line or a configuration file says.
+    // The settings' listen address and JetStream, unless the command line or a
+    // configuration file says.
     let settings = SettingsStore::platform().map(|store| {
         let loaded = store.load();
         (store, loaded)
@@ -283,11 +287,11 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
         if let Some(warning) = &loaded.warning {
             log_warn!("{}", warning);
         }
-        if !plan.listen_given {
-            plan.options.host = loaded.settings.listen_host.clone();
-            plan.options.port = i32::from(loaded.settings.listen_port);
-        }
     }
+    app_settings(
+        &mut plan,
+        settings.as_ref().map(|(_, loaded)| &loaded.settings),
+    );
     let launcher = Arc::new(launcher::EmbeddedLauncher::new(
         runtime.handle().clone(),
         plan.clone(),
@@ -324,6 +328,24 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
     window_exit_code(outcome)
 }
 
+/// What the window's settings decide for its broker, unless the command line or a
+/// configuration file does: the listen address (when there is a settings file) and
+/// JetStream (on in the data folder by default, even without a settings file; `serve`
+/// keeps nats-server's default, off).
+#[cfg(feature = "gui")]
+pub fn app_settings(plan: &mut RunPlan, settings: Option<&crate::gui::settings::Settings>) {
+    if let Some(settings) = settings {
+        if !plan.listen_given {
+            plan.options.host = settings.listen_host.clone();
+            plan.options.port = i32::from(settings.listen_port);
+        }
+    }
+    if !plan.jetstream_given {
+        let setting = settings.map_or_else(Default::default, |s| s.jetstream_setting());
+        plan.options.jetstream = setting.options();
+    }
+}
+
 /// Waits for SIGINT or SIGTERM, then asks the window to close (which saves its settings
 /// and lets the broker shut down cleanly); leaves at once if there is no window yet, and
 /// after a few seconds if the window does not close.
@@ -348,11 +370,54 @@ pub mod launcher {
 
     use super::{Extras, RunPlan, ServeRecordArgs, Services};
     use crate::demo::DemoSwitch;
+    use crate::gui::settings::JetStreamSetting;
     use crate::gui::{Launcher, Source, StartFailure};
 
     struct Running {
         services: Services,
         demo: Arc<DemoSwitch>,
+        /// JetStream's store directory, held while this broker runs (see [`lock_store`]).
+        _store: Option<std::fs::File>,
+    }
+
+    /// Locks JetStream's store directory (`<store_dir>/jetstream.lock`) for as long as the
+    /// broker runs: a second window, started on another port, must not open the same
+    /// streams. `None` without JetStream, or where the file system can't lock (logged).
+    fn lock_store(plan: &RunPlan) -> Result<Option<std::fs::File>, String> {
+        let Some(js) = &plan.options.jetstream else {
+            return Ok(None);
+        };
+        let dir = js.dir();
+        let path = dir.with_extension("lock");
+        let open = || {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+        };
+        let file = open().map_err(|e| {
+            format!(
+                "can't use the JetStream store directory {}: {e}",
+                dir.display()
+            )
+        })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+                "JetStream's store directory {} is in use by another switchboard window: \
+                 turn JetStream off or choose another store directory in Settings, then \
+                 restart the broker",
+                dir.display()
+            )),
+            Err(std::fs::TryLockError::Error(e)) => {
+                crate::log_warn!("can't lock {}: {}", path.display(), e);
+                Ok(None)
+            }
+        }
     }
 
     #[derive(Default)]
@@ -400,6 +465,14 @@ pub mod launcher {
                 if let Some(old) = slot.running.take() {
                     stop(old).await;
                 }
+                let store = lock_store(&plan).map_err(|message| {
+                    super::fatal(&message);
+                    StartFailure {
+                        addr: addr.clone(),
+                        port_in_use: false,
+                        message,
+                    }
+                })?;
                 let services = Services::start(&plan, &Extras::default(), &record)
                     .await
                     .map_err(|problem| StartFailure {
@@ -431,7 +504,11 @@ pub mod launcher {
                     label: crate::gui::EMBEDDED_LABEL.into(),
                     demo: Some(demo.clone()),
                 };
-                slot.running = Some(Running { services, demo });
+                slot.running = Some(Running {
+                    services,
+                    demo,
+                    _store: store,
+                });
                 Ok(source)
             }
         }
@@ -456,12 +533,16 @@ pub mod launcher {
             &self,
             host: &str,
             port: u16,
+            jetstream: &JetStreamSetting,
         ) -> crossbeam_channel::Receiver<Result<Source, StartFailure>> {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let mut plan = self.plan.clone();
             plan.warnings.clear();
             plan.options.host = host.to_string();
             plan.options.port = i32::from(port);
+            if !plan.jetstream_given {
+                plan.options.jetstream = jetstream.options();
+            }
             // `--record` and the pid file belong to the first start only.
             plan.options.pid_file = None;
             let start = self.start(plan, ServeRecordArgs::default());
@@ -469,6 +550,10 @@ pub mod launcher {
                 let _ = tx.send(start.await);
             });
             rx
+        }
+
+        fn jetstream_given(&self) -> bool {
+            self.plan.jetstream_given
         }
     }
 

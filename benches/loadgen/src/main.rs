@@ -15,6 +15,8 @@
 //! subscribers count `MSG`/`HMSG` frames with an incremental scanner that copes with frames
 //! split across reads.
 
+mod js;
+
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -53,6 +55,16 @@ scenarios:
   idle        --conns idle connections (default 10000): connect rate and server
               RSS per connection (needs --server-pid to read /proc/PID/status)
 
+JetStream scenarios (the server must run JetStream; each creates the stream BENCH,
+subjects js.>, and checks every PubAck's stream and sequence; a run with ack errors fails):
+  js-async-file  1 publisher to a file stream with a reply subject per message, at most
+                 --window acks outstanding (as nats.go's async publish); acked msgs/s
+  js-async-mem   the same, memory storage
+  js-sync-file   publish, wait for the ack, next: ack latency percentiles and rate
+  js-sync-mem    the same, memory storage
+  With --store-dir DIR (the server's -sd), file scenarios also report the store's
+  allocated bytes on disk per message (disk_bytes_per_msg), measured before returning.
+
 options:
   --host H            server host (127.0.0.1)
   --port P            server port (4222)
@@ -68,6 +80,8 @@ options:
   --rate N            reqrep-paced: requests a second (1000)
   --pub-rate N        throughput scenarios: each publisher's messages a second (default: as
                       fast as it can), to compare server CPU per message below saturation
+  --window N          js-async-*: acks outstanding at most (4096)
+  --store-dir DIR     js-*-file: the server's store directory, for the size on disk
 ";
 
 #[derive(Clone, Debug)]
@@ -89,6 +103,10 @@ struct Opts {
     /// Throughput scenarios: each publisher's messages a second (None = as fast as it can),
     /// to compare the server's CPU per message below saturation.
     pub_rate: Option<f64>,
+    /// js-async-*: acks outstanding at most.
+    window: usize,
+    /// js-*-file: the server's store directory (`-sd`), to measure the store on disk.
+    store_dir: Option<String>,
 }
 
 fn main() {
@@ -116,6 +134,7 @@ fn run() -> Result<()> {
     let Some(opts) = parse_args(&args)? else {
         // No scenario: check the frame scanner (fast) and say how to use the tool.
         scanner_selftest()?;
+        js::selftest()?;
         eprintln!("loadgen: scanner self-test passed; no --scenario given (see --help)");
         return Ok(());
     };
@@ -131,6 +150,7 @@ fn run() -> Result<()> {
         "reqrep-paced" => reqrep(&opts, Some(opts.rate))?,
         "slowcons" => slow_consumer(&opts)?,
         "idle" => idle(&opts)?,
+        s if s.starts_with("js-") => js::scenario(&opts)?,
         other => bail!("unknown scenario {other:?} (see --help)"),
     };
     println!("{out}");
@@ -156,6 +176,8 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         label: String::new(),
         rate: 1000.0,
         pub_rate: None,
+        window: 4096,
+        store_dir: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -188,6 +210,8 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
                 }
                 o.pub_rate = Some(rate);
             }
+            "--window" => o.window = val()?.parse().context("--window")?,
+            "--store-dir" => o.store_dir = Some(val()?),
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
@@ -1275,6 +1299,7 @@ fn summarize(file: &str) -> Result<()> {
             "rss_per_conn_bytes",
             "cpu_s",
             "hwm_kb",
+            "disk_bytes_per_msg",
         ] {
             if let Some(x) = v[f].as_f64() {
                 m.entry(f).or_default().push(x);
@@ -1295,10 +1320,10 @@ fn summarize(file: &str) -> Result<()> {
         println!("  {l} = {s}");
     }
     println!(
-        "A/x = ratio of medians (rates: higher is better for A; latency and B/conn: lower is better for A); \
+        "A/x = ratio of medians (rates: higher is better for A; latency, B/conn and disk B/msg: lower is better for A); \
          cpu = server CPU seconds per run; rss = server peak RSS (VmHWM) MB"
     );
-    let mut header = format!("{:<11} {:>5} {:<11}", "scenario", "size", "metric");
+    let mut header = format!("{:<13} {:>5} {:<11}", "scenario", "size", "metric");
     for l in &letters {
         header += &format!(" {:>10}", l);
     }
@@ -1318,6 +1343,15 @@ fn summarize(file: &str) -> Result<()> {
         let per = data.get(key).unwrap_or(&empty);
         let metrics: &[(&str, &str)] = match key.0.as_str() {
             "reqrep" | "reqrep-paced" | "slowcons" => &[("p50_us", "p50 us"), ("p99_us", "p99 us")],
+            "js-sync-file" | "js-sync-mem" => &[
+                ("msgs_per_sec", "msgs/s"),
+                ("p50_us", "p50 us"),
+                ("p99_us", "p99 us"),
+            ],
+            "js-async-file" => &[
+                ("msgs_per_sec", "msgs/s"),
+                ("disk_bytes_per_msg", "disk B/msg"),
+            ],
             "idle" => &[
                 ("connect_per_sec", "conn/s"),
                 ("rss_per_conn_bytes", "rss B/conn"),
@@ -1334,7 +1368,7 @@ fn summarize(file: &str) -> Result<()> {
             } else {
                 key.1.to_string()
             };
-            let mut row = format!("{:<11} {:>5} {:<11}", key.0, size, label);
+            let mut row = format!("{:<13} {:>5} {:<11}", key.0, size, label);
             let vals: Vec<Option<f64>> = servers.iter().map(|s| med(s, field)).collect();
             for (s, v) in servers.iter().zip(&vals) {
                 let fails = failures

@@ -41,6 +41,14 @@ pub fn bytes(n: u64) -> String {
     bytes_f(n as f64)
 }
 
+/// Bytes used of a limit: `1.5 KiB of 2.0 GiB`; the bytes alone when the limit is unknown.
+pub fn bytes_of(used: u64, max: Option<u64>) -> String {
+    match max {
+        Some(max) => format!("{} of {}", bytes(used), bytes(max)),
+        None => bytes(used),
+    }
+}
+
 /// Bytes per second: `1.5 KiB/s`.
 pub fn bytes_per_sec(rate: f64) -> String {
     if rate <= 0.0 || !rate.is_finite() {
@@ -127,6 +135,8 @@ mod tests {
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
         assert_eq!(bytes_per_sec(2048.0), "2.0 KiB/s");
+        assert_eq!(bytes_of(1536, Some(2 << 30)), "1.5 KiB of 2.0 GiB");
+        assert_eq!(bytes_of(0, None), "0 B");
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::time::SystemTime;
 
 use egui::{Color32, RichText, Ui, Vec2};
 
-use crate::inspect::snapshot::{BrokerEvent, EventKind, LinkState};
+use crate::inspect::snapshot::{
+    BrokerEvent, EventKind, JetStreamState, JetStreamSummary, LinkState,
+};
 
 use super::{Command, View};
 use crate::gui::model::format;
@@ -36,6 +38,8 @@ pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
         widgets::stat(ui, "Bytes out", &format::bytes(snap.totals.out_bytes));
         widgets::stat(ui, "Slow consumers", &snap.slow_consumers.to_string());
     });
+    ui.add_space(4.0);
+    jetstream(ui, state);
     ui.add_space(6.0);
     sparklines(ui, state);
     ui.add_space(6.0);
@@ -98,6 +102,131 @@ fn identity(ui: &mut Ui, state: &UiState) {
                 ui.end_row();
             }
         });
+}
+
+/// JetStream: on with its usage and limits, off with how to turn it on, or unknown.
+fn jetstream(ui: &mut Ui, state: &UiState) {
+    egui::Frame::group(ui.style())
+        .inner_margin(egui::Margin::symmetric(8, 6))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            jetstream_inner(ui, state);
+        });
+}
+
+fn jetstream_inner(ui: &mut Ui, state: &UiState) {
+    let inside = state.snapshot.vantage.knows_routing();
+    match &state.snapshot.jetstream {
+        JetStreamState::On(js) => jetstream_on(ui, js),
+        JetStreamState::Off => {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("JetStream").strong());
+                ui.label(RichText::new("off").strong().color(Color32::GRAY));
+                let hint = if inside {
+                    "Turn it on in Settings (JetStream) and restart the broker, or start with -js."
+                } else {
+                    "The deployment runs without it: nats-server -js turns it on."
+                };
+                ui.label(RichText::new(hint).weak());
+            });
+        }
+        JetStreamState::Unknown => {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("JetStream").strong());
+                ui.label(RichText::new("unknown").strong().color(Color32::GRAY));
+                if !inside {
+                    ui.label(
+                        RichText::new(
+                            "Known with the system account or a monitoring URL in the profile.",
+                        )
+                        .weak(),
+                    );
+                }
+            });
+        }
+    }
+}
+
+fn jetstream_on(ui: &mut Ui, js: &JetStreamSummary) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 28.0;
+        ui.vertical(|ui| {
+            ui.label(RichText::new("JetStream").small().weak());
+            ui.label(RichText::new("on").size(18.0).strong().color(OK));
+        });
+        usage(ui, "Memory store", js.memory_used, js.max_memory);
+        usage(ui, "File store", js.store_used, js.max_store);
+        widgets::stat(ui, "Streams", &format::count(js.streams));
+        widgets::stat(ui, "Stream messages", &format::count(js.messages));
+        widgets::stat(ui, "Stream bytes", &format::bytes(js.bytes));
+        ui.vertical(|ui| {
+            ui.label(RichText::new("API requests").small().weak());
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format::count(js.api_requests))
+                        .size(18.0)
+                        .strong(),
+                );
+                let errors = format!(
+                    "{} error{}",
+                    format::count(js.api_errors),
+                    if js.api_errors == 1 { "" } else { "s" }
+                );
+                let color = if js.api_errors > 0 {
+                    WARN
+                } else {
+                    Color32::GRAY
+                };
+                ui.label(RichText::new(errors).color(color));
+            });
+        });
+    });
+    if !js.store_dir.is_empty() || js.domain.is_some() {
+        ui.horizontal(|ui| {
+            if !js.store_dir.is_empty() {
+                ui.label(RichText::new("Store directory").small().weak());
+                ui.monospace(&js.store_dir);
+                widgets::copy_button(ui, "Copy path", &js.store_dir);
+            }
+            if let Some(domain) = &js.domain {
+                ui.label(RichText::new("Domain").small().weak());
+                ui.monospace(domain);
+            }
+        });
+    }
+}
+
+/// A caption, the bytes used of the limit, and a thin bar of the share used.
+fn usage(ui: &mut Ui, caption: &str, used: u64, max: Option<u64>) {
+    ui.vertical(|ui| {
+        ui.label(RichText::new(caption).small().weak());
+        ui.label(
+            RichText::new(format::bytes_of(used, max))
+                .size(18.0)
+                .strong(),
+        );
+        if let Some(max) = max.filter(|m| *m > 0) {
+            let share = (used as f64 / max as f64).clamp(0.0, 1.0);
+            let color = if share >= 0.9 {
+                NO_INTEREST
+            } else if share >= 0.75 {
+                WARN
+            } else {
+                IN
+            };
+            let (rect, response) =
+                ui.allocate_exact_size(Vec2::new(140.0, 4.0), egui::Sense::hover());
+            let painter = ui.painter_at(rect);
+            painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+            let mut fill = rect;
+            fill.set_width((rect.width() * share as f32).max(if used > 0 { 1.0 } else { 0.0 }));
+            painter.rect_filled(fill, 2.0, color);
+            response.on_hover_text(format!(
+                "{caption}: {:.1}% of the limit used",
+                share * 100.0
+            ));
+        }
+    });
 }
 
 fn sparklines(ui: &mut Ui, state: &UiState) {

@@ -1,15 +1,16 @@
-//! Settings: where the embedded broker listens, the theme, how long a request may wait
-//! before Latency calls it a timeout, and how many messages the Messages view keeps.
-//! Changes apply at once (the listen address when the broker restarts) and are saved to
-//! the settings file shortly after.
+//! Settings: where the embedded broker listens, whether it runs JetStream and where it keeps
+//! its streams, the theme, how long a request may wait before Latency calls it a timeout,
+//! and how many messages the Messages view keeps. Changes apply at once (the listen address
+//! and JetStream when the broker restarts) and are saved to the settings file shortly after.
 
 use egui::{RichText, Ui};
 
 use crate::gui::settings::{
-    Settings, Theme, MAX_HISTORY, MAX_LATENCY_TIMEOUT_MILLIS, MIN_HISTORY,
-    MIN_LATENCY_TIMEOUT_MILLIS,
+    default_jetstream_store_dir, Settings, Theme, MAX_HISTORY, MAX_LATENCY_TIMEOUT_MILLIS,
+    MIN_HISTORY, MIN_LATENCY_TIMEOUT_MILLIS,
 };
 use crate::gui::widgets::{NO_INTEREST, WARN};
+use crate::inspect::snapshot::JetStreamState;
 
 /// What the app must do after the panel changed something.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +33,10 @@ pub struct SettingsContext<'a> {
     pub can_restart: bool,
     /// A restart is in progress.
     pub restarting: bool,
+    /// JetStream in the embedded broker now (None: not running or not embedded).
+    pub jetstream_now: Option<&'a JetStreamState>,
+    /// The command line or the configuration file decides JetStream for this run.
+    pub jetstream_given: bool,
 }
 
 pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> SettingsOutcome {
@@ -101,21 +106,74 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
                 .labelled_by(l.id)
                 .changed();
             ui.end_row();
+
+            ui.label("JetStream");
+            out.changed |= ui
+                .checkbox(&mut settings.jetstream, "Run JetStream")
+                .on_hover_text("Streams, key-value and object stores in the embedded broker")
+                .changed();
+            ui.end_row();
+
+            let l = ui.label("Store directory");
+            ui.horizontal(|ui| {
+                let default = default_jetstream_store_dir().map_or_else(
+                    || "the temporary folder".to_string(),
+                    |d| d.display().to_string(),
+                );
+                out.changed |= ui
+                    .add(
+                        egui::TextEdit::singleline(&mut settings.jetstream_store_dir)
+                            .hint_text(default)
+                            .desired_width(360.0),
+                    )
+                    .labelled_by(l.id)
+                    .on_hover_text(
+                        "As -sd: streams are kept in its jetstream folder. Empty: the data folder",
+                    )
+                    .changed();
+                if !settings.jetstream_store_dir.is_empty() && ui.small_button("Default").clicked()
+                {
+                    settings.jetstream_store_dir.clear();
+                    out.changed = true;
+                }
+            });
+            ui.end_row();
         });
     ui.add_space(4.0);
     if let Some(listening) = cx.listening {
         ui.label(format!("The embedded broker listens on {listening} now."));
     }
+    if let Some(now) = cx.jetstream_now {
+        match now {
+            JetStreamState::On(js) => ui.label(format!(
+                "JetStream runs now, its streams in {}.",
+                js.store_dir
+            )),
+            JetStreamState::Off => ui.label("JetStream is off now."),
+            JetStreamState::Unknown => ui.label("JetStream: not known yet."),
+        };
+    }
+    if cx.jetstream_given {
+        ui.label(
+            RichText::new(
+                "This run's JetStream comes from the command line or the configuration file \
+                 (-js, -sd, jetstream, store_dir): the JetStream setting applies when \
+                 switchboard starts without them.",
+            )
+            .color(WARN),
+        );
+    }
     ui.label(
         RichText::new(
-            "The listen address applies the next time the broker starts; command-line flags \
-             (-a, -p, -c) override it.",
+            "The listen address and JetStream apply the next time the broker starts; \
+             command-line flags override them (-a, -p, -c for the address; -js, -sd, -c for \
+             JetStream).",
         )
         .weak(),
     );
     if cx.can_restart {
         ui.horizontal(|ui| {
-            let button = egui::Button::new("Restart the broker on this address");
+            let button = egui::Button::new("Restart the broker with these settings");
             if ui
                 .add_enabled(!cx.restarting, button)
                 .on_hover_text(

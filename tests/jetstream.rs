@@ -1,0 +1,1351 @@
+//! JetStream streams (issue 16): the `$JS.API` stream requests, stream publishes and their
+//! acks, message get/delete, purge and direct get, answered like nats-server 2.15.1.
+//!
+//! Every test runs against each selected target, each with JetStream on (`-js -sd DIR`) and
+//! a store directory of its own.
+//!
+//! * `api_*`: raw protocol. A script of requests runs against the target and every answer is
+//!   written down byte for byte (JSON field order, escaping and byte counts included), with
+//!   timestamps, the server's id and name and the `_nats.ver` version replaced by markers
+//!   (Go's zero time stays). The transcript must equal the golden file
+//!   `tests/jetstream/<test>.golden`, recorded from nats-server 2.15.1, so each target is
+//!   checked on its own and both are checked against each other. To record the golden files
+//!   again: `SWITCHBOARD_BLESS=1 SWITCHBOARD_TEST_TARGETS=reference cargo test --test
+//!   jetstream api_`, then review the diff.
+//! * `js_*`: the same features through async-nats' JetStream context: stream management,
+//!   publish with acks and expectations, dedupe, direct and raw gets, purge, limits, max age
+//!   and per-message TTL, and streams and messages coming back after a restart on the same
+//!   store directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+#[path = "support/jetstream.rs"]
+mod js;
+
+#[path = "jetstream/durability.rs"]
+mod durability;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_nats::jetstream::{
+    self,
+    context::{CreateStreamErrorKind, PublishErrorKind},
+    message::PublishMessage,
+    publish::PublishAck,
+    stream::{
+        self, DirectGetErrorKind, DiscardPolicy, RawMessageErrorKind, RetentionPolicy, StorageType,
+    },
+};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use js::{
+    check_golden, for_each_js_target, for_each_js_target_async, with_log, JsServer, Transcript,
+};
+use support::clients::{connect, STEP};
+use support::{for_each_target_bare, wait_until_async};
+use tokio::time::timeout;
+
+/// Every field of a stream config that issue 16 lists, on a memory stream.
+const FULL_CONFIG: &str = r#"{"name":"FULL","description":"every field","subjects":["full.*","fullx.>"],"retention":"limits","storage":"memory","max_msgs":100,"max_bytes":100000,"max_age":3600000000000,"max_msgs_per_subject":10,"max_msg_size":1024,"max_consumers":5,"discard":"new","discard_new_per_subject":true,"duplicate_window":60000000000,"allow_rollup_hdrs":true,"deny_delete":true,"deny_purge":false,"allow_direct":true,"first_seq":100,"metadata":{"owner":"tests","a":"b"},"allow_msg_ttl":true}"#;
+
+/// Stream create, update, info, names, list and delete, with their errors.
+#[test]
+fn api_stream_admin() {
+    for_each_js_target(|js| {
+        let mut t = Transcript::new(&js.server);
+        t.note("account info of an empty account");
+        t.req("$JS.API.INFO", "");
+
+        t.note("create: minimal, again (idempotent), again with another config");
+        let orders = r#"{"name":"ORDERS","subjects":["orders.>"]}"#;
+        t.req("$JS.API.STREAM.CREATE.ORDERS", orders);
+        t.req("$JS.API.STREAM.CREATE.ORDERS", orders);
+        t.req(
+            "$JS.API.STREAM.CREATE.ORDERS",
+            r#"{"name":"ORDERS","subjects":["orders.>"],"max_msgs":10}"#,
+        );
+        t.note("create errors");
+        t.req(
+            "$JS.API.STREAM.CREATE.OVERLAP",
+            r#"{"name":"OVERLAP","subjects":["orders.eu"]}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.R3",
+            r#"{"name":"R3","subjects":["r3"],"num_replicas":3}"#,
+        );
+        t.req("$JS.API.STREAM.CREATE.BAD", "{bad");
+        t.req("$JS.API.STREAM.CREATE.BAD", r#"{"name":"#);
+        t.req(
+            "$JS.API.STREAM.CREATE.BAD",
+            r#"{"name":"BAD","subjects":["bad"],"storage":"disk"}"#,
+        );
+        t.req("$JS.API.STREAM.CREATE.MISMATCH", r#"{"name":"OTHER"}"#);
+        t.req("$JS.API.STREAM.CREATE.EMPTY", "");
+        t.req("$JS.API.STREAM.CREATE.A*B", r#"{"name":"A*B"}"#);
+        t.silent("$JS.API.STREAM.CREATE.A.B", r#"{"name":"A.B"}"#);
+        t.silent("$JS.API.STREAM.CREATE", r#"{"name":"NONAME"}"#);
+        t.req(
+            "$JS.API.STREAM.CREATE.SEALED",
+            r#"{"name":"SEALED","sealed":true}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.NEGAGE",
+            r#"{"name":"NEGAGE","max_age":-1}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.DNPS",
+            r#"{"name":"DNPS","max_msgs_per_subject":1,"discard_new_per_subject":true}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.DUPWIN",
+            r#"{"name":"DUPWIN","max_age":1000000000,"duplicate_window":5000000000}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.APIOVER",
+            r#"{"name":"APIOVER","subjects":["$JS.API.>"]}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.BADSUBJ",
+            r#"{"name":"BADSUBJ","subjects":["a..b"]}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.TWICE",
+            r#"{"name":"TWICE","subjects":["x","x"]}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.NOPURGE",
+            r#"{"name":"NOPURGE","allow_rollup_hdrs":true,"deny_purge":true}"#,
+        );
+        t.note("create: subjects default to the name; every field; retentions");
+        t.req("$JS.API.STREAM.CREATE.NOSUBJ", r#"{"name":"NOSUBJ"}"#);
+        t.req(
+            "$JS.API.STREAM.CREATE.EMPTYSUBJ",
+            r#"{"name":"EMPTYSUBJ","subjects":[]}"#,
+        );
+        t.req("$JS.API.STREAM.CREATE.FULL", FULL_CONFIG);
+        t.req(
+            "$JS.API.STREAM.CREATE.WQ",
+            r#"{"name":"WQ","subjects":["wq.>"],"retention":"workqueue","storage":"memory"}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.INTEREST",
+            r#"{"name":"INTEREST","subjects":["interest.>"],"retention":"interest"}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.SHORT",
+            r#"{"name":"SHORT","subjects":["short"],"max_age":1000000000,"metadata":{"_nats.ver":"0.1","x":"y"}}"#,
+        );
+
+        t.note("update");
+        t.req(
+            "$JS.API.STREAM.UPDATE.FULL",
+            &FULL_CONFIG
+                .replace(r#""max_msgs":100"#, r#""max_msgs":200"#)
+                .replace("every field", "changed"),
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.FULL",
+            &FULL_CONFIG.replace(r#""storage":"memory""#, r#""storage":"file""#),
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.FULL",
+            &FULL_CONFIG.replace(r#""deny_delete":true"#, r#""deny_delete":false"#),
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.FULL",
+            &FULL_CONFIG.replace(r#""name":"FULL""#, r#""name":"OTHER""#),
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.NOPE",
+            r#"{"name":"NOPE","subjects":["nope"]}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.WQ",
+            r#"{"name":"WQ","subjects":["wq.>"],"retention":"limits","storage":"memory"}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.INTEREST",
+            r#"{"name":"INTEREST","subjects":["interest.>","orders.x"],"retention":"interest"}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.ORDERS",
+            r#"{"name":"ORDERS","subjects":["orders.>","more.>"]}"#,
+        );
+        t.req("$JS.API.STREAM.UPDATE.ORDERS", "{bad");
+
+        t.note("info");
+        t.req("$JS.API.STREAM.INFO.ORDERS", "");
+        t.req("$JS.API.STREAM.INFO.ORDERS", r#"{"subjects_filter":">"}"#);
+        t.req("$JS.API.STREAM.INFO.ORDERS", "{bad");
+        t.req("$JS.API.STREAM.INFO.NOPE", "");
+        t.silent("$JS.API.STREAM.INFO", "");
+
+        t.note("names and list");
+        t.req("$JS.API.STREAM.NAMES", "");
+        t.req("$JS.API.STREAM.NAMES", r#"{"subject":"orders.new"}"#);
+        t.req("$JS.API.STREAM.NAMES", r#"{"subject":"nothing.here"}"#);
+        t.req("$JS.API.STREAM.NAMES", r#"{"offset":3}"#);
+        t.req("$JS.API.STREAM.NAMES", r#"{"offset":99}"#);
+        t.req("$JS.API.STREAM.NAMES", "{bad");
+        t.req("$JS.API.STREAM.LIST", "");
+        t.req("$JS.API.STREAM.LIST", r#"{"subject":"wq.x"}"#);
+        t.req("$JS.API.STREAM.LIST", r#"{"offset":8}"#);
+        t.req("$JS.API.STREAM.LIST", "{bad");
+
+        t.note("delete");
+        t.req("$JS.API.STREAM.DELETE.INTEREST", "");
+        t.req("$JS.API.STREAM.DELETE.INTEREST", "");
+        t.req("$JS.API.STREAM.DELETE.ORDERS", r#"{"name":"ORDERS"}"#);
+        t.req("$JS.API.STREAM.NAMES", "");
+
+        t.note("unknown API subjects");
+        t.silent("$JS.API.NOPE", "");
+        t.silent("$JS.API.STREAM.NOPE", "");
+
+        t.note("account info at the end");
+        t.req("$JS.API.INFO", "");
+        check_golden(&js.server.target, "api_stream_admin", &t.finish());
+    });
+}
+
+/// Stream publishes: the PubAck JSON, dedupe, each `Nats-Expected-*` header, limits with
+/// discard new, rollups, per-message TTL, sealed streams and deny delete/purge.
+#[test]
+fn api_publish() {
+    for_each_js_target(|js| {
+        let mut t = Transcript::new(&js.server);
+        t.req(
+            "$JS.API.STREAM.CREATE.ORDERS",
+            r#"{"name":"ORDERS","subjects":["orders.>"],"duplicate_window":60000000000}"#,
+        );
+        t.note("acks, headers kept, dedupe across subjects");
+        t.req("orders.new", "one");
+        t.req_h("orders.new", &[("X-Trace", "abc")], "two");
+        t.req_h("orders.new", &[("Nats-Msg-Id", "m1")], "three");
+        t.req_h("orders.new", &[("Nats-Msg-Id", "m1")], "three again");
+        t.req_h(
+            "orders.eu",
+            &[("Nats-Msg-Id", "m1")],
+            "same id, other subject",
+        );
+        t.note("Nats-Expected-Stream");
+        t.req_h("orders.new", &[("Nats-Expected-Stream", "OTHER")], "x");
+        t.req_h("orders.new", &[("Nats-Expected-Stream", "ORDERS")], "x");
+        t.note("Nats-Expected-Last-Sequence");
+        t.req_h("orders.new", &[("Nats-Expected-Last-Sequence", "1")], "x");
+        t.req_h(
+            "orders.new",
+            &[("Nats-Expected-Last-Sequence", "bogus")],
+            "x",
+        );
+        t.req_h("orders.new", &[("Nats-Expected-Last-Sequence", "4")], "x");
+        t.note("Nats-Expected-Last-Subject-Sequence (and its -Subject companion)");
+        t.req_h(
+            "orders.new",
+            &[("Nats-Expected-Last-Subject-Sequence", "1")],
+            "x",
+        );
+        t.req_h(
+            "orders.new",
+            &[("Nats-Expected-Last-Subject-Sequence", "5")],
+            "x",
+        );
+        t.req_h(
+            "orders.fresh",
+            &[("Nats-Expected-Last-Subject-Sequence", "0")],
+            "x",
+        );
+        t.req_h(
+            "orders.other",
+            &[
+                ("Nats-Expected-Last-Subject-Sequence", "0"),
+                ("Nats-Expected-Last-Subject-Sequence-Subject", "orders.new"),
+            ],
+            "x",
+        );
+        t.req_h(
+            "orders.other",
+            &[
+                ("Nats-Expected-Last-Subject-Sequence", "6"),
+                ("Nats-Expected-Last-Subject-Sequence-Subject", "orders.new"),
+            ],
+            "x",
+        );
+        t.req_h(
+            "orders.other",
+            &[("Nats-Expected-Last-Subject-Sequence-Subject", "orders.*")],
+            "x",
+        );
+        t.note("Nats-Expected-Last-Msg-Id");
+        t.req_h("orders.new", &[("Nats-Expected-Last-Msg-Id", "m1")], "x");
+        t.req_h("orders.new", &[("Nats-Msg-Id", "m2")], "x");
+        t.req_h("orders.new", &[("Nats-Expected-Last-Msg-Id", "zz")], "x");
+        t.req_h(
+            "orders.new",
+            &[("Nats-Expected-Last-Msg-Id", "m2"), ("Nats-Msg-Id", "m3")],
+            "x",
+        );
+        t.note("features the stream does not allow");
+        t.req_h("orders.new", &[("Nats-TTL", "1h")], "x");
+        t.req_h("orders.new", &[("Nats-Rollup", "sub")], "x");
+        t.note("a subject no stream listens on: no responders");
+        t.req("nostream.x", "x");
+        t.req("$JS.API.STREAM.INFO.ORDERS", r#"{"subjects_filter":">"}"#);
+
+        t.note("max_msg_size, per-message TTL, rollups on a stream that allows them");
+        t.req("$JS.API.STREAM.CREATE.FULL", FULL_CONFIG);
+        t.req("full.big", &"x".repeat(1025));
+        t.req("full.fit", &"x".repeat(1024));
+        t.req_h("full.ttl", &[("Nats-TTL", "1h")], "x");
+        t.req_h("full.ttl", &[("Nats-TTL", "30")], "x");
+        t.req_h("full.ttl", &[("Nats-TTL", "never")], "x");
+        t.req_h("full.ttl", &[("Nats-TTL", "bogus")], "x");
+        t.req_h("full.ttl", &[("Nats-TTL", "0")], "x");
+        t.req_h("full.ttl", &[("Nats-TTL", "500ms")], "x");
+        t.req_h("full.roll", &[("Nats-Rollup", "bad")], "x");
+        t.req("$JS.API.STREAM.INFO.FULL", r#"{"subjects_filter":">"}"#);
+
+        t.note("rollups");
+        t.req(
+            "$JS.API.STREAM.CREATE.RU",
+            r#"{"name":"RU","subjects":["ru.>"],"allow_rollup_hdrs":true}"#,
+        );
+        for (subject, body) in [("ru.a", "1"), ("ru.a", "2"), ("ru.b", "3"), ("ru.b", "4")] {
+            t.req(subject, body);
+        }
+        t.req_h("ru.a", &[("Nats-Rollup", "sub")], "a rolled up");
+        t.req(
+            "$JS.API.STREAM.INFO.RU",
+            r#"{"subjects_filter":">","deleted_details":true}"#,
+        );
+        t.req_h("ru.c", &[("Nats-Rollup", "all")], "all rolled up");
+        t.req(
+            "$JS.API.STREAM.INFO.RU",
+            r#"{"subjects_filter":">","deleted_details":true}"#,
+        );
+
+        t.note("discard new: max_msgs, max_bytes, max_msgs_per_subject");
+        t.req(
+            "$JS.API.STREAM.CREATE.DN",
+            r#"{"name":"DN","subjects":["dn.>"],"max_msgs":2,"discard":"new"}"#,
+        );
+        for (subject, body) in [("dn.a", "1"), ("dn.b", "2"), ("dn.c", "3")] {
+            t.req(subject, body);
+        }
+        t.req(
+            "$JS.API.STREAM.CREATE.DB",
+            r#"{"name":"DB","subjects":["db.>"],"max_bytes":100,"discard":"new"}"#,
+        );
+        t.req("db.a", &"1".repeat(30));
+        t.req("db.b", &"2".repeat(30));
+        t.req(
+            "$JS.API.STREAM.CREATE.DPS",
+            r#"{"name":"DPS","subjects":["dps.>"],"max_msgs_per_subject":1,"discard":"new","discard_new_per_subject":true}"#,
+        );
+        for (subject, body) in [("dps.a", "1"), ("dps.b", "2"), ("dps.a", "3")] {
+            t.req(subject, body);
+        }
+        t.note("discard old: the oldest go, per subject and overall");
+        t.req(
+            "$JS.API.STREAM.CREATE.OLD",
+            r#"{"name":"OLD","subjects":["old.>"],"max_msgs":3,"max_msgs_per_subject":2,"storage":"memory"}"#,
+        );
+        for (subject, body) in [
+            ("old.a", "1"),
+            ("old.a", "2"),
+            ("old.a", "3"),
+            ("old.b", "4"),
+            ("old.c", "5"),
+        ] {
+            t.req(subject, body);
+        }
+        t.req(
+            "$JS.API.STREAM.INFO.OLD",
+            r#"{"subjects_filter":">","deleted_details":true}"#,
+        );
+
+        t.note("sealed");
+        t.req(
+            "$JS.API.STREAM.CREATE.SE",
+            r#"{"name":"SE","subjects":["se.>"]}"#,
+        );
+        t.req("se.a", "1");
+        t.req(
+            "$JS.API.STREAM.UPDATE.SE",
+            r#"{"name":"SE","subjects":["se.>"],"sealed":true}"#,
+        );
+        t.req("se.a", "2");
+        t.req("$JS.API.STREAM.PURGE.SE", "");
+        t.req("$JS.API.STREAM.MSG.DELETE.SE", r#"{"seq":1}"#);
+        t.req(
+            "$JS.API.STREAM.UPDATE.SE",
+            r#"{"name":"SE","subjects":["se.>"],"sealed":false}"#,
+        );
+
+        t.note("deny delete, deny purge");
+        t.req(
+            "$JS.API.STREAM.CREATE.DENY",
+            r#"{"name":"DENY","subjects":["deny.>"],"deny_delete":true,"deny_purge":true}"#,
+        );
+        t.req("deny.a", "1");
+        t.req("$JS.API.STREAM.PURGE.DENY", "");
+        t.req("$JS.API.STREAM.MSG.DELETE.DENY", r#"{"seq":1}"#);
+        t.req_h("deny.a", &[("Nats-Rollup", "all")], "x");
+
+        t.note("account totals");
+        t.req("$JS.API.INFO", "");
+        check_golden(&js.server.target, "api_publish", &t.finish());
+    });
+}
+
+/// Message get and delete, and purge, on a file and a memory stream.
+#[test]
+fn api_messages_and_purge() {
+    for_each_js_target(|js| {
+        let mut t = Transcript::new(&js.server);
+        for storage in ["file", "memory"] {
+            t.note(&format!("{storage} storage"));
+            t.req(
+                "$JS.API.STREAM.CREATE.M",
+                &format!(r#"{{"name":"M","subjects":["m.>"],"storage":"{storage}"}}"#),
+            );
+            for (i, subject) in ["m.a", "m.b", "m.a", "m.c", "m.b", "m.a", "m.a", "m.b"]
+                .into_iter()
+                .enumerate()
+            {
+                let body = format!("p{}", i + 1);
+                if i % 2 == 1 {
+                    t.req_h(subject, &[("X-K", &format!("v{}", i + 1))], &body);
+                } else {
+                    t.req(subject, &body);
+                }
+            }
+            t.note("msg get");
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"seq":1}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"seq":2}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"last_by_subj":"m.a"}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"last_by_subj":"m.*"}"#);
+            t.req(
+                "$JS.API.STREAM.MSG.GET.M",
+                r#"{"next_by_subj":"m.b","seq":3}"#,
+            );
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"next_by_subj":"m.c"}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"seq":99}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"last_by_subj":"m.zz"}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", "");
+            t.req("$JS.API.STREAM.MSG.GET.M", "{}");
+            t.req(
+                "$JS.API.STREAM.MSG.GET.M",
+                r#"{"seq":1,"last_by_subj":"m.a"}"#,
+            );
+            t.req("$JS.API.STREAM.MSG.GET.M", "{bad");
+            t.req("$JS.API.STREAM.MSG.GET.NOPE", r#"{"seq":1}"#);
+            t.note("msg delete");
+            t.req("$JS.API.STREAM.MSG.DELETE.M", r#"{"seq":3}"#);
+            t.req(
+                "$JS.API.STREAM.MSG.DELETE.M",
+                r#"{"seq":4,"no_erase":true}"#,
+            );
+            t.req("$JS.API.STREAM.MSG.DELETE.M", r#"{"seq":3}"#);
+            t.req("$JS.API.STREAM.MSG.DELETE.M", r#"{"seq":99}"#);
+            t.req("$JS.API.STREAM.MSG.DELETE.M", "");
+            t.req("$JS.API.STREAM.MSG.DELETE.M", "{}");
+            t.req("$JS.API.STREAM.MSG.DELETE.NOPE", r#"{"seq":1}"#);
+            t.req("$JS.API.STREAM.MSG.DELETE.M", r#"{"seq":1}"#);
+            t.req("$JS.API.STREAM.MSG.DELETE.M", r#"{"seq":1}"#);
+            t.req("$JS.API.STREAM.MSG.GET.M", r#"{"seq":3}"#);
+            t.req(
+                "$JS.API.STREAM.MSG.GET.M",
+                r#"{"next_by_subj":"m.c","seq":1}"#,
+            );
+            t.req("$JS.API.STREAM.INFO.M", r#"{"deleted_details":true}"#);
+            t.req(
+                "$JS.API.STREAM.INFO.M",
+                r#"{"subjects_filter":"m.a","deleted_details":true}"#,
+            );
+            t.note("purge: filter + keep, seq, keep, filter, bad combinations, all");
+            t.req("$JS.API.STREAM.PURGE.M", r#"{"filter":"m.a","keep":1}"#);
+            t.req("$JS.API.STREAM.PURGE.M", r#"{"seq":5}"#);
+            t.req(
+                "$JS.API.STREAM.INFO.M",
+                r#"{"subjects_filter":">","deleted_details":true}"#,
+            );
+            t.req("$JS.API.STREAM.PURGE.M", r#"{"keep":2}"#);
+            t.req("$JS.API.STREAM.PURGE.M", r#"{"filter":"m.b"}"#);
+            t.req(
+                "$JS.API.STREAM.PURGE.M",
+                r#"{"filter":"m.b","seq":3,"keep":1}"#,
+            );
+            t.req("$JS.API.STREAM.PURGE.M", r#"{"filter":"m.nothing"}"#);
+            t.req("$JS.API.STREAM.PURGE.M", "{bad");
+            t.req("$JS.API.STREAM.PURGE.NOPE", "");
+            t.req("$JS.API.STREAM.INFO.M", "");
+            t.req("$JS.API.STREAM.PURGE.M", "");
+            t.req("$JS.API.STREAM.INFO.M", "");
+            t.req("m.z", "after the purge");
+            t.req("$JS.API.STREAM.INFO.M", "");
+            t.req("$JS.API.STREAM.DELETE.M", "");
+        }
+        check_golden(&js.server.target, "api_messages_and_purge", &t.finish());
+    });
+}
+
+/// Direct get: by sequence, last and next by subject, the subject in the API subject,
+/// batches, multi_last, errors; and no answer at all for a stream without allow_direct.
+#[test]
+fn api_direct_get() {
+    for_each_js_target(|js| {
+        let mut t = Transcript::new(&js.server);
+        t.req(
+            "$JS.API.STREAM.CREATE.D",
+            r#"{"name":"D","subjects":["d.>"],"allow_direct":true}"#,
+        );
+        for (i, subject) in ["d.a", "d.b", "d.a", "d.c", "d.b", "d.a"]
+            .into_iter()
+            .enumerate()
+        {
+            let body = format!("p{}", i + 1);
+            if i % 2 == 1 {
+                t.req_h(subject, &[("X-K", &format!("v{}", i + 1))], &body);
+            } else {
+                t.req(subject, &body);
+            }
+        }
+        t.req("$JS.API.STREAM.MSG.DELETE.D", r#"{"seq":3}"#);
+        t.note("single messages");
+        t.req("$JS.API.DIRECT.GET.D", r#"{"seq":1}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"seq":2}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"seq":3}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"seq":99}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"last_by_subj":"d.b"}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"last_by_subj":"d.zz"}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"next_by_subj":"d.a","seq":2}"#);
+        t.req("$JS.API.DIRECT.GET.D", r#"{"next_by_subj":"d.c"}"#);
+        t.req("$JS.API.DIRECT.GET.D.d.a", "");
+        t.req("$JS.API.DIRECT.GET.D.d.zz", "");
+        t.note("errors");
+        t.req("$JS.API.DIRECT.GET.D", "");
+        t.req("$JS.API.DIRECT.GET.D", "{bad");
+        t.req("$JS.API.DIRECT.GET.D", "{}");
+        t.req("$JS.API.DIRECT.GET.NOPE", r#"{"seq":1}"#);
+        t.note("batches and multi_last");
+        t.batch("$JS.API.DIRECT.GET.D", r#"{"seq":1,"batch":3}"#);
+        t.batch("$JS.API.DIRECT.GET.D", r#"{"seq":1,"batch":10}"#);
+        t.batch(
+            "$JS.API.DIRECT.GET.D",
+            r#"{"seq":1,"batch":3,"next_by_subj":"d.a"}"#,
+        );
+        t.batch(
+            "$JS.API.DIRECT.GET.D",
+            r#"{"multi_last":["d.a","d.b","d.zz"]}"#,
+        );
+        t.batch(
+            "$JS.API.DIRECT.GET.D",
+            r#"{"multi_last":["d.>"],"batch":2}"#,
+        );
+        t.batch("$JS.API.DIRECT.GET.D", r#"{"multi_last":["d.zz"]}"#);
+        t.note("a stream without allow_direct has no direct get responder");
+        t.req(
+            "$JS.API.STREAM.CREATE.ND",
+            r#"{"name":"ND","subjects":["nd.>"]}"#,
+        );
+        t.req("nd.a", "x");
+        t.req("$JS.API.DIRECT.GET.ND", r#"{"seq":1}"#);
+        t.note("allow_direct turned on by an update, then off");
+        t.req(
+            "$JS.API.STREAM.UPDATE.ND",
+            r#"{"name":"ND","subjects":["nd.>"],"allow_direct":true}"#,
+        );
+        t.req("$JS.API.DIRECT.GET.ND", r#"{"seq":1}"#);
+        t.req(
+            "$JS.API.STREAM.UPDATE.ND",
+            r#"{"name":"ND","subjects":["nd.>"],"allow_direct":false}"#,
+        );
+        t.req("$JS.API.DIRECT.GET.ND", r#"{"seq":1}"#);
+        t.note("after the stream is deleted");
+        t.req("$JS.API.STREAM.DELETE.D", "");
+        t.req("$JS.API.DIRECT.GET.D", r#"{"seq":1}"#);
+        check_golden(&js.server.target, "api_direct_get", &t.finish());
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Through async-nats' JetStream context
+// ---------------------------------------------------------------------------
+
+/// The longest one async-nats test body may take against one target.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The JetStream API error `(code, err_code)` an async-nats error carries, read from its
+/// text (`... (code 400, error code 10071)`), which every error kind that wraps one shows.
+fn api_code(e: &impl std::fmt::Display) -> Option<(usize, u64)> {
+    let s = e.to_string();
+    let rest = &s[s.rfind("(code ")? + "(code ".len()..];
+    let (code, rest) = rest.split_once(", error code ")?;
+    let (err_code, _) = rest.split_once(')')?;
+    Some((code.parse().ok()?, err_code.parse().ok()?))
+}
+
+/// Publishes `publish` to `subject` and waits for its ack.
+async fn publish_acked(
+    ctx: &jetstream::Context,
+    subject: &str,
+    publish: PublishMessage,
+) -> Result<PublishAck, jetstream::context::PublishError> {
+    let fut = timeout(STEP, ctx.send_publish(subject.to_string(), publish))
+        .await
+        .expect("publish timed out")?;
+    timeout(STEP, fut).await.expect("ack timed out")
+}
+
+/// Publishes `body` to `subject` and expects an ack with sequence `seq`.
+async fn publish_ok(ctx: &jetstream::Context, subject: &str, body: &str, seq: u64) {
+    let ack = publish_acked(
+        ctx,
+        subject,
+        PublishMessage::build().payload(Bytes::from(body.to_string())),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("publish to {subject}: {e}"));
+    assert_eq!(
+        ack.sequence, seq,
+        "sequence of {body:?} on {subject}: {ack:?}"
+    );
+}
+
+/// Expects the publish to fail with the API error `(code, err_code)`.
+async fn publish_refused(
+    ctx: &jetstream::Context,
+    subject: &str,
+    publish: PublishMessage,
+    expected: (usize, u64),
+) -> PublishErrorKind {
+    let err = publish_acked(ctx, subject, publish)
+        .await
+        .expect_err("the publish must be refused");
+    assert_eq!(api_code(&err), Some(expected), "refusal: {err}");
+    err.kind()
+}
+
+async fn stream_info(ctx: &jetstream::Context, name: &str) -> stream::Info {
+    let stream = timeout(STEP, ctx.get_stream(name))
+        .await
+        .expect("get_stream timed out")
+        .unwrap_or_else(|e| panic!("get stream {name}: {e}"));
+    stream.cached_info().clone()
+}
+
+fn text(b: &[u8]) -> &str {
+    std::str::from_utf8(b).expect("UTF-8 payload")
+}
+
+#[test]
+fn js_stream_management() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let ctx = jetstream::new(connect(&s).await);
+        let config = stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            description: Some("orders".into()),
+            max_messages: 1000,
+            metadata: HashMap::from([("team".to_string(), "a".to_string())]),
+            ..Default::default()
+        };
+        let mut created = ctx.create_stream(config.clone()).await.unwrap();
+        let info = created.info().await.unwrap().clone();
+        assert_eq!(info.config.name, "ORDERS");
+        assert_eq!(info.config.subjects, ["orders.>"]);
+        assert_eq!(info.config.description.as_deref(), Some("orders"));
+        assert_eq!(info.config.max_messages, 1000);
+        assert_eq!(info.config.max_bytes, -1);
+        assert_eq!(info.config.max_messages_per_subject, -1);
+        assert_eq!(info.config.max_consumers, -1);
+        assert_eq!(info.config.storage, StorageType::File);
+        assert_eq!(info.config.retention, RetentionPolicy::Limits);
+        assert_eq!(info.config.discard, DiscardPolicy::Old);
+        assert_eq!(info.config.num_replicas, 1);
+        assert_eq!(info.config.duplicate_window, Duration::from_secs(120));
+        assert_eq!(
+            info.config.metadata.get("team").map(String::as_str),
+            Some("a")
+        );
+        assert_eq!(
+            info.config
+                .metadata
+                .get("_nats.req.level")
+                .map(String::as_str),
+            Some("0")
+        );
+        assert_eq!((info.state.messages, info.state.last_sequence), (0, 0));
+
+        // The same config again is fine; another one is refused.
+        ctx.create_stream(config.clone()).await.unwrap();
+        let err = ctx
+            .create_stream(stream::Config {
+                max_messages: 5,
+                ..config.clone()
+            })
+            .await
+            .expect_err("a different config under the same name");
+        assert_eq!(api_code(&err), Some((400, 10058)), "{err}");
+
+        // get_or_create: the existing stream wins; a new one is created.
+        let existing = ctx
+            .get_or_create_stream(stream::Config {
+                max_messages: 5,
+                ..config.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(existing.cached_info().config.max_messages, 1000);
+        let events = ctx
+            .get_or_create_stream(stream::Config {
+                name: "EVENTS".into(),
+                subjects: vec!["events.*".into()],
+                storage: StorageType::Memory,
+                retention: RetentionPolicy::Interest,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.cached_info().config.storage, StorageType::Memory);
+        assert_eq!(
+            events.cached_info().config.retention,
+            RetentionPolicy::Interest
+        );
+        let err = ctx
+            .create_stream(stream::Config {
+                name: "CLASH".into(),
+                subjects: vec!["events.new".into()],
+                ..Default::default()
+            })
+            .await
+            .expect_err("overlapping subjects");
+        assert_eq!(api_code(&err), Some((400, 10065)), "{err}");
+
+        // Update: an allowed change, a forbidden one, an unknown stream.
+        let updated = ctx
+            .update_stream(stream::Config {
+                max_messages: 2000,
+                description: Some("changed".into()),
+                ..config.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(updated.config.max_messages, 2000);
+        assert_eq!(updated.config.description.as_deref(), Some("changed"));
+        let err = ctx
+            .update_stream(stream::Config {
+                storage: StorageType::Memory,
+                ..config.clone()
+            })
+            .await
+            .expect_err("storage cannot change");
+        assert_eq!(api_code(&err), Some((500, 10052)), "{err}");
+        assert!(
+            err.to_string().contains("can not change storage type"),
+            "{err}"
+        );
+        let err = ctx
+            .update_stream(stream::Config {
+                name: "NOPE".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("no such stream");
+        assert_eq!(err.kind(), CreateStreamErrorKind::NotFound, "{err}");
+
+        // Listing and lookup by subject.
+        let mut names: Vec<String> = ctx.stream_names().try_collect().await.unwrap();
+        names.sort();
+        assert_eq!(names, ["EVENTS", "ORDERS"]);
+        let mut infos: Vec<stream::Info> = ctx.streams().try_collect().await.unwrap();
+        infos.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+        let listed: Vec<(&str, i64)> = infos
+            .iter()
+            .map(|i| (i.config.name.as_str(), i.config.max_messages))
+            .collect();
+        assert_eq!(listed, [("EVENTS", -1), ("ORDERS", 2000)]);
+        assert_eq!(
+            ctx.stream_by_subject("orders.eu.new").await.unwrap(),
+            "ORDERS"
+        );
+        assert_eq!(ctx.stream_by_subject("events.x").await.unwrap(), "EVENTS");
+        assert!(ctx.stream_by_subject("nothing.here").await.is_err());
+
+        let account = ctx.query_account().await.unwrap();
+        assert_eq!((account.streams, account.consumers), (2, 0));
+
+        // Delete.
+        assert!(ctx.delete_stream("EVENTS").await.unwrap().success);
+        let Err(err) = ctx.delete_stream("EVENTS").await else {
+            panic!("EVENTS deleted twice");
+        };
+        assert_eq!(api_code(&err), Some((404, 10059)), "{err}");
+        let err = ctx.get_stream("EVENTS").await.expect_err("gone");
+        assert_eq!(api_code(&err), Some((404, 10059)), "{err}");
+        let names: Vec<String> = ctx.stream_names().try_collect().await.unwrap();
+        assert_eq!(names, ["ORDERS"]);
+    });
+}
+
+#[test]
+fn js_publish_acks_and_expectations() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let ctx = jetstream::new(connect(&s).await);
+        ctx.create_stream(stream::Config {
+            name: "PUB".into(),
+            subjects: vec!["pub.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let body = |b: &str| PublishMessage::build().payload(Bytes::from(b.to_string()));
+
+        let ack = timeout(STEP, ctx.publish("pub.a", "one".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(
+            (ack.stream.as_str(), ack.sequence, ack.duplicate),
+            ("PUB", 1, false)
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Trace", "t-1");
+        let ack = ctx
+            .publish_with_headers("pub.a", headers, "two".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 2);
+
+        // Dedupe by Nats-Msg-Id, whatever the subject.
+        let ack = publish_acked(&ctx, "pub.b", body("three").message_id("id-1"))
+            .await
+            .unwrap();
+        assert_eq!((ack.sequence, ack.duplicate), (3, false));
+        let ack = publish_acked(&ctx, "pub.c", body("three again").message_id("id-1"))
+            .await
+            .unwrap();
+        assert_eq!((ack.sequence, ack.duplicate), (3, true));
+
+        // Each expectation header, refused then met.
+        publish_refused(
+            &ctx,
+            "pub.a",
+            body("x").expected_stream("OTHER"),
+            (400, 10060),
+        )
+        .await;
+        let ack = publish_acked(&ctx, "pub.a", body("x").expected_stream("PUB"))
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 4);
+
+        let kind = publish_refused(
+            &ctx,
+            "pub.a",
+            body("x").expected_last_sequence(1),
+            (400, 10071),
+        )
+        .await;
+        assert_eq!(kind, PublishErrorKind::WrongLastSequence);
+        let ack = publish_acked(&ctx, "pub.a", body("x").expected_last_sequence(4))
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 5);
+
+        let kind = publish_refused(
+            &ctx,
+            "pub.a",
+            body("x").expected_last_subject_sequence(2),
+            (400, 10071),
+        )
+        .await;
+        assert_eq!(kind, PublishErrorKind::WrongLastSequence);
+        let ack = publish_acked(&ctx, "pub.a", body("x").expected_last_subject_sequence(5))
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 6);
+        let ack = publish_acked(&ctx, "pub.new", body("x").expected_last_subject_sequence(0))
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 7);
+
+        let ack = publish_acked(&ctx, "pub.d", body("with id").message_id("id-2"))
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 8);
+        let kind = publish_refused(
+            &ctx,
+            "pub.d",
+            body("x").expected_last_message_id("id-1"),
+            (400, 10070),
+        )
+        .await;
+        assert_eq!(kind, PublishErrorKind::WrongLastMessageId);
+        let ack = publish_acked(&ctx, "pub.d", body("x").expected_last_message_id("id-2"))
+            .await
+            .unwrap();
+        assert_eq!(ack.sequence, 9);
+
+        // The stream does not allow per-message TTLs; no stream listens on `other`.
+        publish_refused(
+            &ctx,
+            "pub.a",
+            body("x").ttl(Duration::from_secs(60)),
+            (400, 10166),
+        )
+        .await;
+        let err = publish_acked(&ctx, "other", body("x"))
+            .await
+            .expect_err("no stream");
+        assert_eq!(err.kind(), PublishErrorKind::StreamNotFound, "{err}");
+
+        // What was stored: refused publishes left no trace, headers were kept.
+        let stream = ctx.get_stream("PUB").await.unwrap();
+        let info = stream.cached_info();
+        assert_eq!((info.state.messages, info.state.last_sequence), (9, 9));
+        let m = stream.get_raw_message(2).await.unwrap();
+        assert_eq!((m.subject.as_str(), text(&m.payload)), ("pub.a", "two"));
+        assert_eq!(m.headers.get("X-Trace").map(|v| v.as_str()), Some("t-1"));
+        let m = stream.get_raw_message(3).await.unwrap();
+        assert_eq!(
+            m.headers.get("Nats-Msg-Id").map(|v| v.as_str()),
+            Some("id-1")
+        );
+    });
+}
+
+#[test]
+fn js_direct_and_raw_get() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let ctx = jetstream::new(connect(&s).await);
+        ctx.create_stream(stream::Config {
+            name: "D".into(),
+            subjects: vec!["d.>".into()],
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let before = SystemTime::now() - Duration::from_secs(5);
+        publish_ok(&ctx, "d.a", "a1", 1).await;
+        let mut headers = HeaderMap::new();
+        headers.insert("X-K", "v");
+        publish_acked(
+            &ctx,
+            "d.b",
+            PublishMessage::build()
+                .payload("b1".into())
+                .headers(headers),
+        )
+        .await
+        .unwrap();
+        publish_ok(&ctx, "d.a", "a2", 3).await;
+        publish_ok(&ctx, "d.c", "c1", 4).await;
+        let stream = ctx.get_stream("D").await.unwrap();
+
+        let m = stream.direct_get(2).await.unwrap();
+        assert_eq!(
+            (m.subject.as_str(), m.sequence, text(&m.payload)),
+            ("d.b", 2, "b1")
+        );
+        assert_eq!(m.headers.get("X-K").map(|v| v.as_str()), Some("v"));
+        assert_eq!(m.headers.get("Nats-Stream").map(|v| v.as_str()), Some("D"));
+        let at = SystemTime::from(m.time);
+        assert!(
+            at > before && at < SystemTime::now() + Duration::from_secs(5),
+            "stored at {:?}",
+            m.time
+        );
+        let m = stream.direct_get_last_for_subject("d.a").await.unwrap();
+        assert_eq!((m.sequence, text(&m.payload)), (3, "a2"));
+        let m = stream.direct_get_first_for_subject("d.a").await.unwrap();
+        assert_eq!((m.sequence, text(&m.payload)), (1, "a1"));
+        let m = stream
+            .direct_get_next_for_subject("d.a", Some(2))
+            .await
+            .unwrap();
+        assert_eq!(m.sequence, 3);
+        let err = stream.direct_get(99).await.expect_err("no message 99");
+        assert_eq!(err.kind(), DirectGetErrorKind::NotFound, "{err}");
+        let err = stream
+            .direct_get_last_for_subject("d.zz")
+            .await
+            .expect_err("no message on d.zz");
+        assert_eq!(err.kind(), DirectGetErrorKind::NotFound, "{err}");
+
+        let m = stream.get_raw_message(1).await.unwrap();
+        assert_eq!(
+            (m.subject.as_str(), m.sequence, text(&m.payload)),
+            ("d.a", 1, "a1")
+        );
+        let m = stream.get_raw_message(2).await.unwrap();
+        assert_eq!(m.headers.get("X-K").map(|v| v.as_str()), Some("v"));
+        let m = stream.get_last_raw_message_by_subject("d.b").await.unwrap();
+        assert_eq!((m.sequence, text(&m.payload)), (2, "b1"));
+        let m = stream
+            .get_first_raw_message_by_subject("d.a", 2)
+            .await
+            .unwrap();
+        assert_eq!(m.sequence, 3);
+        let err = stream
+            .get_last_raw_message_by_subject("d.zz")
+            .await
+            .expect_err("no message on d.zz");
+        assert_eq!(err.kind(), RawMessageErrorKind::NoMessageFound, "{err}");
+
+        // A deleted message is gone for both kinds of get.
+        assert!(stream.delete_message(1).await.unwrap());
+        let err = stream.get_raw_message(1).await.expect_err("deleted");
+        assert_eq!(err.kind(), RawMessageErrorKind::NoMessageFound, "{err}");
+        let err = stream.direct_get(1).await.expect_err("deleted");
+        assert_eq!(err.kind(), DirectGetErrorKind::NotFound, "{err}");
+        let m = stream.direct_get_first_for_subject("d.a").await.unwrap();
+        assert_eq!(m.sequence, 3);
+        // Below the first sequence nats-server answers "no message found" (500), unlike a
+        // deleted sequence in the middle ("sequence N not found", 400).
+        let err = stream.delete_message(1).await.expect_err("deleted twice");
+        assert_eq!(api_code(&err), Some((500, 10057)), "{err}");
+    });
+}
+
+#[test]
+fn js_purge_filter_keep() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let ctx = jetstream::new(connect(&s).await);
+        let mut stream = ctx
+            .create_stream(stream::Config {
+                name: "P".into(),
+                subjects: vec!["p.*".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let subjects = [
+            "p.a", "p.a", "p.b", "p.a", "p.c", "p.b", "p.a", "p.b", "p.c", "p.a",
+        ];
+        for (i, subject) in subjects.iter().enumerate() {
+            publish_ok(&ctx, subject, &format!("m{}", i + 1), i as u64 + 1).await;
+        }
+        // p.a: 1 2 4 7 10, p.b: 3 6 8, p.c: 5 9.
+        let r = stream.purge().filter("p.a").keep(2).await.unwrap();
+        assert_eq!((r.success, r.purged), (true, 3));
+        let r = stream.purge().filter("p.b").await.unwrap();
+        assert_eq!(r.purged, 3);
+        let r = stream.purge().filter("p.c").sequence(9).await.unwrap();
+        assert_eq!(r.purged, 1);
+        let mut counts: Vec<(String, usize)> = stream
+            .info_with_subjects(">")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        counts.sort();
+        assert_eq!(counts, [("p.a".to_string(), 2), ("p.c".to_string(), 1)]);
+        let info = stream.info().await.unwrap();
+        assert_eq!(
+            (
+                info.state.messages,
+                info.state.first_sequence,
+                info.state.last_sequence
+            ),
+            (3, 7, 10)
+        );
+        let r = stream.purge().keep(1).await.unwrap();
+        assert_eq!(r.purged, 2);
+        let m = stream.get_raw_message(10).await.unwrap();
+        assert_eq!(text(&m.payload), "m10");
+        let r = stream.purge().await.unwrap();
+        assert_eq!(r.purged, 1);
+        let info = stream.info().await.unwrap();
+        assert_eq!(
+            (
+                info.state.messages,
+                info.state.bytes,
+                info.state.first_sequence,
+                info.state.last_sequence
+            ),
+            (0, 0, 11, 10)
+        );
+        publish_ok(&ctx, "p.a", "after", 11).await;
+    });
+}
+
+#[test]
+fn js_limits() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let ctx = jetstream::new(connect(&s).await);
+        let create = |name: &str, f: &dyn Fn(&mut stream::Config)| {
+            let mut c = stream::Config {
+                name: name.into(),
+                subjects: vec![format!("{}.>", name.to_lowercase())],
+                ..Default::default()
+            };
+            f(&mut c);
+            ctx.create_stream(c)
+        };
+
+        // max_msgs with discard old keeps the newest.
+        create("OLD", &|c| c.max_messages = 3).await.unwrap();
+        for i in 1..=5 {
+            publish_ok(&ctx, "old.x", &format!("m{i}"), i).await;
+        }
+        let info = stream_info(&ctx, "OLD").await;
+        assert_eq!(
+            (
+                info.state.messages,
+                info.state.first_sequence,
+                info.state.last_sequence
+            ),
+            (3, 3, 5)
+        );
+        let old = ctx.get_stream("OLD").await.unwrap();
+        assert!(old.get_raw_message(2).await.is_err());
+        assert_eq!(text(&old.get_raw_message(3).await.unwrap().payload), "m3");
+
+        // max_msgs_per_subject.
+        create("PER", &|c| c.max_messages_per_subject = 2)
+            .await
+            .unwrap();
+        for (i, subject) in ["per.a", "per.a", "per.a", "per.b"].iter().enumerate() {
+            publish_ok(&ctx, subject, &format!("m{}", i + 1), i as u64 + 1).await;
+        }
+        let info = stream_info(&ctx, "PER").await;
+        assert_eq!((info.state.messages, info.state.first_sequence), (3, 2));
+
+        // max_bytes with discard old: a file store record of `by.x` with 50 bytes of
+        // payload takes 22 + 4 + 50 + 8 = 84 bytes, so two fit in 200.
+        create("BY", &|c| c.max_bytes = 200).await.unwrap();
+        for i in 1..=5 {
+            publish_ok(&ctx, "by.x", &"b".repeat(50), i).await;
+        }
+        let info = stream_info(&ctx, "BY").await;
+        assert_eq!(
+            (
+                info.state.messages,
+                info.state.bytes,
+                info.state.first_sequence
+            ),
+            (2, 168, 4)
+        );
+
+        // Discard new refuses instead.
+        create("NEW", &|c| {
+            c.max_messages = 2;
+            c.discard = DiscardPolicy::New;
+        })
+        .await
+        .unwrap();
+        publish_ok(&ctx, "new.x", "1", 1).await;
+        publish_ok(&ctx, "new.x", "2", 2).await;
+        let body = PublishMessage::build().payload("3".into());
+        publish_refused(&ctx, "new.x", body, (503, 10077)).await;
+        let info = stream_info(&ctx, "NEW").await;
+        assert_eq!((info.state.messages, info.state.last_sequence), (2, 2));
+
+        // max_age: the messages are there, then gone within a bounded wait.
+        create("AGE", &|c| c.max_age = Duration::from_secs(1))
+            .await
+            .unwrap();
+        let published = Instant::now();
+        publish_ok(&ctx, "age.x", "1", 1).await;
+        publish_ok(&ctx, "age.x", "2", 2).await;
+        let info = stream_info(&ctx, "AGE").await;
+        assert_eq!(info.config.duplicate_window, Duration::from_secs(1));
+        assert_eq!(info.state.messages, 2);
+        wait_until_async(
+            "max_age to expire both messages",
+            Duration::from_secs(6),
+            async || stream_info(&ctx, "AGE").await.state.messages == 0,
+        )
+        .await;
+        assert!(
+            published.elapsed() >= Duration::from_millis(900),
+            "expired after {:?}, before max_age",
+            published.elapsed()
+        );
+        let info = stream_info(&ctx, "AGE").await;
+        assert_eq!(
+            (info.state.first_sequence, info.state.last_sequence),
+            (3, 2)
+        );
+    });
+}
+
+#[test]
+fn js_message_ttl() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let ctx = jetstream::new(connect(&s).await);
+        ctx.create_stream(stream::Config {
+            name: "TTL".into(),
+            subjects: vec!["ttl.>".into()],
+            allow_message_ttl: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let info = stream_info(&ctx, "TTL").await;
+        assert!(info.config.allow_message_ttl);
+        assert_eq!(
+            info.config
+                .metadata
+                .get("_nats.req.level")
+                .map(String::as_str),
+            Some("1")
+        );
+        let published = Instant::now();
+        let ack = publish_acked(
+            &ctx,
+            "ttl.short",
+            PublishMessage::build()
+                .payload("short".into())
+                .ttl(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ack.sequence, 1);
+        publish_ok(&ctx, "ttl.keep", "kept", 2).await;
+        let stream = ctx.get_stream("TTL").await.unwrap();
+        let m = stream.get_raw_message(1).await.unwrap();
+        assert_eq!(m.headers.get("Nats-TTL").map(|v| v.as_str()), Some("1"));
+        assert_eq!(stream.cached_info().state.messages, 2);
+
+        wait_until_async(
+            "the 1 s TTL to expire",
+            Duration::from_secs(6),
+            async || stream_info(&ctx, "TTL").await.state.messages == 1,
+        )
+        .await;
+        assert!(
+            published.elapsed() >= Duration::from_millis(900),
+            "expired after {:?}, before its TTL",
+            published.elapsed()
+        );
+        assert!(stream.get_raw_message(1).await.is_err());
+        assert_eq!(
+            text(&stream.get_raw_message(2).await.unwrap().payload),
+            "kept"
+        );
+
+        // Without allow_msg_ttl the header is refused.
+        ctx.create_stream(stream::Config {
+            name: "NOTTL".into(),
+            subjects: vec!["nottl.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let body = PublishMessage::build()
+            .payload("x".into())
+            .ttl(Duration::from_secs(1));
+        publish_refused(&ctx, "nottl.x", body, (400, 10166)).await;
+    });
+}
+
+#[test]
+fn js_restart_keeps_streams() {
+    for_each_target_bare(|target| {
+        let rt = js::runtime();
+        let js = JsServer::start(target);
+        let info = js.info();
+        let before = with_log(&js.server, || {
+            js::block_on_within(&rt, LIMIT, async move {
+                let ctx = jetstream::new(connect(&info).await);
+                ctx.create_stream(stream::Config {
+                    name: "FILE".into(),
+                    subjects: vec!["file.>".into()],
+                    max_messages_per_subject: 100,
+                    metadata: HashMap::from([("k".to_string(), "v".to_string())]),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+                ctx.create_stream(stream::Config {
+                    name: "MEM".into(),
+                    subjects: vec!["mem.>".into()],
+                    storage: StorageType::Memory,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+                for i in 1..=40u64 {
+                    let publish = PublishMessage::build()
+                        .payload(Bytes::from(format!("payload {i}")))
+                        .message_id(format!("id-{i}"));
+                    let ack = publish_acked(&ctx, &format!("file.{}", i % 3), publish)
+                        .await
+                        .unwrap();
+                    assert_eq!(ack.sequence, i);
+                }
+                publish_ok(&ctx, "mem.x", "volatile", 1).await;
+                let file = ctx.get_stream("FILE").await.unwrap();
+                assert!(file.delete_message(5).await.unwrap());
+                stream_info(&ctx, "FILE").await
+            })
+        });
+        assert_eq!(
+            (before.state.messages, before.state.deleted_count),
+            (39, Some(1))
+        );
+
+        // SIGKILL, then the same store directory again.
+        let js = js.restart();
+        let info = js.info();
+        with_log(&js.server, || {
+            js::block_on_within(&rt, LIMIT, async move {
+                let ctx = jetstream::new(connect(&info).await);
+                let after = stream_info(&ctx, "FILE").await;
+                assert_eq!(after.config, before.config);
+                assert_eq!(after.created, before.created);
+                let state = |i: &stream::Info| {
+                    (
+                        i.state.messages,
+                        i.state.bytes,
+                        i.state.first_sequence,
+                        i.state.last_sequence,
+                        i.state.subjects_count,
+                        i.state.deleted_count,
+                        i.state.first_timestamp,
+                        i.state.last_timestamp,
+                    )
+                };
+                assert_eq!(state(&after), state(&before));
+                let file = ctx.get_stream("FILE").await.unwrap();
+                let m = file.get_raw_message(6).await.unwrap();
+                assert_eq!(
+                    (m.subject.as_str(), text(&m.payload)),
+                    ("file.0", "payload 6")
+                );
+                assert!(file.get_raw_message(5).await.is_err());
+                let m = file
+                    .get_last_raw_message_by_subject("file.1")
+                    .await
+                    .unwrap();
+                assert_eq!(m.sequence, 40);
+
+                // The dedupe window survives too, and the sequence goes on.
+                let again = PublishMessage::build()
+                    .payload("again".into())
+                    .message_id("id-40");
+                let ack = publish_acked(&ctx, "file.1", again).await.unwrap();
+                assert_eq!((ack.sequence, ack.duplicate), (40, true));
+                publish_ok(&ctx, "file.new", "new", 41).await;
+
+                // As in nats-server, a memory stream does not outlive the process.
+                let err = ctx.get_stream("MEM").await.expect_err("memory stream gone");
+                assert_eq!(api_code(&err), Some((404, 10059)), "{err}");
+                let names: Vec<String> = ctx.stream_names().try_collect().await.unwrap();
+                assert_eq!(names, ["FILE"]);
+            })
+        });
+    });
+}
