@@ -382,6 +382,7 @@ for run in "${runs[@]}"; do
     done
 done
 
+js_args=() # the replay below runs plain switchboard
 echo
 echo "$pin_note; $ncpu CPUs; ${seconds}s per run, $rounds rounds; results: $out"
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews results)"

@@ -1349,3 +1349,145 @@ fn js_restart_keeps_streams() {
         });
     });
 }
+
+/// `"active"` is nanoseconds since a mirror or source last heard from its origin: it varies
+/// between runs and servers, so the transcript keeps only that the field is there.
+fn without_active_times(transcript: &str) -> String {
+    let mut out = String::with_capacity(transcript.len());
+    let mut rest = transcript;
+    while let Some(i) = rest.find("\"active\":") {
+        let start = i + "\"active\":".len();
+        out.push_str(&rest[..start]);
+        out.push_str("<ACTIVE>");
+        rest = rest[start..].trim_start_matches(|c: char| c == '-' || c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Subject transforms, republish, mirrors and sources: their configuration, their errors
+/// and the messages they copy (issue 16's last stream features).
+#[test]
+fn api_transforms_mirrors_and_sources() {
+    for_each_js_target(|js| {
+        // Mirrors and sources copy in the background: give both servers time to catch up.
+        let settle = || std::thread::sleep(Duration::from_millis(600));
+        let mut t = Transcript::new(&js.server);
+        t.note("a subject transform: stored under the new subject");
+        t.req(
+            "$JS.API.STREAM.CREATE.T",
+            r#"{"name":"T","subjects":["in.>"],"storage":"memory","subject_transform":{"src":"in.*","dest":"p.{{partition(4,1)}}.$1"}}"#,
+        );
+        t.req("in.order-7", "x");
+        t.req("in.a.b", "not transformed");
+        t.req("$JS.API.STREAM.MSG.GET.T", r#"{"seq":1}"#);
+        t.req("$JS.API.STREAM.MSG.GET.T", r#"{"seq":2}"#);
+        t.note("transform errors");
+        for (src, dest) in [
+            ("v.*", "bar..x"),
+            ("v..", "bar.x"),
+            ("v.*", "bar.$2"),
+            ("v.*", "bar.{{nope(1)}}"),
+            ("v.*", "bar.{{wildcard(1,2)}}"),
+        ] {
+            t.req(
+                "$JS.API.STREAM.CREATE.V",
+                &format!(
+                    r#"{{"name":"V","subjects":["v.*"],"subject_transform":{{"src":"{src}","dest":"{dest}"}}}}"#
+                ),
+            );
+        }
+        t.note("republish errors");
+        t.req(
+            "$JS.API.STREAM.CREATE.R",
+            r#"{"name":"R","subjects":["r.>"],"republish":{"dest":"r.x"}}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.R",
+            r#"{"name":"R","subjects":["r.>"],"republish":{"src":"r.*","dest":"z.$2"}}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.R",
+            r#"{"name":"R","subjects":["r.*"],"subject_transform":{"src":"r.*","dest":"t.$1"},"republish":{"src":">","dest":">"}}"#,
+        );
+        t.note("mirror and source errors");
+        for body in [
+            r#"{"name":"M","mirror":{"name":"O"},"subjects":["a"]}"#,
+            r#"{"name":"M","mirror":{"name":"O"},"first_seq":3}"#,
+            r#"{"name":"M","mirror":{"name":"O"},"sources":[{"name":"X"}]}"#,
+            r#"{"name":"M","mirror":{"name":"O.x"}}"#,
+            r#"{"name":"M","mirror":{"name":"O","filter_subject":"a","subject_transforms":[{"src":"a","dest":"b"}]}}"#,
+            r#"{"name":"M","mirror":{"name":"O","subject_transforms":[{"src":"a.*","dest":"b"},{"src":"a.>","dest":"c"}]}}"#,
+            r#"{"name":"M","mirror":{"name":"O","subject_transforms":[{"src":"a..","dest":"b"}]}}"#,
+            r#"{"name":"M","mirror":{"name":"O","subject_transforms":[{"src":"a.*","dest":"b.$3"}]}}"#,
+        ] {
+            t.req("$JS.API.STREAM.CREATE.M", body);
+        }
+        for body in [
+            r#"{"name":"S","sources":[{"name":"O"},{"name":"O"}]}"#,
+            r#"{"name":"S","sources":[{"name":"O.1"}]}"#,
+            r#"{"name":"S","sources":[{"name":"O","subject_transforms":[{"src":"a.*","dest":"b"},{"src":"a.b","dest":"c"}]}]}"#,
+            r#"{"name":"S","sources":[{"name":"O","subject_transforms":[{"src":"a.*","dest":"b.{{x(1)}}"}]}]}"#,
+            r#"{"name":"S","sources":[{"name":"O","filter_subject":"x","subject_transforms":[{"src":"a.*","dest":"b"}]}]}"#,
+        ] {
+            t.req("$JS.API.STREAM.CREATE.S", body);
+        }
+        t.note("a mirror and sources of an origin");
+        t.req(
+            "$JS.API.STREAM.CREATE.O",
+            r#"{"name":"O","subjects":["o.>"],"storage":"memory","max_msg_size":100,"allow_direct":true}"#,
+        );
+        t.req_h("o.a", &[("X-A", "1")], "one");
+        t.req("o.b", "two");
+        t.req("o.c", "three");
+        t.req("$JS.API.STREAM.MSG.DELETE.O", r#"{"seq":2}"#);
+        t.req(
+            "$JS.API.STREAM.CREATE.M",
+            r#"{"name":"M","mirror":{"name":"O"},"storage":"memory"}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.M2",
+            r#"{"name":"M2","storage":"memory","mirror":{"name":"O","opt_start_seq":3,"subject_transforms":[{"src":"o.*","dest":"m.$1"}]}}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.S",
+            r#"{"name":"S","storage":"memory","sources":[{"name":"O","filter_subject":"o.c"}]}"#,
+        );
+        settle();
+        t.req("o.d", "four");
+        settle();
+        t.req("$JS.API.STREAM.INFO.M", r#"{"deleted_details":true}"#);
+        t.req("$JS.API.STREAM.MSG.GET.M", r#"{"seq":1}"#);
+        t.req("$JS.API.STREAM.MSG.GET.M", r#"{"seq":4}"#);
+        t.req("$JS.API.STREAM.INFO.M2", "");
+        t.req("$JS.API.STREAM.MSG.GET.M2", r#"{"seq":4}"#);
+        t.req("$JS.API.STREAM.INFO.S", "");
+        t.note("a mirror has no subjects to publish to; it can not be changed");
+        t.req("M", "direct");
+        t.req(
+            "$JS.API.STREAM.UPDATE.M",
+            r#"{"name":"M","mirror":{"name":"S"},"storage":"memory"}"#,
+        );
+        t.note("limits, cycles");
+        t.req(
+            "$JS.API.STREAM.CREATE.X",
+            r#"{"name":"X","sources":[{"name":"O"}],"max_msg_size":5}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.CREATE.X",
+            r#"{"name":"X","mirror":{"name":"O"},"max_msg_size":5}"#,
+        );
+        t.req(
+            "$JS.API.STREAM.UPDATE.O",
+            r#"{"name":"O","subjects":["o.>"],"storage":"memory","max_msg_size":100,"allow_direct":true,"sources":[{"name":"M"}]}"#,
+        );
+        t.req("$JS.API.STREAM.DELETE.M", "");
+        t.req("$JS.API.STREAM.DELETE.O", "");
+        let transcript = without_active_times(&t.finish());
+        check_golden(
+            &js.server.target,
+            "api_transforms_mirrors_and_sources",
+            &transcript,
+        );
+    });
+}

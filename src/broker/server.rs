@@ -102,10 +102,19 @@ pub struct Server {
     services: Services,
 }
 
-type Service = Arc<dyn std::any::Any + Send + Sync>;
+/// A service that runs on the server as an internal client (JetStream).
+pub trait Service: std::any::Any + Send + Sync {
+    /// Called once when the broker stops, after its connections closed: the service stops
+    /// its background work and makes what it holds durable. A server stays reachable (the
+    /// inspector may hold it) after a new one started on the same store.
+    fn shutdown(&self);
+}
+
+/// A registered service, as itself (to find it by type) and as a [`Service`].
+type Registered = (Arc<dyn std::any::Any + Send + Sync>, Arc<dyn Service>);
 
 #[derive(Default)]
-struct Services(parking_lot::RwLock<Vec<Service>>);
+struct Services(parking_lot::RwLock<Vec<Registered>>);
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,17 +175,32 @@ impl Server {
     }
 
     /// Registers a service so that [`Self::service`] finds it.
-    pub fn add_service(&self, service: Service) {
-        self.services.0.write().push(service);
+    pub fn add_service<T: Service>(&self, service: Arc<T>) {
+        let any: Arc<dyn std::any::Any + Send + Sync> = service.clone();
+        self.services.0.write().push((any, service));
     }
 
     /// The running service of type `T`, if one was registered.
-    pub fn service<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+    pub fn service<T: Service>(&self) -> Option<Arc<T>> {
         self.services
             .0
             .read()
             .iter()
-            .find_map(|s| s.clone().downcast::<T>().ok())
+            .find_map(|(any, _)| any.clone().downcast::<T>().ok())
+    }
+
+    /// Stops every service (the broker stopped).
+    fn shutdown_services(&self) {
+        let services: Vec<Arc<dyn Service>> = self
+            .services
+            .0
+            .read()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect();
+        for service in services {
+            service.shutdown();
+        }
     }
 
     /// A fresh connection id (clients and internal clients share the sequence).
@@ -647,6 +671,7 @@ async fn accept_loop(
     if drained.is_err() {
         connections.abort_all();
     }
+    server.shutdown_services();
 }
 
 /// Lame-duck mode after the listener closed; returns early on a shutdown command.

@@ -449,6 +449,10 @@ struct StreamInfo {
     domain: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster: Option<ClusterInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror: Option<super::source::SourceInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<super::source::SourceInfo>,
     ts: String,
 }
 
@@ -474,6 +478,7 @@ fn info_of(
     let domain = with_domain
         .then(|| jsa.js().and_then(|js| js.config.domain.clone()))
         .flatten();
+    let (mirror, sources) = jsa.links_info(&stream.name);
     (
         StreamInfo {
             config,
@@ -481,6 +486,8 @@ fn info_of(
             state,
             domain,
             cluster: None,
+            mirror,
+            sources,
             ts: time::format(time::now_nanos()),
         },
         total,
@@ -555,10 +562,13 @@ fn stream_create(
             "stream has no mirror but does have mirror direct",
         ));
     }
-    let cfg = match cfg.normalized(pedantic) {
+    let mut cfg = match cfg.normalized(pedantic) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if let Err(e) = check_origins(jsa, &mut cfg, pedantic) {
+        return fail(e);
+    }
     match create(server, jsa, cfg) {
         Ok(stream) => {
             let (info, _) = info_of(jsa, &stream, &InfoDetail::default(), true, false);
@@ -632,6 +642,64 @@ fn create(
     Ok(stream)
 }
 
+/// The checks of a mirror and of sources against the streams they read (`checkStreamCfg`):
+/// message sizes, direct gets a mirror inherits, and cycles.
+fn check_origins(jsa: &JsAccount, cfg: &mut StreamConfig, pedantic: bool) -> Result<(), ApiError> {
+    let lookup = |name: &str| jsa.stream(name).map(|s| s.config());
+    let too_big = |origin: &StreamConfig| {
+        cfg.max_msg_size > 0 && origin.max_msg_size > 0 && cfg.max_msg_size < origin.max_msg_size
+    };
+    if let Some(m) = cfg.mirror.as_ref().filter(|m| m.external.is_none()) {
+        if let Some(origin) = lookup(&m.name) {
+            if too_big(&origin) {
+                return Err(ApiError::mirror_max_message_size_too_big());
+            }
+            if pedantic && cfg.mirror_direct != origin.allow_direct {
+                return Err(ApiError::pedantic(
+                    "origin stream has direct get set, mirror has it disabled",
+                ));
+            }
+            cfg.mirror_direct = origin.allow_direct;
+        }
+    }
+    for src in cfg.sources.iter().filter(|s| s.external.is_none()) {
+        if lookup(&src.name).is_some_and(|origin| too_big(&origin)) {
+            return Err(ApiError::source_max_message_size_too_big());
+        }
+    }
+    // A stream reachable from itself through sources (whose filter meets its subjects) or
+    // mirrors.
+    let mut to_visit = vec![cfg.clone()];
+    let mut visited: Vec<String> = Vec::new();
+    let cycle = || Err(ApiError::stream_invalid_config("detected cycle"));
+    while !to_visit.is_empty() {
+        let c = to_visit.remove(0);
+        visited.push(c.name.clone());
+        for src in c.sources.iter().filter(|s| s.external.is_none()) {
+            if visited.contains(&src.name) {
+                let overlaps = src.filter_subject.is_empty()
+                    || c.subjects
+                        .iter()
+                        .any(|s| config::subjects_collide(s, &src.filter_subject));
+                if overlaps {
+                    return cycle();
+                }
+            } else if let Some(next) = lookup(&src.name) {
+                to_visit.push(next);
+            }
+        }
+        if let Some(m) = c.mirror.as_ref().filter(|m| m.external.is_none()) {
+            if visited.contains(&m.name) {
+                return cycle();
+            }
+            if let Some(next) = lookup(&m.name) {
+                to_visit.push(next);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The account's limits on stream sizes and the server's room for what they reserve.
 fn check_stream_limits(
     jsa: &JsAccount,
@@ -690,12 +758,15 @@ fn stream_update(
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let cfg = match request.config.normalized(request.pedantic) {
+    let mut cfg = match request.config.normalized(request.pedantic) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
     if cfg.name != name {
         return fail(ApiError::stream_mismatch());
+    }
+    if let Err(e) = check_origins(jsa, &mut cfg, request.pedantic) {
+        return fail(e);
     }
     let Some(stream) = jsa.stream(name) else {
         return fail(ApiError::stream_not_found());
@@ -721,11 +792,15 @@ fn stream_update(
         }
     }
     let resubscribe = cfg.subjects != old.subjects || cfg.allow_direct != old.allow_direct;
+    let relink = cfg.mirror != old.mirror || cfg.sources != old.sources;
     if let Err(e) = stream.update(cfg) {
         return fail(e);
     }
     if resubscribe {
         jsa.resubscribe(server, name);
+    }
+    if relink {
+        jsa.restart_links(server, name);
     }
     let (info, _) = info_of(jsa, &stream, &InfoDetail::default(), true, true);
     respond(&kind, Ok(info))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use crate::proto::subject;
+use crate::proto::{subject, transform};
 
 /// nats-server's `JSMaxNameLen`, `JSMaxDescriptionLen` and `JSMaxMetadataLen`.
 const MAX_NAME_LEN: usize = 255;
@@ -130,6 +130,61 @@ pub struct RePublish {
     pub headers_only: bool,
 }
 
+/// Where a mirror or a source reads from (nats-server's `StreamSource`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSource {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub opt_start_seq: u64,
+    /// RFC 3339, as the request gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<SubjectTransform>,
+    /// Another account or domain: refused (not served yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<serde_json::Value>,
+    /// A durable consumer on the origin: refused (not served yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<serde_json::Value>,
+}
+
+impl StreamSource {
+    /// nats-server's `composeIName`: the name, the filters and the destinations, which tell
+    /// two sources of one stream apart (and fill the `Nats-Stream-Source` header).
+    pub fn iname(&self) -> (String, String, String) {
+        if self.subject_transforms.is_empty() {
+            let filter = if self.filter_subject.is_empty() {
+                ">".to_string()
+            } else {
+                self.filter_subject.clone()
+            };
+            return (self.name.clone(), filter, ">".to_string());
+        }
+        let or_all = |s: &str| {
+            if s.is_empty() {
+                ">".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        let srcs: Vec<String> = self
+            .subject_transforms
+            .iter()
+            .map(|t| or_all(&t.src))
+            .collect();
+        let dests: Vec<String> = self
+            .subject_transforms
+            .iter()
+            .map(|t| or_all(&t.dest))
+            .collect();
+        (self.name.clone(), srcs.join("\x0c"), dests.join("\x0c"))
+    }
+}
+
 fn is_zero(v: &i64) -> bool {
     *v == 0
 }
@@ -140,8 +195,9 @@ fn is_false(v: &bool) -> bool {
     !*v
 }
 
-/// `StreamConfig`. Fields switchboard does not serve (mirrors, sources, placement, ...) are
-/// kept as JSON so a request that names them can be refused with a clear error.
+/// `StreamConfig`. Fields switchboard does not serve (placement, external mirrors and
+/// sources, ...) are kept as JSON so a request that names them can be refused with a clear
+/// error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamConfig {
     #[serde(default)]
@@ -178,9 +234,9 @@ pub struct StreamConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<serde_json::Value>,
+    pub mirror: Option<StreamSource>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<serde_json::Value>,
+    pub sources: Vec<StreamSource>,
     #[serde(default)]
     pub compression: Compression,
     #[serde(default, skip_serializing_if = "is_zero_u64")]
@@ -229,6 +285,24 @@ pub fn is_valid_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| matches!(c, '.' | '*' | '>' | ' ' | '\t' | '\r' | '\n' | '\x0c'))
+}
+
+/// nats-server's `subjectIsSubsetMatch`: whether every subject `subset` matches is matched
+/// by `of`.
+pub fn subject_is_subset(subset: &str, of: &str) -> bool {
+    let (ts, to): (Vec<&str>, Vec<&str>) = (subset.split('.').collect(), of.split('.').collect());
+    for (i, t) in to.iter().enumerate() {
+        let Some(s) = ts.get(i) else {
+            return false;
+        };
+        match *t {
+            ">" => return true,
+            "*" if *s != ">" => {}
+            _ if t == s => {}
+            _ => return false,
+        }
+    }
+    ts.len() == to.len()
 }
 
 /// Whether two subjects (wildcards allowed) can match a common subject.
@@ -369,9 +443,12 @@ impl StreamConfig {
                 "subject delete marker TTL must not be negative",
             ));
         }
+        cfg.check_mirror_and_sources()?;
         cfg.refuse_unserved()?;
         if cfg.subjects.is_empty() {
-            cfg.subjects.push(cfg.name.clone());
+            if cfg.mirror.is_none() && cfg.sources.is_empty() {
+                cfg.subjects.push(cfg.name.clone());
+            }
         } else {
             for (i, subj) in cfg.subjects.iter().enumerate() {
                 if !subject::is_valid_subject(subj.as_bytes()) {
@@ -411,17 +488,170 @@ impl StreamConfig {
                 }
             }
         }
+        cfg.check_transform_and_republish(pedantic)?;
         set_static_metadata(&mut cfg);
         Ok(cfg)
     }
 
+    /// nats-server's checks of a mirror and of sources that need no other stream.
+    fn check_mirror_and_sources(&self) -> Result<(), ApiError> {
+        if let Some(m) = &self.mirror {
+            if self.first_seq > 0 {
+                return Err(ApiError::mirror_with_first_seq());
+            }
+            if !self.subjects.is_empty() {
+                return Err(ApiError::mirror_with_subjects());
+            }
+            if !self.sources.is_empty() {
+                return Err(ApiError::mirror_with_sources());
+            }
+            if self.allow_msg_counter {
+                return Err(ApiError::mirror_with(10173, "also calculate counters"));
+            }
+            if self.allow_atomic_publish {
+                return Err(ApiError::mirror_with(10198, "also use atomic publishing"));
+            }
+            if self.allow_batch_publish {
+                return Err(ApiError::mirror_with(10209, "also use batch publishing"));
+            }
+            if self.allow_msg_schedules {
+                return Err(ApiError::mirror_with(10186, "also schedule messages"));
+            }
+            if !m.filter_subject.is_empty() && !m.subject_transforms.is_empty() {
+                return Err(ApiError::mirror_multiple_filters());
+            }
+            if self.subject_delete_marker_ttl > 0 {
+                return Err(ApiError::stream_invalid_config(
+                    "subject delete markers forbidden on mirrors",
+                ));
+            }
+            for (i, tr) in m.subject_transforms.iter().enumerate() {
+                if !tr.src.is_empty() && !subject::is_valid_subject(tr.src.as_bytes()) {
+                    return Err(ApiError::mirror_invalid_subject_filter(format!(
+                        "invalid subject {}",
+                        tr.src
+                    )));
+                }
+                transform::validate_mapping(&tr.src, &tr.dest)
+                    .map_err(ApiError::mirror_invalid_transform_destination)?;
+                if m.subject_transforms
+                    .iter()
+                    .enumerate()
+                    .any(|(j, other)| j != i && subjects_collide(&tr.src, &other.src))
+                {
+                    return Err(ApiError::mirror_overlapping_subject_filters());
+                }
+            }
+            if m.external.is_none() && !is_valid_name(&m.name) {
+                return Err(ApiError::mirror_invalid_stream_name());
+            }
+        }
+        if !self.sources.is_empty() && self.allow_msg_schedules {
+            return Err(ApiError::source_with_msg_schedules());
+        }
+        let mut inames = Vec::new();
+        for src in &self.sources {
+            if !is_valid_name(&src.name) {
+                return Err(ApiError::source_invalid_stream_name());
+            }
+            let iname = (src.external.as_ref().map(|e| e.to_string()), src.iname());
+            if inames.contains(&iname) {
+                return Err(ApiError::source_duplicate_detected());
+            }
+            inames.push(iname);
+            if !src.filter_subject.is_empty() && !src.subject_transforms.is_empty() {
+                return Err(ApiError::source_multiple_filters());
+            }
+            for tr in &src.subject_transforms {
+                if !tr.src.is_empty() && !subject::is_valid_subject(tr.src.as_bytes()) {
+                    return Err(ApiError::source_invalid_subject_filter(format!(
+                        "invalid subject {}",
+                        tr.src
+                    )));
+                }
+                transform::validate_mapping(&tr.src, &tr.dest)
+                    .map_err(ApiError::source_invalid_transform_destination)?;
+            }
+            for (i, tr) in src.subject_transforms.iter().enumerate() {
+                if src
+                    .subject_transforms
+                    .iter()
+                    .enumerate()
+                    .any(|(j, other)| j != i && subject_is_subset(&tr.src, &other.src))
+                {
+                    return Err(ApiError::source_overlapping_subject_filters());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream's own subject transform and its republish (`checkStreamCfg`'s last steps).
+    fn check_transform_and_republish(&mut self, pedantic: bool) -> Result<(), ApiError> {
+        if let Some(tr) = &self.subject_transform {
+            if !tr.src.is_empty() && !subject::is_valid_subject(tr.src.as_bytes()) {
+                return Err(ApiError::transform_invalid_source(format!(
+                    "invalid subject {}",
+                    tr.src
+                )));
+            }
+            transform::validate_mapping(&tr.src, &tr.dest)
+                .map_err(ApiError::transform_invalid_destination)?;
+        }
+        let Some(rp) = &mut self.republish else {
+            return Ok(());
+        };
+        if rp.src.is_empty() {
+            if pedantic {
+                return Err(ApiError::pedantic("republish source can not be empty"));
+            }
+            rp.src = ">".to_string();
+        }
+        if let Some(tr) = &self.subject_transform {
+            if rp.dest == ">"
+                && rp.src == ">"
+                && self.subjects.len() == 1
+                && tr.src == self.subjects[0]
+            {
+                if pedantic {
+                    return Err(ApiError::pedantic(
+                        "implicit republish based on subject transform",
+                    ));
+                }
+                rp.src = tr.dest.clone();
+                rp.dest = tr.dest.clone();
+            }
+        }
+        if self.subjects.iter().any(|s| subjects_collide(&rp.dest, s)) {
+            return Err(ApiError::stream_invalid_config(
+                "stream configuration for republish destination forms a cycle",
+            ));
+        }
+        if transform::SubjectTransform::new(&rp.src, &rp.dest).is_err() {
+            return Err(ApiError::stream_invalid_config(format!(
+                "stream configuration for republish with transform from '{}' to '{}' not valid",
+                rp.src, rp.dest
+            )));
+        }
+        Ok(())
+    }
+
     /// What this server does not serve yet gets an error naming it, never silence.
     fn refuse_unserved(&self) -> Result<(), ApiError> {
+        let external = self.mirror.iter().chain(&self.sources);
         let unserved = [
-            (self.mirror.is_some(), "mirror"),
-            (!self.sources.is_empty(), "sources"),
-            (self.subject_transform.is_some(), "subject_transform"),
-            (self.republish.is_some(), "republish"),
+            (
+                self.mirror.as_ref().is_some_and(|m| m.external.is_some()),
+                "mirror external",
+            ),
+            (
+                self.sources.iter().any(|s| s.external.is_some()),
+                "sources external",
+            ),
+            (
+                external.clone().any(|s| s.consumer.is_some()),
+                "mirror or source consumer",
+            ),
             (self.allow_msg_counter, "allow_msg_counter"),
             (self.allow_atomic_publish, "allow_atomic"),
             (self.allow_msg_schedules, "allow_msg_schedules"),
@@ -481,6 +711,10 @@ impl StreamConfig {
         }
         if self.deny_purge && !cfg.deny_purge {
             return refuse("stream configuration update can not cancel deny purge");
+        }
+        // Removing the mirror promotes it to a plain stream; changing it is refused.
+        if cfg.mirror.is_some() && cfg.mirror != self.mirror {
+            return Err(ApiError::mirror_not_updatable());
         }
         if self.allow_msg_ttl && !cfg.allow_msg_ttl {
             return refuse("message TTL status can not be disabled");
@@ -633,14 +867,17 @@ mod tests {
             "pedantic mode: max_msgs must be set to -1"
         );
         let mirror = StreamConfig {
-            mirror: Some(serde_json::json!({"name": "O"})),
+            mirror: Some(StreamSource {
+                name: "O".into(),
+                external: Some(serde_json::json!({"api": "$JS.hub.API"})),
+                ..Default::default()
+            }),
             ..named("S")
         };
-        assert!(mirror
-            .normalized(false)
-            .unwrap_err()
-            .description
-            .contains("mirror"));
+        assert_eq!(
+            mirror.normalized(false).unwrap_err().description,
+            "mirror external is not supported by switchboard yet"
+        );
     }
 
     #[test]

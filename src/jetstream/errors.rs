@@ -192,4 +192,83 @@ impl ApiError {
     pub fn transform_invalid_destination(why: impl std::fmt::Display) -> Self {
         err(400, 10156, format!("stream transform: {why}"))
     }
+    pub fn mirror_with_first_seq() -> Self {
+        err(
+            400,
+            10143,
+            "stream mirrors can not have first sequence configured",
+        )
+    }
+    pub fn mirror_with_subjects() -> Self {
+        err(400, 10034, "stream mirrors can not contain subjects")
+    }
+    pub fn mirror_with_sources() -> Self {
+        err(
+            400,
+            10031,
+            "stream mirrors can not also contain other sources",
+        )
+    }
+    /// `stream mirrors can not <what>` (counters, atomic or batch publishing, schedules).
+    pub fn mirror_with(err_code: u16, what: &str) -> Self {
+        err(400, err_code, format!("stream mirrors can not {what}"))
+    }
+    pub fn mirror_multiple_filters() -> Self {
+        err(
+            400,
+            10150,
+            "mirror with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+    pub fn mirror_invalid_subject_filter(why: impl std::fmt::Display) -> Self {
+        err(400, 10151, format!("mirror transform source: {why}"))
+    }
+    pub fn mirror_invalid_transform_destination(why: impl std::fmt::Display) -> Self {
+        err(400, 10154, format!("mirror transform: {why}"))
+    }
+    pub fn mirror_overlapping_subject_filters() -> Self {
+        err(400, 10152, "mirror subject filters can not overlap")
+    }
+    pub fn mirror_invalid_stream_name() -> Self {
+        err(400, 10142, "mirrored stream name is invalid")
+    }
+    pub fn mirror_max_message_size_too_big() -> Self {
+        err(
+            400,
+            10030,
+            "stream mirror must have max message size >= source",
+        )
+    }
+    pub fn source_max_message_size_too_big() -> Self {
+        err(
+            400,
+            10046,
+            "stream source must have max message size >= target",
+        )
+    }
+    pub fn source_with_msg_schedules() -> Self {
+        err(400, 10187, "stream source can not also schedule messages")
+    }
+    pub fn source_invalid_stream_name() -> Self {
+        err(400, 10141, "sourced stream name is invalid")
+    }
+    pub fn source_duplicate_detected() -> Self {
+        err(400, 10140, "duplicate source configuration detected")
+    }
+    pub fn source_multiple_filters() -> Self {
+        err(
+            400,
+            10144,
+            "source with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+    pub fn source_invalid_subject_filter(why: impl std::fmt::Display) -> Self {
+        err(400, 10145, format!("source transform source: {why}"))
+    }
+    pub fn source_invalid_transform_destination(why: impl std::fmt::Display) -> Self {
+        err(400, 10146, format!("source transform: {why}"))
+    }
+    pub fn source_overlapping_subject_filters() -> Self {
+        err(400, 10147, "source filters can not overlap")
+    }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod errors;
 pub mod gojson;
 pub mod headers;
+pub mod source;
 pub mod store;
 pub mod stream;
 pub mod time;
@@ -65,6 +66,8 @@ pub enum EnableError {
 #[derive(Debug)]
 pub struct JetStream {
     pub config: JsConfig,
+    /// Set when the broker stopped (see [`crate::broker::server::Service`]).
+    stopped: std::sync::atomic::AtomicBool,
     accounts: RwLock<BTreeMap<String, Arc<JsAccount>>>,
     /// Bytes stored across all accounts.
     pub usage: Arc<Usage>,
@@ -86,12 +89,16 @@ pub struct JsAccount {
     js: Weak<JetStream>,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
+    /// Bumped when a stream is added, for mirrors and sources waiting for their origin.
+    attached: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug, Clone)]
 struct StreamEntry {
     stream: Arc<Stream>,
     subs: Vec<Arc<Subscription>>,
+    /// The running mirror or sources (stopped when the last clone is dropped).
+    links: Arc<Vec<source::Link>>,
 }
 
 /// What `meta.json` holds.
@@ -133,6 +140,7 @@ pub fn enable(server: &Arc<Server>) -> Result<Option<Arc<JetStream>>, EnableErro
     log_info!("-------------------------------------------");
     let js = Arc::new(JetStream {
         config,
+        stopped: Default::default(),
         accounts: RwLock::new(BTreeMap::new()),
         usage: Arc::new(Usage::default()),
         api_total: AtomicU64::new(0),
@@ -203,6 +211,7 @@ impl JetStream {
             js: Arc::downgrade(self),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
+            attached: tokio::sync::watch::channel(0).0,
         });
         jsa.recover(server, self);
         let handler = Arc::new(api::ApiHandler {
@@ -343,9 +352,58 @@ impl JsAccount {
     /// Subscribes a stream to its subjects (and direct gets) and lists it.
     fn attach(self: &Arc<Self>, server: &Arc<Server>, stream: Arc<Stream>) {
         let subs = self.subscribe(server, &stream);
-        self.streams
+        let links = Arc::new(source::start(server, self, &stream));
+        self.streams.write().insert(
+            stream.name.clone(),
+            StreamEntry {
+                stream,
+                subs,
+                links,
+            },
+        );
+        self.attached.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver told whenever a stream is added to the account.
+    pub fn watch_attached(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.attached.subscribe()
+    }
+
+    /// Restarts a stream's mirror or sources after its configuration changed them.
+    pub(crate) fn restart_links(self: &Arc<Self>, server: &Arc<Server>, name: &str) {
+        let Some(stream) = self.stream(name) else {
+            return;
+        };
+        let links = Arc::new(source::start(server, self, &stream));
+        let old = self
+            .streams
             .write()
-            .insert(stream.name.clone(), StreamEntry { stream, subs });
+            .get_mut(name)
+            .map(|e| std::mem::replace(&mut e.links, links));
+        if let Some(old) = old {
+            old.iter().for_each(source::Link::stop);
+        }
+    }
+
+    /// Stops every mirror and source of the account (the broker stopped).
+    fn stop_links(&self) {
+        for entry in self.streams.read().values() {
+            entry.links.iter().for_each(source::Link::stop);
+        }
+    }
+
+    /// What a stream's info shows of its mirror and its sources.
+    pub fn links_info(&self, name: &str) -> (Option<source::SourceInfo>, Vec<source::SourceInfo>) {
+        let Some(links) = self.streams.read().get(name).map(|e| e.links.clone()) else {
+            return (None, Vec::new());
+        };
+        let mirror = links.iter().find(|l| l.is_mirror()).map(source::Link::info);
+        let sources = links
+            .iter()
+            .filter(|l| !l.is_mirror())
+            .map(source::Link::info)
+            .collect();
+        (mirror, sources)
     }
 
     fn subscribe(
@@ -411,6 +469,7 @@ impl JsAccount {
         for sub in &entry.subs {
             self.client.unsubscribe(sub);
         }
+        entry.links.iter().for_each(source::Link::stop);
         entry.stream.release_usage();
         if let Some(dir) = &entry.stream.dir {
             std::fs::remove_dir_all(dir)?;
@@ -494,17 +553,49 @@ impl InternalHandler for StreamHandler {
             headers: msg.headers,
             payload: msg.payload,
         };
-        let ack = stream.process(
+        let processed = stream.process(
             &inbound,
             msg.reply.is_some(),
             domain.as_deref(),
             u64::from(server.opts.max_payload),
             jsa.as_ref(),
         );
-        if let (Some(ack), Some(reply)) = (ack, msg.reply) {
+        // As nats-server, the republished message goes out before the PubAck.
+        if let Some(r) = &processed.republish {
+            server.publish_internal(
+                fanout,
+                msg.account,
+                r.subject.as_bytes(),
+                None,
+                &r.headers,
+                &r.payload,
+            );
+        }
+        if let (Some(ack), Some(reply)) = (processed.ack, msg.reply) {
             server.publish_internal(fanout, msg.account, reply, None, b"", &ack);
         }
         true
+    }
+}
+
+impl crate::broker::server::Service for JetStream {
+    /// Stops expiring and syncing, and fsyncs every file store, so that a broker started
+    /// next on the same store (the window restarts its broker) is the only writer.
+    fn shutdown(&self) {
+        if self.stopped.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        for account in self.accounts() {
+            account.stop_links();
+            for stream in account.streams() {
+                if stream.kind == StorageKind::File {
+                    if let Err(e) = stream.sync() {
+                        log_error!("JetStream failed to sync stream '{}': {}", stream.name, e);
+                    }
+                }
+            }
+        }
+        log_info!("JetStream stopped");
     }
 }
 
@@ -516,6 +607,9 @@ async fn housekeeping(js: Weak<JetStream>) {
         let Some(js) = js.upgrade() else {
             return;
         };
+        if js.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let now = time::now_nanos();
         let sync_due = match js.config.sync {
             SyncPolicy::Interval(every) => last_sync.elapsed() >= every,

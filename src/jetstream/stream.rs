@@ -15,6 +15,7 @@ use super::errors::ApiError;
 use super::headers;
 use super::store::{PurgeRequest, StorageKind, Store, StoreError, StoreState, StoredMsg};
 use super::time;
+use crate::proto::transform::SubjectTransform as Transform;
 
 /// nats-server's `JSMaxSubjectDetails`: subjects an info response lists at most.
 pub const MAX_SUBJECT_DETAILS: usize = 100_000;
@@ -93,6 +94,59 @@ struct Inner {
     last_msg_id: String,
     /// Messages with a per-message TTL: (expiry in Unix nanoseconds, sequence).
     ttls: BTreeSet<(i64, u64)>,
+    /// The stream's subject transform (nats-server's `itr`) and its republish transform.
+    itr: Option<Transform>,
+    rpt: Option<Transform>,
+}
+
+/// Where a message comes from: a publisher, a source, or (keeping its sequence and time)
+/// the origin of a mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Client,
+    Source,
+    Mirror { seq: u64, time: i64 },
+}
+
+/// A message to publish after storing one (the stream's `republish`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Republish {
+    pub subject: String,
+    pub headers: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+/// What a publish produced: the PubAck body (when one was asked for) and the message to
+/// republish (when the stream republishes and stored it).
+#[derive(Debug, Default)]
+pub struct Processed {
+    pub ack: Option<Vec<u8>>,
+    pub republish: Option<Republish>,
+    /// The sequence stored, when stored (not for duplicates).
+    pub seq: Option<u64>,
+    pub error: Option<ApiError>,
+}
+
+/// The transforms a configuration asks for; ones that do not build are left out (the
+/// configuration was checked when it was accepted).
+fn compile(cfg: &StreamConfig) -> (Option<Transform>, Option<Transform>) {
+    let itr = cfg
+        .subject_transform
+        .as_ref()
+        .filter(|t| !t.dest.is_empty())
+        .and_then(|t| Transform::new(&t.src, &t.dest).ok());
+    let or_all = |s: &str| {
+        if s.is_empty() {
+            ">".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let rpt = cfg
+        .republish
+        .as_ref()
+        .and_then(|r| Transform::new(&or_all(&r.src), &or_all(&r.dest)).ok());
+    (itr, rpt)
 }
 
 /// The stream's state as its info shows it.
@@ -163,6 +217,24 @@ pub struct Stream {
     /// The usage counters this stream's bytes count in (its account's and the server's).
     usage: Vec<Arc<Usage>>,
     inner: Mutex<Inner>,
+    /// Bumped after each publish processed (see [`Stream::watch_appends`]).
+    appended: tokio::sync::watch::Sender<u64>,
+}
+
+/// `Nats-Msg-Size`, which a headers-only republish carries.
+const MSG_SIZE: &str = "Nats-Msg-Size";
+
+/// What a republish needs, kept while the stream's lock is held.
+#[derive(Debug)]
+struct PendingRepublish {
+    subject: String,
+    stored_subject: String,
+    seq: u64,
+    time: i64,
+    last_seq: u64,
+    headers_only: bool,
+    headers: Vec<u8>,
+    payload: Vec<u8>,
 }
 
 /// The outcome of a publish: the PubAck body for the publisher, if it asked for one.
@@ -185,12 +257,15 @@ impl Stream {
             super::config::Storage::Memory => StorageKind::Memory,
         };
         let bytes = store.state().bytes;
+        let (itr, rpt) = compile(&cfg);
         let mut inner = Inner {
             cfg,
             store,
             dedupe: Dedupe::default(),
             last_msg_id: String::new(),
             ttls: BTreeSet::new(),
+            itr,
+            rpt,
         };
         inner.recover_indexes(time::now_nanos());
         for u in &usage {
@@ -204,6 +279,7 @@ impl Stream {
             bytes: AtomicU64::new(bytes),
             usage,
             inner: Mutex::new(inner),
+            appended: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -259,8 +335,8 @@ impl Stream {
         (info, total)
     }
 
-    /// Stores a published message, or says why not; `None` ack when the publisher asked
-    /// for none (no reply subject) or the stream is `no_ack`.
+    /// Stores a published message, or says why not; no ack when the publisher asked for
+    /// none (no reply subject) or the stream is `no_ack`.
     pub fn process(
         &self,
         msg: &Inbound<'_>,
@@ -268,24 +344,95 @@ impl Stream {
         domain: Option<&str>,
         max_payload: u64,
         quota: &dyn Quota,
-    ) -> Option<Vec<u8>> {
+    ) -> Processed {
+        self.process_from(msg, Origin::Client, wants_ack, domain, max_payload, quota)
+    }
+
+    /// [`process`](Self::process) for a message from a publisher, a source or a mirror's
+    /// origin.
+    pub fn process_from(
+        &self,
+        msg: &Inbound<'_>,
+        origin: Origin,
+        wants_ack: bool,
+        domain: Option<&str>,
+        max_payload: u64,
+        quota: &dyn Quota,
+    ) -> Processed {
         let mut inner = self.inner.lock();
-        let result = inner.process(msg, self.kind, max_payload, quota);
+        let mut republish = None;
+        let result = inner.process(msg, origin, self.kind, max_payload, quota, &mut republish);
         self.track(&inner);
         let wants_ack = wants_ack && !inner.cfg.no_ack;
         drop(inner);
-        if !wants_ack {
-            return None;
+        let mut out = Processed {
+            republish: republish.map(|r| self.republished(r)),
+            ..Default::default()
+        };
+        match result {
+            Ok((seq, duplicate)) => {
+                out.seq = (!duplicate).then_some(seq);
+                if wants_ack {
+                    out.ack = Some(pub_ack(&self.name, domain, seq, duplicate));
+                }
+            }
+            Err(e) => {
+                if wants_ack {
+                    out.ack = Some(pub_ack_error(&self.name, &e));
+                }
+                out.error = Some(e);
+            }
         }
-        Some(match result {
-            Ok((seq, duplicate)) => pub_ack(&self.name, domain, seq, duplicate),
-            Err(e) => pub_ack_error(&self.name, &e),
-        })
+        self.appended.send_modify(|n| *n += 1);
+        out
+    }
+
+    /// The republished message with nats-server's headers, from what `Inner::process` kept.
+    fn republished(&self, r: PendingRepublish) -> Republish {
+        let ts = time::format(r.time);
+        let mut lines = vec![
+            (headers::STREAM, self.name.clone()),
+            (headers::SUBJECT, r.stored_subject),
+            (headers::SEQUENCE, r.seq.to_string()),
+            (headers::TIME_STAMP, ts),
+            (headers::LAST_SEQUENCE, r.last_seq.to_string()),
+        ];
+        if r.headers_only {
+            lines.push((MSG_SIZE, r.payload.len().to_string()));
+        }
+        let mut h = if r.headers.is_empty() {
+            b"NATS/1.0\r\n".to_vec()
+        } else {
+            r.headers[..r.headers.len() - 2].to_vec()
+        };
+        for (k, v) in lines {
+            h.extend_from_slice(k.as_bytes());
+            h.extend_from_slice(b": ");
+            h.extend_from_slice(v.as_bytes());
+            h.extend_from_slice(b"\r\n");
+        }
+        h.extend_from_slice(b"\r\n");
+        Republish {
+            subject: r.subject,
+            headers: h,
+            payload: if r.headers_only {
+                Vec::new()
+            } else {
+                r.payload
+            },
+        }
+    }
+
+    /// A receiver told of every append (and refusal), so that mirrors and sources of this
+    /// stream can wait for new messages.
+    pub fn watch_appends(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// Applies a new configuration (already checked against the old one).
     pub fn update(&self, cfg: StreamConfig) -> Result<(), ApiError> {
         let mut inner = self.inner.lock();
+        (inner.itr, inner.rpt) = compile(&cfg);
         inner.cfg = cfg;
         inner
             .enforce_limits(None)
@@ -442,14 +589,30 @@ impl Inner {
     fn process(
         &mut self,
         msg: &Inbound<'_>,
+        origin: Origin,
         kind: StorageKind,
         max_payload: u64,
         quota: &dyn Quota,
+        republish: &mut Option<PendingRepublish>,
     ) -> Result<(u64, bool), ApiError> {
-        let cfg = &self.cfg;
-        if cfg.sealed {
+        // nats-server's `itr`: a subject the transform does not match is stored as it is.
+        let transformed = self.itr.as_ref().and_then(|t| t.apply(msg.subject));
+        let msg = &Inbound {
+            subject: transformed.as_deref().unwrap_or(msg.subject),
+            ..*msg
+        };
+        if self.cfg.sealed {
             return Err(ApiError::stream_sealed());
         }
+        if let Origin::Mirror { seq, .. } = origin {
+            let st = self.store.state();
+            if seq <= st.last_seq {
+                return Ok((seq, true));
+            }
+            self.fill_gap(seq).map_err(ApiError::stream_store_failed)?;
+        }
+        let client = origin == Origin::Client;
+        let cfg = &self.cfg;
         let owned_headers;
         let mut hdr = msg.headers;
         if headers::get(hdr, headers::CLIENT_INFO).is_some() {
@@ -457,7 +620,7 @@ impl Inner {
             hdr = &owned_headers;
         }
         let last_seq = self.store.state().last_seq;
-        if !hdr.is_empty() {
+        if !hdr.is_empty() && !matches!(origin, Origin::Mirror { .. }) {
             if headers::get(hdr, headers::INCR).is_some() {
                 return Err(ApiError::message_incr_disabled());
             }
@@ -495,7 +658,7 @@ impl Inner {
             if headers::get(hdr, headers::SCHEDULE).is_some() {
                 return Err(ApiError::message_schedules_disabled());
             }
-            if headers::get(hdr, headers::STREAM_SOURCE).is_some() {
+            if client && headers::get(hdr, headers::STREAM_SOURCE).is_some() {
                 return Err(ApiError::message_source_header_not_allowed());
             }
             if let Some(id) = headers::get_str(hdr, headers::MSG_ID).filter(|s| !s.is_empty()) {
@@ -541,7 +704,24 @@ impl Inner {
         };
         self.check_discard_new(msg.subject, hdr, size)
             .map_err(ApiError::stream_store_failed)?;
-        let now = time::now_nanos();
+        let now = match origin {
+            Origin::Mirror { time, .. } => time,
+            _ => time::now_nanos(),
+        };
+        let rp_subject = self
+            .rpt
+            .as_ref()
+            .and_then(|t| t.apply(msg.subject))
+            .filter(|s| crate::proto::subject::is_valid_literal_subject(s.as_bytes()));
+        let rp_last = match &rp_subject {
+            Some(_) => self
+                .store
+                .load_last(msg.subject)
+                .ok()
+                .flatten()
+                .map_or(0, |m| m.seq),
+            None => 0,
+        };
         let seq = self
             .store
             .append(msg.subject, hdr, msg.payload, now)
@@ -556,6 +736,18 @@ impl Inner {
         self.last_msg_id = msg_id.to_string();
         if ttl > 0 {
             self.ttls.insert((now + ttl * 1_000_000_000, seq));
+        }
+        if let Some(subject) = rp_subject {
+            *republish = Some(PendingRepublish {
+                subject,
+                stored_subject: msg.subject.to_string(),
+                seq,
+                time: now,
+                last_seq: rp_last,
+                headers_only: self.cfg.republish.as_ref().is_some_and(|r| r.headers_only),
+                headers: hdr.to_vec(),
+                payload: msg.payload.to_vec(),
+            });
         }
         // Interest retention keeps nothing nobody is interested in; with no consumers (they
         // come with the consumers' issue) that is every message, as nats-server skips it.
@@ -585,6 +777,23 @@ impl Inner {
             _ => {}
         }
         Ok((seq, false))
+    }
+
+    /// Makes the next append of a mirror get `seq`: an empty store moves to it, one with
+    /// messages marks the sequences in between deleted (the store has no "skip one").
+    fn fill_gap(&mut self, seq: u64) -> Result<(), StoreError> {
+        let st = self.store.state();
+        if seq <= st.last_seq + 1 {
+            return Ok(());
+        }
+        if st.msgs == 0 {
+            return self.store.skip_to(seq);
+        }
+        for _ in st.last_seq + 1..seq {
+            let skipped = self.store.append("_", &[], &[], st.last_time)?;
+            self.store.remove(skipped, false)?;
+        }
+        Ok(())
     }
 
     /// nats-server's discard-new checks (`storeRawMsg`): a full stream refuses the message.

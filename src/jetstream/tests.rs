@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::*;
@@ -279,5 +280,270 @@ async fn direct_get_answers_only_streams_that_allow_it() {
         none.is_err(),
         "no responders for a stream without direct get"
     );
+    js.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stopped_broker_leaves_its_store_alone() {
+    let js = start().await;
+    js.request(
+        "$JS.API.STREAM.CREATE.AGE",
+        json!({"name": "AGE", "subjects": ["age"], "max_age": 300_000_000}),
+    )
+    .await;
+    js.publish("age", "old").await;
+    let server = js.handle.server().clone();
+    let jetstream = JetStream::of(&server).expect("JetStream runs");
+    js.handle.shutdown().await;
+    // Expiry would remove the message after 300 ms; a stopped JetStream no longer writes,
+    // so a broker started next on the same store is its only writer.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stream = jetstream.account("$G").unwrap().stream("AGE").unwrap();
+    assert_eq!(stream.state().msgs, 1);
+}
+
+/// Asks for a stream's info until `done` holds (mirrors and sources copy in the background).
+async fn info_when(js: &Js, name: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = js
+            .request(
+                &format!("$JS.API.STREAM.INFO.{name}"),
+                json!({"deleted_details": true}),
+            )
+            .await;
+        if done(&info) || std::time::Instant::now() > deadline {
+            return info;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn get(js: &Js, stream: &str, seq: u64) -> Value {
+    js.request(
+        &format!("$JS.API.STREAM.MSG.GET.{stream}"),
+        json!({ "seq": seq }),
+    )
+    .await["message"]
+        .clone()
+}
+
+fn header_block(msg: &Value) -> String {
+    use base64::Engine;
+    let b64 = msg["hdrs"].as_str().unwrap_or_default();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    String::from_utf8(raw).unwrap()
+}
+
+#[tokio::test]
+async fn a_subject_transform_stores_under_the_new_subject_and_republish_follows_it() {
+    let js = start().await;
+    let created = js
+        .request(
+            "$JS.API.STREAM.CREATE.T",
+            json!({"name": "T", "subjects": ["in.*"],
+                   "subject_transform": {"src": "in.*", "dest": "out.$1"},
+                   "republish": {"src": "out.*", "dest": "rp.$1", "headers_only": true}}),
+        )
+        .await;
+    assert!(created["error"].is_null(), "{created}");
+    let mut sub = js.client.subscribe("rp.>").await.unwrap();
+    js.client.flush().await.unwrap();
+    assert_eq!(js.publish("in.a", "hello").await["seq"], 1);
+    assert_eq!(get(&js, "T", 1).await["subject"], "out.a");
+    let republished = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(republished.subject.as_str(), "rp.a");
+    assert!(republished.payload.is_empty());
+    let h = republished.headers.unwrap();
+    assert_eq!(h.get("Nats-Stream").unwrap().as_str(), "T");
+    assert_eq!(h.get("Nats-Subject").unwrap().as_str(), "out.a");
+    assert_eq!(h.get("Nats-Sequence").unwrap().as_str(), "1");
+    assert_eq!(h.get("Nats-Last-Sequence").unwrap().as_str(), "0");
+    assert_eq!(h.get("Nats-Msg-Size").unwrap().as_str(), "5");
+    let cycle = js
+        .request(
+            "$JS.API.STREAM.CREATE.C",
+            json!({"name": "C", "subjects": ["c.>"], "republish": {"dest": "c.x"}}),
+        )
+        .await;
+    assert_eq!(
+        cycle["error"]["description"],
+        "stream configuration for republish destination forms a cycle"
+    );
+    js.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mirror_keeps_its_origins_sequences_and_follows_it_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (handle, client) = start_in(dir.path(), SyncPolicy::Always).await;
+        let js = Js {
+            handle,
+            client,
+            _dir: None,
+        };
+        // The origin does not exist yet: the mirror waits for it.
+        let m = js
+            .request(
+                "$JS.API.STREAM.CREATE.M",
+                json!({"name": "M", "mirror": {"name": "O"}}),
+            )
+            .await;
+        assert_eq!(m["mirror"], json!({"name": "O", "lag": 0, "active": -1}));
+        assert!(
+            m["config"]["subjects"].is_null(),
+            "a mirror has no subjects"
+        );
+        js.request(
+            "$JS.API.STREAM.CREATE.O",
+            json!({"name": "O", "subjects": ["o.>"]}),
+        )
+        .await;
+        for body in ["1", "2", "3"] {
+            js.publish("o.x", body).await;
+        }
+        let info = info_when(&js, "M", |i| i["state"]["last_seq"] == 3).await;
+        assert_eq!(info["state"]["last_seq"], 3);
+        let o = get(&js, "O", 3).await;
+        assert_eq!(
+            get(&js, "M", 3).await["time"],
+            o["time"],
+            "the origin's time"
+        );
+        js.handle.shutdown().await;
+    }
+    let (handle, client) = start_in(dir.path(), SyncPolicy::Always).await;
+    let js = Js {
+        handle,
+        client,
+        _dir: None,
+    };
+    js.publish("o.y", "4").await;
+    let info = info_when(&js, "M", |i| i["state"]["last_seq"] == 4).await;
+    assert_eq!(info["state"]["messages"], 4, "{info}");
+    assert_eq!(get(&js, "M", 4).await["subject"], "o.y");
+    assert!(info["mirror"]["active"].as_i64().unwrap() >= 0);
+    let refused = js
+        .request(
+            "$JS.API.STREAM.UPDATE.M",
+            json!({"name": "M", "mirror": {"name": "X"}}),
+        )
+        .await;
+    assert_eq!(refused["error"]["err_code"], 10055);
+    js.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_mirror_with_a_filter_leaves_gaps_and_starts_where_asked() {
+    let js = start().await;
+    js.request(
+        "$JS.API.STREAM.CREATE.O",
+        json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+    )
+    .await;
+    for subject in ["o.a", "o.b", "o.a", "o.b", "o.a"] {
+        js.publish(subject, "x").await;
+    }
+    js.request(
+        "$JS.API.STREAM.CREATE.M",
+        json!({"name": "M", "storage": "memory",
+               "mirror": {"name": "O", "opt_start_seq": 2,
+                          "subject_transforms": [{"src": "o.a", "dest": "m.a"}]}}),
+    )
+    .await;
+    let info = info_when(&js, "M", |i| i["state"]["last_seq"] == 5).await;
+    assert_eq!(info["state"]["first_seq"], 3, "{info}");
+    assert_eq!(info["state"]["messages"], 2);
+    assert_eq!(info["state"]["deleted"], json!([4]));
+    assert_eq!(get(&js, "M", 5).await["subject"], "m.a");
+    js.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn sources_append_with_nats_servers_header_and_resume_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_header;
+    {
+        let (handle, client) = start_in(dir.path(), SyncPolicy::Always).await;
+        let js = Js {
+            handle,
+            client,
+            _dir: None,
+        };
+        js.request(
+            "$JS.API.STREAM.CREATE.O",
+            json!({"name": "O", "subjects": ["o.>"]}),
+        )
+        .await;
+        js.publish("o.a", "1").await;
+        js.publish("o.b", "2").await;
+        let s = js
+            .request(
+                "$JS.API.STREAM.CREATE.S",
+                json!({"name": "S", "subjects": ["s"],
+                       "sources": [{"name": "O", "filter_subject": "o.b"}]}),
+            )
+            .await;
+        assert_eq!(
+            s["sources"],
+            json!([{"name": "O", "lag": 0, "active": -1, "filter_subject": "o.b"}])
+        );
+        js.publish("s", "own").await;
+        js.publish("o.b", "3").await;
+        let info = info_when(&js, "S", |i| i["state"]["messages"] == 3).await;
+        assert_eq!(info["sources"][0]["seq"], 3, "{info}");
+        let created = js.request("$JS.API.STREAM.INFO.O", Value::Null).await["created"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ident = source::ident(time::parse(&created).unwrap());
+        let sourced: Vec<Value> = [
+            get(&js, "S", 1).await,
+            get(&js, "S", 2).await,
+            get(&js, "S", 3).await,
+        ]
+        .into_iter()
+        .filter(|m| m["subject"] == "o.b")
+        .collect();
+        first_header = header_block(&sourced[0]);
+        assert_eq!(
+            first_header,
+            format!("NATS/1.0\r\nNats-Stream-Source: O 2 o.b > o.b {ident}\r\n\r\n")
+        );
+        // S reads only o.b, which its own subjects cannot feed back: no cycle. A stream
+        // reading all of O would make one.
+        js.request(
+            "$JS.API.STREAM.CREATE.S2",
+            json!({"name": "S2", "subjects": ["s2"], "sources": [{"name": "O"}]}),
+        )
+        .await;
+        let update =
+            |with: &str| json!({"name": "O", "subjects": ["o.>"], "sources": [{"name": with}]});
+        let cycle = js.request("$JS.API.STREAM.UPDATE.O", update("S2")).await;
+        assert_eq!(cycle["error"]["description"], "detected cycle");
+        js.request("$JS.API.STREAM.DELETE.S2", Value::Null).await;
+        js.handle.shutdown().await;
+    }
+    let (handle, client) = start_in(dir.path(), SyncPolicy::Always).await;
+    let js = Js {
+        handle,
+        client,
+        _dir: None,
+    };
+    js.publish("o.b", "4").await;
+    let info = info_when(&js, "S", |i| i["state"]["messages"] == 4).await;
+    assert_eq!(
+        info["state"]["messages"], 4,
+        "nothing sourced twice: {info}"
+    );
+    assert_eq!(get(&js, "S", 4).await["data"], "NA==");
+    js.request("$JS.API.STREAM.DELETE.O", Value::Null).await;
+    js.request("$JS.API.STREAM.DELETE.S", Value::Null).await;
     js.handle.shutdown().await;
 }

@@ -65,13 +65,13 @@ fn transforms_map_subjects_as_nats_server_does() {
         ),
         (">", ">", "a.b.c", "a.b.c"),
         ("a.>", "b.>", "a.x.y", "b.x.y"),
-        // Observed on nats-server 2.15.1 (stream subject transforms).
+        // Observed on nats-server 2.15.1 through streams' subject transforms.
         ("in.*.*", "out.$2.$1", "in.a.b", "out.b.a"),
         (
             "in.*",
             "p.{{partition(4,1)}}.$1",
             "in.order-7",
-            "p.2.order-7",
+            "p.3.order-7",
         ),
     ];
     for (src, dest, subject, want) in cases {
@@ -221,7 +221,7 @@ fn bad_transforms_get_nats_servers_errors() {
         assert_eq!(got.unwrap_err().to_string(), want, "{src} -> {dest}");
     }
     for (src, dest, strict) in [
-        ("foo.*", format!("bar.{{{{Wildcard(1)}}}}"), true),
+        ("foo.*", "bar.{{Wildcard(1)}}".to_string(), true),
         ("foo.*.*", "bar.$2".to_string(), false),
         ("foo.*.*", "bar.{{partition(1)}}".to_string(), false),
         ("foo.*.*", "bar.{{random(5)}}".to_string(), false),
@@ -248,7 +248,7 @@ fn bad_transforms_get_nats_servers_errors() {
 fn validate_mapping_checks_the_destination_first() {
     assert_eq!(
         validate_mapping("foo.*", "bar..x").unwrap_err().to_string(),
-        "invalid mapping destination: invalid transform in "
+        "invalid mapping destination: invalid transform"
     );
     assert_eq!(
         validate_mapping("foo.*", "bar.{{nope(1)}}")

@@ -119,35 +119,31 @@ pub fn scenario(o: &Opts) -> Result<Value> {
         "stream_msgs": stream_msgs,
         "stream_bytes": stream_bytes,
     });
-    let m = out.as_object_mut().expect("an object");
     match mode {
         Mode::Async => {
-            m.insert("window".into(), json!(o.window));
-            m.insert("pub_seconds".into(), json!(round3(run.pub_seconds)));
+            out["window"] = json!(o.window);
+            out["pub_seconds"] = json!(round3(run.pub_seconds));
         }
         Mode::Sync => {
-            let h = run.hist.as_ref().expect("sync runs keep a histogram");
+            let Some(h) = run.hist.as_ref() else {
+                bail!("a sync run without its histogram");
+            };
             let us = |v: u64| round3(v as f64 / 1000.0);
-            m.insert("p50_us".into(), json!(us(h.value_at_quantile(0.50))));
-            m.insert("p90_us".into(), json!(us(h.value_at_quantile(0.90))));
-            m.insert("p99_us".into(), json!(us(h.value_at_quantile(0.99))));
-            m.insert("max_us".into(), json!(us(h.max())));
-            m.insert("mean_us".into(), json!(round3(h.mean() / 1000.0)));
+            out["p50_us"] = json!(us(h.value_at_quantile(0.50)));
+            out["p90_us"] = json!(us(h.value_at_quantile(0.90)));
+            out["p99_us"] = json!(us(h.value_at_quantile(0.99)));
+            out["max_us"] = json!(us(h.max()));
+            out["mean_us"] = json!(round3(h.mean() / 1000.0));
         }
     }
     if let (Some(dir), "file") = (o.store_dir.as_deref(), storage) {
         let (alloc, apparent) = settled_disk_usage(Path::new(dir))?;
-        m.insert("disk_bytes".into(), json!(alloc));
-        m.insert("disk_apparent_bytes".into(), json!(apparent));
+        out["disk_bytes"] = json!(alloc);
+        out["disk_apparent_bytes"] = json!(apparent);
         if stream_msgs > 0 {
-            m.insert(
-                "disk_bytes_per_msg".into(),
-                json!(round3(alloc as f64 / stream_msgs as f64)),
-            );
-            m.insert(
-                "disk_apparent_bytes_per_msg".into(),
-                json!(round3(apparent as f64 / stream_msgs as f64)),
-            );
+            out["disk_bytes_per_msg"] = json!(round3(alloc as f64 / stream_msgs as f64));
+            out["disk_apparent_bytes_per_msg"] =
+                json!(round3(apparent as f64 / stream_msgs as f64));
         }
     }
     Ok(out)
@@ -180,7 +176,10 @@ fn create_stream(c: &mut JsConn, o: &Opts, storage: &str) -> Result<Value> {
                 return Ok(v);
             }
             None if Instant::now() >= deadline => {
-                bail!("stream create: no answer within {:?} (is JetStream on?)", o.timeout)
+                bail!(
+                    "stream create: no answer within {:?} (is JetStream on?)",
+                    o.timeout
+                )
             }
             None => {}
         }
@@ -346,16 +345,13 @@ struct Shared {
     waiting: AtomicBool,
 }
 
-fn run_async(
-    o: &Opts,
-    conn: JsConn,
-    base: u64,
-    payload: &[u8],
-) -> Result<(JsConn, RunResult)> {
+fn run_async(o: &Opts, conn: JsConn, base: u64, payload: &[u8]) -> Result<(JsConn, RunResult)> {
     let window = o.window as u64;
     // Top the window up once this much of it is free (one slot for small windows).
     let refill = (window / 16).max(1);
-    let writer = Arc::new(Mutex::new(conn.s.try_clone().context("cloning the socket")?));
+    let writer = Arc::new(Mutex::new(
+        conn.s.try_clone().context("cloning the socket")?,
+    ));
     let sh = Arc::new(Shared {
         sent: AtomicU64::new(0),
         acked: AtomicU64::new(0),
@@ -461,8 +457,7 @@ fn run_async(
                 let g = sh.stall.lock().map_err(|_| anyhow!("lock poisoned"))?;
                 sh.waiting.store(true, Ordering::Release);
                 let outstanding = sent - sh.acked.load(Ordering::Acquire).min(sent);
-                if window - outstanding.min(window) < refill && !sh.abort.load(Ordering::Relaxed)
-                {
+                if window - outstanding.min(window) < refill && !sh.abort.load(Ordering::Relaxed) {
                     let _ = sh.room.wait_timeout(g, Duration::from_millis(5));
                 }
                 sh.waiting.store(false, Ordering::Release);
@@ -490,8 +485,18 @@ fn run_async(
     let read = reader
         .join()
         .map_err(|_| anyhow!("reader thread panicked"))?;
-    let (sent, start, pub_done) = published?;
-    let (conn, tally, last_ack) = read?;
+    // When one side fails the other stops with "aborted": report the real error.
+    let ((sent, start, pub_done), (conn, tally, last_ack)) = match (published, read) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+        (Err(p), Err(r)) => {
+            return Err(if format!("{p:#}").contains("aborted") {
+                r
+            } else {
+                p
+            })
+        }
+    };
     conn.s.set_read_timeout(Some(o.timeout))?;
     let end = last_ack.unwrap_or(pub_done).max(pub_done);
     Ok((
@@ -707,8 +712,9 @@ impl Rx {
             let hdr = if hmsg {
                 parse_u64(tok(nt - 2))
                     .filter(|&h| h as usize <= total)
-                    .ok_or_else(|| anyhow!("bad header size in {}", String::from_utf8_lossy(line)))?
-                    as usize
+                    .ok_or_else(|| {
+                        anyhow!("bad header size in {}", String::from_utf8_lossy(line))
+                    })? as usize
             } else {
                 0
             };
@@ -722,7 +728,10 @@ impl Rx {
                 return Ok(None);
             }
             if &data[i + 1 + total..need] != b"\r\n" {
-                bail!("message not ended by CRLF after {}", String::from_utf8_lossy(line));
+                bail!(
+                    "message not ended by CRLF after {}",
+                    String::from_utf8_lossy(line)
+                );
             }
             // Positions in the buffer: the line starts at `self.start`.
             let at = self.start;
@@ -747,7 +756,10 @@ impl Rx {
         } else if op.eq_ignore_ascii_case(b"-ERR") {
             bail!("server sent {}", String::from_utf8_lossy(line));
         } else {
-            bail!("unexpected from server: {:?}", String::from_utf8_lossy(line));
+            bail!(
+                "unexpected from server: {:?}",
+                String::from_utf8_lossy(line)
+            );
         };
         self.start += i + 1;
         Ok(Some(frame))
@@ -837,40 +849,42 @@ impl JsConn {
         self.write(&out)?;
         let deadline = Instant::now() + wait;
         let old = self.s.read_timeout()?;
-        self.s
-            .set_read_timeout(Some(Duration::from_millis(50).min(wait.max(Duration::from_millis(1)))))?;
-        let r = (|| {
-            loop {
-                let mut pings = 0;
-                let mut got = None;
-                while let Some(f) = self.rx.next_frame()? {
-                    match f {
-                        Frame::Msg {
-                            subject, payload, headers, ..
-                        } if subject == reply.as_bytes() => {
-                            if payload.is_empty() && !headers.is_empty() {
-                                bail!(
-                                    "{subject:?}: status reply {:?}",
-                                    String::from_utf8_lossy(headers).trim()
-                                );
-                            }
-                            got = Some(payload.to_vec());
+        self.s.set_read_timeout(Some(
+            Duration::from_millis(50).min(wait.max(Duration::from_millis(1))),
+        ))?;
+        let r = (|| loop {
+            let mut pings = 0;
+            let mut got = None;
+            while let Some(f) = self.rx.next_frame()? {
+                match f {
+                    Frame::Msg {
+                        subject,
+                        payload,
+                        headers,
+                        ..
+                    } if subject == reply.as_bytes() => {
+                        if payload.is_empty() && !headers.is_empty() {
+                            bail!(
+                                "{subject:?}: status reply {:?}",
+                                String::from_utf8_lossy(headers).trim()
+                            );
                         }
-                        Frame::Ping => pings += 1,
-                        _ => {}
+                        got = Some(payload.to_vec());
                     }
+                    Frame::Ping => pings += 1,
+                    _ => {}
                 }
-                for _ in 0..pings {
-                    self.write(b"PONG\r\n")?;
-                }
-                if got.is_some() {
-                    return Ok(got);
-                }
-                if Instant::now() >= deadline {
-                    return Ok(None);
-                }
-                self.fill()?;
             }
+            for _ in 0..pings {
+                self.write(b"PONG\r\n")?;
+            }
+            if got.is_some() {
+                return Ok(got);
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            self.fill()?;
         })();
         self.s.set_read_timeout(old)?;
         r
@@ -882,7 +896,10 @@ impl JsConn {
             .request(subject, body, wait)?
             .ok_or_else(|| anyhow!("{what}: no answer within {wait:?}"))?;
         let v: Value = serde_json::from_slice(&reply).with_context(|| {
-            format!("{what}: reply is not JSON: {}", String::from_utf8_lossy(&reply))
+            format!(
+                "{what}: reply is not JSON: {}",
+                String::from_utf8_lossy(&reply)
+            )
         })?;
         if !v["error"].is_null() {
             bail!("{what}: {}", v["error"]);
@@ -898,7 +915,10 @@ pub fn selftest() -> Result<()> {
             format!("MSG {INBOX}.{n} 1 {}\r\n{body}\r\n", body.len())
         } else {
             let total = hdr.len() + body.len();
-            format!("HMSG {INBOX}.{n} 1 {} {total}\r\n{hdr}{body}\r\n", hdr.len())
+            format!(
+                "HMSG {INBOX}.{n} 1 {} {total}\r\n{hdr}{body}\r\n",
+                hdr.len()
+            )
         }
     };
     let stream = [
@@ -906,7 +926,11 @@ pub fn selftest() -> Result<()> {
         msg(1, "", "{\"stream\":\"BENCH\",\"seq\":8}"),
         "PING\r\n".to_string(),
         msg(2, "NATS/1.0\r\n\r\n", "{\"stream\":\"BENCH\",\"seq\":9}"),
-        msg(3, "", "{\"stream\":\"BENCH\", \"seq\":10,\"duplicate\":true}"),
+        msg(
+            3,
+            "",
+            "{\"stream\":\"BENCH\", \"seq\":10,\"duplicate\":true}",
+        ),
         msg(4, "", "{\"stream\":\"BENCH\", \"seq\": 11}").replacen("MSG", "msg", 1),
         "PONG\r\n".to_string(),
     ]
