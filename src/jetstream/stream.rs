@@ -929,19 +929,21 @@ pub fn parse_ttl(text: &str) -> Result<i64, InvalidTtl> {
 
 /// The PubAck as nats-server writes it (a template, so its spacing is exact).
 pub fn pub_ack(stream: &str, domain: Option<&str>, seq: u64, duplicate: bool) -> Vec<u8> {
-    let name = serde_json::to_string(stream).unwrap_or_default();
-    let mut out = match domain {
-        Some(d) => format!(
-            "{{\"stream\":{name},\"domain\":{},\"seq\":{seq}",
-            serde_json::to_string(d).unwrap_or_default()
-        ),
-        None => format!("{{\"stream\":{name},\"seq\":{seq}"),
-    };
-    if duplicate {
-        out.push_str(",\"duplicate\": true");
+    let mut out = Vec::with_capacity(48 + stream.len());
+    out.extend_from_slice(b"{\"stream\":");
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, stream);
+    if let Some(d) = domain {
+        out.extend_from_slice(b",\"domain\":");
+        let _ = serde_json::to_writer(&mut out, d);
     }
-    out.push('}');
-    out.into_bytes()
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    if duplicate {
+        out.extend_from_slice(b",\"duplicate\": true");
+    }
+    out.push(b'}');
+    out
 }
 
 /// A refused publish: `{"error":{..},"stream":"S","seq":0}`.
@@ -958,4 +960,31 @@ pub fn pub_ack_error(stream: &str, error: &ApiError) -> Vec<u8> {
         seq: 0,
     })
     .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pub_acks_are_written_as_nats_server_writes_them() {
+        assert_eq!(
+            pub_ack("ORDERS", None, 7, false),
+            br#"{"stream":"ORDERS","seq":7}"#
+        );
+        assert_eq!(
+            pub_ack("ORDERS", Some("hub"), 7, true),
+            br#"{"stream":"ORDERS","domain":"hub","seq":7,"duplicate": true}"#
+        );
+        let refused = pub_ack_error("S", &ApiError::stream_not_match());
+        assert_eq!(
+            refused,
+            br#"{"error":{"code":400,"err_code":10060,"description":"expected stream does not match"},"stream":"S","seq":0}"#
+        );
+        assert_eq!(parse_ttl("never"), Ok(-1));
+        assert_eq!(parse_ttl("1h"), Ok(3600));
+        assert_eq!(parse_ttl("30"), Ok(30));
+        assert_eq!(parse_ttl("500ms"), Err(InvalidTtl));
+        assert_eq!(parse_ttl("bogus"), Err(InvalidTtl));
+    }
 }
