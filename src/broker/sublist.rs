@@ -249,12 +249,33 @@ impl Sublist {
     /// Everything that a message published to `subject` reaches.
     pub fn match_subject(&self, subject: &[u8]) -> SublistResult {
         let mut result = SublistResult::default();
-        let tokens: Vec<&[u8]> = subject::tokens(subject).collect();
-        // nats-server matches nothing for a subject with an empty token.
-        if tokens.iter().any(|t| t.is_empty()) {
-            return result;
+        // Most subjects have few tokens: split them on the stack (a match per unique reply
+        // subject, as every PubAck has, then allocates nothing for them).
+        const ON_STACK: usize = 16;
+        let mut stack: [&[u8]; ON_STACK] = [&[]; ON_STACK];
+        let mut heap = Vec::new();
+        let mut count = 0;
+        for token in subject::tokens(subject) {
+            // nats-server matches nothing for a subject with an empty token.
+            if token.is_empty() {
+                return result;
+            }
+            if count < ON_STACK {
+                stack[count] = token;
+            } else {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&stack);
+                }
+                heap.push(token);
+            }
+            count += 1;
         }
-        match_level(&self.root, &tokens, &mut result);
+        let tokens = if count <= ON_STACK {
+            &stack[..count]
+        } else {
+            &heap[..]
+        };
+        match_level(&self.root, tokens, &mut result);
         result
     }
 }

@@ -148,3 +148,26 @@ proptest! {
         prop_assert_eq!(subjects(&sl.match_subject(subject.join(".").as_bytes())), expected);
     }
 }
+
+#[test]
+fn long_subjects_match_past_the_tokens_kept_on_the_stack() {
+    let c = client(1);
+    let mut sl = Sublist::new();
+    let long: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    let literal = long.join(".");
+    let mut wild = long.clone();
+    wild[18] = "*".into();
+    for s in [literal.as_str(), &wild.join("."), "t0.>", "t0.t1"] {
+        sl.insert(sub(&c, s, None)).unwrap();
+    }
+    let got = subjects(&sl.match_subject(literal.as_bytes()));
+    let mut want = vec![literal.clone(), wild.join("."), "t0.>".to_string()];
+    want.sort();
+    assert_eq!(got, want);
+    let mut other = long.clone();
+    other[19] = "x".into();
+    let got = subjects(&sl.match_subject(other.join(".").as_bytes()));
+    assert_eq!(got, vec!["t0.>".to_string()]);
+    let empty_token = format!("{literal}..end");
+    assert!(sl.match_subject(empty_token.as_bytes()).is_empty());
+}
