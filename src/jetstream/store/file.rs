@@ -894,8 +894,9 @@ impl FileStore {
             if e.loc.block != id {
                 continue;
             }
-            let subject = *numbers.entry(&e.subject).or_insert_with(|| {
-                subjects.push(&e.subject);
+            let name = self.index.subject(e);
+            let subject = *numbers.entry(name).or_insert_with(|| {
+                subjects.push(name);
                 (subjects.len() - 1) as u32
             });
             entries.push(record::IdxEntry {
@@ -904,7 +905,7 @@ impl FileStore {
                 len: e.loc.len,
                 ts: e.time,
                 subject,
-                size: e.size,
+                size: self.index.size(seq, e),
             });
         }
         let idx = record::BlockIndex {

@@ -30,7 +30,7 @@ impl MemoryStore {
         let e = self.index.get(seq)?;
         let split = e.loc.headers.min(e.loc.data.len());
         Some(StoredMsg {
-            subject: e.subject.to_string(),
+            subject: self.index.subject(e).to_owned(),
             seq,
             time: e.time,
             headers: e.loc.data.slice(..split),

@@ -1302,3 +1302,203 @@ proptest! {
         }
     }
 }
+
+/// Resident set size of this process, in bytes (Linux).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+const BENCH_MSGS: u64 = 1_000_000;
+const BENCH_SUBJECTS: u64 = 1_000;
+
+/// Appends `BENCH_MSGS` 16-byte messages on `BENCH_SUBJECTS` subjects, then times loads and
+/// subject lookups; prints the RSS growth per message. Run alone, in release mode:
+/// `cargo test --release --lib jetstream::store::tests::bench_index_file -- --ignored --nocapture`
+fn bench_index(s: &mut dyn Store, label: &str) {
+    let subjects: Vec<String> = (0..BENCH_SUBJECTS)
+        .map(|i| format!("bench.s.{i}"))
+        .collect();
+    let payload = [b'x'; 16];
+    let before = rss();
+    let t = std::time::Instant::now();
+    for i in 0..BENCH_MSGS {
+        let subject = &subjects[(i % BENCH_SUBJECTS) as usize];
+        s.append(subject, b"", &payload, i as i64 + 1).unwrap();
+    }
+    let took = t.elapsed();
+    let grown = rss().saturating_sub(before);
+    println!(
+        "{label}: {} msgs, {:.1} B/msg RSS growth, {:.0} appends/s",
+        BENCH_MSGS,
+        grown as f64 / BENCH_MSGS as f64,
+        BENCH_MSGS as f64 / took.as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    let mut n = 0u64;
+    for i in 0..BENCH_MSGS {
+        let seq = 1 + (i.wrapping_mul(2_654_435_761) % BENCH_MSGS);
+        n += s.load(seq).unwrap().map_or(0, |m| m.payload.len() as u64);
+    }
+    println!(
+        "{label}: {:.0} random loads by sequence/s ({n})",
+        BENCH_MSGS as f64 / t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    let rounds = 200_000u64;
+    let mut acc = 0u64;
+    for i in 0..rounds {
+        let subject = &subjects[(i.wrapping_mul(7919) % BENCH_SUBJECTS) as usize];
+        acc += s.load_last(subject).unwrap().map_or(0, |m| m.seq);
+        acc += s.subject_count(subject);
+        acc += s.first_seq_for_subject(subject).unwrap_or(0);
+    }
+    println!(
+        "{label}: {:.0} (load_last + subject_count + first_seq_for_subject)/s ({acc})",
+        rounds as f64 / t.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+#[ignore = "benchmark: run alone in release mode"]
+fn bench_index_file() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut s, _) = open(dir.path(), BIG);
+        bench_index(&mut s, "file");
+    }
+    let t = std::time::Instant::now();
+    let (s, report) = open(dir.path(), BIG);
+    println!(
+        "file: reopen of {} msgs in {:.0} ms",
+        report.msgs,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    assert_eq!(s.state().msgs, BENCH_MSGS);
+}
+
+#[test]
+#[ignore = "benchmark: run alone in release mode"]
+fn bench_index_memory() {
+    bench_index(&mut MemoryStore::new(1), "memory");
+}
+
+#[derive(Debug, Clone)]
+enum IndexOp {
+    /// Append after a gap of this many sequences, on subject `s.<n>`.
+    Insert(u64, u8),
+    /// Remove the stored message at this position (modulo the count).
+    Remove(usize),
+    /// Compact to `first_seq` plus this.
+    Compact(u64),
+}
+
+fn index_op() -> impl Strategy<Value = IndexOp> {
+    let gap = prop_oneof![
+        Just(0u64),
+        Just(0),
+        Just(0),
+        Just(62),
+        Just(63),
+        Just(64),
+        Just(127),
+        0u64..300,
+        Just(1 << 40),
+    ];
+    prop_oneof![
+        6 => (gap, 0u8..5).prop_map(|(g, s)| IndexOp::Insert(g, s)),
+        3 => any::<usize>().prop_map(IndexOp::Remove),
+        1 => prop_oneof![0u64..200, Just(1 << 41)].prop_map(IndexOp::Compact),
+    ]
+}
+
+proptest! {
+    /// The chunked index answers as an ordered map of the same messages would.
+    #[test]
+    fn index_matches_a_map(ops in proptest::collection::vec(index_op(), 1..200)) {
+        use std::collections::BTreeMap;
+        let mut index: index::Index<u64> = index::Index::new(1);
+        let mut model: BTreeMap<u64, (String, i64, u64)> = BTreeMap::new();
+        for op in ops {
+            match op {
+                IndexOp::Insert(gap, s) => {
+                    let Some(seq) = index.last_seq().checked_add(1 + gap) else { continue };
+                    let subject = format!("s.{s}");
+                    let time = seq as i64;
+                    let size = if s == 4 { u64::from(u32::MAX) + 7 } else { seq % 97 };
+                    prop_assert!(index.insert(seq, &subject, time, size, seq * 3));
+                    model.insert(seq, (subject, time, size));
+                }
+                IndexOp::Remove(i) => {
+                    if model.is_empty() {
+                        prop_assert!(index.remove(index.last_seq()).is_none());
+                        continue;
+                    }
+                    let seq = *model.keys().nth(i % model.len()).unwrap();
+                    model.remove(&seq);
+                    let e = index.remove(seq).unwrap();
+                    prop_assert_eq!(e.loc, seq * 3);
+                    prop_assert!(index.remove(seq).is_none());
+                }
+                IndexOp::Compact(d) => {
+                    let floor = index.first_seq().saturating_add(d);
+                    let removed: Vec<u64> =
+                        index.compact(floor).into_iter().map(|(s, _)| s).collect();
+                    let expect: Vec<u64> = model.range(..floor).map(|(s, _)| *s).collect();
+                    prop_assert_eq!(&removed, &expect);
+                    model.retain(|s, _| *s >= floor);
+                }
+            }
+            let state = index.state();
+            prop_assert_eq!(state.msgs, model.len() as u64);
+            prop_assert_eq!(state.bytes, model.values().map(|v| v.2).sum::<u64>());
+            if let Some((&first, v)) = model.first_key_value() {
+                prop_assert_eq!(state.first_seq, first);
+                prop_assert_eq!(state.first_time, v.1);
+                prop_assert_eq!(state.num_deleted, state.last_seq - first + 1 - state.msgs);
+            }
+            let fwd: Vec<u64> = index.range(..).map(|(s, _)| s).collect();
+            prop_assert_eq!(&fwd, &model.keys().copied().collect::<Vec<_>>());
+            let back: Vec<u64> = index.range(..).rev().map(|(s, _)| s).collect();
+            prop_assert_eq!(back, model.keys().rev().copied().collect::<Vec<_>>());
+            for (&seq, (subject, time, size)) in &model {
+                let e = index.get(seq).unwrap();
+                prop_assert_eq!(index.subject(e), subject.as_str());
+                prop_assert_eq!(e.time, *time);
+                prop_assert_eq!(index.size(seq, e), *size);
+                prop_assert_eq!(e.loc, seq * 3);
+                // A window around every stored sequence, both ways.
+                let (lo, hi) = (seq.saturating_sub(70), seq.saturating_add(70));
+                let w: Vec<u64> = index.range(lo..=hi).map(|(s, _)| s).collect();
+                prop_assert_eq!(w, model.range(lo..=hi).map(|(s, _)| *s).collect::<Vec<_>>());
+                prop_assert_eq!(
+                    index.seq_for_time(*time),
+                    model.range(..).find(|(_, v)| v.1 >= *time).map(|(s, _)| *s)
+                );
+            }
+            for s in 0..5u8 {
+                let subject = format!("s.{s}");
+                let seqs: Vec<u64> =
+                    model.iter().filter(|(_, v)| v.0 == subject).map(|(s, _)| *s).collect();
+                prop_assert_eq!(index.subject_count(&subject), seqs.len() as u64);
+                prop_assert_eq!(index.first_seq_for_subject(&subject), seqs.first().copied());
+                prop_assert_eq!(index.last_match(&subject), seqs.last().copied());
+                prop_assert_eq!(index.next_match(&subject, 0), seqs.first().copied());
+            }
+            prop_assert_eq!(index.last_match("s.*"), model.keys().next_back().copied());
+            prop_assert_eq!(index.next_match("s.*", 0), model.keys().next().copied());
+            prop_assert_eq!(state.num_subjects, index.subjects(">").len() as u64);
+            if state.last_seq.saturating_sub(state.first_seq) < 100_000 {
+                let deleted: Vec<u64> = (state.first_seq..=state.last_seq)
+                    .filter(|s| !model.contains_key(s) && !model.is_empty())
+                    .collect();
+                prop_assert_eq!(index.deleted(), deleted);
+            }
+        }
+    }
+}
