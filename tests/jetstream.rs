@@ -1,5 +1,7 @@
 //! JetStream streams (issue 16): the `$JS.API` stream requests, stream publishes and their
-//! acks, message get/delete, purge and direct get, answered like nats-server 2.15.1.
+//! acks, message get/delete, purge and direct get, and pull consumers (issue 17: the
+//! consumer API, pulls with their statuses, acknowledgements, retention and consumer state
+//! across a restart), answered like nats-server 2.15.1.
 //!
 //! Every test runs against each selected target, each with JetStream on (`-js -sd DIR`) and
 //! a store directory of its own.
@@ -14,8 +16,9 @@
 //!   jetstream api_`, then review the diff.
 //! * `js_*`: the same features through async-nats' JetStream context: stream management,
 //!   publish with acks and expectations, dedupe, direct and raw gets, purge, limits, max age
-//!   and per-message TTL, and streams and messages coming back after a restart on the same
-//!   store directory.
+//!   and per-message TTL, streams and messages coming back after a restart on the same
+//!   store directory, pull consumers (fetch, message streams, every ack kind, redelivery,
+//!   backoff, max deliver, idle ephemerals) and a durable consumer's state after a SIGKILL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -1489,5 +1492,547 @@ fn api_transforms_mirrors_and_sources() {
             "api_transforms_mirrors_and_sources",
             &transcript,
         );
+    });
+}
+
+/// Replaces the timestamp token of ack subjects (`$JS.ACK.<stream>.<consumer>.<delivered>.
+/// <stream seq>.<consumer seq>.<timestamp>.<pending>`) and `last_active` times by markers.
+fn without_ack_times(transcript: &str) -> String {
+    let mut out = String::with_capacity(transcript.len());
+    let mut rest = transcript;
+    while let Some(i) = rest.find("$JS.ACK.") {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest.find([']', ' ', '"', '\n']).unwrap_or(rest.len());
+        let mut tokens: Vec<&str> = rest[..end].split('.').collect();
+        if tokens.len() == 9 {
+            tokens[7] = "<TS>";
+        }
+        out.push_str(&tokens.join("."));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    let mut s = out;
+    let key = "\"last_active\":\"";
+    let mut out = String::with_capacity(s.len());
+    while let Some(i) = s.find(key) {
+        let start = i + key.len();
+        out.push_str(&s[..start]);
+        let rest = &s[start..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        out.push_str("<TS>");
+        s = rest[end..].to_string();
+    }
+    out.push_str(&s);
+    out
+}
+
+/// Consumers through the raw API: create in every subject form, info, names, list,
+/// delete and their errors; pulls with each status; acknowledgements of every kind;
+/// work-queue and interest retention.
+#[test]
+fn api_consumers() {
+    for_each_js_target(|js| {
+        let mut t = Transcript::new(&js.server);
+        t.req(
+            "$JS.API.STREAM.CREATE.ORDERS",
+            r#"{"name":"ORDERS","subjects":["orders.>"],"max_consumers":4}"#,
+        );
+        for (subject, body) in [
+            ("orders.1", "one"),
+            ("orders.2", "two"),
+            ("orders.1", "three"),
+        ] {
+            t.req(subject, body);
+        }
+        t.note("create errors");
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS",
+            r#"{"stream_name":"OTHER","config":{}}"#,
+        );
+        t.req("$JS.API.CONSUMER.CREATE.ORDERS", "{bad");
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS",
+            r#"{"stream_name":"ORDERS","config":{"nope":1}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.D",
+            r#"{"stream_name":"ORDERS","config":{}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.D",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"X"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"X"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.C.orders.1",
+            r#"{"stream_name":"ORDERS","config":{"filter_subject":"orders.2"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.C.orders.1",
+            r#"{"stream_name":"ORDERS","config":{"filter_subjects":["orders.1"]}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.NOPE.C",
+            r#"{"stream_name":"NOPE","config":{"name":"C"}}"#,
+        );
+        for cfg in [
+            r#"{"durable_name":"E","deliver_policy":"by_start_sequence"}"#,
+            r#"{"durable_name":"E","deliver_policy":"all","opt_start_seq":2}"#,
+            r#"{"durable_name":"E","deliver_policy":"last_per_subject"}"#,
+            r#"{"durable_name":"E","deliver_policy":"by_start_time"}"#,
+            r#"{"durable_name":"E","filter_subjects":["orders.>","orders.1"]}"#,
+            r#"{"durable_name":"E","filter_subject":"orders.1","filter_subjects":["orders.2"]}"#,
+            r#"{"durable_name":"E","filter_subjects":[""]}"#,
+            r#"{"durable_name":"E","ack_policy":"explicit","max_deliver":2,"backoff":[1000000000,2000000000,3000000000]}"#,
+            r#"{"durable_name":"E","ack_wait":-1}"#,
+            r#"{"durable_name":"E","idle_heartbeat":1000000000}"#,
+            r#"{"durable_name":"E","max_expires":10}"#,
+            r#"{"durable_name":"E","name":"F"}"#,
+            r#"{"durable_name":"E","num_replicas":3}"#,
+            r#"{"durable_name":"E","priority_groups":["a"]}"#,
+        ] {
+            t.req(
+                "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.E",
+                &format!(r#"{{"stream_name":"ORDERS","config":{cfg}}}"#),
+            );
+        }
+        t.note("create: durable, the same again, a different one with action create");
+        let d1 = r#"{"stream_name":"ORDERS","config":{"durable_name":"D1","ack_policy":"explicit","max_batch":2,"max_expires":1000000000,"max_bytes":1024}}"#;
+        t.req("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.D1", d1);
+        t.req("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.D1", d1);
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.D1",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"D1","ack_policy":"none"},"action":"create"}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.D1",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"D1","ack_policy":"none"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.NEW",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"NEW"},"action":"update"}"#,
+        );
+        t.note("create: a filter in the subject, every field");
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.F1.orders.1",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"F1","filter_subject":"orders.1","deliver_policy":"last_per_subject","ack_policy":"all"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.FULL",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"FULL","description":"every field","deliver_policy":"by_start_sequence","opt_start_seq":2,"ack_policy":"explicit","ack_wait":5000000000,"max_deliver":5,"backoff":[5000000000,10000000000],"filter_subjects":["orders.1","orders.2"],"max_waiting":8,"max_ack_pending":10,"headers_only":true,"max_batch":10,"max_expires":60000000000,"max_bytes":4096,"inactive_threshold":3600000000000,"metadata":{"team":"orders"}}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.ORDERS.FIVE",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"FIVE"}}"#,
+        );
+        t.note("info, names, list");
+        t.req("$JS.API.CONSUMER.INFO.ORDERS.F1", "");
+        t.req("$JS.API.CONSUMER.INFO.ORDERS.NOPE", "");
+        t.req("$JS.API.CONSUMER.INFO.NOPE.F1", "");
+        t.req("$JS.API.CONSUMER.NAMES.ORDERS", "");
+        t.req("$JS.API.CONSUMER.NAMES.ORDERS", r#"{"offset":2}"#);
+        t.req("$JS.API.CONSUMER.NAMES.NOPE", "");
+        t.req("$JS.API.CONSUMER.LIST.ORDERS", r#"{"offset":2}"#);
+        t.req("$JS.API.STREAM.INFO.ORDERS", "");
+        t.req("$JS.API.INFO", "");
+
+        t.note("pull: one, a batch, then nothing");
+        t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.FULL", "", 1);
+        let acks = t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1", "", 1);
+        let more = t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1", r#"{"batch":2}"#, 2);
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1",
+            r#"{"batch":1,"no_wait":true}"#,
+            1,
+        );
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1",
+            r#"{"batch":2,"expires":200000000}"#,
+            2,
+        );
+        t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1", r#"{"batch":5}"#, 1);
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1",
+            r#"{"batch":1,"expires":2000000000}"#,
+            1,
+        );
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1",
+            r#"{"batch":1,"max_bytes":2048}"#,
+            1,
+        );
+        t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1", r#"{"batch":"#, 1);
+        t.req("$JS.API.CONSUMER.MSG.NEXT.ORDERS.NOPE", "");
+        t.note("acks: ack with a reply, twice; nak; progress; term");
+        t.req(&acks[0], "+ACK");
+        t.silent(&acks[0], "+ACK");
+        t.req(&more[0], "-NAK");
+        t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1", "", 1);
+        t.req(&more[1], "+WPI");
+        t.req(&more[1], "+TERM bad order");
+        t.req("$JS.API.CONSUMER.INFO.ORDERS.D1", "");
+        t.note("max bytes smaller than a message");
+        t.req("orders.3", "four");
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1",
+            r#"{"batch":1,"max_bytes":10}"#,
+            1,
+        );
+
+        t.note("+NXT acknowledges and asks for more");
+        let four = t.pull("$JS.API.CONSUMER.MSG.NEXT.ORDERS.D1", "", 1);
+        t.req(&four[0], r#"+NXT {"batch":1,"no_wait":true}"#);
+        t.req("$JS.API.CONSUMER.INFO.ORDERS.D1", "");
+
+        t.note("a purge moves the consumers past what went");
+        t.req("$JS.API.STREAM.PURGE.ORDERS", "");
+        t.req("$JS.API.CONSUMER.INFO.ORDERS.D1", "");
+        t.req("$JS.API.CONSUMER.INFO.ORDERS.FULL", "");
+
+        t.note("delete");
+        t.req("$JS.API.CONSUMER.DELETE.ORDERS.E", "x");
+        t.req("$JS.API.CONSUMER.DELETE.ORDERS.E", "");
+        t.req("$JS.API.CONSUMER.DELETE.ORDERS.E", "");
+        t.req("$JS.API.CONSUMER.DELETE.NOPE.E", "");
+        t.req("$JS.API.CONSUMER.NAMES.ORDERS", "");
+        t.note("max waiting, and an idle heartbeat");
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.MW",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"MW","deliver_policy":"new","max_waiting":1}}"#,
+        );
+        t.send(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.MW",
+            r#"{"batch":3,"expires":300000000}"#,
+        );
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.MW",
+            r#"{"batch":1,"expires":300000000}"#,
+            1,
+        );
+        t.expect_more(1, Duration::from_secs(2));
+        t.pull(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.MW",
+            r#"{"batch":1,"expires":800000000,"idle_heartbeat":300000000}"#,
+            1,
+        );
+        t.drain(Duration::from_millis(600));
+        t.req("$JS.API.CONSUMER.DELETE.ORDERS.MW", "");
+
+        t.note("work queue: one consumer per subject, acks remove messages");
+        t.req(
+            "$JS.API.STREAM.CREATE.WQ",
+            r#"{"name":"WQ","subjects":["wq.>"],"retention":"workqueue","storage":"memory"}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.WQ.W0",
+            r#"{"stream_name":"WQ","config":{"durable_name":"W0"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.WQ.W0",
+            r#"{"stream_name":"WQ","config":{"durable_name":"W0","ack_policy":"explicit","deliver_policy":"new"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.WQ.W1",
+            r#"{"stream_name":"WQ","config":{"durable_name":"W1","ack_policy":"explicit","filter_subject":"wq.a"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.WQ.W2",
+            r#"{"stream_name":"WQ","config":{"durable_name":"W2","ack_policy":"explicit"}}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.WQ.W3",
+            r#"{"stream_name":"WQ","config":{"durable_name":"W3","ack_policy":"explicit","filter_subject":"wq.*"}}"#,
+        );
+        t.req("wq.a", "job");
+        t.req("wq.b", "other job");
+        let wq = t.pull("$JS.API.CONSUMER.MSG.NEXT.WQ.W1", "", 1);
+        t.req(&wq[0], "+ACK");
+        t.req("$JS.API.STREAM.INFO.WQ", "");
+
+        t.note("interest: kept while a consumer needs it");
+        t.req(
+            "$JS.API.STREAM.CREATE.INT",
+            r#"{"name":"INT","subjects":["int.>"],"retention":"interest","storage":"memory"}"#,
+        );
+        t.req("int.a", "nobody wants this");
+        t.req(
+            "$JS.API.CONSUMER.DURABLE.CREATE.INT.I1",
+            r#"{"stream_name":"INT","config":{"durable_name":"I1","ack_policy":"explicit"}}"#,
+        );
+        t.req("int.a", "wanted");
+        t.req("$JS.API.STREAM.INFO.INT", "");
+        let int = t.pull("$JS.API.CONSUMER.MSG.NEXT.INT.I1", "", 1);
+        t.req(&int[0], "+ACK");
+        t.req("$JS.API.STREAM.INFO.INT", "");
+        let got = without_ack_times(&t.finish());
+        check_golden(&js.server.target, "api_consumers", &got);
+    });
+}
+
+/// Messages of a fetch, all of them (it ends on the server's 404 or 408).
+async fn fetch_all(
+    consumer: &jetstream::consumer::PullConsumer,
+    max: usize,
+) -> Vec<jetstream::Message> {
+    consumer
+        .fetch()
+        .max_messages(max)
+        .messages()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+fn payloads(msgs: &[jetstream::Message]) -> Vec<String> {
+    msgs.iter().map(|m| text(&m.payload).to_string()).collect()
+}
+
+/// Pull consumers through async-nats: fetch, a message stream, every ack kind, the
+/// consumer's counters, redelivery after the ack wait and along a backoff, max deliver,
+/// and an ephemeral removed once idle.
+#[test]
+fn js_pull_consumers() {
+    use jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+    use jetstream::AckKind;
+    for_each_js_target_async(LIMIT, |info| async move {
+        let ctx = jetstream::new(connect(&info).await);
+        let stream = ctx
+            .create_stream(stream::Config {
+                name: "PULL".into(),
+                subjects: vec!["p.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 1..=10u64 {
+            publish_ok(&ctx, &format!("p.{}", i % 2), &format!("m{i}"), i).await;
+        }
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("C".into()),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+
+        // A fetch of 4, their metadata, then each ack kind.
+        let msgs = fetch_all(&consumer, 4).await;
+        assert_eq!(payloads(&msgs), ["m1", "m2", "m3", "m4"]);
+        let i = msgs[2].info().unwrap();
+        assert_eq!(
+            (i.stream, i.consumer, i.stream_sequence, i.consumer_sequence),
+            ("PULL", "C", 3, 3)
+        );
+        assert_eq!((i.delivered, i.pending), (1, 7));
+        msgs[0].ack().await.unwrap();
+        msgs[1].double_ack().await.unwrap();
+        msgs[2].ack_with(AckKind::Nak(None)).await.unwrap();
+        msgs[3].ack_with(AckKind::Progress).await.unwrap();
+        msgs[3].double_ack_with(AckKind::Term).await.unwrap();
+        let again = fetch_all(&consumer, 1).await;
+        assert_eq!(payloads(&again), ["m3"]);
+        let i = again[0].info().unwrap();
+        assert_eq!(
+            (i.stream_sequence, i.consumer_sequence, i.delivered),
+            (3, 5, 2)
+        );
+        let ci = consumer.get_info().await.unwrap();
+        assert_eq!(
+            (ci.delivered.consumer_sequence, ci.delivered.stream_sequence),
+            (5, 4)
+        );
+        assert_eq!(
+            (ci.ack_floor.consumer_sequence, ci.ack_floor.stream_sequence),
+            (2, 2)
+        );
+        assert_eq!(
+            (ci.num_ack_pending, ci.num_redelivered, ci.num_pending),
+            (1, 1, 6)
+        );
+        again[0].double_ack().await.unwrap();
+        let ci = consumer.get_info().await.unwrap();
+        assert_eq!(ci.ack_floor.stream_sequence, 4);
+        assert_eq!(ci.num_ack_pending, 0);
+
+        // A message stream gets the rest, and what is published while it runs.
+        let mut stream_msgs = consumer.messages().await.unwrap();
+        for want in ["m5", "m6", "m7", "m8", "m9", "m10"] {
+            let m = timeout(STEP, stream_msgs.try_next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(text(&m.payload), want);
+            m.ack_with(AckKind::Ack).await.unwrap();
+        }
+        publish_ok(&ctx, "p.late", "late", 11).await;
+        let m = timeout(STEP, stream_msgs.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.subject.as_str(), text(&m.payload)), ("p.late", "late"));
+        m.double_ack().await.unwrap();
+        drop(stream_msgs);
+        let empty = fetch_all(&consumer, 3).await;
+        assert!(empty.is_empty());
+
+        // Not acknowledged in time: delivered again after ack_wait, up to max_deliver.
+        let short: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("SHORT".into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(300),
+                max_deliver: 2,
+                filter_subject: "p.late".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let first = fetch_all(&short, 1).await;
+        assert_eq!(first[0].info().unwrap().delivered, 1);
+        let start = Instant::now();
+        let second = short
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap();
+        let second = if second.is_empty() {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            fetch_all(&short, 1).await
+        } else {
+            second
+        };
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        assert_eq!(second[0].info().unwrap().delivered, 2);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(fetch_all(&short, 1).await.is_empty(), "max_deliver 2");
+        let ci = short.get_info().await.unwrap();
+        assert_eq!(ci.num_ack_pending, 0);
+
+        // A backoff sets the waits between deliveries.
+        let backoff: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("BACKOFF".into()),
+                ack_policy: AckPolicy::Explicit,
+                backoff: vec![Duration::from_millis(100), Duration::from_millis(600)],
+                max_deliver: 4,
+                filter_subject: "p.late".into(),
+                deliver_policy: DeliverPolicy::Last,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ci = backoff.get_info().await.unwrap();
+        assert_eq!(ci.config.ack_wait, Duration::from_millis(100));
+        assert_eq!(fetch_all(&backoff, 1).await.len(), 1);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let m = fetch_all(&backoff, 1).await;
+        assert_eq!(m[0].info().unwrap().delivered, 2);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            fetch_all(&backoff, 1).await.is_empty(),
+            "second wait is 600ms"
+        );
+
+        // An ephemeral goes once idle for its inactive threshold.
+        let eph: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                inactive_threshold: Duration::from_millis(300),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let name = eph.cached_info().name.clone();
+        assert_eq!(name.len(), 8);
+        wait_until_async(
+            "the idle ephemeral to go",
+            Duration::from_secs(4),
+            async || stream.consumer_info(&name).await.is_err(),
+        )
+        .await;
+        let mut names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
+        names.sort();
+        assert_eq!(names, ["BACKOFF", "C", "SHORT"]);
+        let si = stream_info(&ctx, "PULL").await;
+        assert_eq!(si.state.consumer_count, 3);
+        stream.delete_consumer("SHORT").await.unwrap();
+        assert!(stream.consumer_info("SHORT").await.is_err());
+    });
+}
+
+/// A durable consumer's state (delivered, ack floor, pending) survives a SIGKILL, and
+/// what was delivered but not acknowledged comes again.
+#[test]
+fn js_consumer_state_survives_restart() {
+    use jetstream::consumer::{pull, AckPolicy};
+    for_each_target_bare(|target| {
+        let rt = js::runtime();
+        let js = JsServer::start(target);
+        let info = js.info();
+        with_log(&js.server, || {
+            js::block_on_within(&rt, LIMIT, async move {
+                let ctx = jetstream::new(connect(&info).await);
+                let stream = ctx
+                    .create_stream(stream::Config {
+                        name: "DUR".into(),
+                        subjects: vec!["d.>".into()],
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                for i in 1..=6u64 {
+                    publish_ok(&ctx, "d.x", &format!("m{i}"), i).await;
+                }
+                let c: jetstream::consumer::PullConsumer = stream
+                    .create_consumer(pull::Config {
+                        durable_name: Some("D".into()),
+                        ack_policy: AckPolicy::Explicit,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                let msgs = fetch_all(&c, 4).await;
+                assert_eq!(msgs.len(), 4);
+                for i in [0, 1, 3] {
+                    msgs[i].double_ack().await.unwrap();
+                }
+                // The state file is written by the consumer's task, just after.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            })
+        });
+        let js = js.restart();
+        let info = js.info();
+        with_log(&js.server, || {
+            js::block_on_within(&rt, LIMIT, async move {
+                let ctx = jetstream::new(connect(&info).await);
+                let stream = ctx.get_stream("DUR").await.unwrap();
+                let c: jetstream::consumer::PullConsumer = stream.get_consumer("D").await.unwrap();
+                let ci = c.get_info().await.unwrap();
+                assert_eq!(
+                    (ci.delivered.consumer_sequence, ci.delivered.stream_sequence),
+                    (4, 4)
+                );
+                assert_eq!(
+                    (ci.ack_floor.consumer_sequence, ci.ack_floor.stream_sequence),
+                    (2, 2)
+                );
+                assert_eq!((ci.num_ack_pending, ci.num_pending), (1, 2));
+                let rest = fetch_all(&c, 5).await;
+                assert_eq!(payloads(&rest), ["m5", "m6"]);
+            })
+        });
     });
 }

@@ -92,6 +92,23 @@ impl Server {
         headers: &[u8],
         payload: &[u8],
     ) -> u32 {
+        self.publish_internal_to(fanout, account, subject, subject, reply, headers, payload)
+    }
+
+    /// [`publish_internal`](Self::publish_internal) routed by `route` but delivered with
+    /// `subject` in the MSG line (nats-server's `pa.deliver`): a JetStream pull delivery goes
+    /// to the requester's inbox and shows the stored message's subject.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_internal_to(
+        self: &Arc<Self>,
+        fanout: &mut Fanout,
+        account: &Arc<Account>,
+        route: &[u8],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        payload: &[u8],
+    ) -> u32 {
         if fanout.depth >= MAX_DEPTH {
             return 0;
         }
@@ -108,7 +125,7 @@ impl Server {
             header_len: (!headers.is_empty()).then_some(headers.len()),
             message,
         };
-        let result = account.sublist.read().match_subject(subject);
+        let result = account.sublist.read().match_subject(route);
         fanout.depth += 1;
         let mut receivers = 0u32;
         for sub in &result.psubs {

@@ -58,6 +58,28 @@ impl InternalHandler for ApiHandler {
         let Some(jsa) = account.upgrade() else {
             return false;
         };
+        if let Some(rest) = subject.strip_prefix("$JS.API.CONSUMER.MSG.NEXT.") {
+            let tokens: Vec<&str> = rest.split('.').collect();
+            let [stream, name] = tokens.as_slice() else {
+                return false;
+            };
+            let reply = msg.reply.and_then(|r| std::str::from_utf8(r).ok());
+            let Some(out) = consumers::next(&jsa, reply, msg.payload, stream, name) else {
+                return false;
+            };
+            for m in &out {
+                server.publish_internal_to(
+                    fanout,
+                    msg.account,
+                    m.to.as_bytes(),
+                    m.subject.as_bytes(),
+                    m.reply.as_deref().map(str::as_bytes),
+                    &m.headers,
+                    &m.payload,
+                );
+            }
+            return true;
+        }
         let req = Request {
             subject,
             headers: msg.headers,
@@ -77,6 +99,9 @@ impl InternalHandler for ApiHandler {
         true
     }
 }
+
+#[path = "api_consumer.rs"]
+mod consumers;
 
 /// A serialized response, whether it carries an error, and whether it counts in the
 /// account's API statistics.
@@ -155,7 +180,20 @@ fn dispatch(server: &Arc<Server>, jsa: &Arc<JsAccount>, req: &Request<'_>) -> Op
         ["STREAM", "LIST"] => stream_list(jsa, req),
         ["STREAM", "MSG", "GET", name] => msg_get(jsa, req, name),
         ["STREAM", "MSG", "DELETE", name] => msg_delete(jsa, req, name),
-        ["CONSUMER", ..] => not_served("consumer", "consumers"),
+        ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+            return consumers::create(server, jsa, req, &tokens[1..])
+        }
+        ["CONSUMER", "INFO", stream, name] => consumers::info(jsa, req, stream, name),
+        ["CONSUMER", "DELETE", stream, name] => consumers::delete(jsa, req, stream, name),
+        ["CONSUMER", "NAMES", stream] => consumers::names(jsa, req, stream),
+        ["CONSUMER", "LIST", stream] => consumers::list(jsa, req, stream),
+        ["CONSUMER", "PAUSE", _, _] => consumers::not_served("consumer_pause", "consumer pauses"),
+        ["CONSUMER", "UNPIN", _, _] => consumers::not_served("consumer_unpin", "priority groups"),
+        ["CONSUMER", "RESET", _, _] => consumers::not_served("consumer_reset", "consumer resets"),
+        ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
+            consumers::not_served("consumer_leader_stepdown", "clustering")
+        }
+        ["CONSUMER", ..] => return None,
         ["STREAM", "SNAPSHOT", _] => not_served("stream_snapshot", "stream snapshots"),
         ["STREAM", "RESTORE", _] => not_served("stream_restore", "stream restores"),
         ["STREAM", "LEADER", "STEPDOWN", _] | ["STREAM", "PEER", "REMOVE", _] => {
@@ -182,7 +220,11 @@ fn known_response_type(subject: &str) -> Option<String> {
         ["STREAM", "LIST"] => "stream_list",
         ["STREAM", "MSG", "GET", _] => "stream_msg_get",
         ["STREAM", "MSG", "DELETE", _] => "stream_msg_delete",
-        ["CONSUMER", ..] => "consumer",
+        ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => "consumer_create",
+        ["CONSUMER", "INFO", _, _] => "consumer_info",
+        ["CONSUMER", "DELETE", _, _] => "consumer_delete",
+        ["CONSUMER", "NAMES", _] => "consumer_names",
+        ["CONSUMER", "LIST", _] => "consumer_list",
         _ => return None,
     };
     Some(response_type(name))
@@ -409,7 +451,7 @@ fn account_stats(jsa: &JsAccount) -> AccountStats {
         reserved_memory: jsa.reserved(StorageKind::Memory),
         reserved_storage: jsa.reserved(StorageKind::File),
         streams: jsa.streams().len(),
-        consumers: 0,
+        consumers: jsa.consumer_total(),
         limits: AccountLimits {
             max_memory: l.max_memory,
             max_storage: l.max_store,

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod errors;
 pub mod gojson;
 pub mod headers;
@@ -32,6 +33,7 @@ use crate::broker::{Fanout, InternalHandler, InternalMsg, Server};
 use crate::options::{AccountJetStreamLimits, SyncPolicy};
 use crate::{log_error, log_info, log_warn};
 use config::StreamConfig;
+use consumer::Consumer;
 use errors::ApiError;
 use store::{StorageKind, Store};
 use stream::{Inbound, Quota, Stream, Usage};
@@ -294,7 +296,8 @@ impl JsAccount {
                         self.name,
                         name
                     );
-                    self.attach(server, stream);
+                    self.attach(server, stream.clone());
+                    self.recover_consumers(server, &stream);
                 }
                 Err(e) => log_error!(
                     "  Error recreating stream '{} > {}': {}",
@@ -429,6 +432,24 @@ impl JsAccount {
                 ),
             }
         }
+        let acks: Arc<dyn InternalHandler> = Arc::new(AckHandler {
+            stream: Arc::downgrade(stream),
+            account: Arc::downgrade(self),
+        });
+        match server.subscribe_internal(
+            &self.client,
+            &format!("$JS.ACK.{}.>", cfg.name),
+            None,
+            acks,
+        ) {
+            Ok(sub) => subs.push(sub),
+            Err(e) => log_error!(
+                "Stream '{} > {}' could not subscribe to its acks: {}",
+                self.name,
+                cfg.name,
+                e
+            ),
+        }
         if cfg.allow_direct {
             let direct: Arc<dyn InternalHandler> = Arc::new(api::DirectGetHandler {
                 stream: Arc::downgrade(stream),
@@ -470,11 +491,113 @@ impl JsAccount {
             self.client.unsubscribe(sub);
         }
         entry.links.iter().for_each(source::Link::stop);
+        for c in entry.stream.consumers() {
+            c.stop();
+        }
         entry.stream.release_usage();
         if let Some(dir) = &entry.stream.dir {
             std::fs::remove_dir_all(dir)?;
         }
         Ok(())
+    }
+
+    /// Starts a consumer: lists it with its stream and runs its task.
+    pub(crate) fn start_consumer(
+        self: &Arc<Self>,
+        server: &Arc<Server>,
+        stream: &Arc<Stream>,
+        consumer: Arc<Consumer>,
+    ) {
+        stream.add_consumer(consumer.clone());
+        let jsa = Arc::downgrade(self);
+        let runner = consumer::Runner {
+            server: Arc::downgrade(server),
+            account: self.account.clone(),
+            stream: Arc::downgrade(stream),
+            consumer: Arc::downgrade(&consumer),
+            on_idle: Arc::new(move |stream: &str, name: &str| {
+                if let Some(jsa) = jsa.upgrade() {
+                    let _ = jsa.remove_consumer(stream, name);
+                }
+            }),
+        };
+        tokio::spawn(consumer::run(runner));
+    }
+
+    /// Removes a consumer: stops it and deletes its files.
+    pub(crate) fn remove_consumer(&self, stream: &str, name: &str) -> Result<bool, std::io::Error> {
+        let Some(stream) = self.stream(stream) else {
+            return Ok(false);
+        };
+        let Some(consumer) = stream.remove_consumer(name) else {
+            return Ok(false);
+        };
+        consumer.stop();
+        if let Some(dir) = &consumer.dir {
+            std::fs::remove_dir_all(dir)?;
+        }
+        Ok(true)
+    }
+
+    /// Opens the consumers found under a recovered file stream's `obs/`.
+    fn recover_consumers(self: &Arc<Self>, server: &Arc<Server>, stream: &Arc<Stream>) {
+        let Some(dir) = &stream.dir else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir.join(consumer::state::OBS_DIR)) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for cdir in dirs.into_iter().filter(|d| d.is_dir()) {
+            let meta = match consumer::state::read_meta(&cdir) {
+                Ok(m) => m,
+                Err(e) => {
+                    log_warn!(
+                        "  Error unmarshalling consumer metafile \"{}\": {}",
+                        cdir.display(),
+                        e
+                    );
+                    continue;
+                }
+            };
+            let saved = match consumer::state::read_state(&cdir) {
+                Ok(s) => s,
+                Err(e) => {
+                    log_warn!(
+                        "  Consumer '{} > {} > {}' state unreadable, starting over: {}",
+                        self.name,
+                        stream.name,
+                        meta.name,
+                        e
+                    );
+                    None
+                }
+            };
+            let c = Arc::new(Consumer::recovered(
+                meta.name,
+                stream,
+                meta.config,
+                meta.created,
+                cdir,
+                saved,
+            ));
+            self.start_consumer(server, stream, c);
+        }
+        let n = stream.consumer_count();
+        if n > 0 {
+            log_info!(
+                "  Recovered {} consumers for stream '{} > {}'",
+                n,
+                self.name,
+                stream.name
+            );
+        }
+    }
+
+    /// Consumers across the account's streams.
+    pub fn consumer_total(&self) -> usize {
+        self.streams().iter().map(|s| s.consumer_count()).sum()
     }
 
     /// Counts one answered API request, in the account and in the server.
@@ -578,6 +701,48 @@ impl InternalHandler for StreamHandler {
     }
 }
 
+/// Acknowledgements of a stream's consumers' deliveries (`$JS.ACK.<stream>.>`).
+#[derive(Debug)]
+struct AckHandler {
+    stream: Weak<Stream>,
+    account: Weak<JsAccount>,
+}
+
+impl InternalHandler for AckHandler {
+    fn on_msg(&self, server: &Arc<Server>, fanout: &mut Fanout, msg: &InternalMsg<'_>) -> bool {
+        let (Some(stream), Some(_jsa)) = (self.stream.upgrade(), self.account.upgrade()) else {
+            return false;
+        };
+        let Ok(subject) = std::str::from_utf8(msg.subject) else {
+            return false;
+        };
+        let Some(info) = consumer::ack::parse(subject) else {
+            return true;
+        };
+        let Some(c) = stream.consumer(info.consumer) else {
+            return true;
+        };
+        let reply = msg.reply.and_then(|r| std::str::from_utf8(r).ok());
+        let kind = consumer::ack::kind(msg.payload);
+        let outcome = c.process_ack(&info, &kind, reply, &stream);
+        for m in &outcome.out {
+            server.publish_internal_to(
+                fanout,
+                msg.account,
+                m.to.as_bytes(),
+                m.subject.as_bytes(),
+                m.reply.as_deref().map(str::as_bytes),
+                &m.headers,
+                &m.payload,
+            );
+        }
+        if !outcome.done.is_empty() {
+            stream.remove_unneeded(&outcome.done);
+        }
+        true
+    }
+}
+
 impl crate::broker::server::Service for JetStream {
     /// Stops expiring and syncing, and fsyncs every file store, so that a broker started
     /// next on the same store (the window restarts its broker) is the only writer.
@@ -588,6 +753,10 @@ impl crate::broker::server::Service for JetStream {
         for account in self.accounts() {
             account.stop_links();
             for stream in account.streams() {
+                for c in stream.consumers() {
+                    c.flush();
+                    c.stop();
+                }
                 if stream.kind == StorageKind::File {
                     if let Err(e) = stream.sync() {
                         log_error!("JetStream failed to sync stream '{}': {}", stream.name, e);

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::config::{Discard, Retention, StreamConfig};
+use super::consumer::Consumer;
 use super::errors::ApiError;
 use super::headers;
 use super::store::{PurgeRequest, StorageKind, Store, StoreError, StoreState, StoredMsg};
@@ -97,6 +98,8 @@ struct Inner {
     /// The stream's subject transform (nats-server's `itr`) and its republish transform.
     itr: Option<Transform>,
     rpt: Option<Transform>,
+    /// The filters of each consumer (empty: every subject), for interest retention.
+    interest: Vec<Vec<String>>,
 }
 
 /// Where a message comes from: a publisher, a source, or (keeping its sequence and time)
@@ -219,6 +222,8 @@ pub struct Stream {
     inner: Mutex<Inner>,
     /// Bumped after each publish processed (see [`Stream::watch_appends`]).
     appended: tokio::sync::watch::Sender<u64>,
+    /// Its consumers, by name. Taken after a consumer's lock, never before one.
+    consumers: parking_lot::RwLock<std::collections::BTreeMap<String, Arc<Consumer>>>,
 }
 
 /// `Nats-Msg-Size`, which a headers-only republish carries.
@@ -266,6 +271,7 @@ impl Stream {
             ttls: BTreeSet::new(),
             itr,
             rpt,
+            interest: Vec::new(),
         };
         inner.recover_indexes(time::now_nanos());
         for u in &usage {
@@ -280,6 +286,78 @@ impl Stream {
             usage,
             inner: Mutex::new(inner),
             appended: tokio::sync::watch::channel(0).0,
+            consumers: Default::default(),
+        }
+    }
+
+    /// Its consumers, by name.
+    pub fn consumers(&self) -> Vec<Arc<Consumer>> {
+        self.consumers.read().values().cloned().collect()
+    }
+
+    pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.consumers.read().get(name).cloned()
+    }
+
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.read().len()
+    }
+
+    /// Lists a consumer and tells the store what the consumers are interested in.
+    pub fn add_consumer(&self, consumer: Arc<Consumer>) {
+        self.consumers
+            .write()
+            .insert(consumer.name.clone(), consumer);
+        self.refresh_interest();
+    }
+
+    /// Unlists a consumer; with interest retention, what only it still needed goes.
+    pub fn remove_consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        let removed = self.consumers.write().remove(name);
+        if removed.is_some() {
+            self.refresh_interest();
+            if self.config().retention == Retention::Interest {
+                self.remove_unneeded_from(0);
+            }
+        }
+        removed
+    }
+
+    fn refresh_interest(&self) {
+        let filters: Vec<Vec<String>> = self.consumers().iter().map(|c| c.filters()).collect();
+        self.inner.lock().interest = filters;
+    }
+
+    /// Interest and work-queue retention: removes each of `seqs` that no consumer needs
+    /// any more (called after acknowledgements, never with a consumer's lock held).
+    pub fn remove_unneeded(&self, seqs: &[u64]) {
+        if self.config().retention == Retention::Limits {
+            return;
+        }
+        let consumers = self.consumers();
+        for &seq in seqs {
+            let Ok(Some(m)) = self.load(seq) else {
+                continue;
+            };
+            if !consumers.iter().any(|c| c.needs(seq, &m.subject)) {
+                let _ = self.remove(seq, false);
+            }
+        }
+    }
+
+    /// Interest retention after a consumer went: every stored message nobody needs goes.
+    fn remove_unneeded_from(&self, start: u64) {
+        let consumers = self.consumers();
+        let mut seq = start;
+        let mut gone = Vec::new();
+        while let Ok(Some(m)) = self.load_next(">", seq) {
+            seq = m.seq + 1;
+            if !consumers.iter().any(|c| c.needs(m.seq, &m.subject)) {
+                gone.push(m.seq);
+            }
+        }
+        for seq in gone {
+            let _ = self.remove(seq, false);
         }
     }
 
@@ -319,6 +397,7 @@ impl Stream {
     pub fn state_info(&self, detail: &InfoDetail) -> (StateInfo, usize) {
         let inner = self.inner.lock();
         let mut info = StateInfo::from_store(&inner.store.state());
+        info.consumer_count = self.consumers.read().len() as u64;
         if detail.deleted {
             info.deleted = inner.store.deleted();
         }
@@ -447,6 +526,11 @@ impl Stream {
         let first = inner.store.state().first_seq;
         inner.ttls.retain(|(_, seq)| *seq >= first);
         self.track(&inner);
+        drop(inner);
+        // As nats-server's `consumer.purge`: consumers move past what went.
+        for c in self.consumers() {
+            c.purged(first, self);
+        }
         Ok(purged)
     }
 
@@ -484,6 +568,10 @@ impl Stream {
         let st = inner.store.state();
         if start <= st.first_seq && filter == ">" {
             return st.msgs;
+        }
+        // No gaps: every sequence from the first to the last is stored.
+        if filter == ">" && st.num_deleted == 0 {
+            return (st.last_seq + 1).saturating_sub(start.max(st.first_seq));
         }
         let mut count = 0;
         let mut seq = start.max(st.first_seq);
@@ -749,9 +837,15 @@ impl Inner {
                 payload: msg.payload.to_vec(),
             });
         }
-        // Interest retention keeps nothing nobody is interested in; with no consumers (they
-        // come with the consumers' issue) that is every message, as nats-server skips it.
-        if self.cfg.retention == Retention::Interest {
+        // Interest retention keeps nothing no consumer is interested in, as nats-server.
+        if self.cfg.retention == Retention::Interest
+            && !self.interest.iter().any(|filters| {
+                filters.is_empty()
+                    || filters
+                        .iter()
+                        .any(|f| super::store::subject_matches(f, msg.subject))
+            })
+        {
             let _ = self.store.remove(seq, false);
             return Ok((seq, false));
         }

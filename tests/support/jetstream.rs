@@ -155,11 +155,15 @@ enum Expect {
     Batch,
     /// Nothing: the request is watched for [`SILENCE_WAIT`].
     Nothing,
+    /// A pull request: messages (on their own subjects) up to and including the first
+    /// status, or up to `n` messages and then silence.
+    Pull(usize),
 }
 
 /// One received frame: the subject it came on, the header block (HMSG) and the payload.
 struct Frame {
     subject: String,
+    reply: Option<String>,
     headers: Option<Vec<u8>>,
     payload: Vec<u8>,
 }
@@ -173,6 +177,8 @@ pub struct Transcript {
     server_id: String,
     server_name: String,
     version: String,
+    /// The ack subjects of the last pull's deliveries.
+    acks: Vec<String>,
 }
 
 impl Transcript {
@@ -195,6 +201,7 @@ impl Transcript {
             server_id,
             server_name,
             version,
+            acks: Vec::new(),
         }
     }
 
@@ -216,6 +223,46 @@ impl Transcript {
     /// A request answered by several messages, the last one with a status line.
     pub fn batch(&mut self, subject: &str, body: &str) {
         self.exchange(subject, &[], body.as_bytes(), Expect::Batch);
+    }
+
+    /// A pull request (`CONSUMER.MSG.NEXT`): records up to `n` deliveries (with their ack
+    /// subjects) and stops at the first status message.
+    pub fn pull(&mut self, subject: &str, body: &str, n: usize) -> Vec<String> {
+        self.acks.clear();
+        self.exchange(subject, &[], body.as_bytes(), Expect::Pull(n));
+        std::mem::take(&mut self.acks)
+    }
+
+    /// Sends a request and goes on without waiting: its answers are recorded by a later
+    /// [`expect_more`](Self::expect_more).
+    pub fn send(&mut self, subject: &str, body: &str) {
+        self.next_reply += 1;
+        let reply = format!("{REPLY_PREFIX}{}", self.next_reply);
+        let _ = writeln!(self.text, "> {subject} {body} (not waiting)");
+        self.conn.send(format!(
+            "PUB {subject} {reply} {}\r\n{body}\r\n",
+            body.len()
+        ));
+    }
+
+    /// Records up to `n` messages that come without a new request, waiting up to `wait`
+    /// for each.
+    pub fn expect_more(&mut self, n: usize, wait: Duration) {
+        for _ in 0..n {
+            match self.next_frame(wait) {
+                Some(f) => self.record("", &f),
+                None => {
+                    self.text.push_str("< (nothing more)\n");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Reads and forgets what arrives within `wait` (answers whose number or timing
+    /// varies between servers).
+    pub fn drain(&mut self, wait: Duration) {
+        while self.next_frame(wait).is_some() {}
     }
 
     /// A request nats-server does not answer.
@@ -282,6 +329,24 @@ impl Transcript {
                     }
                 }
             }
+            Expect::Pull(n) => {
+                let mut got = 0;
+                while got < n {
+                    let Some(f) = self.next_frame(ANSWER_WAIT) else {
+                        self.text.push_str("< (no more answers)\n");
+                        break;
+                    };
+                    self.record(&reply, &f);
+                    if f.headers
+                        .as_deref()
+                        .is_some_and(|h| !h.starts_with(b"NATS/1.0\r\n"))
+                    {
+                        break;
+                    }
+                    self.acks.extend(f.reply.clone());
+                    got += 1;
+                }
+            }
             Expect::Nothing => match self.next_frame(SILENCE_WAIT) {
                 Some(f) => self.record(&reply, &f),
                 None => self.text.push_str("< (no answer)\n"),
@@ -293,6 +358,9 @@ impl Transcript {
         let mut line = String::from("<");
         if f.subject != reply {
             let _ = write!(line, " (on {} instead of {reply})", f.subject);
+        }
+        if let Some(r) = &f.reply {
+            let _ = write!(line, " [reply {r}]");
         }
         if let Some(h) = &f.headers {
             line.push_str(" HMSG ");
@@ -330,8 +398,13 @@ impl Transcript {
                 Some(h) => (Some(data[..h].to_vec()), data[h..].to_vec()),
                 None => (None, data),
             };
+            let with_reply = match parts[0] {
+                "MSG" => parts.len() == 5,
+                _ => parts.len() == 6,
+            };
             return Some(Frame {
                 subject: parts[1].to_string(),
+                reply: with_reply.then(|| parts[3].to_string()),
                 headers,
                 payload,
             });
