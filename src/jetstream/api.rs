@@ -857,6 +857,22 @@ struct Paged<T: Serialize> {
     body: T,
 }
 
+impl<T: Serialize> Paged<T> {
+    /// The page of `all` a names or list request asks for: from its offset (clamped), at
+    /// most `limit` items, turned into the response's body.
+    fn page<I>(all: &[I], offset: i64, limit: usize, body: impl FnOnce(&[I]) -> T) -> Self {
+        let total = all.len();
+        let offset = (offset.max(0) as usize).min(total);
+        let end = offset.saturating_add(limit).min(total);
+        Paged {
+            total,
+            offset,
+            limit,
+            body: body(&all[offset..end]),
+        }
+    }
+}
+
 fn stream_info(server: &Arc<Server>, jsa: &JsAccount, req: &Request<'_>, name: &str) -> Response {
     let kind = response_type("stream_info");
     let fail = |e: ApiError| respond(&kind, Err((e, Paged::<Option<StreamInfo>>::default())));
@@ -1039,20 +1055,10 @@ fn stream_names(jsa: &JsAccount, req: &Request<'_>) -> Response {
         .iter()
         .map(|s| s.name.clone())
         .collect();
-    let total = names.len();
-    let offset = (request.offset.max(0) as usize).min(total);
-    let page: Vec<String> = names[offset..].iter().take(NAMES_LIMIT).cloned().collect();
-    respond(
-        &kind,
-        Ok(Paged {
-            total,
-            offset,
-            limit: NAMES_LIMIT,
-            body: Names {
-                streams: (!page.is_empty()).then_some(page),
-            },
-        }),
-    )
+    let paged = Paged::page(&names, request.offset, NAMES_LIMIT, |page| Names {
+        streams: (!page.is_empty()).then(|| page.to_vec()),
+    });
+    respond(&kind, Ok(paged))
 }
 
 #[derive(Serialize, Default)]
@@ -1071,22 +1077,13 @@ fn stream_list(jsa: &JsAccount, req: &Request<'_>) -> Response {
         Err(e) => return fail(e),
     };
     let streams = filtered_streams(jsa, &request.subject);
-    let total = streams.len();
-    let offset = (request.offset.max(0) as usize).min(total);
-    let infos = streams[offset..]
-        .iter()
-        .take(LIST_LIMIT)
-        .map(|s| info_of(jsa, s, &InfoDetail::default(), false, true).0)
-        .collect();
-    respond(
-        &kind,
-        Ok(Paged {
-            total,
-            offset,
-            limit: LIST_LIMIT,
-            body: List { streams: infos },
-        }),
-    )
+    let paged = Paged::page(&streams, request.offset, LIST_LIMIT, |page| List {
+        streams: page
+            .iter()
+            .map(|s| info_of(jsa, s, &InfoDetail::default(), false, true).0)
+            .collect(),
+    });
+    respond(&kind, Ok(paged))
 }
 
 // ---------------------------------------------------------------------------------------

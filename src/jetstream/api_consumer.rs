@@ -500,18 +500,10 @@ pub(super) fn names(jsa: &JsAccount, req: &Request<'_>, stream: &str) -> Respons
         return fail(ApiError::stream_not_found());
     };
     let all: Vec<String> = s.consumers().iter().map(|c| c.name.clone()).collect();
-    let total = all.len();
-    let offset = (request.offset.max(0) as usize).min(total);
-    let page = all[offset..].iter().take(NAMES_LIMIT).cloned().collect();
-    respond(
-        &kind,
-        Ok(Paged {
-            total,
-            offset,
-            limit: NAMES_LIMIT,
-            body: Names { consumers: page },
-        }),
-    )
+    let paged = Paged::page(&all, request.offset, NAMES_LIMIT, |page| Names {
+        consumers: page.to_vec(),
+    });
+    respond(&kind, Ok(paged))
 }
 
 #[derive(Serialize, Default)]
@@ -533,22 +525,10 @@ pub(super) fn list(jsa: &JsAccount, req: &Request<'_>, stream: &str) -> Response
         return fail(ApiError::stream_not_found());
     };
     let all = s.consumers();
-    let total = all.len();
-    let offset = (request.offset.max(0) as usize).min(total);
-    let infos = all[offset..]
-        .iter()
-        .take(LIST_LIMIT)
-        .map(|c| info_of(&s, c, false))
-        .collect();
-    respond(
-        &kind,
-        Ok(Paged {
-            total,
-            offset,
-            limit: LIST_LIMIT,
-            body: List { consumers: infos },
-        }),
-    )
+    let paged = Paged::page(&all, request.offset, LIST_LIMIT, |page| List {
+        consumers: page.iter().map(|c| info_of(&s, c, false)).collect(),
+    });
+    respond(&kind, Ok(paged))
 }
 
 /// `CONSUMER.MSG.NEXT.<stream>.<consumer>`: handed to the consumer; `None` when there is
