@@ -4,9 +4,10 @@
 //!
 //! On one server every stream is its own leader: `leader-only` and `stream-leader-only`
 //! filter nothing, `cluster` names this server as leader, and `raft=1` counts every stream
-//! in `streams_leader`. There are no consumers, so `consumers=1` (which implies `streams=1`)
-//! and `direct-consumers=1` add no `consumer_detail`. Streams and accounts are listed by
-//! name (nats-server lists them in map order, unless it pages accounts).
+//! in `streams_leader`. Consumers are counted (`consumers`, each stream's `consumer_count`),
+//! but `consumers=1` (which implies `streams=1`) and `direct-consumers=1` add no
+//! `consumer_detail` yet. Streams and accounts are listed by name (nats-server lists them in
+//! map order, unless it pages accounts).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -255,6 +256,7 @@ pub fn jsz(server: &Server, opts: &JszOptions, now: SystemTime) -> Result<Jsz, B
         for s in a.streams() {
             let st = s.state();
             out.streams += 1;
+            out.consumers += s.consumer_count();
             out.messages += st.msgs;
             out.bytes += st.bytes;
         }

@@ -641,3 +641,27 @@ async fn same_jsz_as_nats_server_with_jetstream() {
     let _ = child.kill().await;
     t.stop().await;
 }
+
+#[tokio::test]
+async fn jsz_counts_consumers() {
+    let t = JsSetup::start().await;
+    let c = t.client().await;
+    create_streams(&c).await;
+    let created = request(
+        &c,
+        "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.reader",
+        json!({"stream_name": "ORDERS", "config": {"durable_name": "reader", "ack_policy": "explicit"}}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let top = t.json("/jsz?streams=1").await;
+    assert_eq!(top["consumers"], 1);
+    let details = &top["account_details"][0]["stream_detail"];
+    let orders = details
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "ORDERS")
+        .unwrap();
+    assert_eq!(orders["state"]["consumer_count"], 1);
+}
