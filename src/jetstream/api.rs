@@ -462,7 +462,7 @@ fn account_stats(jsa: &JsAccount) -> AccountStats {
             storage_max_stream_bytes: l.storage_max_stream_bytes,
             max_bytes_required: l.max_bytes_required,
         },
-        domain: jsa.js().and_then(|js| js.config.domain.clone()),
+        domain: jsa.domain.clone(),
         api: ApiStats {
             level: config::API_LEVEL,
             total: jsa.api_total.load(Relaxed),
@@ -517,9 +517,7 @@ fn info_of(
     } else {
         cfg
     };
-    let domain = with_domain
-        .then(|| jsa.js().and_then(|js| js.config.domain.clone()))
-        .flatten();
+    let domain = with_domain.then(|| jsa.domain.clone()).flatten();
     let (mirror, sources) = jsa.links_info(&stream.name);
     (
         StreamInfo {

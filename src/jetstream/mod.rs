@@ -82,6 +82,8 @@ pub struct JetStream {
 pub struct JsAccount {
     pub name: String,
     pub account: Arc<Account>,
+    /// JetStream's domain, copied here so that a PubAck needs no lookup.
+    domain: Option<String>,
     client: Arc<ClientShared>,
     pub limits: AccountJetStreamLimits,
     streams: RwLock<BTreeMap<String, StreamEntry>>,
@@ -205,6 +207,7 @@ impl JetStream {
         let jsa = Arc::new(JsAccount {
             name: account.name.clone(),
             account: account.clone(),
+            domain: self.config.domain.clone(),
             client: server.internal_client(account),
             limits,
             streams: RwLock::new(BTreeMap::new()),
@@ -670,7 +673,6 @@ impl InternalHandler for StreamHandler {
         let Ok(subject) = std::str::from_utf8(msg.subject) else {
             return false;
         };
-        let domain = jsa.js().and_then(|js| js.config.domain.clone());
         let inbound = Inbound {
             subject,
             headers: msg.headers,
@@ -679,7 +681,7 @@ impl InternalHandler for StreamHandler {
         let processed = stream.process(
             &inbound,
             msg.reply.is_some(),
-            domain.as_deref(),
+            jsa.domain.as_deref(),
             u64::from(server.opts.max_payload),
             jsa.as_ref(),
         );
