@@ -29,6 +29,18 @@ mod js;
 #[path = "jetstream/durability.rs"]
 mod durability;
 
+#[path = "jetstream/push.rs"]
+mod push;
+
+#[path = "jetstream/pacing.rs"]
+mod pacing;
+
+#[path = "jetstream/priority.rs"]
+mod priority;
+
+#[path = "jetstream/kv_object.rs"]
+mod kv_object;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -2034,5 +2046,336 @@ fn js_consumer_state_survives_restart() {
                 assert_eq!(payloads(&rest), ["m5", "m6"]);
             })
         });
+    });
+}
+
+/// The top-level keys of a JSON object as they appear in its text (serde_json's maps are
+/// sorted; the keys looked for are unique in the advisories checked).
+fn key_order(body: &str, v: &serde_json::Value) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = v
+        .as_object()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| body.find(&format!("\"{k}\":")).map(|i| (i, k.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.into_iter().map(|(_, k)| k).collect()
+}
+
+/// JetStream advisories on `$JS.EVENT.ADVISORY.>`: stream created, updated and deleted,
+/// consumers created, deleted by the API, by their stream's deletion and by inactivity,
+/// with nats-server's subjects, types and fields (ids, timestamps and servers aside), and
+/// the API audit advisory of each request.
+#[test]
+fn js_advisories() {
+    use futures_util::StreamExt;
+    use jetstream::consumer::{pull, AckPolicy};
+    for_each_js_target_async(LIMIT, |info| async move {
+        let client = connect(&info).await;
+        let mut sub = client.subscribe("$JS.EVENT.ADVISORY.>").await.unwrap();
+        client.flush().await.unwrap();
+        let ctx = jetstream::new(client.clone());
+        let mut got: Vec<async_nats::Message> = Vec::new();
+
+        let mut cfg = stream::Config {
+            name: "ADV".into(),
+            subjects: vec!["adv.>".into()],
+            ..Default::default()
+        };
+        let stream = ctx.create_stream(cfg.clone()).await.unwrap();
+        cfg.description = Some("changed".into());
+        ctx.update_stream(cfg.clone()).await.unwrap();
+        let durable = |name: &str, description: &str| pull::Config {
+            durable_name: Some(name.into()),
+            description: Some(description.into()),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        };
+        stream.create_consumer(durable("D", "one")).await.unwrap();
+        // The same again, then an update: neither is a creation.
+        stream.create_consumer(durable("D", "one")).await.unwrap();
+        stream.create_consumer(durable("D", "two")).await.unwrap();
+        stream.create_consumer(durable("E", "one")).await.unwrap();
+        stream
+            .create_consumer(pull::Config {
+                name: Some("I".into()),
+                inactive_threshold: Duration::from_millis(500),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // The idle ephemeral goes away by itself.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !got
+            .iter()
+            .any(|m| m.subject.as_str() == "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.I")
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match timeout(left, sub.next()).await {
+                Ok(Some(m)) => got.push(m),
+                _ => panic!("no delete advisory for the idle consumer"),
+            }
+        }
+        stream.delete_consumer("D").await.unwrap();
+        ctx.delete_stream("ADV").await.unwrap();
+        while let Ok(Some(m)) = timeout(Duration::from_millis(700), sub.next()).await {
+            got.push(m);
+        }
+
+        let mut actions = Vec::new();
+        let mut audits = Vec::new();
+        for m in &got {
+            let body = std::str::from_utf8(&m.payload).unwrap();
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["id"].as_str().map(str::len), Some(22), "{body}");
+            assert!(v["timestamp"].as_str().is_some(), "{body}");
+            let kind = v["type"].as_str().unwrap().to_string();
+            if m.subject.as_str() == "$JS.EVENT.ADVISORY.API" {
+                assert_eq!(kind, "io.nats.jetstream.advisory.v1.api_audit");
+                assert_eq!(
+                    &key_order(body, &v)[..3],
+                    ["type", "id", "timestamp"],
+                    "{body}"
+                );
+                for k in ["server", "client", "subject", "response"] {
+                    assert!(v.get(k).is_some(), "{k} in {body}");
+                }
+                assert!(v["response"].as_str().is_some(), "{body}");
+                audits.push((
+                    v["subject"].as_str().unwrap().to_string(),
+                    v.get("request")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_string),
+                ));
+                continue;
+            }
+            let mut expected = vec!["type", "id", "timestamp", "stream"];
+            if kind == "io.nats.jetstream.advisory.v1.consumer_action" {
+                expected.push("consumer");
+            } else {
+                assert_eq!(
+                    kind, "io.nats.jetstream.advisory.v1.stream_action",
+                    "{body}"
+                );
+            }
+            expected.push("action");
+            assert_eq!(key_order(body, &v), expected, "{body}");
+            actions.push(format!(
+                "{} {} {}/{} {}",
+                m.subject,
+                kind.rsplit('.').next().unwrap_or_default(),
+                v["stream"].as_str().unwrap_or_default(),
+                v["consumer"].as_str().unwrap_or_default(),
+                v["action"].as_str().unwrap_or_default(),
+            ));
+        }
+        actions.sort();
+        assert_eq!(
+            actions,
+            [
+                "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.D consumer_action ADV/D create",
+                "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.E consumer_action ADV/E create",
+                "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.I consumer_action ADV/I create",
+                "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.D consumer_action ADV/D delete",
+                "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.E consumer_action ADV/E delete",
+                "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.I consumer_action ADV/I delete",
+                "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV stream_action ADV/ create",
+                "$JS.EVENT.ADVISORY.STREAM.DELETED.ADV stream_action ADV/ delete",
+                "$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV stream_action ADV/ modify",
+            ]
+        );
+        let create = audits
+            .iter()
+            .find(|(s, _)| s == "$JS.API.STREAM.CREATE.ADV")
+            .expect("an audit of the stream's creation");
+        assert!(create.1.as_deref().is_some_and(|r| r.contains("\"ADV\"")));
+        for subject in ["$JS.API.STREAM.DELETE.ADV", "$JS.API.CONSUMER.DELETE.ADV.D"] {
+            assert!(
+                audits
+                    .iter()
+                    .any(|(s, r)| s == subject && r.as_deref() == Some("{}")),
+                "{subject}: {audits:?}"
+            );
+        }
+    });
+}
+
+/// The advisories of what happens to a consumer's deliveries and its state: a nak, a
+/// termination with its reason, a message given up at `max_deliver` (without waiting for
+/// another pull), a pause and its end, a pin given and taken by the API; with
+/// nats-server's subjects, types and fields in its order (ids and timestamps aside).
+#[test]
+fn js_consumer_advisories() {
+    use futures_util::StreamExt;
+    use jetstream::consumer::{pull, AckPolicy, PriorityPolicy};
+    use jetstream::AckKind;
+    for_each_js_target_async(LIMIT, |info| async move {
+        let client = connect(&info).await;
+        let mut sub = client
+            .subscribe("$JS.EVENT.ADVISORY.CONSUMER.>")
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+        let ctx = jetstream::new(client.clone());
+        let stream = ctx
+            .create_stream(stream::Config {
+                name: "CADV".into(),
+                subjects: vec!["cadv.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        publish_ok(&ctx, "cadv.one", "m1", 1).await;
+        publish_ok(&ctx, "cadv.x", "m2", 2).await;
+        let c: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("C".into()),
+                filter_subject: "cadv.one".into(),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(300),
+                max_deliver: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut next = async |subject: &str| -> serde_json::Value {
+            let deadline = Instant::now() + STEP;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let m = timeout(left, sub.next())
+                    .await
+                    .unwrap_or_else(|_| panic!("no {subject} within 5 s"))
+                    .unwrap();
+                if m.subject.as_str() == subject {
+                    let body = text(&m.payload).to_string();
+                    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                    let mut order = key_order(&body, &v);
+                    order.retain(|k| k != "id" && k != "timestamp");
+                    let mut v = v;
+                    v["order"] = order.join(",").into();
+                    return v;
+                }
+            }
+        };
+        // m1: a nak, then its second delivery is left to expire: given up.
+        let m = fetch_all(&c, 1).await.remove(0);
+        m.ack_with(AckKind::Nak(None)).await.unwrap();
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.CADV.C").await;
+        assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.nak");
+        assert_eq!(
+            v["order"],
+            "type,stream,consumer,consumer_seq,stream_seq,deliveries"
+        );
+        assert_eq!(
+            (&v["consumer_seq"], &v["stream_seq"], &v["deliveries"]),
+            (&1.into(), &1.into(), &1.into())
+        );
+        let again = fetch_all(&c, 1).await.remove(0);
+        assert_eq!(again.info().unwrap().delivered, 2);
+        // nats-server 2.15.1 looks at expired deliveries again after a nak only while a
+        // pull request waits (switchboard at the ack wait regardless): one waits a second.
+        let waited: Vec<_> = c
+            .batch()
+            .max_messages(1)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert!(waited.iter().all(|m| m.is_err()), "m1 came a third time");
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.CADV.C").await;
+        assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.max_deliver");
+        assert_eq!(v["order"], "type,stream,consumer,stream_seq,deliveries");
+        assert_eq!((&v["stream_seq"], &v["deliveries"]), (&1.into(), &2.into()));
+
+        // m2: terminated with a reason.
+        let t: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("T".into()),
+                filter_subject: "cadv.x".into(),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let m = fetch_all(&t, 1).await.remove(0);
+        assert_eq!(text(&m.payload), "m2");
+        // async-nats' `AckKind::Term` has no reason: the body by hand.
+        let reply = m.reply.clone().expect("an ack subject");
+        client
+            .publish(reply, "+TERM bad input".into())
+            .await
+            .unwrap();
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.CADV.T").await;
+        assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.terminated");
+        assert_eq!(
+            v["order"],
+            "type,stream,consumer,consumer_seq,stream_seq,deliveries,reason"
+        );
+        assert_eq!(v["reason"], "bad input");
+        assert_eq!(v["stream_seq"], 2);
+
+        // A pause and its end.
+        let until = chrono::Utc::now() + chrono::Duration::milliseconds(400);
+        let until = until.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        client
+            .request(
+                "$JS.API.CONSUMER.PAUSE.CADV.C",
+                format!(r#"{{"pause_until":"{until}"}}"#).into(),
+            )
+            .await
+            .unwrap();
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.CADV.C").await;
+        assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.consumer_pause");
+        assert_eq!(v["order"], "type,stream,consumer,paused,pause_until");
+        assert_eq!(v["paused"], true);
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.CADV.C").await;
+        assert_eq!(v["paused"], false);
+
+        // A pin given, then taken by the API.
+        stream
+            .create_consumer(pull::Config {
+                durable_name: Some("P".into()),
+                priority_policy: PriorityPolicy::PinnedClient,
+                priority_groups: vec!["G".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // async-nats' batch refuses pinned consumers: a raw pull request.
+        let inbox = client.new_inbox();
+        let mut pulled = client.subscribe(inbox.clone()).await.unwrap();
+        client
+            .publish_with_reply(
+                "$JS.API.CONSUMER.MSG.NEXT.CADV.P",
+                inbox,
+                r#"{"batch":1,"group":"G","expires":2000000000}"#.into(),
+            )
+            .await
+            .unwrap();
+        let m = timeout(STEP, pulled.next()).await.unwrap().unwrap();
+        assert!(m.status.is_none(), "{:?}", m.description);
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.PINNED.CADV.P").await;
+        assert_eq!(
+            v["type"],
+            "io.nats.jetstream.advisory.v1.consumer_group_pinned"
+        );
+        assert_eq!(v["order"], "type,account,stream,consumer,group,pinned_id");
+        assert_eq!((&v["account"], &v["group"]), (&"$G".into(), &"G".into()));
+        assert_eq!(v["pinned_id"].as_str().map(str::len), Some(22));
+        client
+            .request("$JS.API.CONSUMER.UNPIN.CADV.P", r#"{"group":"G"}"#.into())
+            .await
+            .unwrap();
+        let v = next("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.CADV.P").await;
+        assert_eq!(
+            v["type"],
+            "io.nats.jetstream.advisory.v1.consumer_group_unpinned"
+        );
+        assert_eq!(v["order"], "type,account,stream,consumer,group,reason");
+        assert_eq!(v["reason"], "admin");
     });
 }

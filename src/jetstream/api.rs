@@ -12,7 +12,7 @@ use super::errors::ApiError;
 use super::headers;
 use super::store::{PurgeRequest, StorageKind, StoredMsg};
 use super::stream::{InfoDetail, StateInfo, Stream};
-use super::{time, JsAccount};
+use super::{advisory, time, JetStream, JsAccount};
 use crate::broker::{Fanout, InternalHandler, InternalMsg, Server};
 use crate::log_warn;
 
@@ -52,6 +52,15 @@ impl InternalHandler for ApiHandler {
                     Err((ApiError::not_enabled_for_account(), Nothing {})),
                 );
                 server.publish_internal(fanout, msg.account, reply, None, b"", &response.body);
+                let domain = JetStream::of(server).and_then(|js| js.config.domain.clone());
+                audit(
+                    server,
+                    fanout,
+                    msg,
+                    subject,
+                    domain.as_deref(),
+                    &response.body,
+                );
             }
             return true;
         };
@@ -91,6 +100,7 @@ impl InternalHandler for ApiHandler {
         if let Some(reply) = msg.reply {
             server.publish_internal(fanout, msg.account, reply, None, b"", &response.body);
         }
+        audit(server, fanout, msg, subject, jsa.domain(), &response.body);
         // Counted after the answer, as nats-server does (an account info request does not
         // count itself), and a message found by STREAM.MSG.GET not at all.
         if response.counted {
@@ -102,6 +112,27 @@ impl InternalHandler for ApiHandler {
 
 #[path = "api_consumer.rs"]
 mod consumers;
+
+/// The API audit advisory of one answered request, built only when someone listens.
+fn audit(
+    server: &Arc<Server>,
+    fanout: &mut Fanout,
+    msg: &InternalMsg<'_>,
+    subject: &str,
+    domain: Option<&str>,
+    response: &[u8],
+) {
+    let wanted = |s: &str| advisory::listening(msg.account, s);
+    let call = advisory::ApiCall {
+        domain,
+        subject,
+        request: msg.payload,
+        response,
+    };
+    if let Some(adv) = advisory::api_audit(&wanted, &server.name, &msg.account.name, call) {
+        advisory::publish_in(server, fanout, msg.account, &adv);
+    }
+}
 
 /// A serialized response, whether it carries an error, and whether it counts in the
 /// account's API statistics.
@@ -174,7 +205,7 @@ fn dispatch(server: &Arc<Server>, jsa: &Arc<JsAccount>, req: &Request<'_>) -> Op
         ["STREAM", "CREATE", name] => stream_create(server, jsa, req, name),
         ["STREAM", "UPDATE", name] => stream_update(server, jsa, req, name),
         ["STREAM", "INFO", name] => stream_info(server, jsa, req, name),
-        ["STREAM", "DELETE", name] => stream_delete(jsa, req, name),
+        ["STREAM", "DELETE", name] => stream_delete(server, jsa, req, name),
         ["STREAM", "PURGE", name] => stream_purge(jsa, req, name),
         ["STREAM", "NAMES"] => stream_names(jsa, req),
         ["STREAM", "LIST"] => stream_list(jsa, req),
@@ -184,11 +215,11 @@ fn dispatch(server: &Arc<Server>, jsa: &Arc<JsAccount>, req: &Request<'_>) -> Op
             return consumers::create(server, jsa, req, &tokens[1..])
         }
         ["CONSUMER", "INFO", stream, name] => consumers::info(jsa, req, stream, name),
-        ["CONSUMER", "DELETE", stream, name] => consumers::delete(jsa, req, stream, name),
+        ["CONSUMER", "DELETE", stream, name] => consumers::delete(server, jsa, req, stream, name),
         ["CONSUMER", "NAMES", stream] => consumers::names(jsa, req, stream),
         ["CONSUMER", "LIST", stream] => consumers::list(jsa, req, stream),
-        ["CONSUMER", "PAUSE", _, _] => consumers::not_served("consumer_pause", "consumer pauses"),
-        ["CONSUMER", "UNPIN", _, _] => consumers::not_served("consumer_unpin", "priority groups"),
+        ["CONSUMER", "PAUSE", stream, name] => consumers::pause(server, jsa, req, stream, name),
+        ["CONSUMER", "UNPIN", stream, name] => consumers::unpin(jsa, req, stream, name),
         ["CONSUMER", "RESET", _, _] => consumers::not_served("consumer_reset", "consumer resets"),
         ["CONSUMER", "LEADER", "STEPDOWN", _, _] => {
             consumers::not_served("consumer_leader_stepdown", "clustering")
@@ -225,6 +256,8 @@ fn known_response_type(subject: &str) -> Option<String> {
         ["CONSUMER", "DELETE", _, _] => "consumer_delete",
         ["CONSUMER", "NAMES", _] => "consumer_names",
         ["CONSUMER", "LIST", _] => "consumer_list",
+        ["CONSUMER", "PAUSE", _, _] => "consumer_pause",
+        ["CONSUMER", "UNPIN", _, _] => "consumer_unpin",
         _ => return None,
     };
     Some(response_type(name))
@@ -387,7 +420,7 @@ const MSG_GET_FIELDS: &[&str] = &[
 const MSG_DELETE_FIELDS: &[&str] = &["seq", "no_erase"];
 
 /// The value with every `null` member of an object removed, at any depth.
-fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+pub(crate) fn without_nulls(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
         Value::Object(map) => Value::Object(
@@ -679,6 +712,14 @@ fn create(
     }
     let stream = jsa.new_stream(&js, cfg, created, store, dir);
     jsa.attach(server, stream.clone());
+    let (account, domain) = (&jsa.account, jsa.domain());
+    advisory::stream_action(
+        server,
+        account,
+        domain,
+        &stream.name,
+        advisory::Action::Create,
+    );
     Ok(stream)
 }
 
@@ -842,6 +883,8 @@ fn stream_update(
     if relink {
         jsa.restart_links(server, name);
     }
+    let (account, domain) = (&jsa.account, jsa.domain());
+    advisory::stream_action(server, account, domain, name, advisory::Action::Modify);
     let (info, _) = info_of(jsa, &stream, &InfoDetail::default(), true, true);
     respond(&kind, Ok(info))
 }
@@ -928,7 +971,7 @@ struct Success {
     success: bool,
 }
 
-fn stream_delete(jsa: &JsAccount, req: &Request<'_>, name: &str) -> Response {
+fn stream_delete(server: &Arc<Server>, jsa: &JsAccount, req: &Request<'_>, name: &str) -> Response {
     let kind = response_type("stream_delete");
     let fail = |e: ApiError| respond(&kind, Err((e, Success::default())));
     if requires_newer_api(req) {
@@ -937,12 +980,24 @@ fn stream_delete(jsa: &JsAccount, req: &Request<'_>, name: &str) -> Response {
     if !is_empty_request(req.body) {
         return fail(ApiError::not_empty_request());
     }
-    if jsa.stream(name).is_none() {
+    let Some(stream) = jsa.stream(name) else {
         return fail(ApiError::stream_not_found());
-    }
+    };
+    let consumers: Vec<String> = stream.consumers().iter().map(|c| c.name.clone()).collect();
     if let Err(e) = jsa.remove_stream(name) {
         return fail(ApiError::stream_delete(e));
     }
+    // As nats-server: each consumer's delete advisory, then the stream's.
+    let (account, domain) = (&jsa.account, jsa.domain());
+    for consumer in &consumers {
+        let at = advisory::ConsumerRef {
+            domain,
+            stream: name,
+            consumer,
+        };
+        advisory::consumer_action(server, account, at, advisory::Action::Delete);
+    }
+    advisory::stream_action(server, account, domain, name, advisory::Action::Delete);
     respond(&kind, Ok(Success { success: true }))
 }
 

@@ -12,47 +12,20 @@ use super::{
 };
 use crate::broker::Server;
 use crate::jetstream::consumer::config::ConsumerConfig;
+use crate::jetstream::consumer::info::{ConfigShown, ConsumerInfo};
 use crate::jetstream::consumer::state::{consumer_dir, write_meta, ConsumerMeta};
 use crate::jetstream::consumer::{self, Consumer};
 use crate::jetstream::errors::ApiError;
 use crate::jetstream::stream::Stream;
-use crate::jetstream::{time, JsAccount};
-
-/// `ConsumerInfo` in nats-server's field order.
-#[derive(Serialize)]
-pub(super) struct ConsumerInfo {
-    stream_name: String,
-    name: String,
-    created: String,
-    config: ConsumerConfig,
-    delivered: consumer::SequenceInfo,
-    ack_floor: consumer::SequenceInfo,
-    num_ack_pending: usize,
-    num_redelivered: usize,
-    num_waiting: usize,
-    num_pending: u64,
-    ts: String,
-}
+use crate::jetstream::{advisory, time, JsAccount};
 
 fn info_of(stream: &Stream, c: &Consumer, dynamic: bool) -> ConsumerInfo {
-    let st = c.info_state(stream);
-    ConsumerInfo {
-        stream_name: stream.name.clone(),
-        name: c.name.clone(),
-        created: time::format(c.created),
-        config: if dynamic {
-            st.config.with_dynamic_metadata()
-        } else {
-            st.config
-        },
-        delivered: st.delivered,
-        ack_floor: st.ack_floor,
-        num_ack_pending: st.num_ack_pending,
-        num_redelivered: st.num_redelivered,
-        num_waiting: st.num_waiting,
-        num_pending: st.num_pending,
-        ts: time::format(time::now_nanos()),
-    }
+    let shown = if dynamic {
+        ConfigShown::Dynamic
+    } else {
+        ConfigShown::Stored
+    };
+    ConsumerInfo::of(stream, c, shown)
 }
 
 #[derive(Serialize, Default)]
@@ -257,7 +230,9 @@ fn partition_unique(stream: &Stream, name: &str, filters: &[String]) -> bool {
 }
 
 /// `checkNewConsumerConfig`: what an update may not change.
-fn check_update(old: &ConsumerConfig, new: &ConsumerConfig) -> Result<(), ApiError> {
+///
+/// `bound`: the consumer's present deliver subject has a subscriber; it may not move then.
+fn check_update(old: &ConsumerConfig, new: &ConsumerConfig, bound: bool) -> Result<(), ApiError> {
     if old == new {
         return Ok(());
     }
@@ -286,8 +261,16 @@ fn check_update(old: &ConsumerConfig, new: &ConsumerConfig) -> Result<(), ApiErr
     if old.flow_control != new.flow_control {
         return refuse("flow control can not be updated");
     }
-    if old.deliver_subject != new.deliver_subject && old.deliver_subject.is_empty() {
-        return refuse("can not update pull consumer to push based");
+    if old.deliver_subject != new.deliver_subject {
+        if old.deliver_subject.is_empty() {
+            return refuse("can not update pull consumer to push based");
+        }
+        if new.deliver_subject.is_empty() {
+            return refuse("can not update push consumer to pull based");
+        }
+        if bound {
+            return Err(err(400, 10013, "consumer name already in use"));
+        }
     }
     if old.max_waiting != new.max_waiting {
         return refuse("max waiting can not be updated");
@@ -330,7 +313,8 @@ fn add_consumer(
                     "filtered consumer not unique on workqueue stream",
                 ));
             }
-            check_update(&old, &cfg)?;
+            let bound = !old.deliver_subject.is_empty() && existing.info_state(stream).push_bound;
+            check_update(&old, &cfg, bound)?;
             if old != cfg {
                 if let (Some(dir), Some(_)) = (&existing.dir, &stream.dir) {
                     let meta = ConsumerMeta {
@@ -401,7 +385,12 @@ fn add_consumer(
         cfg.inactive_threshold = crate::jetstream::consumer::config::INACTIVE_THRESHOLD_DEFAULT;
     }
     let created = time::now_nanos();
-    let dir = stream.dir.as_ref().map(|d| consumer_dir(d, &name));
+    // A consumer in memory (`mem_storage`, as ordered consumers ask) keeps no files, even
+    // on a file stream.
+    let dir = match &stream.dir {
+        Some(d) if !cfg.memory_storage => Some(consumer_dir(d, &name)),
+        _ => None,
+    };
     if let Some(dir) = &dir {
         let meta = ConsumerMeta {
             name: name.clone(),
@@ -421,6 +410,12 @@ fn add_consumer(
     }
     let c = Arc::new(Consumer::new(name, stream, cfg, created, dir));
     jsa.start_consumer(server, stream, c.clone());
+    let at = advisory::ConsumerRef {
+        domain: jsa.domain(),
+        stream: &stream.name,
+        consumer: &c.name,
+    };
+    advisory::consumer_action(server, &jsa.account, at, advisory::Action::Create);
     Ok(c)
 }
 
@@ -442,7 +437,13 @@ pub(super) fn info(jsa: &JsAccount, req: &Request<'_>, stream: &str, name: &str)
     respond(&kind, Ok(InfoBody { info: Some(info) }))
 }
 
-pub(super) fn delete(jsa: &JsAccount, req: &Request<'_>, stream: &str, name: &str) -> Response {
+pub(super) fn delete(
+    server: &Arc<Server>,
+    jsa: &JsAccount,
+    req: &Request<'_>,
+    stream: &str,
+    name: &str,
+) -> Response {
     let kind = response_type("consumer_delete");
     let fail = |e: ApiError| respond(&kind, Err((e, Success::default())));
     if requires_newer_api(req) {
@@ -455,7 +456,15 @@ pub(super) fn delete(jsa: &JsAccount, req: &Request<'_>, stream: &str, name: &st
         return fail(ApiError::stream_not_found());
     }
     match jsa.remove_consumer(stream, name) {
-        Ok(true) => respond(&kind, Ok(Success { success: true })),
+        Ok(true) => {
+            let at = advisory::ConsumerRef {
+                domain: jsa.domain(),
+                stream,
+                consumer: name,
+            };
+            advisory::consumer_action(server, &jsa.account, at, advisory::Action::Delete);
+            respond(&kind, Ok(Success { success: true }))
+        }
         Ok(false) => fail(err(404, 10014, "consumer not found")),
         Err(e) => fail(ApiError {
             code: 500,
@@ -547,6 +556,135 @@ pub(super) fn next(
         return Some(Vec::new());
     };
     Some(c.request_next(reply, body, &s))
+}
+
+#[derive(Deserialize, Default)]
+struct PauseRequest {
+    #[serde(default)]
+    pause_until: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Serialize, Default)]
+struct PauseBody {
+    paused: bool,
+    pause_until: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pause_remaining: u64,
+}
+
+/// `CONSUMER.PAUSE.<stream>.<consumer>` (`jsConsumerPauseRequest`): pauses deliveries until
+/// `pause_until`, or resumes them when it is missing or zero.
+pub(super) fn pause(
+    _server: &Arc<Server>,
+    jsa: &JsAccount,
+    req: &Request<'_>,
+    stream: &str,
+    name: &str,
+) -> Response {
+    let kind = response_type("consumer_pause");
+    let fail = |e: ApiError| respond(&kind, Err((e, PauseBody::default())));
+    let mut request = PauseRequest::default();
+    if is_json_object_or_array(req.body) {
+        match parse::<PauseRequest>(jsa, req, &["pause_until"]) {
+            Ok(r) => request = r,
+            Err(e) => return fail(e),
+        }
+    }
+    if requires_newer_api(req) {
+        return fail(ApiError::required_api_level());
+    }
+    let Some(s) = jsa.stream(stream) else {
+        return fail(ApiError::stream_not_found());
+    };
+    let Some(c) = s.consumer(name) else {
+        return fail(err(404, 10014, "consumer not found"));
+    };
+    let until = match request.pause_until.as_deref() {
+        None => 0,
+        Some(text) => match time::parse(text) {
+            Some(t) => t,
+            None => {
+                return fail(ApiError::invalid_json(format!(
+                    "parsing time {text:?} as \"2006-01-02T15:04:05Z07:00\": cannot parse"
+                )))
+            }
+        },
+    };
+    let mut cfg = c.config();
+    // Go's zero time resumes, as no time does.
+    cfg.pause_until = (until > 0).then(|| time::format(until));
+    cfg.set_static_metadata();
+    if let (Some(dir), Some(_)) = (&c.dir, &s.dir) {
+        let meta = ConsumerMeta {
+            name: c.name.clone(),
+            config: cfg.clone(),
+            created: c.created,
+        };
+        if let Err(e) = write_meta(dir, &meta) {
+            return fail(err(
+                500,
+                10104,
+                &format!("error creating store for consumer: {e}"),
+            ));
+        }
+    }
+    c.set_config(cfg);
+    let remaining = until.saturating_sub(time::now_nanos());
+    respond(
+        &kind,
+        Ok(PauseBody {
+            paused: remaining > 0,
+            pause_until: time::format(until.max(0)),
+            pause_remaining: u64::try_from(remaining).unwrap_or(0),
+        }),
+    )
+}
+
+/// `CONSUMER.UNPIN.<stream>.<consumer>` (`jsConsumerUnpinRequest`): the pinned client of a
+/// priority group loses its pin; the next request gets a new one.
+pub(super) fn unpin(jsa: &JsAccount, req: &Request<'_>, stream: &str, name: &str) -> Response {
+    let kind = response_type("consumer_unpin");
+    let fail = |e: ApiError| respond(&kind, Err((e, Nothing {})));
+    #[derive(Deserialize, Default)]
+    struct UnpinRequest {
+        #[serde(default)]
+        group: String,
+    }
+    let request = match crate::jetstream::gojson::check(req.body)
+        .map_err(|e| e.to_string())
+        .and_then(|_| serde_json::from_slice::<UnpinRequest>(req.body).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => return fail(ApiError::invalid_json(e)),
+    };
+    if request.group.is_empty() {
+        return fail(ApiError::invalid_json("consumer group not specified"));
+    }
+    if !crate::jetstream::consumer::config::is_valid_group_name(&request.group) {
+        return fail(err(
+            400,
+            10162,
+            "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters",
+        ));
+    }
+    let Some(s) = jsa.stream(stream) else {
+        return fail(ApiError::stream_not_found());
+    };
+    let Some(c) = s.consumer(name) else {
+        return fail(err(404, 10014, "consumer not found"));
+    };
+    if !c.unpin(&request.group) {
+        return fail(err(
+            400,
+            10160,
+            "Provided priority group does not exist for this consumer",
+        ));
+    }
+    respond(&kind, Ok(Nothing {}))
 }
 
 /// Requests about consumers that switchboard does not serve yet.

@@ -6,6 +6,7 @@
 //! Layout on disk, as nats-server's: `<store_dir>/jetstream/<account>/streams/<name>/` with
 //! the stream's `meta.json` (configuration and creation time) and `msgs/` (the file store).
 
+pub mod advisory;
 pub mod api;
 pub mod config;
 pub mod consumer;
@@ -439,19 +440,23 @@ impl JsAccount {
             stream: Arc::downgrade(stream),
             account: Arc::downgrade(self),
         });
-        match server.subscribe_internal(
-            &self.client,
-            &format!("$JS.ACK.{}.>", cfg.name),
-            None,
-            acks,
-        ) {
-            Ok(sub) => subs.push(sub),
-            Err(e) => log_error!(
-                "Stream '{} > {}' could not subscribe to its acks: {}",
-                self.name,
-                cfg.name,
-                e
-            ),
+        // Acknowledgements, and answers to push consumers' flow control requests.
+        for prefix in ["$JS.ACK", "$JS.FC"] {
+            match server.subscribe_internal(
+                &self.client,
+                &format!("{prefix}.{}.>", cfg.name),
+                None,
+                acks.clone(),
+            ) {
+                Ok(sub) => subs.push(sub),
+                Err(e) => log_error!(
+                    "Stream '{} > {}' could not subscribe to {}: {}",
+                    self.name,
+                    cfg.name,
+                    prefix,
+                    e
+                ),
+            }
         }
         if cfg.allow_direct {
             let direct: Arc<dyn InternalHandler> = Arc::new(api::DirectGetHandler {
@@ -513,6 +518,8 @@ impl JsAccount {
     ) {
         stream.add_consumer(consumer.clone());
         let jsa = Arc::downgrade(self);
+        let weak_server = Arc::downgrade(server);
+        let (events_jsa, events_server) = (jsa.clone(), weak_server.clone());
         let runner = consumer::Runner {
             server: Arc::downgrade(server),
             account: self.account.clone(),
@@ -520,11 +527,53 @@ impl JsAccount {
             consumer: Arc::downgrade(&consumer),
             on_idle: Arc::new(move |stream: &str, name: &str| {
                 if let Some(jsa) = jsa.upgrade() {
-                    let _ = jsa.remove_consumer(stream, name);
+                    let removed = jsa.remove_consumer(stream, name);
+                    // nats-server's idle removal deletes the consumer with its advisory.
+                    if let (Ok(true), Some(server)) = (removed, weak_server.upgrade()) {
+                        let at = advisory::ConsumerRef {
+                            domain: jsa.domain(),
+                            stream,
+                            consumer: name,
+                        };
+                        advisory::consumer_action(
+                            &server,
+                            &jsa.account,
+                            at,
+                            advisory::Action::Delete,
+                        );
+                    }
+                }
+            }),
+            on_events: Arc::new(move |c: &Consumer, events: &[consumer::Event]| {
+                if let (Some(jsa), Some(server)) = (events_jsa.upgrade(), events_server.upgrade()) {
+                    let mut fanout = Fanout::default();
+                    jsa.consumer_advisories(&server, &mut fanout, c, events);
+                    fanout.wake_all();
                 }
             }),
         };
         tokio::spawn(consumer::run(runner));
+    }
+
+    /// Sends the advisories of what a consumer went through, to those who listen.
+    fn consumer_advisories(
+        &self,
+        server: &Arc<Server>,
+        fanout: &mut Fanout,
+        c: &Consumer,
+        events: &[consumer::Event],
+    ) {
+        let at = advisory::ConsumerRef {
+            domain: self.domain(),
+            stream: &c.stream_name,
+            consumer: &c.name,
+        };
+        let wanted = |s: &str| advisory::listening(&self.account, s);
+        for e in events {
+            if let Some(adv) = advisory::consumer_event(&wanted, at, &self.name, e) {
+                advisory::publish_in(server, fanout, &self.account, &adv);
+            }
+        }
     }
 
     /// Removes a consumer: stops it and deletes its files.
@@ -596,6 +645,11 @@ impl JsAccount {
                 stream.name
             );
         }
+    }
+
+    /// JetStream's domain, if one is configured.
+    pub(crate) fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
     }
 
     /// Consumers across the account's streams.
@@ -712,12 +766,27 @@ struct AckHandler {
 
 impl InternalHandler for AckHandler {
     fn on_msg(&self, server: &Arc<Server>, fanout: &mut Fanout, msg: &InternalMsg<'_>) -> bool {
-        let (Some(stream), Some(_jsa)) = (self.stream.upgrade(), self.account.upgrade()) else {
+        let (Some(stream), Some(jsa)) = (self.stream.upgrade(), self.account.upgrade()) else {
             return false;
         };
         let Ok(subject) = std::str::from_utf8(msg.subject) else {
             return false;
         };
+        if let Some(rest) = subject.strip_prefix("$JS.FC.") {
+            // `$JS.FC.<stream>.<consumer>.<random>`: the stream is this handler's.
+            let mut tokens = rest.split('.');
+            if let (Some(_), Some(name), Some(_), None) =
+                (tokens.next(), tokens.next(), tokens.next(), tokens.next())
+            {
+                if let Some(c) = stream.consumer(name) {
+                    let done = c.flow_control_answer(subject, msg.headers);
+                    if !done.is_empty() {
+                        stream.remove_unneeded(&done);
+                    }
+                }
+            }
+            return true;
+        }
         let Some(info) = consumer::ack::parse(subject) else {
             return true;
         };
@@ -727,6 +796,9 @@ impl InternalHandler for AckHandler {
         let reply = msg.reply.and_then(|r| std::str::from_utf8(r).ok());
         let kind = consumer::ack::kind(msg.payload);
         let outcome = c.process_ack(&info, &kind, reply, &stream);
+        if !outcome.events.is_empty() {
+            jsa.consumer_advisories(server, fanout, &c, &outcome.events);
+        }
         for m in &outcome.out {
             server.publish_internal_to(
                 fanout,

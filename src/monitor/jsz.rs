@@ -4,10 +4,12 @@
 //!
 //! On one server every stream is its own leader: `leader-only` and `stream-leader-only`
 //! filter nothing, `cluster` names this server as leader, and `raft=1` counts every stream
-//! in `streams_leader`. Consumers are counted (`consumers`, each stream's `consumer_count`),
-//! but `consumers=1` (which implies `streams=1`) and `direct-consumers=1` add no
-//! `consumer_detail` yet. Streams and accounts are listed by name (nats-server lists them in
-//! map order, unless it pages accounts).
+//! in `streams_leader` and every consumer in `consumers_leader`. `consumers=1` (which implies `streams=1`) adds each stream's
+//! `consumer_detail`: the consumers' infos (nats-server's `ConsumerInfo`), with their
+//! configurations only under `config=1`. `direct-consumers=1` adds nothing (switchboard has
+//! no direct consumers). A mirror's or a source's state shows as `mirror` and `sources`.
+//! Streams, consumers and accounts are listed by name (nats-server lists them in map order,
+//! unless it pages accounts).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,8 +21,11 @@ use super::format::GoTime;
 use super::query::{BadRequest, Query};
 use crate::broker::server::Server;
 use crate::jetstream::config::{StreamConfig, API_LEVEL};
+use crate::jetstream::consumer::info::{ConfigShown, ConsumerInfo};
+use crate::jetstream::source::SourceInfo;
 use crate::jetstream::store::StorageKind;
 use crate::jetstream::stream::{InfoDetail, StateInfo};
+use crate::jetstream::time;
 use crate::jetstream::{JetStream, JsAccount};
 use crate::options::{SyncPolicy, DEFAULT_SYNC_INTERVAL};
 
@@ -149,6 +154,12 @@ pub struct StreamDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<StreamConfig>,
     pub state: StateInfo,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumer_detail: Vec<ConsumerInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<SourceInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceInfo>,
 }
 
 /// nats-server's `AccountDetail`.
@@ -264,6 +275,7 @@ pub fn jsz(server: &Server, opts: &JszOptions, now: SystemTime) -> Result<Jsz, B
     if opts.raft {
         // No stream has a Raft node here: each counts as its own leader.
         out.streams_leader = out.streams;
+        out.consumers_leader = out.consumers;
     }
 
     let chosen: Vec<&Arc<JsAccount>> =
@@ -280,7 +292,7 @@ pub fn jsz(server: &Server, opts: &JszOptions, now: SystemTime) -> Result<Jsz, B
         };
     out.account_details = chosen
         .into_iter()
-        .map(|a| account_detail(server, a, streams, opts.config))
+        .map(|a| account_detail(server, a, streams, opts.consumers, opts.config))
         .collect();
     Ok(out)
 }
@@ -344,19 +356,42 @@ fn account_detail(
     server: &Server,
     a: &JsAccount,
     streams: bool,
+    consumers: bool,
     with_config: bool,
 ) -> AccountDetail {
     let stream_detail = if streams {
         a.streams()
             .iter()
-            .map(|s| StreamDetail {
-                name: s.name.clone(),
-                created: crate::jetstream::time::format(s.created),
-                cluster: ClusterInfo {
-                    leader: server.name.clone(),
-                },
-                config: with_config.then(|| s.config()),
-                state: s.state_info(&InfoDetail::default()).0,
+            .map(|s| {
+                let (mirror, sources) = a.links_info(&s.name);
+                let consumer_detail = if consumers {
+                    let mut all = s.consumers();
+                    all.sort_by(|x, y| x.name.cmp(&y.name));
+                    all.iter()
+                        .map(|c| {
+                            let shown = if with_config {
+                                ConfigShown::Stored
+                            } else {
+                                ConfigShown::Omitted
+                            };
+                            ConsumerInfo::of(s, c, shown)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                StreamDetail {
+                    name: s.name.clone(),
+                    created: time::format(s.created),
+                    cluster: ClusterInfo {
+                        leader: server.name.clone(),
+                    },
+                    config: with_config.then(|| s.config()),
+                    state: s.state_info(&InfoDetail::default()).0,
+                    consumer_detail,
+                    mirror,
+                    sources,
+                }
             })
             .collect()
     } else {

@@ -129,6 +129,29 @@ async fn create_streams(c: &async_nats::Client) {
     assert_eq!(bad["error"]["err_code"], 10056);
 }
 
+/// Two durable consumers.
+async fn create_consumers(c: &async_nats::Client) {
+    for (stream, cfg) in [
+        (
+            "ORDERS",
+            json!({"durable_name": "reader", "ack_policy": "explicit"}),
+        ),
+        (
+            "MEM",
+            json!({"durable_name": "all", "filter_subject": "mem.x"}),
+        ),
+    ] {
+        let name = cfg["durable_name"].as_str().unwrap_or_default().to_string();
+        let r = request(
+            c,
+            &format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"),
+            json!({"stream_name": stream, "config": cfg}),
+        )
+        .await;
+        assert!(r.get("error").is_none(), "{r}");
+    }
+}
+
 fn names(details: &Value) -> Vec<&str> {
     details
         .as_array()
@@ -526,7 +549,9 @@ fn normalized(mut v: Value) -> Value {
                 for (k, val) in map.iter_mut() {
                     match k.as_str() {
                         "server_id" | "now" | "created" | "first_ts" | "last_ts" | "leader"
-                        | "store_dir" | "max_storage" | "max_memory" => *val = Value::Null,
+                        | "store_dir" | "max_storage" | "max_memory" | "ts" | "last_active" => {
+                            *val = Value::Null
+                        }
                         _ => walk(val),
                     }
                 }
@@ -589,8 +614,11 @@ async fn same_jsz_as_nats_server_with_jetstream() {
         .await
         .unwrap();
     create_streams(&theirs_client).await;
+    create_consumers(&theirs_client).await;
     let t = JsSetup::start().await;
-    create_streams(&t.client().await).await;
+    let ours_client = t.client().await;
+    create_streams(&ours_client).await;
+    create_consumers(&ours_client).await;
 
     for path in [
         "/jsz",
@@ -601,6 +629,9 @@ async fn same_jsz_as_nats_server_with_jetstream() {
         "/jsz?acc=nope&accounts=1",
         "/jsz?accounts=1&offset=1",
         "/jsz?consumers=1&config=1",
+        "/jsz?consumers=1",
+        "/jsz?acc=$G&consumers=1",
+        "/jsz?accounts=1&consumers=1&direct-consumers=1",
         "/jsz?raft=1&streams=1",
         "/jsz?leader-only=1",
         "/jsz?limit=abc",

@@ -51,6 +51,15 @@ impl JsServer {
         JsServer { server, dir }
     }
 
+    /// Like [`JsServer::restart`], on the same port: clients reconnect to it.
+    pub fn restart_same_port(self) -> JsServer {
+        let JsServer { server, dir } = self;
+        let (target, port) = (server.target.clone(), server.port);
+        drop(server);
+        let server = Server::start_opts(&target, &js_opts(dir.path()).port(port));
+        JsServer { server, dir }
+    }
+
     pub fn info(&self) -> ServerInfo {
         self.server.info()
     }

@@ -160,6 +160,8 @@ impl LogBuf {
 pub struct ServerOpts {
     pub args: Vec<String>,
     pub config: Option<String>,
+    /// The port to listen on (a free one when not given).
+    pub port: Option<u16>,
 }
 
 impl ServerOpts {
@@ -172,6 +174,10 @@ impl ServerOpts {
     }
     pub fn config(mut self, body: &str) -> Self {
         self.config = Some(body.to_string());
+        self
+    }
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
 }
@@ -229,7 +235,7 @@ impl Server {
     }
 
     fn try_start(target: &Target, opts: &ServerOpts) -> Result<Server, String> {
-        let port = free_port();
+        let port = opts.port.unwrap_or_else(free_port);
         let config = match &opts.config {
             Some(body) => {
                 let mut f = tempfile::Builder::new()

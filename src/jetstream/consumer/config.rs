@@ -160,6 +160,29 @@ pub struct ConsumerConfig {
     pub pinned_ttl: i64,
 }
 
+/// How pull requests of a priority group share a consumer's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    None,
+    /// Requests with minimums are served only past them (`min_pending`, `min_ack_pending`).
+    Overflow,
+    /// One client (the one holding the pin id) gets the messages until it goes quiet.
+    PinnedClient,
+    /// Requests with a lower `priority` number go first.
+    Prioritized,
+}
+
+/// How long a pinned client keeps its pin without a request (`JsDefaultPinnedTTL`).
+pub const PINNED_TTL_DEFAULT: i64 = 2 * 60 * 1_000_000_000;
+
+/// nats-server's `validGroupName`: `[a-zA-Z0-9/_=-]{1,16}`.
+pub fn is_valid_group_name(name: &str) -> bool {
+    (1..=16).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'=' | b'-'))
+}
+
 /// The fields a strict decoder accepts in a create request (`config.*`).
 pub const CREATE_FIELDS: &[&str] = &[
     "stream_name",
@@ -212,6 +235,16 @@ impl ConsumerConfig {
         }
     }
 
+    /// The priority policy (`priority_policy`) as a value.
+    pub fn priority(&self) -> Priority {
+        match self.priority_policy.as_deref() {
+            Some("overflow") => Priority::Overflow,
+            Some("pinned_client") => Priority::PinnedClient,
+            Some("prioritized") => Priority::Prioritized,
+            _ => Priority::None,
+        }
+    }
+
     pub fn is_durable(&self) -> bool {
         !self.durable.is_empty()
     }
@@ -232,7 +265,9 @@ impl ConsumerConfig {
     pub fn set_static_metadata(&mut self) {
         self.metadata.remove(SERVER_VERSION_KEY);
         self.metadata.remove(SERVER_LEVEL_KEY);
-        let level = if self.pause_until.is_some()
+        let level = if self.ack_policy == AckPolicy::FlowControl {
+            4
+        } else if self.pause_until.is_some()
             || self.priority_policy.as_deref().is_some_and(|p| p != "none")
             || self.pinned_ttl != 0
             || !self.priority_groups.is_empty()
@@ -325,6 +360,9 @@ impl ConsumerConfig {
         )?;
         if self.deliver_subject.is_empty() && self.max_waiting == 0 {
             self.max_waiting = MAX_WAITING_DEFAULT;
+        }
+        if self.priority() == Priority::PinnedClient && self.pinned_ttl == 0 {
+            self.pinned_ttl = PINNED_TTL_DEFAULT;
         }
         if self.ack_wait == 0 && matches!(self.ack_policy, AckPolicy::Explicit | AckPolicy::All) {
             self.ack_wait = ACK_WAIT_DEFAULT;
@@ -646,6 +684,13 @@ impl ConsumerConfig {
             if self.priority_groups.iter().any(String::is_empty) {
                 return Err(err(400, 10161, "Group name cannot be an empty string"));
             }
+            if !self.priority_groups.iter().all(|g| is_valid_group_name(g)) {
+                return Err(err(
+                    400,
+                    10162,
+                    "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters",
+                ));
+            }
         } else {
             if !self.priority_groups.is_empty() {
                 return Err(err(
@@ -674,23 +719,7 @@ impl ConsumerConfig {
 
     /// What switchboard does not serve yet is refused by name rather than half-served.
     fn check_served(&self) -> Result<(), ApiError> {
-        let unserved = [
-            (
-                !self.deliver_subject.is_empty(),
-                "push consumers (deliver_subject)",
-            ),
-            (
-                self.replay_policy == ReplayPolicy::Original,
-                "replay_policy original",
-            ),
-            (self.rate_limit > 0, "rate_limit_bps"),
-            (self.pause_until.is_some(), "pause_until"),
-            (
-                self.priority_policy.as_deref().is_some_and(|p| p != "none"),
-                "priority groups",
-            ),
-            (self.direct || self.sourcing, "direct consumers"),
-        ];
+        let unserved = [(self.direct || self.sourcing, "direct consumers")];
         match unserved.iter().find(|(used, _)| *used) {
             Some((_, what)) => Err(ApiError::stream_invalid_config(format!(
                 "{what} is not supported by switchboard yet"

@@ -12,6 +12,7 @@
 
 pub mod ack;
 pub mod config;
+pub mod info;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -29,7 +30,7 @@ use super::time;
 use crate::broker::account::Account;
 use crate::broker::{Fanout, Server};
 use crate::log_warn;
-use config::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use config::{AckPolicy, ConsumerConfig, DeliverPolicy, Priority};
 
 /// Errors worth reporting: a consumer being removed may find its directory gone.
 trait FilterErr {
@@ -57,7 +58,29 @@ pub struct Outbound {
     pub payload: Bytes,
 }
 
+/// The reply subject of a flow control request: `$JS.FC.<stream>.<consumer>.` and four
+/// random characters (nats-server's v1 layout).
+fn flow_control_reply(stream: &str, consumer: &str) -> String {
+    format!("$JS.FC.{stream}.{consumer}.{}", random_token(4))
+}
+
+/// `n` random base-62 characters (a pin id is 22, as nats-server's `nuid.Next()`).
+fn random_token(n: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    (0..n)
+        .map(|_| DIGITS[fastrand::usize(..DIGITS.len())] as char)
+        .collect()
+}
+
 impl Outbound {
+    /// Its size as pull requests' `max_bytes` counts it (the routing subject not included).
+    fn size(&self) -> usize {
+        self.subject.len()
+            + self.reply.as_ref().map_or(0, String::len)
+            + self.headers.len()
+            + self.payload.len()
+    }
+
     fn status(subject: &str, headers: String) -> Outbound {
         Outbound {
             to: subject.to_string(),
@@ -67,6 +90,14 @@ impl Outbound {
             payload: Bytes::new(),
         }
     }
+}
+
+/// A configuration's `pause_until` in Unix nanoseconds (0: none).
+fn pause_time(cfg: &ConsumerConfig) -> i64 {
+    cfg.pause_until
+        .as_deref()
+        .and_then(time::parse)
+        .unwrap_or(0)
 }
 
 /// Publishes what a consumer produced, then wakes the writers.
@@ -112,6 +143,169 @@ struct Waiting {
     no_wait: bool,
     heartbeat: Option<Duration>,
     next_heartbeat: Option<Instant>,
+    /// Its priority group fields (JSON requests).
+    group: Option<GroupRequest>,
+}
+
+/// The priority group fields of a pull request (`PriorityGroup`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct GroupRequest {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub min_pending: i64,
+    #[serde(default)]
+    pub min_ack_pending: i64,
+    /// The pin id the client holds.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub priority: i64,
+}
+
+impl Waiting {
+    /// Its place among prioritized requests (no group: last).
+    fn priority(&self) -> i64 {
+        self.group
+            .as_ref()
+            .map_or(i64::from(i32::MAX), |g| g.priority)
+    }
+}
+
+/// The client a pinned-client consumer delivers to, while it keeps asking.
+#[derive(Debug, Clone)]
+struct Pin {
+    id: String,
+    group: String,
+    /// When it was pinned, Unix nanoseconds.
+    ts: i64,
+    /// It loses the pin without a request by then.
+    until: Instant,
+}
+
+/// Something a consumer went through that an advisory reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message was delivered `deliveries` times, `max_deliver`, and is given up.
+    MaxDeliveries { stream_seq: u64, deliveries: u64 },
+    /// A delivery was negatively acknowledged.
+    Nak(Delivered),
+    /// A delivery was terminated (`+TERM`), with its reason.
+    Terminated(Delivered, String),
+    /// A client of `group` was pinned with `id`.
+    Pinned { group: String, id: String },
+    /// The pinned client of `group` lost its pin: `timeout` or `admin`.
+    Unpinned { group: String, reason: &'static str },
+    /// Paused until then (Unix nanoseconds), or resumed (0, or a time passed).
+    Pause { until: i64 },
+}
+
+/// A delivery an acknowledgement names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub consumer_seq: u64,
+    pub stream_seq: u64,
+    pub deliveries: u64,
+}
+
+/// The most flow control lets a push consumer have in flight (`JsFlowControlMaxPending`).
+const FLOW_CONTROL_MAX_PENDING: i64 = 32 * 1024 * 1024;
+/// How often a push consumer looks at its deliver subject's subscribers again.
+const INTEREST_POLL: Duration = Duration::from_millis(50);
+/// The most messages one pass delivers before it lets other tasks run.
+const PASS_LIMIT: usize = 1024;
+
+/// A push consumer's delivery state (nats-server's `active`, `pbytes`/`maxpb`/`fcid` and
+/// its heartbeat timer).
+#[derive(Debug)]
+struct Push {
+    /// Whether the deliver subject has a subscriber (of the deliver group, when set).
+    active: bool,
+    /// The account's subscription generation when interest was last looked at.
+    generation: u64,
+    /// Since when nobody listens (the inactive threshold counts from here).
+    inactive_since: Instant,
+    /// When the next idle heartbeat is due.
+    next_heartbeat: Option<Instant>,
+    /// Bytes delivered and not yet covered by an answered flow control request.
+    pbytes: i64,
+    /// The flow control window: starts at 1/16 of the limit, doubles with each answer.
+    maxpb: i64,
+    /// The flow control request waiting for its answer (its reply subject) and the bytes
+    /// it covers.
+    fcid: Option<String>,
+    fcsz: i64,
+}
+
+impl Push {
+    fn new(flow_control: bool) -> Push {
+        Push {
+            active: false,
+            generation: u64::MAX,
+            inactive_since: Instant::now(),
+            next_heartbeat: None,
+            pbytes: 0,
+            maxpb: if flow_control {
+                (FLOW_CONTROL_MAX_PENDING / 16).max(1)
+            } else {
+                0
+            },
+            fcid: None,
+            fcsz: 0,
+        }
+    }
+
+    /// Whether flow control holds deliveries back until the client answers.
+    fn stalled(&self) -> bool {
+        self.maxpb > 0 && self.pbytes > self.maxpb
+    }
+}
+
+/// A consumer's `rate_limit_bps` as a token bucket of bytes (nats-server's `rate.Limiter`,
+/// its burst the largest message the stream takes).
+#[derive(Debug)]
+struct RateLimit {
+    /// Bytes a second.
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimit {
+    fn new(bps: u64, burst: usize) -> RateLimit {
+        let burst = burst.max(1) as f64;
+        RateLimit {
+            rate: ((bps / 8).max(1)) as f64,
+            burst,
+            tokens: burst,
+            at: Instant::now(),
+        }
+    }
+
+    /// Takes `size` bytes' worth: `None` when they were there, else how long until they
+    /// are (nothing taken then).
+    fn take(&mut self, size: usize, now: Instant) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = now;
+        let need = (size as f64).min(self.burst);
+        if self.tokens >= need {
+            self.tokens -= need;
+            None
+        } else {
+            Some(Duration::from_secs_f64((need - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// The largest message a stream takes, the rate limiter's burst (the server's default
+/// max payload when the stream sets none).
+fn rate_burst(stream: &Stream) -> usize {
+    match stream.config().max_msg_size {
+        n if n > 0 => n as usize,
+        _ => 1024 * 1024,
+    }
 }
 
 /// A pull request as its body gives it.
@@ -122,6 +316,7 @@ pub struct NextRequest {
     pub max_bytes: i64,
     pub no_wait: bool,
     pub heartbeat: i64,
+    pub group: Option<GroupRequest>,
 }
 
 /// Reads a pull request's body (`nextReqFromMsg`): empty (one message), a number (a batch)
@@ -148,13 +343,20 @@ pub fn parse_next_request(body: &[u8]) -> Result<NextRequest, String> {
             no_wait: bool,
             #[serde(default)]
             idle_heartbeat: i64,
+            #[serde(flatten)]
+            group: GroupRequest,
         }
         // A plain `json.Unmarshal` in nats-server: its words for a cut-off body.
         super::gojson::check(body).map_err(|e| match e.to_string().as_str() {
             "unexpected EOF" => "unexpected end of JSON input".to_string(),
             other => other.to_string(),
         })?;
-        let r: Req = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        // Clients send `null` for fields they leave unset (async-nats' priority fields);
+        // Go's decoder leaves those at zero.
+        let r: Req = serde_json::from_slice::<serde_json::Value>(body)
+            .map(super::api::without_nulls)
+            .and_then(serde_json::from_value)
+            .map_err(|e| e.to_string())?;
         if r.idle_heartbeat > 0 && r.idle_heartbeat * 2 > r.expires {
             return Err("heartbeat value too large".to_string());
         }
@@ -164,6 +366,7 @@ pub fn parse_next_request(body: &[u8]) -> Result<NextRequest, String> {
             max_bytes: r.max_bytes,
             no_wait: r.no_wait,
             heartbeat: r.idle_heartbeat,
+            group: Some(r.group),
         });
     }
     match std::str::from_utf8(body)
@@ -197,6 +400,12 @@ pub struct InfoState {
     pub num_redelivered: usize,
     pub num_waiting: usize,
     pub num_pending: u64,
+    /// A push consumer with a subscriber on its deliver subject.
+    pub push_bound: bool,
+    /// How long the consumer stays paused, when it is.
+    pub pause_remaining: Option<Duration>,
+    /// The first priority group, its pinned client and since when (Unix nanoseconds).
+    pub priority_group: Option<(String, Option<String>, i64)>,
 }
 
 #[derive(Debug)]
@@ -223,6 +432,22 @@ struct State {
     /// Last-per-subject start: the sequences to deliver first, then where to go on.
     skip: Option<(VecDeque<u64>, u64)>,
     waiting: VecDeque<Waiting>,
+    push: Push,
+    /// Deliveries wait until then (the original pace of a replay, the rate limit).
+    hold_until: Option<Instant>,
+    /// Replaying at the original pace and not caught up yet, with the last delivered
+    /// message's time and when it went.
+    replaying: bool,
+    replay_mark: Option<(i64, Instant)>,
+    rate: Option<RateLimit>,
+    rate_burst: usize,
+    /// `pause_until`, Unix nanoseconds (0: not paused).
+    paused_until: i64,
+    /// The pinned client of a pinned-client consumer, and pins given and taken since the
+    /// last pass (for advisories).
+    pin: Option<Pin>,
+    /// For advisories, since the last pass or acknowledgement.
+    events: Vec<Event>,
     last_active: Instant,
     dirty: bool,
 }
@@ -240,12 +465,29 @@ pub struct Consumer {
     stopped: AtomicBool,
 }
 
+/// What one pass of a consumer's task produced.
+#[derive(Debug, Default)]
+struct Pass {
+    /// Messages to publish.
+    out: Vec<Outbound>,
+    /// Stream sequences delivered without acknowledgements (retention may drop them).
+    done: Vec<u64>,
+    /// When to look again.
+    next: Option<Instant>,
+    /// Stopped at [`PASS_LIMIT`]: run again at once.
+    more: bool,
+    /// For advisories.
+    events: Vec<Event>,
+}
+
 /// What acknowledging produced: messages to send (the double-ack reply) and stream
 /// sequences that may no longer be needed (interest and work-queue retention).
 #[derive(Debug, Default)]
 pub struct AckOutcome {
     pub out: Vec<Outbound>,
     pub done: Vec<u64>,
+    /// For advisories.
+    pub events: Vec<Event>,
 }
 
 impl Consumer {
@@ -258,7 +500,7 @@ impl Consumer {
         dir: Option<PathBuf>,
     ) -> Consumer {
         let filters = cfg.filters();
-        let mut st = State::new(cfg, filters);
+        let mut st = State::new(cfg, filters, rate_burst(stream));
         st.start_position(stream);
         Consumer {
             name,
@@ -303,6 +545,24 @@ impl Consumer {
     /// Replaces the configuration (an update that changed only what may change).
     pub fn set_config(&self, cfg: ConsumerConfig) {
         let mut st = self.state.lock();
+        if st.cfg.deliver_subject != cfg.deliver_subject {
+            // A new deliver subject: what is pending goes out again to it, once someone
+            // listens there (`updateDeliverSubjectLocked`).
+            let pending: Vec<u64> = st.pending.keys().copied().collect();
+            for seq in pending {
+                st.clear_deadline(seq);
+                st.rdq.insert(seq);
+            }
+            st.push.generation = u64::MAX;
+        }
+        if st.cfg.rate_limit != cfg.rate_limit {
+            st.rate = (cfg.rate_limit > 0).then(|| RateLimit::new(cfg.rate_limit, st.rate_burst));
+        }
+        let until = pause_time(&cfg);
+        if until != st.paused_until {
+            st.events.push(Event::Pause { until });
+        }
+        st.paused_until = until;
         st.cfg = cfg;
         st.dirty = true;
         drop(st);
@@ -395,9 +655,24 @@ impl Consumer {
                 last_active: active(st.last_ack),
             },
             num_ack_pending: st.pending.len(),
-            num_redelivered: st.rdc.len(),
+            // With one delivery allowed nothing is redelivered; nats-server shows 0.
+            num_redelivered: if st.cfg.max_deliver == 1 {
+                0
+            } else {
+                st.rdc.len()
+            },
             num_waiting: st.waiting.len(),
             num_pending: st.num_pending(stream),
+            push_bound: st.is_push() && st.push.active,
+            pause_remaining: st.pause_left(),
+            priority_group: st.cfg.priority_groups.first().map(|g| {
+                let pin = st.pin.as_ref();
+                (
+                    g.clone(),
+                    pin.map(|p| p.id.clone()),
+                    pin.map_or(0, |p| p.ts),
+                )
+            }),
         }
     }
 
@@ -412,6 +687,9 @@ impl Consumer {
                 format!("NATS/1.0 {code} {text}\r\n\r\n"),
             )]
         };
+        if st.is_push() {
+            return status(409, "Consumer is push based");
+        }
         let req = match parse_next_request(body) {
             Ok(r) => r,
             Err(e) => return status(400, &format!("Bad Request - {e}")),
@@ -444,6 +722,34 @@ impl Consumer {
                 ),
             );
         }
+        if let Some(g) = &req.group {
+            let policy = cfg.priority();
+            if (g.min_pending != 0 || g.min_ack_pending != 0) && policy != Priority::Overflow {
+                return status(400, "Bad Request - Not a Overflow Priority consumer");
+            }
+            if !g.id.is_empty() && policy != Priority::PinnedClient {
+                return status(400, "Bad Request - Not a Pinned Client Priority consumer");
+            }
+            if !(0..=9).contains(&g.priority) {
+                return status(400, "Bad Request - Priority must be between 0 and 9");
+            }
+            if policy != Priority::None {
+                if g.group.is_empty() {
+                    return status(400, "Bad Request - Priority Group missing");
+                }
+                if !cfg.priority_groups.contains(&g.group) {
+                    return status(400, "Bad Request - Invalid Priority Group");
+                }
+                let ttl = Duration::from_nanos(cfg.pinned_ttl.max(0) as u64);
+                if let Some(pin) = &mut st.pin {
+                    if g.id == pin.id {
+                        pin.until = Instant::now() + ttl;
+                    } else if !g.id.is_empty() {
+                        return status(423, "Nats-Pin-Id mismatch");
+                    }
+                }
+            }
+        }
         if req.no_wait {
             let available = st.num_pending(stream) + st.rdq.len() as u64 + st.expired_now();
             if available == 0 && req.expires <= 0 {
@@ -458,7 +764,7 @@ impl Consumer {
         }
         let now = Instant::now();
         let heartbeat = (req.heartbeat > 0).then(|| Duration::from_nanos(req.heartbeat as u64));
-        st.waiting.push_back(Waiting {
+        let w = Waiting {
             reply: reply.to_string(),
             n: req.batch,
             b: req.max_bytes.max(0),
@@ -467,7 +773,9 @@ impl Consumer {
             no_wait: req.no_wait,
             heartbeat,
             next_heartbeat: heartbeat.map(|h| now + h),
-        });
+            group: req.group,
+        };
+        st.queue_request(w);
         drop(st);
         self.wake.notify_one();
         Vec::new()
@@ -503,13 +811,14 @@ impl Consumer {
                     self.wake.notify_one();
                     return outcome;
                 }
-                ack::AckKind::Nak(delay) => st.nak(info.stream_seq, info.consumer_seq, *delay),
+                ack::AckKind::Nak(delay) => st.nak(info, *delay),
                 ack::AckKind::Progress => st.progress(info.stream_seq),
-                ack::AckKind::Term(_) => {
-                    st.term(info.stream_seq, &mut outcome.done);
+                ack::AckKind::Term(reason) => {
+                    st.term(info, reason, &mut outcome.done);
                 }
                 ack::AckKind::Unknown => {}
             }
+            outcome.events = std::mem::take(&mut st.events);
         }
         if answer {
             if let Some(reply) = reply {
@@ -526,27 +835,95 @@ impl Consumer {
         outcome
     }
 
-    /// One pass of the consumer's work: redeliveries due, expired and finished requests,
-    /// heartbeats and deliveries. Returns what to publish, sequences that acknowledgement-
-    /// less delivery finished (for retention), and when to look again.
-    fn pass(
-        &self,
-        stream: &Stream,
-        has_interest: &dyn Fn(&str) -> bool,
-    ) -> (Vec<Outbound>, Vec<u64>, Option<Instant>) {
+    /// One pass of the consumer's work: redeliveries due, then for a pull consumer expired
+    /// and finished requests, heartbeats and deliveries; for a push consumer its
+    /// subscriber, deliveries and heartbeat.
+    fn pass(&self, stream: &Stream, account: &Account) -> Pass {
         let mut st = self.state.lock();
         let now = Instant::now();
-        let mut out = Vec::new();
-        let mut done = Vec::new();
-        st.collect_due(now);
-        st.expire_waiting(now, &mut out, false, has_interest);
-        st.deliver(self, stream, &mut out, &mut done);
-        st.expire_waiting(now, &mut out, true, has_interest);
-        if !st.waiting.is_empty() {
-            st.last_active = now;
+        let mut p = Pass::default();
+        st.collect_due(now, &mut p.done);
+        if st.pin.as_ref().is_some_and(|p| now >= p.until) {
+            st.unpin("timeout");
         }
-        let next = st.next_deadline();
-        (out, done, next)
+        let held = st.held(now);
+        if st.is_push() {
+            st.check_interest(account, now);
+            if !held {
+                p.more = st.deliver_push(self, stream, &mut p.out, &mut p.done, now);
+            }
+            st.push_heartbeat(self, now, &mut p.out);
+        } else {
+            let has_interest = |reply: &str| {
+                let found = account.sublist.read().match_subject(reply.as_bytes());
+                !found.psubs.is_empty() || !found.qsubs.is_empty()
+            };
+            st.expire_waiting(now, &mut p.out, false, &has_interest);
+            if !held {
+                p.more = st.deliver(self, stream, &mut p.out, &mut p.done);
+            }
+            // A message held back for its time is not the end of the stream: no-wait
+            // requests wait for it (a pause, though, ends them as nats-server does).
+            if st.hold_until.is_none_or(|at| at <= now) {
+                st.expire_waiting(now, &mut p.out, true, &has_interest);
+            }
+            if !st.waiting.is_empty() {
+                st.last_active = now;
+            }
+        }
+        p.next = st.next_deadline(now);
+        if st.paused_until > 0 && st.pause_left().is_none() {
+            // The pause ran out: resumed.
+            st.paused_until = 0;
+            st.events.push(Event::Pause { until: 0 });
+        }
+        p.events = std::mem::take(&mut st.events);
+        p
+    }
+
+    /// Takes the pin from the pinned client of `group` (`$JS.API.CONSUMER.UNPIN`); false
+    /// when the consumer has no such group.
+    pub fn unpin(&self, group: &str) -> bool {
+        let mut st = self.state.lock();
+        if !st.cfg.priority_groups.iter().any(|g| g == group) {
+            return false;
+        }
+        st.unpin("admin");
+        drop(st);
+        self.wake.notify_one();
+        true
+    }
+
+    /// The answer to a flow control request (`processFlowControl`): the window grows and
+    /// what it covered is no longer in flight. With acknowledgements by flow control, its
+    /// `Nats-Last-Consumer`/`Nats-Last-Stream` headers acknowledge everything up to them.
+    pub fn flow_control_answer(&self, subject: &str, headers: &[u8]) -> Vec<u64> {
+        let mut done = Vec::new();
+        let mut st = self.state.lock();
+        if st.push.fcid.as_deref() != Some(subject) {
+            return done;
+        }
+        let push = &mut st.push;
+        if push.maxpb < FLOW_CONTROL_MAX_PENDING {
+            push.maxpb = (push.maxpb * 2).min(FLOW_CONTROL_MAX_PENDING);
+        }
+        push.pbytes = (push.pbytes - push.fcsz).max(0);
+        push.fcid = None;
+        push.fcsz = 0;
+        if st.cfg.ack_policy == AckPolicy::FlowControl {
+            let number = |name: &str| {
+                super::headers::get(headers, name)
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            };
+            if let Some(sseq) = number("Nats-Last-Stream").filter(|s| *s > 0) {
+                let dseq = number("Nats-Last-Consumer").unwrap_or(0);
+                st.ack(sseq, dseq, &mut done);
+            }
+        }
+        drop(st);
+        self.wake.notify_one();
+        done
     }
 
     /// Whether an ephemeral consumer has been idle past its inactive threshold (or a
@@ -554,10 +931,18 @@ impl Consumer {
     fn idle_expired(&self) -> Option<Instant> {
         let st = self.state.lock();
         let threshold = st.cfg.inactive_threshold;
-        if threshold <= 0 || !st.waiting.is_empty() {
+        if threshold <= 0 {
             return None;
         }
-        Some(st.last_active + Duration::from_nanos(threshold as u64))
+        let threshold = Duration::from_nanos(threshold as u64);
+        if st.is_push() {
+            // A push consumer is idle while nobody listens on its deliver subject.
+            return (!st.push.active).then(|| st.push.inactive_since + threshold);
+        }
+        if !st.waiting.is_empty() {
+            return None;
+        }
+        Some(st.last_active + threshold)
     }
 
     /// The state to write, when it changed since last written.
@@ -582,7 +967,11 @@ impl Consumer {
 }
 
 impl State {
-    fn new(cfg: ConsumerConfig, filters: Vec<String>) -> State {
+    fn new(cfg: ConsumerConfig, filters: Vec<String>, rate_burst: usize) -> State {
+        let cfg_flow_control = cfg.flow_control;
+        let replaying = cfg.replay_policy == config::ReplayPolicy::Original;
+        let rate = (cfg.rate_limit > 0).then(|| RateLimit::new(cfg.rate_limit, rate_burst));
+        let paused_until = pause_time(&cfg);
         State {
             cfg,
             filters,
@@ -599,9 +988,22 @@ impl State {
             rdq: BTreeSet::new(),
             skip: None,
             waiting: VecDeque::new(),
+            push: Push::new(cfg_flow_control),
+            hold_until: None,
+            replaying,
+            replay_mark: None,
+            rate,
+            rate_burst,
+            paused_until,
+            pin: None,
+            events: Vec::new(),
             last_active: Instant::now(),
             dirty: true,
         }
+    }
+
+    fn is_push(&self) -> bool {
+        !self.cfg.deliver_subject.is_empty()
     }
 
     fn matches(&self, subject: &str) -> bool {
@@ -751,21 +1153,44 @@ impl State {
             .count() as u64
     }
 
-    /// Moves pending messages whose ack wait ran out to the redelivery queue.
-    fn collect_due(&mut self, now: Instant) {
+    /// Moves pending messages whose ack wait ran out to the redelivery queue; one
+    /// delivered `max_deliver` times is given up instead (`hasMaxDeliveries`).
+    fn collect_due(&mut self, now: Instant, done: &mut Vec<u64>) {
         while let Some(&(at, seq)) = self.deadlines.first() {
             if at > now {
                 break;
             }
             self.deadlines.pop_first();
             self.due.remove(&seq);
-            if self.pending.contains_key(&seq) {
+            if !self.pending.contains_key(&seq) {
+                continue;
+            }
+            let dc = self.rdc.get(&seq).copied().unwrap_or(1);
+            if self.cfg.max_deliver > 0 && dc >= self.cfg.max_deliver as u64 {
+                self.give_up(seq, dc, done);
+            } else {
                 self.rdq.insert(seq);
             }
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    /// A message delivered as often as allowed: no longer pending, reported
+    /// (`notifyDeliveryExceeded`).
+    fn give_up(&mut self, seq: u64, deliveries: u64, done: &mut Vec<u64>) {
+        self.events.push(Event::MaxDeliveries {
+            stream_seq: seq,
+            deliveries,
+        });
+        if let Some(p) = self.pending.remove(&seq) {
+            self.clear_deadline(seq);
+            self.rdc.remove(&seq);
+            self.rdq.remove(&seq);
+            self.move_ack_floor(p.dseq, seq);
+            done.push(seq);
+        }
+    }
+
+    fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut next = self.deadlines.first().map(|(at, _)| *at);
         let mut earliest = |t: Option<Instant>| {
             if let Some(t) = t {
@@ -776,6 +1201,14 @@ impl State {
             earliest(w.expires);
             earliest(w.next_heartbeat);
         }
+        if self.is_push() {
+            // Subscribers come and go without waking the consumer: it looks again soon.
+            earliest(self.push.next_heartbeat);
+            earliest(Some(now + INTEREST_POLL));
+        }
+        earliest(self.hold_until);
+        earliest(self.pin.as_ref().map(|p| p.until));
+        earliest(self.pause_left().map(|left| now + left));
         next
     }
 
@@ -843,14 +1276,7 @@ impl State {
             }
             let dc = self.rdc.get(&seq).copied().unwrap_or(1) + 1;
             if self.cfg.max_deliver > 0 && dc > self.cfg.max_deliver as u64 {
-                // Delivered as often as allowed: no longer pending (nats-server's
-                // `notifyDeliveryExceeded`, without the advisory yet).
-                if let Some(p) = self.pending.remove(&seq) {
-                    self.clear_deadline(seq);
-                    self.rdc.remove(&seq);
-                    self.move_ack_floor(p.dseq, seq);
-                    done.push(seq);
-                }
+                self.give_up(seq, dc - 1, done);
                 continue;
             }
             match stream.load(seq) {
@@ -904,55 +1330,203 @@ impl State {
         Some((m, 1))
     }
 
-    /// Serves waiting requests while there are messages for them.
+    /// Queues a pull request: at the end, or for a prioritized consumer after every request
+    /// of the same or a higher priority (`addPrioritized`, `insertAtPosition`).
+    fn queue_request(&mut self, w: Waiting) {
+        if self.cfg.priority() != Priority::Prioritized {
+            self.waiting.push_back(w);
+            return;
+        }
+        let p = w.priority();
+        let at = self
+            .waiting
+            .iter()
+            .position(|o| o.priority() > p)
+            .unwrap_or(self.waiting.len());
+        self.waiting.insert(at, w);
+    }
+
+    /// The request the next message goes to (`nextWaiting`): the pinned client's (a pin is
+    /// given to the first request without one), and an overflow request only past its
+    /// minimums; requests naming a pin that is not the current one are ended (423).
+    /// `np` counts the messages still to deliver, this one included.
+    fn next_waiting(&mut self, np: u64, out: &mut Vec<Outbound>) -> Option<Waiting> {
+        let policy = self.cfg.priority();
+        let mut cycled = 0;
+        while let Some(mut w) = self.waiting.pop_front() {
+            let group = w.group.clone().unwrap_or_default();
+            let skip = match policy {
+                Priority::PinnedClient => match &self.pin {
+                    None if group.id.is_empty() => {
+                        let id = random_token(22);
+                        let ttl = Duration::from_nanos(self.cfg.pinned_ttl.max(0) as u64);
+                        self.pin = Some(Pin {
+                            id: id.clone(),
+                            group: group.group.clone(),
+                            ts: time::now_nanos(),
+                            until: Instant::now() + ttl,
+                        });
+                        self.events.push(Event::Pinned {
+                            group: group.group.clone(),
+                            id: id.clone(),
+                        });
+                        if let Some(g) = &mut w.group {
+                            g.id = id;
+                        }
+                        false
+                    }
+                    Some(pin) if group.id == pin.id => false,
+                    Some(_) if group.id.is_empty() => true,
+                    _ => {
+                        out.push(Outbound::status(
+                            &w.reply,
+                            format!(
+                                "NATS/1.0 423 Nats-Wrong-Pin-Id\r\nNats-Pending-Messages: {}\r\nNats-Pending-Bytes: {}\r\n\r\n",
+                                w.n, w.b
+                            ),
+                        ));
+                        continue;
+                    }
+                },
+                Priority::Overflow => {
+                    (group.min_pending > 0 || group.min_ack_pending > 0)
+                        && !((group.min_pending > 0 && group.min_pending as u64 <= np + 1)
+                            || (group.min_ack_pending > 0
+                                && group.min_ack_pending as usize <= self.pending.len()))
+                }
+                _ => false,
+            };
+            if skip {
+                self.waiting.push_back(w);
+                cycled += 1;
+                if cycled >= self.waiting.len() {
+                    return None;
+                }
+                continue;
+            }
+            return Some(w);
+        }
+        None
+    }
+
+    /// Takes the pin away (`unassignPinId`), for an advisory saying `why`.
+    fn unpin(&mut self, why: &'static str) {
+        if let Some(pin) = self.pin.take() {
+            self.events.push(Event::Unpinned {
+                group: pin.group,
+                reason: why,
+            });
+        }
+    }
+
+    /// The pending count an ack reply carries: counted once (after `next_msg` moved on),
+    /// then one less for each new message.
+    fn pending_after(&self, stream: &Stream, counted: &mut Option<u64>, dc: u64) -> u64 {
+        let np = match *counted {
+            None => self.num_pending(stream),
+            Some(p) if dc == 1 => p.saturating_sub(1),
+            Some(p) => p,
+        };
+        *counted = Some(np);
+        np
+    }
+
+    /// The delivery of `m` to `to` with the next consumer sequence (not taken yet): its
+    /// headers (or the headers-only form) and its ack reply.
+    fn delivery(
+        &self,
+        consumer: &Consumer,
+        m: &super::store::StoredMsg,
+        dc: u64,
+        np: u64,
+        to: &str,
+    ) -> Outbound {
+        let (headers, payload) = if self.cfg.headers_only {
+            let size = m.payload.len();
+            (
+                super::headers::append(&m.headers, "Nats-Msg-Size", &size.to_string()),
+                Bytes::new(),
+            )
+        } else {
+            (m.headers.to_vec(), m.payload.clone())
+        };
+        let ack_reply = ack::reply_subject(
+            &consumer.stream_name,
+            &consumer.name,
+            dc,
+            m.seq,
+            self.dseq,
+            time::now_nanos(),
+            np,
+        );
+        Outbound {
+            to: to.to_string(),
+            subject: m.subject.clone(),
+            reply: Some(ack_reply),
+            headers,
+            payload,
+        }
+    }
+
+    /// Takes the consumer sequence of a delivery of stream sequence `seq` (every delivery,
+    /// redeliveries included, takes the next one) and tracks it: pending until acknowledged,
+    /// or done at once without acknowledgements.
+    fn delivered(&mut self, seq: u64, dc: u64, done: &mut Vec<u64>) {
+        let dseq = self.dseq;
+        self.dseq += 1;
+        let now_ns = time::now_nanos();
+        self.last_delivered = now_ns;
+        self.dirty = true;
+        if self.cfg.ack_policy == AckPolicy::None {
+            self.adflr = dseq;
+            self.asflr = seq;
+            done.push(seq);
+        } else {
+            let first = self.pending.get(&seq).map_or(dseq, |p| p.dseq);
+            self.pending.insert(
+                seq,
+                Pending {
+                    dseq: first,
+                    ts: now_ns,
+                },
+            );
+            let at = Instant::now() + self.ack_wait_for(dc);
+            self.set_deadline(seq, at);
+        }
+    }
+
+    /// Serves waiting requests while there are messages for them, at most [`PASS_LIMIT`]
+    /// messages; true when it stopped at the limit.
     fn deliver(
         &mut self,
         consumer: &Consumer,
         stream: &Stream,
         out: &mut Vec<Outbound>,
         done: &mut Vec<u64>,
-    ) {
-        if self.waiting.is_empty() {
-            return;
-        }
-        let mut pending_count: Option<u64> = None;
+    ) -> bool {
+        let mut counted: Option<u64> = None;
+        let mut sent = 0;
         while !self.waiting.is_empty() {
+            if sent >= PASS_LIMIT {
+                return true;
+            }
             let Some((m, dc)) = self.next_msg(stream, done) else {
+                self.replaying = false;
                 break;
             };
-            // What is left after this one: counted once (after `next_msg` moved on), then
-            // one less for each new message.
-            let np = match pending_count {
-                None => self.num_pending(stream),
-                Some(p) if dc == 1 => p.saturating_sub(1),
-                Some(p) => p,
-            };
-            pending_count = Some(np);
-            let Some(mut w) = self.waiting.pop_front() else {
+            if !self.may_send(&m, dc, Instant::now()) {
+                break;
+            }
+            let np = self.pending_after(stream, &mut counted, dc);
+            let Some(mut w) = self.next_waiting(np, out) else {
+                self.unget(m.seq, dc);
                 break;
             };
-            let now_ns = time::now_nanos();
-            // Every delivery, redeliveries included, takes the next consumer sequence.
-            let dseq = self.dseq;
-            let (headers, payload) = if self.cfg.headers_only {
-                let size = m.payload.len();
-                (
-                    super::headers::append(&m.headers, "Nats-Msg-Size", &size.to_string()),
-                    Bytes::new(),
-                )
-            } else {
-                (m.headers.to_vec(), m.payload.clone())
-            };
-            let ack_reply = ack::reply_subject(
-                &consumer.stream_name,
-                &consumer.name,
-                dc,
-                m.seq,
-                dseq,
-                now_ns,
-                np,
-            );
-            let size = (m.subject.len() + headers.len() + payload.len() + ack_reply.len()) as i64;
+            let mut msg = self.delivery(consumer, &m, dc, np, &w.reply);
+            if let Some(pin) = &self.pin {
+                msg.headers = super::headers::append(&msg.headers, "Nats-Pin-Id", &pin.id);
+            }
+            let size = msg.size() as i64;
             if w.b > 0 {
                 if size <= w.b {
                     w.b -= size;
@@ -970,44 +1544,225 @@ impl State {
                     // The message stays for the next request.
                     self.unget(m.seq, dc);
                     if dc == 1 {
-                        pending_count = pending_count.map(|p| p + 1);
+                        counted = counted.map(|p| p + 1);
                     }
                     continue;
                 }
             }
-            self.dseq += 1;
-            let reply_to = w.reply.clone();
             w.n -= 1;
             w.d += 1;
             if w.n > 0 {
-                self.waiting.push_back(w);
+                self.queue_request(w);
             }
-            self.last_delivered = now_ns;
-            self.dirty = true;
-            if self.cfg.ack_policy == AckPolicy::None {
-                self.adflr = dseq;
-                self.asflr = m.seq;
-                done.push(m.seq);
-            } else {
-                let first = self.pending.get(&m.seq).map_or(dseq, |p| p.dseq);
-                self.pending.insert(
-                    m.seq,
-                    Pending {
-                        dseq: first,
-                        ts: now_ns,
-                    },
-                );
-                let at = Instant::now() + self.ack_wait_for(dc);
-                self.set_deadline(m.seq, at);
-            }
-            out.push(Outbound {
-                to: reply_to,
-                subject: m.subject.clone(),
-                reply: Some(ack_reply),
-                headers,
-                payload,
-            });
+            self.delivered(m.seq, dc, done);
+            out.push(msg);
+            sent += 1;
         }
+        false
+    }
+
+    /// Whether the message `next_msg` gave may go now: a replay at the original pace waits
+    /// as long as the stream waited between the two messages, and the rate limit waits for
+    /// its bytes. If not, the message is put back and deliveries wait (`hold_until`).
+    fn may_send(&mut self, m: &super::store::StoredMsg, dc: u64, now: Instant) -> bool {
+        if self.replaying {
+            if let Some((ts, sent)) = self.replay_mark {
+                let delay = m.time.saturating_sub(ts);
+                if delay > 1_000_000 {
+                    let due = sent + Duration::from_nanos(delay as u64);
+                    if now < due {
+                        self.unget(m.seq, dc);
+                        self.hold_until = Some(due);
+                        return false;
+                    }
+                }
+            }
+        }
+        if let Some(rate) = &mut self.rate {
+            let size = m.subject.len() + m.headers.len() + m.payload.len();
+            if let Some(wait) = rate.take(size, now) {
+                self.unget(m.seq, dc);
+                self.hold_until = Some(now + wait);
+                return false;
+            }
+        }
+        if self.replaying {
+            self.replay_mark = Some((m.time, now));
+        }
+        true
+    }
+
+    /// Whether deliveries wait now: paused, or held back by [`State::may_send`].
+    fn held(&mut self, now: Instant) -> bool {
+        if self.pause_left().is_some() {
+            return true;
+        }
+        match self.hold_until {
+            Some(at) if now < at => true,
+            _ => {
+                self.hold_until = None;
+                false
+            }
+        }
+    }
+
+    /// How long the consumer stays paused, when it is.
+    fn pause_left(&self) -> Option<Duration> {
+        let left = self.paused_until.saturating_sub(time::now_nanos());
+        (self.paused_until > 0 && left > 0).then(|| Duration::from_nanos(left as u64))
+    }
+
+    /// Whether the deliver subject has a subscriber: one subscribed to exactly that subject
+    /// (in the deliver group, when set), as nats-server's interest notifications count.
+    fn deliver_interest(&self, account: &Account) -> bool {
+        let subject = self.cfg.deliver_subject.as_bytes();
+        let found = account.sublist.read().match_subject(subject);
+        if self.cfg.deliver_group.is_empty() {
+            found.psubs.iter().any(|s| &*s.subject == subject)
+        } else {
+            let group = self.cfg.deliver_group.as_bytes();
+            found
+                .qsubs
+                .iter()
+                .any(|q| &*q.name == group && q.members.iter().any(|s| &*s.subject == subject))
+        }
+    }
+
+    /// Looks at the deliver subject's interest again when the account's subscriptions
+    /// changed (`updateDeliveryInterest`).
+    fn check_interest(&mut self, account: &Account, now: Instant) {
+        let generation = account.generation();
+        if generation == self.push.generation {
+            return;
+        }
+        self.push.generation = generation;
+        let active = self.deliver_interest(account);
+        if active != self.push.active {
+            self.push.active = active;
+            if active {
+                self.push.next_heartbeat = self.heartbeat().map(|hb| now + hb);
+            } else {
+                self.push.inactive_since = now;
+                self.push.next_heartbeat = None;
+            }
+        }
+    }
+
+    fn heartbeat(&self) -> Option<Duration> {
+        (self.cfg.heartbeat > 0).then(|| Duration::from_nanos(self.cfg.heartbeat as u64))
+    }
+
+    /// Delivers to the deliver subject while someone listens and flow control allows, at
+    /// most [`PASS_LIMIT`] messages; true when it stopped at the limit.
+    fn deliver_push(
+        &mut self,
+        consumer: &Consumer,
+        stream: &Stream,
+        out: &mut Vec<Outbound>,
+        done: &mut Vec<u64>,
+        now: Instant,
+    ) -> bool {
+        if !self.push.active {
+            return false;
+        }
+        let to = self.cfg.deliver_subject.clone();
+        let mut counted: Option<u64> = None;
+        let mut sent = 0;
+        while !self.push.stalled() {
+            if sent >= PASS_LIMIT {
+                return true;
+            }
+            let Some((m, dc)) = self.next_msg(stream, done) else {
+                self.replaying = false;
+                break;
+            };
+            if !self.may_send(&m, dc, now) {
+                break;
+            }
+            let np = self.pending_after(stream, &mut counted, dc);
+            let msg = self.delivery(consumer, &m, dc, np, &to);
+            self.delivered(m.seq, dc, done);
+            if self.push.maxpb > 0 {
+                let size = (to.len()
+                    + msg.reply.as_ref().map_or(0, String::len)
+                    + msg.headers.len()
+                    + msg.payload.len()) as i64;
+                self.push.pbytes += size;
+                out.push(msg);
+                if let Some(fc) = self.flow_control_due(consumer, size) {
+                    out.push(fc);
+                }
+            } else {
+                out.push(msg);
+            }
+            sent += 1;
+        }
+        if sent > 0 {
+            self.push.next_heartbeat = self.heartbeat().map(|hb| now + hb);
+        }
+        false
+    }
+
+    /// A flow control request when the bytes in flight passed half the window
+    /// (`needFlowControl`, `sendFlowControl`).
+    fn flow_control_due(&mut self, consumer: &Consumer, size: i64) -> Option<Outbound> {
+        let push = &mut self.push;
+        let need = push.fcid.is_none()
+            && (push.pbytes > push.maxpb / 2
+                || (self.cfg.ack_policy == AckPolicy::FlowControl
+                    && self.cfg.max_ack_pending > 0
+                    && self.pending.len() as i64 >= self.cfg.max_ack_pending));
+        if !need {
+            // An outstanding request covers what was in flight when it was sent; it grows
+            // with what is delivered past a full window.
+            if push.fcid.is_some() && push.pbytes - push.fcsz >= push.maxpb {
+                push.fcsz += size;
+            }
+            return None;
+        }
+        Some(self.flow_control_request(consumer))
+    }
+
+    fn flow_control_request(&mut self, consumer: &Consumer) -> Outbound {
+        let reply = flow_control_reply(&consumer.stream_name, &consumer.name);
+        self.push.fcid = Some(reply.clone());
+        self.push.fcsz = self.push.pbytes;
+        let mut fc = Outbound::status(
+            &self.cfg.deliver_subject,
+            "NATS/1.0 100 FlowControl Request\r\n\r\n".to_string(),
+        );
+        fc.reply = Some(reply);
+        fc
+    }
+
+    /// An idle heartbeat when nothing was delivered for the heartbeat interval, naming the
+    /// flow control request the consumer waits for, if any (`sendIdleHeartbeat`).
+    fn push_heartbeat(&mut self, consumer: &Consumer, now: Instant, out: &mut Vec<Outbound>) {
+        let (Some(hb), Some(at)) = (self.heartbeat(), self.push.next_heartbeat) else {
+            return;
+        };
+        if !self.push.active || now < at {
+            return;
+        }
+        let (dseq, sseq) = (self.dseq - 1, self.sseq.saturating_sub(1));
+        let stalled = match &self.push.fcid {
+            Some(fc) => format!("Nats-Consumer-Stalled: {fc}\r\n"),
+            None => String::new(),
+        };
+        out.push(Outbound::status(
+            &self.cfg.deliver_subject,
+            format!(
+                "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: {dseq}\r\nNats-Last-Stream: {sseq}\r\n{stalled}\r\n"
+            ),
+        ));
+        // With acknowledgements by flow control, the end of the stream asks for one too.
+        if self.cfg.ack_policy == AckPolicy::FlowControl
+            && !self.pending.is_empty()
+            && self.push.fcid.is_none()
+        {
+            out.push(self.flow_control_request(consumer));
+        }
+        self.push.next_heartbeat = Some(now + hb);
     }
 
     /// Puts back a message `next_msg` took but could not deliver.
@@ -1049,7 +1804,7 @@ impl State {
     fn ack(&mut self, sseq: u64, dseq: u64, done: &mut Vec<u64>) -> bool {
         match self.cfg.ack_policy {
             AckPolicy::None => false,
-            AckPolicy::All => {
+            AckPolicy::All | AckPolicy::FlowControl => {
                 let seqs: Vec<u64> = self.pending.range(..=sseq).map(|(s, _)| *s).collect();
                 if seqs.is_empty() && dseq <= self.adflr {
                     return false;
@@ -1073,7 +1828,7 @@ impl State {
                 self.dirty = true;
                 true
             }
-            AckPolicy::Explicit | AckPolicy::FlowControl => {
+            AckPolicy::Explicit => {
                 let Some(p) = self.pending.remove(&sseq) else {
                     return false;
                 };
@@ -1088,10 +1843,16 @@ impl State {
         }
     }
 
-    fn nak(&mut self, sseq: u64, dseq: u64, delay: Option<i64>) {
+    fn nak(&mut self, info: &ack::AckInfo<'_>, delay: Option<i64>) {
+        let (sseq, dseq) = (info.stream_seq, info.consumer_seq);
         if dseq <= self.adflr || dseq >= self.dseq || !self.pending.contains_key(&sseq) {
             return;
         }
+        self.events.push(Event::Nak(Delivered {
+            consumer_seq: dseq,
+            stream_seq: sseq,
+            deliveries: info.delivered,
+        }));
         match delay {
             Some(d) => {
                 self.rdq.remove(&sseq);
@@ -1114,10 +1875,19 @@ impl State {
         }
     }
 
-    fn term(&mut self, sseq: u64, done: &mut Vec<u64>) -> bool {
+    fn term(&mut self, info: &ack::AckInfo<'_>, reason: &str, done: &mut Vec<u64>) -> bool {
+        let sseq = info.stream_seq;
         let Some(p) = self.pending.remove(&sseq) else {
             return false;
         };
+        self.events.push(Event::Terminated(
+            Delivered {
+                consumer_seq: info.consumer_seq,
+                stream_seq: sseq,
+                deliveries: info.delivered,
+            },
+            reason.trim().to_string(),
+        ));
         self.clear_deadline(sseq);
         self.rdc.remove(&sseq);
         self.rdq.remove(&sseq);
@@ -1129,6 +1899,8 @@ impl State {
 
 /// Removes an idle consumer: `(stream, consumer)`.
 pub type IdleHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// Reports what a consumer went through (advisories).
+pub type EventHook = Arc<dyn Fn(&Consumer, &[Event]) + Send + Sync>;
 
 /// What the consumer's task needs to publish and to remove what nobody needs any more.
 pub struct Runner {
@@ -1139,6 +1911,7 @@ pub struct Runner {
     /// Called (with the stream's and the consumer's names) when the consumer has been idle
     /// past its inactive threshold, to remove it.
     pub on_idle: IdleHook,
+    pub on_events: EventHook,
 }
 
 /// The consumer's task: runs until the consumer is stopped or dropped.
@@ -1156,12 +1929,16 @@ pub async fn run(r: Runner) {
             consumer.flush();
             return;
         }
-        let account = r.account.clone();
-        let has_interest = move |reply: &str| {
-            let found = account.sublist.read().match_subject(reply.as_bytes());
-            !found.psubs.is_empty() || !found.qsubs.is_empty()
-        };
-        let (out, done, mut next) = consumer.pass(&stream, &has_interest);
+        let Pass {
+            out,
+            done,
+            mut next,
+            more,
+            events,
+        } = consumer.pass(&stream, &r.account);
+        if !events.is_empty() {
+            (r.on_events)(&consumer, &events);
+        }
         publish_all(&server, &r.account, out);
         if !done.is_empty() {
             stream.remove_unneeded(&done);
@@ -1186,6 +1963,10 @@ pub async fn run(r: Runner) {
         }
         let wake = Arc::clone(&consumer);
         drop((consumer, stream, server));
+        if more {
+            tokio::task::yield_now().await;
+            continue;
+        }
         let notified = wake.wake.notified();
         let sleep = async {
             match next {
@@ -1224,7 +2005,8 @@ mod tests {
                 expires: 2_000_000_000,
                 max_bytes: 100,
                 no_wait: true,
-                heartbeat: 500_000_000
+                heartbeat: 500_000_000,
+                group: Some(GroupRequest::default()),
             }
         );
         assert_eq!(

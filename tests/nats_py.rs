@@ -1,0 +1,171 @@
+//! JetStream consumers, the key-value store and the object store end to end through
+//! nats-py, the Python client (issue 17), as the async-nats tests in `tests/jetstream.rs` do
+//! through Rust.
+//!
+//! Each test runs one script of `tests/py/` (asyncio, nats-py's JetStream API) against each
+//! selected target, each a fresh server with JetStream on (`-js -sd DIR`):
+//! `python3 tests/py/<script>.py nats://127.0.0.1:PORT`. A script checks concrete values,
+//! prints one line (`ok <name>: ...` or `FAIL <name>: ...`) and exits non-zero on any
+//! failure; it is killed when it overruns [`SCRIPT_LIMIT`].
+//!
+//! * `py_pull`: pull fetch, ack, nak with and without delay, in_progress, term, redelivery
+//!   after ack_wait, the consumer's counters.
+//! * `py_push`: a durable push consumer with manual acks: order, nak and ack_wait
+//!   redeliveries, push_bound, binding again, a callback subscription.
+//! * `py_ordered`: an ordered push consumer (flow control, heartbeats) over 1,000 messages.
+//! * `py_kv`: put/get/revisions, create and update conflicts, delete, purge, history, keys,
+//!   watchers seeing a second connection's changes, direct and non-direct buckets.
+//! * `py_objstore`: a ~3 MB object in 128 KiB chunks with its digest, info, list, watch,
+//!   delete, replace (old chunks purged) and seal.
+//!
+//! Python 3 with nats-py [`NATS_PY`] is needed (`.ci/run` installs it). Without it these
+//! tests fail, saying how to install it; `SWITCHBOARD_SKIP_PY=1` skips them explicitly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+#[path = "support/jetstream.rs"]
+#[allow(dead_code)]
+mod js;
+
+use std::io::{Read, Seek};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use js::for_each_js_target;
+use support::{try_wait_for, Server};
+
+/// The nats-py release the scripts are written against (also pinned in `.ci/run`).
+const NATS_PY: &str = "2.16.0";
+
+/// How long one script may run (each takes a few seconds; the machine may be busy).
+const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Whether the Python tests run: true when python3 imports nats; false when
+/// `SWITCHBOARD_SKIP_PY=1` says to skip them; otherwise the test fails, saying what to
+/// install.
+fn python_ready() -> bool {
+    if std::env::var("SWITCHBOARD_SKIP_PY").is_ok_and(|v| v == "1") {
+        eprintln!("SWITCHBOARD_SKIP_PY=1: the nats-py tests are skipped");
+        return false;
+    }
+    let probe = Command::new("python3")
+        .args([
+            "-c",
+            "import nats, importlib.metadata as m; print(m.version('nats-py'))",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    let how = format!(
+        "run .ci/run, or `python3 -m pip install nats-py=={NATS_PY}` \
+         (or set SWITCHBOARD_SKIP_PY=1 to skip the nats-py tests)"
+    );
+    match probe {
+        Err(e) => panic!(
+            "python3 could not be started ({e}): these tests need Python 3 with nats-py; {how}"
+        ),
+        Ok(out) if !out.status.success() => panic!(
+            "python3 cannot import nats ({}): {how}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ),
+        Ok(out) => {
+            let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if version != NATS_PY {
+                eprintln!(
+                    "note: nats-py {version} is installed; the scripts are written against \
+                     {NATS_PY} (`python3 -m pip install nats-py=={NATS_PY}`)"
+                );
+            }
+            true
+        }
+    }
+}
+
+/// Runs `tests/py/<script>.py` against `server`, bounded by [`SCRIPT_LIMIT`]; panics
+/// (with the script's output) unless it exits with success.
+fn run_script(script: &str, server: &Server) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = dir.join("tests/py").join(format!("{script}.py"));
+    assert!(path.is_file(), "no script {}", path.display());
+    let out = tempfile::tempfile().expect("a file for the script's stdout");
+    let err = tempfile::tempfile().expect("a file for the script's stderr");
+    let started = Instant::now();
+    let mut child = Command::new("python3")
+        .arg(&path)
+        .arg(server.url())
+        .current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("clone the stdout file"))
+        .stderr(err.try_clone().expect("clone the stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("start python3 {}: {e}", path.display()));
+    let status = try_wait_for(SCRIPT_LIMIT, || {
+        child.try_wait().expect("the script's exit status")
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let read = |mut f: std::fs::File| {
+        let mut text = String::new();
+        let _ = f.rewind().and_then(|()| f.read_to_string(&mut text));
+        text
+    };
+    let (stdout, stderr) = (read(out), read(err));
+    let target = server.target.name();
+    let Some(status) = status else {
+        panic!(
+            "[{target}] {script}.py did not finish within {SCRIPT_LIMIT:?} (killed)\n\
+             --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        );
+    };
+    assert!(
+        status.success() && stdout.contains(&format!("ok {script}:")),
+        "[{target}] {script}.py failed ({status}) after {:.1?}\n--- stdout ---\n{stdout}\n\
+         --- stderr ---\n{stderr}",
+        started.elapsed()
+    );
+    eprintln!("[{target}] {}", stdout.trim_end());
+}
+
+/// Runs the script once per selected target, each against a fresh JetStream server.
+fn py_test(script: &str) {
+    if !python_ready() {
+        return;
+    }
+    for_each_js_target(|js| run_script(script, &js.server));
+}
+
+/// Pull consumer: fetch, ack, nak (with and without delay), in_progress, term, ack_wait.
+#[test]
+fn py_pull() {
+    py_test("pull");
+}
+
+/// Durable push consumer with manual acks, redeliveries and binding again.
+#[test]
+fn py_push() {
+    py_test("push");
+}
+
+/// Ordered push consumer over 1,000 messages.
+#[test]
+fn py_ordered() {
+    py_test("ordered");
+}
+
+/// Key-value store: revisions, conflicts, delete, purge, history, keys, watchers.
+#[test]
+fn py_kv() {
+    py_test("kv");
+}
+
+/// Object store: a ~3 MB object with its digest, info, list, watch, delete, seal.
+#[test]
+fn py_objstore() {
+    py_test("objstore");
+}
