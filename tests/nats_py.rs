@@ -18,8 +18,9 @@
 //! * `py_objstore`: a ~3 MB object in 128 KiB chunks with its digest, info, list, watch,
 //!   delete, replace (old chunks purged) and seal.
 //!
-//! Python 3 with nats-py [`NATS_PY`] is needed (`.ci/run` installs it). Without it these
-//! tests fail, saying how to install it; `SWITCHBOARD_SKIP_PY=1` skips them explicitly.
+//! Python 3 is needed. When it does not import nats-py, the tests install [`NATS_PY`] with
+//! pip under the target directory once (`cargo test` alone sets up what it needs); when
+//! that fails they fail, saying why. `SWITCHBOARD_SKIP_PY=1` skips them explicitly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -29,8 +30,9 @@ mod support;
 mod js;
 
 use std::io::{Read, Seek};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use js::for_each_js_target;
@@ -42,50 +44,80 @@ const NATS_PY: &str = "2.16.0";
 /// How long one script may run (each takes a few seconds; the machine may be busy).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
 
-/// Whether the Python tests run: true when python3 imports nats; false when
-/// `SWITCHBOARD_SKIP_PY=1` says to skip them; otherwise the test fails, saying what to
-/// install.
-fn python_ready() -> bool {
+/// Where nats-py is for the scripts: `Some(dir)` to put on `PYTHONPATH` (installed there by
+/// these tests), `Some("")` when python3 imports it already, `None` when
+/// `SWITCHBOARD_SKIP_PY=1` says to skip the tests. Panics, saying why, when Python 3 is
+/// missing or nats-py can be neither imported nor installed.
+fn python_ready() -> Option<PathBuf> {
     if std::env::var("SWITCHBOARD_SKIP_PY").is_ok_and(|v| v == "1") {
         eprintln!("SWITCHBOARD_SKIP_PY=1: the nats-py tests are skipped");
-        return false;
+        return None;
     }
-    let probe = Command::new("python3")
+    // Once for the whole test binary: the tests run on several threads.
+    static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match READY.get_or_init(find_or_install_nats_py) {
+        Ok(path) => Some(path.clone()),
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// The installed nats-py's version when `python3` (with `path` on `PYTHONPATH`) imports
+/// it.
+fn nats_py_version(path: &Path) -> Result<Option<String>, String> {
+    let out = Command::new("python3")
         .args([
             "-c",
             "import nats, importlib.metadata as m; print(m.version('nats-py'))",
         ])
+        .env("PYTHONPATH", path)
         .stdin(Stdio::null())
-        .output();
-    let how = format!(
-        "run .ci/run, or `python3 -m pip install nats-py=={NATS_PY}` \
-         (or set SWITCHBOARD_SKIP_PY=1 to skip the nats-py tests)"
-    );
-    match probe {
-        Err(e) => panic!(
-            "python3 could not be started ({e}): these tests need Python 3 with nats-py; {how}"
-        ),
-        Ok(out) if !out.status.success() => panic!(
-            "python3 cannot import nats ({}): {how}\n{}",
+        .output()
+        .map_err(|e| format!("python3 could not be started ({e}): these tests need Python 3"))?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// nats-py as installed for `python3`, else [`NATS_PY`] installed under the target
+/// directory (so that `cargo test` alone sets up what it needs).
+fn find_or_install_nats_py() -> Result<PathBuf, String> {
+    if let Some(version) = nats_py_version(Path::new(""))? {
+        if version != NATS_PY {
+            eprintln!(
+                "note: nats-py {version} is installed; the scripts are written against \
+                 {NATS_PY} (`python3 -m pip install nats-py=={NATS_PY}`)"
+            );
+        }
+        return Ok(PathBuf::new());
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nats-py-{NATS_PY}"));
+    if nats_py_version(&dir)?.as_deref() == Some(NATS_PY) {
+        return Ok(dir);
+    }
+    let out = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--target"])
+        .arg(&dir)
+        .arg(format!("nats-py=={NATS_PY}"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("python3 -m pip could not be started: {e}"))?;
+    if !out.status.success() || nats_py_version(&dir)?.as_deref() != Some(NATS_PY) {
+        return Err(format!(
+            "nats-py {NATS_PY} is not installed and `python3 -m pip install --target {} \
+             nats-py=={NATS_PY}` failed ({}): install it, or set SWITCHBOARD_SKIP_PY=1 to \
+             skip the nats-py tests\n{}",
+            dir.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim_end()
-        ),
-        Ok(out) => {
-            let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if version != NATS_PY {
-                eprintln!(
-                    "note: nats-py {version} is installed; the scripts are written against \
-                     {NATS_PY} (`python3 -m pip install nats-py=={NATS_PY}`)"
-                );
-            }
-            true
-        }
+        ));
     }
+    Ok(dir)
 }
 
 /// Runs `tests/py/<script>.py` against `server`, bounded by [`SCRIPT_LIMIT`]; panics
 /// (with the script's output) unless it exits with success.
-fn run_script(script: &str, server: &Server) {
+fn run_script(script: &str, server: &Server, python_path: &Path) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = dir.join("tests/py").join(format!("{script}.py"));
     assert!(path.is_file(), "no script {}", path.display());
@@ -96,6 +128,7 @@ fn run_script(script: &str, server: &Server) {
         .arg(&path)
         .arg(server.url())
         .current_dir(dir)
+        .env("PYTHONPATH", python_path)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
@@ -134,10 +167,10 @@ fn run_script(script: &str, server: &Server) {
 
 /// Runs the script once per selected target, each against a fresh JetStream server.
 fn py_test(script: &str) {
-    if !python_ready() {
+    let Some(python_path) = python_ready() else {
         return;
-    }
-    for_each_js_target(|js| run_script(script, &js.server));
+    };
+    for_each_js_target(|js| run_script(script, &js.server, &python_path));
 }
 
 /// Pull consumer: fetch, ack, nak (with and without delay), in_progress, term, ack_wait.
