@@ -1780,6 +1780,60 @@ fn api_consumers() {
         let int = t.pull("$JS.API.CONSUMER.MSG.NEXT.INT.I1", "", 1);
         t.req(&int[0], "+ACK");
         t.req("$JS.API.STREAM.INFO.INT", "");
+
+        t.note("push consumers, pauses and priority groups");
+        t.req(
+            "$JS.API.STREAM.CREATE.PS",
+            r#"{"name":"PS","subjects":["ps.>"],"storage":"memory"}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.CREATE.PS.PUSH",
+            r#"{"stream_name":"PS","config":{"name":"PUSH","deliver_subject":"dlv.push","deliver_group":"g","flow_control":true,"idle_heartbeat":1000000000,"ack_policy":"explicit"}}"#,
+        );
+        for config in [
+            r#"{"name":"W","deliver_subject":"dlv.*"}"#,
+            r#"{"name":"W","deliver_subject":"dlv.w","max_waiting":3}"#,
+            r#"{"name":"W","deliver_subject":"ps.loop"}"#,
+            r#"{"name":"W","flow_control":true}"#,
+            r#"{"name":"W","deliver_subject":"dlv.w","flow_control":true}"#,
+            r#"{"name":"W","deliver_subject":"dlv.w","priority_policy":"overflow","priority_groups":["A"]}"#,
+            r#"{"name":"W","priority_policy":"pinned_client","priority_groups":["bad group!"]}"#,
+        ] {
+            t.req(
+                "$JS.API.CONSUMER.CREATE.PS.W",
+                &format!(r#"{{"stream_name":"PS","config":{config}}}"#),
+            );
+        }
+        t.req(
+            "$JS.API.CONSUMER.CREATE.PS.PUSH",
+            r#"{"stream_name":"PS","config":{"name":"PUSH","ack_policy":"explicit","flow_control":true,"idle_heartbeat":1000000000}}"#,
+        );
+        t.req("$JS.API.CONSUMER.MSG.NEXT.PS.PUSH", "1");
+        t.req(
+            "$JS.API.CONSUMER.PAUSE.PS.PUSH",
+            r#"{"pause_until":"2020-01-01T00:00:00Z"}"#,
+        );
+        t.req("$JS.API.CONSUMER.PAUSE.PS.PUSH", "");
+        t.req("$JS.API.CONSUMER.PAUSE.PS.NOPE", "");
+        t.req("$JS.API.CONSUMER.PAUSE.NOPE.PUSH", "");
+        t.req(
+            "$JS.API.CONSUMER.CREATE.PS.PIN",
+            r#"{"stream_name":"PS","config":{"name":"PIN","priority_policy":"pinned_client","priority_groups":["A"]}}"#,
+        );
+        t.req("$JS.API.CONSUMER.INFO.PS.PIN", "");
+        t.req(
+            "$JS.API.CONSUMER.MSG.NEXT.PS.PIN",
+            r#"{"batch":1,"no_wait":true}"#,
+        );
+        t.req(
+            "$JS.API.CONSUMER.MSG.NEXT.PS.PIN",
+            r#"{"batch":1,"no_wait":true,"group":"B"}"#,
+        );
+        t.req("$JS.API.CONSUMER.UNPIN.PS.PIN", r#"{"group":"A"}"#);
+        t.req("$JS.API.CONSUMER.UNPIN.PS.PIN", r#"{"group":"Z"}"#);
+        t.req("$JS.API.CONSUMER.UNPIN.PS.PIN", r#"{"group":"bad group!"}"#);
+        t.req("$JS.API.CONSUMER.UNPIN.PS.PIN", "{}");
+        t.req("$JS.API.CONSUMER.UNPIN.PS.NOPE", r#"{"group":"A"}"#);
         let got = without_ack_times(&t.finish());
         check_golden(&js.server.target, "api_consumers", &got);
     });
@@ -2203,8 +2257,8 @@ fn js_advisories() {
 }
 
 /// The advisories of what happens to a consumer's deliveries and its state: a nak, a
-/// termination with its reason, a message given up at `max_deliver` (without waiting for
-/// another pull), a pause and its end, a pin given and taken by the API; with
+/// termination with its reason, a message given up at `max_deliver`, a pause and its end,
+/// a pin given and taken by the API, and the ack metric of `sample_freq`; with
 /// nats-server's subjects, types and fields in its order (ids and timestamps aside).
 #[test]
 fn js_consumer_advisories() {
@@ -2229,6 +2283,11 @@ fn js_consumer_advisories() {
             .unwrap();
         publish_ok(&ctx, "cadv.one", "m1", 1).await;
         publish_ok(&ctx, "cadv.x", "m2", 2).await;
+        publish_ok(&ctx, "cadv.s", "m3", 3).await;
+        let mut metrics = client
+            .subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.>")
+            .await
+            .unwrap();
         let c: jetstream::consumer::PullConsumer = stream
             .create_consumer(pull::Config {
                 durable_name: Some("C".into()),
@@ -2317,6 +2376,40 @@ fn js_consumer_advisories() {
         );
         assert_eq!(v["reason"], "bad input");
         assert_eq!(v["stream_seq"], 2);
+
+        // Every acknowledgement sampled (`sample_freq` 100%): the ack metric.
+        let sampled: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("S".into()),
+                filter_subject: "cadv.s".into(),
+                ack_policy: AckPolicy::Explicit,
+                sample_frequency: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let m = fetch_all(&sampled, 1).await.remove(0);
+        m.double_ack().await.unwrap();
+        let metric = timeout(STEP, metrics.next())
+            .await
+            .expect("an ack metric within 5 s")
+            .unwrap();
+        assert_eq!(
+            metric.subject.as_str(),
+            "$JS.EVENT.METRIC.CONSUMER.ACK.CADV.S"
+        );
+        let body = text(&metric.payload).to_string();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            key_order(&body, &v).join(","),
+            "type,id,timestamp,stream,consumer,consumer_seq,stream_seq,ack_time,deliveries"
+        );
+        assert_eq!(v["type"], "io.nats.jetstream.metric.v1.consumer_ack");
+        assert_eq!(
+            (&v["consumer_seq"], &v["stream_seq"], &v["deliveries"]),
+            (&1.into(), &3.into(), &1.into())
+        );
+        assert!(v["ack_time"].as_i64().unwrap() > 0);
 
         // A pause and its end.
         let until = chrono::Utc::now() + chrono::Duration::milliseconds(400);

@@ -39,6 +39,9 @@ pub const MSG_TERMINATED: &str = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED";
 pub const CONSUMER_PAUSE: &str = "$JS.EVENT.ADVISORY.CONSUMER.PAUSE";
 pub const CONSUMER_PINNED: &str = "$JS.EVENT.ADVISORY.CONSUMER.PINNED";
 pub const CONSUMER_UNPINNED: &str = "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED";
+/// The ack metric's subject (`.<stream>.<consumer>` follows), a metric rather than an
+/// advisory.
+pub const ACK_METRIC: &str = "$JS.EVENT.METRIC.CONSUMER.ACK";
 
 pub const STREAM_ACTION_TYPE: &str = "io.nats.jetstream.advisory.v1.stream_action";
 pub const CONSUMER_ACTION_TYPE: &str = "io.nats.jetstream.advisory.v1.consumer_action";
@@ -49,6 +52,7 @@ pub const API_AUDIT_TYPE: &str = "io.nats.jetstream.advisory.v1.api_audit";
 pub const PAUSE_TYPE: &str = "io.nats.jetstream.advisory.v1.consumer_pause";
 pub const PINNED_TYPE: &str = "io.nats.jetstream.advisory.v1.consumer_group_pinned";
 pub const UNPINNED_TYPE: &str = "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
+pub const ACK_METRIC_TYPE: &str = "io.nats.jetstream.metric.v1.consumer_ack";
 
 /// The `reason` of a terminated advisory when a pending message was removed by the
 /// stream's limits (nats-server's `ackTermLimitsReason`, from `checkAckFloor`).
@@ -356,6 +360,20 @@ pub fn consumer_action_advisory(
 }
 
 #[derive(Debug, Serialize)]
+struct AckMetricJson<'a> {
+    #[serde(flatten)]
+    typed: Typed,
+    stream: &'a str,
+    consumer: &'a str,
+    consumer_seq: u64,
+    stream_seq: u64,
+    ack_time: i64,
+    deliveries: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    domain: &'a str,
+}
+
+#[derive(Debug, Serialize)]
 struct PauseJson<'a> {
     #[serde(flatten)]
     typed: Typed,
@@ -416,6 +434,26 @@ pub fn consumer_event(
                 consumer: at.consumer,
                 paused: *until > time::now_nanos(),
                 pause_until: time::format((*until).max(0)),
+                domain,
+            };
+            encode(subject, &body)
+        }
+        Event::AckSampled {
+            delivered,
+            ack_time,
+        } => {
+            let subject = format!("{ACK_METRIC}.{}.{}", at.stream, at.consumer);
+            if !wanted(&subject) {
+                return None;
+            }
+            let body = AckMetricJson {
+                typed: Typed::new(ACK_METRIC_TYPE),
+                stream: at.stream,
+                consumer: at.consumer,
+                consumer_seq: delivered.consumer_seq,
+                stream_seq: delivered.stream_seq,
+                ack_time: *ack_time,
+                deliveries: delivered.deliveries,
                 domain,
             };
             encode(subject, &body)

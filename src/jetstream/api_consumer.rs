@@ -586,7 +586,13 @@ pub(super) fn pause(
     name: &str,
 ) -> Response {
     let kind = response_type("consumer_pause");
-    let fail = |e: ApiError| respond(&kind, Err((e, PauseBody::default())));
+    let fail = |e: ApiError| {
+        let zero = PauseBody {
+            pause_until: time::ZERO.to_string(),
+            ..PauseBody::default()
+        };
+        respond(&kind, Err((e, zero)))
+    };
     let mut request = PauseRequest::default();
     if is_json_object_or_array(req.body) {
         match parse::<PauseRequest>(jsa, req, &["pause_until"]) {

@@ -1,6 +1,6 @@
 //! What holds a consumer's deliveries back (issue 17): a pause (`CONSUMER.PAUSE` and
-//! `pause_until`), a replay at the original pace (`replay_policy: original`) and a rate
-//! limit (`rate_limit_bps`). Only lower bounds on time are checked: a slow machine makes
+//! `pause_until`), a replay at the original pace (`replay_policy: original`), a rate
+//! limit (`rate_limit_bps`) and `max_ack_pending`. Only lower bounds on time are checked: a slow machine makes
 //! them longer, never shorter.
 
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::time::timeout;
 
-use super::{fetch_all, payloads, publish_ok, LIMIT};
+use super::{fetch_all, payloads, publish_ok, text, LIMIT};
 use crate::js::for_each_js_target_async;
 use crate::support::clients::{connect, STEP};
 
@@ -211,5 +211,77 @@ fn js_replay_original_and_rate_limit() {
             "10.5 kB over the burst at 10 kB/s took {:?}",
             started.elapsed()
         );
+    });
+}
+
+/// `max_ack_pending` holds deliveries back while that many wait for an acknowledgement;
+/// each acknowledgement lets one more through, for pull and push consumers alike.
+#[test]
+fn js_max_ack_pending_stalls() {
+    for_each_js_target_async(LIMIT, |info| async move {
+        let client = connect(&info).await;
+        let ctx = jetstream::new(client.clone());
+        let stream = ctx
+            .create_stream(stream::Config {
+                name: "MAP".into(),
+                subjects: vec!["map.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 1..=6u64 {
+            publish_ok(&ctx, "map.x", &format!("m{i}"), i).await;
+        }
+        let c: jetstream::consumer::PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("P".into()),
+                ack_policy: AckPolicy::Explicit,
+                max_ack_pending: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let batch = |c: jetstream::consumer::PullConsumer| async move {
+            c.batch()
+                .max_messages(5)
+                .expires(Duration::from_millis(600))
+                .messages()
+                .await
+                .unwrap()
+                .filter_map(|m| async move { m.ok() })
+                .collect::<Vec<_>>()
+                .await
+        };
+        let first = batch(c.clone()).await;
+        assert_eq!(payloads(&first), ["m1", "m2"]);
+        first[0].double_ack().await.unwrap();
+        assert_eq!(payloads(&batch(c.clone()).await), ["m3"]);
+
+        let inbox = client.new_inbox();
+        let mut sub = client.subscribe(inbox.clone()).await.unwrap();
+        stream
+            .create_consumer(push::Config {
+                durable_name: Some("Q".into()),
+                deliver_subject: inbox,
+                ack_policy: AckPolicy::Explicit,
+                max_ack_pending: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(timeout(STEP, sub.next()).await.unwrap().unwrap());
+        }
+        assert!(
+            timeout(Duration::from_millis(300), sub.next())
+                .await
+                .is_err(),
+            "a fourth delivery past max_ack_pending 3"
+        );
+        let reply = got[1].reply.clone().unwrap();
+        client.request(reply, Bytes::new()).await.unwrap();
+        let fourth = timeout(STEP, sub.next()).await.unwrap().unwrap();
+        assert_eq!(text(&fourth.payload), "m4");
     });
 }

@@ -455,11 +455,40 @@ impl ConsumerConfig {
             if self.deliver_subject.contains(['*', '>']) {
                 return Err(err(400, 10079, "consumer deliver subject has wildcards"));
             }
+            let valid = self
+                .deliver_subject
+                .split('.')
+                .all(|t| !t.is_empty() && !t.contains(char::is_whitespace));
+            if !valid {
+                return Err(err(400, 10112, "invalid push consumer deliver subject"));
+            }
+            // Deliveries to a subject the stream stores would be stored again.
+            let cycle = stream
+                .subjects
+                .iter()
+                .any(|s| crate::jetstream::store::subject_matches(s, &self.deliver_subject));
+            if cycle {
+                return Err(err(400, 10081, "consumer deliver subject forms a cycle"));
+            }
             if self.max_waiting != 0 {
                 return Err(err(
                     400,
                     10080,
                     "consumer in push mode can not set max waiting",
+                ));
+            }
+            if self.max_ack_pending > 0 && self.ack_policy == AckPolicy::None {
+                return Err(err(
+                    400,
+                    10082,
+                    "consumer requires ack policy for max ack pending",
+                ));
+            }
+            if self.heartbeat > 0 && self.heartbeat < 100_000_000 {
+                return Err(err(
+                    400,
+                    10083,
+                    "consumer idle heartbeat needs to be >= 100ms",
                 ));
             }
         } else {

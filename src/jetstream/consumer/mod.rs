@@ -198,6 +198,9 @@ pub enum Event {
     Unpinned { group: String, reason: &'static str },
     /// Paused until then (Unix nanoseconds), or resumed (0, or a time passed).
     Pause { until: i64 },
+    /// An acknowledgement picked by `sample_freq`, `ack_time` nanoseconds after its
+    /// delivery.
+    AckSampled { delivered: Delivered, ack_time: i64 },
 }
 
 /// A delivery an acknowledgement names.
@@ -1832,6 +1835,16 @@ impl State {
                 let Some(p) = self.pending.remove(&sseq) else {
                     return false;
                 };
+                if self.should_sample() {
+                    self.events.push(Event::AckSampled {
+                        delivered: Delivered {
+                            consumer_seq: dseq,
+                            stream_seq: sseq,
+                            deliveries: self.rdc.get(&sseq).copied().unwrap_or(1),
+                        },
+                        ack_time: time::now_nanos() - p.ts,
+                    });
+                }
                 self.clear_deadline(sseq);
                 self.rdc.remove(&sseq);
                 self.rdq.remove(&sseq);
@@ -1840,6 +1853,24 @@ impl State {
                 self.move_ack_floor(p.dseq, sseq);
                 true
             }
+        }
+    }
+
+    /// Whether to report this acknowledgement (`sample_freq`, a percentage).
+    fn should_sample(&self) -> bool {
+        if self.cfg.sample_frequency.is_empty() {
+            return false;
+        }
+        let freq = self
+            .cfg
+            .sample_frequency
+            .trim_end_matches('%')
+            .parse::<i64>()
+            .unwrap_or(0);
+        match freq {
+            f if f <= 0 => false,
+            f if f >= 100 => true,
+            f => (fastrand::i64(0..100)) <= f,
         }
     }
 
