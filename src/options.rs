@@ -87,6 +87,9 @@ pub struct Options {
     /// `jetstream: enabled`) starts JetStream with them. The engine reads only
     /// [`Options::jetstream`]; see [`Options::jetstream_settings`].
     pub jetstream_disabled: Option<JetStreamOptions>,
+    /// `websocket { ... }`; `None` when there is no block or its port is 0 (nats-server
+    /// serves WebSocket only on a port of its own).
+    pub websocket: Option<WebsocketOptions>,
 }
 
 impl Default for Options {
@@ -115,6 +118,7 @@ impl Default for Options {
             busy_poll: DEFAULT_BUSY_POLL,
             jetstream: None,
             jetstream_disabled: None,
+            websocket: None,
         }
     }
 }
@@ -371,5 +375,54 @@ impl Default for LogOptions {
             file: None,
             time: true,
         }
+    }
+}
+
+/// `websocket { ... }`: nats-server's WebSocket listener for browser and edge clients.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebsocketOptions {
+    /// `host` / `net` / `listen`'s host; [`DEFAULT_HOST`] when not given (nats-server's
+    /// default is `0.0.0.0`; switchboard stays on loopback unless told otherwise).
+    pub host: String,
+    /// `port` / `listen`'s port; `-1` picks a free port.
+    pub port: i32,
+    /// `advertise`: the `host:port` given to clients instead of the listener's.
+    pub advertise: Option<String>,
+    /// `no_tls`: serve `ws://` without TLS (nats-server insists on TLS otherwise).
+    pub no_tls: bool,
+    /// `tls { ... }`: serve `wss://`.
+    pub tls: Option<TlsOptions>,
+    /// `same_origin`: the `Origin` header must match the request's host.
+    pub same_origin: bool,
+    /// `allowed_origins`: origins (`scheme://host[:port]`) allowed to connect.
+    pub allowed_origins: Vec<String>,
+    /// `compression`: offer permessage-deflate to clients that ask for it.
+    pub compression: bool,
+    /// `handshake_timeout`: how long the HTTP upgrade may take; zero means no limit.
+    pub handshake_timeout: Duration,
+    /// `authorization { user password token timeout }`: overrides the server's for
+    /// WebSocket clients.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    /// `authorization.timeout`: seconds, overriding the server's auth timeout.
+    pub auth_timeout: Option<Duration>,
+    /// `no_auth_user`: the user WebSocket clients without credentials are.
+    pub no_auth_user: Option<String>,
+    /// `jwt_cookie`, `user_cookie`, `pass_cookie`, `token_cookie`: cookies of the upgrade
+    /// request that stand in for the CONNECT's credentials.
+    pub jwt_cookie: Option<String>,
+    pub user_cookie: Option<String>,
+    pub pass_cookie: Option<String>,
+    pub token_cookie: Option<String>,
+    /// `headers { name: value }`: extra headers of the upgrade response, sorted by name.
+    pub headers: Vec<(String, String)>,
+}
+
+impl WebsocketOptions {
+    /// Whether the block overrides the server's authentication (nats-server's
+    /// `authOverride`): a user, a token or a `no_auth_user` of its own.
+    pub fn auth_override(&self) -> bool {
+        self.user.is_some() || self.token.is_some() || self.no_auth_user.is_some()
     }
 }

@@ -4,7 +4,8 @@
 //! `http_port`/`monitor_port`, `http_host`, `max_payload`, `max_control_line`, `max_pending`,
 //! `max_pending_total` and `busy_poll` (switchboard's own), `max_connections`/`max_conn`,
 //! `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`, `write_deadline`,
-//! `lame_duck_duration`, `lame_duck_grace_period`, `authorization`, `accounts` (with each
+//! `lame_duck_duration`, `lame_duck_grace_period`, `authorization`, `websocket` (see
+//! `websocket.rs`), `accounts` (with each
 //! account's `jetstream`), `no_auth_user`, `tls`, `jetstream { store_dir max_memory_store
 //! max_file_store domain sync_interval enabled }` (or `jetstream: enabled|disabled|true|false`),
 //! `store_dir`/`storedir`, `debug`, `trace` (`trace_verbose`, `trace_headers` also turn tracing
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use super::auth;
 use super::jetstream;
+use super::websocket;
 use super::value::{Kind, Map, Pos, Value};
 use super::ConfigError;
 use crate::duration::parse_std_duration;
@@ -86,8 +88,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "trusted_keys",
     "connect_error_reports",
     "reconnect_error_reports",
-    "websocket",
-    "ws",
     "mqtt",
     "server_tags",
     "server_metadata",
@@ -125,6 +125,17 @@ pub fn apply_map(map: &Map, opts: &mut Options) -> Result<Vec<String>, ConfigErr
         warnings: Vec::new(),
     };
     a.top(map)?;
+    if let Err(message) = websocket::validate_after(&a) {
+        // The users the block was checked against are known only now (nats-server validates
+        // the whole file at once).
+        if let Some(e) = map
+            .entries()
+            .iter()
+            .rfind(|e| matches!(e.key.to_ascii_lowercase().as_str(), "websocket" | "ws"))
+        {
+            return Err(invalid(&e.key, &e.value.pos, message));
+        }
+    }
     Ok(a.warnings)
 }
 
@@ -204,7 +215,7 @@ pub fn split_host_port(s: &str) -> Option<(String, String)> {
 }
 
 /// `listen`/`http` values: a port, or `host:port`. Returns the host (if given) and the port.
-fn host_port(key: &str, v: &Value) -> Result<(Option<String>, i64), ConfigError> {
+pub(super) fn host_port(key: &str, v: &Value) -> Result<(Option<String>, i64), ConfigError> {
     match &v.kind {
         Kind::Integer(n) => Ok((None, *n)),
         Kind::String(s) => {
@@ -397,6 +408,7 @@ impl Applier<'_> {
                 "accounts" => auth::accounts(self, k, v)?,
                 "no_auth_user" => self.opts.auth.no_auth_user = Some(get_string(k, v)?),
                 "tls" => self.tls(k, v)?,
+                "websocket" | "ws" => websocket::websocket(self, k, v)?,
                 "debug" => self.opts.logging.debug = get_bool(k, v)?,
                 "trace" | "trace_verbose" | "trace_headers" => {
                     self.opts.logging.trace = get_bool(k, v)?;
@@ -417,6 +429,12 @@ impl Applier<'_> {
     }
 
     fn tls(&mut self, key: &str, v: &Value) -> Result<(), ConfigError> {
+        self.opts.tls = Some(self.parse_tls(key, v)?);
+        Ok(())
+    }
+
+    /// A `tls { ... }` block (the server's, or a listener's such as `websocket.tls`).
+    pub(super) fn parse_tls(&mut self, key: &str, v: &Value) -> Result<TlsOptions, ConfigError> {
         let map = get_map(key, v)?;
         let mut tls = TlsOptions::default();
         for e in map.entries() {
@@ -478,8 +496,7 @@ impl Applier<'_> {
             }
             _ => {}
         }
-        self.opts.tls = Some(tls);
-        Ok(())
+        Ok(tls)
     }
 }
 

@@ -12,7 +12,7 @@
 //! only used as `$variables` are exempt. switchboard reports such keys as warnings instead
 //! (`config key "foo" is unknown and is ignored`) because a drop-in replacement must not refuse
 //! a file that a newer nats-server would accept, while keys nats-server knows but switchboard
-//! does not serve yet (`cluster`, `websocket`, `jetstream.cipher`, ...) are warned about as
+//! does not serve yet (`cluster`, `mqtt`, `jetstream.cipher`, ...) are warned about as
 //! `config key "cluster" is not supported yet and is ignored`.
 //!
 //! JetStream's keys (`jetstream`, `store_dir`, an account's `jetstream`) are read by
@@ -23,6 +23,7 @@ mod auth;
 mod jetstream;
 pub mod parser;
 pub mod value;
+mod websocket;
 
 #[cfg(test)]
 mod apply_tests;
@@ -30,6 +31,8 @@ mod apply_tests;
 mod jetstream_tests;
 #[cfg(test)]
 mod syntax_tests;
+#[cfg(test)]
+mod websocket_tests;
 
 use std::path::{Path, PathBuf};
 

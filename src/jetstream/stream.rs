@@ -573,13 +573,7 @@ impl Stream {
         if filter == ">" && st.num_deleted == 0 {
             return (st.last_seq + 1).saturating_sub(start.max(st.first_seq));
         }
-        let mut count = 0;
-        let mut seq = start.max(st.first_seq);
-        while let Ok(Some(m)) = inner.store.load_next(filter, seq) {
-            count += 1;
-            seq = m.seq + 1;
-        }
-        count
+        inner.store.count_from(filter, start.max(st.first_seq))
     }
 
     /// The last message of each subject matching any of `filters`, with a sequence in

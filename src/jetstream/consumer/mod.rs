@@ -215,6 +215,8 @@ pub struct Delivered {
 const FLOW_CONTROL_MAX_PENDING: i64 = 32 * 1024 * 1024;
 /// How often a push consumer looks at its deliver subject's subscribers again.
 const INTEREST_POLL: Duration = Duration::from_millis(50);
+/// How often at most a consumer's task rewrites its state file.
+const STATE_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 /// The most messages one pass delivers before it lets other tasks run.
 const PASS_LIMIT: usize = 1024;
 
@@ -946,6 +948,10 @@ impl Consumer {
             return None;
         }
         Some(st.last_active + threshold)
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.state.lock().dirty
     }
 
     /// The state to write, when it changed since last written.
@@ -1950,6 +1956,9 @@ pub async fn run(r: Runner) {
     let Some(mut appends) = r.stream.upgrade().map(|s| s.watch_appends()) else {
         return;
     };
+    let mut last_write = Instant::now()
+        .checked_sub(STATE_WRITE_INTERVAL)
+        .unwrap_or_else(Instant::now);
     loop {
         let (Some(consumer), Some(stream), Some(server)) =
             (r.consumer.upgrade(), r.stream.upgrade(), r.server.upgrade())
@@ -1974,15 +1983,26 @@ pub async fn run(r: Runner) {
         if !done.is_empty() {
             stream.remove_unneeded(&done);
         }
-        if let (Some(dir), Some(saved)) = (&consumer.dir, consumer.take_dirty()) {
-            let result = state::write_state(dir, &saved, false);
-            if let Err(e) = result.filter_err(|_| !consumer.is_stopped()) {
-                log_warn!(
-                    "Consumer '{} > {}' could not write its state: {}",
-                    consumer.stream_name,
-                    consumer.name,
-                    e
-                );
+        // The state file is written at most every STATE_WRITE_INTERVAL: under a stream of
+        // acknowledgements it is rewritten a few times a second, not once per ack.
+        if consumer.dir.is_some() && consumer.is_dirty() {
+            let due = last_write + STATE_WRITE_INTERVAL;
+            let now = Instant::now();
+            if now >= due {
+                last_write = now;
+                if let (Some(dir), Some(saved)) = (&consumer.dir, consumer.take_dirty()) {
+                    let result = state::write_state(dir, &saved, false);
+                    if let Err(e) = result.filter_err(|_| !consumer.is_stopped()) {
+                        log_warn!(
+                            "Consumer '{} > {}' could not write its state: {}",
+                            consumer.stream_name,
+                            consumer.name,
+                            e
+                        );
+                    }
+                }
+            } else {
+                next = Some(next.map_or(due, |n| n.min(due)));
             }
         }
         if let Some(idle) = consumer.idle_expired() {

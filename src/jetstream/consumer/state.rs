@@ -2,10 +2,11 @@
 //! configuration and creation time, written when it is created or updated) and
 //! `state.json` (delivered, ack floor, pending and redelivery counts). Both are replaced
 //! whole (written to a temporary file, then renamed), so a crash, SIGKILL included, leaves
-//! the old or the new one. The state is written by the consumer's task after each change
-//! without fsync (a SIGKILL keeps what the kernel has); at shutdown it is fsynced. What a
-//! crash can lose are the last acknowledgements, which means redeliveries: nats-server's
-//! at-least-once rule, never a message skipped.
+//! the old or the new one. The state is written by the consumer's task after a change, at
+//! most every 100 ms, without fsync (a SIGKILL keeps what the kernel has); at shutdown it
+//! is fsynced. What a crash can lose are the last 100 ms of deliveries and
+//! acknowledgements, which means redeliveries: nats-server's at-least-once rule, never a
+//! message skipped.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -687,6 +687,22 @@ impl<L> Index<L> {
         out
     }
 
+    /// Stored messages from `start` on whose subject matches `filter`: per subject, its
+    /// sequences at or after `start` (a binary search each).
+    pub fn count_from(&self, filter: &str, start: u64) -> u64 {
+        let after = |seqs: &VecDeque<u64>| (seqs.len() - seqs.partition_point(|s| *s < start)) as u64;
+        if is_all(filter) {
+            return self.range(start..).count() as u64;
+        }
+        if is_literal(filter) {
+            return self.seqs_of(filter).map_or(0, after);
+        }
+        self.all_subjects()
+            .filter(|s| subject_matches(filter, &s.name))
+            .map(|s| after(&s.seqs))
+            .sum()
+    }
+
     pub fn subject_count(&self, subject: &str) -> u64 {
         self.seqs_of(subject).map_or(0, |s| s.len() as u64)
     }

@@ -119,6 +119,10 @@ impl Store for MemoryStore {
         self.index.subject_count(subject)
     }
 
+    fn count_from(&self, filter: &str, start: u64) -> u64 {
+        self.index.count_from(filter, start)
+    }
+
     fn first_seq_for_subject(&self, subject: &str) -> Option<u64> {
         self.index.first_seq_for_subject(subject)
     }

@@ -162,6 +162,10 @@ pub trait Store: Send + std::fmt::Debug {
     /// How many stored messages have exactly this (literal) subject.
     fn subject_count(&self, subject: &str) -> u64;
 
+    /// How many stored messages with a sequence at or after `start` match `filter` (a
+    /// consumer's `num_pending`), from the index: no message is read.
+    fn count_from(&self, filter: &str, start: u64) -> u64;
+
     /// The lowest stored sequence with exactly this (literal) subject.
     fn first_seq_for_subject(&self, subject: &str) -> Option<u64>;
 

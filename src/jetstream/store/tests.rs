@@ -214,6 +214,35 @@ fn wildcard_lookups_over_many_messages() {
 }
 
 #[test]
+fn counts_from_a_sequence_as_a_walk_would() {
+    each_store(|s, _| {
+        for i in 0..200 {
+            put(s, &format!("c.{}.{}", i % 4, i % 7), "x");
+        }
+        for seq in [5, 50, 51, 120] {
+            s.remove(seq, false).unwrap();
+        }
+        let walk = |s: &dyn Store, f: &str, start: u64| {
+            let (mut n, mut seq) = (0, start);
+            while let Some(m) = s.load_next(f, seq).unwrap() {
+                n += 1;
+                seq = m.seq + 1;
+            }
+            n
+        };
+        for filter in [">", "c.>", "c.1.*", "c.*.3", "c.2.2", "c.9.*", "d"] {
+            for start in [1, 5, 49, 52, 150, 200, 201, 500] {
+                assert_eq!(
+                    s.count_from(filter, start),
+                    walk(s, filter, start),
+                    "{filter} from {start}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
 fn remove_messages() {
     each_store(|s, _| {
         for i in 1..=5 {
