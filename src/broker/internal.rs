@@ -11,7 +11,7 @@ use super::account::Account;
 use super::client::ClientShared;
 use super::router::{deliver, Fanout};
 use super::server::Server;
-use super::sublist::{InvalidSubject, Subscription};
+use super::sublist::{InvalidSubject, SublistResult, Subscription};
 use crate::proto::Publish;
 
 /// How deep internal publishes may nest (a handler publishing to a subject another internal
@@ -112,6 +112,27 @@ impl Server {
         if fanout.depth >= MAX_DEPTH {
             return 0;
         }
+        let result = account.sublist.read().match_subject(route);
+        self.publish_internal_matched(fanout, account, &result, subject, reply, headers, payload)
+    }
+
+    /// [`Server::publish_internal_to`] with the route's subscribers already matched: a
+    /// service sending many messages to one subject (a push consumer's deliveries) matches
+    /// it once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_internal_matched(
+        self: &Arc<Self>,
+        fanout: &mut Fanout,
+        account: &Arc<Account>,
+        result: &SublistResult,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        payload: &[u8],
+    ) -> u32 {
+        if fanout.depth >= MAX_DEPTH {
+            return 0;
+        }
         let joined;
         let message = if headers.is_empty() {
             payload
@@ -125,7 +146,6 @@ impl Server {
             header_len: (!headers.is_empty()).then_some(headers.len()),
             message,
         };
-        let result = account.sublist.read().match_subject(route);
         fanout.depth += 1;
         let mut receivers = 0u32;
         for sub in &result.psubs {

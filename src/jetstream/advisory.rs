@@ -85,7 +85,7 @@ impl Advisory {
             to: self.subject.clone(),
             subject: self.subject,
             reply: None,
-            headers: Vec::new(),
+            headers: Bytes::new(),
             payload: Bytes::from(self.body),
         }
     }

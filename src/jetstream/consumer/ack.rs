@@ -25,9 +25,41 @@ pub fn reply_subject(
     timestamp: i64,
     pending: u64,
 ) -> String {
-    format!(
-        "$JS.ACK.{stream}.{consumer}.{delivered}.{stream_seq}.{consumer_seq}.{timestamp}.{pending}"
-    )
+    // Built by hand: this runs once per delivered message.
+    let mut out = String::with_capacity(9 + stream.len() + consumer.len() + 5 * 20);
+    out.push_str("$JS.ACK.");
+    out.push_str(stream);
+    out.push('.');
+    out.push_str(consumer);
+    for n in [delivered, stream_seq, consumer_seq] {
+        out.push('.');
+        push_u64(&mut out, n);
+    }
+    out.push('.');
+    if timestamp < 0 {
+        out.push('-');
+    }
+    push_u64(&mut out, timestamp.unsigned_abs());
+    out.push('.');
+    push_u64(&mut out, pending);
+    out
+}
+
+/// Appends `n` in decimal.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
 }
 
 fn num(token: &str) -> Option<u64> {
@@ -161,5 +193,31 @@ mod tests {
         assert_eq!(kind(b"+TERM bad data "), AckKind::Term("bad data".into()));
         assert_eq!(kind(b"+TERM"), AckKind::Term(String::new()));
         assert_eq!(kind(b"what"), AckKind::Unknown);
+    }
+
+    #[test]
+    fn reply_subjects_carry_every_number_in_decimal() {
+        for (d, s, c, t, p) in [
+            (1, 1, 1, 1_764_611_115_112_702_368, 0),
+            (0, 0, 0, 0, 0),
+            (u64::MAX, 10, 99, -5, u64::MAX),
+        ] {
+            assert_eq!(
+                reply_subject("S", "C", d, s, c, t, p),
+                format!("$JS.ACK.S.C.{d}.{s}.{c}.{t}.{p}")
+            );
+        }
+        let subject = reply_subject("S", "C", 2, 7, 9, 1_000, 3);
+        let parsed = parse(&subject).unwrap();
+        assert_eq!(
+            (
+                parsed.delivered,
+                parsed.stream_seq,
+                parsed.consumer_seq,
+                parsed.timestamp,
+                parsed.pending
+            ),
+            (2, 7, 9, 1_000, 3)
+        );
     }
 }

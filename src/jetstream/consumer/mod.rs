@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::stream::Stream;
 use super::time;
 use crate::broker::account::Account;
+use crate::broker::sublist::SublistResult;
 use crate::broker::{Fanout, Server};
 use crate::log_warn;
 use config::{AckPolicy, ConsumerConfig, DeliverPolicy, Priority};
@@ -54,7 +55,7 @@ pub struct Outbound {
     /// The subject its MSG line shows (a delivered message's own subject).
     pub subject: String,
     pub reply: Option<String>,
-    pub headers: Vec<u8>,
+    pub headers: Bytes,
     pub payload: Bytes,
 }
 
@@ -86,7 +87,7 @@ impl Outbound {
             to: subject.to_string(),
             subject: subject.to_string(),
             reply: None,
-            headers: headers.into_bytes(),
+            headers: Bytes::from(headers.into_bytes()),
             payload: Bytes::new(),
         }
     }
@@ -106,11 +107,21 @@ pub fn publish_all(server: &Arc<Server>, account: &Arc<Account>, out: Vec<Outbou
         return;
     }
     let mut fanout = Fanout::default();
+    // Deliveries of one pass mostly share their route (a deliver subject, a requester's
+    // inbox): its subscribers are matched once for the run.
+    let mut matched: Option<(&str, SublistResult)> = None;
     for m in &out {
-        server.publish_internal_to(
+        let result = match &matched {
+            Some((route, result)) if *route == m.to => result,
+            _ => {
+                let result = account.sublist.read().match_subject(m.to.as_bytes());
+                &matched.insert((m.to.as_str(), result)).1
+            }
+        };
+        server.publish_internal_matched(
             &mut fanout,
             account,
-            m.to.as_bytes(),
+            result,
             m.subject.as_bytes(),
             m.reply.as_deref().map(str::as_bytes),
             &m.headers,
@@ -831,7 +842,7 @@ impl Consumer {
                     to: reply.to_string(),
                     subject: reply.to_string(),
                     reply: None,
-                    headers: Vec::new(),
+                    headers: Bytes::new(),
                     payload: Bytes::new(),
                 });
             }
@@ -1453,11 +1464,15 @@ impl State {
         let (headers, payload) = if self.cfg.headers_only {
             let size = m.payload.len();
             (
-                super::headers::append(&m.headers, "Nats-Msg-Size", &size.to_string()),
+                Bytes::from(super::headers::append(
+                    &m.headers,
+                    "Nats-Msg-Size",
+                    &size.to_string(),
+                )),
                 Bytes::new(),
             )
         } else {
-            (m.headers.to_vec(), m.payload.clone())
+            (m.headers.clone(), m.payload.clone())
         };
         let ack_reply = ack::reply_subject(
             &consumer.stream_name,
@@ -1533,7 +1548,8 @@ impl State {
             };
             let mut msg = self.delivery(consumer, &m, dc, np, &w.reply);
             if let Some(pin) = &self.pin {
-                msg.headers = super::headers::append(&msg.headers, "Nats-Pin-Id", &pin.id);
+                msg.headers =
+                    Bytes::from(super::headers::append(&msg.headers, "Nats-Pin-Id", &pin.id));
             }
             let size = msg.size() as i64;
             if w.b > 0 {

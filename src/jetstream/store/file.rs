@@ -12,7 +12,7 @@
 //! calls [`Store::sync`]. A failed write is cut off again, so the log never holds half a
 //! record of ours, and the store goes on as if the append had not been tried.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -291,7 +291,15 @@ pub struct FileStore {
     /// Files were created or removed since the directory's last fsync.
     dir_dirty: bool,
     buf: Vec<u8>,
+    /// The records appended last, by sequence, with no gap: consumers mostly read what was
+    /// just stored, and find it here instead of on the disk (nats-server keeps its last
+    /// block's cache in memory the same way).
+    recent: VecDeque<(u64, Bytes)>,
+    recent_bytes: usize,
 }
+
+/// How many bytes of just-appended records a file store keeps in memory.
+const RECENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// A record found by scanning a block.
 struct Scanned<'a> {
@@ -489,6 +497,8 @@ impl FileStore {
             },
             dir_dirty: false,
             buf: Vec::new(),
+            recent: VecDeque::new(),
+            recent_bytes: 0,
         };
         let floor_seq = floor.map_or(0, |f| f.first_seq);
         let blocks: HashSet<u64> = listing.blocks.iter().copied().collect();
@@ -709,26 +719,57 @@ impl FileStore {
         }
     }
 
+    /// The record of `seq` when it is among the last appended.
+    fn recent_record(&self, seq: u64) -> Option<Bytes> {
+        let first = self.recent.front()?.0;
+        let (at, bytes) = self
+            .recent
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)?;
+        (*at == seq).then(|| bytes.clone())
+    }
+
+    /// Keeps a just-written record in [`FileStore::recent`], dropping the oldest past
+    /// [`RECENT_BYTES`]; a jump in sequences (a compaction) starts over.
+    fn remember(&mut self, seq: u64, record: &[u8]) {
+        if self.recent.back().is_some_and(|(last, _)| *last + 1 != seq) {
+            self.recent.clear();
+            self.recent_bytes = 0;
+        }
+        self.recent.push_back((seq, Bytes::copy_from_slice(record)));
+        self.recent_bytes += record.len();
+        while self.recent_bytes > RECENT_BYTES {
+            match self.recent.pop_front() {
+                Some((_, old)) => self.recent_bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
     fn read_msg(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         let Some(entry) = self.index.get(seq) else {
             return Ok(None);
         };
         let loc = entry.loc;
-        let file = self.block_file(loc.block)?;
-        let mut buf = vec![0u8; loc.len as usize];
-        match read_exact_at(&file, &mut buf, u64::from(loc.off)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(StoreError::Damaged { seq })
+        let bytes = match self.recent_record(seq) {
+            Some(bytes) => bytes,
+            None => {
+                let file = self.block_file(loc.block)?;
+                let mut buf = vec![0u8; loc.len as usize];
+                match read_exact_at(&file, &mut buf, u64::from(loc.off)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        return Err(StoreError::Damaged { seq })
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                Bytes::from(buf)
             }
-            Err(e) => return Err(e.into()),
-        }
+        };
         let (subject, headers, payload) = {
-            let r = record::parse_msg(&buf, seq).ok_or(StoreError::Damaged { seq })?;
+            let r = record::parse_msg(&bytes, seq).ok_or(StoreError::Damaged { seq })?;
             let (h, p) = r.body_ranges();
             (r.subject.to_owned(), h, p)
         };
-        let bytes = Bytes::from(buf);
         if payload.end > bytes.len() {
             return Err(StoreError::Damaged { seq });
         }
@@ -864,6 +905,7 @@ impl FileStore {
             len: total as u32,
         };
         self.index.insert(seq, subject, time, size, loc);
+        self.remember(seq, buf);
         if fresh {
             // The block before may have been emptied while it was the last: now that a later
             // record holds the last sequence it can go.

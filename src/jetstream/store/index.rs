@@ -690,7 +690,8 @@ impl<L> Index<L> {
     /// Stored messages from `start` on whose subject matches `filter`: per subject, its
     /// sequences at or after `start` (a binary search each).
     pub fn count_from(&self, filter: &str, start: u64) -> u64 {
-        let after = |seqs: &VecDeque<u64>| (seqs.len() - seqs.partition_point(|s| *s < start)) as u64;
+        let after =
+            |seqs: &VecDeque<u64>| (seqs.len() - seqs.partition_point(|s| *s < start)) as u64;
         if is_all(filter) {
             return self.range(start..).count() as u64;
         }

@@ -214,6 +214,38 @@ fn wildcard_lookups_over_many_messages() {
 }
 
 #[test]
+fn reads_the_same_from_memory_and_from_disk() {
+    // 12 MiB in 256 KiB messages: the oldest have left the just-appended cache (8 MiB) and
+    // are read from the blocks, the newest come from memory; all read the same.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, _) = open(dir.path(), 4 * 1024 * 1024);
+    let body = |i: u64| vec![b'a' + (i % 26) as u8; 256 * 1024];
+    for i in 1..=48u64 {
+        let seq = s
+            .append(
+                &format!("r.{i}"),
+                b"NATS/1.0\r\nA: b\r\n\r\n",
+                &body(i),
+                1_000 + i as i64,
+            )
+            .unwrap();
+        assert_eq!(seq, i);
+    }
+    for i in [1, 2, 17, 47, 48] {
+        let m = s.load(i).unwrap().unwrap();
+        assert_eq!(
+            (m.subject.as_str(), m.time),
+            (format!("r.{i}").as_str(), 1_000 + i as i64)
+        );
+        assert_eq!(&m.headers[..], b"NATS/1.0\r\nA: b\r\n\r\n");
+        assert_eq!(m.payload, body(i));
+    }
+    // A removed message is gone from memory too.
+    s.remove(48, true).unwrap();
+    assert!(s.load(48).unwrap().is_none());
+}
+
+#[test]
 fn counts_from_a_sequence_as_a_walk_would() {
     each_store(|s, _| {
         for i in 0..200 {
