@@ -18,8 +18,11 @@
 #   --sizes "16 1024"    payload sizes
 #   --scenarios "..."    (pub1 pub4 pubsub fanout queue fanin-star fanin-gt reqrep reqrep-paced
 #                        slowcons idle); reqrep-paced is request/reply at 1,000 a second.
-#                        JetStream: js-async-file js-async-mem js-sync-file js-sync-mem (not
-#                        in the default list); their servers run with JetStream on, see below
+#                        JetStream: js-async-file js-async-mem js-sync-file js-sync-mem, and
+#                        the consumer scenarios js-pull-100 js-pull-1000 js-push-fc
+#                        js-ordered-1m js-kv-put js-kv-get (and js-pull-verify-1m, only when
+#                        named); none is in the default list; their servers run with
+#                        JetStream on, see below
 #   --idle-conns N       connections in the idle scenario (10000)
 #   --timeout S          loadgen's bound on every wait (10)
 #   --loadgen PATH       use this loadgen executable instead of building it
@@ -37,9 +40,14 @@
 #   --no-busy-poll       also run switchboard with busy polling off (`serve --busy_poll 0`),
 #                        as server "switchboard-nopoll"
 #   --jetstream          start every server with JetStream on, for every scenario; without
-#                        --scenarios, run the JetStream scenarios (js-async-file js-async-mem
-#                        js-sync-file js-sync-mem). A js-* scenario always turns it on.
-#   --window N           js-async-*: acks outstanding at most (loadgen's default, 4096)
+#                        --scenarios, run the JetStream publish scenarios (js-async-file
+#                        js-async-mem js-sync-file js-sync-mem; the consumer scenarios only
+#                        when named). A js-* scenario always turns it on.
+#   --window N           js-async-*, js-kv-*: acks (gets) outstanding at most (loadgen's
+#                        default, 4096)
+#   --msgs N             consumer scenarios (js-pull-*, js-push-fc, js-ordered-1m): messages
+#                        in the stream (loadgen's defaults: 200,000; 1,000,000 for
+#                        js-ordered-1m and js-pull-verify-1m)
 #   --store-base DIR     where each JetStream run's fresh store directory is made
 #                        ($CARGO_TARGET_DIR or target, /bench-js); it must be on a real disk,
 #                        not tmpfs. Each store is removed when its server has stopped.
@@ -52,6 +60,26 @@
 # For js-*-file runs loadgen also reads the store's allocated size on disk before the server
 # stops, and reports it per message (disk_bytes_per_msg, in the table as disk B/msg).
 # e.g. benches/compare.sh --scenarios "js-async-file js-async-mem js-sync-file" --sizes "16 1024"
+#
+# JetStream consumer runs (benches/loadgen/src/js_consume.rs has the details): loadgen
+# re-creates the stream BENCH (file storage) and fills it with --msgs messages of each size
+# by the async publish above (not timed), then reads them back and checks every delivery by
+# the stream sequence in its `$JS.ACK` reply subject:
+#   js-pull-100/1000  durable pull consumer, ack explicit, MSG.NEXT batches of 100/1,000 (the
+#                     next asked for when half arrived), every message acked; acked msgs/s;
+#                     then every sequence delivered, num_ack_pending 0, ack floor = last seq
+#   js-push-fc        push consumer, flow control (answered), heartbeats 1 s, ack none;
+#                     msgs/s until all N came, each sequence exactly once
+#   js-ordered-1m     ordered-consumer replay (push, flow control, mem_storage, ack none)
+#                     of 1,000,000 messages, sequences exactly 1..N in order; msgs/s
+#   js-kv-put         KV bucket (stream KV_bench as nats.go creates it) puts to 1,000 keys
+#                     with --window acks outstanding for --seconds (ops/s), then one at a
+#                     time for --seconds/2 (p50/p99)
+#   js-kv-get         direct gets of those keys, the same two phases
+#   js-pull-verify-1m the pull loop over 1,000,000 messages: none lost, repeats only as
+#                     marked redeliveries
+# e.g. benches/compare.sh --rounds 5 --scenarios "js-pull-100 js-pull-1000 js-push-fc"
+# A stalled read fails after --timeout without progress ("stalled: ..." in the log).
 # Environment: CARGO_TARGET_DIR is honoured when building loadgen (with -j1).
 #
 # Output: progress on stderr; on stdout the pinning note, the load average, and the table
@@ -87,6 +115,7 @@ nopoll=0
 jetstream=0
 scenarios_given=0
 window=""
+msgs=""
 store_base="${CARGO_TARGET_DIR:-$here/target}/bench-js"
 js_scenarios="js-async-file js-async-mem js-sync-file js-sync-mem"
 
@@ -112,6 +141,7 @@ while [ $# -gt 0 ]; do
         --no-busy-poll) nopoll=1; shift ;;
         --jetstream) jetstream=1; shift ;;
         --window) window=$2; shift 2 ;;
+        --msgs) msgs=$2; shift 2 ;;
         --store-base) store_base=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
@@ -327,9 +357,17 @@ for run in "${runs[@]}"; do
             fi
             # The store's size on disk is read by loadgen, before the server stops.
             case "$scen" in js-*-file) args+=(--store-dir "$store") ;; esac
-            case "$scen" in js-async-*) [ -z "$window" ] || args+=(--window "$window") ;; esac
+            case "$scen" in js-async-* | js-kv-*) [ -z "$window" ] || args+=(--window "$window") ;; esac
+            case "$scen" in js-pull-* | js-push-* | js-ordered-*) [ -z "$msgs" ] || args+=(--msgs "$msgs") ;; esac
+            # A consumer run fills its stream first and reads it back: loadgen bounds each
+            # phase by the message count; this is only the backstop.
+            run_timeout=$lg_timeout
+            case "$scen" in js-pull-* | js-push-* | js-ordered-*)
+                n=${msgs:-1000000}
+                run_timeout=$(awk -v t="$timeout_s" -v n="$n" 'BEGIN {printf "%d", 8 * t + n / 3000 + 60}') ;;
+            esac
             # In the background and waited for, so that a signal reaches the trap at once.
-            timeout "$lg_timeout" "${lg_pin[@]}" "$loadgen" "${args[@]}" >"$log.json" 2>"$log.loadgen" &
+            timeout "$run_timeout" "${lg_pin[@]}" "$loadgen" "${args[@]}" >"$log.json" 2>"$log.loadgen" &
             lg_pid=$!
             pids+=("$lg_pid")
             set +e

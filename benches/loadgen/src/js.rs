@@ -33,9 +33,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const STREAM: &str = "BENCH";
-const SUBJECT: &str = "js.bench";
-const INBOX: &str = "_INBOX.x";
+pub(crate) const STREAM: &str = "BENCH";
+pub(crate) const SUBJECT: &str = "js.bench";
+pub(crate) const INBOX: &str = "_INBOX.x";
 /// Publish frames per write, at most (and at most this many bytes).
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 /// Ack errors whose text is kept for the failure message.
@@ -63,26 +63,23 @@ pub fn scenario(o: &Opts) -> Result<Value> {
     let base_seq = created["state"]["last_seq"].as_u64().unwrap_or(0);
     let base_msgs = created["state"]["messages"].as_u64().unwrap_or(0);
     let payload = vec![b'x'; o.size];
+    let subjects = [SUBJECT.to_string()];
+    let spec = PubSpec {
+        subjects: &subjects,
+        payload: &payload,
+        check: Check::PubAck { stream: STREAM },
+        limit: None,
+        seconds: o.seconds,
+    };
 
     let (mut c, run) = match mode {
-        Mode::Async => run_async(o, c, base_seq, &payload)?,
+        Mode::Async => run_async(o, c, base_seq, &spec)?,
         Mode::Sync => {
-            let r = run_sync(o, &mut c, base_seq, &payload)?;
+            let r = run_sync(o, &mut c, base_seq, &spec)?;
             (c, r)
         }
     };
-    if run.errors > 0 {
-        bail!(
-            "{} ack errors in {} acks ({} published); first: {}",
-            run.errors,
-            run.acked,
-            run.sent,
-            run.first_errors.join("; ")
-        );
-    }
-    if run.acked != run.sent {
-        bail!("{} published, {} acknowledged", run.sent, run.acked);
-    }
+    run.ensure_clean("ack")?;
 
     // The stream must hold what was acknowledged.
     let info = c.api(
@@ -156,9 +153,20 @@ fn create_stream(c: &mut JsConn, o: &Opts, storage: &str) -> Result<Value> {
         "name": STREAM,
         "subjects": ["js.>"],
         "storage": storage,
-    })
-    .to_string();
-    let subject = format!("$JS.API.STREAM.CREATE.{STREAM}");
+    });
+    create_stream_with(c, o, STREAM, &body)
+}
+
+/// Creates the stream `name` with the configuration `body`, retrying while JetStream is not
+/// yet answering. Returns the server's response.
+pub(crate) fn create_stream_with(
+    c: &mut JsConn,
+    o: &Opts,
+    name: &str,
+    body: &Value,
+) -> Result<Value> {
+    let body = body.to_string();
+    let subject = format!("$JS.API.STREAM.CREATE.{name}");
     let deadline = Instant::now() + o.timeout;
     loop {
         let wait = Duration::from_secs(1).min(deadline.saturating_duration_since(Instant::now()));
@@ -186,22 +194,67 @@ fn create_stream(c: &mut JsConn, o: &Opts, storage: &str) -> Result<Value> {
     }
 }
 
-struct RunResult {
-    sent: u64,
-    acked: u64,
-    errors: u64,
-    first_errors: Vec<String>,
+pub(crate) struct RunResult {
+    pub sent: u64,
+    pub acked: u64,
+    pub errors: u64,
+    pub first_errors: Vec<String>,
     /// First publish to last ack.
-    seconds: f64,
+    pub seconds: f64,
     /// First publish to the last publish's write.
-    pub_seconds: f64,
-    hist: Option<Histogram<u64>>,
+    pub pub_seconds: f64,
+    pub hist: Option<Histogram<u64>>,
 }
 
-/// `PUB js.bench _INBOX.x.<n> <size>\r\n<payload>\r\n`
-fn push_pub(out: &mut Vec<u8>, n: u64, payload: &[u8]) {
+impl RunResult {
+    /// Fails on any error, or if a publish went unanswered; `what` names the answers.
+    pub fn ensure_clean(&self, what: &str) -> Result<()> {
+        if self.errors > 0 {
+            bail!(
+                "{} {what} errors in {} answers ({} sent); first: {}",
+                self.errors,
+                self.acked,
+                self.sent,
+                self.first_errors.join("; ")
+            );
+        }
+        if self.acked != self.sent {
+            bail!("{} sent, {} answered ({what})", self.sent, self.acked);
+        }
+        Ok(())
+    }
+}
+
+/// What a publishing run sends and how its answers are checked.
+pub(crate) struct PubSpec<'a> {
+    /// Publish n goes to `subjects[(n - 1) % len]`.
+    pub subjects: &'a [String],
+    pub payload: &'a [u8],
+    pub check: Check<'a>,
+    /// Stop after this many publishes; None: after `seconds`.
+    pub limit: Option<u64>,
+    /// Publishing time (with `limit`: a bound on it).
+    pub seconds: f64,
+}
+
+pub(crate) enum Check<'a> {
+    /// A PubAck from `stream` with seq = the base sequence + n.
+    PubAck { stream: &'a str },
+    /// A direct get's answer: no status, `Nats-Subject: keys[(n - 1) % len]`, a payload of
+    /// `size` bytes.
+    DirectGet { keys: &'a [String], size: usize },
+}
+
+impl PubSpec<'_> {
+    fn subject(&self, n: u64) -> &str {
+        &self.subjects[((n.max(1) - 1) % self.subjects.len() as u64) as usize]
+    }
+}
+
+/// `PUB <subject> _INBOX.x.<n> <size>\r\n<payload>\r\n`
+fn push_pub(out: &mut Vec<u8>, subject: &str, n: u64, payload: &[u8]) {
     out.extend_from_slice(b"PUB ");
-    out.extend_from_slice(SUBJECT.as_bytes());
+    out.extend_from_slice(subject.as_bytes());
     out.push(b' ');
     out.extend_from_slice(INBOX.as_bytes());
     out.push(b'.');
@@ -227,7 +280,7 @@ fn push_dec(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-fn parse_u64(t: &[u8]) -> Option<u64> {
+pub(crate) fn parse_u64(t: &[u8]) -> Option<u64> {
     if t.is_empty() || t.len() > 19 {
         return None;
     }
@@ -242,6 +295,7 @@ fn check_ack(
     headers: &[u8],
     payload: &[u8],
     base_seq: u64,
+    check: &Check,
 ) -> std::result::Result<u64, String> {
     let text = || String::from_utf8_lossy(payload).into_owned();
     let n = subject
@@ -254,6 +308,10 @@ fn check_ack(
                 String::from_utf8_lossy(subject)
             )
         })?;
+    let stream = match check {
+        Check::PubAck { stream } => *stream,
+        Check::DirectGet { keys, size } => return check_get(n, headers, payload, keys, *size),
+    };
     if !headers.is_empty() {
         return Err(format!(
             "ack {n} has headers (a status?): {:?}",
@@ -267,8 +325,8 @@ fn check_ack(
     if find(b"\"duplicate\"").is_some() {
         return Err(format!("ack {n} says duplicate: {}", text()));
     }
-    if find(format!("\"stream\":\"{STREAM}\"").as_bytes()).is_none() {
-        return Err(format!("ack {n} names no stream {STREAM}: {}", text()));
+    if find(format!("\"stream\":\"{stream}\"").as_bytes()).is_none() {
+        return Err(format!("ack {n} names no stream {stream}: {}", text()));
     }
     let seq = find(b"\"seq\":")
         .map(|i| {
@@ -293,6 +351,36 @@ fn check_ack(
     Ok(n)
 }
 
+/// Checks a direct get's answer to request n.
+fn check_get(
+    n: u64,
+    headers: &[u8],
+    payload: &[u8],
+    keys: &[String],
+    size: usize,
+) -> std::result::Result<u64, String> {
+    let h = String::from_utf8_lossy(headers);
+    let status = h.lines().next().unwrap_or("");
+    if status.trim() != "NATS/1.0" {
+        return Err(format!("get {n}: status {:?}", status.trim()));
+    }
+    let key = &keys[((n.max(1) - 1) % keys.len() as u64) as usize];
+    let named = h.lines().any(|l| {
+        l.split_once(':')
+            .is_some_and(|(k, v)| k.trim() == "Nats-Subject" && v.trim() == key)
+    });
+    if !named {
+        return Err(format!("get {n}: no Nats-Subject: {key} in {:?}", h.trim()));
+    }
+    if payload.len() != size {
+        return Err(format!(
+            "get {n}: {} bytes of value, {size} expected",
+            payload.len()
+        ));
+    }
+    Ok(n)
+}
+
 /// Acks seen: counts, duplicates, errors.
 #[derive(Default)]
 struct AckTally {
@@ -304,8 +392,9 @@ struct AckTally {
 
 impl AckTally {
     /// Takes one frame's ack; `sent` bounds the publish numbers that may be acknowledged.
-    fn take(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], base: u64, sent: u64) {
-        match check_ack(subject, headers, payload, base) {
+    fn take(&mut self, f: (&[u8], &[u8], &[u8]), base: u64, sent: u64, check: &Check) {
+        let (subject, headers, payload) = f;
+        match check_ack(subject, headers, payload, base, check) {
             Ok(n) if n == 0 || n > sent => self.error(format!("ack for publish {n}, of {sent}")),
             Ok(n) => {
                 let dups = self.seen.dups;
@@ -345,7 +434,13 @@ struct Shared {
     waiting: AtomicBool,
 }
 
-fn run_async(o: &Opts, conn: JsConn, base: u64, payload: &[u8]) -> Result<(JsConn, RunResult)> {
+pub(crate) fn run_async(
+    o: &Opts,
+    conn: JsConn,
+    base: u64,
+    spec: &PubSpec,
+) -> Result<(JsConn, RunResult)> {
+    let payload = spec.payload;
     let window = o.window as u64;
     // Top the window up once this much of it is free (one slot for small windows).
     let refill = (window / 16).max(1);
@@ -361,173 +456,199 @@ fn run_async(o: &Opts, conn: JsConn, base: u64, payload: &[u8]) -> Result<(JsCon
         room: Condvar::new(),
         waiting: AtomicBool::new(false),
     });
-    let hard_deadline = Instant::now() + Duration::from_secs_f64(o.seconds) + o.timeout * 2;
-    let reader = {
-        let (sh, writer) = (sh.clone(), writer.clone());
-        let mut conn = conn;
-        conn.s.set_read_timeout(Some(Duration::from_millis(20)))?;
-        thread::spawn(move || -> Result<(JsConn, AckTally, Option<Instant>)> {
-            let r = (|| {
-                let mut tally = AckTally::default();
-                let mut last_ack = None;
-                loop {
-                    if sh.abort.load(Ordering::Relaxed) {
-                        bail!("reader: aborted");
-                    }
-                    let got = conn.fill()?;
-                    // Read `sent` before the frames: each ack in them was for a publish
-                    // numbered at most this.
-                    let sent = sh.sent.load(Ordering::Acquire);
-                    let before = tally.acked + tally.errors;
-                    let mut pings = 0;
-                    while let Some(f) = conn.rx.next_frame()? {
-                        match f {
-                            Frame::Msg {
-                                subject,
-                                headers,
-                                payload,
-                            } => tally.take(subject, headers, payload, base, sent),
-                            Frame::Ping => pings += 1,
-                            Frame::Pong | Frame::Info | Frame::Ok => {}
+    let hard_deadline = Instant::now() + Duration::from_secs_f64(spec.seconds) + o.timeout * 2;
+    let limit = spec.limit.unwrap_or(u64::MAX);
+    thread::scope(|scope| {
+        let reader = {
+            let (sh, writer) = (sh.clone(), writer.clone());
+            let mut conn = conn;
+            conn.s.set_read_timeout(Some(Duration::from_millis(20)))?;
+            scope.spawn(move || -> Result<(JsConn, AckTally, Option<Instant>)> {
+                let r = (|| {
+                    let mut tally = AckTally::default();
+                    let mut last_ack = None;
+                    loop {
+                        if sh.abort.load(Ordering::Relaxed) {
+                            bail!("reader: aborted");
                         }
-                    }
-                    if pings > 0 {
-                        let mut w = writer.lock().map_err(|_| anyhow!("writer lock poisoned"))?;
-                        for _ in 0..pings {
-                            w.write_all(b"PONG\r\n")?;
+                        let got = conn.fill()?;
+                        // Read `sent` before the frames: each ack in them was for a publish
+                        // numbered at most this.
+                        let sent = sh.sent.load(Ordering::Acquire);
+                        let before = tally.acked + tally.errors;
+                        let mut pings = 0;
+                        while let Some(f) = conn.rx.next_frame()? {
+                            match f {
+                                Frame::Msg {
+                                    subject,
+                                    headers,
+                                    payload,
+                                    ..
+                                } => {
+                                    tally.take((subject, headers, payload), base, sent, &spec.check)
+                                }
+                                Frame::Ping => pings += 1,
+                                Frame::Pong | Frame::Info | Frame::Ok => {}
+                            }
                         }
-                    }
-                    if tally.acked + tally.errors > before {
-                        last_ack = Some(Instant::now());
-                        // Errors free their slot too, so that the run ends and reports them.
-                        let settled = tally.acked + tally.errors;
-                        sh.acked.store(settled, Ordering::Release);
-                        if sh.waiting.load(Ordering::Acquire)
-                            && window - (sent.saturating_sub(settled)).min(window) >= refill
+                        if pings > 0 {
+                            let mut w =
+                                writer.lock().map_err(|_| anyhow!("writer lock poisoned"))?;
+                            for _ in 0..pings {
+                                w.write_all(b"PONG\r\n")?;
+                            }
+                        }
+                        if tally.acked + tally.errors > before {
+                            last_ack = Some(Instant::now());
+                            // Errors free their slot too, so that the run ends and reports them.
+                            let settled = tally.acked + tally.errors;
+                            sh.acked.store(settled, Ordering::Release);
+                            if sh.waiting.load(Ordering::Acquire)
+                                && window - (sent.saturating_sub(settled)).min(window) >= refill
+                            {
+                                let _g = sh.stall.lock().map_err(|_| anyhow!("lock poisoned"))?;
+                                sh.room.notify_one();
+                            }
+                        }
+                        if sh.done.load(Ordering::Acquire)
+                            && tally.acked + tally.errors >= sh.sent.load(Ordering::Acquire)
                         {
-                            let _g = sh.stall.lock().map_err(|_| anyhow!("lock poisoned"))?;
-                            sh.room.notify_one();
+                            break;
+                        }
+                        if !got && Instant::now() > hard_deadline {
+                            bail!(
+                                "reader: {} of {} acks within the timeout",
+                                tally.acked,
+                                sh.sent.load(Ordering::Relaxed)
+                            );
                         }
                     }
-                    if sh.done.load(Ordering::Acquire)
-                        && tally.acked + tally.errors >= sh.sent.load(Ordering::Acquire)
-                    {
-                        break;
-                    }
-                    if !got && Instant::now() > hard_deadline {
+                    Ok((conn, tally, last_ack))
+                })();
+                if r.is_err() {
+                    sh.abort.store(true, Ordering::Relaxed);
+                    let _g = sh.stall.lock();
+                    sh.room.notify_one();
+                }
+                r
+            })
+        };
+
+        let published = (|| -> Result<(u64, Instant, Instant)> {
+            let frame_len = {
+                let mut v = Vec::new();
+                let longest = spec.subjects.iter().max_by_key(|s| s.len());
+                push_pub(
+                    &mut v,
+                    longest.map_or("", |s| s),
+                    u64::from(u32::MAX),
+                    payload,
+                );
+                v.len()
+            };
+            let max_batch = (MAX_BATCH_BYTES / frame_len).max(1) as u64;
+            let mut out = Vec::with_capacity(MAX_BATCH_BYTES + frame_len);
+            let start = Instant::now();
+            let deadline = start + Duration::from_secs_f64(spec.seconds);
+            let mut sent = 0u64;
+            loop {
+                if sh.abort.load(Ordering::Relaxed) {
+                    bail!("publisher: aborted");
+                }
+                if sent >= limit {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    if spec.limit.is_some() {
                         bail!(
-                            "reader: {} of {} acks within the timeout",
-                            tally.acked,
-                            sh.sent.load(Ordering::Relaxed)
+                            "publisher: {sent} of {limit} published within {:.0} s",
+                            spec.seconds
                         );
                     }
+                    break;
                 }
-                Ok((conn, tally, last_ack))
-            })();
-            if r.is_err() {
-                sh.abort.store(true, Ordering::Relaxed);
-                let _g = sh.stall.lock();
-                sh.room.notify_one();
-            }
-            r
-        })
-    };
-
-    let published = (|| -> Result<(u64, Instant, Instant)> {
-        let frame_len = {
-            let mut v = Vec::new();
-            push_pub(&mut v, u64::from(u32::MAX), payload);
-            v.len()
-        };
-        let max_batch = (MAX_BATCH_BYTES / frame_len).max(1) as u64;
-        let mut out = Vec::with_capacity(MAX_BATCH_BYTES + frame_len);
-        let start = Instant::now();
-        let deadline = start + Duration::from_secs_f64(o.seconds);
-        let mut sent = 0u64;
-        loop {
-            if sh.abort.load(Ordering::Relaxed) {
-                bail!("publisher: aborted");
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-            let outstanding = sent - sh.acked.load(Ordering::Acquire).min(sent);
-            let room = window - outstanding.min(window);
-            if room < refill {
-                let g = sh.stall.lock().map_err(|_| anyhow!("lock poisoned"))?;
-                sh.waiting.store(true, Ordering::Release);
                 let outstanding = sent - sh.acked.load(Ordering::Acquire).min(sent);
-                if window - outstanding.min(window) < refill && !sh.abort.load(Ordering::Relaxed) {
-                    let _ = sh.room.wait_timeout(g, Duration::from_millis(5));
+                let room = window - outstanding.min(window);
+                if room < refill {
+                    let g = sh.stall.lock().map_err(|_| anyhow!("lock poisoned"))?;
+                    sh.waiting.store(true, Ordering::Release);
+                    let outstanding = sent - sh.acked.load(Ordering::Acquire).min(sent);
+                    if window - outstanding.min(window) < refill
+                        && !sh.abort.load(Ordering::Relaxed)
+                    {
+                        let _ = sh.room.wait_timeout(g, Duration::from_millis(5));
+                    }
+                    sh.waiting.store(false, Ordering::Release);
+                    continue;
                 }
-                sh.waiting.store(false, Ordering::Release);
-                continue;
+                let n = room.min(max_batch).min(limit - sent);
+                out.clear();
+                for k in 1..=n {
+                    push_pub(&mut out, spec.subject(sent + k), sent + k, payload);
+                }
+                sent += n;
+                sh.sent.store(sent, Ordering::Release);
+                writer
+                    .lock()
+                    .map_err(|_| anyhow!("writer lock poisoned"))?
+                    .write_all(&out)
+                    .context("publisher: write")?;
             }
-            let n = room.min(max_batch);
-            out.clear();
-            for k in 1..=n {
-                push_pub(&mut out, sent + k, payload);
+            Ok((sent, start, Instant::now()))
+        })();
+        if published.is_err() {
+            sh.abort.store(true, Ordering::Relaxed);
+        }
+        sh.done.store(true, Ordering::Release);
+        let read = reader
+            .join()
+            .map_err(|_| anyhow!("reader thread panicked"))?;
+        // When one side fails the other stops with "aborted": report the real error.
+        let ((sent, start, pub_done), (conn, tally, last_ack)) = match (published, read) {
+            (Ok(p), Ok(r)) => (p, r),
+            (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+            (Err(p), Err(r)) => {
+                return Err(if format!("{p:#}").contains("aborted") {
+                    r
+                } else {
+                    p
+                })
             }
-            sent += n;
-            sh.sent.store(sent, Ordering::Release);
-            writer
-                .lock()
-                .map_err(|_| anyhow!("writer lock poisoned"))?
-                .write_all(&out)
-                .context("publisher: write")?;
-        }
-        Ok((sent, start, Instant::now()))
-    })();
-    if published.is_err() {
-        sh.abort.store(true, Ordering::Relaxed);
-    }
-    sh.done.store(true, Ordering::Release);
-    let read = reader
-        .join()
-        .map_err(|_| anyhow!("reader thread panicked"))?;
-    // When one side fails the other stops with "aborted": report the real error.
-    let ((sent, start, pub_done), (conn, tally, last_ack)) = match (published, read) {
-        (Ok(p), Ok(r)) => (p, r),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
-        (Err(p), Err(r)) => {
-            return Err(if format!("{p:#}").contains("aborted") {
-                r
-            } else {
-                p
-            })
-        }
-    };
-    conn.s.set_read_timeout(Some(o.timeout))?;
-    let end = last_ack.unwrap_or(pub_done).max(pub_done);
-    Ok((
-        conn,
-        RunResult {
-            sent,
-            acked: tally.acked,
-            errors: tally.errors,
-            first_errors: tally.first_errors,
-            seconds: end.duration_since(start).as_secs_f64(),
-            pub_seconds: pub_done.duration_since(start).as_secs_f64(),
-            hist: None,
-        },
-    ))
+        };
+        conn.s.set_read_timeout(Some(o.timeout))?;
+        let end = last_ack.unwrap_or(pub_done).max(pub_done);
+        Ok((
+            conn,
+            RunResult {
+                sent,
+                acked: tally.acked,
+                errors: tally.errors,
+                first_errors: tally.first_errors,
+                seconds: end.duration_since(start).as_secs_f64(),
+                pub_seconds: pub_done.duration_since(start).as_secs_f64(),
+                hist: None,
+            },
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
 // Synchronous publishing: one at a time.
 
-fn run_sync(o: &Opts, c: &mut JsConn, base: u64, payload: &[u8]) -> Result<RunResult> {
+pub(crate) fn run_sync(o: &Opts, c: &mut JsConn, base: u64, spec: &PubSpec) -> Result<RunResult> {
+    let payload = spec.payload;
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
         .map_err(|e| anyhow!("histogram: {e}"))?;
     let mut tally = AckTally::default();
     let mut out = Vec::with_capacity(payload.len() + 64);
     let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(o.seconds);
+    let deadline = start + Duration::from_secs_f64(spec.seconds);
+    let limit = spec.limit.unwrap_or(u64::MAX);
     let mut sent = 0u64;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && sent < limit {
         out.clear();
         sent += 1;
-        push_pub(&mut out, sent, payload);
+        push_pub(&mut out, spec.subject(sent), sent, payload);
         let t0 = Instant::now();
         c.write(&out)?;
         let want = sent;
@@ -544,7 +665,8 @@ fn run_sync(o: &Opts, c: &mut JsConn, base: u64, payload: &[u8]) -> Result<RunRe
                         subject,
                         headers,
                         payload,
-                    } => tally.take(subject, headers, payload, base, sent),
+                        ..
+                    } => tally.take((subject, headers, payload), base, sent, &spec.check),
                     Frame::Ping => pings += 1,
                     Frame::Pong | Frame::Info | Frame::Ok => {}
                 }
@@ -621,9 +743,11 @@ fn settled_disk_usage(dir: &Path) -> Result<(u64, u64)> {
 // ---------------------------------------------------------------------------------------
 // A connection that reads whole frames, payloads included.
 
-enum Frame<'a> {
+pub(crate) enum Frame<'a> {
     Msg {
         subject: &'a [u8],
+        /// Empty when the message has none.
+        reply: &'a [u8],
         headers: &'a [u8],
         payload: &'a [u8],
     },
@@ -634,7 +758,7 @@ enum Frame<'a> {
 }
 
 /// Bytes read and not yet parsed.
-struct Rx {
+pub(crate) struct Rx {
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -669,7 +793,7 @@ impl Rx {
     }
 
     /// The next complete frame, if the buffer holds one. `-ERR` is an error.
-    fn next_frame(&mut self) -> Result<Option<Frame<'_>>> {
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Frame<'_>>> {
         let data = &self.buf[self.start..self.end];
         let Some(i) = memchr::memchr(b'\n', data) else {
             if data.len() > MAX_LINE {
@@ -736,11 +860,17 @@ impl Rx {
             // Positions in the buffer: the line starts at `self.start`.
             let at = self.start;
             let subject = at + toks[0].0..at + toks[0].1;
+            let reply = if nt == max {
+                at + toks[2].0..at + toks[2].1
+            } else {
+                0..0
+            };
             let body = at + i + 1;
             self.start += need;
             let buf = &self.buf;
             return Ok(Some(Frame::Msg {
                 subject: &buf[subject],
+                reply: &buf[reply],
                 headers: &buf[body..body + hdr],
                 payload: &buf[body + hdr..body + total],
             }));
@@ -766,16 +896,16 @@ impl Rx {
     }
 }
 
-struct JsConn {
-    s: TcpStream,
-    rx: Rx,
-    name: String,
+pub(crate) struct JsConn {
+    pub s: TcpStream,
+    pub rx: Rx,
+    pub name: String,
     requests: u64,
 }
 
 impl JsConn {
     /// Connects, subscribes to the inbox and waits for the PONG.
-    fn open(o: &Opts, name: &str) -> Result<JsConn> {
+    pub(crate) fn open(o: &Opts, name: &str) -> Result<JsConn> {
         let s = TcpStream::connect_timeout(&o.addr, o.timeout)
             .with_context(|| format!("{name}: connecting to {}", o.addr))?;
         s.set_nodelay(true)?;
@@ -813,7 +943,7 @@ impl JsConn {
         }
     }
 
-    fn write(&mut self, b: &[u8]) -> Result<()> {
+    pub(crate) fn write(&mut self, b: &[u8]) -> Result<()> {
         self.s.write_all(b).map_err(|e| {
             if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
                 anyhow!("{}: write blocked longer than the timeout", self.name)
@@ -824,7 +954,7 @@ impl JsConn {
     }
 
     /// One read into the buffer; false if it timed out.
-    fn fill(&mut self) -> Result<bool> {
+    pub(crate) fn fill(&mut self) -> Result<bool> {
         self.rx.make_room();
         match self.s.read(&mut self.rx.buf[self.rx.end..]) {
             Ok(0) => bail!("{}: server closed the connection", self.name),
@@ -840,7 +970,12 @@ impl JsConn {
 
     /// A request on the inbox; the reply's payload, or None if none came within `wait`.
     /// Replies to earlier requests (that timed out) are passed over.
-    fn request(&mut self, subject: &str, body: &[u8], wait: Duration) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn request(
+        &mut self,
+        subject: &str,
+        body: &[u8],
+        wait: Duration,
+    ) -> Result<Option<Vec<u8>>> {
         self.requests += 1;
         let reply = format!("{INBOX}.api{}", self.requests);
         let mut out = format!("PUB {subject} {reply} {}\r\n", body.len()).into_bytes();
@@ -891,7 +1026,13 @@ impl JsConn {
     }
 
     /// A JetStream API request whose answer must come and must not be an error.
-    fn api(&mut self, subject: &str, body: &[u8], wait: Duration, what: &str) -> Result<Value> {
+    pub(crate) fn api(
+        &mut self,
+        subject: &str,
+        body: &[u8],
+        wait: Duration,
+        what: &str,
+    ) -> Result<Value> {
         let reply = self
             .request(subject, body, wait)?
             .ok_or_else(|| anyhow!("{what}: no answer within {wait:?}"))?;
@@ -950,7 +1091,13 @@ pub fn selftest() -> Result<()> {
                         subject,
                         headers,
                         payload,
-                    } => tally.take(subject, headers, payload, 7, 4),
+                        ..
+                    } => tally.take(
+                        (subject, headers, payload),
+                        7,
+                        4,
+                        &Check::PubAck { stream: STREAM },
+                    ),
                     Frame::Ping => pings += 1,
                     Frame::Pong => pongs += 1,
                     _ => {}

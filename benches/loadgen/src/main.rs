@@ -16,6 +16,7 @@
 //! split across reads.
 
 mod js;
+mod js_consume;
 
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
@@ -65,6 +66,20 @@ subjects js.>, and checks every PubAck's stream and sequence; a run with ack err
   With --store-dir DIR (the server's -sd), file scenarios also report the store's
   allocated bytes on disk per message (disk_bytes_per_msg), measured before returning.
 
+JetStream consumer scenarios (stream BENCH re-created and filled with --msgs messages of
+--size bytes first, untimed; every delivery checked, see src/js_consume.rs):
+  js-pull-100    durable pull consumer, ack explicit: MSG.NEXT batches of 100, the next one
+                 asked for when half arrived, every message acked; acked msgs/s. Then every
+                 stream seq must have come, num_ack_pending 0, ack floor = last seq
+  js-pull-1000   the same with batches of 1,000
+  js-pull-verify-1m  the same over 1,000,000 messages: none lost, repeats only as redeliveries
+  js-push-fc     push consumer, flow control, heartbeats 1 s, ack none: msgs/s, each seq once
+  js-ordered-1m  ordered consumer replay (push, flow control, mem_storage, ack none) of
+                 1,000,000 messages: sequences exactly 1..N in order; msgs/s
+  js-kv-put      KV bucket puts to 1,000 keys, --window acks outstanding: ops/s; then one at
+                 a time: p50/p99
+  js-kv-get      direct gets of those keys, --window outstanding: ops/s; then one at a time
+
 options:
   --host H            server host (127.0.0.1)
   --port P            server port (4222)
@@ -82,6 +97,8 @@ options:
                       fast as it can), to compare server CPU per message below saturation
   --window N          js-async-*: acks outstanding at most (4096)
   --store-dir DIR     js-*-file: the server's store directory, for the size on disk
+  --msgs N            consumer scenarios: messages in the stream (200,000; 1,000,000 for
+                      js-ordered-1m and js-pull-verify-1m)
 ";
 
 #[derive(Clone, Debug)]
@@ -107,6 +124,8 @@ struct Opts {
     window: usize,
     /// js-*-file: the server's store directory (`-sd`), to measure the store on disk.
     store_dir: Option<String>,
+    /// Consumer scenarios: messages in the stream (None: the scenario's own count).
+    msgs: Option<u64>,
 }
 
 fn main() {
@@ -135,6 +154,7 @@ fn run() -> Result<()> {
         // No scenario: check the frame scanner (fast) and say how to use the tool.
         scanner_selftest()?;
         js::selftest()?;
+        js_consume::selftest()?;
         eprintln!("loadgen: scanner self-test passed; no --scenario given (see --help)");
         return Ok(());
     };
@@ -150,6 +170,8 @@ fn run() -> Result<()> {
         "reqrep-paced" => reqrep(&opts, Some(opts.rate))?,
         "slowcons" => slow_consumer(&opts)?,
         "idle" => idle(&opts)?,
+        "js-pull-100" | "js-pull-1000" | "js-pull-verify-1m" | "js-push-fc" | "js-ordered-1m"
+        | "js-kv-put" | "js-kv-get" => js_consume::scenario(&opts)?,
         s if s.starts_with("js-") => js::scenario(&opts)?,
         other => bail!("unknown scenario {other:?} (see --help)"),
     };
@@ -178,6 +200,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         pub_rate: None,
         window: 4096,
         store_dir: None,
+        msgs: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -212,6 +235,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
             }
             "--window" => o.window = val()?.parse().context("--window")?,
             "--store-dir" => o.store_dir = Some(val()?),
+            "--msgs" => o.msgs = Some(val()?.parse().context("--msgs")?),
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
@@ -1323,7 +1347,9 @@ fn summarize(file: &str) -> Result<()> {
         "A/x = ratio of medians (rates: higher is better for A; latency, B/conn and disk B/msg: lower is better for A); \
          cpu = server CPU seconds per run; rss = server peak RSS (VmHWM) MB"
     );
-    let mut header = format!("{:<13} {:>5} {:<11}", "scenario", "size", "metric");
+    // The scenario column fits the longest name (13 at least, as before).
+    let sw = order.iter().map(|k| k.0.len()).max().unwrap_or(0).max(13);
+    let mut header = format!("{:<sw$} {:>5} {:<11}", "scenario", "size", "metric");
     for l in &letters {
         header += &format!(" {:>10}", l);
     }
@@ -1343,7 +1369,7 @@ fn summarize(file: &str) -> Result<()> {
         let per = data.get(key).unwrap_or(&empty);
         let metrics: &[(&str, &str)] = match key.0.as_str() {
             "reqrep" | "reqrep-paced" | "slowcons" => &[("p50_us", "p50 us"), ("p99_us", "p99 us")],
-            "js-sync-file" | "js-sync-mem" => &[
+            "js-sync-file" | "js-sync-mem" | "js-kv-put" | "js-kv-get" => &[
                 ("msgs_per_sec", "msgs/s"),
                 ("p50_us", "p50 us"),
                 ("p99_us", "p99 us"),
@@ -1368,7 +1394,7 @@ fn summarize(file: &str) -> Result<()> {
             } else {
                 key.1.to_string()
             };
-            let mut row = format!("{:<13} {:>5} {:<11}", key.0, size, label);
+            let mut row = format!("{:<sw$} {:>5} {:<11}", key.0, size, label);
             let vals: Vec<Option<f64>> = servers.iter().map(|s| med(s, field)).collect();
             for (s, v) in servers.iter().zip(&vals) {
                 let fails = failures
