@@ -143,21 +143,9 @@ struct MaxDeliverJson<'a> {
     domain: &'a str,
 }
 
+/// A nak's or a termination's advisory (a nak has no `reason`).
 #[derive(Debug, Serialize)]
-struct NakJson<'a> {
-    #[serde(flatten)]
-    typed: Typed,
-    stream: &'a str,
-    consumer: &'a str,
-    consumer_seq: u64,
-    stream_seq: u64,
-    deliveries: u64,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    domain: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-struct TerminatedJson<'a> {
+struct DeliveryJson<'a> {
     #[serde(flatten)]
     typed: Typed,
     stream: &'a str,
@@ -230,6 +218,19 @@ fn next_id() -> String {
         .collect()
 }
 
+/// The advisory on `subject` when `wanted` says someone listens there; `body` makes its
+/// JSON only then.
+fn build<T: Serialize>(
+    wanted: &dyn Fn(&str) -> bool,
+    subject: String,
+    body: impl FnOnce() -> T,
+) -> Option<Advisory> {
+    if !wanted(&subject) {
+        return None;
+    }
+    encode(subject, &body())
+}
+
 /// Serializes `value` as Go's `json.Marshal` would (HTML characters escaped).
 fn encode(subject: String, value: &impl Serialize) -> Option<Advisory> {
     let json = serde_json::to_vec(value).ok()?;
@@ -249,18 +250,14 @@ pub fn max_deliveries(
     deliveries: u64,
 ) -> Option<Advisory> {
     let subject = format!("{MAX_DELIVERIES}.{}.{}", at.stream, at.consumer);
-    if !wanted(&subject) {
-        return None;
-    }
-    let body = MaxDeliverJson {
+    build(wanted, subject, || MaxDeliverJson {
         typed: Typed::new(MAX_DELIVER_TYPE),
         stream: at.stream,
         consumer: at.consumer,
         stream_seq,
         deliveries,
         domain: at.domain.unwrap_or_default(),
-    };
-    encode(subject, &body)
+    })
 }
 
 /// `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.<stream>.<consumer>`: a delivery was
@@ -273,10 +270,7 @@ pub fn terminated(
     reason: &str,
 ) -> Option<Advisory> {
     let subject = format!("{MSG_TERMINATED}.{}.{}", at.stream, at.consumer);
-    if !wanted(&subject) {
-        return None;
-    }
-    let body = TerminatedJson {
+    build(wanted, subject, || DeliveryJson {
         typed: Typed::new(TERMINATED_TYPE),
         stream: at.stream,
         consumer: at.consumer,
@@ -285,27 +279,23 @@ pub fn terminated(
         deliveries: d.deliveries,
         reason,
         domain: at.domain.unwrap_or_default(),
-    };
-    encode(subject, &body)
+    })
 }
 
 /// `$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.<stream>.<consumer>`: a delivery was
 /// negatively acknowledged (nats-server's `processNak`).
 pub fn nak(wanted: &dyn Fn(&str) -> bool, at: ConsumerRef<'_>, d: Delivery) -> Option<Advisory> {
     let subject = format!("{MSG_NAKED}.{}.{}", at.stream, at.consumer);
-    if !wanted(&subject) {
-        return None;
-    }
-    let body = NakJson {
+    build(wanted, subject, || DeliveryJson {
         typed: Typed::new(NAK_TYPE),
         stream: at.stream,
         consumer: at.consumer,
         consumer_seq: d.consumer_seq,
         stream_seq: d.stream_seq,
         deliveries: d.deliveries,
+        reason: "",
         domain: at.domain.unwrap_or_default(),
-    };
-    encode(subject, &body)
+    })
 }
 
 /// `$JS.EVENT.ADVISORY.STREAM.{CREATED,UPDATED,DELETED}.<stream>`.
@@ -321,16 +311,12 @@ pub fn stream_action_advisory(
         Action::Delete => STREAM_DELETED,
     };
     let subject = format!("{prefix}.{stream}");
-    if !wanted(&subject) {
-        return None;
-    }
-    let body = StreamActionJson {
+    build(wanted, subject, || StreamActionJson {
         typed: Typed::new(STREAM_ACTION_TYPE),
         stream,
         action,
         domain: domain.unwrap_or_default(),
-    };
-    encode(subject, &body)
+    })
 }
 
 /// `$JS.EVENT.ADVISORY.CONSUMER.{CREATED,DELETED}.<stream>.<consumer>` (nats-server sends
@@ -346,17 +332,13 @@ pub fn consumer_action_advisory(
         Action::Modify => return None,
     };
     let subject = format!("{prefix}.{}.{}", at.stream, at.consumer);
-    if !wanted(&subject) {
-        return None;
-    }
-    let body = ConsumerActionJson {
+    build(wanted, subject, || ConsumerActionJson {
         typed: Typed::new(CONSUMER_ACTION_TYPE),
         stream: at.stream,
         consumer: at.consumer,
         action,
         domain: at.domain.unwrap_or_default(),
-    };
-    encode(subject, &body)
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -425,28 +407,21 @@ pub fn consumer_event(
         Event::Terminated(d, reason) => terminated(wanted, at, delivery(d), reason),
         Event::Pause { until } => {
             let subject = format!("{CONSUMER_PAUSE}.{}.{}", at.stream, at.consumer);
-            if !wanted(&subject) {
-                return None;
-            }
-            let body = PauseJson {
+            build(wanted, subject, || PauseJson {
                 typed: Typed::new(PAUSE_TYPE),
                 stream: at.stream,
                 consumer: at.consumer,
                 paused: *until > time::now_nanos(),
                 pause_until: time::format((*until).max(0)),
                 domain,
-            };
-            encode(subject, &body)
+            })
         }
         Event::AckSampled {
             delivered,
             ack_time,
         } => {
             let subject = format!("{ACK_METRIC}.{}.{}", at.stream, at.consumer);
-            if !wanted(&subject) {
-                return None;
-            }
-            let body = AckMetricJson {
+            build(wanted, subject, || AckMetricJson {
                 typed: Typed::new(ACK_METRIC_TYPE),
                 stream: at.stream,
                 consumer: at.consumer,
@@ -455,8 +430,7 @@ pub fn consumer_event(
                 ack_time: *ack_time,
                 deliveries: delivered.deliveries,
                 domain,
-            };
-            encode(subject, &body)
+            })
         }
         Event::Pinned { group, id } => pin_advisory(wanted, at, account, group, Ok(id)),
         Event::Unpinned { group, reason } => pin_advisory(wanted, at, account, group, Err(reason)),
@@ -476,10 +450,7 @@ fn pin_advisory(
         Err(_) => (CONSUMER_UNPINNED, UNPINNED_TYPE),
     };
     let subject = format!("{prefix}.{}.{}", at.stream, at.consumer);
-    if !wanted(&subject) {
-        return None;
-    }
-    let body = PinJson {
+    build(wanted, subject, || PinJson {
         typed: Typed::new(kind),
         account,
         stream: at.stream,
@@ -488,8 +459,7 @@ fn pin_advisory(
         group,
         pinned_id: pin.ok(),
         reason: pin.err(),
-    };
-    encode(subject, &body)
+    })
 }
 
 /// What one `$JS.API` request and its answer were, for the audit advisory.

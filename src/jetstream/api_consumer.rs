@@ -313,7 +313,7 @@ fn add_consumer(
                     "filtered consumer not unique on workqueue stream",
                 ));
             }
-            let bound = !old.deliver_subject.is_empty() && existing.info_state(stream).push_bound;
+            let bound = !old.deliver_subject.is_empty() && existing.push_bound();
             check_update(&old, &cfg, bound)?;
             if old != cfg {
                 if let (Some(dir), Some(_)) = (&existing.dir, &stream.dir) {

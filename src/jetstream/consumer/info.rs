@@ -58,36 +58,55 @@ fn is_zero(n: &u64) -> bool {
 
 impl ConsumerInfo {
     pub fn of(stream: &Stream, c: &Consumer, shown: ConfigShown) -> ConsumerInfo {
-        let st = c.info_state(stream);
+        let st = c.state.lock();
+        let active = |t: i64| (t != 0).then(|| time::format(t));
+        let pause_remaining = st.pause_left();
         ConsumerInfo {
             stream_name: stream.name.clone(),
             name: c.name.clone(),
             created: time::format(c.created),
             config: match shown {
-                ConfigShown::Dynamic => Some(st.config.with_dynamic_metadata()),
-                ConfigShown::Stored => Some(st.config),
+                ConfigShown::Dynamic => Some(st.cfg.with_dynamic_metadata()),
+                ConfigShown::Stored => Some(st.cfg.clone()),
                 ConfigShown::Omitted => None,
             },
-            delivered: st.delivered,
-            ack_floor: st.ack_floor,
-            num_ack_pending: st.num_ack_pending,
-            num_redelivered: st.num_redelivered,
-            num_waiting: st.num_waiting,
-            num_pending: st.num_pending,
-            push_bound: st.push_bound,
-            paused: st.pause_remaining.is_some(),
-            pause_remaining: st
-                .pause_remaining
+            delivered: SequenceInfo {
+                consumer_seq: st.dseq - 1,
+                stream_seq: st.sseq.saturating_sub(1),
+                last_active: active(st.last_delivered),
+            },
+            ack_floor: SequenceInfo {
+                consumer_seq: st.adflr,
+                stream_seq: st.asflr,
+                last_active: active(st.last_ack),
+            },
+            num_ack_pending: st.pending.len(),
+            // With one delivery allowed nothing is redelivered; nats-server shows 0.
+            num_redelivered: if st.cfg.max_deliver == 1 {
+                0
+            } else {
+                st.rdc.len()
+            },
+            num_waiting: st.waiting.len(),
+            num_pending: st.num_pending(stream),
+            push_bound: st.is_push() && st.push.active,
+            paused: pause_remaining.is_some(),
+            pause_remaining: pause_remaining
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
             ts: time::format(time::now_nanos()),
             priority_groups: st
-                .priority_group
-                .into_iter()
-                .map(|(group, pinned_client_id, ts)| PriorityGroupState {
-                    group,
-                    pinned_client_id,
-                    pinned_ts: time::format(ts),
+                .cfg
+                .priority_groups
+                .first()
+                .map(|group| {
+                    let pin = st.pin.as_ref();
+                    PriorityGroupState {
+                        group: group.clone(),
+                        pinned_client_id: pin.map(|p| p.id.clone()),
+                        pinned_ts: time::format(pin.map_or(0, |p| p.ts)),
+                    }
                 })
+                .into_iter()
                 .collect(),
         }
     }

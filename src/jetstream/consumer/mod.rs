@@ -406,24 +406,6 @@ pub struct SequenceInfo {
     pub last_active: Option<String>,
 }
 
-/// What an info response shows of a consumer's state.
-#[derive(Debug, Clone)]
-pub struct InfoState {
-    pub config: ConsumerConfig,
-    pub delivered: SequenceInfo,
-    pub ack_floor: SequenceInfo,
-    pub num_ack_pending: usize,
-    pub num_redelivered: usize,
-    pub num_waiting: usize,
-    pub num_pending: u64,
-    /// A push consumer with a subscriber on its deliver subject.
-    pub push_bound: bool,
-    /// How long the consumer stays paused, when it is.
-    pub pause_remaining: Option<Duration>,
-    /// The first priority group, its pinned client and since when (Unix nanoseconds).
-    pub priority_group: Option<(String, Option<String>, i64)>,
-}
-
 #[derive(Debug)]
 struct State {
     cfg: ConsumerConfig,
@@ -655,41 +637,10 @@ impl Consumer {
         self.wake.notify_one();
     }
 
-    pub fn info_state(&self, stream: &Stream) -> InfoState {
+    /// A push consumer with a subscriber on its deliver subject.
+    pub fn push_bound(&self) -> bool {
         let st = self.state.lock();
-        let active = |t: i64| (t != 0).then(|| time::format(t));
-        InfoState {
-            config: st.cfg.clone(),
-            delivered: SequenceInfo {
-                consumer_seq: st.dseq - 1,
-                stream_seq: st.sseq.saturating_sub(1),
-                last_active: active(st.last_delivered),
-            },
-            ack_floor: SequenceInfo {
-                consumer_seq: st.adflr,
-                stream_seq: st.asflr,
-                last_active: active(st.last_ack),
-            },
-            num_ack_pending: st.pending.len(),
-            // With one delivery allowed nothing is redelivered; nats-server shows 0.
-            num_redelivered: if st.cfg.max_deliver == 1 {
-                0
-            } else {
-                st.rdc.len()
-            },
-            num_waiting: st.waiting.len(),
-            num_pending: st.num_pending(stream),
-            push_bound: st.is_push() && st.push.active,
-            pause_remaining: st.pause_left(),
-            priority_group: st.cfg.priority_groups.first().map(|g| {
-                let pin = st.pin.as_ref();
-                (
-                    g.clone(),
-                    pin.map(|p| p.id.clone()),
-                    pin.map_or(0, |p| p.ts),
-                )
-            }),
-        }
+        st.is_push() && st.push.active
     }
 
     /// A pull request (`$JS.API.CONSUMER.MSG.NEXT`): queued for the consumer's task, or
