@@ -273,13 +273,13 @@ impl super::client::Conn {
     /// authentication is required. With a `no_auth_user` from the users list, the client
     /// is authenticated as that user right there; returns whether it was.
     pub(crate) fn no_auth_user_fast_path(&mut self) -> bool {
-        if !self.server.authenticator().no_auth_fast_path() {
+        if !self.authenticator().no_auth_fast_path() {
             return false;
         }
         self.auth_deadline = None;
         let nonce = self.nonce.clone().unwrap_or_default();
         match self
-            .server
+            .authenticator()
             .authenticate(&ConnectOptions::default(), nonce.as_bytes())
         {
             Some(identity) => {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +18,7 @@ use super::permissions::ConnPerms;
 use super::server::Server;
 use super::sublist::{SubInfo, SublistResult, Subscription};
 use super::tap::{LocalCount, FLUSH_INTERVAL};
+pub use super::transport::Transport;
 use crate::inspect::snapshot::EventKind;
 use crate::proto::info::ConnectOptions;
 use crate::proto::{encode, errors, subject, ClientOp, ParseError, Parser, ParserLimits};
@@ -66,6 +67,7 @@ pub struct ClientShared {
     last_in_activity: AtomicU64,
     headers: AtomicBool,
     stop: Notify,
+    transport: AtomicU8,
 }
 
 impl ClientShared {
@@ -90,6 +92,7 @@ impl ClientShared {
             last_in_activity: AtomicU64::new(unix_nanos(start)),
             headers: AtomicBool::new(false),
             stop: Notify::new(),
+            transport: AtomicU8::new(Transport::Tcp.to_u8()),
         }
     }
 
@@ -99,6 +102,15 @@ impl ClientShared {
         let delivered = self.outbound.stats.last_delivery.load(Ordering::Relaxed);
         let nanos = self.last_in_activity.load(Ordering::Relaxed).max(delivered);
         SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+
+    /// How the client is connected.
+    pub fn transport(&self) -> Transport {
+        Transport::from_u8(self.transport.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_transport(&self, transport: Transport) {
+        self.transport.store(transport.to_u8(), Ordering::Relaxed);
     }
 
     fn touch(&self) {
@@ -207,6 +219,8 @@ pub(crate) struct Conn {
     ping_sent_at: Option<Instant>,
     last_in: Instant,
     first_pong_sent: bool,
+    /// A WebSocket client's own authentication (the listener's override and cookies).
+    pub(crate) ws: Option<super::websocket::WsAuth>,
 }
 
 impl Conn {
@@ -240,6 +254,7 @@ impl Conn {
             ping_sent_at: None,
             last_in: now,
             first_pong_sent: false,
+            ws: None,
         }
     }
 
@@ -272,7 +287,7 @@ impl Conn {
                 r = reader.read(&mut buf) => match r {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => n,
-                    Err(_) => return CloseReason::ReadError,
+                    Err(e) => return super::websocket::stream::close_reason_of(&e),
                 },
                 _ = &mut timer => {
                     if let Some(reason) = self.on_timer() {
@@ -571,13 +586,16 @@ impl Conn {
     }
 
     fn on_connect(&mut self, json: &[u8]) -> Step {
-        let Ok(connect) = ConnectOptions::parse(json) else {
+        let Ok(mut connect) = ConnectOptions::parse(json) else {
             return Step::Close(CloseReason::ProtocolViolation);
         };
         self.auth_deadline = None;
+        if let Some(ws) = &self.ws {
+            ws.fill_from_cookies(&mut connect);
+        }
         let nonce = self.nonce.as_deref().unwrap_or_default().as_bytes();
         let identity = self
-            .server
+            .authenticator()
             .authenticate(&connect, nonce)
             .filter(|_| connect.account.is_none() && connect.new_account != Some(true));
         let Some(identity) = identity else {
@@ -625,6 +643,17 @@ impl Conn {
             self.send(encode::OK);
         }
         Step::Connected { headers }
+    }
+
+    /// Who checks this connection's credentials: a WebSocket listener's own when it overrides
+    /// the server's, else the server's.
+    pub(crate) fn authenticator(&self) -> &super::auth::Authenticator {
+        if self.ws.as_ref().is_some_and(|ws| ws.override_auth) {
+            if let Some(auth) = self.server.websocket().and_then(|l| l.auth_override()) {
+                return auth;
+            }
+        }
+        self.server.authenticator()
     }
 
     /// Binds the connection to who it authenticated as: its account and permissions.

@@ -14,6 +14,8 @@ pub mod server;
 pub mod sublist;
 pub mod tap;
 pub mod tls;
+pub mod transport;
+pub mod websocket;
 
 pub use close::CloseReason;
 

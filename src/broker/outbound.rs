@@ -252,6 +252,22 @@ impl Outbound {
                     st.closing,
                 )
             };
+            if spare.is_empty() && closing.is_none() {
+                // Woken with nothing queued: the transport may hold frames of its own (a
+                // WebSocket pong). A no-op on TCP and on an idle TLS session.
+                let flushed = tokio::select! {
+                    biased;
+                    _ = self.abort.notified() => return None,
+                    r = tokio::time::timeout(write_deadline, writer.flush()) => r,
+                };
+                match flushed {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Some(self.close(CloseReason::WriteError, false)),
+                    Err(_) => {
+                        return Some(self.close(CloseReason::SlowConsumerWriteDeadline, false))
+                    }
+                }
+            }
             if !spare.is_empty() {
                 let outcome = tokio::select! {
                     biased;

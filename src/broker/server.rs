@@ -19,7 +19,7 @@ use super::sublist::SubInfo;
 use crate::inspect::snapshot::Totals;
 use crate::options::Options;
 use crate::proto::errors;
-use crate::proto::info::{ConnectOptions, ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
+use crate::proto::info::{ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
 use crate::{log_debug, log_error, log_info};
 
 /// How many closed connections are remembered (nats-server's `max_closed_clients`).
@@ -74,6 +74,8 @@ pub struct ClosedClient {
     pub last_activity: SystemTime,
     /// The subscriptions it had when it closed.
     pub subs: Vec<SubInfo>,
+    /// How it was connected (TCP, TLS, WebSocket).
+    pub transport: super::client::Transport,
 }
 
 #[derive(Debug)]
@@ -100,6 +102,8 @@ pub struct Server {
     /// Services running on this server as internal clients (JetStream), found by type by
     /// the front ends that report on them (monitoring, the inspector).
     services: Services,
+    /// The WebSocket listener's settings (`websocket { }`), when it runs.
+    websocket: Option<super::websocket::WsServer>,
 }
 
 /// A service that runs on the server as an internal client (JetStream).
@@ -123,7 +127,12 @@ impl std::fmt::Debug for Services {
 }
 
 impl Server {
-    fn new(opts: Options, port: u16, tls: Option<super::tls::TlsServer>) -> Self {
+    fn new(
+        opts: Options,
+        port: u16,
+        tls: Option<super::tls::TlsServer>,
+        websocket: Option<super::websocket::WsListen>,
+    ) -> Self {
         let id = nkeys::KeyPair::new_server().public_key();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let info = ServerInfo {
@@ -150,6 +159,12 @@ impl Server {
             .collect();
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
         let auth = super::auth::Authenticator::new(&opts.auth, global.clone(), &accounts);
+        let websocket = websocket.and_then(|listen| {
+            let ws = opts.websocket.as_ref()?;
+            Some(super::websocket::WsServer::new(
+                ws, &opts.auth, listen, &global, &accounts,
+            ))
+        });
         if auth.has_plaintext_passwords() {
             crate::log_warn!("Plaintext passwords detected, use nkeys or bcrypt");
         }
@@ -170,6 +185,7 @@ impl Server {
             tls,
             hot_poll: super::hot_poll::HotPoll::new(opts.busy_poll),
             services: Default::default(),
+            websocket,
             opts,
         }
     }
@@ -217,6 +233,11 @@ impl Server {
         self.auth.required()
     }
 
+    /// The WebSocket listener, when one runs.
+    pub fn websocket(&self) -> Option<&super::websocket::WsServer> {
+        self.websocket.as_ref()
+    }
+
     /// `authorization.timeout`, else nats-server's default (tls timeout + 1 s with TLS).
     pub fn auth_timeout(&self) -> Duration {
         match (self.opts.auth.timeout, &self.opts.tls) {
@@ -229,11 +250,22 @@ impl Server {
     /// The INFO a new client gets: with its nonce, and `auth_required` as nats-server
     /// advertises it (false when a `no_auth_user` lets clients in without credentials).
     fn info_line(&self, client: &ClientShared, nonce: Option<&str>) -> Vec<u8> {
+        self.info_line_with(client, nonce, |_| {})
+    }
+
+    /// [`Self::info_line`], changed by `edit` (a WebSocket client's host, port and TLS).
+    pub(crate) fn info_line_with(
+        &self,
+        client: &ClientShared,
+        nonce: Option<&str>,
+        edit: impl FnOnce(&mut ServerInfo),
+    ) -> Vec<u8> {
         let mut info = self.info.clone();
         info.auth_required = self.auth.advertised_required();
         info.client_id = Some(client.cid);
         info.client_ip = Some(client.addr.ip().to_string());
         info.nonce = nonce.map(str::to_string);
+        edit(&mut info);
         info.to_line()
     }
 
@@ -254,16 +286,6 @@ impl Server {
         info.connect_info = true;
         info.remote_account = Some(client.account().name.clone());
         info.to_line()
-    }
-
-    /// Checks CONNECT's credentials (`nonce` is what INFO carried) and returns who the
-    /// client is, or `None` when it must be refused.
-    pub(crate) fn authenticate(
-        &self,
-        connect: &ConnectOptions,
-        nonce: &[u8],
-    ) -> Option<super::auth::Identity> {
-        self.auth.authenticate(connect, nonce)
     }
 
     pub(crate) fn authenticator(&self) -> &super::auth::Authenticator {
@@ -362,6 +384,7 @@ impl Server {
             account: client.account().name.clone(),
             last_activity: client.last_activity(),
             subs,
+            transport: client.transport(),
         };
         let mut ring = self.closed.lock();
         if ring.len() >= MAX_CLOSED_CLIENTS {
@@ -377,9 +400,8 @@ impl Server {
         );
     }
 
-    /// Runs one accepted connection to its end.
-    async fn serve_connection(self: Arc<Self>, socket: TcpStream, addr: SocketAddr) {
-        let _ = socket.set_nodelay(true);
+    /// A new client connection's shared side, counted; logged as created.
+    pub(crate) fn new_client(&self, addr: SocketAddr) -> Arc<ClientShared> {
         let id = self.next_cid();
         let client = Arc::new(ClientShared::new(
             id,
@@ -390,27 +412,44 @@ impl Server {
         ));
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         log_debug!("{} - cid:{} - Client connection created", addr, id);
-        let nonce = if self.auth.nonce_required() {
-            match super::auth::new_nonce() {
-                Some(n) => Some(n),
-                None => {
-                    log_error!("{} - cid:{} - No random source for the nonce", addr, id);
-                    return;
-                }
-            }
+        client
+    }
+
+    /// The nonce INFO carries (when nkeys need one); `Err` when there is no random source.
+    pub(crate) fn nonce_for(&self, client: &ClientShared) -> Result<Option<String>, ()> {
+        if !self.auth.nonce_required() {
+            return Ok(None);
+        }
+        super::auth::new_nonce().map(Some).ok_or_else(|| {
+            log_error!(
+                "{} - cid:{} - No random source for the nonce",
+                client.addr,
+                client.cid
+            );
+        })
+    }
+
+    /// Registers a client unless `max_connections` is reached; false when refused.
+    pub(crate) fn admit(&self, client: &Arc<ClientShared>) -> bool {
+        let mut clients = self.clients.lock();
+        if clients.len() >= self.opts.max_connections {
+            false
         } else {
-            None
+            clients.insert(client.cid, client.clone());
+            true
+        }
+    }
+
+    /// Runs one accepted connection to its end.
+    async fn serve_connection(self: Arc<Self>, socket: TcpStream, addr: SocketAddr) {
+        let _ = socket.set_nodelay(true);
+        let client = self.new_client(addr);
+        let id = client.cid;
+        let Ok(nonce) = self.nonce_for(&client) else {
+            return;
         };
         let info = self.info_line(&client, nonce.as_deref());
-        let admitted = {
-            let mut clients = self.clients.lock();
-            if clients.len() >= self.opts.max_connections {
-                false
-            } else {
-                clients.insert(id, client.clone());
-                true
-            }
-        };
+        let admitted = self.admit(&client);
         let Some(tls) = self.tls.clone() else {
             let (reader, writer) = socket.into_split();
             client.outbound.push(None, |b| b.extend_from_slice(&info));
@@ -427,6 +466,7 @@ impl Server {
             self.run_client(client, nonce, false, reader, writer).await;
             return;
         }
+        client.set_transport(super::client::Transport::Tls);
         match tls.negotiate(socket, &info).await {
             Ok(negotiated) => {
                 if negotiated.info_pending {
@@ -455,6 +495,24 @@ impl Server {
         R: tokio::io::AsyncRead + Unpin,
         W: tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        self.run_client_with(client, nonce, admitted, reader, writer, |_| {})
+            .await;
+    }
+
+    /// [`Self::run_client`], with `setup` applied to the connection before it reads (a
+    /// WebSocket client's own authentication).
+    pub(crate) async fn run_client_with<R, W>(
+        self: Arc<Self>,
+        client: Arc<ClientShared>,
+        nonce: Option<String>,
+        admitted: bool,
+        reader: R,
+        writer: W,
+        setup: impl FnOnce(&mut Conn),
+    ) where
+        R: tokio::io::AsyncRead + Unpin,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let write_deadline = self.opts.write_deadline;
         let writer_client = client.clone();
         let writer_task = tokio::spawn(async move {
@@ -469,6 +527,7 @@ impl Server {
 
         let mut conn = Conn::new(self.clone(), client.clone());
         conn.nonce = nonce;
+        setup(&mut conn);
         let reason = if admitted {
             conn.read_loop(reader).await
         } else {
@@ -516,6 +575,8 @@ pub struct BoundBroker {
     server: Arc<Server>,
     listener: TcpListener,
     addr: SocketAddr,
+    /// The WebSocket listener (`websocket { }`), when configured.
+    ws_listener: Option<TcpListener>,
 }
 
 impl BoundBroker {
@@ -533,13 +594,14 @@ impl BoundBroker {
             server,
             listener,
             addr,
+            ws_listener,
         } = self;
         let server_for_loop = server.clone();
         let (command, command_rx) = watch::channel(Command::Run);
         let (done_tx, done) = watch::channel(false);
         let poller = server.hot_poll.clone().map(|p| tokio::spawn(p.run()));
         let accept_task = tokio::spawn(async move {
-            accept_loop(server_for_loop, listener, command_rx).await;
+            accept_loop(server_for_loop, listener, ws_listener, command_rx).await;
             if let Some(poller) = poller {
                 poller.abort();
             }
@@ -591,11 +653,16 @@ impl BrokerHandle {
             addr: addr_text,
             source,
         })?;
-        let server = Arc::new(Server::new(opts, addr.port(), tls));
+        let (ws_listener, ws_listen) = match super::websocket::bind(&opts).await? {
+            Some((listener, listen)) => (Some(listener), Some(listen)),
+            None => (None, None),
+        };
+        let server = Arc::new(Server::new(opts, addr.port(), tls, ws_listen));
         Ok(BoundBroker {
             server,
             listener,
             addr,
+            ws_listener,
         })
     }
 
@@ -638,12 +705,22 @@ impl BrokerHandle {
 async fn accept_loop(
     server: Arc<Server>,
     listener: TcpListener,
+    ws_listener: Option<TcpListener>,
     mut command: watch::Receiver<Command>,
 ) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             _ = command.changed() => break,
+            accepted = super::websocket::accept(ws_listener.as_ref()) => match accepted {
+                Ok((socket, addr)) => {
+                    connections.spawn(super::websocket::serve(server.clone(), socket, addr));
+                }
+                Err(e) => {
+                    log_error!("Error accepting websocket connection: {}", e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
             accepted = listener.accept() => match accepted {
                 Ok((socket, addr)) => {
                     connections.spawn(server.clone().serve_connection(socket, addr));
@@ -658,6 +735,7 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    drop(ws_listener);
     if *command.borrow() == Command::LameDuck {
         lame_duck(&server, &mut command, &mut connections).await;
     }

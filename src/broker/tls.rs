@@ -181,6 +181,14 @@ impl TlsServer {
         self.handshake_first != HandshakeFirst::Off
     }
 
+    /// A TLS handshake first thing, nothing sent in plain text (a `wss://` listener), bounded
+    /// by the TLS timeout.
+    pub async fn accept(&self, socket: TcpStream) -> io::Result<TlsStream<TcpStream>> {
+        tokio::time::timeout(self.timeout, self.acceptor.accept(socket))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timeout"))?
+    }
+
     /// Negotiates TLS on a fresh connection; `info` is the plain INFO line to send in
     /// classic mode. `Err` means the connection must be closed (timeout, not TLS, failed
     /// handshake).

@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use super::auth;
 use super::jetstream;
-use super::websocket;
 use super::value::{Kind, Map, Pos, Value};
+use super::websocket;
 use super::ConfigError;
 use crate::duration::parse_std_duration;
 use crate::options::{

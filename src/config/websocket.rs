@@ -43,8 +43,8 @@ pub(super) fn websocket(a: &mut Applier, key: &str, v: &Value) -> Result<(), Con
             "no_tls" => ws.no_tls = get_bool(k, v)?,
             "tls" => ws.tls = Some(a.parse_tls(k, v)?),
             "same_origin" => ws.same_origin = get_bool(k, v)?,
-            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin"
-            | "origins" | "origin" => ws.allowed_origins = string_array(k, v)?,
+            "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
+            | "origin" => ws.allowed_origins = string_array(k, v)?,
             "handshake_timeout" => ws.handshake_timeout = handshake_timeout(k, v)?,
             "compress" | "compression" => ws.compression = get_bool(k, v)?,
             "authorization" | "authentication" => simple_auth(a, &mut ws, k, v)?,

@@ -31,10 +31,8 @@ fn tls_is_required_unless_no_tls() {
         err.contains("websocket requires TLS configuration"),
         "{err}"
     );
-    let opts = apply(
-        "websocket { port: -1, tls { cert_file: \"c.pem\", key_file: \"k.pem\" } }",
-    )
-    .unwrap();
+    let opts =
+        apply("websocket { port: -1, tls { cert_file: \"c.pem\", key_file: \"k.pem\" } }").unwrap();
     assert!(opts.websocket.unwrap().tls.is_some());
 }
 
@@ -89,16 +87,22 @@ fn every_key_is_read() {
 #[test]
 fn handshake_timeout_in_seconds() {
     let opts = apply("websocket { port: 1, no_tls: true, handshake_timeout: 2 }").unwrap();
-    assert_eq!(opts.websocket.unwrap().handshake_timeout, Duration::from_secs(2));
+    assert_eq!(
+        opts.websocket.unwrap().handshake_timeout,
+        Duration::from_secs(2)
+    );
 }
 
 #[test]
 fn bad_origins_are_refused_as_nats_server_does() {
-    let err = apply("websocket { port: 1, no_tls: true, allowed_origins: [\"ftp://x\"] }")
-        .unwrap_err();
-    assert!(err.contains("allowed origins must be absolute URLs with http or https scheme"), "{err}");
-    let err = apply("websocket { port: 1, no_tls: true, allowed_origins: [\"http://\"] }")
-        .unwrap_err();
+    let err =
+        apply("websocket { port: 1, no_tls: true, allowed_origins: [\"ftp://x\"] }").unwrap_err();
+    assert!(
+        err.contains("allowed origins must be absolute URLs with http or https scheme"),
+        "{err}"
+    );
+    let err =
+        apply("websocket { port: 1, no_tls: true, allowed_origins: [\"http://\"] }").unwrap_err();
     assert!(err.contains("host is required"), "{err}");
     let err = apply("websocket { port: 1, no_tls: true, allowed_origins: \"x\" }").unwrap_err();
     assert!(err.contains("unable to parse allowed origin"), "{err}");
@@ -112,7 +116,9 @@ fn own_user_or_token_conflicts_with_a_users_list() {
     )
     .unwrap_err();
     assert!(
-        err.contains("websocket authentication username not compatible with presence of users/nkeys"),
+        err.contains(
+            "websocket authentication username not compatible with presence of users/nkeys"
+        ),
         "{err}"
     );
     let err = apply(
@@ -126,7 +132,10 @@ fn own_user_or_token_conflicts_with_a_users_list() {
 #[test]
 fn no_auth_user_must_be_a_user() {
     let err = apply("websocket { port: 1, no_tls: true, no_auth_user: x }").unwrap_err();
-    assert!(err.contains("present, but users/nkeys are not defined"), "{err}");
+    assert!(
+        err.contains("present, but users/nkeys are not defined"),
+        "{err}"
+    );
     let err = apply(
         "authorization { users: [{user: a, password: b}] }\n\
          websocket { port: 1, no_tls: true, no_auth_user: x }",
@@ -144,14 +153,23 @@ fn no_auth_user_must_be_a_user() {
 #[test]
 fn jwt_cookie_needs_operator_mode() {
     let err = apply("websocket { port: 1, no_tls: true, jwt_cookie: jwt }").unwrap_err();
-    assert!(err.contains("trusted operators or trusted keys configuration is required"), "{err}");
+    assert!(
+        err.contains("trusted operators or trusted keys configuration is required"),
+        "{err}"
+    );
 }
 
 #[test]
 fn reserved_headers_are_refused() {
     let err = apply("websocket { port: 1, no_tls: true, headers { Upgrade: x } }").unwrap_err();
-    assert!(err.contains("websocket: invalid header \"Upgrade\" not allowed"), "{err}");
-    let err = apply("websocket { port: 1, no_tls: true, headers { Sec-WebSocket-X: x } }")
-        .unwrap_err();
-    assert!(err.contains("\"Sec-WebSocket-\" prefix not allowed"), "{err}");
+    assert!(
+        err.contains("websocket: invalid header \"Upgrade\" not allowed"),
+        "{err}"
+    );
+    let err =
+        apply("websocket { port: 1, no_tls: true, headers { Sec-WebSocket-X: x } }").unwrap_err();
+    assert!(
+        err.contains("\"Sec-WebSocket-\" prefix not allowed"),
+        "{err}"
+    );
 }

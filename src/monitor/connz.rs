@@ -325,7 +325,7 @@ fn open_info(client: &ClientShared, opts: &ConnzOptions, now: SystemTime) -> Con
     let mut info = ConnInfo {
         cid: client.cid,
         kind: "Client",
-        conn_type: "nats",
+        conn_type: client.transport().client_type(),
         ip: client.addr.ip().to_string(),
         port: client.addr.port(),
         start: GoTime(client.start),
@@ -367,7 +367,7 @@ fn closed_info(c: &ClosedClient, opts: &ConnzOptions) -> ConnInfo {
     let mut info = ConnInfo {
         cid: c.cid,
         kind: "Client",
-        conn_type: "nats",
+        conn_type: c.transport.client_type(),
         ip: c.addr.ip().to_string(),
         port: c.addr.port(),
         start: GoTime(c.start),

@@ -45,6 +45,68 @@ pub struct DiskIoWaitStats {
     pub max_wait_time: u64,
 }
 
+/// nats-server's `WebsocketOptsVarz`: `{}` without a WebSocket listener.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebsocketVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub advertise: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub no_auth_user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt_cookie: String,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub handshake_timeout: u64,
+    /// Seconds.
+    #[serde(skip_serializing_if = "is_zero_f64", serialize_with = "go_float")]
+    pub auth_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_tls: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub compression: bool,
+}
+
+fn is_zero_u16(v: &u16) -> bool {
+    *v == 0
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// The `websocket` section from the running listener.
+fn websocket_varz(server: &Server) -> WebsocketVarz {
+    let Some(ws) = server.websocket() else {
+        return WebsocketVarz::default();
+    };
+    let o = &ws.opts;
+    WebsocketVarz {
+        host: o.host.clone(),
+        port: ws.port,
+        advertise: o.advertise.clone().unwrap_or_default(),
+        no_auth_user: o.no_auth_user.clone().unwrap_or_default(),
+        jwt_cookie: o.jwt_cookie.clone().unwrap_or_default(),
+        handshake_timeout: u64::try_from(o.handshake_timeout.as_nanos()).unwrap_or(u64::MAX),
+        auth_timeout: o.auth_timeout.map_or(0.0, |d| d.as_secs_f64()),
+        no_tls: o.no_tls,
+        same_origin: o.same_origin,
+        allowed_origins: o.allowed_origins.clone(),
+        compression: o.compression,
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Varz {
     pub server_id: String,
@@ -76,7 +138,7 @@ pub struct Varz {
     pub gateway: Empty,
     pub leaf: Empty,
     pub mqtt: Empty,
-    pub websocket: Empty,
+    pub websocket: WebsocketVarz,
     /// `{}` without JetStream.
     pub jetstream: JetStreamVarz,
     /// Seconds.
@@ -164,7 +226,7 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: websocket_varz(server),
         jetstream: jsz::varz(server),
         tls_timeout: tls_timeout.as_secs_f64(),
         write_deadline: nanos(opts.write_deadline),

@@ -8,6 +8,7 @@
 //! * [`wire`]: [`RawConn`], a byte-exact client for wire tests, and `MSG`/`HMSG` builders.
 //! * [`clients`]: async-nats helpers, bounded in time.
 //! * [`wait`]: [`wait_until`] and friends, the one way a test waits for something.
+//! * [`ws`]: a raw WebSocket client (upgrade requests, masked frames, server frames).
 //! * `gui.rs` (not a module of this one): the egui_kittest helpers, included by the GUI test
 //!   files only, with `#[path = "support/gui.rs"] mod gui;`.
 //!
@@ -27,6 +28,7 @@ pub mod clients;
 pub mod servers;
 pub mod wait;
 pub mod wire;
+pub mod ws;
 
 use std::ffi::OsStr;
 use std::process::{Command, Stdio};

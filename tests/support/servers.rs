@@ -43,7 +43,8 @@ impl Target {
         matches!(self, Target::Reference(_))
     }
 
-    fn command(&self) -> Command {
+    /// The command that starts this target (`switchboard serve` or nats-server), without flags.
+    pub fn command(&self) -> Command {
         match self {
             Target::Switchboard => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
