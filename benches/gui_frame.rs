@@ -91,6 +91,7 @@ fn snapshot(tick: u64) -> Snapshot {
             },
             pending_bytes: 0,
             rtt: Some(Duration::from_micros(200)),
+            transport: if id % 10 == 0 { "ws" } else { "tcp" },
         })
         .collect();
     let subjects = (0..subject_count())

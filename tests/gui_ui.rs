@@ -96,6 +96,7 @@ fn conn(id: u64, name: &str, subs: &[(&str, Option<&str>)]) -> ConnectionInfo {
         },
         pending_bytes: 0,
         rtt: Some(Duration::from_micros(250)),
+        transport: "tcp",
     }
 }
 
@@ -206,6 +207,25 @@ fn disconnect_kicks_the_selected_connection() {
         .click();
     rig.harness.run();
     assert_eq!(rig.control.kicked(), [42]);
+}
+
+#[test]
+fn a_websocket_client_shows_its_transport() {
+    let mut rig = rig();
+    let mut snap = snapshot();
+    snap.connections[0].transport = "ws";
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    go(&mut rig.harness, "Connections");
+    // A badge after the WebSocket client's address, none after the TCP one's.
+    assert!(has(&rig.harness, "ws"));
+    assert!(!has(&rig.harness, "tcp"));
+    rig.harness.get_by_label("billing").click();
+    rig.harness.run();
+    assert!(
+        has(&rig.harness, "WebSocket (ws://)"),
+        "the detail pane says how"
+    );
 }
 
 #[test]

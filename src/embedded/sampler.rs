@@ -118,6 +118,7 @@ impl Sampler {
                 rates: Rates::between(&previous, &client_totals, elapsed),
                 pending_bytes: client.outbound.pending_bytes(),
                 rtt: meta.rtt,
+                transport: client.transport().as_str(),
             });
         }
         self.last_clients = next_clients;

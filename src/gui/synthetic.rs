@@ -144,6 +144,8 @@ impl SyntheticWorld {
                     rates: Rates::default(),
                     pending_bytes: 0,
                     rtt: Some(Duration::from_micros(180 + id * 37)),
+                    // The browser dashboard comes over WebSocket, as a web page does.
+                    transport: if name == "dashboard" { "ws" } else { "tcp" },
                 },
                 publishes,
                 weight,

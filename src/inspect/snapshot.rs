@@ -224,6 +224,9 @@ pub struct ConnectionInfo {
     pub rates: Rates,
     pub pending_bytes: usize,
     pub rtt: Option<Duration>,
+    /// How it is connected: `tcp`, `tls`, `ws` or `wss` (nats-server's `/connz` tells a
+    /// remote deployment's apart the same way).
+    pub transport: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,6 +68,26 @@ pub struct ConnzEntry {
     pub lang: String,
     pub version: String,
     pub subscriptions_list_detail: Vec<SubDetail>,
+    /// `websocket` for WebSocket clients (nats-server's client type).
+    #[serde(rename = "type")]
+    pub client_type: String,
+    /// Set when the client came over TLS.
+    pub tls_version: String,
+}
+
+impl ConnzEntry {
+    /// `tcp`, `tls`, `ws` or `wss`, from the client type and the TLS version.
+    pub fn transport(&self) -> &'static str {
+        match (
+            self.client_type == "websocket",
+            !self.tls_version.is_empty(),
+        ) {
+            (true, true) => "wss",
+            (true, false) => "ws",
+            (false, true) => "tls",
+            (false, false) => "tcp",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -450,6 +470,7 @@ impl InventoryBuilder {
                     rates,
                     pending_bytes: c.pending_bytes,
                     rtt: crate::duration::parse_std_duration(&c.rtt).ok(),
+                    transport: c.transport(),
                 });
             }
         }

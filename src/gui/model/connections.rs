@@ -165,6 +165,7 @@ mod tests {
             },
             pending_bytes: 0,
             rtt: Some(Duration::from_micros(id * 100)),
+            transport: "tcp",
         }
     }
 

@@ -35,7 +35,11 @@ const COLUMNS: [(ConnColumn, &str, &str); 14] = [
         "The name the client gave in CONNECT",
     ),
     (ConnColumn::Lang, "Lang", "Client library and version"),
-    (ConnColumn::Addr, "Address", "Remote address"),
+    (
+        ConnColumn::Addr,
+        "Address",
+        "Remote address, and how the client came (tls, ws, wss) when not plain TCP",
+    ),
     (ConnColumn::Uptime, "Uptime", "Time since connect"),
     (ConnColumn::Subs, "Subs", "Subscriptions"),
     (
@@ -139,7 +143,8 @@ impl ConnectionsPanel {
             .column(Column::initial(44.0).at_least(30.0))
             .column(Column::initial(140.0).at_least(60.0).clip(true))
             .column(Column::initial(90.0).clip(true))
-            .column(Column::initial(130.0).clip(true))
+            // Room for a `tls`/`ws`/`wss` badge after the address.
+            .column(Column::initial(165.0).clip(true))
             .columns(Column::auto().at_least(50.0), 10)
             .auto_shrink([false, false])
             .header(22.0, |mut header| {
@@ -186,7 +191,10 @@ impl ConnectionsPanel {
                         ui.label(model::lang_version(c));
                     });
                     row.col(|ui| {
-                        ui.monospace(c.addr.to_string());
+                        ui.horizontal(|ui| {
+                            ui.monospace(c.addr.to_string());
+                            transport_badge(ui, c.transport);
+                        });
                     });
                     row.col(|ui| {
                         ui.label(format::age(format::since(now, c.start)));
@@ -276,6 +284,7 @@ impl ConnectionsPanel {
                     ui.end_row();
                 };
                 fact(ui, "Address", c.addr.to_string());
+                fact(ui, "Transport", transport_text(c.transport).to_string());
                 fact(ui, "Client", model::lang_version(c));
                 fact(ui, "Uptime", format::age(format::since(now, c.start)));
                 fact(ui, "RTT", c.rtt.map_or_else(|| "-".into(), format::latency));
@@ -396,5 +405,25 @@ fn reason_color(reason: &str) -> egui::Color32 {
         NO_INTEREST
     } else {
         egui::Color32::GRAY
+    }
+}
+
+/// What a connection's transport is, in words.
+fn transport_text(transport: &str) -> &'static str {
+    match transport {
+        "tcp" => "TCP",
+        "tls" => "TLS",
+        "ws" => "WebSocket (ws://)",
+        "wss" => "WebSocket over TLS (wss://)",
+        _ => "unknown",
+    }
+}
+
+/// A small badge after the address for anything but plain TCP (TLS, WebSocket), so a
+/// browser client stands out in the list.
+fn transport_badge(ui: &mut Ui, transport: &str) {
+    if matches!(transport, "tls" | "ws" | "wss") {
+        ui.label(RichText::new(transport).small().weak())
+            .on_hover_text(transport_text(transport));
     }
 }
