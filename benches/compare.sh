@@ -51,6 +51,21 @@
 #   --store-base DIR     where each JetStream run's fresh store directory is made
 #                        ($CARGO_TARGET_DIR or target, /bench-js); it must be on a real disk,
 #                        not tmpfs. Each store is removed when its server has stopped.
+#   --websocket          start every server with a WebSocket listener too; without
+#                        --scenarios, run the WebSocket scenarios ws-pub1 ws-pubsub ws-pub1-z
+#                        ws-pubsub-z. A ws-* scenario always turns it on.
+#
+# WebSocket runs: each server starts with `-c FILE` (switchboard: `serve ... -c FILE`), FILE
+# holding `websocket { port: P, no_tls: true, compression: C }`, P a second free port, C true
+# for the -z scenarios and false otherwise. Scenario ws-NAME is loadgen's NAME (any throughput
+# scenario: pub1 pub4 pubsub fanout queue fanin-star fanin-gt) with every connection upgraded
+# to WebSocket on P (`--ws --ws-port P`): the 101 and Sec-WebSocket-Accept checked, masked
+# binary frames out, server frames decoded back into the NATS stream, every message counted
+# end to end as over TCP. ws-NAME-z adds permessage-deflate (`--ws-compress`; the run fails
+# if the server does not grant it): publishers send compressed frames (with a PING after each
+# 128 KiB buffer and at most 16 unanswered, as a compressed buffer is a few hundred bytes),
+# subscribers inflate what the server compressed.
+# e.g. benches/compare.sh --websocket --rounds 3 --sizes "16 1024"
 #
 # JetStream runs: each server starts with `-js -sd STORE` (switchboard: `serve ... -js -sd
 # STORE`, also with --inspect, --record, --no-busy-poll), STORE a fresh directory under
@@ -117,6 +132,8 @@ scenarios_given=0
 window=""
 msgs=""
 store_base="${CARGO_TARGET_DIR:-$here/target}/bench-js"
+websocket=0
+ws_scenarios="ws-pub1 ws-pubsub ws-pub1-z ws-pubsub-z"
 js_scenarios="js-async-file js-async-mem js-sync-file js-sync-mem"
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
@@ -143,12 +160,15 @@ while [ $# -gt 0 ]; do
         --window) window=$2; shift 2 ;;
         --msgs) msgs=$2; shift 2 ;;
         --store-base) store_base=$2; shift 2 ;;
+        --websocket) websocket=1; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
 
 [ "$jetstream" = 1 ] && [ "$scenarios_given" = 0 ] && scenarios=$js_scenarios
+[ "$websocket" = 1 ] && [ "$scenarios_given" = 0 ] && scenarios=$ws_scenarios
+case " $scenarios " in *" ws-"*) websocket=1 ;; esac
 case " $scenarios " in
     *" js-"*) needs_store=1 ;;
     *) needs_store=$jetstream ;;
@@ -265,24 +285,27 @@ vm_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 
 srv_pid=""
 js_args=() # -js -sd STORE for a JetStream run, set per run
+ws_args=() # -c FILE with the websocket block for a WebSocket run, set per run
+ws_port=""
 start_server() { # label style path port logfile
     local style=$2 path=$3 port=$4 log=$5 i
     if [ "$style" = sb ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbnopoll ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbinsp ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbrec ]; then
         # Each recording run writes the same file; the largest is kept for the replay at the end.
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
     else
-        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
     fi
     srv_pid=$!
     pids+=("$srv_pid")
     for i in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
+            { [ -z "$ws_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$ws_port") 2>/dev/null; }; then
             return 0
         fi
         kill -0 "$srv_pid" 2>/dev/null || { echo "server $1 exited at start:" >&2; tail -5 "$log" >&2; return 1; }
@@ -318,7 +341,7 @@ runs=()
 for scen in $scenarios; do
     if [ "$scen" = idle ]; then runs+=("idle:0"); continue; fi
     for size in $sizes; do
-        if [ "$scen" = queue ] && [ "$size" -lt 16 ]; then continue; fi
+        case "$scen" in queue | ws-queue | ws-queue-z) [ "$size" -lt 16 ] && continue ;; esac
         runs+=("$scen:$size")
     done
 done
@@ -339,6 +362,16 @@ for run in "${runs[@]}"; do
                 store=$(mktemp -d "$store_base/store.XXXXXX")
                 js_args=(-js -sd "$store")
             fi
+            ws_args=()
+            ws_port=""
+            if [ "$websocket" = 1 ]; then
+                ws_port=$(free_port)
+                while [ "$ws_port" = "$port" ]; do ws_port=$(free_port); done
+                case "$scen" in ws-*-z) ws_comp=true ;; *) ws_comp=false ;; esac
+                printf 'websocket {\n  port: %s\n  no_tls: true\n  compression: %s\n}\n' \
+                    "$ws_port" "$ws_comp" >"$log.conf"
+                ws_args=(-c "$log.conf")
+            fi
             if ! start_server "$label" "$style" "$path" "$port" "$log"; then
                 failed=$((failed + 1))
                 stop_server "$srv_pid"
@@ -350,6 +383,14 @@ for run in "${runs[@]}"; do
             pid=$srv_pid
             t0=$(cpu_ticks "$pid")
             args=(--scenario "$scen" --port "$port" --seconds "$seconds" --timeout "$timeout_s" --label "$label")
+            # ws-NAME[-z]: loadgen's NAME over WebSocket (loadgen reports it as ws-NAME[-z]).
+            case "$scen" in
+                ws-*)
+                    lg_scen=${scen#ws-}
+                    args[1]=${lg_scen%-z}
+                    args+=(--ws --ws-port "$ws_port")
+                    case "$scen" in *-z) args+=(--ws-compress) ;; esac ;;
+            esac
             if [ "$scen" = idle ]; then
                 args+=(--conns "$idle_conns" --server-pid "$pid")
             else
@@ -421,6 +462,8 @@ for run in "${runs[@]}"; do
 done
 
 js_args=() # the replay below runs plain switchboard
+ws_args=()
+ws_port=""
 echo
 echo "$pin_note; $ncpu CPUs; ${seconds}s per run, $rounds rounds; results: $out"
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews results)"

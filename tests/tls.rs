@@ -5,80 +5,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::ConnectOptions;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use support::clients::{round_trip, STEP};
+use support::pki::{pki, Pki};
 use support::{for_each_target_async, for_each_target_bare, for_each_target_opts, RawConn};
 use support::{try_wait_for, ServerOpts, Target};
 use tokio::time::timeout;
-
-/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files.
-struct Pki {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
-}
-
-fn pki() -> Pki {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "switchboard test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-
-    let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, cn: &str| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.extended_key_usages = vec![usage];
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (cert, key) = leaf(
-        vec!["localhost".into(), "127.0.0.1".into()],
-        ExtendedKeyUsagePurpose::ServerAuth,
-        "localhost",
-    );
-    let (client_cert, client_key) = leaf(
-        vec!["client.local".into()],
-        ExtendedKeyUsagePurpose::ClientAuth,
-        "client",
-    );
-    let d = dir.path();
-    Pki {
-        ca: write(d, "ca.pem", &ca_cert.pem()),
-        cert: write(d, "server-cert.pem", &cert),
-        key: write(d, "server-key.pem", &key),
-        client_cert: write(d, "client-cert.pem", &client_cert),
-        client_key: write(d, "client-key.pem", &client_key),
-        _dir: dir,
-    }
-}
 
 fn tls_config(p: &Pki, extra: &str) -> String {
     format!(

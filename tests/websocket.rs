@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use async_nats::{ConnectOptions, HeaderMap};
 use futures_util::StreamExt;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use support::clients::{round_trip, STEP};
+use support::pki::pki;
 use support::ws::{
     connect, data, frame, frames, http_json, read_all, session, texts, upgrade_request,
     without_date, Frames, KEY,
@@ -166,49 +166,10 @@ fn async_nats_reconnects_after_a_restart() {
 
 // ---- wss:// ----
 
-struct Pki {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
 fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();
     p
-}
-
-/// A CA and a server certificate for 127.0.0.1/localhost, as tests/tls.rs makes them.
-fn pki() -> Pki {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "switchboard test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let d = dir.path();
-    Pki {
-        ca: write(d, "ca.pem", &ca_cert.pem()),
-        cert: write(d, "cert.pem", &cert.pem()),
-        key: write(d, "key.pem", &key.serialize_pem()),
-        _dir: dir,
-    }
 }
 
 #[test]

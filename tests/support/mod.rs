@@ -9,6 +9,7 @@
 //! * [`clients`]: async-nats helpers, bounded in time.
 //! * [`wait`]: [`wait_until`] and friends, the one way a test waits for something.
 //! * [`ws`]: a raw WebSocket client (upgrade requests, masked frames, server frames).
+//! * [`pki`]: test certificates (a CA, a server and a client certificate).
 //! * `gui.rs` (not a module of this one): the egui_kittest helpers, included by the GUI test
 //!   files only, with `#[path = "support/gui.rs"] mod gui;`.
 //!
@@ -25,6 +26,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod pki;
 pub mod servers;
 pub mod wait;
 pub mod wire;

@@ -17,6 +17,7 @@
 
 mod js;
 mod js_consume;
+mod ws;
 
 use anyhow::{anyhow, bail, Context, Result};
 use hdrhistogram::Histogram;
@@ -99,6 +100,16 @@ options:
   --store-dir DIR     js-*-file: the server's store directory, for the size on disk
   --msgs N            consumer scenarios: messages in the stream (200,000; 1,000,000 for
                       js-ordered-1m and js-pull-verify-1m)
+  --ws                throughput scenarios (pub1, pub4, pubsub, fanout, queue, fanin-*): every
+                      connection goes over WebSocket to --ws-port (an HTTP/1.1 upgrade whose
+                      101 and Sec-WebSocket-Accept are checked; masked binary frames out,
+                      server frames decoded back into the NATS stream); the scenario is
+                      reported as ws-NAME
+  --ws-port P         the server's WebSocket port (needed with --ws)
+  --ws-compress       with --ws: ask for permessage-deflate (no context takeover either way;
+                      the run fails if the server does not grant it); publishers send
+                      compressed frames, compressed server frames are inflated; reported as
+                      ws-NAME-z
 ";
 
 #[derive(Clone, Debug)]
@@ -126,6 +137,12 @@ struct Opts {
     store_dir: Option<String>,
     /// Consumer scenarios: messages in the stream (None: the scenario's own count).
     msgs: Option<u64>,
+    /// `--ws`: connect over WebSocket to this address (the host with `--ws-port`).
+    ws: Option<SocketAddr>,
+    /// `--ws-compress`: negotiate permessage-deflate.
+    ws_compress: bool,
+    /// The host as given, for the upgrade's `Host` header.
+    host: String,
 }
 
 fn main() {
@@ -155,7 +172,10 @@ fn run() -> Result<()> {
         scanner_selftest()?;
         js::selftest()?;
         js_consume::selftest()?;
-        eprintln!("loadgen: scanner self-test passed; no --scenario given (see --help)");
+        ws::selftest()?;
+        eprintln!(
+            "loadgen: scanner and websocket self-tests passed; no --scenario given (see --help)"
+        );
         return Ok(());
     };
     let out = match opts.scenario.as_str() {
@@ -201,7 +221,12 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         window: 4096,
         store_dir: None,
         msgs: None,
+        ws: None,
+        ws_compress: false,
+        host: String::new(),
     };
+    let mut ws = false;
+    let mut ws_port: Option<u16> = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut val = || {
@@ -236,6 +261,9 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
             "--window" => o.window = val()?.parse().context("--window")?,
             "--store-dir" => o.store_dir = Some(val()?),
             "--msgs" => o.msgs = Some(val()?.parse().context("--msgs")?),
+            "--ws" => ws = true,
+            "--ws-port" => ws_port = Some(val()?.parse().context("--ws-port")?),
+            "--ws-compress" => o.ws_compress = true,
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
@@ -248,6 +276,23 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         .with_context(|| format!("resolving {host}:{port}"))?
         .next()
         .ok_or_else(|| anyhow!("{host}:{port} resolves to nothing"))?;
+    if o.ws_compress && !ws {
+        bail!("--ws-compress needs --ws");
+    }
+    if ws {
+        let Some(p) = ws_port else {
+            bail!("--ws needs --ws-port");
+        };
+        match o.scenario.as_str() {
+            "pub" | "pub1" | "pub4" | "pubsub" | "fanout" | "queue" | "fanin-star" | "fanin-gt" => {
+            }
+            s => {
+                bail!("--ws: scenario {s} is not served over WebSocket (throughput scenarios only)")
+            }
+        }
+        o.ws = Some(SocketAddr::new(o.addr.ip(), p));
+    }
+    o.host = host;
     if !(o.seconds > 0.0 && o.seconds < 86_400.0) {
         bail!("--seconds must be in (0, 86400)");
     }
@@ -509,6 +554,8 @@ struct Conn {
     buf: Vec<u8>,
     sc: Scanner,
     name: String,
+    /// `--ws`: the WebSocket framing between this connection and the server.
+    ws: Option<Box<ws::Ws>>,
 }
 
 impl Conn {
@@ -521,8 +568,9 @@ impl Conn {
 
     /// Connects and sends CONNECT + `setup` + PING without waiting.
     fn start(o: &Opts, name: &str, setup: &[u8], bufsize: usize) -> Result<Conn> {
-        let s = TcpStream::connect_timeout(&o.addr, o.timeout)
-            .with_context(|| format!("{name}: connecting to {}", o.addr))?;
+        let addr = o.ws.unwrap_or(o.addr);
+        let s = TcpStream::connect_timeout(&addr, o.timeout)
+            .with_context(|| format!("{name}: connecting to {addr}"))?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(o.timeout))?;
         s.set_write_timeout(Some(o.timeout))?;
@@ -531,7 +579,16 @@ impl Conn {
             buf: vec![0; bufsize],
             sc: Scanner::default(),
             name: name.to_string(),
+            ws: None,
         };
+        if o.ws.is_some() {
+            let host = format!("{}:{}", o.host, addr.port());
+            let (w, rest) =
+                ws::handshake(&mut c.s, &host, o.ws_compress, Instant::now() + o.timeout)
+                    .with_context(|| format!("{name}: websocket upgrade at {addr}"))?;
+            c.ws = Some(Box::new(w));
+            c.feed(&rest)?;
+        }
         let mut hello = Vec::with_capacity(CONNECT.len() + setup.len() + 6);
         hello.extend_from_slice(CONNECT);
         hello.extend_from_slice(setup);
@@ -541,6 +598,10 @@ impl Conn {
     }
 
     fn write(&mut self, b: &[u8]) -> Result<()> {
+        let b = match self.ws.as_mut() {
+            Some(w) => w.frame(b)?,
+            None => b,
+        };
         self.s.write_all(b).map_err(|e| {
             if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
                 anyhow!(
@@ -570,9 +631,31 @@ impl Conn {
             Err(e) => bail!("{}: read: {e}{}", self.name, self.err_note()),
         };
         let data = std::mem::take(&mut self.buf);
-        let r = self.sc.feed(&data[..n]);
+        let r = self.feed(&data[..n]);
         self.buf = data;
+        r?;
+        Ok(true)
+    }
+
+    /// Bytes from the server (WebSocket frames with `--ws`) to the scanner; answers PINGs
+    /// (and WebSocket pings) and turns `-ERR` into an error.
+    fn feed(&mut self, data: &[u8]) -> Result<()> {
+        let r = match self.ws.as_mut() {
+            Some(w) => {
+                let sc = &mut self.sc;
+                w.feed(data, &mut |b: &[u8]| sc.feed(b))
+            }
+            None => self.sc.feed(data),
+        };
         r.with_context(|| self.name.clone())?;
+        if let Some(w) = self.ws.as_mut() {
+            if !w.reply.is_empty() {
+                let reply = std::mem::take(&mut w.reply);
+                self.s
+                    .write_all(&reply)
+                    .with_context(|| format!("{}: websocket pong", self.name))?;
+            }
+        }
         if !self.sc.errs.is_empty() {
             bail!("{}: server sent {}", self.name, self.sc.errs.join("; "));
         }
@@ -580,7 +663,7 @@ impl Conn {
             self.sc.pings -= 1;
             self.write(b"PONG\r\n")?;
         }
-        Ok(true)
+        Ok(())
     }
 
     fn err_note(&self) -> String {
@@ -668,6 +751,9 @@ struct PubResult {
 
 struct SubResult {
     msgs: u64,
+    /// --ws: frames received, and compressed messages inflated.
+    ws_frames: u64,
+    ws_inflated: u64,
     last_rx: Option<Instant>,
     seqs: Option<SeqSet>,
 }
@@ -806,6 +892,11 @@ fn throughput(o: &Opts, sh: Shape) -> Result<Value> {
             }
         }
     }
+    let ws_frames: u64 = results.iter().map(|r| r.ws_frames).sum();
+    let ws_inflated: u64 = results.iter().map(|r| r.ws_inflated).sum();
+    if o.ws_compress && sh.subs > 0 && ws_inflated == 0 {
+        bail!("--ws-compress: the server compressed none of the {ws_frames} frames it sent the subscribers");
+    }
     let end = results
         .iter()
         .filter_map(|r| r.last_rx)
@@ -813,7 +904,7 @@ fn throughput(o: &Opts, sh: Shape) -> Result<Value> {
     let secs = end.duration_since(start).as_secs_f64();
     let pub_secs = pub_done.duration_since(start).as_secs_f64();
     let rate = sent as f64 / secs;
-    Ok(json!({
+    let mut out = json!({
         "scenario": scenario_name(o, sh),
         "label": o.label,
         "size": o.size,
@@ -826,19 +917,32 @@ fn throughput(o: &Opts, sh: Shape) -> Result<Value> {
         "msgs_per_sec": rate.round(),
         "delivered_per_sec": (delivered as f64 / secs).round(),
         "bytes_per_sec": (rate * o.size as f64).round(),
-    }))
+    });
+    if o.ws.is_some() {
+        out["ws_frames_to_subs"] = json!(ws_frames);
+        out["ws_inflated_msgs"] = json!(ws_inflated);
+    }
+    Ok(out)
 }
 
 fn scenario_name(o: &Opts, sh: Shape) -> String {
-    match o.scenario.as_str() {
+    let name = match o.scenario.as_str() {
         "pub" | "pub1" | "pub4" => format!("pub{}", sh.pubs),
         s => s.to_string(),
+    };
+    match (o.ws.is_some(), o.ws_compress) {
+        (false, _) => name,
+        (true, false) => format!("ws-{name}"),
+        (true, true) => format!("ws-{name}-z"),
     }
 }
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// --ws-compress: publish buffers the server has not answered the PING after, at most.
+const COMPRESSED_WINDOW: u64 = 16;
 
 fn publisher(
     o: &Opts,
@@ -858,6 +962,11 @@ fn publisher(
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(o.seconds);
     let mut sent = 0u64;
+    // --ws-compress: a compressed buffer is a few hundred bytes, so the socket buffers would
+    // hold minutes of work for the server. A PING after each buffer, and at most
+    // COMPRESSED_WINDOW buffers unanswered, keep as much in flight as plain TCP does.
+    let pong_base = c.sc.pongs;
+    let mut pinged = 0u64;
     loop {
         if abort.load(Ordering::Relaxed) {
             bail!("publisher {i}: aborted");
@@ -869,6 +978,18 @@ fn publisher(
         }
         c.write(&buf)?;
         sent += frames;
+        if o.ws_compress {
+            c.write(b"PING\r\n")?;
+            pinged += 1;
+            while (pong_base + pinged).saturating_sub(c.sc.pongs) > COMPRESSED_WINDOW {
+                if !c.pump()? {
+                    bail!(
+                        "publisher {i}: no PONG within {:?} (server stalled?)",
+                        o.timeout
+                    );
+                }
+            }
+        }
         let now = Instant::now();
         if now >= deadline {
             break;
@@ -882,6 +1003,7 @@ fn publisher(
         }
     }
     // The PONG comes after the server has processed every PUB before the PING.
+    c.wait_pongs(pong_base + pinged, Instant::now() + o.timeout)?;
     c.flush(o.timeout)
         .context("waiting for the server to take in everything published")?;
     Ok(PubResult {
@@ -954,8 +1076,13 @@ fn subscriber(
     // Whatever else the server had for us (duplicates) arrives before this PONG.
     c.s.set_read_timeout(Some(o.timeout))?;
     c.flush(o.timeout)?;
+    let (ws_frames, ws_inflated) =
+        c.ws.as_ref()
+            .map_or((0, 0), |w| (w.frames_in, w.inflated_msgs));
     Ok(SubResult {
         msgs: c.sc.msgs,
+        ws_frames,
+        ws_inflated,
         last_rx,
         seqs: c.sc.seqs.take(),
     })

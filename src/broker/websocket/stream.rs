@@ -173,6 +173,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
         dst: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        // Frames already read are handed out together, up to `dst`'s room: one read of the
+        // client's loop for many small messages, not one each.
+        let mut filled = false;
         loop {
             if this.inflated_pos < this.inflated.len() {
                 let n = dst.remaining().min(this.inflated.len() - this.inflated_pos);
@@ -185,6 +188,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                         this.inflated = Vec::new();
                     }
                 }
+                return Poll::Ready(Ok(()));
+            }
+            if filled && this.ending.is_some() {
+                // What was read before the end goes out first.
                 return Poll::Ready(Ok(()));
             }
             match this.ending.take() {
@@ -209,6 +216,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                 this.end = 0;
             }
             match event {
+                // The bad frame is not consumed: what came before it goes out first, and
+                // the next read decodes it again and fails.
+                Err(_) if filled => return Poll::Ready(Ok(())),
                 Err(e) => return Poll::Ready(Err(this.fail(ReadFailure::Protocol(e.0)))),
                 Ok(Some(Event::Data {
                     range,
@@ -219,7 +229,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                         continue;
                     }
                     dst.put_slice(&this.raw[range]);
-                    return Poll::Ready(Ok(()));
+                    if dst.remaining() == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    filled = true;
                 }
                 Ok(Some(Event::Data {
                     range,
@@ -257,6 +270,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                         this.raw.copy_within(this.start..this.end, 0);
                         this.end -= this.start;
                         this.start = 0;
+                    }
+                    if filled {
+                        // Hand out what is here rather than wait for more.
+                        return Poll::Ready(Ok(()));
                     }
                     if this.end == this.raw.len() {
                         let grown = (this.raw.len() * 2).clamp(MIN_RAW, MAX_RAW);
