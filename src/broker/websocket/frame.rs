@@ -101,12 +101,35 @@ impl Decoder {
     }
 
     /// Decodes from `buf[*pos..]`: `Ok(None)` when more bytes are needed. At most `max_data`
-    /// bytes of data payload are handed out at once (at least one when any is there).
+    /// bytes of data payload are handed out at once (at least one when any is there),
+    /// unmasked in place.
     pub fn next(
         &mut self,
         buf: &mut [u8],
         pos: &mut usize,
         max_data: usize,
+    ) -> Result<Option<Event>, ProtocolError> {
+        self.decode(buf, pos, max_data, true)
+    }
+
+    /// [`Decoder::next`] leaving data payload masked: the caller passes each data range to
+    /// [`Decoder::unmask_into`] or [`Decoder::unmask`] before decoding further (one pass
+    /// from the read buffer to where the payload goes, instead of two).
+    pub fn next_masked(
+        &mut self,
+        buf: &mut [u8],
+        pos: &mut usize,
+        max_data: usize,
+    ) -> Result<Option<Event>, ProtocolError> {
+        self.decode(buf, pos, max_data, false)
+    }
+
+    fn decode(
+        &mut self,
+        buf: &mut [u8],
+        pos: &mut usize,
+        max_data: usize,
+        unmask: bool,
     ) -> Result<Option<Event>, ProtocolError> {
         loop {
             if let Some(remaining) = self.remaining {
@@ -130,7 +153,7 @@ impl Decoder {
                     .min(usize::try_from(remaining).unwrap_or(usize::MAX))
                     .min(max_data.max(1));
                 let range = *pos..*pos + n;
-                if self.masked {
+                if unmask {
                     self.unmask(&mut buf[range.clone()]);
                 }
                 *pos += n;
@@ -265,7 +288,38 @@ impl Decoder {
         Ok(Some(None))
     }
 
-    fn unmask(&mut self, data: &mut [u8]) {
+    /// Writes the payload `src` (as [`Decoder::next_masked`] handed it out) unmasked into
+    /// `dst`, of the same length.
+    pub fn unmask_into(&mut self, src: &[u8], dst: &mut [u8]) {
+        if !self.masked {
+            dst.copy_from_slice(src);
+            return;
+        }
+        let mut p = self.key_pos;
+        let mut rotated = [0u8; 8];
+        for (i, b) in rotated.iter_mut().enumerate() {
+            *b = self.key[(p + i) & 3];
+        }
+        let key64 = u64::from_ne_bytes(rotated);
+        let mut from = src.chunks_exact(8);
+        let mut to = dst.chunks_exact_mut(8);
+        for (f, t) in (&mut from).zip(&mut to) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(f);
+            t.copy_from_slice(&(u64::from_ne_bytes(w) ^ key64).to_ne_bytes());
+        }
+        for (f, t) in from.remainder().iter().zip(to.into_remainder()) {
+            *t = *f ^ self.key[p & 3];
+            p += 1;
+        }
+        self.key_pos = p & 3;
+    }
+
+    /// Unmasks a payload in place (nothing when the frame was not masked).
+    pub fn unmask(&mut self, data: &mut [u8]) {
+        if !self.masked {
+            return;
+        }
         let mut p = self.key_pos;
         // Eight bytes at a time with the key rotated to the current position.
         let mut rotated = [0u8; 8];

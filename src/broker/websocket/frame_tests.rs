@@ -203,4 +203,29 @@ proptest! {
         prop_assert_eq!(data, payload);
         prop_assert_eq!(events, vec!["end".to_string()]);
     }
+
+    /// Left masked and unmasked into another buffer (the reader's one pass), any payload
+    /// split anywhere, in pieces of any size, comes out as it went in.
+    #[test]
+    fn payloads_unmasked_into_another_buffer_round_trip(
+        payload in proptest::collection::vec(any::<u8>(), 0..20_000),
+        key in any::<[u8; 4]>(),
+        step in 1usize..3000,
+        max_data in 1usize..100,
+    ) {
+        let input = masked(0x82, &payload, key);
+        let mut d = Decoder::new(true, false);
+        let (mut buf, mut pos, mut data) = (Vec::new(), 0, Vec::new());
+        for chunk in input.chunks(step) {
+            buf.extend_from_slice(chunk);
+            while let Some(event) = d.next_masked(&mut buf, &mut pos, max_data).unwrap() {
+                if let Event::Data { range, .. } = event {
+                    let mut out = vec![0u8; range.len()];
+                    d.unmask_into(&buf[range], &mut out);
+                    data.extend_from_slice(&out);
+                }
+            }
+        }
+        prop_assert_eq!(data, payload);
+    }
 }

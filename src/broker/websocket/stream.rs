@@ -207,9 +207,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                 None => {}
             }
             let mut pos = this.start;
-            let event = this
-                .decoder
-                .next(&mut this.raw[..this.end], &mut pos, dst.remaining());
+            let event =
+                this.decoder
+                    .next_masked(&mut this.raw[..this.end], &mut pos, dst.remaining());
             this.start = pos;
             if this.start == this.end {
                 this.start = 0;
@@ -228,7 +228,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                     if range.is_empty() {
                         continue;
                     }
-                    dst.put_slice(&this.raw[range]);
+                    // Unmasked straight into the parser's buffer: one pass.
+                    let n = range.len();
+                    let out = dst.initialize_unfilled_to(n);
+                    this.decoder.unmask_into(&this.raw[range], &mut out[..n]);
+                    dst.advance(n);
                     if dst.remaining() == 0 {
                         return Poll::Ready(Ok(()));
                     }
@@ -246,6 +250,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
                     if this.compressed.len() + range.len() > limit {
                         return Poll::Ready(Err(this.fail(ReadFailure::MaxPayload)));
                     }
+                    this.decoder.unmask(&mut this.raw[range.clone()]);
                     this.compressed.extend_from_slice(&this.raw[range]);
                     if last {
                         if let Err(failure) = this.inflate() {
