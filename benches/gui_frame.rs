@@ -2,6 +2,8 @@
 //! every 250 ms as large as the tap allows to grow in practice (10,000 subjects, 1,000
 //! connections, 50 queue groups, 100 services) and message samples offered as fast as a
 //! thread can (the tap's bounded queue, 8192, full all the time, as at a million msgs/s).
+//! The Latency view starts with 15 minutes of history for every service and shows its
+//! longest window.
 //! The window runs headless in egui_kittest at a 60 Hz pace; for each view we report the
 //! time of the app's `frame` (what `update` costs) and of the whole kittest step (egui
 //! layout and the accessibility tree on top), p50/p99/max. These are wall-clock times, so
@@ -21,13 +23,14 @@ use egui_kittest::Harness;
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::NatsClient;
+use switchboard::gui::model::latency::Window;
 use switchboard::gui::panels::View;
 use switchboard::gui::synthetic::SyntheticControl;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
-    ConnectionInfo, MessageSample, QueueGroupInfo, QueueMember, Rates, ServiceLatency, Snapshot,
-    SubjectStat, SubscriptionInfo, Totals,
+    ConnectionInfo, LatencyHistogram, MessageSample, QueueGroupInfo, QueueMember, Rates,
+    ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
 
 /// Defaults; `--subjects N --connections N` change them.
@@ -122,21 +125,9 @@ fn snapshot(tick: u64) -> Snapshot {
                 .collect(),
         })
         .collect();
-    let latency = (0..SERVICES)
-        .map(|s| ServiceLatency {
-            subject: format!("svc.call{s}"),
-            requests: tick * 50,
-            replies: tick * 49,
-            timeouts: tick,
-            p50: Duration::from_micros(120),
-            p90: Duration::from_micros(300),
-            p99: Duration::from_millis(2),
-            max: Duration::from_millis(9),
-            sample_every: 1,
-        })
-        .collect();
     Snapshot {
         taken_at: Some(now),
+        latency: latency(tick),
         uptime: Duration::from_millis(tick * 250),
         totals: Totals {
             in_msgs: tick * 250_000,
@@ -153,11 +144,53 @@ fn snapshot(tick: u64) -> Snapshot {
         connections,
         subjects,
         queue_groups,
-        latency,
         subscriptions: connection_count() as usize * 5,
         ..Default::default()
     }
 }
+
+/// The services' latency at `tick`: cumulative counts and round-trip histograms that grow
+/// by 49 replies a tick, spread over four latencies a service.
+fn latency(tick: u64) -> Vec<ServiceLatency> {
+    (0..SERVICES)
+        .map(|s| {
+            let mut histogram = LatencyHistogram::default();
+            for (micros, share) in [(120 + s as u64, 30), (300, 14), (2_000, 4), (9_000, 1)] {
+                let bucket = LatencyHistogram::bucket_of(Duration::from_micros(micros));
+                histogram.add(bucket, tick * share);
+            }
+            ServiceLatency {
+                subject: format!("svc.call{s}"),
+                requests: tick * 50,
+                replies: tick * 49,
+                timeouts: tick,
+                p50: Duration::from_micros(120),
+                p90: Duration::from_micros(300),
+                p99: Duration::from_millis(2),
+                max: Duration::from_millis(9),
+                sample_every: 1,
+                histogram,
+            }
+        })
+        .collect()
+}
+
+/// Snapshots of latency alone, every 250 ms of the 15 minutes before now (as many ticks
+/// as [`PREFILLED_TICKS`]): the Latency view's longest window is full from the first frame.
+fn prefill_latency(state: &mut switchboard::gui::state::UiState) {
+    let now = SystemTime::now();
+    for tick in 1..=PREFILLED_TICKS {
+        let ago = Duration::from_millis(250 * (PREFILLED_TICKS - tick + 1));
+        state.apply_snapshot(Arc::new(Snapshot {
+            taken_at: Some(now - ago),
+            latency: latency(tick),
+            ..Default::default()
+        }));
+    }
+}
+
+/// 15 minutes of snapshots.
+const PREFILLED_TICKS: u64 = 15 * 60 * 4;
 
 /// Snapshots every 250 ms, samples as fast as the queue takes them.
 fn feed_at_full_rate(publisher: FeedPublisher, stop: Arc<AtomicBool>) {
@@ -166,7 +199,8 @@ fn feed_at_full_rate(publisher: FeedPublisher, stop: Arc<AtomicBool>) {
             let publisher = publisher.clone();
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let mut tick = 0;
+                // Counts go on from the prefilled history.
+                let mut tick = PREFILLED_TICKS;
                 while !stop.load(Ordering::Relaxed) {
                     tick += 1;
                     publisher.publish_snapshot(snapshot(tick));
@@ -247,6 +281,9 @@ fn main() {
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
+    prefill_latency(&mut harness.state_mut().state);
+    // The Latency view at its heaviest: the longest window.
+    harness.state_mut().latency.window = Window::FifteenMinutes;
     let stop = Arc::new(AtomicBool::new(false));
     feed_at_full_rate(publisher, stop.clone());
     // The first snapshot, and a warm-up of every view.

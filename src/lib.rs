@@ -5,7 +5,8 @@
 //! the glossary. From the bottom: `proto`, `logging`, `duration` (sans-I/O); `inspect` (the
 //! inspection contract, plain data), `record` (the recording library), `options`,
 //! `config`, `connect`; `broker` (the engine); `embedded`, `remote` (sources of inspection
-//! data), `demo` (demo traffic); `gui` (feature `gui`), `monitor`, `terminal` (front ends);
+//! data), `demo` (demo traffic); `gui` (feature `gui`), `monitor`, `system` (the `$SYS`
+//! account's events and requests), `terminal` (front ends);
 //! `cli` and `runner` (the composition root).
 
 pub mod broker;
@@ -26,6 +27,7 @@ pub mod proto;
 pub mod record;
 pub mod remote;
 pub mod runner;
+pub mod system;
 pub mod terminal;
 #[cfg(test)]
 pub(crate) mod testkit;

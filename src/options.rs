@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod leafnodes;
+pub use leafnodes::*;
+
 /// nats-server's `MAX_PAYLOAD_SIZE`.
 pub const DEFAULT_MAX_PAYLOAD: u32 = 1024 * 1024;
 /// nats-server's `MAX_CONTROL_LINE_SIZE`.
@@ -40,6 +43,8 @@ pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(100);
 pub const DEFAULT_PORT: u16 = 4222;
 /// A desktop tool must not expose a broker to the network by accident.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// nats-server's `DEFAULT_SYSTEM_ACCOUNT`: the system account created when none is named.
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
 
 /// Everything the broker engine needs to start.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +95,15 @@ pub struct Options {
     /// `websocket { ... }`; `None` when there is no block or its port is 0 (nats-server
     /// serves WebSocket only on a port of its own).
     pub websocket: Option<WebsocketOptions>,
+    /// `system_account` / `system`: the account of the `$SYS` events and requests; `None`
+    /// means nats-server's default, an account named [`DEFAULT_SYSTEM_ACCOUNT`] created for
+    /// it (unless [`Options::no_system_account`]).
+    pub system_account: Option<String>,
+    /// `no_system_account` / `no_system` / `no_sys_acc`: no default system account (one
+    /// named by `system_account` is still set up, as in nats-server).
+    pub no_system_account: bool,
+    /// `leafnodes { ... }` and `--leaf`: the leaf-node listener and remotes.
+    pub leafnodes: LeafNodeOptions,
 }
 
 impl Default for Options {
@@ -119,11 +133,29 @@ impl Default for Options {
             jetstream: None,
             jetstream_disabled: None,
             websocket: None,
+            system_account: None,
+            no_system_account: false,
+            leafnodes: LeafNodeOptions::default(),
         }
     }
 }
 
 impl Options {
+    /// The name of the system account, as nats-server chooses it: the one named, else
+    /// [`DEFAULT_SYSTEM_ACCOUNT`] unless `no_system_account`; a configured account named
+    /// `$SYS` is the system account even then (nats-server adopts an account of that name).
+    pub fn system_account_name(&self) -> Option<&str> {
+        if let Some(name) = self.system_account.as_deref().filter(|n| !n.is_empty()) {
+            return Some(name);
+        }
+        let declared = self
+            .auth
+            .accounts
+            .iter()
+            .any(|a| a.name == DEFAULT_SYSTEM_ACCOUNT);
+        (declared || !self.no_system_account).then_some(DEFAULT_SYSTEM_ACCOUNT)
+    }
+
     /// The JetStream settings to change: those in force, or those kept while JetStream is
     /// off (created with the defaults when there are none), as nats-server sets `StoreDir`
     /// and the limits whether or not JetStream is on.
@@ -321,6 +353,134 @@ pub struct AccountConfig {
     /// JetStream, the global account included (it has it only when no account is
     /// configured). An account's setting does not turn the server's JetStream on.
     pub jetstream: Option<AccountJetStreamLimits>,
+    /// `exports [ {stream: ...} | {service: ...} ]`: what other accounts may import.
+    pub exports: Vec<Export>,
+    /// `imports [ {stream: {account, subject}} | {service: {account, subject}} ]`.
+    pub imports: Vec<Import>,
+}
+
+impl AccountConfig {
+    /// The export of this account that allows `importer` to import `subject` of `kind`,
+    /// as nats-server looks for it: the export of exactly that subject first, else one
+    /// that covers it.
+    pub fn export_approving(
+        &self,
+        kind: ImportKind,
+        subject: &str,
+        importer: &str,
+    ) -> Option<&Export> {
+        let of_kind = || self.exports.iter().filter(move |e| e.kind == kind);
+        let (export, exact) = match of_kind().find(|e| e.subject == subject) {
+            Some(e) => (e, true),
+            None => (
+                of_kind().find(|e| crate::proto::subject::is_subset(subject, &e.subject))?,
+                false,
+            ),
+        };
+        export.approves(importer, subject, exact).then_some(export)
+    }
+}
+
+impl Export {
+    /// nats-server's `checkAuth`: public, or the importer listed, or its name at the
+    /// account token position of the subject (not on an exact match, where nats-server has
+    /// no tokens to look at).
+    fn approves(&self, importer: &str, subject: &str, exact: bool) -> bool {
+        if self.account_token_position > 0 {
+            return !exact
+                && subject.split('.').nth(self.account_token_position - 1) == Some(importer);
+        }
+        match &self.accounts {
+            None => true,
+            Some(list) => list.iter().any(|a| a == importer),
+        }
+    }
+}
+
+/// Whether an export or import is a stream (messages flow to the importer) or a service
+/// (the importer's requests flow to the exporter, the responses back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    Stream,
+    Service,
+}
+
+/// How many responses a service export sends per request (nats-server's `response_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResponseType {
+    #[default]
+    Singleton,
+    Streamed,
+    Chunked,
+}
+
+impl ResponseType {
+    /// nats-server's names, as `/accountz` shows them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseType::Singleton => "Singleton",
+            ResponseType::Streamed => "Stream",
+            ResponseType::Chunked => "Chunked",
+        }
+    }
+}
+
+/// nats-server's `DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD`: how long a response mapping
+/// waits for the exporter's responses.
+pub const DEFAULT_RESPONSE_THRESHOLD: Duration = Duration::from_secs(120);
+
+/// One entry of an account's `exports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    pub kind: ImportKind,
+    pub subject: String,
+    /// `accounts: [...]`: only these may import; `None` means public.
+    pub accounts: Option<Vec<String>>,
+    /// `account_token_position`: the importer's name must be this token (1-based) of the
+    /// imported subject; 0 when not set.
+    pub account_token_position: usize,
+    pub response_type: ResponseType,
+    /// `response_threshold`: how long responses may come ([`DEFAULT_RESPONSE_THRESHOLD`]).
+    pub response_threshold: Option<Duration>,
+    /// `latency { sampling, subject }`: service latency tracking.
+    pub latency: Option<ServiceLatencyConfig>,
+}
+
+/// `latency: "subject"` or `latency { sampling: 50 | "50%" | "headers", subject }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLatencyConfig {
+    /// 1 to 100 percent; 0 means sampling by the request's tracing headers.
+    pub sampling_percent: u8,
+    pub subject: String,
+}
+
+/// One entry of an account's `imports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub kind: ImportKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject in the exporting account.
+    pub subject: String,
+    /// A stream import's `prefix` (a literal put in front of the subject).
+    pub prefix: Option<String>,
+    /// `to`: the subject in the importing account (a stream's mapping, a service's local
+    /// subject); `None` means the exporter's subject.
+    pub to: Option<String>,
+    /// `share`: the exporter sees the requester's details in `Nats-Request-Info`.
+    pub share: bool,
+}
+
+impl Import {
+    /// The subject in the importing account: `to`, `prefix.subject`, or the subject.
+    pub fn local_subject(&self) -> String {
+        match (&self.to, &self.prefix) {
+            (Some(to), _) => to.clone(),
+            (None, Some(prefix)) if prefix.ends_with('.') => format!("{prefix}{}", self.subject),
+            (None, Some(prefix)) => format!("{prefix}.{}", self.subject),
+            (None, None) => self.subject.clone(),
+        }
+    }
 }
 
 /// `tls { ... }` and the `--tls*` flags.
@@ -417,6 +577,8 @@ pub struct WebsocketOptions {
     pub token_cookie: Option<String>,
     /// `headers { name: value }`: extra headers of the upgrade response, sorted by name.
     pub headers: Vec<(String, String)>,
+    /// `ping_interval`: how often WebSocket clients are pinged; zero means the server's.
+    pub ping_interval: Duration,
 }
 
 impl WebsocketOptions {

@@ -24,7 +24,7 @@ use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;
 use switchboard::demo::DemoSwitch;
 use switchboard::gui::app::InspectorApp;
-use switchboard::gui::settings::JetStreamSetting;
+use switchboard::gui::settings::{BrokerSetting, JetStreamSetting, WebsocketSetting};
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::snapshot::JetStreamState;
 use switchboard::options::Options;
@@ -330,12 +330,19 @@ fn a_port_in_use_is_explained_and_another_port_starts_the_broker() {
     let mut harness = harness(ctx);
     harness.state_mut().set_launcher(launcher.clone());
     harness.state_mut().show_start_failure(failure);
-    // The window's starts carry its JetStream setting: here a folder of the test's own
-    // (the default is the user's data folder).
+    // The window's starts carry its JetStream setting (here a folder of the test's own;
+    // the default is the user's data folder) and its WebSocket setting.
     let store = tempfile::tempdir().unwrap();
-    harness.state_mut().starter.jetstream = JetStreamSetting {
-        enabled: true,
-        store_dir: Some(store.path().to_path_buf()),
+    let ws_port = support::servers::free_port();
+    harness.state_mut().starter.setting = BrokerSetting {
+        jetstream: JetStreamSetting {
+            enabled: true,
+            store_dir: Some(store.path().to_path_buf()),
+        },
+        websocket: WebsocketSetting {
+            enabled: true,
+            port: ws_port,
+        },
     };
     harness.run_ok();
     let message = format!("127.0.0.1:{port} is in use \u{2014} by another nats-server?");
@@ -367,6 +374,20 @@ fn a_port_in_use_is_explained_and_another_port_starts_the_broker() {
     let client = runtime
         .block_on(async {
             tokio::time::timeout(Duration::from_secs(10), async_nats::connect(url)).await
+        })
+        .expect("connect in time")
+        .unwrap();
+    runtime.block_on(client.flush()).unwrap();
+    drop(client);
+
+    // And WebSocket clients, at the URL the Overview shows.
+    let ws_url = format!("ws://127.0.0.1:{ws_port}");
+    go(&mut harness, "Overview");
+    assert!(has(&harness, "WebSocket URL"));
+    assert!(has(&harness, &ws_url), "the Overview shows {ws_url}");
+    let client = runtime
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), async_nats::connect(&ws_url)).await
         })
         .expect("connect in time")
         .unwrap();

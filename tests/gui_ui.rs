@@ -519,7 +519,7 @@ fn settings_show_and_change_jetstream() {
         "JetStream runs now, its streams in /data/now/jetstream."
     ));
     assert!(rig.harness.state().settings.jetstream, "on by default");
-    assert!(rig.harness.state().starter.jetstream.enabled);
+    assert!(rig.harness.state().starter.setting.jetstream.enabled);
 
     rig.harness.get_by_label("Run JetStream").click();
     rig.harness.run();
@@ -528,9 +528,9 @@ fn settings_show_and_change_jetstream() {
     assert!(!app.settings.jetstream);
     assert_eq!(app.settings.jetstream_store_dir, "/srv/streams");
     // The next start from the window takes them.
-    assert!(!app.starter.jetstream.enabled);
+    assert!(!app.starter.setting.jetstream.enabled);
     assert_eq!(
-        app.starter.jetstream.store_dir.as_deref(),
+        app.starter.setting.jetstream.store_dir.as_deref(),
         Some(std::path::Path::new("/srv/streams"))
     );
     // Back to the default folder.
@@ -538,7 +538,7 @@ fn settings_show_and_change_jetstream() {
     let app = rig.harness.state();
     assert_eq!(app.settings.jetstream_store_dir, "");
     assert_eq!(
-        app.starter.jetstream.store_dir,
+        app.starter.setting.jetstream.store_dir,
         switchboard::gui::settings::default_jetstream_store_dir()
     );
 
@@ -552,6 +552,47 @@ fn settings_show_and_change_jetstream() {
     assert!(has(&rig.harness, "Restart the broker with these settings"));
 }
 
+#[test]
+fn settings_switch_websocket_on_and_the_overview_shows_its_url() {
+    let mut rig = rig();
+    rig.publisher.publish_snapshot(snapshot());
+    rig.harness.run();
+    go(&mut rig.harness, "Settings");
+    assert!(!rig.harness.state().settings.websocket, "off by default");
+    assert!(has(&rig.harness, "WebSocket is off now."));
+    rig.harness.get_by_label("Serve WebSocket clients").click();
+    rig.harness.run();
+    let app = rig.harness.state();
+    assert!(app.settings.websocket);
+    assert!(
+        app.starter.setting.websocket.enabled,
+        "the next start takes it"
+    );
+    assert_eq!(app.starter.setting.websocket.port, 8080);
+
+    // A broker with a listener: its URL in Settings and, copyable, in the Overview.
+    let mut snap = snapshot();
+    snap.server.websocket_url = Some("ws://127.0.0.1:9222".into());
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    assert!(has(
+        &rig.harness,
+        "WebSocket clients connect to ws://127.0.0.1:9222 now."
+    ));
+    go(&mut rig.harness, "Overview");
+    assert!(has(&rig.harness, "ws://127.0.0.1:9222"));
+    assert!(has(&rig.harness, "Copy WebSocket URL"));
+
+    // A configuration file's websocket block: the view says the setting waits.
+    go(&mut rig.harness, "Settings");
+    assert!(!has_containing(&rig.harness, "its websocket block"));
+    rig.harness
+        .state_mut()
+        .set_launcher(Arc::new(GivenOnTheCommandLine));
+    rig.harness.run();
+    assert!(has_containing(&rig.harness, "its websocket block"));
+}
+
 /// A launcher whose command line said how to run JetStream.
 struct GivenOnTheCommandLine;
 
@@ -560,7 +601,7 @@ impl Launcher for GivenOnTheCommandLine {
         &self,
         _host: &str,
         _port: u16,
-        _jetstream: &switchboard::gui::settings::JetStreamSetting,
+        _setting: &switchboard::gui::settings::BrokerSetting,
     ) -> crossbeam_channel::Receiver<Result<Source, switchboard::gui::StartFailure>> {
         crossbeam_channel::bounded(1).1
     }
@@ -568,4 +609,70 @@ impl Launcher for GivenOnTheCommandLine {
     fn jetstream_given(&self) -> bool {
         true
     }
+
+    fn websocket_given(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn accounts_show_exports_imports_and_the_flows_between_them() {
+    use switchboard::inspect::snapshot::{AccountSummary, ExportSummary, ImportSummary};
+    let mut rig = rig();
+    let mut snap = snapshot();
+    snap.accounts = vec![
+        AccountSummary {
+            name: "A".into(),
+            connections: vec![7],
+            subscriptions: 3,
+            exports: vec![
+                ExportSummary {
+                    service: true,
+                    subject: "svc.>".into(),
+                    response_type: "Singleton".into(),
+                    latency_subject: Some("latency.svc".into()),
+                    ..Default::default()
+                },
+                ExportSummary {
+                    subject: "events.>".into(),
+                    accounts: vec!["B".into()],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        },
+        AccountSummary {
+            name: "B".into(),
+            connections: vec![42],
+            imports: vec![ImportSummary {
+                account: "A".into(),
+                subject: "events.>".into(),
+                local_subject: "fromA.events.>".into(),
+                msgs: 1200,
+                msgs_per_sec: 40.0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    ];
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    go(&mut rig.harness, "Accounts");
+    assert!(has(&rig.harness, "2 accounts"));
+    assert!(has(&rig.harness, "Across accounts"));
+    assert!(has(&rig.harness, "svc.>"));
+    assert!(
+        has(&rig.harness, "to B"),
+        "the private export names its importer"
+    );
+    assert!(has(&rig.harness, "public"));
+    assert!(has(&rig.harness, "latency to latency.svc"));
+    assert!(has(&rig.harness, "1.2k messages, 40/s"));
+    // A connection opens in Connections.
+    rig.harness.get_by_label("#42").click();
+    rig.harness.run();
+    assert_eq!(
+        rig.harness.state().view,
+        switchboard::gui::panels::View::Connections
+    );
 }

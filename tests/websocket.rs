@@ -327,6 +327,18 @@ fn an_unfinished_handshake_is_cut_after_handshake_timeout() {
     });
 }
 
+#[test]
+fn the_blocks_ping_interval_pings_websocket_clients() {
+    for_each_target_bare(|t| {
+        let ws_port = free_port();
+        // The server's own interval stays at 2 minutes: only the block's can ping in time.
+        let _s = start(t, ws_port, "no_tls: true\n  ping_interval: \"200ms\"", "");
+        let (frames, _) = session(ws_port, "", "CONNECT {\"verbose\":false}\r\n");
+        let data = data(&frames);
+        assert!(data.starts_with("PING\r\n"), "[{t}] {data:?}");
+    });
+}
+
 /// Upgrades, reads INFO, sends `CONNECT` and then `hostile`; returns the frames after INFO
 /// and whether the server closed.
 fn after_hostile(ws_port: u16, hostile: &[u8]) -> (Vec<(u8, Vec<u8>)>, bool) {

@@ -292,18 +292,40 @@ impl super::client::Conn {
         }
     }
 
-    /// Tells the inspector a client failed to authenticate.
+    /// Tells the inspector a client failed to authenticate, and the system account's events
+    /// unless it was the auth timeout (nats-server reports only authorization violations).
     pub(crate) fn auth_failure_event(&self, user: Option<String>) {
         crate::log_debug!(
             "{} - cid:{} - Authentication failure",
             self.shared.addr,
             self.shared.cid
         );
+        // The timeout is the one failure whose deadline has passed: a CONNECT clears the
+        // deadline before it is checked, and an operation before CONNECT comes before it.
+        let timed_out = self
+            .auth_deadline
+            .is_some_and(|d| d <= std::time::Instant::now());
+        if !timed_out {
+            self.server
+                .client_auth_failed(&self.shared, user.as_deref().unwrap_or_default());
+        }
         self.server
             .tap
             .event(crate::inspect::snapshot::EventKind::AuthFailure {
                 addr: self.shared.addr,
                 user: user.unwrap_or_default(),
             });
+    }
+
+    /// Keeps what a CONNECT that failed to authenticate said (name, language, version), as
+    /// nats-server does: its events and closed connections show them.
+    pub(crate) fn remember_failed_connect(&self, connect: &ConnectOptions) {
+        let mut meta = self.shared.meta.lock();
+        meta.name = connect.name.clone().unwrap_or_default();
+        meta.lang = connect.lang.clone().unwrap_or_default();
+        meta.version = connect.version.clone().unwrap_or_default();
+        if meta.rtt.is_none() {
+            meta.rtt = self.shared.start.elapsed().ok();
+        }
     }
 }

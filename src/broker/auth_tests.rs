@@ -84,7 +84,7 @@ fn users_accounts_and_no_auth_user() {
         accounts: vec![AccountConfig {
             name: "A".into(),
             users: vec![user("a", "ap")],
-            jetstream: None,
+            ..Default::default()
         }],
         no_auth_user: Some("a".into()),
         ..Default::default()

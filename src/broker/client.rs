@@ -68,6 +68,8 @@ pub struct ClientShared {
     headers: AtomicBool,
     stop: Notify,
     transport: AtomicU8,
+    /// Set on a leaf-node link: its messages are framed as LMSG and it sends interest.
+    pub(crate) leaf: Option<Arc<super::leaf::LinkState>>,
 }
 
 impl ClientShared {
@@ -93,7 +95,24 @@ impl ClientShared {
             headers: AtomicBool::new(false),
             stop: Notify::new(),
             transport: AtomicU8::new(Transport::Tcp.to_u8()),
+            leaf: None,
         }
+    }
+
+    /// Makes this connection a leaf-node link.
+    pub(crate) fn with_leaf(mut self, link: Arc<super::leaf::LinkState>) -> Self {
+        self.leaf = Some(link);
+        self
+    }
+
+    /// Whether this connection is a leaf-node link (not a client).
+    pub fn is_leaf(&self) -> bool {
+        self.leaf.is_some()
+    }
+
+    /// Records that the connection negotiated headers (a leaf link, from INFO or CONNECT).
+    pub(crate) fn set_headers(&self, on: bool) {
+        self.headers.store(on, Ordering::Relaxed);
     }
 
     /// Last activity as nats-server counts it: connecting, publishing, subscribing or
@@ -140,6 +159,11 @@ impl ClientShared {
         }
     }
 
+    /// Resolves once [`ClientShared::close`] was called (for read loops outside this module).
+    pub(crate) async fn stopped(&self) {
+        self.stop.notified().await;
+    }
+
     /// Closes the connection from anywhere (slow consumer, kick, shutdown).
     pub fn close(&self, reason: CloseReason, flush: bool) {
         self.outbound.close(reason, flush);
@@ -150,6 +174,7 @@ impl ClientShared {
     pub fn unsubscribe(&self, sub: &Arc<Subscription>) {
         if sub.close() {
             self.account().sublist.write().remove(sub);
+            super::imports::remove_shadows(&sub.shadows);
             let mut subs = self.subs.lock();
             if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
                 subs.remove(&sub.sid);
@@ -228,6 +253,7 @@ impl Conn {
         let now = Instant::now();
         let auth_deadline = server.auth_required().then(|| now + server.auth_timeout());
         let next_ping = now + first_ping_delay(server.opts.ping_interval);
+        let publisher = shared.clone();
         Conn {
             account: shared.account(),
             server,
@@ -238,7 +264,10 @@ impl Conn {
             verbose: true,
             pedantic: true,
             no_responders: false,
-            fanout: Default::default(),
+            fanout: super::router::Fanout {
+                publisher: Some(publisher),
+                ..Default::default()
+            },
             cache: HashMap::default(),
             last_flush: now,
             record_batch: Default::default(),
@@ -409,6 +438,12 @@ impl Conn {
         self.server.stats.stalls.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a message received (flushed to the connection's totals with the batch).
+    pub(crate) fn count_in(&mut self, bytes: usize) {
+        self.batch_in_msgs += 1;
+        self.batch_in_bytes += bytes as u64;
+    }
+
     /// Queues a protocol line for this client.
     pub(crate) fn send(&mut self, bytes: &[u8]) {
         if let PushResult::Queued { wake: true, .. } = self
@@ -438,6 +473,18 @@ impl Conn {
     }
 
     /// The auth timeout and the ping timer, as nats-server runs them.
+    /// The server's `ping_interval`, or the `websocket` block's for a WebSocket client.
+    fn ping_interval(&self) -> Duration {
+        if matches!(self.shared.transport(), Transport::Ws | Transport::Wss) {
+            if let Some(ws) = self.server.websocket() {
+                if !ws.opts.ping_interval.is_zero() {
+                    return ws.opts.ping_interval;
+                }
+            }
+        }
+        self.server.opts.ping_interval
+    }
+
     fn on_timer(&mut self) -> Option<CloseReason> {
         let now = Instant::now();
         if self.auth_deadline.is_some_and(|d| d <= now) {
@@ -448,7 +495,7 @@ impl Conn {
         if self.next_ping > now {
             return None;
         }
-        let interval = self.server.opts.ping_interval;
+        let interval = self.ping_interval();
         let need_rtt = self
             .ping_sent_at
             .is_none_or(|t| now.duration_since(t) > RTT_MEASUREMENT_INTERVAL);
@@ -600,6 +647,7 @@ impl Conn {
             .filter(|_| connect.account.is_none() && connect.new_account != Some(true));
         let Some(identity) = identity else {
             self.send_err(errors::AUTHORIZATION_VIOLATION);
+            self.remember_failed_connect(&connect);
             self.auth_failure_event(connect.user.clone().or(connect.nkey.clone()));
             return Step::Close(CloseReason::AuthenticationFailure);
         };
@@ -631,12 +679,13 @@ impl Conn {
             }
         }
         if self.connect.is_none() {
-            self.next_ping = Instant::now() + first_ping_delay(self.server.opts.ping_interval);
+            self.next_ping = Instant::now() + first_ping_delay(self.ping_interval());
             self.server.tap.event(EventKind::Connected {
                 cid: self.shared.cid,
                 addr: self.shared.addr,
                 name: connect.name.clone().unwrap_or_default(),
             });
+            self.server.client_connected(&self.shared);
         }
         self.connect = Some(connect);
         if self.verbose {
@@ -703,15 +752,25 @@ impl Conn {
             }
             // A duplicate sid is ignored and the first subscription stays, as in nats-server.
             if !subs.contains_key(sid) {
+                let shadows = super::imports::shadows_for(
+                    &self.account,
+                    &self.shared,
+                    subject,
+                    queue,
+                    sid,
+                    &sub_perms,
+                );
                 let sub = Arc::new(
                     Subscription::new(self.shared.clone(), subject, queue, sid)
-                        .with_perms(sub_perms),
+                        .with_perms(sub_perms)
+                        .with_shadows(shadows),
                 );
                 if self.account.sublist.write().insert(sub.clone()).is_err() {
                     drop(subs);
                     self.send_err(errors::INVALID_SUBJECT);
                     return;
                 }
+                super::imports::insert_shadows(&sub.shadows);
                 subs.insert(sid.into(), sub);
             }
         }
@@ -758,6 +817,9 @@ impl Conn {
                     sublist.remove(sub);
                 }
             }
+        }
+        for sub in &subs {
+            super::imports::remove_shadows(&sub.shadows);
         }
         self.server.client_closed(&self.shared, reason, sub_infos);
     }

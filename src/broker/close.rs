@@ -24,6 +24,12 @@ pub enum CloseReason {
     MessageHeaderViolation,
     NoRespondersRequiresHeaders,
     Kicked,
+    /// A leaf link reached a port of another kind, or a client reached the leaf port.
+    WrongPort,
+    /// A leaf link replaced by a newer one from the same server and account.
+    DuplicateRemoteLeafnodeConnection,
+    /// A leaf link whose account does not exist.
+    MissingAccount,
 }
 
 impl CloseReason {
@@ -49,6 +55,11 @@ impl CloseReason {
             CloseReason::MessageHeaderViolation => "Message Header Violation",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::Kicked => "Kicked",
+            CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::DuplicateRemoteLeafnodeConnection => {
+                "Duplicate Remote LeafNode Connection"
+            }
+            CloseReason::MissingAccount => "Missing Account",
         }
     }
 

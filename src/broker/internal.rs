@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::account::Account;
 use super::client::ClientShared;
-use super::router::{deliver, Fanout};
+use super::router::{deliver, deliver_to_group, Fanout};
 use super::server::Server;
 use super::sublist::{InvalidSubject, SublistResult, Subscription};
 use crate::proto::Publish;
@@ -147,21 +147,18 @@ impl Server {
             message,
         };
         fanout.depth += 1;
+        let saved = fanout.begin_publish();
         let mut receivers = 0u32;
         for sub in &result.psubs {
             receivers += u32::from(deliver(self, fanout, account, sub, &msg, None));
         }
         for group in &result.qsubs {
-            let members = &group.members;
-            let start = fastrand::usize(..members.len().max(1));
-            for k in 0..members.len() {
-                let sub = &members[(start + k) % members.len()];
-                if deliver(self, fanout, account, sub, &msg, None) {
-                    receivers += 1;
-                    break;
-                }
-            }
+            let took = deliver_to_group(&group.members, |sub| {
+                deliver(self, fanout, account, sub, &msg, None)
+            });
+            receivers += u32::from(took);
         }
+        fanout.end_publish(self, saved, &msg);
         fanout.depth -= 1;
         let tap = &self.tap;
         tap.track(subject, reply);

@@ -4,8 +4,12 @@ pub mod account;
 pub mod auth;
 pub mod client;
 pub mod close;
+pub mod events;
 pub mod hot_poll;
+pub mod imports;
 pub mod internal;
+pub mod latency;
+pub mod leaf;
 pub mod outbound;
 pub mod permissions;
 pub mod record_tap;
@@ -18,6 +22,7 @@ pub mod transport;
 pub mod websocket;
 
 pub use close::CloseReason;
+pub use events::ClientEvents;
 
 pub use internal::{InternalHandler, InternalMsg};
 pub use record_tap::BrokerRecording;

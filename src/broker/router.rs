@@ -24,9 +24,33 @@ pub struct Fanout {
     pub(crate) stalls: Vec<Arc<ClientShared>>,
     /// Nesting of internal publishes under way (see `internal`).
     pub(crate) depth: u8,
+    /// The connection whose read pass this is (`None` for a service's own publishes): a
+    /// request crossing a service import names its requester.
+    pub(crate) publisher: Option<Arc<ClientShared>>,
+    /// Leaf links the publish under way reaches: each gets the message once, framed when
+    /// the publish ends, with the queue groups it was picked for (see `leaf`).
+    pub(crate) leaf_targets: Vec<super::leaf::Target>,
+    /// Where the publish under way's targets start (publishes nest through services).
+    pub(crate) leaf_mark: usize,
 }
 
 impl Fanout {
+    /// Starts a publish; returns what [`Fanout::end_publish`] restores.
+    #[inline]
+    pub(crate) fn begin_publish(&mut self) -> usize {
+        std::mem::replace(&mut self.leaf_mark, self.leaf_targets.len())
+    }
+
+    /// Ends a publish begun with [`Fanout::begin_publish`]: frames the message once for each
+    /// leaf link it reached.
+    #[inline]
+    pub(crate) fn end_publish(&mut self, server: &Arc<Server>, saved: usize, msg: &Publish<'_>) {
+        if self.leaf_targets.len() > self.leaf_mark {
+            super::leaf::flush_targets(server, self, msg);
+        }
+        self.leaf_mark = saved;
+    }
+
     /// Wakes every writer touched; for services publishing outside a connection's read pass.
     pub fn wake_all(&mut self) {
         for client in self.wakes.drain(..) {
@@ -39,20 +63,15 @@ impl Fanout {
 impl Conn {
     pub(crate) fn publish(&mut self, msg: &Publish<'_>) {
         let result = self.lookup(msg.subject, msg.message.len());
+        let saved = self.fanout.begin_publish();
         let mut receivers = 0u32;
         for sub in &result.psubs {
             receivers += u32::from(self.deliver(sub, msg));
         }
         for group in &result.qsubs {
-            let members = &group.members;
-            let start = fastrand::usize(..members.len().max(1));
-            for k in 0..members.len() {
-                if self.deliver(&members[(start + k) % members.len()], msg) {
-                    receivers += 1;
-                    break;
-                }
-            }
+            receivers += u32::from(deliver_to_group(&group.members, |m| self.deliver(m, msg)));
         }
+        self.fanout.end_publish(&self.server, saved, msg);
         if receivers == 0 && self.no_responders {
             if let Some(reply) = msg.reply {
                 self.send_no_responders(reply, msg.subject);
@@ -78,7 +97,7 @@ impl Conn {
 
     /// Sublist results cached per connection and per sublist generation (nats-server's L1);
     /// the same entry counts the subject's traffic for the inspector.
-    fn lookup(&mut self, subject: &[u8], size: usize) -> Arc<SublistResult> {
+    pub(crate) fn lookup(&mut self, subject: &[u8], size: usize) -> Arc<SublistResult> {
         let generation = self.account.generation();
         if generation != self.cache_generation {
             self.flush_subject_counts();
@@ -146,8 +165,40 @@ impl Conn {
     }
 }
 
+/// Delivers to one member of a queue group, tried from a random one: a local member if one
+/// takes it, else a leaf link's member (nats-server prefers local queue subscribers to
+/// remote ones). True when a member took it.
+#[inline]
+pub(crate) fn deliver_to_group(
+    members: &[Arc<Subscription>],
+    mut deliver: impl FnMut(&Arc<Subscription>) -> bool,
+) -> bool {
+    let start = fastrand::usize(..members.len().max(1));
+    let mut remote = false;
+    for k in 0..members.len() {
+        let member = &members[(start + k) % members.len()];
+        if member.client.leaf.is_some() {
+            remote = true;
+            continue;
+        }
+        if deliver(member) {
+            return true;
+        }
+    }
+    if remote {
+        for k in 0..members.len() {
+            let member = &members[(start + k) % members.len()];
+            if member.client.leaf.is_some() && deliver(member) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Delivers to one subscription; false when it did not take the message. `skip` is the
-/// publisher's cid when it asked for no echo; `account` is where the message was published.
+/// publisher's cid when it asked for no echo (and a leaf link's, whose messages never go
+/// back over it); `account` is where the message was published.
 pub(crate) fn deliver(
     server: &Arc<Server>,
     fanout: &mut Fanout,
@@ -159,6 +210,9 @@ pub(crate) fn deliver(
     let client = &sub.client;
     if skip == Some(client.cid) || sub.is_closed() {
         return false;
+    }
+    if let Some(link) = &client.leaf {
+        return super::leaf::add_target(fanout, link, sub, msg);
     }
     if let Some(perms) = &sub.perms {
         if perms.check_deny && perms.perms.denies(msg.subject, sub.queue.as_deref()) {
@@ -185,6 +239,18 @@ pub(crate) fn deliver(
         }
         return took;
     }
+    // A shadow subscription's client lives in the importing account, under its subject.
+    let imported;
+    let subject = match &sub.import {
+        Some(import) => match import.local_subject(msg.subject) {
+            Some(local) => {
+                imported = local;
+                imported.as_bytes()
+            }
+            None => return false,
+        },
+        None => msg.subject,
+    };
     // Receivers that did not negotiate headers get the payload alone.
     let (header_len, body) = match msg.header_len {
         Some(n) if n > 0 && client.supports_headers() => (Some(n), msg.message),
@@ -192,8 +258,32 @@ pub(crate) fn deliver(
         _ => (None, msg.message),
     };
     let pushed = client.outbound.push(Some(body.len()), |out| {
-        encode::message(out, msg.subject, &sub.sid, msg.reply, header_len, body)
+        encode::message(out, subject, &sub.sid, msg.reply, header_len, body)
     });
+    if !queued(server, fanout, client, pushed) {
+        return false;
+    }
+    if let Some(import) = &sub.import {
+        import.delivered.fetch_add(1, Ordering::Relaxed);
+    }
+    if let (Some(perms), Some(reply)) = (&sub.perms, msg.reply) {
+        perms.perms.track_reply(reply);
+    }
+    if max > 0 && count == max {
+        client.unsubscribe(sub);
+    }
+    true
+}
+
+/// Takes note of a frame pushed to `client`'s queue: its writer to wake, a stall, or a slow
+/// consumer to cut off. True when the frame was queued.
+#[inline]
+pub(crate) fn queued(
+    server: &Arc<Server>,
+    fanout: &mut Fanout,
+    client: &Arc<ClientShared>,
+    pushed: PushResult,
+) -> bool {
     match pushed {
         PushResult::Queued { wake, stall } => {
             if wake {
@@ -202,6 +292,7 @@ pub(crate) fn deliver(
             if stall && !fanout.stalls.iter().any(|c| c.cid == client.cid) {
                 fanout.stalls.push(client.clone());
             }
+            true
         }
         PushResult::SlowConsumer { over_total } => {
             server.tap.event(EventKind::SlowConsumer {
@@ -225,15 +316,8 @@ pub(crate) fn deliver(
             }
             server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             client.close(super::close::CloseReason::SlowConsumerPendingBytes, false);
-            return false;
+            false
         }
-        PushResult::Closed => return false,
+        PushResult::Closed => false,
     }
-    if let (Some(perms), Some(reply)) = (&sub.perms, msg.reply) {
-        perms.perms.track_reply(reply);
-    }
-    if max > 0 && count == max {
-        client.unsubscribe(sub);
-    }
-    true
 }

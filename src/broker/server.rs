@@ -20,7 +20,7 @@ use crate::inspect::snapshot::Totals;
 use crate::options::Options;
 use crate::proto::errors;
 use crate::proto::info::{ServerInfo, NATS_COMPAT_VERSION, PROTOCOL_VERSION};
-use crate::{log_debug, log_error, log_info};
+use crate::{log_debug, log_error};
 
 /// How many closed connections are remembered (nats-server's `max_closed_clients`).
 pub const MAX_CLOSED_CLIENTS: usize = 10_000;
@@ -39,6 +39,12 @@ pub enum StartError {
     /// TLS is configured but its certificate, key or CA cannot be used.
     #[error(transparent)]
     Tls(#[from] super::tls::TlsError),
+    /// `system_account` names no configured account (nats-server's words).
+    #[error("error resolving system account: {0}")]
+    SystemAccount(String),
+    /// A leaf-node remote that can't be used (its URL, its TLS files).
+    #[error("leafnode: {0}")]
+    Leaf(String),
 }
 
 /// Server-wide counters. Per-message totals live on each connection and are summed on
@@ -104,6 +110,10 @@ pub struct Server {
     services: Services,
     /// The WebSocket listener's settings (`websocket { }`), when it runs.
     websocket: Option<super::websocket::WsServer>,
+    /// The account of the `$SYS` events and requests (see `events.rs`).
+    pub(super) system_account: Option<Arc<Account>>,
+    /// Who is told about clients connecting, closing and failing to authenticate.
+    pub(super) client_events: std::sync::OnceLock<Arc<dyn super::events::ClientEvents>>,
 }
 
 /// A service that runs on the server as an internal client (JetStream).
@@ -132,7 +142,7 @@ impl Server {
         port: u16,
         tls: Option<super::tls::TlsServer>,
         websocket: Option<super::websocket::WsListen>,
-    ) -> Self {
+    ) -> Result<Self, StartError> {
         let id = nkeys::KeyPair::new_server().public_key();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         let info = ServerInfo {
@@ -151,12 +161,14 @@ impl Server {
             switchboard_version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
         };
-        let accounts = opts
+        let mut accounts = opts
             .auth
             .accounts
             .iter()
             .map(|a| (a.name.clone(), Arc::new(Account::new(&a.name))))
             .collect();
+        let system_account = super::events::system_account(&opts, &mut accounts)
+            .map_err(StartError::SystemAccount)?;
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
         let auth = super::auth::Authenticator::new(&opts.auth, global.clone(), &accounts);
         let websocket = websocket.and_then(|listen| {
@@ -168,7 +180,7 @@ impl Server {
         if auth.has_plaintext_passwords() {
             crate::log_warn!("Plaintext passwords detected, use nkeys or bcrypt");
         }
-        Server {
+        Ok(Server {
             id,
             name,
             start: SystemTime::now(),
@@ -186,8 +198,10 @@ impl Server {
             hot_poll: super::hot_poll::HotPoll::new(opts.busy_poll),
             services: Default::default(),
             websocket,
+            system_account,
+            client_events: Default::default(),
             opts,
-        }
+        })
     }
 
     /// Registers a service so that [`Self::service`] finds it.
@@ -316,6 +330,14 @@ impl Server {
         list
     }
 
+    /// Calls `f` for each live connection, in no order, under the registry's lock: for
+    /// counting on a hot path (an event per connect) without copying and sorting the list.
+    pub fn for_each_client(&self, mut f: impl FnMut(&Arc<ClientShared>)) {
+        for client in self.clients.lock().values() {
+            f(client);
+        }
+    }
+
     pub fn client(&self, id: u64) -> Option<Arc<ClientShared>> {
         self.clients.lock().get(&id).cloned()
     }
@@ -355,7 +377,7 @@ impl Server {
     }
 
     pub(crate) fn client_closed(
-        &self,
+        self: &Arc<Self>,
         client: &Arc<ClientShared>,
         reason: CloseReason,
         subs: Vec<SubInfo>,
@@ -386,6 +408,7 @@ impl Server {
             subs,
             transport: client.transport(),
         };
+        self.notify_closed(client, &closed);
         let mut ring = self.closed.lock();
         if ring.len() >= MAX_CLOSED_CLIENTS {
             ring.pop_front();
@@ -600,6 +623,7 @@ impl BoundBroker {
         let (command, command_rx) = watch::channel(Command::Run);
         let (done_tx, done) = watch::channel(false);
         let poller = server.hot_poll.clone().map(|p| tokio::spawn(p.run()));
+        super::leaf::start(&server);
         let accept_task = tokio::spawn(async move {
             accept_loop(server_for_loop, listener, ws_listener, command_rx).await;
             if let Some(poller) = poller {
@@ -657,7 +681,9 @@ impl BrokerHandle {
             Some((listener, listen)) => (Some(listener), Some(listen)),
             None => (None, None),
         };
-        let server = Arc::new(Server::new(opts, addr.port(), tls, ws_listen));
+        let server = Arc::new(Server::new(opts, addr.port(), tls, ws_listen)?);
+        super::imports::configure(&server);
+        super::leaf::bind(&server).await?;
         Ok(BoundBroker {
             server,
             listener,
@@ -737,7 +763,7 @@ async fn accept_loop(
     drop(listener);
     drop(ws_listener);
     if *command.borrow() == Command::LameDuck {
-        lame_duck(&server, &mut command, &mut connections).await;
+        lame_duck::run(&server, &mut command, &mut connections).await;
     }
     for client in server.clients() {
         client.close(CloseReason::ServerShutdown, true);
@@ -752,52 +778,8 @@ async fn accept_loop(
     server.shutdown_services();
 }
 
-/// Lame-duck mode after the listener closed; returns early on a shutdown command.
-async fn lame_duck(
-    server: &Arc<Server>,
-    command: &mut watch::Receiver<Command>,
-    connections: &mut JoinSet<()>,
-) {
-    log_info!("Entering lame duck mode, stop accepting new clients");
-    let clients = server.clients();
-    if clients.is_empty() {
-        return;
-    }
-    for client in &clients {
-        let line = server.lame_duck_info_line(client);
-        client.send_protocol(&line);
-    }
-    let grace = server.opts.lame_duck_grace_period;
-    let spread = server
-        .opts
-        .lame_duck_duration
-        .saturating_sub(grace)
-        .max(Duration::from_secs(1));
-    // One close per step, at most a second apart, as nats-server paces them.
-    let step = (spread / clients.len() as u32).min(Duration::from_secs(1));
-    let interrupted = async {
-        loop {
-            if command.changed().await.is_err() || *command.borrow() == Command::Shutdown {
-                return;
-            }
-        }
-    };
-    let closing = async {
-        tokio::time::sleep(grace).await;
-        log_info!("Closing existing clients");
-        for (index, client) in clients.iter().enumerate() {
-            client.close(CloseReason::ServerShutdown, true);
-            if index + 1 < clients.len() {
-                tokio::time::sleep(step).await;
-            }
-        }
-        while connections.join_next().await.is_some() {}
-    };
-    tokio::select! {
-        _ = interrupted => {}
-        _ = closing => {}
-    }
-}
+#[path = "lame_duck.rs"]
+mod lame_duck;
 
 #[cfg(test)]
 #[path = "server_tests.rs"]

@@ -3,7 +3,7 @@
 //! generation moves on every insert and remove, which invalidates every cache at once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::client::ClientShared;
@@ -23,6 +23,17 @@ pub struct Subscription {
     pub perms: Option<super::permissions::SubPerms>,
     /// Set on an internal client's subscription: messages call it instead of being queued.
     pub handler: Option<Arc<dyn super::internal::InternalHandler>>,
+    /// Set on a shadow subscription (in an exporter's sublist, for a subscriber of an
+    /// importing account): deliveries carry the importer's subject.
+    pub import: Option<Arc<super::imports::StreamImport>>,
+    /// This subscription's shadows in the accounts it imports streams from.
+    pub shadows: Box<[Arc<Subscription>]>,
+    /// How many members a queue subscription stands for: 1, or for the interest of a leaf
+    /// link the weight the other side announced (`LS+ subject queue weight`).
+    pub weight: AtomicU32,
+    /// The owner is a leaf link (kept here, beside what delivery reads anyway, so that the
+    /// publish path tells links from clients without touching the client).
+    pub leaf: bool,
     closed: AtomicBool,
 }
 
@@ -42,6 +53,10 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             perms: None,
             handler: None,
+            import: None,
+            shadows: Box::default(),
+            weight: AtomicU32::new(1),
+            leaf: client.leaf.is_some(),
             closed: AtomicBool::new(false),
         }
     }
@@ -55,6 +70,17 @@ impl Subscription {
     /// Makes this an internal subscription (see `broker::internal`).
     pub fn with_handler(mut self, handler: Arc<dyn super::internal::InternalHandler>) -> Self {
         self.handler = Some(handler);
+        self
+    }
+
+    /// Makes this a shadow subscription of a stream import.
+    pub fn with_import(mut self, import: Arc<super::imports::StreamImport>) -> Self {
+        self.import = Some(import);
+        self
+    }
+
+    pub fn with_shadows(mut self, shadows: Vec<Arc<Subscription>>) -> Self {
+        self.shadows = shadows.into();
         self
     }
 
@@ -164,6 +190,15 @@ impl Level {
     }
 }
 
+/// Told of every change of a sublist's interest, under the sublist's write lock, so that
+/// changes arrive in the order they happened and none is missed by a watcher that took a
+/// snapshot under the same lock (the leaf links forward interest this way).
+pub trait InterestWatcher: Send + Sync + std::fmt::Debug {
+    /// `delta` members were added to (positive) or removed from (negative) the interest
+    /// `sub` stands for.
+    fn interest_changed(&self, sub: &Arc<Subscription>, delta: i64);
+}
+
 /// The trie itself. Callers hold it behind a lock and read `generation` to validate caches.
 #[derive(Debug, Default)]
 pub struct Sublist {
@@ -172,6 +207,8 @@ pub struct Sublist {
     inserts: u64,
     removes: u64,
     generation: Arc<AtomicU64>,
+    /// Who hears of interest changes; empty unless leaf links are bound to the account.
+    watchers: Vec<Arc<dyn InterestWatcher>>,
 }
 
 impl Sublist {
@@ -231,7 +268,27 @@ impl Sublist {
         self.count += 1;
         self.inserts += 1;
         self.generation.fetch_add(1, Ordering::Release);
+        if !self.watchers.is_empty() {
+            self.notify(&sub, i64::from(sub.weight.load(Ordering::Relaxed)));
+        }
         Ok(())
+    }
+
+    /// Starts telling `watcher` of interest changes.
+    pub fn watch(&mut self, watcher: Arc<dyn InterestWatcher>) {
+        self.watchers.push(watcher);
+    }
+
+    /// Stops telling `watcher` (the same `Arc`) of interest changes.
+    pub fn unwatch(&mut self, watcher: &Arc<dyn InterestWatcher>) {
+        self.watchers.retain(|w| !Arc::ptr_eq(w, watcher));
+    }
+
+    /// Tells the watchers of a change that is not an insert or a remove (a queue weight).
+    pub fn notify(&self, sub: &Arc<Subscription>, delta: i64) {
+        for watcher in &self.watchers {
+            watcher.interest_changed(sub, delta);
+        }
     }
 
     /// Removes this exact subscription; returns whether it was present.
@@ -242,6 +299,9 @@ impl Sublist {
             self.count -= 1;
             self.removes += 1;
             self.generation.fetch_add(1, Ordering::Release);
+            if !self.watchers.is_empty() {
+                self.notify(sub, -i64::from(sub.weight.load(Ordering::Relaxed)));
+            }
         }
         removed
     }

@@ -64,6 +64,9 @@ pub struct RunPlan {
     /// The command line or the `-c` file said anything about JetStream (`-js`, `-sd`,
     /// `jetstream`, `store_dir`): the window's JetStream setting is then not used.
     pub jetstream_given: bool,
+    /// The `-c` file has a `websocket` block: the window's WebSocket setting is then not
+    /// used.
+    pub websocket_given: bool,
 }
 
 /// `--signal` arguments.
@@ -226,6 +229,8 @@ enum F {
     TlsCaCert,
     /// switchboard's own `--busy_poll <duration>`.
     BusyPoll,
+    /// switchboard's own `--leaf <url,url,...>`: a leaf-node remote.
+    Leaf,
     /// `-js`, `--jetstream`.
     JetStream,
     /// `-sd`, `--store_dir`.
@@ -283,6 +288,7 @@ const FLAGS: &[(&str, F, Ty)] = &[
     ("store_dir", F::StoreDir, Ty::Str),
     // switchboard's own, in nats-server's style.
     ("busy_poll", F::BusyPoll, Ty::Str),
+    ("leaf", F::Leaf, Ty::Str),
     // Known to nats-server, not served by switchboard yet.
     ("ms", F::Unsupported, Ty::Int),
     ("https_port", F::Unsupported, Ty::Int),
@@ -497,13 +503,17 @@ pub fn parse_server_args<I: IntoIterator<Item = String>>(args: I) -> Result<Laun
         .any(|g| matches!(g.flag, F::JetStream | F::StoreDir))
         || config_file
             .as_deref()
-            .is_some_and(config_mentions_jetstream);
+            .is_some_and(|f| config_mentions(f, &["jetstream", "store_dir", "storedir"]));
+    let websocket_given = config_file
+        .as_deref()
+        .is_some_and(|f| config_mentions(f, &["websocket", "ws"]));
     let plan = RunPlan {
         options,
         warnings,
         config_file,
         listen_given,
         jetstream_given,
+        websocket_given,
     };
     Ok(if test {
         Launch::TestConfig(plan)
@@ -512,17 +522,14 @@ pub fn parse_server_args<I: IntoIterator<Item = String>>(args: I) -> Result<Laun
     })
 }
 
-/// Whether the configuration file has a top-level `jetstream` or `store_dir` (read again:
-/// `jetstream: disabled` alone leaves no trace in the options). The file was applied
-/// already, so it parses.
-fn config_mentions_jetstream(path: &std::path::Path) -> bool {
+/// Whether the configuration file has one of `keys` (lower case) at its top level (read
+/// again: `jetstream: disabled` or a `websocket` block with port 0 leaves no trace in the
+/// options). The file was applied already, so it parses.
+fn config_mentions(path: &std::path::Path, keys: &[&str]) -> bool {
     crate::config::parse_file(path).is_ok_and(|map| {
-        map.entries().iter().any(|e| {
-            matches!(
-                e.key.to_ascii_lowercase().as_str(),
-                "jetstream" | "store_dir" | "storedir"
-            )
-        })
+        map.entries()
+            .iter()
+            .any(|e| keys.contains(&e.key.to_ascii_lowercase().as_str()))
     })
 }
 
@@ -600,6 +607,23 @@ fn apply_flags(
             (F::BusyPoll, Val::Str(s)) => {
                 opts.busy_poll = crate::duration::parse_std_duration(s)
                     .map_err(|e| invalid_flag(g, s.clone(), &e.to_string()))?;
+            }
+            (F::Leaf, Val::Str(s)) => {
+                let urls: Vec<String> = s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if urls.is_empty() {
+                    return Err(invalid_flag(g, s.clone(), "no leafnode url"));
+                }
+                opts.leafnodes
+                    .remotes
+                    .push(crate::options::RemoteLeafOptions {
+                        urls,
+                        ..crate::options::RemoteLeafOptions::default()
+                    });
             }
             (F::JetStream, Val::Bool(b)) => opts.set_jetstream_enabled(*b),
             (F::StoreDir, Val::Str(s)) => {
@@ -713,6 +737,10 @@ TLS options:
         --tlskey <file>              Server private key
         --tlsverify                  Enable TLS and verify client certificates
         --tlscacert <file>           CA for client certificates
+
+Leaf node options:
+        --leaf <url,url,...>         Connect to a hub as a leaf node (its URLs, e.g.
+                                     nats-leaf://user:pass@hub:7422); may be repeated
 
 Cluster options (not supported yet):
         --routes <url,url,...>       Routes to connect to

@@ -6,7 +6,8 @@
 //! `max_subscriptions`/`max_subs`, `ping_interval`, `ping_max`, `write_deadline`,
 //! `lame_duck_duration`, `lame_duck_grace_period`, `authorization`, `websocket` (see
 //! `websocket.rs`), `accounts` (with each
-//! account's `jetstream`), `no_auth_user`, `tls`, `jetstream { store_dir max_memory_store
+//! account's `jetstream`), `no_auth_user`, `system_account`/`system`,
+//! `no_system_account`/`no_system`/`no_sys_acc`, `tls`, `jetstream { store_dir max_memory_store
 //! max_file_store domain sync_interval enabled }` (or `jetstream: enabled|disabled|true|false`),
 //! `store_dir`/`storedir`, `debug`, `trace` (`trace_verbose`, `trace_headers` also turn tracing
 //! on), `logtime`, `logfile`/`log_file`, `pidfile`/`pid_file`. JetStream's value rules are in
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use super::auth;
 use super::jetstream;
+use super::leafnodes;
 use super::value::{Kind, Map, Pos, Value};
 use super::websocket;
 use super::ConfigError;
@@ -48,8 +50,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "http_base_path",
     "cluster",
     "gateway",
-    "leaf",
-    "leafnodes",
     "logfile_size_limit",
     "log_size_limit",
     "logfile_max_num",
@@ -78,11 +78,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "resolver_tls",
     "resolver_preload",
     "resolver_pinned_accounts",
-    "system_account",
-    "system",
-    "no_system_account",
-    "no_system",
-    "no_sys_acc",
     "no_header_support",
     "trusted",
     "trusted_keys",
@@ -132,6 +127,15 @@ pub fn apply_map(map: &Map, opts: &mut Options) -> Result<Vec<String>, ConfigErr
             .entries()
             .iter()
             .rfind(|e| matches!(e.key.to_ascii_lowercase().as_str(), "websocket" | "ws"))
+        {
+            return Err(invalid(&e.key, &e.value.pos, message));
+        }
+    }
+    if let Err(message) = leafnodes::validate_after(&a) {
+        if let Some(e) = map
+            .entries()
+            .iter()
+            .rfind(|e| matches!(e.key.to_ascii_lowercase().as_str(), "leafnodes" | "leaf"))
         {
             return Err(invalid(&e.key, &e.value.pos, message));
         }
@@ -307,7 +311,11 @@ impl Applier<'_> {
     }
 
     /// `ping_interval` / `write_deadline`: a duration string, or seconds with a warning.
-    fn duration_or_seconds(&mut self, key: &str, v: &Value) -> Result<Duration, ConfigError> {
+    pub(super) fn duration_or_seconds(
+        &mut self,
+        key: &str,
+        v: &Value,
+    ) -> Result<Duration, ConfigError> {
         match &v.kind {
             Kind::String(_) => get_duration_string(key, v),
             Kind::Integer(n) => {
@@ -407,8 +415,18 @@ impl Applier<'_> {
                 "authorization" => auth::authorization(self, k, v)?,
                 "accounts" => auth::accounts(self, k, v)?,
                 "no_auth_user" => self.opts.auth.no_auth_user = Some(get_string(k, v)?),
+                "system_account" | "system" => {
+                    let name = v.as_str().ok_or_else(|| {
+                        invalid(k, &v.pos, "system account name must be a string")
+                    })?;
+                    self.opts.system_account = Some(name.to_string());
+                }
+                "no_system_account" | "no_system" | "no_sys_acc" => {
+                    self.opts.no_system_account = get_bool(k, v)?;
+                }
                 "tls" => self.tls(k, v)?,
                 "websocket" | "ws" => websocket::websocket(self, k, v)?,
+                "leafnodes" | "leaf" => leafnodes::leafnodes(self, k, v)?,
                 "debug" => self.opts.logging.debug = get_bool(k, v)?,
                 "trace" | "trace_verbose" | "trace_headers" => {
                     self.opts.logging.trace = get_bool(k, v)?;

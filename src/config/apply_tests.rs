@@ -263,18 +263,18 @@ no_auth_user: b
 #[test]
 fn account_checks_and_warnings() {
     let (o, w) = load(
-        "accounts { A { users: [{user: u}], jetstream: enabled, imports: [] }, SYS: {} }\nsystem_account: SYS\n",
+        "accounts { A { users: [{user: u}], jetstream: enabled, mappings: {} }, SYS: {} }\nsystem_account: SYS\n",
     );
     assert_eq!(o.auth.accounts.len(), 2);
-    // An account's `jetstream` is read (see jetstream_tests.rs), `imports` is not.
+    // An account's `jetstream` is read (see jetstream_tests.rs), `mappings` is not.
     assert_eq!(
         o.auth.accounts[0].jetstream,
         Some(AccountJetStreamLimits::default())
     );
     assert_eq!(o.auth.accounts[1].jetstream, None);
-    assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].contains("config key \"accounts.A.imports\" is not supported yet"));
-    assert!(w[1].contains("config key \"system_account\" is not supported yet"));
+    assert_eq!(o.system_account.as_deref(), Some("SYS"));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("config key \"accounts.A.mappings\" is not supported yet"));
 
     let (o, _) = load("accounts: [A, B]\n");
     assert_eq!(o.auth.accounts.len(), 2);
@@ -504,4 +504,20 @@ fn config_file_with_include_and_empty_warning() {
     );
     assert!(text.contains("max_payload"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn system_account_keys() {
+    let (o, w) = load("accounts { SYS {} }\nsystem: SYS\nno_sys_acc: true\n");
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(o.system_account.as_deref(), Some("SYS"));
+    assert!(o.no_system_account);
+    let (o, _) = load("no_system_account: true\n");
+    assert_eq!(o.system_account_name(), None);
+    let err = load_err("system_account: 1\n");
+    assert!(
+        err.to_string()
+            .contains("system account name must be a string"),
+        "{err}"
+    );
 }

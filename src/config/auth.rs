@@ -140,8 +140,7 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                 check_account_name(key, n, &name, &a.opts.auth.accounts)?;
                 a.opts.auth.accounts.push(AccountConfig {
                     name,
-                    users: Vec::new(),
-                    jetstream: None,
+                    ..Default::default()
                 });
             }
             Ok(())
@@ -159,6 +158,7 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                 let mut users = Vec::new();
                 let mut defaults = None;
                 let mut jetstream = None;
+                let (mut exports, mut imports) = (Vec::new(), Vec::new());
                 for f in acc_map.entries() {
                     let fpath = format!("{path}.{}", f.key);
                     let (k, fv) = (fpath.as_str(), &f.value);
@@ -166,8 +166,11 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                         "users" => users = parse_users(a, k, fv)?,
                         "default_permissions" => defaults = Some(parse_permissions(a, k, fv)?),
                         "jetstream" => jetstream = super::jetstream::account(a, k, fv)?,
-                        "nkey" | "imports" | "exports" | "mappings" | "maps" | "limits"
-                        | "msg_trace" | "trace_dest" => a.unsupported(&f.key_pos, k),
+                        "exports" => exports = super::imports::exports(a, k, fv)?,
+                        "imports" => imports = super::imports::imports(a, k, fv)?,
+                        "nkey" | "mappings" | "maps" | "limits" | "msg_trace" | "trace_dest" => {
+                            a.unsupported(&f.key_pos, k)
+                        }
                         _ if f.used_as_variable => {}
                         _ => a.unknown(&f.key_pos, k),
                     }
@@ -189,9 +192,11 @@ pub(super) fn accounts(a: &mut Applier, key: &str, v: &Value) -> Result<(), Conf
                     name: e.key.clone(),
                     users,
                     jetstream,
+                    exports,
+                    imports,
                 });
             }
-            Ok(())
+            super::imports::resolve(key, &v.pos, &a.opts.auth.accounts)
         }
         _ => Err(invalid(
             key,

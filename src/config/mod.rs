@@ -20,7 +20,9 @@
 
 pub mod apply;
 mod auth;
+mod imports;
 mod jetstream;
+mod leafnodes;
 pub mod parser;
 pub mod value;
 mod websocket;
@@ -28,7 +30,11 @@ mod websocket;
 #[cfg(test)]
 mod apply_tests;
 #[cfg(test)]
+mod imports_tests;
+#[cfg(test)]
 mod jetstream_tests;
+#[cfg(test)]
+mod leafnodes_tests;
 #[cfg(test)]
 mod syntax_tests;
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! `allowed_origins` (and nats-server's aliases), `handshake_timeout` (seconds or a duration
 //! string), `compression`/`compress`, `authorization`/`authentication { user password token
 //! timeout }`, `no_auth_user`, `jwt_cookie`, `user_cookie`, `pass_cookie`, `token_cookie`,
-//! `headers`. `ping_interval` is accepted and not served yet (a warning).
+//! `headers`, `ping_interval` (a duration string, or seconds with a warning).
 
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ pub(super) fn websocket(a: &mut Applier, key: &str, v: &Value) -> Result<(), Con
             "pass_cookie" => ws.pass_cookie = cookie(k, v)?,
             "token_cookie" => ws.token_cookie = cookie(k, v)?,
             "headers" => ws.headers = headers(k, v)?,
-            "ping_interval" => a.unsupported(&e.key_pos, k),
+            "ping_interval" => ws.ping_interval = a.duration_or_seconds(k, v)?,
             _ if e.used_as_variable => {}
             _ => a.unknown(&e.key_pos, k),
         }

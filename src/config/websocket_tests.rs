@@ -61,6 +61,7 @@ fn every_key_is_read() {
             pass_cookie: "p"
             token_cookie: "t"
             headers { "X-B": "2", "X-A": "1" }
+            ping_interval: "45s"
         }
         "#,
     )
@@ -82,6 +83,7 @@ fn every_key_is_read() {
         vec![("X-A".into(), "1".into()), ("X-B".into(), "2".into())]
     );
     assert!(ws.auth_override());
+    assert_eq!(ws.ping_interval, Duration::from_secs(45));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Inspecting the embedded broker: the sampler task feeding its snapshots, and the control
 //! surface the inspector uses on it.
 
+pub mod accounts;
 pub mod sampler;
 
 use std::path::Path;

@@ -10,8 +10,8 @@ use crate::broker::server::{client_totals, Server};
 use crate::broker::tap::LatencyWindow;
 use crate::inspect::snapshot::{
     per_sec, ClosedConnectionInfo, ConnectionInfo, DropCounters, JetStreamState, JetStreamSummary,
-    QueueGroupInfo, QueueMember, Rates, ServerIdentity, ServerSummary, ServiceLatency, Snapshot,
-    SubjectStat, SubscriptionInfo, Totals,
+    LatencyHistogram, QueueGroupInfo, QueueMember, Rates, ServerIdentity, ServerSummary,
+    ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
 use crate::jetstream::store::StorageKind;
 use crate::jetstream::JetStream;
@@ -30,6 +30,9 @@ pub struct Sampler {
     last_totals: Totals,
     last_clients: HashMap<u64, Totals>,
     last_subjects: HashMap<Box<[u8]>, (u64, u64)>,
+    /// Per service subject: replies seen at the last tick, and every round trip so far.
+    histograms: HashMap<Box<[u8]>, (u64, LatencyHistogram)>,
+    accounts: super::accounts::AccountsSampler,
 }
 
 impl Sampler {
@@ -41,6 +44,7 @@ impl Sampler {
             nats_version: NATS_COMPAT_VERSION.to_string(),
             client_url: super::client_url(&server),
             monitor_url,
+            websocket_url: server.websocket().map(|ws| ws.url()),
             exposed_without_auth: !server.auth_required() && !is_loopback_host(&server.opts.host),
         };
         Sampler {
@@ -50,6 +54,8 @@ impl Sampler {
             last_totals: Totals::default(),
             last_clients: HashMap::new(),
             last_subjects: HashMap::new(),
+            histograms: HashMap::new(),
+            accounts: Default::default(),
         }
     }
 
@@ -127,7 +133,7 @@ impl Sampler {
 
         let subjects = self.subjects(elapsed);
         let closed = closed_connections(&server);
-        let latency = latency(server.tap.latency_windows());
+        let latency = latency(server.tap.latency_windows(), &mut self.histograms);
         let uptime = server.start.elapsed().unwrap_or_default();
         // The embedded broker is a deployment of one server.
         let servers = vec![ServerSummary {
@@ -168,6 +174,7 @@ impl Sampler {
                 events: server.tap.publisher().dropped_events(),
             },
             jetstream: jetstream(&server),
+            accounts: self.accounts.sample(&server, elapsed),
             ..Default::default()
         }
     }
@@ -183,11 +190,16 @@ impl Sampler {
             .subject_totals()
             .into_iter()
             .map(|(subject, t)| {
-                let (prev_msgs, prev_bytes) = self
-                    .last_subjects
-                    .get(&subject)
-                    .copied()
-                    .unwrap_or((t.msgs, t.bytes));
+                // A subject new since the last tick was published to in that tick (a reply
+                // inbox, published to once, has that one message as its rate); only at the
+                // first tick is what came before unknown in time.
+                let unseen = if elapsed > 0.0 {
+                    (0, 0)
+                } else {
+                    (t.msgs, t.bytes)
+                };
+                let (prev_msgs, prev_bytes) =
+                    self.last_subjects.get(&subject).copied().unwrap_or(unseen);
                 let mut receivers = Vec::new();
                 let mut subscribers = 0;
                 for sublist in &sublists {
@@ -276,21 +288,60 @@ fn closed_connections(server: &Server) -> Vec<ClosedConnectionInfo> {
         .collect()
 }
 
-fn latency(windows: Vec<(Box<[u8]>, LatencyWindow)>) -> Vec<ServiceLatency> {
+fn latency(
+    windows: Vec<(Box<[u8]>, LatencyWindow)>,
+    histograms: &mut HashMap<Box<[u8]>, (u64, LatencyHistogram)>,
+) -> Vec<ServiceLatency> {
     let mut out: Vec<ServiceLatency> = windows
         .into_iter()
         .map(|(subject, w)| {
-            ServiceLatency::summarize(
-                String::from_utf8_lossy(&subject).into_owned(),
-                w.requests,
-                w.replies,
-                w.timeouts,
-                w.recent,
-            )
+            let (seen, histogram) = histograms.entry(subject.clone()).or_default();
+            let new = match w.replies.checked_sub(*seen) {
+                Some(new) => new,
+                // Fewer replies than last time: the window started over.
+                None => {
+                    *histogram = LatencyHistogram::default();
+                    w.replies
+                }
+            };
+            for rtt in newest_round_trips(&w.recent, w.replies, new) {
+                histogram.record(rtt);
+            }
+            *seen = w.replies;
+            let histogram = histogram.clone();
+            ServiceLatency {
+                histogram,
+                ..ServiceLatency::summarize(
+                    String::from_utf8_lossy(&subject).into_owned(),
+                    w.requests,
+                    w.replies,
+                    w.timeouts,
+                    w.recent,
+                )
+            }
         })
         .collect();
     out.sort_by(|a, b| a.subject.cmp(&b.subject));
     out
+}
+
+/// The `n` newest round trips of the tap's window (fewer when more than it keeps came in a
+/// tick: the histogram then holds a sample of them). The window is a ring the tap fills in
+/// order and then overwrites oldest first, one slot per reply, so once it is full the next
+/// slot to write, which holds the oldest, is `replies` modulo its length.
+fn newest_round_trips(
+    recent: &[Duration],
+    replies: u64,
+    n: u64,
+) -> impl Iterator<Item = Duration> + '_ {
+    let len = recent.len();
+    let next = if len == 0 || replies <= len as u64 {
+        len
+    } else {
+        (replies % len as u64) as usize
+    };
+    let n = usize::try_from(n).unwrap_or(usize::MAX).min(len);
+    (1..=n).map(move |back| recent[(next + len - back) % len])
 }
 
 /// True for addresses only this machine can reach.

@@ -73,6 +73,10 @@ async fn snapshot_shows_connections_subjects_queues_and_latency() {
         (jobs.msgs, jobs.bytes, jobs.no_interest_msgs),
         (100, 300, 0)
     );
+    assert!(
+        jobs.msgs_per_sec > 0.0,
+        "new since the first tick: its messages came in this one"
+    );
     assert_eq!(jobs.subscribers, 2);
     let publisher_cid = snap.connections[2].cid;
     assert_eq!(jobs.publishers, vec![publisher_cid]);
@@ -98,6 +102,11 @@ async fn snapshot_shows_connections_subjects_queues_and_latency() {
     let svc = snap.latency.iter().find(|l| l.subject == "svc").unwrap();
     assert_eq!((svc.requests, svc.replies), (1, 1));
     assert!(svc.p50 > Duration::ZERO && svc.p50 <= svc.max);
+    assert_eq!(
+        svc.histogram.total(),
+        1,
+        "the round trip is in the histogram"
+    );
 
     assert_eq!(snap.totals.in_msgs, 103);
     assert_eq!(
@@ -235,4 +244,131 @@ fn only_loopback_hosts_count_as_private() {
     assert!(!is_loopback_host("0.0.0.0"));
     assert!(!is_loopback_host("::"));
     assert!(!is_loopback_host("192.0.2.7"));
+}
+
+#[test]
+fn newest_round_trips_follow_the_taps_ring() {
+    // The tap's ring of 4 after 6 replies (1..=6 ms): 5 and 6 overwrote 1 and 2.
+    let ms = Duration::from_millis;
+    let recent = [ms(5), ms(6), ms(3), ms(4)];
+    let newest: Vec<Duration> = newest_round_trips(&recent, 6, 3).collect();
+    assert_eq!(newest, [ms(6), ms(5), ms(4)]);
+    // Not full yet: the newest are at the end.
+    let newest: Vec<Duration> = newest_round_trips(&recent[..3], 3, 2).collect();
+    assert_eq!(newest, [ms(3), ms(6)]);
+    // More than the ring holds: all of it, once.
+    assert_eq!(newest_round_trips(&recent, 6, 100).count(), 4);
+    assert_eq!(newest_round_trips(&[], 0, 5).count(), 0);
+}
+
+/// Round trips reach the cumulative histogram once each, across ticks, also after the
+/// tap's window of 4,096 wrapped around: the slow ones of the second tick are the ones
+/// added then.
+#[test]
+fn the_latency_histogram_counts_each_round_trip_once() {
+    let tap = crate::broker::tap::Tap::new();
+    tap.set_latency_tracking(true);
+    let mut histograms = HashMap::new();
+    let mut reply = 0u64;
+    let mut answer = |slow: bool| {
+        reply += 1;
+        let inbox = format!("_INBOX.{reply}");
+        tap.track(b"svc", Some(inbox.as_bytes()));
+        if slow {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        tap.track(inbox.as_bytes(), None);
+    };
+    for _ in 0..4000 {
+        answer(false);
+    }
+    let first = latency(tap.latency_windows(), &mut histograms);
+    assert_eq!(first[0].histogram.total(), 4000);
+    for _ in 0..200 {
+        answer(false);
+    }
+    for _ in 0..3 {
+        answer(true);
+    }
+    let second = latency(tap.latency_windows(), &mut histograms);
+    let h = &second[0].histogram;
+    assert_eq!(h.total(), 4203);
+    let new = h.since(&first[0].histogram);
+    let slow: u64 = new
+        .buckets()
+        .iter()
+        .filter(|&&(b, _)| LatencyHistogram::bounds(b).0 >= Duration::from_millis(2))
+        .map(|&(_, n)| n)
+        .sum();
+    // At least: a stalled machine may make a quick one slow too.
+    assert!(
+        slow >= 3,
+        "the newest three were the slow ones, found {slow}"
+    );
+    assert_eq!(
+        latency(tap.latency_windows(), &mut histograms)[0].histogram,
+        *h
+    );
+}
+
+#[tokio::test]
+async fn accounts_show_their_exports_and_the_traffic_of_their_imports() {
+    let mut opts = crate::options::Options {
+        port: 0,
+        ..Default::default()
+    };
+    crate::config::apply_config_str(
+        r#"
+        accounts {
+          A { users [ {user: a, password: a} ]
+              exports [ {service: "svc"}, {stream: "ev.>", accounts: [B]} ] }
+          B { users [ {user: b, password: b} ]
+              imports [ {service: {account: A, subject: "svc"}, to: "a.svc"}
+                        {stream: {account: A, subject: "ev.>"}, prefix: "a"} ] }
+        }
+        "#,
+        &mut opts,
+    )
+    .unwrap();
+    let handle = BrokerHandle::start(opts).await.unwrap();
+    let server = handle.server().clone();
+    let mut sampler = Sampler::new(server.clone(), None);
+    sampler.sample();
+    let mut a = client(&handle, r#"{"verbose":false,"user":"a","pass":"a"}"#).await;
+    round_trip(&mut a, "SUB svc 1\r\n").await;
+    let mut b = client(&handle, r#"{"verbose":false,"user":"b","pass":"b"}"#).await;
+    round_trip(
+        &mut b,
+        "SUB a.ev.> 1\r\nPUB a.svc 1\r\nq\r\nPUB a.svc 1\r\nq\r\n",
+    )
+    .await;
+    round_trip(
+        &mut a,
+        "PUB ev.x 1\r\nx\r\nPUB ev.y 1\r\ny\r\nPUB ev.z 1\r\nz\r\n",
+    )
+    .await;
+    round_trip(&mut b, "").await;
+
+    let snap = sampler.sample();
+    let names: Vec<&str> = snap.accounts.iter().map(|a| a.name.as_str()).collect();
+    assert!(names.contains(&"A") && names.contains(&"B"), "{names:?}");
+    let account_a = snap.accounts.iter().find(|x| x.name == "A").unwrap();
+    assert_eq!(account_a.connections.len(), 1);
+    assert_eq!(account_a.exports.len(), 2);
+    assert!(account_a.exports[0].service && account_a.exports[0].accounts.is_empty());
+    assert_eq!(account_a.exports[1].accounts, ["B"]);
+    let account_b = snap.accounts.iter().find(|x| x.name == "B").unwrap();
+    let stream = account_b.imports.iter().find(|i| !i.service).unwrap();
+    assert_eq!(
+        (stream.account.as_str(), stream.local_subject.as_str()),
+        ("A", "a.ev.>")
+    );
+    assert_eq!(stream.msgs, 3);
+    assert!(stream.msgs_per_sec > 0.0);
+    let service = account_b.imports.iter().find(|i| i.service).unwrap();
+    assert_eq!(
+        (service.subject.as_str(), service.local_subject.as_str()),
+        ("svc", "a.svc")
+    );
+    assert_eq!(service.msgs, 2);
 }

@@ -14,7 +14,9 @@ use super::broker_start::{self, BrokerStarter};
 use super::client::{ClientCommand, NatsClient};
 use super::model::format;
 use super::panels::{
+    accounts,
     connections::ConnectionsPanel,
+    flow::FlowPanel,
     latency,
     messages::MessagesPanel,
     overview,
@@ -75,6 +77,8 @@ pub struct InspectorApp {
     subjects: SubjectsPanel,
     messages: MessagesPanel,
     rates: RatesPanel,
+    flow: FlowPanel,
+    pub latency: latency::LatencyPanel,
     pub publish: PublishPanel,
     /// The settings users edit, and where they are saved (tests have no store: nothing is
     /// written).
@@ -203,6 +207,8 @@ impl InspectorApp {
             subjects: SubjectsPanel::default(),
             messages: MessagesPanel::default(),
             rates: RatesPanel::default(),
+            flow: FlowPanel::default(),
+            latency: latency::LatencyPanel::default(),
             publish: PublishPanel::default(),
             recordings,
             settings: Settings::default(),
@@ -248,7 +254,7 @@ impl InspectorApp {
         self.state
             .messages
             .set_capacity(self.settings.message_history);
-        self.starter.jetstream = self.settings.jetstream_setting();
+        self.starter.setting = self.settings.broker_setting();
     }
 
     /// Writes the settings file now (if there is one).
@@ -388,6 +394,7 @@ impl InspectorApp {
                 View::Subjects => Some(snap.subjects.len()),
                 View::QueueGroups => Some(snap.queue_groups.len()),
                 View::Latency => Some(snap.latency.len()),
+                View::Accounts if !snap.accounts.is_empty() => Some(snap.accounts.len()),
                 _ => None,
             };
             ui.horizontal(|ui| {
@@ -579,12 +586,20 @@ impl InspectorApp {
                         jetstream_now: (self.starter.failure.is_none() && !self.remote_active)
                             .then_some(&self.state.snapshot.jetstream),
                         jetstream_given: self.starter.jetstream_given(),
+                        websocket_now: (self.starter.failure.is_none() && !self.remote_active)
+                            .then_some(self.state.snapshot.server.websocket_url.as_deref()),
+                        websocket_given: self.starter.websocket_given(),
                     };
                     settings_outcome = settings_panel::ui(ui, &mut self.settings, &cx);
                 }
-                View::Latency => latency::ui(ui, &self.state, self.latency_tracking, &mut commands),
+                View::Latency => {
+                    self.latency
+                        .ui(ui, &self.state, self.latency_tracking, &mut commands)
+                }
                 View::Recordings => self.recordings.ui(ui, &self.control, &mut commands),
                 View::Servers => servers::ui(ui, &self.state),
+                View::FlowMap => self.flow.ui(ui, &mut self.state, &mut commands),
+                View::Accounts => accounts::ui(ui, &self.state, &mut commands),
             }
         });
         let view_time = view_started.elapsed();

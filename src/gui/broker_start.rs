@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, TryRecvError};
 use egui::{RichText, Ui};
 
-use super::settings::JetStreamSetting;
+use super::settings::BrokerSetting;
 use super::widgets::{self, NO_INTEREST, WARN};
 use super::{Launcher, Source, StartFailure};
 
@@ -24,8 +24,9 @@ pub struct BrokerStarter {
     /// The address fields of the failure message.
     pub host: String,
     pub port: u16,
-    /// JetStream for every start from the window (the settings' current choice).
-    pub jetstream: JetStreamSetting,
+    /// JetStream and WebSocket for every start from the window (the settings' current
+    /// choice).
+    pub setting: BrokerSetting,
 }
 
 impl BrokerStarter {
@@ -47,6 +48,11 @@ impl BrokerStarter {
         self.launcher.as_ref().is_some_and(|l| l.jetstream_given())
     }
 
+    /// The configuration file decides WebSocket, not the settings.
+    pub fn websocket_given(&self) -> bool {
+        self.launcher.as_ref().is_some_and(|l| l.websocket_given())
+    }
+
     /// Shows `failure` and offers its port again.
     pub fn fail(&mut self, failure: StartFailure) {
         if let Some((host, port)) = split_addr(&failure.addr) {
@@ -65,7 +71,7 @@ impl BrokerStarter {
         if self.busy() {
             return Err("a start is already in progress".into());
         }
-        let rx = launcher.start_embedded(host, port, &self.jetstream);
+        let rx = launcher.start_embedded(host, port, &self.setting);
         self.pending = Some((format!("{host}:{port}"), rx));
         Ok(())
     }

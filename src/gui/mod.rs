@@ -67,20 +67,26 @@ pub struct StartFailure {
 /// address). Implemented by the runner, which owns the broker's services.
 pub trait Launcher: Send + Sync {
     /// Stops the embedded broker running now, if any, and starts one on `host:port` (0: a
-    /// free port) with JetStream as `jetstream` says (unless the command line or the
-    /// configuration file said how, see [`Launcher::jetstream_given`]) and the program's
-    /// other options, in the background; the outcome comes through the returned channel,
-    /// which the UI polls (it never waits on it).
+    /// free port) with JetStream and WebSocket as `setting` says (unless the command line
+    /// or the configuration file said how, see [`Launcher::jetstream_given`] and
+    /// [`Launcher::websocket_given`]) and the program's other options, in the background;
+    /// the outcome comes through the returned channel, which the UI polls (it never waits
+    /// on it).
     fn start_embedded(
         &self,
         host: &str,
         port: u16,
-        jetstream: &settings::JetStreamSetting,
+        setting: &settings::BrokerSetting,
     ) -> crossbeam_channel::Receiver<Result<Source, StartFailure>>;
 
     /// The command line or the configuration file said how to run JetStream (`-js`, `-sd`,
     /// `jetstream`, `store_dir`): the JetStream setting is not used for this run.
     fn jetstream_given(&self) -> bool {
+        false
+    }
+
+    /// The configuration file has a `websocket` block: the WebSocket setting is not used.
+    fn websocket_given(&self) -> bool {
         false
     }
 }

@@ -94,6 +94,49 @@ pub struct Settings {
     /// JetStream's store directory, as `-sd` (streams go in its `jetstream/` folder); empty
     /// means the platform's data folder ([`default_jetstream_store_dir`]).
     pub jetstream_store_dir: String,
+    /// A WebSocket listener (`ws://`, no TLS) beside the client port, for browser clients
+    /// (a configuration file's `websocket` block overrides this).
+    pub websocket: bool,
+    pub websocket_port: u16,
+}
+
+/// What the settings decide for an embedded broker the window starts, unless the command
+/// line or a configuration file does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerSetting {
+    pub jetstream: JetStreamSetting,
+    pub websocket: WebsocketSetting,
+}
+
+/// The WebSocket listener for an embedded broker the window starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketSetting {
+    pub enabled: bool,
+    pub port: u16,
+}
+
+impl Default for WebsocketSetting {
+    fn default() -> Self {
+        Settings::default().websocket_setting()
+    }
+}
+
+/// The WebSocket port the app offers: the one nats-server's documentation uses.
+pub const DEFAULT_WEBSOCKET_PORT: u16 = 8080;
+
+impl WebsocketSetting {
+    /// The broker's `websocket { }` on `host` (the client listener's): plain `ws://`, as a
+    /// browser page on `http://localhost` needs; `None` when off.
+    pub fn options(&self, host: &str) -> Option<crate::options::WebsocketOptions> {
+        self.enabled.then(|| crate::options::WebsocketOptions {
+            host: host.to_string(),
+            port: i32::from(self.port),
+            no_tls: true,
+            // An upgrade that never finishes must not hold a connection forever.
+            handshake_timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        })
+    }
 }
 
 /// JetStream for an embedded broker the window starts, as the settings say.
@@ -151,6 +194,8 @@ impl Default for Settings {
             last_view: View::default(),
             jetstream: true,
             jetstream_store_dir: String::new(),
+            websocket: false,
+            websocket_port: DEFAULT_WEBSOCKET_PORT,
         }
     }
 }
@@ -168,7 +213,25 @@ impl Settings {
         if self.jetstream_store_dir.trim().is_empty() {
             self.jetstream_store_dir.clear();
         }
+        if self.websocket_port == 0 {
+            self.websocket_port = DEFAULT_WEBSOCKET_PORT;
+        }
         self
+    }
+
+    /// JetStream and WebSocket as the embedded broker should run them.
+    pub fn broker_setting(&self) -> BrokerSetting {
+        BrokerSetting {
+            jetstream: self.jetstream_setting(),
+            websocket: self.websocket_setting(),
+        }
+    }
+
+    pub fn websocket_setting(&self) -> WebsocketSetting {
+        WebsocketSetting {
+            enabled: self.websocket,
+            port: self.websocket_port,
+        }
     }
 
     /// JetStream as the embedded broker should run it, the default folder filled in.
@@ -414,6 +477,34 @@ mod tests {
             loaded.jetstream_setting().store_dir,
             default_jetstream_store_dir()
         );
+    }
+
+    #[test]
+    fn websocket_is_off_by_default_and_saved_when_on() {
+        let settings = Settings::default();
+        assert!(!settings.websocket);
+        assert_eq!(settings.websocket_setting().options("127.0.0.1"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_dir(dir.path());
+        let on = Settings {
+            websocket: true,
+            websocket_port: 9222,
+            ..Settings::default()
+        };
+        store.save(&on).unwrap();
+        let loaded = store.load().settings;
+        assert_eq!(loaded, on);
+        let options = loaded
+            .broker_setting()
+            .websocket
+            .options("0.0.0.0")
+            .expect("on");
+        assert_eq!((options.host.as_str(), options.port), ("0.0.0.0", 9222));
+        assert!(options.no_tls, "browsers on http:// pages need ws://");
+        // A file from before the setting, or a port of 0, gets the default port.
+        std::fs::write(store.path(), r#"{"websocket": true, "websocket_port": 0}"#).unwrap();
+        let loaded = store.load().settings;
+        assert_eq!(loaded.websocket_port, DEFAULT_WEBSOCKET_PORT);
     }
 
     #[test]

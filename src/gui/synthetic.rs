@@ -608,6 +608,7 @@ impl SyntheticWorld {
                     p99: Duration::ZERO,
                     max: Duration::ZERO,
                     sample_every: 1,
+                    histogram: Default::default(),
                 });
             let n = (rate * secs).round() as u64;
             e.requests += n;
@@ -615,6 +616,20 @@ impl SyntheticWorld {
             e.timeouts += lost;
             e.replies += n - lost;
             let jitter = 0.8 + 0.4 * r.f64();
+            // Round trips spread as the percentiles below say: p90 3x and p99 9x the median.
+            for _ in 0..n - lost {
+                let x = r.f64();
+                let factor = if x < 0.5 {
+                    0.6 + 0.8 * x
+                } else if x < 0.9 {
+                    1.0 + 5.0 * (x - 0.5)
+                } else {
+                    3.0 + 66.0 * (x - 0.9)
+                };
+                e.histogram.record(Duration::from_secs_f64(
+                    base_us as f64 * jitter * factor / 1e6,
+                ));
+            }
             e.p50 = Duration::from_micros((base_us as f64 * jitter) as u64);
             e.p90 = e.p50 * 3;
             e.p99 = e.p50 * 9;
@@ -693,6 +708,7 @@ impl SyntheticWorld {
                 nats_version: crate::proto::info::NATS_COMPAT_VERSION.into(),
                 client_url: self.client_url.clone(),
                 monitor_url: Some("http://127.0.0.1:8222".into()),
+                websocket_url: Some("ws://127.0.0.1:8080".into()),
                 exposed_without_auth: false,
             },
             uptime: self.now.duration_since(self.start).unwrap_or_default(),
@@ -721,8 +737,67 @@ impl SyntheticWorld {
                 events: publisher.dropped_events(),
             },
             jetstream: self.jetstream(),
+            accounts: self.accounts(),
             ..Default::default()
         }
+    }
+
+    /// Three accounts: orders exports its events and a pricing service, billing and
+    /// shipping import them.
+    fn accounts(&self) -> Vec<crate::inspect::snapshot::AccountSummary> {
+        use crate::inspect::snapshot::{AccountSummary, ExportSummary, ImportSummary};
+        let secs = self
+            .now
+            .duration_since(self.start)
+            .unwrap_or_default()
+            .as_secs();
+        let import = |service: bool, subject: &str, local: &str, rate: u64| ImportSummary {
+            service,
+            account: "orders".into(),
+            subject: subject.into(),
+            local_subject: local.into(),
+            msgs: rate * secs,
+            responses: if service { rate * secs } else { 0 },
+            msgs_per_sec: rate as f64,
+        };
+        vec![
+            AccountSummary {
+                name: "billing".into(),
+                connections: vec![3, 4],
+                subscriptions: 6,
+                imports: vec![
+                    import(false, "orders.*.created", "orders.*.created", 120),
+                    import(true, "pricing.quote", "quote", 35),
+                ],
+                ..Default::default()
+            },
+            AccountSummary {
+                name: "orders".into(),
+                connections: vec![1, 2, 5],
+                subscriptions: 9,
+                exports: vec![
+                    ExportSummary {
+                        subject: "orders.>".into(),
+                        ..Default::default()
+                    },
+                    ExportSummary {
+                        service: true,
+                        subject: "pricing.quote".into(),
+                        accounts: vec!["billing".into()],
+                        response_type: "Singleton".into(),
+                        latency_subject: Some("latency.pricing".into()),
+                    },
+                ],
+                ..Default::default()
+            },
+            AccountSummary {
+                name: "shipping".into(),
+                connections: vec![6],
+                subscriptions: 2,
+                imports: vec![import(false, "orders.>", "in.orders.>", 160)],
+                ..Default::default()
+            },
+        ]
     }
 
     /// Three streams that keep an eighth of the traffic.

@@ -6,6 +6,7 @@
 
 pub mod control;
 pub mod feed;
+pub mod histogram;
 pub mod snapshot;
 
 pub use control::{NoBroker, RecordCounters, RecordingStatus, SourceControl};

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+pub use super::histogram::LatencyHistogram;
+
 /// Everything the inspector shows, as of one tick.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -35,6 +37,53 @@ pub struct Snapshot {
     /// JetStream: off, on with its usage and limits, or unknown (a remote deployment whose
     /// monitoring can't be read).
     pub jetstream: JetStreamState,
+    /// Accounts with their exports and imports, sorted by name (the embedded broker only;
+    /// empty for a remote deployment).
+    pub accounts: Vec<AccountSummary>,
+}
+
+/// One account: who is in it, what it shares and what it takes from others.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountSummary {
+    pub name: String,
+    /// The connections in it, by id.
+    pub connections: Vec<u64>,
+    pub subscriptions: usize,
+    /// The system account (`$SYS`).
+    pub system: bool,
+    pub exports: Vec<ExportSummary>,
+    pub imports: Vec<ImportSummary>,
+}
+
+/// An export, as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// A service (requests in, responses out) or a stream (messages out).
+    pub service: bool,
+    pub subject: String,
+    /// The accounts allowed to import it; empty: public.
+    pub accounts: Vec<String>,
+    /// `Singleton`, `Stream` or `Chunked` for a service.
+    pub response_type: String,
+    /// Service latency tracking's results subject, when it is tracked.
+    pub latency_subject: Option<String>,
+}
+
+/// An import, with the traffic that crossed it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportSummary {
+    pub service: bool,
+    /// The exporting account.
+    pub account: String,
+    /// The subject in the exporting account.
+    pub subject: String,
+    /// The subject in this account.
+    pub local_subject: String,
+    /// Stream: messages delivered here; service: requests sent to the exporter.
+    pub msgs: u64,
+    /// Service: responses that came back.
+    pub responses: u64,
+    pub msgs_per_sec: f64,
 }
 
 /// Whether the source runs JetStream, as far as it can tell.
@@ -168,6 +217,8 @@ pub struct ServerIdentity {
     pub client_url: String,
     /// `http://host:port` of the monitoring endpoints, when enabled.
     pub monitor_url: Option<String>,
+    /// `ws://host:port` (or `wss://`) of the WebSocket listener, when it runs.
+    pub websocket_url: Option<String>,
     /// Listening beyond loopback with no authentication: anyone on the network can use it.
     pub exposed_without_auth: bool,
 }
@@ -320,6 +371,10 @@ pub struct ServiceLatency {
     pub max: Duration,
     /// 1 in `sample_every` requests is tracked (1 = all).
     pub sample_every: u32,
+    /// Every round trip measured since tracking began, in log-scale buckets (cumulative:
+    /// an observer diffs two snapshots for the round trips between them). Empty from a
+    /// source that measures none.
+    pub histogram: LatencyHistogram,
 }
 
 impl ServiceLatency {
@@ -342,6 +397,7 @@ impl ServiceLatency {
             p99: percentile(&recent, 0.99),
             max: recent.last().copied().unwrap_or_default(),
             sample_every: 1,
+            histogram: LatencyHistogram::default(),
         }
     }
 }

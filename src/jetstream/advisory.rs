@@ -104,7 +104,7 @@ impl Typed {
     fn new(kind: &'static str) -> Typed {
         Typed {
             kind,
-            id: next_id(),
+            id: crate::proto::ids::event_id(),
             timestamp: time::format(time::now_nanos()),
         }
     }
@@ -208,14 +208,6 @@ pub fn listening(account: &Account, subject: &str) -> bool {
         .read()
         .match_subject(subject.as_bytes())
         .is_empty()
-}
-
-/// A fresh event id, as nats-server's `nuid.Next()`: 22 base-62 characters.
-fn next_id() -> String {
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    (0..22)
-        .map(|_| DIGITS[fastrand::usize(..DIGITS.len())] as char)
-        .collect()
 }
 
 /// The advisory on `subject` when `wanted` says someone listens there; `body` makes its

@@ -432,13 +432,7 @@ fn remove_prefixed(block: &[u8], prefix: &str) -> Vec<u8> {
 
 /// nats-server's stream identity: `getHash` of the creation time in RFC 3339.
 pub fn ident(created: i64) -> String {
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    use sha2::Digest;
-    let sum = sha2::Sha256::digest(time::format(created).as_bytes());
-    sum[..8]
-        .iter()
-        .map(|b| DIGITS[usize::from(*b) % 62] as char)
-        .collect()
+    crate::proto::ids::name_hash(&time::format(created), 8)
 }
 
 #[cfg(test)]

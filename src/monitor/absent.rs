@@ -1,6 +1,6 @@
-//! The endpoints for features this broker does not have (routes, gateways, leaf nodes),
-//! answered as nats-server answers them when the feature is off, plus `/accountz` and
-//! `/healthz`. `/jsz` is in `jsz.rs`.
+//! The endpoints for features this broker does not have (routes, gateways),
+//! answered as nats-server answers them when the feature is off, plus `/healthz`.
+//! `/accountz` is in `accountz.rs`, `/jsz` in `jsz.rs`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -46,46 +46,28 @@ pub fn gatewayz(server: &Server, now: SystemTime) -> Gatewayz {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Leafz {
-    pub server_id: String,
-    pub now: GoTime,
-    pub leafnodes: usize,
-    pub leafs: Vec<()>,
-}
+pub use super::leafz::Leafz;
 
+/// `/leafz` without options (the system account's `LEAFZ` requests ignore theirs).
 pub fn leafz(server: &Server, now: SystemTime) -> Leafz {
-    Leafz {
-        server_id: server.id.clone(),
-        now: GoTime(now),
-        leafnodes: 0,
-        leafs: Vec::new(),
-    }
+    super::leafz::leafz(server, &super::leafz::LeafzOptions::default(), now)
 }
 
-/// `/accountz`: the account names. There is no system account here.
-#[derive(Debug, Clone, Serialize)]
-pub struct Accountz {
-    pub server_id: String,
-    pub now: GoTime,
-    pub accounts: Vec<String>,
-}
-
-pub fn accountz(server: &Server, now: SystemTime) -> Accountz {
-    Accountz {
-        server_id: server.id.clone(),
-        now: GoTime(now),
-        accounts: server.accounts().iter().map(|a| a.name.clone()).collect(),
-    }
-}
-
+/// nats-server's `HealthStatus`. Over HTTP the code is the response's status; the system
+/// account's `HEALTHZ` answer carries it in the body.
 #[derive(Debug, Clone, Serialize)]
 pub struct Healthz {
     pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
 }
 
-pub fn healthz() -> Healthz {
-    Healthz { status: "ok" }
+/// A healthy server; `with_code` adds `status_code` (the system account's answer).
+pub fn healthz(with_code: bool) -> Healthz {
+    Healthz {
+        status: "ok",
+        status_code: with_code.then_some(200),
+    }
 }
 
 /// The endpoints the index page lists: path and what it shows.

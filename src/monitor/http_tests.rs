@@ -12,14 +12,8 @@ use crate::broker::BrokerHandle;
 use crate::testkit;
 
 /// `/varz` fields nats-server 2.15 emits that we deliberately leave out: Go build and
-/// runtime details, clustered JetStream's feature flags, and the system account this broker
-/// does not have.
-const VARZ_OMITTED: &[&str] = &[
-    "git_commit",
-    "gomaxprocs",
-    "feature_flags",
-    "system_account",
-];
+/// runtime details, and clustered JetStream's feature flags.
+const VARZ_OMITTED: &[&str] = &["git_commit", "gomaxprocs", "feature_flags"];
 /// `/connz` fields we deliberately leave out (none: every top-level field is supported).
 const CONNZ_OMITTED: &[&str] = &[];
 
@@ -313,10 +307,9 @@ async fn other_endpoints_metrics_and_not_found() {
         serde_json::json!({})
     );
     assert_eq!(t.json("/leafz").await["leafs"], serde_json::json!([]));
-    assert_eq!(
-        t.json("/accountz").await["accounts"],
-        serde_json::json!(["$G"])
-    );
+    let accountz = t.json("/accountz").await;
+    assert_eq!(accountz["accounts"], serde_json::json!(["$G", "$SYS"]));
+    assert_eq!(accountz["system_account"], "$SYS");
     assert_eq!(t.json("/jsz").await["disabled"], true);
     let (status, headers, body) = get(addr, "/").await;
     assert_eq!(status, 200);
@@ -438,6 +431,7 @@ async fn same_fields_as_nats_server() {
         "/leafz",
         "/jsz",
         "/healthz",
+        "/accountz",
     ] {
         let (_, _, body) = get(their_http, path).await;
         let theirs: Value = serde_json::from_str(&body).unwrap();

@@ -297,6 +297,27 @@ pub fn jsz(server: &Server, opts: &JszOptions, now: SystemTime) -> Result<Jsz, B
     Ok(out)
 }
 
+/// One account's JetStream (nats-server's `JszAccount`, what the system account's
+/// `$SYS.REQ.ACCOUNT.<acc>.JSZ` answers); `Err` holds nats-server's texts.
+pub fn account(server: &Server, opts: &JszOptions) -> Result<AccountDetail, String> {
+    let js = JetStream::of(server).ok_or("jetstream not enabled")?;
+    let name = &opts.account;
+    if super::accountz::find_account(server, name).is_none() {
+        return Err(format!("account {name:?} not found"));
+    }
+    let jsa = js
+        .account(name)
+        .ok_or_else(|| format!("account {name:?} not jetstream enabled"))?;
+    // Unlike `/jsz`, `consumer` here does not imply `streams` (nats-server's JszAccount).
+    Ok(account_detail(
+        server,
+        &jsa,
+        opts.streams,
+        opts.consumers,
+        opts.config,
+    ))
+}
+
 /// The `jetstream` section of `/varz`.
 pub fn varz(server: &Server) -> JetStreamVarz {
     let Some(js) = JetStream::of(server) else {

@@ -340,6 +340,7 @@ async fn jsz_filters_and_pages_accounts_with_their_limits() {
             ..User::default()
         }],
         jetstream,
+        ..Default::default()
     };
     let limited = AccountJetStreamLimits {
         max_memory: 1_000_000,

@@ -12,14 +12,21 @@
 //! `"disabled": true` and `/varz` has `"jetstream": {}`, as nats-server without `-js`.
 //!
 //! Deliberately absent (see `http_tests.rs` for the checked list): `git_commit` (no Go
-//! build info), `gomaxprocs` (Go runtime), `feature_flags` (nats-server's switches for
-//! clustered JetStream) and `system_account` (the system account does not exist here), and
-//! JSONP (`?callback=`), which nats-server 2.15 no longer honours either (`/jsz` included).
+//! build info), `gomaxprocs` (Go runtime) and `feature_flags` (nats-server's switches for
+//! clustered JetStream), and JSONP (`?callback=`), which nats-server 2.15 no longer honours
+//! either (`/jsz` included).
+//!
+//! The same builders answer the system account's requests (`$SYS.REQ.SERVER.PING.VARZ`
+//! and the rest, `crate::system`); [`MonitorState`] is what `/varz` says of this front end
+//! (its address, its request counts), registered on the server so that those answers say
+//! the same.
 
 pub mod absent;
+pub mod accountz;
 pub mod connz;
 pub mod format;
 pub mod jsz;
+pub mod leafz;
 pub mod metrics;
 pub mod process;
 pub mod query;
@@ -96,13 +103,9 @@ pub async fn start_http(
         .await
         .map_err(listen_err)?;
     let addr = listener.local_addr().map_err(listen_err)?;
-    let monitor = Arc::new(Monitor {
-        server,
-        http_host: host.to_string(),
-        http_port: addr.port(),
-        req_stats: Mutex::new(BTreeMap::new()),
-        cpu: process::CpuSampler::default(),
-    });
+    let state = Arc::new(MonitorState::new(host, addr.port()));
+    server.add_service(state.clone());
+    let monitor = Arc::new(Monitor { server, state });
     let app = Router::new().fallback(dispatch).with_state(monitor);
     let (stop, stopped) = oneshot::channel::<()>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -119,18 +122,46 @@ pub async fn start_http(
 #[derive(Debug)]
 struct Monitor {
     server: Arc<Server>,
+    state: Arc<MonitorState>,
+}
+
+/// What `/varz` reports of the monitoring front end: where it listens, how often each path
+/// was asked for, and the CPU sampler (its reading spans the time since the last one).
+#[derive(Debug)]
+pub struct MonitorState {
     http_host: String,
     http_port: u16,
     req_stats: Mutex<BTreeMap<String, u64>>,
     cpu: process::CpuSampler,
 }
 
-impl Monitor {
+impl crate::broker::server::Service for MonitorState {
+    fn shutdown(&self) {}
+}
+
+impl MonitorState {
+    /// The state of a monitor on `host:port`; port 0 stands for none (what nats-server
+    /// reports without `-m`).
+    pub fn new(host: &str, port: u16) -> Self {
+        MonitorState {
+            http_host: host.to_string(),
+            http_port: port,
+            req_stats: Mutex::new(BTreeMap::new()),
+            cpu: process::CpuSampler::default(),
+        }
+    }
+
+    /// The state of `server`'s running HTTP monitor, if it has one.
+    pub fn of(server: &Server) -> Option<Arc<MonitorState>> {
+        server.service::<MonitorState>()
+    }
+
     fn count(&self, path: &str) {
         *self.req_stats.lock().entry(path.to_string()).or_insert(0) += 1;
     }
 
-    fn varz(&self, now: SystemTime) -> varz::Varz {
+    /// `/varz` at `now`.
+    pub fn varz(&self, server: &Server, now: SystemTime) -> varz::Varz {
         let ctx = varz::VarzContext {
             http_host: self.http_host.clone(),
             http_port: self.http_port,
@@ -139,7 +170,22 @@ impl Monitor {
             mem: process::rss_bytes(),
             now,
         };
-        varz::varz(&self.server, ctx)
+        varz::varz(server, ctx)
+    }
+
+    /// This process's CPU use (percent of one core) and resident memory.
+    pub fn usage(&self) -> (f64, u64) {
+        (self.cpu.percent(), process::rss_bytes())
+    }
+}
+
+impl Monitor {
+    fn count(&self, path: &str) {
+        self.state.count(path);
+    }
+
+    fn varz(&self, now: SystemTime) -> varz::Varz {
+        self.state.varz(&self.server, now)
     }
 }
 
@@ -184,8 +230,14 @@ async fn dispatch(State(m): State<Arc<Monitor>>, req: Request) -> Response {
         },
         "/routez" => json(&absent::routez(server, now)),
         "/gatewayz" => json(&absent::gatewayz(server, now)),
-        "/leafz" => json(&absent::leafz(server, now)),
-        "/accountz" => json(&absent::accountz(server, now)),
+        "/leafz" => match leafz::LeafzOptions::from_query(&query) {
+            Ok(opts) => json(&leafz::leafz(server, &opts, now)),
+            Err(e) => bad_request(e),
+        },
+        "/accountz" => match accountz::accountz(server, query.get("acc"), now) {
+            Ok(a) => json(&a),
+            Err(e) => bad_request(BadRequest(e)),
+        },
         "/jsz" => match jsz::JszOptions::from_query(&query).and_then(|o| jsz::jsz(server, &o, now))
         {
             Ok(info) => json(&info),
@@ -195,7 +247,7 @@ async fn dispatch(State(m): State<Arc<Monitor>>, req: Request) -> Response {
             StatusCode::OK,
             "application/json",
             true,
-            compact_json(&absent::healthz()),
+            compact_json(&absent::healthz(false)),
         ),
         _ => {
             let v = m.varz(now);

@@ -136,7 +136,8 @@ pub struct Varz {
     pub max_pending: u64,
     pub cluster: Empty,
     pub gateway: Empty,
-    pub leaf: Empty,
+    /// `{}` without leaf nodes.
+    pub leaf: super::leafz::LeafVarz,
     pub mqtt: Empty,
     pub websocket: WebsocketVarz,
     /// `{}` without JetStream.
@@ -175,6 +176,8 @@ pub struct Varz {
     pub http_req_stats: BTreeMap<String, u64>,
     pub config_load_time: GoTime,
     pub config_digest: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub system_account: String,
     pub slow_consumer_stats: KindStats,
     pub stale_connection_stats: KindStats,
     pub disk_io_wait_stats: DiskIoWaitStats,
@@ -197,6 +200,11 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
     let opts = &server.opts;
     let stats = &server.stats;
     let totals = server.totals();
+    let (leaf, leafnodes) = super::leafz::varz(server);
+    // Leaf links' traffic counts in the totals, not in the client ones (as nats-server).
+    let links = crate::broker::leaf::LeafNodes::of(server)
+        .map(|l| l.totals())
+        .unwrap_or_default();
     let slow = stats.slow_consumers.load(Ordering::Relaxed);
     let stale = stats.stale_connections.load(Ordering::Relaxed);
     let tls_timeout = opts.tls.as_ref().map_or(DEFAULT_TLS_TIMEOUT, |t| t.timeout);
@@ -224,7 +232,7 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
         max_pending: opts.max_pending,
         cluster: Empty {},
         gateway: Empty {},
-        leaf: Empty {},
+        leaf,
         mqtt: Empty {},
         websocket: websocket_varz(server),
         jetstream: jsz::varz(server),
@@ -240,13 +248,13 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
         total_connections: stats.total_connections.load(Ordering::Relaxed),
         routes: 0,
         remotes: 0,
-        leafnodes: 0,
-        in_msgs: totals.in_msgs,
-        in_bytes: totals.in_bytes,
+        leafnodes,
+        in_msgs: totals.in_msgs + links.in_msgs,
+        in_bytes: totals.in_bytes + links.in_bytes,
         in_client_msgs: totals.in_msgs,
         in_client_bytes: totals.in_bytes,
-        out_msgs: totals.out_msgs,
-        out_bytes: totals.out_bytes,
+        out_msgs: totals.out_msgs + links.out_msgs,
+        out_bytes: totals.out_bytes + links.out_bytes,
         out_client_msgs: totals.out_msgs,
         out_client_bytes: totals.out_bytes,
         slow_consumers: slow,
@@ -256,6 +264,7 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
         http_req_stats: ctx.req_stats,
         config_load_time: GoTime(server.start),
         config_digest: String::new(),
+        system_account: super::accountz::system_account_name(server),
         slow_consumer_stats: KindStats {
             clients: slow,
             ..KindStats::default()

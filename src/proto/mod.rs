@@ -3,7 +3,10 @@
 
 pub mod encode;
 pub mod errors;
+pub mod ids;
 pub mod info;
+pub mod leaf;
+pub mod leaf_info;
 pub mod parser;
 pub mod subject;
 pub mod transform;

@@ -52,9 +52,75 @@ pub fn matches(pattern: &[u8], subject: &[u8]) -> bool {
     }
 }
 
+/// Is every subject that `narrow` matches also matched by `broad` (nats-server's
+/// `subjectIsSubsetMatch`)? Both may hold wildcards.
+pub fn is_subset(narrow: &str, broad: &str) -> bool {
+    let mut n = narrow.split('.');
+    let mut b = broad.split('.');
+    loop {
+        match (n.next(), b.next()) {
+            (Some(_), Some(">")) => return true,
+            (Some(">"), _) | (None, Some(_)) => return false,
+            (Some("*"), Some("*")) => continue,
+            (Some("*"), _) => return false,
+            (Some(_), Some("*")) => continue,
+            (Some(x), Some(y)) if x == y => continue,
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// The subjects both patterns match, as one pattern; `None` when they match nothing in
+/// common (nats-server's `SubjectsCollide`, returning the overlap).
+pub fn intersection(a: &str, b: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut x = a.split('.');
+    let mut y = b.split('.');
+    loop {
+        match (x.next(), y.next()) {
+            (Some(">"), Some(t)) => {
+                out.push(t);
+                out.extend(y.by_ref());
+                break;
+            }
+            (Some(t), Some(">")) => {
+                out.push(t);
+                out.extend(x.by_ref());
+                break;
+            }
+            (Some("*"), Some(t)) | (Some(t), Some("*")) => out.push(t),
+            (Some(s), Some(t)) if s == t => out.push(s),
+            (None, None) => break,
+            _ => return None,
+        }
+    }
+    Some(out.join("."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subsets_and_intersections() {
+        assert!(is_subset("foo.bar", "foo.*"));
+        assert!(is_subset("foo.*", "foo.>"));
+        assert!(is_subset("foo.>", "foo.>"));
+        assert!(is_subset("foo.*.baz", "foo.>"));
+        assert!(!is_subset("foo.>", "foo.*"));
+        assert!(!is_subset("foo.*", "foo.bar"));
+        assert!(!is_subset("foo", "foo.>"));
+        assert!(!is_subset("foo.bar.baz", "foo.*"));
+        assert_eq!(intersection("foo.*", "*.bar").as_deref(), Some("foo.bar"));
+        assert_eq!(
+            intersection("foo.>", "*.bar.*").as_deref(),
+            Some("foo.bar.*")
+        );
+        assert_eq!(intersection(">", "a.b").as_deref(), Some("a.b"));
+        assert_eq!(intersection("a.*", "a.b.c"), None);
+        assert_eq!(intersection("a.b", "a.c"), None);
+    }
 
     #[test]
     fn validity() {

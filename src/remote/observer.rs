@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::inspect::control::DEFAULT_REQUEST_TIMEOUT;
-use crate::inspect::snapshot::{per_sec, ServiceLatency, SubjectStat};
+use crate::inspect::snapshot::{per_sec, LatencyHistogram, ServiceLatency, SubjectStat};
 
 /// Distinct subjects remembered; more are counted as overflow.
 pub const MAX_SUBJECTS: usize = 20_000;
@@ -42,6 +42,8 @@ struct Window {
     replies: u64,
     timeouts: u64,
     recent: VecDeque<Duration>,
+    /// Every round trip since the window began (the contract's cumulative histogram).
+    histogram: LatencyHistogram,
 }
 
 struct Pending {
@@ -108,7 +110,9 @@ impl Observer {
             if w.recent.len() >= LATENCY_WINDOW {
                 w.recent.pop_front();
             }
-            w.recent.push_back(now.saturating_duration_since(p.at));
+            let rtt = now.saturating_duration_since(p.at);
+            w.recent.push_back(rtt);
+            w.histogram.record(rtt);
         } else if reply.is_none() {
             self.remember_early(subject, now);
         }
@@ -226,8 +230,9 @@ impl Observer {
         let mut out: Vec<ServiceLatency> = self
             .windows
             .iter()
-            .map(|(subject, w)| {
-                ServiceLatency::summarize(
+            .map(|(subject, w)| ServiceLatency {
+                histogram: w.histogram.clone(),
+                ..ServiceLatency::summarize(
                     subject.clone(),
                     w.requests,
                     w.replies,
@@ -274,6 +279,7 @@ mod tests {
         let lat = o.latency();
         assert_eq!((lat[0].requests, lat[0].replies), (2, 1));
         assert_eq!(lat[0].max, Duration::ZERO, "no round trip measured");
+        assert!(lat[0].histogram.is_empty());
     }
 
     #[test]
@@ -307,6 +313,11 @@ mod tests {
             (2, 1, 0)
         );
         assert_eq!(lat[0].p50, Duration::from_millis(7));
+        assert_eq!(
+            lat[0].histogram.buckets(),
+            [(LatencyHistogram::bucket_of(Duration::from_millis(7)), 1)],
+            "the one round trip, in the cumulative histogram"
+        );
         o.expire(t0 + DEFAULT_REQUEST_TIMEOUT + Duration::from_millis(1));
         assert_eq!(o.latency()[0].timeouts, 1);
     }

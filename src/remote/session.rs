@@ -400,6 +400,8 @@ fn publish_snapshot(shared: &Shared, observer: &mut Observer, last_tick: &mut In
                 nats_version: i.version.clone(),
                 client_url: format!("nats://{}:{}", i.host, i.port),
                 monitor_url: shared.profile.monitor_urls().first().cloned(),
+                // A client's INFO does not tell the WebSocket port.
+                websocket_url: None,
                 exposed_without_auth: false,
             })
             .unwrap_or_default(),

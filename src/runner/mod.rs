@@ -91,6 +91,8 @@ impl Services {
         if let Err(e) = crate::jetstream::enable(&server) {
             return Err(StartProblem::logged(&e));
         }
+        // After JetStream, so that the system account's answers can report it.
+        crate::system::enable(&server);
         let monitor = match start_monitor(&server).await {
             Ok(monitor) => monitor,
             Err(problem) => return Err(problem),
@@ -329,9 +331,9 @@ fn app_window(mut plan: RunPlan, extras: Extras, record: ServeRecordArgs) -> Exi
 }
 
 /// What the window's settings decide for its broker, unless the command line or a
-/// configuration file does: the listen address (when there is a settings file) and
-/// JetStream (on in the data folder by default, even without a settings file; `serve`
-/// keeps nats-server's default, off).
+/// configuration file does: the listen address (when there is a settings file), JetStream
+/// (on in the data folder by default, even without a settings file; `serve` keeps
+/// nats-server's default, off) and WebSocket (off by default).
 #[cfg(feature = "gui")]
 pub fn app_settings(plan: &mut RunPlan, settings: Option<&crate::gui::settings::Settings>) {
     if let Some(settings) = settings {
@@ -340,9 +342,19 @@ pub fn app_settings(plan: &mut RunPlan, settings: Option<&crate::gui::settings::
             plan.options.port = i32::from(settings.listen_port);
         }
     }
+    let setting = settings.map_or_else(Default::default, |s| s.broker_setting());
+    apply_broker_setting(plan, &setting);
+}
+
+/// JetStream and WebSocket as the window's settings say, where the command line and the
+/// configuration file left them to it.
+#[cfg(feature = "gui")]
+fn apply_broker_setting(plan: &mut RunPlan, setting: &crate::gui::settings::BrokerSetting) {
     if !plan.jetstream_given {
-        let setting = settings.map_or_else(Default::default, |s| s.jetstream_setting());
-        plan.options.jetstream = setting.options();
+        plan.options.jetstream = setting.jetstream.options();
+    }
+    if !plan.websocket_given {
+        plan.options.websocket = setting.websocket.options(&plan.options.host);
     }
 }
 
@@ -370,7 +382,7 @@ pub mod launcher {
 
     use super::{Extras, RunPlan, ServeRecordArgs, Services};
     use crate::demo::DemoSwitch;
-    use crate::gui::settings::JetStreamSetting;
+    use crate::gui::settings::BrokerSetting;
     use crate::gui::{Launcher, Source, StartFailure};
 
     struct Running {
@@ -533,16 +545,14 @@ pub mod launcher {
             &self,
             host: &str,
             port: u16,
-            jetstream: &JetStreamSetting,
+            setting: &BrokerSetting,
         ) -> crossbeam_channel::Receiver<Result<Source, StartFailure>> {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let mut plan = self.plan.clone();
             plan.warnings.clear();
             plan.options.host = host.to_string();
             plan.options.port = i32::from(port);
-            if !plan.jetstream_given {
-                plan.options.jetstream = jetstream.options();
-            }
+            super::apply_broker_setting(&mut plan, setting);
             // `--record` and the pid file belong to the first start only.
             plan.options.pid_file = None;
             let start = self.start(plan, ServeRecordArgs::default());
@@ -554,6 +564,10 @@ pub mod launcher {
 
         fn jetstream_given(&self) -> bool {
             self.plan.jetstream_given
+        }
+
+        fn websocket_given(&self) -> bool {
+            self.plan.websocket_given
         }
     }
 

@@ -3,8 +3,14 @@
 pub mod connections;
 pub mod diff;
 pub mod filter;
+pub mod flow;
+pub mod flow_layout;
+pub mod flow_pattern;
 pub mod format;
+pub mod inboxes;
+pub mod latency;
 pub mod payload;
 pub mod queues;
 pub mod recording;
+pub mod smoothing;
 pub mod subject_tree;

@@ -10,11 +10,15 @@ use crate::inspect::snapshot::{
 
 use super::{Command, View};
 use crate::gui::model::format;
+use crate::gui::model::inboxes::{self, PickerEntry, INBOX_GROUP, INBOX_ROOT};
+use crate::gui::model::smoothing::{trailing_mean, RATE_WINDOW_SECS};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, NO_INTEREST, OK, OUT, WARN};
 
 /// Points of history the sparklines show (about a minute).
 const SPARK_POINTS: usize = 240;
+/// Rows of the top subjects.
+const TOP_SUBJECTS: usize = 12;
 
 pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
     let snap = &state.snapshot;
@@ -84,6 +88,14 @@ fn identity(ui: &mut Ui, state: &UiState) {
                 widgets::copy_button(ui, "Copy URL", &server.client_url);
             });
             ui.end_row();
+            if let Some(url) = &server.websocket_url {
+                ui.label("WebSocket URL");
+                ui.horizontal(|ui| {
+                    ui.monospace(url);
+                    widgets::copy_button(ui, "Copy WebSocket URL", url);
+                });
+                ui.end_row();
+            }
             ui.label("Uptime");
             ui.label(format::age(snap.uptime));
             ui.end_row();
@@ -231,8 +243,13 @@ fn usage(ui: &mut Ui, caption: &str, used: u64, max: Option<u64>) {
 
 fn sparklines(ui: &mut Ui, state: &UiState) {
     let points: Vec<_> = state.rates.iter().rev().take(SPARK_POINTS).rev().collect();
+    // Averaged over the last seconds as in Rates: per snapshot, steady traffic zigzags.
     let series = |f: fn(&crate::gui::state::RatePoint) -> f64| -> Vec<f64> {
-        points.iter().map(|&p| f(p)).collect()
+        let raw: Vec<(f64, f64)> = points.iter().map(|&p| (p.t, f(p))).collect();
+        trailing_mean(&raw, RATE_WINDOW_SECS)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
     };
     let rates = state.snapshot.rates;
     let size = Vec2::new(180.0, 36.0);
@@ -308,46 +325,128 @@ fn no_interest_banner(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>)
     });
 }
 
+/// One row of the top subjects: a subject, or every reply inbox folded together.
+struct TopRow<'a> {
+    text: &'a str,
+    /// The subject tree's node it opens.
+    path: &'a str,
+    msgs_per_sec: f64,
+    bytes_per_sec: f64,
+    /// Subscriptions, or why there is no number.
+    subs: TopSubs,
+}
+
+enum TopSubs {
+    Count(usize),
+    NoOne,
+    Inboxes(usize),
+}
+
 fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
     ui.strong("Top subjects by rate");
-    let top: Vec<_> = state.top_subjects(12).collect();
-    if top.is_empty() {
+    let snap = &state.snapshot;
+    // Reply inboxes are folded as in Subjects: each is published to once, and a dozen of
+    // them would push the subjects that matter off the list.
+    let rows: Vec<TopRow> = inboxes::picker_entries(
+        &snap.subjects,
+        &state.subjects_by_rate,
+        inboxes::inbox_branch(&state.tree),
+        !state.filters.show_inboxes,
+        |_| true,
+        true,
+        TOP_SUBJECTS,
+    )
+    .into_iter()
+    .filter_map(|entry| match entry {
+        PickerEntry::Subject(i) => {
+            let s = snap.subjects.get(i)?;
+            let no_interest = s.subscribers == 0 && s.no_interest_msgs > 0;
+            Some(TopRow {
+                text: &s.subject,
+                path: &s.subject,
+                msgs_per_sec: s.msgs_per_sec,
+                bytes_per_sec: s.bytes_per_sec,
+                subs: if no_interest {
+                    TopSubs::NoOne
+                } else {
+                    TopSubs::Count(s.subscribers)
+                },
+            })
+        }
+        PickerEntry::Inboxes {
+            subjects,
+            msgs_per_sec,
+            bytes_per_sec,
+        } => Some(TopRow {
+            text: INBOX_GROUP,
+            path: INBOX_ROOT,
+            msgs_per_sec,
+            bytes_per_sec,
+            subs: TopSubs::Inboxes(subjects),
+        }),
+    })
+    .collect();
+    if rows.is_empty() {
         ui.label(RichText::new("Nothing published yet.").weak());
         return;
     }
-    egui::Grid::new("top_subjects")
-        .num_columns(4)
+    // A table, not a grid: a grid grows with its longest subject and ran into the event
+    // feed beside it, the "no one" badge over the events' timestamps. Here the numbers
+    // keep their width and the subject column takes what is left, cut short with "...".
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    egui_extras::TableBuilder::new(ui)
+        .id_salt("top_subjects")
         .striped(true)
-        .spacing([12.0, 3.0])
-        .show(ui, |ui| {
-            ui.label(RichText::new("subject").small().weak());
-            ui.label(RichText::new("msgs/s").small().weak());
-            ui.label(RichText::new("bytes/s").small().weak());
-            ui.label(RichText::new("subs").small().weak());
-            ui.end_row();
-            for s in top {
-                let no_interest = s.subscribers == 0 && s.no_interest_msgs > 0;
-                let text = RichText::new(&s.subject).monospace();
-                let text = if no_interest {
-                    text.color(NO_INTEREST)
-                } else {
-                    text
-                };
-                if ui
-                    .link(text)
-                    .on_hover_text("Show in the subject tree")
-                    .clicked()
-                {
-                    commands.push(Command::SelectSubject(s.subject.clone()));
-                }
-                ui.label(format::per_sec(s.msgs_per_sec));
-                ui.label(format::bytes_per_sec(s.bytes_per_sec));
-                if no_interest {
-                    ui.label(RichText::new("no one").color(NO_INTEREST));
-                } else {
-                    ui.label(s.subscribers.to_string());
-                }
-                ui.end_row();
+        .vscroll(false)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(egui_extras::Column::remainder().at_least(80.0).clip(true))
+        .columns(egui_extras::Column::auto().at_least(44.0), 3)
+        .header(row_height, |mut header| {
+            for title in ["subject", "msgs/s", "bytes/s", "subs"] {
+                header.col(|ui| {
+                    ui.label(RichText::new(title).small().weak());
+                });
+            }
+        })
+        .body(|mut body| {
+            for row in &rows {
+                body.row(row_height, |mut cells| {
+                    let no_interest = matches!(row.subs, TopSubs::NoOne);
+                    cells.col(|ui| {
+                        let text = RichText::new(row.text).monospace();
+                        let text = if no_interest {
+                            text.color(NO_INTEREST)
+                        } else {
+                            text
+                        };
+                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+                        if ui
+                            .link(text)
+                            .on_hover_text(format!("{}: show in the subject tree", row.text))
+                            .clicked()
+                        {
+                            commands.push(Command::SelectSubject(row.path.to_string()));
+                        }
+                    });
+                    cells.col(|ui| {
+                        ui.label(format::per_sec(row.msgs_per_sec));
+                    });
+                    cells.col(|ui| {
+                        ui.label(format::bytes_per_sec(row.bytes_per_sec));
+                    });
+                    cells.col(|ui| match row.subs {
+                        TopSubs::NoOne => {
+                            ui.label(RichText::new("no one").color(NO_INTEREST));
+                        }
+                        TopSubs::Count(n) => {
+                            ui.label(n.to_string());
+                        }
+                        TopSubs::Inboxes(n) => {
+                            ui.label(RichText::new(format!("{n} inboxes")).weak())
+                                .on_hover_text("Reply inboxes, folded into one row");
+                        }
+                    });
+                });
             }
         });
 }

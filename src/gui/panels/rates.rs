@@ -1,9 +1,13 @@
-//! Rates: time series of total and per-subject msgs/s or bytes/s (egui_plot).
+//! Rates: time series of total and per-subject msgs/s or bytes/s (egui_plot), averaged
+//! over the last two seconds so that steady traffic draws a steady line (see
+//! [`crate::gui::model::smoothing`]), with reply inboxes folded into one entry.
 
 use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::gui::model::format;
+use crate::gui::model::inboxes::{self, PickerEntry, INBOX_GROUP};
+use crate::gui::model::smoothing::{trailing_mean, RATE_WINDOW_SECS};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, OUT};
 
@@ -11,6 +15,22 @@ use crate::gui::widgets::{self, IN, OUT};
 pub struct RatesPanel {
     pub bytes: bool,
     pub subject_filter: String,
+    /// Plot each snapshot's own rate instead of the average over the last seconds.
+    pub per_tick: bool,
+}
+
+/// The caption that says how the plotted rates are computed.
+pub fn rates_caption(per_tick: bool) -> String {
+    if per_tick {
+        "Each point: what the source counted since the previous snapshot (every 250 ms); \
+         the broker counts in batches, so steady traffic zigzags."
+            .to_string()
+    } else {
+        format!(
+            "Each point: the rate over the last {RATE_WINDOW_SECS:.0} s (snapshots every \
+             250 ms, averaged by time), so steady traffic draws a flat line."
+        )
+    }
 }
 
 /// Subjects offered in the picker.
@@ -23,6 +43,9 @@ impl RatesPanel {
             ui.selectable_value(&mut self.bytes, false, "msgs/s");
             ui.selectable_value(&mut self.bytes, true, "bytes/s");
             ui.separator();
+            ui.checkbox(&mut self.per_tick, "Per snapshot (unsmoothed)")
+                .on_hover_text("Plot each snapshot's rate as it came, without averaging");
+            ui.separator();
             ui.label(
                 RichText::new(
                     "Totals are always plotted; tick subjects to add them (their history \
@@ -32,6 +55,7 @@ impl RatesPanel {
                 .small(),
             );
         });
+        ui.label(RichText::new(rates_caption(self.per_tick)).weak().small());
         ui.separator();
         egui::Panel::left("rate_subjects")
             .resizable(true)
@@ -42,20 +66,20 @@ impl RatesPanel {
 
     fn picker(&mut self, ui: &mut Ui, state: &mut UiState) {
         widgets::filter_box(ui, "Subjects", &mut self.subject_filter, "filter", 140.0);
+        super::subjects::inbox_switch(ui, state);
         let needle = self.subject_filter.to_lowercase();
+        let matches = |s: &str| needle.is_empty() || s.to_lowercase().contains(&needle);
         // Indices, not copies: this runs every frame over up to PICKER_SUBJECTS subjects.
         let snapshot = state.snapshot.clone();
-        let shown: Vec<usize> = state
-            .subjects_by_rate
-            .iter()
-            .copied()
-            .filter(|&i| {
-                snapshot.subjects.get(i).is_some_and(|s| {
-                    needle.is_empty() || s.subject.to_lowercase().contains(&needle)
-                })
-            })
-            .take(PICKER_SUBJECTS)
-            .collect();
+        let shown = inboxes::picker_entries(
+            &snapshot.subjects,
+            &state.subjects_by_rate,
+            inboxes::inbox_branch(&state.tree),
+            !state.filters.show_inboxes,
+            |s| matches(&s.subject),
+            matches(INBOX_GROUP),
+            PICKER_SUBJECTS,
+        );
         if !state.plotted_subjects.is_empty() && ui.small_button("Untick all").clicked() {
             state.plotted_subjects.clear();
         }
@@ -63,22 +87,44 @@ impl RatesPanel {
             .id_salt("rate_picker")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                for s in shown.into_iter().filter_map(|i| snapshot.subjects.get(i)) {
-                    let mut on = state.plotted_subjects.contains(&s.subject);
+                for entry in shown {
+                    let (subject, msgs, bytes, note) = match entry {
+                        PickerEntry::Subject(i) => {
+                            let Some(s) = snapshot.subjects.get(i) else {
+                                continue;
+                            };
+                            (s.subject.as_str(), s.msgs_per_sec, s.bytes_per_sec, None)
+                        }
+                        PickerEntry::Inboxes {
+                            subjects,
+                            msgs_per_sec,
+                            bytes_per_sec,
+                        } => (
+                            INBOX_GROUP,
+                            msgs_per_sec,
+                            bytes_per_sec,
+                            Some(format!("{subjects} reply inboxes together")),
+                        ),
+                    };
+                    let mut on = state.plotted_subjects.contains(subject);
                     let rate = if self.bytes {
-                        format::bytes_per_sec(s.bytes_per_sec)
+                        format::bytes_per_sec(bytes)
                     } else {
-                        format::per_sec(s.msgs_per_sec)
+                        format::per_sec(msgs)
+                    };
+                    let hover = match note {
+                        Some(note) => format!("{rate}, {note}"),
+                        None => rate,
                     };
                     if ui
-                        .checkbox(&mut on, RichText::new(&s.subject).monospace())
-                        .on_hover_text(rate)
+                        .checkbox(&mut on, RichText::new(subject).monospace())
+                        .on_hover_text(hover)
                         .changed()
                     {
                         if on {
-                            state.plotted_subjects.insert(s.subject.clone());
+                            state.plotted_subjects.insert(subject.to_string());
                         } else {
-                            state.plotted_subjects.remove(&s.subject);
+                            state.plotted_subjects.remove(subject);
                         }
                     }
                 }
@@ -88,8 +134,17 @@ impl RatesPanel {
     fn plot(&self, ui: &mut Ui, state: &UiState) {
         let now = state.now_t;
         let bytes = self.bytes;
+        let per_tick = self.per_tick;
+        let smooth = |points: Vec<(f64, f64)>| -> Vec<[f64; 2]> {
+            let points = if per_tick {
+                points
+            } else {
+                trailing_mean(&points, RATE_WINDOW_SECS)
+            };
+            points.into_iter().map(|(t, v)| [t - now, v]).collect()
+        };
         let total = |f: fn(&crate::gui::state::RatePoint) -> f64| -> Vec<[f64; 2]> {
-            state.rates.iter().map(|p| [p.t - now, f(p)]).collect()
+            smooth(state.rates.iter().map(|p| (p.t, f(p))).collect())
         };
         let (ins, outs) = if bytes {
             (total(|p| p.in_bytes), total(|p| p.out_bytes))
@@ -101,12 +156,16 @@ impl RatesPanel {
         let series: Vec<(String, Vec<[f64; 2]>)> = plotted
             .into_iter()
             .filter_map(|s| {
-                let ring = state.subject_rates.get(s)?;
+                let ring = if s == INBOX_GROUP {
+                    &state.inbox_rates
+                } else {
+                    state.subject_rates.get(s)?
+                };
                 let pts = ring
                     .iter()
-                    .map(|&(t, m, b)| [t - now, if bytes { b } else { m }])
+                    .map(|&(t, m, b)| (t, if bytes { b } else { m }))
                     .collect();
-                Some((s.clone(), pts))
+                Some((s.clone(), smooth(pts)))
             })
             .collect();
         let unit = if bytes { "bytes/s" } else { "msgs/s" };

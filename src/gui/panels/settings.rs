@@ -1,7 +1,7 @@
 //! Settings: where the embedded broker listens, whether it runs JetStream and where it keeps
-//! its streams, the theme, how long a request may wait before Latency calls it a timeout,
+//! its streams, whether it serves WebSocket clients and on which port, the theme, how long a request may wait before Latency calls it a timeout,
 //! and how many messages the Messages view keeps. Changes apply at once (the listen address
-//! and JetStream when the broker restarts) and are saved to the settings file shortly after.
+//! JetStream and WebSocket when the broker restarts) and are saved to the settings file shortly after.
 
 use egui::{RichText, Ui};
 
@@ -37,6 +37,11 @@ pub struct SettingsContext<'a> {
     pub jetstream_now: Option<&'a JetStreamState>,
     /// The command line or the configuration file decides JetStream for this run.
     pub jetstream_given: bool,
+    /// The WebSocket URL of the embedded broker now (outer None: not running or not
+    /// embedded; inner None: no WebSocket listener).
+    pub websocket_now: Option<Option<&'a str>>,
+    /// The configuration file decides WebSocket for this run.
+    pub websocket_given: bool,
 }
 
 pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> SettingsOutcome {
@@ -138,6 +143,26 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
                 }
             });
             ui.end_row();
+
+            ui.label("WebSocket");
+            out.changed |= ui
+                .checkbox(&mut settings.websocket, "Serve WebSocket clients")
+                .on_hover_text(
+                    "A ws:// listener for browser clients (nats.ws, nats.js wsconnect) beside \
+                     the client port, without TLS",
+                )
+                .changed();
+            ui.end_row();
+
+            let l = ui.label("WebSocket port");
+            out.changed |= ui
+                .add_enabled(
+                    settings.websocket,
+                    egui::DragValue::new(&mut settings.websocket_port).range(1..=65535),
+                )
+                .labelled_by(l.id)
+                .changed();
+            ui.end_row();
         });
     ui.add_space(4.0);
     if let Some(listening) = cx.listening {
@@ -153,6 +178,22 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
             JetStreamState::Unknown => ui.label("JetStream: not known yet."),
         };
     }
+    if let Some(now) = cx.websocket_now {
+        match now {
+            Some(url) => ui.label(format!("WebSocket clients connect to {url} now.")),
+            None => ui.label("WebSocket is off now."),
+        };
+    }
+    if cx.websocket_given {
+        ui.label(
+            RichText::new(
+                "This run's WebSocket listener comes from the configuration file (its \
+                 websocket block): the WebSocket setting applies when switchboard starts \
+                 without it.",
+            )
+            .color(WARN),
+        );
+    }
     if cx.jetstream_given {
         ui.label(
             RichText::new(
@@ -165,9 +206,9 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
     }
     ui.label(
         RichText::new(
-            "The listen address and JetStream apply the next time the broker starts; \
-             command-line flags override them (-a, -p, -c for the address; -js, -sd, -c for \
-             JetStream).",
+            "The listen address, JetStream and WebSocket apply the next time the broker \
+             starts; command-line flags override them (-a, -p, -c for the address; -js, -sd, \
+             -c for JetStream; -c for WebSocket).",
         )
         .weak(),
     );

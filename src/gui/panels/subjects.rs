@@ -11,6 +11,7 @@ use super::Command;
 use crate::gui::client::Outgoing;
 use crate::gui::model::filter::{filter_for_node, SubjectFilter};
 use crate::gui::model::format;
+use crate::gui::model::inboxes::{self, INBOX_GROUP, INBOX_ROOT};
 use crate::gui::model::subject_tree::{BranchStats, Interest, SubjectNode, TreeOrder, TreeRow};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, NO_INTEREST, WARN};
@@ -26,8 +27,9 @@ pub struct SubjectsPanel {
 }
 
 /// What the rows depend on: the tree's structure, its numbers (only when ordered by them),
-/// the filter text and the order; expansion changes clear the cache.
-type RowsKey = (u64, Option<u64>, String, TreeOrder);
+/// the filter text, the order and whether inboxes are listed; expansion changes clear the
+/// cache.
+type RowsKey = (u64, Option<u64>, String, TreeOrder, bool);
 
 /// Trees up to this many nodes start fully expanded.
 const OPEN_ALL_UP_TO_NODES: usize = 200;
@@ -97,6 +99,7 @@ impl SubjectsPanel {
                 self.expanded.clear();
                 self.cache = None;
             }
+            inbox_switch(ui, state);
         });
         let total = &state.tree.total;
         ui.horizontal(|ui| {
@@ -124,7 +127,10 @@ impl SubjectsPanel {
         let key = rows_key(state, self.order);
         if self.cache.as_ref().is_none_or(|(k, _)| *k != key) {
             let filter = SubjectFilter::parse(&state.filters.subjects);
-            let rows = state.tree.visible_rows(&self.expanded, &filter, self.order);
+            let mut rows = state.tree.visible_rows(&self.expanded, &filter, self.order);
+            if !state.filters.show_inboxes {
+                rows = inboxes::fold_rows(&state.tree, rows);
+            }
             self.cache = Some((key, rows));
         }
         let rows: &[TreeRow] = self.cache.as_ref().map_or(&[], |(_, r)| r.as_slice());
@@ -144,6 +150,7 @@ impl SubjectsPanel {
         let mut select: Option<usize> = None;
         let tree = &state.tree;
         let selected = state.selection.subject.clone();
+        let fold = !state.filters.show_inboxes;
         // Labels must not take the clicks that select a row.
         ui.style_mut().interaction.selectable_labels = false;
         TableBuilder::new(ui)
@@ -183,6 +190,10 @@ impl SubjectsPanel {
                     row.set_selected(selected.as_deref() == Some(node.path.as_str()));
                     row.col(|ui| {
                         ui.add_space(r.depth as f32 * 16.0);
+                        if fold && inboxes::is_folded_row(tree, &r) {
+                            folded_inboxes(ui, b.subjects);
+                            return;
+                        }
                         if node.children.is_empty() {
                             ui.add_space(22.0);
                         } else {
@@ -255,6 +266,7 @@ fn rows_key(state: &UiState, order: TreeOrder) -> RowsKey {
         numbers,
         state.filters.subjects.clone(),
         order,
+        state.filters.show_inboxes,
     )
 }
 
@@ -264,6 +276,29 @@ fn order_label(o: TreeOrder) -> &'static str {
         TreeOrder::MsgRate => "msgs/s",
         TreeOrder::Messages => "total msgs",
     }
+}
+
+/// The row every reply inbox is folded into.
+fn folded_inboxes(ui: &mut Ui, subjects: usize) {
+    ui.add_space(22.0);
+    ui.label(RichText::new(INBOX_GROUP).monospace().strong());
+    ui.label(
+        RichText::new(format!(
+            "({subjects} reply inbox{})",
+            if subjects == 1 { "" } else { "es" }
+        ))
+        .weak()
+        .small(),
+    )
+    .on_hover_text("Reply subjects of requests, folded: tick \"Show reply inboxes\" to list them");
+}
+
+/// The switch that lists reply inboxes one by one (Subjects and Rates share it).
+pub fn inbox_switch(ui: &mut Ui, state: &mut UiState) {
+    ui.checkbox(&mut state.filters.show_inboxes, "Show reply inboxes")
+        .on_hover_text(format!(
+            "Reply subjects ({INBOX_GROUP}) are folded into one entry; tick to list each one"
+        ));
 }
 
 /// The marker that makes "published to nobody" impossible to miss.
@@ -405,6 +440,16 @@ fn detail(ui: &mut Ui, node: &SubjectNode, state: &UiState, commands: &mut Vec<C
                 .clicked()
         {
             commands.push(Command::Plot(node.path.clone()));
+        }
+        if node.path == INBOX_ROOT
+            && ui
+                .button("Plot inbox rate")
+                .on_hover_text(format!(
+                    "Add every reply inbox together ({INBOX_GROUP}) to the Rates view"
+                ))
+                .clicked()
+        {
+            commands.push(Command::Plot(INBOX_GROUP.to_string()));
         }
     });
     ui.label(
