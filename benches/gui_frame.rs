@@ -2,8 +2,8 @@
 //! every 250 ms as large as the tap allows to grow in practice (10,000 subjects, 1,000
 //! connections, 50 queue groups, 100 services) and message samples offered as fast as a
 //! thread can (the tap's bounded queue, 8192, full all the time, as at a million msgs/s).
-//! The Latency view starts with 15 minutes of history for every service and shows its
-//! longest window.
+//! The Latency view starts with 15 minutes of history (of the 64 services it keeps) and
+//! shows its longest window.
 //! The window runs headless in egui_kittest at a 60 Hz pace; for each view we report the
 //! time of the app's `frame` (what `update` costs) and of the whole kittest step (egui
 //! layout and the accessibility tree on top), p50/p99/max. These are wall-clock times, so

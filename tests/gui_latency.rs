@@ -148,11 +148,11 @@ fn the_latency_view_plots_a_known_series() {
     // The window's numbers: 40 ticks of four round trips, 1 ms and 10 ms.
     assert!(has(
         &rig.harness,
-        "160 round trips, p50 1.02 ms, p90 9.96 ms, p99 9.96 ms"
+        "svc.echo  160 round trips, p50 1.02 ms, p90 9.96 ms, p99 9.96 ms, 0 timeouts"
     ));
     assert!(has(
         &rig.harness,
-        "40 round trips, p50 39.85 ms, p90 39.85 ms, p99 39.85 ms"
+        "svc.slow  40 round trips, p50 39.85 ms, p90 39.85 ms, p99 39.85 ms, 0 timeouts"
     ));
     // The data points behind the lines: ten one-second steps, p50 at 1 ms.
     let app = rig.harness.state_mut();

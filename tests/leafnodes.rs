@@ -13,7 +13,6 @@ use std::time::Duration;
 use async_nats::{ConnectOptions, HeaderMap};
 use futures_util::StreamExt;
 use support::clients::{connect_url, next, round_trip, STEP};
-use support::ws::http_json;
 use support::{for_each_target_bare, free_port, wait_until, RawConn, Server, ServerOpts, Target};
 use tokio::time::timeout;
 
@@ -95,6 +94,29 @@ fn pair_with(
     };
     wait_linked(&p);
     p
+}
+
+/// `GET path` on a monitoring port as JSON; `Null` while nothing answers there (a server
+/// just started or restarted may open its monitoring port after its client port).
+fn http_json(port: u16, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return serde_json::Value::Null;
+    };
+    s.set_read_timeout(Some(STEP)).unwrap();
+    if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return serde_json::Value::Null;
+    }
+    let mut out = Vec::new();
+    if s.read_to_end(&mut out).is_err() {
+        return serde_json::Value::Null;
+    }
+    let text = String::from_utf8_lossy(&out);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
 fn leafnodes(http: u16) -> u64 {
@@ -390,6 +412,46 @@ fn leaf_users_are_checked_and_bound_to_their_account() {
             on_leaf.send("PUB only.a 2\r\nhi\r\nPING\r\n");
             expect(&mut on_leaf, "MSG only.a 1 2\r\nhi\r\nPONG\r\n");
             expect(&mut in_a, support::msg("only.a", "1", None, b"hi"));
+        }
+    });
+}
+
+#[test]
+fn a_leaf_users_permissions_decide_what_crosses_in_each_sense() {
+    for_each_target_bare(|target| {
+        for (hub, leaf) in roles(target) {
+            let users = "authorization { users [\n\
+                 {user: leaf, password: p, permissions: { publish: \"up.>\", subscribe: \"down.>\" }}\n\
+                 {user: c, password: c}\n] }";
+            let (leaf_port, hub_http, leaf_http) = (free_port(), free_port(), free_port());
+            let hub_server = start_hub(&hub, leaf_port, hub_http, "", users);
+            let url = format!("nats-leaf://leaf:p@127.0.0.1:{leaf_port}");
+            let leaf_server = start_leaf(&leaf, &url, leaf_http, "", "");
+            wait_until("the link", LINK, || {
+                leafnodes(hub_http) == 1 && leafnodes(leaf_http) == 1
+            });
+            let mut on_hub = RawConn::connect(hub_server.addr(), "hub client");
+            on_hub.handshake(r#"{"verbose":false,"pedantic":false,"user":"c","pass":"c"}"#);
+            on_hub.send("SUB up.> 1\r\nSUB secret 2\r\nPING\r\n");
+            expect(&mut on_hub, "PONG\r\n");
+            let mut on_leaf = leaf_server.client();
+            on_leaf.send("SUB down.x 1\r\nSUB other.y 2\r\nPING\r\n");
+            expect(&mut on_leaf, "PONG\r\n");
+            // Interest the other side may act on crosses; the rest stays.
+            wait_until("down.x on the hub", LINK, || {
+                has_interest(hub_http, "down.x")
+            });
+            wait_until("up.> on the leaf", LINK, || has_interest(leaf_http, "up.>"));
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!has_interest(hub_http, "other.y"));
+            assert!(!has_interest(leaf_http, "secret"));
+            // Messages follow.
+            on_leaf.send("PUB up.a 2\r\nok\r\nPING\r\n");
+            expect(&mut on_leaf, "PONG\r\n");
+            expect(&mut on_hub, support::msg("up.a", "1", None, b"ok"));
+            on_hub.send("PUB down.x 4\r\ndown\r\nPING\r\n");
+            expect(&mut on_hub, "PONG\r\n");
+            expect(&mut on_leaf, support::msg("down.x", "1", None, b"down"));
         }
     });
 }
@@ -729,6 +791,107 @@ fn bad_input_on_the_leaf_port_ends_as_nats_server_ends_it() {
                 None => c.expect_closed(),
             }
         }
+    });
+}
+
+/// A hand-made hub: accepts the leaf's connection, sends the INFO of a leaf port, reads
+/// the CONNECT, answers it, and sends `then`.
+fn fake_hub_session(listener: &std::net::TcpListener, then: &[u8]) -> std::net::TcpStream {
+    use std::io::{BufRead, BufReader, Write};
+    listener.set_nonblocking(false).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (mut s, _) = support::wait_for("the leaf to connect", LINK, || listener.accept().ok());
+    s.set_read_timeout(Some(STEP)).unwrap();
+    let info = format!(
+        "INFO {{\"server_id\":\"NFAKE\",\"server_name\":\"fake\",\"version\":\"2.15.1\",\"proto\":1,\"headers\":true,\"max_payload\":1048576,\"client_id\":7,\"nonce\":\"abcdef\",\"info_on_connect\":true,\"leafnode_urls\":[\"127.0.0.1:{port}\"]}} \r\n"
+    );
+    s.write_all(info.as_bytes()).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("CONNECT ") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the leaf closed before CONNECT"
+        );
+    }
+    assert!(!line.contains("\"lang\""), "{line}");
+    s.write_all(b"INFO {\"server_id\":\"NFAKE\",\"connect_info\":true,\"remote_account\":\"$G\",\"client_id\":7} \r\n")
+        .unwrap();
+    s.write_all(then).unwrap();
+    s
+}
+
+#[test]
+fn bad_input_and_a_hub_gone_mid_message_end_the_link_not_the_leaf() {
+    use std::io::Read;
+    for_each_target_bare(|target| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "nats-leaf://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let leaf = start_leaf(target, &url, free_port(), "", "");
+        let mut local = leaf.client();
+        local.send("SUB foo 1\r\nPING\r\n");
+        expect(&mut local, "PONG\r\n");
+        // Malformed interest: the leaf closes the link without a word.
+        let mut s = fake_hub_session(&listener, b"LS+ a b c d\r\n");
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        let text = String::from_utf8_lossy(&rest).into_owned();
+        assert!(!text.contains("-ERR"), "{text}");
+        // Half a message, then the hub goes away: nothing is delivered.
+        let s = fake_hub_session(&listener, b"LMSG foo 10\r\nabc");
+        drop(s);
+        // The link comes back, and a whole message is delivered.
+        let _s = fake_hub_session(&listener, b"LMSG foo 2\r\nok\r\n");
+        expect(&mut local, support::msg("foo", "1", None, b"ok"));
+        // Local clients carried on through it all.
+        local.send("PUB foo 5\r\nlocal\r\nPING\r\n");
+        expect(
+            &mut local,
+            [
+                support::msg("foo", "1", None, b"local"),
+                b"PONG\r\n".to_vec(),
+            ]
+            .concat(),
+        );
+    });
+}
+
+#[test]
+fn a_hub_that_stops_answering_pings_is_dropped_as_stale() {
+    use std::io::{BufRead, BufReader};
+    for_each_target_bare(|target| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "nats-leaf://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let _leaf = start_leaf(
+            target,
+            &url,
+            free_port(),
+            "",
+            "ping_interval: \"100ms\"\nping_max: 2",
+        );
+        let s = fake_hub_session(&listener, b"");
+        let mut reader = BufReader::new(s);
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if line.starts_with("LS+ ") => {}
+                Ok(_) => seen.push(line),
+            }
+        }
+        assert_eq!(
+            seen,
+            ["PING\r\n", "PING\r\n", "-ERR 'Stale Connection'\r\n"],
+            "what the leaf sent a hub that never answers"
+        );
     });
 }
 

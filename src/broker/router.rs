@@ -177,7 +177,7 @@ pub(crate) fn deliver_to_group(
     let mut remote = false;
     for k in 0..members.len() {
         let member = &members[(start + k) % members.len()];
-        if member.client.leaf.is_some() {
+        if member.leaf {
             remote = true;
             continue;
         }
@@ -188,7 +188,7 @@ pub(crate) fn deliver_to_group(
     if remote {
         for k in 0..members.len() {
             let member = &members[(start + k) % members.len()];
-            if member.client.leaf.is_some() && deliver(member) {
+            if member.leaf && deliver(member) {
                 return true;
             }
         }
@@ -211,8 +211,10 @@ pub(crate) fn deliver(
     if skip == Some(client.cid) || sub.is_closed() {
         return false;
     }
-    if let Some(link) = &client.leaf {
-        return super::leaf::add_target(fanout, link, sub, msg);
+    if sub.leaf {
+        if let Some(link) = &client.leaf {
+            return super::leaf::add_target(fanout, link, sub, msg);
+        }
     }
     if let Some(perms) = &sub.perms {
         if perms.check_deny && perms.perms.denies(msg.subject, sub.queue.as_deref()) {

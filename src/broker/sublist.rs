@@ -44,6 +44,7 @@ impl Subscription {
         queue: Option<&[u8]>,
         sid: &[u8],
     ) -> Self {
+        let leaf = client.leaf.is_some();
         Subscription {
             client,
             subject: subject.into(),
@@ -56,7 +57,7 @@ impl Subscription {
             import: None,
             shadows: Box::default(),
             weight: AtomicU32::new(1),
-            leaf: client.leaf.is_some(),
+            leaf,
             closed: AtomicBool::new(false),
         }
     }

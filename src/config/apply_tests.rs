@@ -393,12 +393,12 @@ fn unsupported_and_unknown_keys_warn() {
     assert_eq!(js.store_dir, Some(PathBuf::from("/tmp/js")));
     assert_eq!(js.max_memory, Some(64 << 20));
     assert_eq!(js.max_store, Some(10 << 30));
-    // websocket is served now: no warning.
+    // websocket and leafnodes are served now: no warning.
     assert_eq!(o.websocket.as_ref().map(|ws| ws.port), Some(-1));
+    assert_eq!(o.leafnodes.remotes.len(), 1);
     let expected = [
         "jetstream.cipher",
         "cluster",
-        "leafnodes",
         "operator",
         "resolver",
         "resolver_preload",

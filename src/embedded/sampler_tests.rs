@@ -313,23 +313,59 @@ fn the_latency_histogram_counts_each_round_trip_once() {
 
 #[tokio::test]
 async fn accounts_show_their_exports_and_the_traffic_of_their_imports() {
-    let mut opts = crate::options::Options {
+    use crate::options::{AccountConfig, Export, Import, ImportKind, Options, ResponseType, User};
+    let user = |name: &str| User {
+        user: Some(name.into()),
+        password: Some(name.into()),
+        ..User::default()
+    };
+    let export = |kind, subject: &str, accounts: Option<Vec<String>>| Export {
+        kind,
+        subject: subject.into(),
+        accounts,
+        account_token_position: 0,
+        response_type: ResponseType::Singleton,
+        response_threshold: None,
+        latency: None,
+    };
+    let mut opts = Options {
         port: 0,
         ..Default::default()
     };
-    crate::config::apply_config_str(
-        r#"
-        accounts {
-          A { users [ {user: a, password: a} ]
-              exports [ {service: "svc"}, {stream: "ev.>", accounts: [B]} ] }
-          B { users [ {user: b, password: b} ]
-              imports [ {service: {account: A, subject: "svc"}, to: "a.svc"}
-                        {stream: {account: A, subject: "ev.>"}, prefix: "a"} ] }
-        }
-        "#,
-        &mut opts,
-    )
-    .unwrap();
+    opts.auth.accounts = vec![
+        AccountConfig {
+            name: "A".into(),
+            users: vec![user("a")],
+            exports: vec![
+                export(ImportKind::Service, "svc", None),
+                export(ImportKind::Stream, "ev.>", Some(vec!["B".into()])),
+            ],
+            ..Default::default()
+        },
+        AccountConfig {
+            name: "B".into(),
+            users: vec![user("b")],
+            imports: vec![
+                Import {
+                    kind: ImportKind::Service,
+                    account: "A".into(),
+                    subject: "svc".into(),
+                    prefix: None,
+                    to: Some("a.svc".into()),
+                    share: false,
+                },
+                Import {
+                    kind: ImportKind::Stream,
+                    account: "A".into(),
+                    subject: "ev.>".into(),
+                    prefix: Some("a".into()),
+                    to: None,
+                    share: false,
+                },
+            ],
+            ..Default::default()
+        },
+    ];
     let handle = BrokerHandle::start(opts).await.unwrap();
     let server = handle.server().clone();
     let mut sampler = Sampler::new(server.clone(), None);

@@ -119,10 +119,10 @@ impl LeafConn {
             if n > 0 {
                 self.last_in = Instant::now();
                 if let Some(reason) = self.handle_bytes(&buf[..n]) {
-                    self.conn.end_batch(&mut Vec::new(), 0);
+                    self.end_batch();
                     return reason;
                 }
-                self.conn.end_batch(&mut Vec::new(), 0);
+                self.end_batch();
                 if n == buf.len() && buf.len() < MAX_READ_BUF {
                     buf.resize(buf.len() * 2, 0);
                 }
@@ -151,7 +151,7 @@ impl LeafConn {
                 },
                 _ = &mut timer => {
                     let reason = self.on_timer();
-                    self.conn.end_batch(&mut Vec::new(), 0);
+                    self.end_batch();
                     if let Some(reason) = reason {
                         return reason;
                     }
@@ -159,6 +159,13 @@ impl LeafConn {
                 }
             };
         }
+    }
+
+    /// Ends a read pass: wakes the writers it touched. Consumers falling behind are not
+    /// waited for: nats-server stalls only client publishers, never a link.
+    fn end_batch(&mut self) {
+        self.conn.end_batch(&mut Vec::new(), 0);
+        self.conn.fanout.stalls.clear();
     }
 
     /// Handles every complete operation in `bytes`; `Some` when the link must close.
@@ -322,7 +329,7 @@ impl LeafConn {
                 let before = sub.weight.swap(weight, Ordering::Relaxed);
                 if before != weight {
                     let delta = i64::from(weight) - i64::from(before);
-                    account.sublist.read().notify(&sub, delta);
+                    account.sublist.write().notify(&sub, delta);
                 }
             }
             return Step::Continue;

@@ -603,7 +603,10 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
             let mut is_plain = true;
             if let Some(member_of) = groups_of.get(cid) {
                 for &g in member_of {
-                    let pattern = snap.queue_groups[g].subject.as_bytes();
+                    let Some(group) = snap.queue_groups.get(g) else {
+                        continue;
+                    };
+                    let pattern = group.subject.as_bytes();
                     if !groups.contains(&g) && subject::matches(pattern, s.subject.as_bytes()) {
                         groups.push(g);
                     }
@@ -621,7 +624,9 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
             }
         }
         for &g in &groups {
-            let group = &snap.queue_groups[g];
+            let Some(group) = snap.queue_groups.get(g) else {
+                continue;
+            };
             let n = b.node(NodeKey::Queue {
                 subject: group.subject.clone(),
                 queue: group.queue.clone(),
@@ -650,7 +655,9 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
 
     // Queue members, with the group's traffic split by their recent shares.
     for (&g, &rate) in &group_rates {
-        let group = &snap.queue_groups[g];
+        let Some(group) = snap.queue_groups.get(g) else {
+            continue;
+        };
         let Some(&qn) = queue_nodes.get(&g) else {
             continue;
         };

@@ -125,7 +125,7 @@ fn insert_new<N, E>(
             .copied()
             .filter(|n| before.contains_key(n))
             .collect();
-        old.sort_by_key(|n| before[n]);
+        old.sort_by_key(|n| before.get(n).copied().unwrap_or(usize::MAX));
         for (i, n) in old.iter().enumerate() {
             place.insert(*n, (i as f64 + 0.5) / old.len() as f64);
         }
@@ -137,7 +137,7 @@ fn insert_new<N, E>(
             .enumerate()
             .map(|(i, &n)| {
                 if before.contains_key(&n) {
-                    (place[&n], false, i, n)
+                    (place.get(&n).copied().unwrap_or(f64::INFINITY), false, i, n)
                 } else {
                     let near: Vec<f64> = graph
                         .neighbors_undirected(n)

@@ -15,7 +15,7 @@ use super::format;
 
 /// Seconds of history kept per service (the longest window).
 pub const HISTORY_SECS: i64 = 15 * 60;
-/// Services whose history is kept; beyond that, the ones quiet the longest are forgotten.
+/// Services whose history is kept; a new one beyond that replaces the one quiet the longest.
 pub const MAX_SERVICES: usize = 64;
 /// Services plotted until the user picks: the busiest few.
 pub const DEFAULT_SHOWN: usize = 3;
@@ -239,6 +239,20 @@ impl LatencyHistory {
     }
 
     fn add(&mut self, service: &str, added: Second, t: f64) {
+        if !self.history.contains_key(service) && self.history.len() >= MAX_SERVICES {
+            // Full: a new service takes the place of one quiet since before this snapshot,
+            // or waits (never one as busy as itself, which would trade places each tick).
+            let quietest = self
+                .history
+                .iter()
+                .min_by(|a, b| a.1.active_at.total_cmp(&b.1.active_at))
+                .filter(|(_, h)| h.active_at < t)
+                .map(|(name, _)| name.clone());
+            match quietest {
+                Some(name) => self.history.remove(&name),
+                None => return,
+            };
+        }
         let history = match self.history.get_mut(service) {
             Some(h) => h,
             None => self.history.entry(service.to_string()).or_default(),
@@ -255,7 +269,7 @@ impl LatencyHistory {
         }
     }
 
-    /// Drops seconds older than the history, then services beyond [`MAX_SERVICES`].
+    /// Drops seconds older than the history, and services left with none.
     fn forget(&mut self, second: i64) {
         let oldest = second - HISTORY_SECS;
         for h in self.history.values_mut() {
@@ -264,17 +278,6 @@ impl LatencyHistory {
             }
         }
         self.history.retain(|_, h| !h.seconds.is_empty());
-        while self.history.len() > MAX_SERVICES {
-            let quietest = self
-                .history
-                .iter()
-                .min_by(|a, b| a.1.active_at.total_cmp(&b.1.active_at))
-                .map(|(name, _)| name.clone());
-            match quietest {
-                Some(name) => self.history.remove(&name),
-                None => break,
-            };
-        }
     }
 
     /// `t` of the newest snapshot.

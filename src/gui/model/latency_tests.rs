@@ -138,6 +138,22 @@ fn history_is_bounded_in_time_and_services() {
         .collect();
     h.push(1.0, &many);
     assert_eq!(h.services().count(), MAX_SERVICES);
+    assert!(h.services().all(|s| s < "svc064"), "the first come stay");
+    // The others wait while all are as busy; one that goes quiet makes room.
+    let mut next: Vec<ServiceLatency> = (0..MAX_SERVICES + 10)
+        .map(|i| service(&format!("svc{i:03}"), 2, 0, &[ms(1), ms(1)]))
+        .collect();
+    h.push(2.0, &next);
+    assert!(h.services().all(|s| s < "svc064"));
+    next[0] = service("svc000", 2, 0, &[ms(1), ms(1)]);
+    next[70] = service("svc070", 3, 0, &[ms(1), ms(1), ms(1)]);
+    h.push(3.0, &next);
+    assert_eq!(h.services().count(), MAX_SERVICES);
+    assert!(
+        h.services().any(|s| s == "svc070"),
+        "a new one took a place"
+    );
+    assert!(!h.services().any(|s| s == "svc000"), "the quiet one's");
 }
 
 #[test]

@@ -241,23 +241,33 @@ fn tracking_switch(ui: &mut Ui, tracking: bool, commands: &mut Vec<Command>) {
     });
 }
 
-/// One line per plotted service: its numbers over the whole window.
+/// One line per plotted service: its numbers over the whole window. One label each (the
+/// service's name in its colour, the numbers, the timeouts in red when there are any), so
+/// that the name reads once as a label in the view, in the table.
 fn summaries(ui: &mut Ui, shown: &Shown) {
     for (i, summary) in shown.plot.summaries.iter().enumerate() {
-        ui.horizontal(|ui| {
-            ui.label(
-                RichText::new(&summary.service)
-                    .monospace()
-                    .color(service_color(i)),
+        let mut job = egui::text::LayoutJob::default();
+        let timeouts = RichText::new(summary.timeouts_text());
+        let timeouts = if summary.timeouts > 0 {
+            timeouts.color(NO_INTEREST).strong()
+        } else {
+            timeouts.weak()
+        };
+        for part in [
+            RichText::new(format!("{}  ", summary.service))
+                .monospace()
+                .color(service_color(i)),
+            RichText::new(format!("{}, ", summary.text())),
+            timeouts,
+        ] {
+            part.append_to(
+                &mut job,
+                ui.style(),
+                egui::FontSelection::Default,
+                egui::Align::Center,
             );
-            ui.label(summary.text());
-            let timeouts = RichText::new(summary.timeouts_text());
-            ui.label(if summary.timeouts > 0 {
-                timeouts.color(NO_INTEREST).strong()
-            } else {
-                timeouts.weak()
-            });
-        });
+        }
+        ui.label(job);
     }
 }
 
