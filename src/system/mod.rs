@@ -109,12 +109,66 @@ pub fn enable(server: &Arc<Server>) -> Option<Arc<SystemAccount>> {
             log_error!("Error setting up internal tracking for {}: {}", subject, e);
         }
     }
+    import_into_accounts(server, &sys.account);
     if !server.set_client_events(sys.clone()) {
         log_error!("The system account's events are already set up for this server");
     }
     server.add_service(sys.clone());
     tokio::spawn(heartbeat(Arc::downgrade(&sys), Arc::downgrade(server)));
     Some(sys)
+}
+
+/// The system services every other account reaches, as nats-server imports them into each
+/// (`registerSystemImports`): its own connections and statistics through the PING subjects,
+/// and `$SYS.REQ.USER.INFO` with the requester's details shared.
+fn import_into_accounts(server: &Arc<Server>, system: &Arc<Account>) {
+    use crate::broker::imports::{import_service, ServiceImportSpec};
+    use crate::options::{ResponseType, DEFAULT_RESPONSE_THRESHOLD};
+    for account in server.accounts() {
+        if Arc::ptr_eq(&account, system) {
+            continue;
+        }
+        let name = &account.name;
+        let imports = [
+            (
+                "$SYS.REQ.SERVER.PING.CONNZ".to_string(),
+                format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+                ResponseType::Streamed,
+                false,
+            ),
+            (
+                "$SYS.REQ.ACCOUNT.PING.CONNZ".to_string(),
+                format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+                ResponseType::Streamed,
+                false,
+            ),
+            (
+                "$SYS.REQ.ACCOUNT.PING.STATZ".to_string(),
+                format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+                ResponseType::Streamed,
+                false,
+            ),
+            (
+                "$SYS.REQ.USER.INFO".to_string(),
+                format!("$SYS.REQ.USER.{name}.INFO"),
+                ResponseType::Singleton,
+                true,
+            ),
+        ];
+        for (local, subject, response_type, share) in imports {
+            let spec = ServiceImportSpec {
+                local,
+                subject,
+                response_type,
+                threshold: DEFAULT_RESPONSE_THRESHOLD,
+                share,
+                latency: None,
+            };
+            if let Err(e) = import_service(server, &account, system, spec) {
+                log_error!("Error setting up system service import for {}: {}", name, e);
+            }
+        }
+    }
 }
 
 /// `$SYS.SERVER.<id>.STATSZ`.
