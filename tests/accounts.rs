@@ -491,3 +491,27 @@ accounts {{
         assert_eq!(names["streams"], serde_json::json!(["S"]), "[{t}] {names}");
     });
 }
+
+#[test]
+fn every_account_reaches_its_own_system_services() {
+    for_each_target_bare(|t| {
+        let server = start(t);
+        let mut b = user(&server, "b");
+        b.send("SUB _INBOX.b.> 1\r\nPUB $SYS.REQ.USER.INFO _INBOX.b.1 0\r\n\r\n");
+        let (line, _, payload) = next_msg(&mut b);
+        assert!(line.starts_with("MSG _INBOX.b.1 1 "), "[{t}] {line}");
+        let info: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(info["data"]["user"], "b", "[{t}] {info}");
+        assert_eq!(info["data"]["account"], "B", "[{t}] {info}");
+        // Its own connections only.
+        b.send("PUB $SYS.REQ.ACCOUNT.PING.CONNZ _INBOX.b.2 0\r\n\r\n");
+        let (_, _, payload) = next_msg(&mut b);
+        let connz: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(connz["data"]["num_connections"], 1, "[{t}] {connz}");
+        // Other system requests are not imported.
+        b.send("PUB $SYS.REQ.SERVER.PING.VARZ _INBOX.b.3 0\r\n\r\n");
+        b.expect(
+            b"HMSG _INBOX.b.3 1 57 57\r\nNATS/1.0 503\r\nNats-Subject: $SYS.REQ.SERVER.PING.VARZ\r\n\r\n\r\n",
+        );
+    });
+}
