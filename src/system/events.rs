@@ -404,10 +404,4 @@ pub fn server_stats(server: &Server, usage: (f64, u64)) -> ServerStats {
     }
 }
 
-/// A 22-character event id from base-62 digits (nats-server uses a NUID of that form).
-pub fn event_id() -> String {
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    (0..22)
-        .map(|_| char::from(DIGITS[fastrand::usize(..DIGITS.len())]))
-        .collect()
-}
+pub use crate::proto::ids::event_id;
