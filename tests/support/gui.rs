@@ -1,11 +1,5 @@
-//! The GUI tests' harness helpers (egui_kittest), shared by `gui_ui.rs`, `gui_live.rs`,
-//! `gui_record.rs` and `gui_remote.rs`. Included by those files only, beside `mod support;`:
-//!
-//! ```ignore
-//! mod support;
-//! #[path = "support/gui.rs"]
-//! mod gui;
-//! ```
+//! The GUI tests' harness helpers (egui_kittest), shared by the modules of the `gui` test
+//! binary (`tests/gui/main.rs`).
 //!
 //! Widgets are found by their accessible label and role, as a screen reader would. A wait
 //! steps the window between polls (snapshots arrive every 250 ms), bounded by [`PATIENCE`].

@@ -109,10 +109,22 @@ pub fn selected_targets() -> Vec<Target> {
 /// How long a started server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Picks a free loopback port: bind port 0, read it, drop the listener.
+/// Picks a free loopback port: bind port 0, read it, drop the listener. A port is never
+/// handed out twice in one test process: the kernel may return a port just dropped, and a
+/// test that asks for a client, a leaf and a monitoring port before starting anything would
+/// then give one server the same port twice.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..64 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().expect("local_addr").port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no loopback port not handed out before in 64 tries");
 }
 
 /// Shared, append-only capture of a child's stdout and stderr.

@@ -4,7 +4,7 @@
 //! rate jumps between one batch and two (-20% to +60%) with no change in the traffic.
 //!
 //! Measured with a publisher at a constant 200 msgs/s on the embedded broker (the ignored
-//! test `measure_rate_smoothing` in tests/gui_latency.rs): the largest and the root mean
+//! test `measure_rate_smoothing` in tests/gui/latency.rs): the largest and the root mean
 //! square distance from the mean rate once settled, and the mean lag behind a change.
 //!
 //! | method | largest | rms | lag |

@@ -2,13 +2,10 @@
 //! imports with reply mapping (singleton and streamed responses, the `Nats-Request-Info`
 //! header, no responders), stream imports with `prefix` and `to` (shadow subscriptions
 //! follow SUB and UNSUB, queue groups), what must not cross, and the configuration errors.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::time::Duration;
 
-use support::{for_each_target_bare, RawConn, Server, ServerOpts, Target};
+use crate::support::{for_each_target_bare, RawConn, Server, ServerOpts, Target};
 
 const ACCOUNTS: &str = r#"
 accounts {

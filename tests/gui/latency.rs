@@ -2,20 +2,16 @@
 //! smoothed rates and the Overview's top subjects (egui_kittest, no GPU, no display).
 //! Synthetic snapshots go in through `feed::channel` with the times they were taken, so
 //! the history the views keep is known exactly; the checks go by label and role.
-#![cfg(feature = "gui")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/gui.rs"]
-mod gui;
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::gui::{go, has, has_containing, settle};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use gui::{go, has, has_containing, settle};
 
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
@@ -412,7 +408,7 @@ fn top_subjects_keep_to_their_column() {
 
 /// Measures how each smoothing reads with a constant-rate publisher on the embedded
 /// broker: 40 s at 200 msgs/s, the rate of every snapshot, then per method the ripple
-/// (largest distance from the mean) and the root mean square distance after 10 s. `cargo test --test gui_latency -- --ignored
+/// (largest distance from the mean) and the root mean square distance after 10 s. `cargo test --test gui -- --ignored
 /// --nocapture measure_rate_smoothing`.
 #[test]
 #[ignore = "a measurement of about 40 s, run by hand"]

@@ -3,12 +3,8 @@
 //! client, and other async-nats clients make the traffic. egui_kittest drives the window by
 //! label and role. Snapshots arrive every 250 ms, so every wait steps the window until what
 //! it waits for is there, bounded in time (`gui::wait_until`).
-#![cfg(feature = "gui")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/gui.rs"]
-mod gui;
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +14,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use futures_util::StreamExt;
 
-use gui::{cell, click, go, has, has_containing, type_into, wait_until};
+use crate::gui::{cell, click, go, has, has_containing, type_into, wait_until};
 
 use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;

@@ -9,28 +9,27 @@
 //! compare. The transcript must equal the golden file `tests/system_account/<test>.golden`,
 //! recorded from nats-server 2.15.1: each target is checked on its own, and against the
 //! other. To record them again: `SWITCHBOARD_BLESS=1 SWITCHBOARD_TEST_TARGETS=reference
-//! cargo test --test system_account`, then review the diff.
+//! cargo test --test accounts system::`, then review the diff.
 //!
 //! Left out of the comparison, because switchboard deliberately differs: the Go-only
 //! fields (`feature_flags`, `git_commit`, `gomaxprocs`), the description of a 400 (Go's JSON
 //! decoder words its errors its own way), the system account's own subscriptions (nats-server
 //! has 57 internal ones) and the imports nats-server gives each account (not built yet).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::clients::{connect_once, connect_url, sync, STEP};
+use crate::support::{
+    for_each_target_async, for_each_target_bare, free_port, Server, ServerInfo, ServerOpts,
+};
 use async_nats::{Client, ConnectOptions, Subscriber};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
-use support::clients::{connect_once, connect_url, sync, STEP};
-use support::{
-    for_each_target_async, for_each_target_bare, free_port, Server, ServerInfo, ServerOpts,
-};
 use tokio::time::timeout;
 
 const CONFIG: &str = "accounts {\n  SYS { users [\n    {user: sys, password: pass}\n    \

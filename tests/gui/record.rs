@@ -1,21 +1,17 @@
 //! UI tests of Record & replay with egui_kittest against a real in-process broker: record
 //! from the window while an async-nats client publishes, open a recording by typed path,
 //! browse it, and replay it into the broker while a real subscriber counts what arrives.
-#![cfg(feature = "gui")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/gui.rs"]
-mod gui;
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::gui::{go, has_containing, settle, type_into, wait_until};
 use egui::accesskit::Role;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use futures_util::StreamExt;
-use gui::{go, has_containing, settle, type_into, wait_until};
 
 use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;

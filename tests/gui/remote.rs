@@ -1,18 +1,14 @@
 //! UI tests of the remote-deployment parts of the inspector (egui_kittest, no display): the
 //! Servers view with unknown numbers and an unreachable server, the link state in the status
 //! bar, "unknown" publishers in the message view, and the Deployments window.
-#![cfg(feature = "gui")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/gui.rs"]
-mod gui;
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::gui::{cell, go, has};
 use egui_kittest::Harness;
-use gui::{cell, go, has};
 
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
@@ -155,7 +151,7 @@ fn the_deployments_window_offers_profiles_and_context_import() {
     saved.save_to(dir.path()).unwrap();
     let nats_cli = dir.path().join("no-nats-cli");
     support::in_own_process(
-        "the_deployments_window_offers_profiles_and_context_import",
+        "remote::the_deployments_window_offers_profiles_and_context_import",
         &[
             ("SWITCHBOARD_CONFIG_DIR", dir.path().as_os_str()),
             // No NATS CLI contexts of the user running the tests either.

@@ -1,20 +1,16 @@
 //! UI tests of the inspector with egui_kittest (no GPU, no display): synthetic snapshots,
 //! samples and events go in through `feed::channel`, a stand-in `SourceControl` records
 //! what the UI asks of the broker, and the checks go by label and role.
-#![cfg(feature = "gui")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/gui.rs"]
-mod gui;
-mod support;
+use crate::gui;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::gui::{go, has, has_containing};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use gui::{go, has, has_containing};
 
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;

@@ -1,21 +1,17 @@
 //! The Flow map with egui_kittest (no GPU, no display): a synthetic snapshot with each of
 //! the seed's patterns goes in through `feed::channel`; the checks go by label and role, as
 //! a screen reader would find the nodes ("<label>, <what it is>").
-#![cfg(feature = "gui")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/gui.rs"]
-mod gui;
-mod support;
+use crate::gui;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::gui::{go, has, settle};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use gui::{go, has, settle};
 
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
