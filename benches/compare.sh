@@ -54,6 +54,19 @@
 #   --websocket          start every server with a WebSocket listener too; without
 #                        --scenarios, run the WebSocket scenarios ws-pub1 ws-pubsub ws-pub1-z
 #                        ws-pubsub-z. A ws-* scenario always turns it on.
+#   --leaf               without --scenarios, run the leaf-node scenarios leaf-down and
+#                        leaf-up (see below)
+#
+# Leaf-node runs (leaf-down, leaf-up): each server under test is the leaf of a hub, the
+# --nats binary every time (so the hub is the same for every server compared), started
+# first on two more free ports with `leafnodes { listen: 127.0.0.1:L }` and pinned with
+# loadgen. The server under test starts with `-c FILE`, FILE holding `leafnodes { remotes [
+# { url: "nats-leaf://127.0.0.1:L" } ] }`. leaf-down is loadgen's pubsub with the publisher
+# on the hub and the subscriber on the leaf (`--port HUB --sub-port LEAF`); leaf-up the
+# other way round. Before the clock starts loadgen waits (bounded by --timeout) until a
+# probe message crosses, so the link is up and the subscriber's interest is across; every
+# message is counted at the subscriber. CPU and RSS are the leaf's (the server under test).
+# e.g. benches/compare.sh --leaf --rounds 3 --sizes "16 1024"
 #
 # WebSocket runs: each server starts with `-c FILE` (switchboard: `serve ... -c FILE`), FILE
 # holding `websocket { port: P, no_tls: true, compression: C }`, P a second free port, C true
@@ -134,6 +147,8 @@ msgs=""
 store_base="${CARGO_TARGET_DIR:-$here/target}/bench-js"
 websocket=0
 ws_scenarios="ws-pub1 ws-pubsub ws-pub1-z ws-pubsub-z"
+leaf=0
+leaf_scenarios="leaf-down leaf-up"
 js_scenarios="js-async-file js-async-mem js-sync-file js-sync-mem"
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
@@ -161,6 +176,7 @@ while [ $# -gt 0 ]; do
         --msgs) msgs=$2; shift 2 ;;
         --store-base) store_base=$2; shift 2 ;;
         --websocket) websocket=1; shift ;;
+        --leaf) leaf=1; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -168,6 +184,7 @@ done
 
 [ "$jetstream" = 1 ] && [ "$scenarios_given" = 0 ] && scenarios=$js_scenarios
 [ "$websocket" = 1 ] && [ "$scenarios_given" = 0 ] && scenarios=$ws_scenarios
+[ "$leaf" = 1 ] && [ "$scenarios_given" = 0 ] && scenarios=$leaf_scenarios
 case " $scenarios " in *" ws-"*) websocket=1 ;; esac
 case " $scenarios " in
     *" js-"*) needs_store=1 ;;
@@ -285,21 +302,21 @@ vm_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 
 srv_pid=""
 js_args=() # -js -sd STORE for a JetStream run, set per run
-ws_args=() # -c FILE with the websocket block for a WebSocket run, set per run
+conf_args=() # -c FILE with the websocket block for a WebSocket run, set per run
 ws_port=""
 start_server() { # label style path port logfile
     local style=$2 path=$3 port=$4 log=$5 i
     if [ "$style" = sb ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} ${conf_args[@]+"${conf_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbnopoll ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --busy_poll 0 ${js_args[@]+"${js_args[@]}"} ${conf_args[@]+"${conf_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbinsp ]; then
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --inspect ${js_args[@]+"${js_args[@]}"} ${conf_args[@]+"${conf_args[@]}"} >"$log" 2>&1 &
     elif [ "$style" = sbrec ]; then
         # Each recording run writes the same file; the largest is kept for the replay at the end.
-        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" serve -a 127.0.0.1 -p "$port" --record "$rec_file" ${js_args[@]+"${js_args[@]}"} ${conf_args[@]+"${conf_args[@]}"} >"$log" 2>&1 &
     else
-        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} ${ws_args[@]+"${ws_args[@]}"} >"$log" 2>&1 &
+        "${srv_pin[@]}" "$path" -a 127.0.0.1 -p "$port" ${js_args[@]+"${js_args[@]}"} ${conf_args[@]+"${conf_args[@]}"} >"$log" 2>&1 &
     fi
     srv_pid=$!
     pids+=("$srv_pid")
@@ -312,6 +329,24 @@ start_server() { # label style path port logfile
         sleep 0.05
     done
     echo "server $1 not listening on $port after 5 s" >&2
+    return 1
+}
+
+hub_pid=""
+start_hub() { # client port, leaf port, logfile: the --nats binary as the leaf-node hub
+    local port=$1 leaf_port=$2 log=$3 i
+    printf 'leafnodes {\n  listen: "127.0.0.1:%s"\n}\n' "$leaf_port" >"$log.conf"
+    "${lg_pin[@]}" "$nats_bin" -a 127.0.0.1 -p "$port" -c "$log.conf" >"$log" 2>&1 &
+    hub_pid=$!
+    pids+=("$hub_pid")
+    for i in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$leaf_port") 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$hub_pid" 2>/dev/null || { echo "hub exited at start:" >&2; tail -5 "$log" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "hub not listening on $leaf_port after 5 s" >&2
     return 1
 }
 
@@ -362,7 +397,7 @@ for run in "${runs[@]}"; do
                 store=$(mktemp -d "$store_base/store.XXXXXX")
                 js_args=(-js -sd "$store")
             fi
-            ws_args=()
+            conf_args=()
             ws_port=""
             if [ "$websocket" = 1 ]; then
                 ws_port=$(free_port)
@@ -370,11 +405,29 @@ for run in "${runs[@]}"; do
                 case "$scen" in ws-*-z) ws_comp=true ;; *) ws_comp=false ;; esac
                 printf 'websocket {\n  port: %s\n  no_tls: true\n  compression: %s\n}\n' \
                     "$ws_port" "$ws_comp" >"$log.conf"
-                ws_args=(-c "$log.conf")
+                conf_args=(-c "$log.conf")
             fi
+            hub_pid=""
+            case "$scen" in leaf-*)
+                hub_port=$(free_port)
+                hub_leaf=$(free_port)
+                while [ "$hub_leaf" = "$hub_port" ]; do hub_leaf=$(free_port); done
+                if ! start_hub "$hub_port" "$hub_leaf" "$log.hub"; then
+                    failed=$((failed + 1))
+                    [ -z "$hub_pid" ] || stop_server "$hub_pid"
+                    echo "{\"scenario\":\"$scen\",\"size\":$size,\"failed\":true,\"error\":\"hub did not start\",\"server\":\"$label\",\"round\":$round}" >>"$out"
+                    continue
+                fi
+                printf 'leafnodes {\n  remotes [ { url: "nats-leaf://127.0.0.1:%s" } ]\n}\n' \
+                    "$hub_leaf" >"$log.conf"
+                conf_args=(-c "$log.conf")
+                # The port under test must differ from the hub's.
+                while [ "$port" = "$hub_port" ] || [ "$port" = "$hub_leaf" ]; do port=$(free_port); done ;;
+            esac
             if ! start_server "$label" "$style" "$path" "$port" "$log"; then
                 failed=$((failed + 1))
                 stop_server "$srv_pid"
+                [ -z "$hub_pid" ] || stop_server "$hub_pid"
                 [ -z "$store" ] || rm -rf "$store"
                 store=""
                 echo "{\"scenario\":\"$scen\",\"size\":$size,\"failed\":true,\"error\":\"server did not start\",\"server\":\"$label\",\"round\":$round}" >>"$out"
@@ -390,6 +443,9 @@ for run in "${runs[@]}"; do
                     args[1]=${lg_scen%-z}
                     args+=(--ws --ws-port "$ws_port")
                     case "$scen" in *-z) args+=(--ws-compress) ;; esac ;;
+                # leaf-NAME: loadgen's pubsub across the link (reported as pubsub: renamed below).
+                leaf-down) args[1]=pubsub; args[3]=$hub_port; args+=(--sub-port "$port") ;;
+                leaf-up) args[1]=pubsub; args+=(--sub-port "$hub_port") ;;
             esac
             if [ "$scen" = idle ]; then
                 args+=(--conns "$idle_conns" --server-pid "$pid")
@@ -427,8 +483,10 @@ for run in "${runs[@]}"; do
                 rc=1
             fi
             stop_server "$pid"
+            [ -z "$hub_pid" ] || stop_server "$hub_pid"
             [ -z "$store" ] || rm -rf "$store"
             store=""
+            case "$scen" in leaf-*) line=${line/\"scenario\":\"pubsub\"/\"scenario\":\"$scen\"} ;; esac
             cpu=$(awk -v a="$t0" -v b="$t1" -v h="$clk_tck" 'BEGIN {printf "%.2f", (b - a) / h}')
             extra="\"server\":\"$label\",\"round\":$round,\"cpu_s\":$cpu,\"hwm_kb\":${hwm:-0}"
             if [ "$style" = sbrec ] && [ -s "$rec_file" ]; then
@@ -462,7 +520,7 @@ for run in "${runs[@]}"; do
 done
 
 js_args=() # the replay below runs plain switchboard
-ws_args=()
+conf_args=()
 ws_port=""
 echo
 echo "$pin_note; $ncpu CPUs; ${seconds}s per run, $rounds rounds; results: $out"

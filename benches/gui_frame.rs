@@ -29,8 +29,9 @@ use switchboard::gui::synthetic::SyntheticControl;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
-    ConnectionInfo, LatencyHistogram, MessageSample, QueueGroupInfo, QueueMember, Rates,
-    ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
+    ConnectionInfo, ConsumerSummary, JetStreamState, JetStreamSummary, LatencyHistogram,
+    MessageSample, QueueGroupInfo, QueueMember, Rates, ServiceLatency, Snapshot, StreamInventory,
+    StreamSummary, SubjectStat, SubscriptionInfo, Totals, MAX_CONSUMERS, MAX_STREAMS,
 };
 
 /// Defaults; `--subjects N --connections N` change them.
@@ -145,6 +146,52 @@ fn snapshot(tick: u64) -> Snapshot {
         subjects,
         queue_groups,
         subscriptions: connection_count() as usize * 5,
+        jetstream: JetStreamState::On(JetStreamSummary::default()),
+        jetstream_streams: Arc::new(streams(tick, now)),
+        ..Default::default()
+    }
+}
+
+/// As many streams and consumers as a snapshot lists (every eighth stream a KV bucket).
+fn streams(tick: u64, now: SystemTime) -> StreamInventory {
+    let per_stream = MAX_CONSUMERS / MAX_STREAMS;
+    let streams = (0..MAX_STREAMS)
+        .map(|i| StreamSummary {
+            account: "$G".into(),
+            name: if i % 8 == 0 {
+                format!("KV_bucket{i}")
+            } else {
+                format!("STREAM{i:03}")
+            },
+            subjects: vec![format!("region{}.>", i % 50)],
+            storage: "file".into(),
+            retention: "limits".into(),
+            messages: tick * 10 + i as u64,
+            bytes: (tick * 10 + i as u64) * 200,
+            first_seq: 1,
+            last_seq: tick * 10 + i as u64,
+            last_time: Some(now),
+            num_subjects: 40,
+            consumer_count: per_stream,
+            consumers: (0..per_stream)
+                .map(|c| ConsumerSummary {
+                    name: format!("consumer{c}"),
+                    durable: true,
+                    ack_policy: "explicit".into(),
+                    max_ack_pending: 1000,
+                    num_pending: (tick + c as u64) % 7,
+                    num_ack_pending: if c == 0 { 1000 } else { 3 },
+                    delivered_stream_seq: tick * 10,
+                    last_delivered: Some(now),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    StreamInventory {
+        streams,
+        read_at: Some(now),
         ..Default::default()
     }
 }
@@ -170,6 +217,7 @@ fn latency(tick: u64) -> Vec<ServiceLatency> {
                 max: Duration::from_millis(9),
                 sample_every: 1,
                 histogram,
+                reported: None,
             }
         })
         .collect()

@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod gui;
 pub mod inspect;
 pub mod jetstream;
+pub mod jwt;
 pub mod logging;
 pub mod monitor;
 pub mod options;

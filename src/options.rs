@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod leafnodes;
+mod operator;
 pub use leafnodes::*;
+pub use operator::*;
 
 /// nats-server's `MAX_PAYLOAD_SIZE`.
 pub const DEFAULT_MAX_PAYLOAD: u32 = 1024 * 1024;
@@ -104,6 +106,8 @@ pub struct Options {
     pub no_system_account: bool,
     /// `leafnodes { ... }` and `--leaf`: the leaf-node listener and remotes.
     pub leafnodes: LeafNodeOptions,
+    /// `operator`, `resolver`, `resolver_preload`: decentralised (JWT) authentication.
+    pub operator: OperatorOptions,
 }
 
 impl Default for Options {
@@ -136,6 +140,7 @@ impl Default for Options {
             system_account: None,
             no_system_account: false,
             leafnodes: LeafNodeOptions::default(),
+            operator: OperatorOptions::default(),
         }
     }
 }
@@ -146,6 +151,9 @@ impl Options {
     /// `$SYS` is the system account even then (nats-server adopts an account of that name).
     pub fn system_account_name(&self) -> Option<&str> {
         if let Some(name) = self.system_account.as_deref().filter(|n| !n.is_empty()) {
+            return Some(name);
+        }
+        if let Some(name) = self.operator.system_account.as_deref() {
             return Some(name);
         }
         let declared = self
@@ -491,6 +499,9 @@ pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     /// Require and verify client certificates (mutual TLS).
     pub verify: bool,
+    /// `verify_and_map`: also take the user from the client certificate (see
+    /// `broker::tls_map`).
+    pub verify_and_map: bool,
     pub timeout: Duration,
     pub handshake_first: HandshakeFirst,
 }
@@ -502,6 +513,7 @@ impl Default for TlsOptions {
             key_file: None,
             ca_file: None,
             verify: false,
+            verify_and_map: false,
             timeout: DEFAULT_TLS_TIMEOUT,
             handshake_first: HandshakeFirst::Off,
         }

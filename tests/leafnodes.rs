@@ -19,6 +19,23 @@ use tokio::time::timeout;
 /// How long a link may take to come up (nats-server's reconnect is a second, plus jitter).
 const LINK: Duration = Duration::from_secs(10);
 
+#[path = "leafnodes/domains.rs"]
+mod domains;
+#[path = "leafnodes/hub_cluster.rs"]
+mod hub_cluster;
+
+/// nats-server, when `NATS_SERVER_BIN` names it (a cluster needs it: switchboard does not
+/// cluster).
+fn reference() -> Option<Target> {
+    match std::env::var_os("NATS_SERVER_BIN") {
+        Some(p) if !p.is_empty() => Some(Target::Reference(p.into())),
+        _ => {
+            eprintln!("skipped: NATS_SERVER_BIN is not set (a nats-server hub is needed)");
+            None
+        }
+    }
+}
+
 /// The other side of each link: nats-server when available.
 fn peer() -> Target {
     match std::env::var_os("NATS_SERVER_BIN") {

@@ -595,3 +595,133 @@ fn nats_cli_contexts_become_profiles() {
         .0
         .is_empty());
 }
+
+/// A deployment with a timed service export between two accounts, and a system account.
+const TIMED_EXPORT: &str = r#"
+server_name: solo
+accounts {
+  APP: {
+    users: [ { user: app, password: secret } ]
+    exports: [ { service: "svc.timed", latency: { sampling: 100, subject: "latency.svc" } } ]
+  }
+  CLIENTS: {
+    users: [ { user: cli, password: cli } ]
+    imports: [ { service: { account: APP, subject: "svc.timed" } } ]
+  }
+  SYS: { users: [ { user: sys, password: syspass } ] }
+}
+system_account: SYS
+"#;
+
+/// The servers' own latency events and their client events reach the inspector of an
+/// attached deployment: nats-server, and switchboard serving as the deployment.
+#[test]
+fn server_reported_latency_and_system_events_reach_the_inspector() {
+    support::for_each_target_bare(|target| {
+        let rt = runtime();
+        let server = Server::start_with_config(target, TIMED_EXPORT, &[]);
+        let profile = Profile {
+            name: "timed".into(),
+            servers: server.url(),
+            credentials: app_credentials(),
+            system: Some(system_credentials()),
+            ..Profile::default()
+        };
+        let mut attached = attach(profile, rt.handle());
+        wait_for_snapshot(
+            &mut attached.feed,
+            Duration::from_secs(10),
+            "connected",
+            |s| {
+                s.link
+                    .as_ref()
+                    .is_some_and(|l| l.state == LinkState::Connected)
+            },
+        );
+        let responder = rt.block_on(app_client(server.url(), "timed-responder"));
+        let mut requests = rt.block_on(responder.subscribe("svc.timed")).unwrap();
+        rt.block_on(responder.flush()).unwrap();
+        let responder_task = rt.spawn({
+            let responder = responder.clone();
+            async move {
+                while let Some(m) = requests.next().await {
+                    if let Some(reply) = m.reply {
+                        responder.publish(reply, m.payload).await.unwrap();
+                    }
+                }
+            }
+        });
+        // The system events' subscriptions are up once the inspector sees a client come
+        // and go; then the requester's own connect event is the one looked for.
+        let seen_connect =
+            |name: &str, attached: &switchboard::remote::Attached| {
+                attached.feed.events_since(0).iter().any(
+                    |e| matches!(&e.kind, EventKind::System { text, .. } if text.contains(name)),
+                )
+            };
+        wait_until("the system events to flow", Duration::from_secs(10), || {
+            rt.block_on(async {
+                let probe = support::connect_once(
+                    server.url(),
+                    async_nats::ConnectOptions::with_user_and_password("cli".into(), "cli".into())
+                        .name("probe"),
+                )
+                .await
+                .unwrap();
+                probe.flush().await.unwrap();
+            });
+            seen_connect("probe", &attached)
+        });
+        rt.block_on(async {
+            let requester = support::connect_once(
+                server.url(),
+                async_nats::ConnectOptions::with_user_and_password("cli".into(), "cli".into())
+                    .name("timed-requester"),
+            )
+            .await
+            .unwrap();
+            for _ in 0..5 {
+                requester
+                    .request("svc.timed", Bytes::from_static(b"t"))
+                    .await
+                    .unwrap();
+            }
+        });
+        let snap = wait_for_snapshot(
+            &mut attached.feed,
+            Duration::from_secs(10),
+            "the servers' latency events",
+            |s| {
+                s.latency
+                    .iter()
+                    .any(|l| l.subject == "latency.svc" && l.replies >= 5)
+            },
+        );
+        let timed = snap
+            .latency
+            .iter()
+            .find(|l| l.subject == "latency.svc")
+            .unwrap();
+        let reported = timed.reported.as_ref().expect("marked as the servers' own");
+        assert_eq!(reported.statuses, vec![(200, 5)], "[{target}]");
+        assert!(
+            timed.p50 > Duration::ZERO && timed.max >= timed.p50,
+            "[{target}]"
+        );
+        assert_eq!(timed.histogram.total(), 5, "[{target}]");
+        // The observer's own pairing of the requests it saw is a separate entry.
+        assert!(
+            snap.latency
+                .iter()
+                .filter(|l| l.subject == "svc.timed")
+                .all(|l| l.reported.is_none()),
+            "[{target}]"
+        );
+        wait_until(
+            "the requester's connect event",
+            Duration::from_secs(10),
+            || seen_connect("timed-requester", &attached),
+        );
+        responder_task.abort();
+    });
+}

@@ -224,3 +224,77 @@ fn unreadable_certificate_or_key_stops_start_up() {
         }
     });
 }
+
+/// `verify_and_map`: the user is the one the client certificate names (an e-mail address,
+/// a DNS name, a URI, or the subject as a DN in any order), with that user's permissions;
+/// a certificate that names no user is refused, whatever user and password CONNECT sends.
+#[test]
+fn verify_and_map_takes_the_user_from_the_certificate() {
+    use support::pki::{DnType, SanType};
+    let p = pki();
+    fn subject(cn: &str) -> Vec<(DnType, &str)> {
+        vec![(DnType::OrganizationName, "Acme"), (DnType::CommonName, cn)]
+    }
+    let by_email = p.client(
+        "mail",
+        &subject("carol"),
+        vec![SanType::Rfc822Name("carol@acme.test".try_into().unwrap())],
+    );
+    let by_dn = p.client("dn", &subject("alice"), vec![]);
+    let unknown = p.client("unknown", &subject("mallory"), vec![]);
+    let config = format!(
+        "{}authorization {{ users [
+            {{ user: \"O=Acme,CN=alice\" }}
+            {{ user: \"carol@acme.test\", permissions: {{ publish: {{ deny: \"forbidden\" }} }} }}
+            {{ user: app, password: app }}
+        ] }}\n",
+        tls_config(&p, "verify_and_map: true")
+    );
+    let ca = p.ca.clone();
+    for_each_target_async(&ServerOpts::new().config(&config), STEP * 3, |s| {
+        let (ca, by_email, by_dn, unknown) =
+            (ca.clone(), by_email.clone(), by_dn.clone(), unknown.clone());
+        async move {
+            let with = |(cert, key): (std::path::PathBuf, std::path::PathBuf)| {
+                ConnectOptions::new()
+                    .add_root_certificates(ca.clone())
+                    .add_client_certificate(cert, key)
+                    .require_tls(true)
+            };
+            // The subject, written in another order than the certificate's.
+            let alice = support::connect_once(s.url(), with(by_dn.clone()))
+                .await
+                .unwrap();
+            round_trip(&alice, "mapped.dn", b"hi").await;
+            // The e-mail address, with that user's permissions.
+            let carol = support::connect_once(s.url(), with(by_email.clone()))
+                .await
+                .unwrap();
+            round_trip(&carol, "mapped.mail", b"hi").await;
+            let mut errors = carol.subscribe("forbidden").await.unwrap();
+            carol.flush().await.unwrap();
+            carol.publish("forbidden", "x".into()).await.unwrap();
+            carol.flush().await.unwrap();
+            assert!(
+                timeout(STEP, futures_util::StreamExt::next(&mut errors))
+                    .await
+                    .is_err(),
+                "carol may not publish to `forbidden`"
+            );
+            // A certificate that names no user: refused, even with a good password.
+            let refused = support::connect_once(
+                s.url(),
+                with(unknown.clone()).user_and_password("app".into(), "app".into()),
+            )
+            .await;
+            let refused = match refused {
+                Err(_) => true,
+                Ok(c) => timeout(STEP, c.flush()).await.map_or(true, |r| r.is_err()),
+            };
+            assert!(
+                refused,
+                "a certificate that maps to no user must be refused"
+            );
+        }
+    });
+}

@@ -24,6 +24,57 @@ pub struct Account {
     pub service_imports: RwLock<Vec<Arc<super::imports::ServiceImport>>>,
     /// Where the replies of requests routed to this account through service imports go.
     pub responses: Mutex<super::imports::Responses>,
+    /// In operator mode, the account JWT in force (replaced when an update arrives).
+    jwt: RwLock<Option<Arc<AccountJwt>>>,
+}
+
+/// An account JWT the server verified, and its claims.
+#[derive(Debug)]
+pub struct AccountJwt {
+    pub token: String,
+    pub claims: crate::jwt::Claims<crate::jwt::Account>,
+}
+
+impl AccountJwt {
+    /// A limit of the claims as nats-server applies it: `None` when unlimited (-1).
+    fn limit(n: i64) -> Option<u64> {
+        u64::try_from(n).ok()
+    }
+
+    /// `limits.conn`: the most client connections at once.
+    pub fn max_connections(&self) -> Option<u64> {
+        Self::limit(self.claims.nats.limits.conn)
+    }
+
+    /// `limits.payload`.
+    pub fn max_payload(&self) -> Option<u64> {
+        Self::limit(self.claims.nats.limits.payload)
+    }
+
+    /// `limits.subs`: per connection, as nats-server applies it.
+    pub fn max_subscriptions(&self) -> Option<u64> {
+        Self::limit(self.claims.nats.limits.subs)
+    }
+
+    /// The JetStream limits of the claims, when they enable JetStream (nats-server's
+    /// mapping: a non-positive per-stream or ack-pending limit means unlimited).
+    pub fn jetstream_limits(&self) -> Option<crate::options::AccountJetStreamLimits> {
+        let l = &self.claims.nats.limits;
+        if !l.jetstream_enabled() {
+            return None;
+        }
+        let unlimited = |n: i64| if n > 0 { n } else { -1 };
+        Some(crate::options::AccountJetStreamLimits {
+            max_memory: l.mem_storage,
+            max_store: l.disk_storage,
+            max_streams: l.streams,
+            max_consumers: l.consumer,
+            max_ack_pending: unlimited(l.max_ack_pending),
+            memory_max_stream_bytes: unlimited(l.mem_max_stream_bytes),
+            storage_max_stream_bytes: unlimited(l.disk_max_stream_bytes),
+            max_bytes_required: l.max_bytes_required,
+        })
+    }
 }
 
 impl Account {
@@ -37,7 +88,26 @@ impl Account {
             stream_imports: RwLock::new(Vec::new()),
             service_imports: RwLock::new(Vec::new()),
             responses: Mutex::new(Default::default()),
+            jwt: RwLock::new(None),
         }
+    }
+
+    /// The account JWT in force (operator mode), if any.
+    pub fn jwt(&self) -> Option<Arc<AccountJwt>> {
+        self.jwt.read().clone()
+    }
+
+    pub(crate) fn set_jwt(&self, jwt: Arc<AccountJwt>) {
+        *self.jwt.write() = Some(jwt);
+    }
+
+    /// The account JWT's `name` (nats-server's name tag), or empty.
+    pub fn name_tag(&self) -> String {
+        self.jwt
+            .read()
+            .as_ref()
+            .map(|j| j.claims.data.name.clone())
+            .unwrap_or_default()
     }
 
     /// Moves whenever a subscription is added or removed; read without the lock.

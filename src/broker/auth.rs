@@ -50,6 +50,8 @@ pub struct Authenticator {
     nkeys: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
     global: Arc<Account>,
+    /// Operator mode: users present JWTs (checked by `jwt_auth`), never the lists here.
+    operator: bool,
 }
 
 fn compile(p: &Option<Permissions>) -> Option<Arc<CompiledPermissions>> {
@@ -96,7 +98,22 @@ impl Authenticator {
             nkeys,
             no_auth_user: opts.no_auth_user.clone(),
             global,
+            operator: false,
         }
+    }
+
+    /// Operator mode: authentication is required and INFO carries a nonce.
+    pub fn with_operator(mut self, operator: bool) -> Self {
+        if operator {
+            self.operator = true;
+            self.required = true;
+        }
+        self
+    }
+
+    /// Whether users authenticate with JWTs (operator mode).
+    pub fn operator(&self) -> bool {
+        self.operator
     }
 
     /// Whether clients must authenticate (CONNECT first, within the auth timeout).
@@ -112,7 +129,7 @@ impl Authenticator {
 
     /// nats-server sends a nonce whenever nkey users exist.
     pub fn nonce_required(&self) -> bool {
-        !self.nkeys.is_empty()
+        !self.nkeys.is_empty() || self.operator
     }
 
     /// Whether configured passwords are stored in plain text (nats-server warns about it).
@@ -129,6 +146,29 @@ impl Authenticator {
         self.no_auth_user
             .as_deref()
             .is_some_and(|n| self.users.contains_key(n))
+    }
+
+    /// [`Authenticator::authenticate`] on a listener with `verify_and_map`: when users are
+    /// configured, the user is the one the client certificate maps to (see `tls_map`), and
+    /// CONNECT's user and password do not count; an nkey still signs in as an nkey.
+    pub fn authenticate_cert(
+        &self,
+        cert: Option<&super::tls_map::CertNames>,
+        connect: &ConnectOptions,
+        nonce: &[u8],
+    ) -> Option<Identity> {
+        let nkey = connect.nkey.as_deref().is_some_and(|n| !n.is_empty());
+        if !self.required || self.users.is_empty() || (nkey && !self.nkeys.is_empty()) {
+            return self.authenticate(connect, nonce);
+        }
+        let name = cert?.find_user(self.users.keys().map(String::as_str))?;
+        if let Some(offered) = connect.user.as_deref().filter(|u| !u.is_empty()) {
+            crate::log_warn!(
+                "User {:?} found in connect proto, but user required from cert",
+                offered
+            );
+        }
+        self.users.get(name).map(identity)
     }
 
     /// Checks CONNECT's credentials; `nonce` is what INFO carried (empty when none).

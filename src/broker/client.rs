@@ -46,6 +46,8 @@ pub struct ClientMeta {
     pub version: String,
     pub user: String,
     pub rtt: Option<Duration>,
+    /// The user JWT the client logged in with (operator mode).
+    pub jwt: Option<Arc<super::jwt_auth::UserJwt>>,
 }
 
 /// The side of a connection that other tasks see: its outbound queue, its subscriptions
@@ -70,6 +72,11 @@ pub struct ClientShared {
     transport: AtomicU8,
     /// Set on a leaf-node link: its messages are framed as LMSG and it sends interest.
     pub(crate) leaf: Option<Arc<super::leaf::LinkState>>,
+    /// The largest payload this client may publish: the server's `max_payload`, lowered by
+    /// its user's or account's JWT. The read loop hands changes to its parser.
+    max_payload: AtomicU64,
+    /// The most subscriptions it may hold; -1 = no limit.
+    max_subs: std::sync::atomic::AtomicI64,
 }
 
 impl ClientShared {
@@ -96,6 +103,8 @@ impl ClientShared {
             stop: Notify::new(),
             transport: AtomicU8::new(Transport::Tcp.to_u8()),
             leaf: None,
+            max_payload: AtomicU64::new(u64::MAX),
+            max_subs: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
@@ -144,6 +153,46 @@ impl ClientShared {
 
     pub fn account(&self) -> Arc<Account> {
         self.account.read().clone()
+    }
+
+    /// The client's own payload limit, when a JWT set one (else the server's applies).
+    pub fn max_payload(&self) -> Option<u64> {
+        Some(self.max_payload.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
+
+    /// The client's own subscription limit, when a JWT set one.
+    pub fn max_subscriptions(&self) -> Option<u64> {
+        u64::try_from(self.max_subs.load(Ordering::Relaxed)).ok()
+    }
+
+    /// nats-server's `applyAccountLimits`: the user's `payload` and `subs` (its scope's,
+    /// for a scoped signing key), lowered by the account's, then by the server's.
+    pub(crate) fn apply_limits(
+        &self,
+        user: &super::jwt_auth::UserJwt,
+        account: Option<&super::account::AccountJwt>,
+        server_max_payload: u32,
+        server_max_subs: usize,
+    ) {
+        let limit = |n: i64| u64::try_from(n).ok();
+        let lower = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let payload = lower(limit(user.payload), account.and_then(|a| a.max_payload()));
+        let payload = lower(payload, Some(u64::from(server_max_payload)));
+        let subs = lower(
+            limit(user.subs),
+            account.and_then(|a| a.max_subscriptions()),
+        );
+        let subs = lower(
+            subs,
+            (server_max_subs > 0).then_some(server_max_subs as u64),
+        );
+        self.max_payload
+            .store(payload.unwrap_or(u64::MAX), Ordering::Relaxed);
+        let subs = subs.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        self.max_subs.store(subs, Ordering::Relaxed);
     }
 
     /// Whether the client negotiated headers (else HMSG is delivered as MSG without them).
@@ -239,6 +288,8 @@ pub(crate) struct Conn {
     batch_in_msgs: u64,
     batch_in_bytes: u64,
     pub(crate) auth_deadline: Option<Instant>,
+    /// When the user JWT stops being valid (its `exp`, the end of its `times`).
+    pub(crate) expires_at: Option<Instant>,
     next_ping: Instant,
     pings_out: u32,
     ping_sent_at: Option<Instant>,
@@ -246,6 +297,8 @@ pub(crate) struct Conn {
     first_pong_sent: bool,
     /// A WebSocket client's own authentication (the listener's override and cookies).
     pub(crate) ws: Option<super::websocket::WsAuth>,
+    /// What the client certificate offers as a user name, with `verify_and_map`.
+    pub(crate) cert_names: Option<Box<super::tls_map::CertNames>>,
 }
 
 impl Conn {
@@ -278,12 +331,14 @@ impl Conn {
             batch_in_msgs: 0,
             batch_in_bytes: 0,
             auth_deadline,
+            expires_at: None,
             next_ping,
             pings_out: 0,
             ping_sent_at: None,
             last_in: now,
             first_pong_sent: false,
             ws: None,
+            cert_names: None,
         }
     }
 
@@ -328,6 +383,7 @@ impl Conn {
                 }
             };
             self.last_in = Instant::now();
+            self.sync_max_payload(&mut parser);
             if let Some(poll) = &self.server.hot_poll {
                 poll.touch(self.last_in);
             }
@@ -352,6 +408,7 @@ impl Conn {
                     Step::Connected { headers } => {
                         parser.awaiting_auth = false;
                         parser.headers_enabled = headers;
+                        self.sync_max_payload(&mut parser);
                     }
                     Step::Close(reason) => {
                         self.end_batch(&mut buf, n);
@@ -416,7 +473,7 @@ impl Conn {
     }
 
     /// Gives consumers this batch pushed over 75% of their queue a moment to drain.
-    async fn stall_for_lagging_consumers(&mut self) {
+    pub(crate) async fn stall_for_lagging_consumers(&mut self) {
         if self.fanout.stalls.is_empty() {
             return;
         }
@@ -466,9 +523,23 @@ impl Conn {
     }
 
     fn next_timer(&self) -> Instant {
-        match self.auth_deadline {
-            Some(deadline) if deadline < self.next_ping => deadline,
-            _ => self.next_ping,
+        [self.auth_deadline, self.expires_at]
+            .into_iter()
+            .flatten()
+            .fold(self.next_ping, Instant::min)
+    }
+
+    /// Hands the client's payload limit (a JWT's, which an account update may change) to
+    /// the parser; one relaxed load per read.
+    fn sync_max_payload(&self, parser: &mut Parser) {
+        let max = self
+            .shared
+            .max_payload()
+            .map_or(self.server.opts.max_payload as usize, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
+        if parser.max_payload() != max {
+            parser.set_max_payload(max);
         }
     }
 
@@ -491,6 +562,10 @@ impl Conn {
             self.send_err(errors::AUTHENTICATION_TIMEOUT);
             self.auth_failure_event(None);
             return Some(CloseReason::AuthenticationTimeout);
+        }
+        if self.expires_at.is_some_and(|d| d <= now) {
+            self.send_err(errors::USER_AUTHENTICATION_EXPIRED);
+            return Some(CloseReason::AuthenticationExpired);
         }
         if self.next_ping > now {
             return None;
@@ -641,10 +716,30 @@ impl Conn {
             ws.fill_from_cookies(&mut connect);
         }
         let nonce = self.nonce.as_deref().unwrap_or_default().as_bytes();
-        let identity = self
-            .authenticator()
-            .authenticate(&connect, nonce)
-            .filter(|_| connect.account.is_none() && connect.new_account != Some(true));
+        let mut jwt_user = None;
+        let identity = if self.server.authenticator().operator() {
+            let login = self.server.authenticate_jwt(&connect, nonce, &self.shared);
+            if login.is_none() {
+                crate::log_error!(
+                    "{} - cid:{} - authentication error",
+                    self.shared.addr,
+                    self.shared.cid
+                );
+            }
+            login.map(|login| {
+                // A far `exp` must not overflow the clock: no deadline then.
+                self.expires_at = login.valid_for.and_then(|d| Instant::now().checked_add(d));
+                jwt_user = Some(login.user);
+                login.identity
+            })
+        } else if self.tls_map() {
+            self.authenticator()
+                .authenticate_cert(self.cert_names.as_deref(), &connect, nonce)
+        } else {
+            self.authenticator().authenticate(&connect, nonce)
+        };
+        let identity =
+            identity.filter(|_| connect.account.is_none() && connect.new_account != Some(true));
         let Some(identity) = identity else {
             self.send_err(errors::AUTHORIZATION_VIOLATION);
             self.remember_failed_connect(&connect);
@@ -653,6 +748,11 @@ impl Conn {
         };
         let user = identity.user.clone();
         self.adopt(identity);
+        if let Some(jwt_user) = jwt_user {
+            if let Some(step) = self.adopt_jwt_user(jwt_user) {
+                return step;
+            }
+        }
         let protocol = connect.protocol();
         if !(0..=1).contains(&protocol) {
             self.send_err(errors::INVALID_CLIENT_PROTOCOL);
@@ -696,6 +796,17 @@ impl Conn {
 
     /// Who checks this connection's credentials: a WebSocket listener's own when it overrides
     /// the server's, else the server's.
+    /// Whether the listener this client came through maps certificates to users.
+    fn tls_map(&self) -> bool {
+        self.ws.is_none()
+            && self
+                .server
+                .opts
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.verify_and_map)
+    }
+
     pub(crate) fn authenticator(&self) -> &super::auth::Authenticator {
         if self.ws.as_ref().is_some_and(|ws| ws.override_auth) {
             if let Some(auth) = self.server.websocket().and_then(|l| l.auth_override()) {
@@ -742,10 +853,13 @@ impl Conn {
             }
             sub_perms = perms.for_subscription(subject, queue);
         }
-        let max_subs = self.server.opts.max_subscriptions;
+        let max_subs = match self.shared.max_subscriptions() {
+            Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            None => Some(self.server.opts.max_subscriptions).filter(|n| *n > 0),
+        };
         {
             let mut subs = self.shared.subs.lock();
-            if max_subs > 0 && subs.len() >= max_subs {
+            if max_subs.is_some_and(|max| subs.len() >= max) {
                 drop(subs);
                 self.send_err(errors::MAX_SUBSCRIPTIONS_EXCEEDED);
                 return;
@@ -788,7 +902,11 @@ impl Conn {
                 Some(max) if max > 0 && max as u64 > delivered => {
                     sub.max_msgs.store(max as u64, Ordering::Relaxed);
                 }
-                _ => self.shared.unsubscribe(&sub),
+                _ => {
+                    self.shared.unsubscribe(&sub);
+                    let account = self.shared.account();
+                    super::imports::reply_interest_lost(&self.server, &account, &sub.subject);
+                }
             }
         }
         if self.verbose {
@@ -820,6 +938,7 @@ impl Conn {
         }
         for sub in &subs {
             super::imports::remove_shadows(&sub.shadows);
+            super::imports::reply_interest_lost(&self.server, &self.account, &sub.subject);
         }
         self.server.client_closed(&self.shared, reason, sub_infos);
     }

@@ -30,6 +30,12 @@ pub enum CloseReason {
     DuplicateRemoteLeafnodeConnection,
     /// A leaf link whose account does not exist.
     MissingAccount,
+    /// A user JWT expired while connected.
+    AuthenticationExpired,
+    /// A user JWT was revoked by an account JWT update.
+    Revocation,
+    /// The account's JWT allows fewer connections.
+    MaxAccountConnectionsExceeded,
 }
 
 impl CloseReason {
@@ -60,6 +66,9 @@ impl CloseReason {
                 "Duplicate Remote LeafNode Connection"
             }
             CloseReason::MissingAccount => "Missing Account",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::Revocation => "Credentials Revoked",
+            CloseReason::MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
         }
     }
 

@@ -75,7 +75,9 @@ pub(super) fn system_account(
     if let Some(account) = accounts.get(name) {
         return Ok(Some(account.clone()));
     }
-    if name != DEFAULT_SYSTEM_ACCOUNT {
+    // In operator mode the system account is a public key whose JWT the resolver holds; it
+    // is applied once the server runs (`Server::load_system_account_jwt`).
+    if name != DEFAULT_SYSTEM_ACCOUNT && !opts.operator.enabled() {
         return Err("account missing".to_string());
     }
     let account = Arc::new(Account::new(name));

@@ -18,7 +18,8 @@
 //! The configuration was checked when it was read (`config::imports`): accounts exist,
 //! imports are authorized, no cycles.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
@@ -31,7 +32,7 @@ use super::router::Fanout;
 use super::server::Server;
 use super::sublist::Subscription;
 use crate::options::{ImportKind, ResponseType, DEFAULT_RESPONSE_THRESHOLD};
-use crate::proto::subject::{intersection, is_subset};
+use crate::proto::subject::{self, intersection, is_subset};
 
 /// The header nats-server adds to a request that crossed a service import.
 pub const REQUEST_INFO_HEADER: &str = "Nats-Request-Info";
@@ -186,9 +187,15 @@ pub struct StreamImport {
 }
 
 impl StreamImport {
-    /// The subject the importer's subscriber sees for `subject` published in the exporter.
-    pub fn local_subject(&self, subject: &[u8]) -> Option<String> {
-        self.forward.apply(std::str::from_utf8(subject).ok()?)
+    /// The subject the importer's subscriber sees for `subject` published in the exporter:
+    /// the same bytes, without a copy, for an import that maps nothing (the common case,
+    /// and a per-delivery cost otherwise).
+    pub fn local_subject<'a>(&self, subject: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        if self.from == self.to {
+            return Some(Cow::Borrowed(subject));
+        }
+        let mapped = self.forward.apply(std::str::from_utf8(subject).ok()?)?;
+        Some(Cow::Owned(mapped.into_bytes()))
     }
 
     /// The subject of the shadow subscription in the exporter for a local subscription on
@@ -251,6 +258,10 @@ pub struct Responses {
     /// `_R_.<6 characters>.`, this account's own.
     prefix: String,
     routes: HashMap<Box<[u8]>, ResponseRoute>,
+    /// The routes whose timed request is still unanswered: the ones that owe a 408 event if
+    /// the requester stops listening first, kept apart so a requester's UNSUB does not scan
+    /// every route.
+    timed: HashSet<Box<[u8]>>,
     last_sweep: Instant,
     /// The account's `_R_.<prefix>.>` subscription exists.
     subscribed: bool,
@@ -261,6 +272,7 @@ impl Default for Responses {
         Responses {
             prefix: format!("_R_.{}.", crate::proto::ids::random(6)),
             routes: HashMap::new(),
+            timed: HashSet::new(),
             last_sweep: Instant::now(),
             subscribed: false,
         }
@@ -291,10 +303,14 @@ impl Responses {
         let now = Instant::now();
         let mut expired = Vec::new();
         if now.duration_since(self.last_sweep) >= SWEEP_INTERVAL {
-            self.routes.retain(|_, r| {
+            let timed = &mut self.timed;
+            self.routes.retain(|subject, r| {
                 let keep = r.expires > now;
                 if !keep {
-                    expired.extend(r.tracking.take());
+                    if let Some(tracking) = r.tracking.take() {
+                        timed.remove(subject);
+                        expired.push(tracking);
+                    }
                 }
                 keep
             });
@@ -308,6 +324,9 @@ impl Responses {
             tracking
         });
         let subject: Box<[u8]> = subject.into_bytes().into();
+        if tracking.is_some() {
+            self.timed.insert(subject.clone());
+        }
         self.routes.insert(
             subject.clone(),
             ResponseRoute {
@@ -321,6 +340,85 @@ impl Responses {
         );
         (subject, expired)
     }
+
+    /// Takes a route out, with its timing.
+    fn remove(&mut self, subject: &[u8]) -> Option<ResponseRoute> {
+        self.timed.remove(subject);
+        self.routes.remove(subject)
+    }
+
+    /// Takes a route's timing: its request was answered, or will never be.
+    fn take_tracking(&mut self, subject: &[u8]) -> Option<Tracking> {
+        self.timed.remove(subject);
+        self.routes.get_mut(subject)?.tracking.take()
+    }
+
+    /// The unanswered timed routes of `importer` whose reply `gone` (a subscription's
+    /// subject, perhaps a wildcard) covered.
+    fn timed_under(&self, importer: &Arc<Account>, gone: &[u8]) -> Vec<TimedRoute> {
+        self.timed
+            .iter()
+            .filter_map(|subject| {
+                let route = self.routes.get(subject)?;
+                let ours = std::ptr::eq(route.importer.as_ptr(), Arc::as_ptr(importer));
+                (ours && subject::matches(gone, &route.reply))
+                    .then(|| (subject.clone(), route.reply.clone()))
+            })
+            .collect()
+    }
+}
+
+/// An unanswered timed route: its `_R_` subject, and the requester's reply subject.
+type TimedRoute = (Box<[u8]>, Box<[u8]>);
+
+/// A subscription of `account` went away (UNSUB or close): a timed request it made through
+/// a service import that no one in the account listens for the reply of any more is over,
+/// and its exporter gets nats-server's 408 event (`Request Timeout`); the route goes too.
+pub(crate) fn reply_interest_lost(server: &Arc<Server>, account: &Arc<Account>, gone: &[u8]) {
+    let exporters: Vec<Arc<Account>> = {
+        let imports = account.service_imports.read();
+        if imports.is_empty() {
+            return;
+        }
+        let mut exporters: Vec<Arc<Account>> = Vec::new();
+        for exporter in imports.iter().filter_map(|i| i.exporter.upgrade()) {
+            if !exporters.iter().any(|e| Arc::ptr_eq(e, &exporter)) {
+                exporters.push(exporter);
+            }
+        }
+        exporters
+    };
+    let mut fanout = Fanout::default();
+    for exporter in exporters {
+        let candidates = {
+            let responses = exporter.responses.lock();
+            if responses.timed.is_empty() {
+                continue;
+            }
+            responses.timed_under(account, gone)
+        };
+        for (route, reply) in candidates {
+            if !account.sublist.read().match_subject(&reply).is_empty() {
+                continue;
+            }
+            let tracking = {
+                let mut responses = exporter.responses.lock();
+                let tracking = responses.take_tracking(&route);
+                responses.remove(&route);
+                tracking
+            };
+            if let Some(tracking) = tracking {
+                send_latency(
+                    server,
+                    &mut fanout,
+                    &exporter,
+                    &tracking,
+                    Outcome::InterestLost,
+                );
+            }
+        }
+    }
+    fanout.wake_all();
 }
 
 /// Sets up every account's imports from the options: stream imports for the shadow
@@ -329,7 +427,7 @@ impl Responses {
 pub fn configure(server: &Arc<Server>) {
     let configs = server.opts.auth.accounts.clone();
     for config in &configs {
-        let Some(importer) = server.account(&config.name).cloned() else {
+        let Some(importer) = server.account(&config.name) else {
             continue;
         };
         let (mut streams, mut services) = (Vec::new(), Vec::new());
@@ -340,7 +438,7 @@ pub fn configure(server: &Arc<Server>) {
             let local = import.local_subject();
             match import.kind {
                 ImportKind::Stream => {
-                    let Some(forward) = WildcardMap::new(&import.subject, &local) else {
+                    let Some(import) = new_stream_import(&exporter, &import.subject, &local) else {
                         crate::log_warn!(
                             "Stream import {:?} of account {:?}: its subjects do not map",
                             import.subject,
@@ -348,14 +446,7 @@ pub fn configure(server: &Arc<Server>) {
                         );
                         continue;
                     };
-                    streams.push(Arc::new(StreamImport {
-                        exporter: Arc::downgrade(exporter),
-                        from: import.subject.clone(),
-                        reverse: forward.reverse(),
-                        forward,
-                        to: local,
-                        delivered: AtomicU64::new(0),
-                    }));
+                    streams.push(import);
                 }
                 ImportKind::Service => {
                     let export = configs
@@ -379,7 +470,7 @@ pub fn configure(server: &Arc<Server>) {
                                 sampling_percent: l.sampling_percent,
                             }),
                     };
-                    match new_service_import(server, &importer, exporter, spec) {
+                    match new_service_import(server, &importer, &exporter, spec) {
                         Ok(service) => services.push(service),
                         Err(e) => crate::log_warn!(
                             "Service import {:?} of account {:?}: {}",
@@ -400,9 +491,38 @@ pub fn configure(server: &Arc<Server>) {
             continue;
         }
         if let Some(account) = server.account(&config.name) {
-            take_responses(server, account);
+            take_responses(server, &account);
         }
     }
+}
+
+/// A stream import: messages published in `exporter` on `from` reach `importer`'s
+/// subscribers under `to`. `None` when the subjects do not map onto each other.
+fn new_stream_import(exporter: &Arc<Account>, from: &str, to: &str) -> Option<Arc<StreamImport>> {
+    let forward = WildcardMap::new(from, to)?;
+    Some(Arc::new(StreamImport {
+        exporter: Arc::downgrade(exporter),
+        from: from.to_string(),
+        reverse: forward.reverse(),
+        forward,
+        to: to.to_string(),
+        delivered: AtomicU64::new(0),
+    }))
+}
+
+/// Adds a stream import to `importer` (an account JWT's import; the caller checked the
+/// export). Only subscriptions made afterwards get shadows, so it is set up before the
+/// account has clients.
+pub fn import_stream(
+    importer: &Arc<Account>,
+    exporter: &Arc<Account>,
+    from: &str,
+    to: &str,
+) -> Result<(), String> {
+    let import = new_stream_import(exporter, from, to)
+        .ok_or_else(|| format!("{from:?} does not map to {to:?}"))?;
+    importer.stream_imports.write().push(import);
+    Ok(())
 }
 
 /// A service import to set up (from the configuration, or the system account's own).
@@ -468,7 +588,7 @@ fn new_service_import(
 }
 
 /// Subscribes `account` to the responses to its `_R_` replies, once.
-fn take_responses(server: &Arc<Server>, account: &Arc<Account>) {
+pub(crate) fn take_responses(server: &Arc<Server>, account: &Arc<Account>) {
     let prefix = {
         let mut responses = account.responses.lock();
         if responses.subscribed {
@@ -596,7 +716,7 @@ impl InternalHandler for ServiceImportHandler {
         import.requests.fetch_add(1, Ordering::Relaxed);
         if receivers == 0 {
             if let Some(reply) = &reply {
-                let route = exporter.responses.lock().routes.remove(reply);
+                let route = exporter.responses.lock().remove(reply);
                 if let Some(tracking) = route.and_then(|r| r.tracking) {
                     owed.push((tracking, Outcome::NoResponders));
                 }
@@ -643,8 +763,8 @@ impl InternalHandler for ResponseHandler {
                 return false;
             };
             if route.expires <= Instant::now() {
-                let tracking = route.tracking.take();
-                responses.routes.remove(msg.subject);
+                let tracking = responses.take_tracking(msg.subject);
+                responses.remove(msg.subject);
                 drop(responses);
                 if let Some(tracking) = tracking {
                     send_latency(server, fanout, &account, &tracking, Outcome::Timeout);
@@ -654,15 +774,16 @@ impl InternalHandler for ResponseHandler {
             if let Some(import) = &route.import {
                 import.responses.fetch_add(1, Ordering::Relaxed);
             }
-            let found = (
+            let (importer, reply, singleton) = (
                 route.importer.clone(),
                 route.reply.clone(),
-                route.tracking.take(),
+                route.response_type == ResponseType::Singleton,
             );
-            if route.response_type == ResponseType::Singleton {
-                responses.routes.remove(msg.subject);
+            let tracking = responses.take_tracking(msg.subject);
+            if singleton {
+                responses.remove(msg.subject);
             }
-            found
+            (importer, reply, tracking)
         };
         if let Some(tracking) = tracking {
             let responder = client_info(server, fanout, &account.name, true);

@@ -72,7 +72,7 @@ fn shadow_subjects_cover_the_four_cases() {
     assert_eq!(im.shadow_subject("events.x"), None);
     assert_eq!(
         im.local_subject(b"events.x.y").as_deref(),
-        Some("fromA.events.x.y")
+        Some(&b"fromA.events.x.y"[..])
     );
 }
 

@@ -3,7 +3,8 @@
 //! response, and an `io.nats.server.metric.v1.service_latency` event goes to the results
 //! subject in the exporting account: status 200 with the service, system and total
 //! latencies; 400 for a request without a reply; 503 when no responder took it; 504 when
-//! no response came within the export's response threshold.
+//! no response came within the export's response threshold; 408 when the requester stopped
+//! listening for the reply first.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -107,6 +108,8 @@ pub enum Outcome<'a> {
     NoResponders,
     /// No response within the threshold.
     Timeout,
+    /// The requester stopped listening for the reply before it came.
+    InterestLost,
 }
 
 /// The event's JSON for `tracking` ending in `outcome` now.
@@ -122,6 +125,7 @@ pub fn event(tracking: &Tracking, outcome: Outcome<'_>) -> Vec<u8> {
         Outcome::BadRequest => (400, "Bad Request", None),
         Outcome::NoResponders => (503, "Service Unavailable", None),
         Outcome::Timeout => (504, "Service Timeout", None),
+        Outcome::InterestLost => (408, "Request Timeout", None),
     };
     let (mut service, mut system, mut total) = (0, 0, 0);
     if let Some(responder) = responder {

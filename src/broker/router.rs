@@ -247,7 +247,7 @@ pub(crate) fn deliver(
         Some(import) => match import.local_subject(msg.subject) {
             Some(local) => {
                 imported = local;
-                imported.as_bytes()
+                &imported[..]
             }
             None => return false,
         },

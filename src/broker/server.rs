@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -96,7 +96,15 @@ pub struct Server {
     /// All connections' buffered outbound bytes (`max_pending_total`).
     pub outbound_budget: Arc<super::outbound::OutboundBudget>,
     global: Arc<Account>,
-    accounts: HashMap<String, Arc<Account>>,
+    /// The named accounts: configured ones from the start, and in operator mode those
+    /// registered at run time from their JWTs (see `account_claims.rs`). Connections keep
+    /// their account's `Arc`, so the publish path never reads this map.
+    pub(super) accounts: parking_lot::RwLock<HashMap<String, Arc<Account>>>,
+    /// Operator mode: the trusted operators and the account resolver.
+    pub(super) trust: Option<super::operator::Trust>,
+    /// Told about every account, present and future (JetStream enables the accounts whose
+    /// JWT allows it); held while an account is registered so none is seen twice.
+    pub(super) account_observers: super::account_claims::AccountObservers,
     clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
     closed: Mutex<VecDeque<ClosedClient>>,
     next_cid: AtomicU64,
@@ -154,13 +162,14 @@ impl Server {
             host: opts.host.clone(),
             port,
             headers: true,
-            auth_required: opts.auth.is_required(),
+            auth_required: opts.auth.is_required() || opts.operator.enabled(),
             tls_required: tls.is_some(),
             tls_verify: tls.as_ref().is_some_and(|t| t.verify()),
             max_payload: opts.max_payload,
             switchboard_version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
         };
+        let trust = super::operator::Trust::new(&opts).map_err(StartError::Unsupported)?;
         let mut accounts = opts
             .auth
             .accounts
@@ -170,7 +179,8 @@ impl Server {
         let system_account = super::events::system_account(&opts, &mut accounts)
             .map_err(StartError::SystemAccount)?;
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
-        let auth = super::auth::Authenticator::new(&opts.auth, global.clone(), &accounts);
+        let auth = super::auth::Authenticator::new(&opts.auth, global.clone(), &accounts)
+            .with_operator(trust.is_some());
         let websocket = websocket.and_then(|listen| {
             let ws = opts.websocket.as_ref()?;
             Some(super::websocket::WsServer::new(
@@ -188,7 +198,9 @@ impl Server {
             tap: super::tap::Tap::new(),
             outbound_budget: Arc::new(super::outbound::OutboundBudget::new(opts.max_pending_total)),
             global,
-            accounts,
+            accounts: parking_lot::RwLock::new(accounts),
+            trust,
+            account_observers: Default::default(),
             clients: Mutex::new(HashMap::new()),
             closed: Mutex::new(VecDeque::new()),
             next_cid: AtomicU64::new(1),
@@ -299,6 +311,10 @@ impl Server {
         info.client_ip = Some(client.addr.ip().to_string());
         info.connect_info = true;
         info.remote_account = Some(client.account().name.clone());
+        // nats-server sends the client's own limit (a JWT may lower it).
+        if let Some(max) = client.max_payload() {
+            info.max_payload = u32::try_from(max).unwrap_or(u32::MAX);
+        }
         info.to_line()
     }
 
@@ -310,13 +326,15 @@ impl Server {
         &self.global
     }
 
-    pub fn account(&self, name: &str) -> Option<&Arc<Account>> {
-        self.accounts.get(name)
+    /// A registered account (configured, or in operator mode registered from its JWT; see
+    /// [`Self::lookup_account`] to fetch one from the resolver).
+    pub fn account(&self, name: &str) -> Option<Arc<Account>> {
+        self.accounts.read().get(name).cloned()
     }
 
-    /// Every account: the global one first, then the configured ones by name.
+    /// Every account: the global one first, then the named ones by name.
     pub fn accounts(&self) -> Vec<Arc<Account>> {
-        let mut named: Vec<_> = self.accounts.values().cloned().collect();
+        let mut named: Vec<_> = self.accounts.read().values().cloned().collect();
         named.sort_by(|a, b| a.name.cmp(&b.name));
         let mut all = vec![self.global.clone()];
         all.extend(named);
@@ -371,6 +389,7 @@ impl Server {
         self.global.sublist.read().count()
             + self
                 .accounts
+                .read()
                 .values()
                 .map(|a| a.sublist.read().count())
                 .sum::<usize>()
@@ -495,8 +514,21 @@ impl Server {
                 if negotiated.info_pending {
                     client.outbound.push(None, |b| b.extend_from_slice(&info));
                 }
+                // verify_and_map: who the certificate says the client is, read once.
+                let cert_names = self
+                    .opts
+                    .tls
+                    .as_ref()
+                    .filter(|t| t.verify_and_map)
+                    .and_then(|_| negotiated.stream.get_ref().1.peer_certificates())
+                    .and_then(|certs| certs.first())
+                    .and_then(|cert| super::tls_map::CertNames::from_der(cert))
+                    .map(Box::new);
                 let (reader, writer) = tokio::io::split(negotiated.stream);
-                self.run_client(client, nonce, true, reader, writer).await;
+                self.run_client_with(client, nonce, true, reader, writer, |conn| {
+                    conn.cert_names = cert_names;
+                })
+                .await;
             }
             Err(e) => {
                 log_debug!("{} - cid:{} - TLS handshake error: {}", addr, id, e);
@@ -592,11 +624,13 @@ pub struct BrokerHandle {
 }
 
 /// A broker bound to its client port that accepts no connection yet: what must see every
-/// client (a recording of all traffic) is set up on its server before [`Self::accept`].
-/// Connections that arrive meanwhile wait in the listen backlog.
+/// client (a recording of all traffic, the monitoring port) is set up on its server before
+/// [`Self::accept`]. The port is reserved but not listening, so a client (or a harness
+/// waiting for the port) that comes early is refused and tries again, and finds everything
+/// ready when it gets in, as with nats-server, which listens only once all else runs.
 pub struct BoundBroker {
     server: Arc<Server>,
-    listener: TcpListener,
+    socket: TcpSocket,
     addr: SocketAddr,
     /// The WebSocket listener (`websocket { }`), when configured.
     ws_listener: Option<TcpListener>,
@@ -615,10 +649,19 @@ impl BoundBroker {
     pub fn accept(self) -> BrokerHandle {
         let BoundBroker {
             server,
-            listener,
+            socket,
             addr,
             ws_listener,
         } = self;
+        // Failing here (another process bound the same port meanwhile) ends the broker
+        // at once: `finished` resolves and the runner exits.
+        let listener = match socket.listen(LISTEN_BACKLOG) {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                log_error!("Error listening for client connections on {}: {}", addr, e);
+                None
+            }
+        };
         let server_for_loop = server.clone();
         let (command, command_rx) = watch::channel(Command::Run);
         let (done_tx, done) = watch::channel(false);
@@ -667,13 +710,13 @@ impl BrokerHandle {
         };
         let port = u16::try_from(opts.port.max(0)).unwrap_or(0);
         let addr_text = format!("{}:{}", opts.host, port);
-        let listener = TcpListener::bind((opts.host.as_str(), port))
+        let socket = reserve((opts.host.as_str(), port))
             .await
             .map_err(|source| StartError::Listen {
                 addr: addr_text.clone(),
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        let addr = socket.local_addr().map_err(|source| StartError::Listen {
             addr: addr_text,
             source,
         })?;
@@ -683,10 +726,11 @@ impl BrokerHandle {
         };
         let server = Arc::new(Server::new(opts, addr.port(), tls, ws_listen)?);
         super::imports::configure(&server);
+        server.load_system_account_jwt();
         super::leaf::bind(&server).await?;
         Ok(BoundBroker {
             server,
-            listener,
+            socket,
             addr,
             ws_listener,
         })
@@ -728,12 +772,43 @@ impl BrokerHandle {
     }
 }
 
+/// The client port's listen backlog (as Go's, the system's maximum is usually lower).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds the first address `host` resolves to that can be bound, without listening yet
+/// (`SO_REUSEADDR` as `TcpListener::bind` sets it).
+async fn reserve(host: (&str, u16)) -> std::io::Result<TcpSocket> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(host).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return Ok(socket),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        )
+    }))
+}
+
 async fn accept_loop(
     server: Arc<Server>,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
     mut command: watch::Receiver<Command>,
 ) {
+    if listener.is_none() {
+        return;
+    }
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -747,7 +822,7 @@ async fn accept_loop(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            accepted = listener.accept() => match accepted {
+            accepted = super::websocket::accept(listener.as_ref()) => match accepted {
                 Ok((socket, addr)) => {
                     connections.spawn(server.clone().serve_connection(socket, addr));
                 }

@@ -67,6 +67,9 @@ pub struct RunPlan {
     /// The `-c` file has a `websocket` block: the window's WebSocket setting is then not
     /// used.
     pub websocket_given: bool,
+    /// `--leaf` or a `leafnodes` block in the `-c` file: the window's leaf-node setting is
+    /// then not used.
+    pub leafnodes_given: bool,
 }
 
 /// `--signal` arguments.
@@ -507,6 +510,10 @@ pub fn parse_server_args<I: IntoIterator<Item = String>>(args: I) -> Result<Laun
     let websocket_given = config_file
         .as_deref()
         .is_some_and(|f| config_mentions(f, &["websocket", "ws"]));
+    let leafnodes_given = given.iter().any(|g| matches!(g.flag, F::Leaf))
+        || config_file
+            .as_deref()
+            .is_some_and(|f| config_mentions(f, &["leafnodes", "leaf"]));
     let plan = RunPlan {
         options,
         warnings,
@@ -514,6 +521,7 @@ pub fn parse_server_args<I: IntoIterator<Item = String>>(args: I) -> Result<Laun
         listen_given,
         jetstream_given,
         websocket_given,
+        leafnodes_given,
     };
     Ok(if test {
         Launch::TestConfig(plan)

@@ -24,6 +24,7 @@ use std::time::Duration;
 use super::auth;
 use super::jetstream;
 use super::leafnodes;
+use super::operator;
 use super::value::{Kind, Map, Pos, Value};
 use super::websocket;
 use super::ConfigError;
@@ -66,17 +67,7 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "ocsp",
     "allow_non_tls",
     "write_timeout",
-    "operator",
-    "operators",
-    "roots",
-    "root",
-    "root_operators",
-    "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
     "no_header_support",
     "trusted",
@@ -424,6 +415,12 @@ impl Applier<'_> {
                 "no_system_account" | "no_system" | "no_sys_acc" => {
                     self.opts.no_system_account = get_bool(k, v)?;
                 }
+                "operator" | "operators" | "roots" | "root" | "root_operators"
+                | "root_operator" => operator::operators(self, k, v)?,
+                "resolver" | "account_resolver" | "accounts_resolver" => {
+                    operator::resolver(self, k, v)?
+                }
+                "resolver_preload" => operator::preload(self, k, v)?,
                 "tls" => self.tls(k, v)?,
                 "websocket" | "ws" => websocket::websocket(self, k, v)?,
                 "leafnodes" | "leaf" => leafnodes::leafnodes(self, k, v)?,
@@ -469,16 +466,8 @@ impl Applier<'_> {
                 "ca_file" => tls.ca_file = Some(file(v)?),
                 "verify" => tls.verify = get_bool(k, v)?,
                 "verify_and_map" => {
-                    if get_bool(k, v)? {
-                        tls.verify = true;
-                        self.warn(
-                            &e.key_pos,
-                            format!(
-                                "config key \"{k}\": mapping certificates to users is not \
-                                 supported yet; client certificates are only verified"
-                            ),
-                        );
-                    }
+                    tls.verify_and_map = get_bool(k, v)?;
+                    tls.verify |= tls.verify_and_map;
                 }
                 "verify_cert_and_check_known_urls" => {
                     if get_bool(k, v)? {

@@ -304,10 +304,7 @@ fn remotes(a: &mut Applier, key: &str, v: &Value) -> Result<Vec<RemoteLeafOption
                     }
                 }
                 "disabled" => remote.disabled = get_bool(k, v)?,
-                // Discovered URLs are never used, so there is nothing to ignore.
-                "ignore_discovered_servers" => {
-                    get_bool(k, v)?;
-                }
+                "ignore_discovered_servers" => remote.ignore_discovered_servers = get_bool(k, v)?,
                 lower if UNSUPPORTED_REMOTE.contains(&lower) => a.unsupported(&e.key_pos, k),
                 _ if e.used_as_variable => {}
                 _ => a.unknown(&e.key_pos, k),

@@ -23,6 +23,7 @@ mod auth;
 mod imports;
 mod jetstream;
 mod leafnodes;
+mod operator;
 pub mod parser;
 pub mod value;
 mod websocket;
@@ -35,6 +36,8 @@ mod imports_tests;
 mod jetstream_tests;
 #[cfg(test)]
 mod leafnodes_tests;
+#[cfg(test)]
+mod operator_tests;
 #[cfg(test)]
 mod syntax_tests;
 #[cfg(test)]

@@ -41,7 +41,20 @@ pub(super) fn websocket(a: &mut Applier, key: &str, v: &Value) -> Result<(), Con
             "host" | "net" => host = Some(get_string(k, v)?),
             "advertise" => ws.advertise = Some(get_string(k, v)?).filter(|s| !s.is_empty()),
             "no_tls" => ws.no_tls = get_bool(k, v)?,
-            "tls" => ws.tls = Some(a.parse_tls(k, v)?),
+            "tls" => {
+                let tls = a.parse_tls(k, v)?;
+                if tls.verify_and_map {
+                    a.warn(
+                        &e.key_pos,
+                        format!(
+                            "config key \"{k}.verify_and_map\": mapping certificates to \
+                             users is not supported for WebSocket yet; client certificates \
+                             are only verified"
+                        ),
+                    );
+                }
+                ws.tls = Some(tls);
+            }
             "same_origin" => ws.same_origin = get_bool(k, v)?,
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
             | "origin" => ws.allowed_origins = string_array(k, v)?,
@@ -82,16 +95,6 @@ fn validate(a: &Applier, ws: &WebsocketOptions, key: &str, v: &Value) -> Result<
         check_origin(origin).map_err(|m| invalid(key, &v.pos, m))?;
     }
     check_users(a, ws).map_err(|m| invalid(key, &v.pos, m))?;
-    if let Some(cookie) = &ws.jwt_cookie {
-        return Err(invalid(
-            key,
-            &v.pos,
-            format!(
-                "trusted operators or trusted keys configuration is required for JWT \
-                 authentication via cookie \"{cookie}\""
-            ),
-        ));
-    }
     for (name, _) in &ws.headers {
         let lower = name.to_ascii_lowercase();
         if matches!(
@@ -120,8 +123,20 @@ fn validate(a: &Applier, ws: &WebsocketOptions, key: &str, v: &Value) -> Result<
 /// The checks that depend on the server's users, run once the whole file is read.
 pub(super) fn validate_after(a: &Applier) -> Result<(), String> {
     match &a.opts.websocket {
-        Some(ws) => check_users(a, ws),
+        Some(ws) => check_users(a, ws).and_then(|()| check_cookie(a, ws)),
         None => Ok(()),
+    }
+}
+
+/// A `jwt_cookie` needs operator mode; checked once the whole file is read, since
+/// `operator` may come after the block.
+fn check_cookie(a: &Applier, ws: &WebsocketOptions) -> Result<(), String> {
+    match (&ws.jwt_cookie, a.opts.operator.enabled()) {
+        (Some(cookie), false) => Err(format!(
+            "trusted operators or trusted keys configuration is required for JWT \
+             authentication via cookie \"{cookie}\""
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -2,6 +2,8 @@
 //! surface the inspector uses on it.
 
 pub mod accounts;
+pub mod jetstream;
+pub mod leaf;
 pub mod sampler;
 
 use std::path::Path;

@@ -33,6 +33,8 @@ pub struct Sampler {
     /// Per service subject: replies seen at the last tick, and every round trip so far.
     histograms: HashMap<Box<[u8]>, (u64, LatencyHistogram)>,
     accounts: super::accounts::AccountsSampler,
+    leaf: super::leaf::LeafSampler,
+    streams: super::jetstream::StreamsSampler,
 }
 
 impl Sampler {
@@ -56,6 +58,8 @@ impl Sampler {
             last_subjects: HashMap::new(),
             histograms: HashMap::new(),
             accounts: Default::default(),
+            leaf: Default::default(),
+            streams: Default::default(),
         }
     }
 
@@ -174,7 +178,9 @@ impl Sampler {
                 events: server.tap.publisher().dropped_events(),
             },
             jetstream: jetstream(&server),
+            jetstream_streams: self.streams.sample(&server),
             accounts: self.accounts.sample(&server, elapsed),
+            leaf_links: self.leaf.sample(&server, elapsed),
             ..Default::default()
         }
     }
@@ -311,6 +317,7 @@ fn latency(
             let histogram = histogram.clone();
             ServiceLatency {
                 histogram,
+                reported: None,
                 ..ServiceLatency::summarize(
                     String::from_utf8_lossy(&subject).into_owned(),
                     w.requests,

@@ -13,6 +13,7 @@ use super::bridge::Bridge;
 use super::broker_start::{self, BrokerStarter};
 use super::client::{ClientCommand, NatsClient};
 use super::model::format;
+use super::panels::jetstream::JetStreamViews;
 use super::panels::{
     accounts,
     connections::ConnectionsPanel,
@@ -80,6 +81,8 @@ pub struct InspectorApp {
     flow: FlowPanel,
     pub latency: latency::LatencyPanel,
     pub publish: PublishPanel,
+    /// Streams, Consumers and KV, with their own client.
+    pub jetstream: JetStreamViews,
     /// The settings users edit, and where they are saved (tests have no store: nothing is
     /// written).
     pub settings: Settings,
@@ -128,6 +131,7 @@ impl InspectorApp {
         if let Some(runtime) = &self.runtime {
             self.client = spawn_client(egui_ctx, &source, runtime);
         }
+        self.jetstream.switch_source(&source.client);
         if self.sampling {
             self.control.set_sampling(false);
         }
@@ -184,6 +188,7 @@ impl InspectorApp {
     /// The app with a given client (tests pass a detached one).
     pub fn with_client(egui_ctx: &egui::Context, ctx: GuiContext, client: NatsClient) -> Self {
         let source = ctx.source;
+        let jetstream = JetStreamViews::new(egui_ctx, &source.client, &ctx.runtime);
         let recordings = RecordingsPanel::new(source.client.clone(), Some(ctx.runtime.clone()));
         let latency_tracking = source.control.latency_tracking();
         let demo_wanted = source.demo.as_ref().is_some_and(|d| d.status().wanted());
@@ -210,6 +215,7 @@ impl InspectorApp {
             flow: FlowPanel::default(),
             latency: latency::LatencyPanel::default(),
             publish: PublishPanel::default(),
+            jetstream,
             recordings,
             settings: Settings::default(),
             settings_store: None,
@@ -395,6 +401,9 @@ impl InspectorApp {
                 View::QueueGroups => Some(snap.queue_groups.len()),
                 View::Latency => Some(snap.latency.len()),
                 View::Accounts if !snap.accounts.is_empty() => Some(snap.accounts.len()),
+                View::Streams | View::Consumers | View::Kv => {
+                    super::panels::jetstream::nav_count(view, &snap.jetstream_streams)
+                }
                 _ => None,
             };
             ui.horizontal(|ui| {
@@ -410,6 +419,9 @@ impl InspectorApp {
                 }
                 if let Some(n) = count {
                     ui.label(RichText::new(n.to_string()).weak().small());
+                }
+                if view == View::Consumers {
+                    super::panels::jetstream::stalled_badge(ui, &snap.jetstream_streams);
                 }
                 if view == View::Subjects && self.state.tree.total.no_interest_subjects > 0 {
                     ui.label(RichText::new("!").color(widgets::NO_INTEREST).strong())
@@ -538,6 +550,7 @@ impl InspectorApp {
         for outcome in self.client.poll() {
             self.publish.on_outcome(outcome);
         }
+        self.jetstream.poll();
         self.recordings.poll(&self.control, ui.ctx());
         self.shortcuts(ui);
         let mut commands: Vec<Command> = Vec::new();
@@ -589,6 +602,9 @@ impl InspectorApp {
                         websocket_now: (self.starter.failure.is_none() && !self.remote_active)
                             .then_some(self.state.snapshot.server.websocket_url.as_deref()),
                         websocket_given: self.starter.websocket_given(),
+                        leaf_now: (self.starter.failure.is_none() && !self.remote_active)
+                            .then_some(self.state.snapshot.leaf_links.as_slice()),
+                        leafnodes_given: self.starter.leafnodes_given(),
                     };
                     settings_outcome = settings_panel::ui(ui, &mut self.settings, &cx);
                 }
@@ -600,6 +616,9 @@ impl InspectorApp {
                 View::Servers => servers::ui(ui, &self.state),
                 View::FlowMap => self.flow.ui(ui, &mut self.state, &mut commands),
                 View::Accounts => accounts::ui(ui, &self.state, &mut commands),
+                View::Streams | View::Consumers | View::Kv => {
+                    self.jetstream.ui(self.view, ui, &self.state, &mut commands)
+                }
             }
         });
         let view_time = view_started.elapsed();

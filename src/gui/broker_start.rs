@@ -53,6 +53,11 @@ impl BrokerStarter {
         self.launcher.as_ref().is_some_and(|l| l.websocket_given())
     }
 
+    /// `--leaf` or the configuration file decides the leaf-node links, not the settings.
+    pub fn leafnodes_given(&self) -> bool {
+        self.launcher.as_ref().is_some_and(|l| l.leafnodes_given())
+    }
+
     /// Shows `failure` and offers its port again.
     pub fn fail(&mut self, failure: StartFailure) {
         if let Some((host, port)) = split_addr(&failure.addr) {

@@ -4,7 +4,8 @@
 //! Map: `app` (the eframe app: navigation, status bar, commands), `bridge` (the only module
 //! that knows both the feed and egui), `state` (bounded UI-side model), `model` (pure data
 //! for the panels, tested without egui), `panels` (one file a view), `widgets`, `client`
-//! (the inspector's own NATS client for Publish & Request), `synthetic` (a simulated deployment for tests and screenshots),
+//! (the inspector's own NATS client for Publish & Request), `jetstream_client` (the
+//! JetStream views' client: browse, KV, purge and delete through `$JS.API`), `synthetic` (a simulated deployment for tests and screenshots),
 //! `profiles` (the Deployments window: remote profiles and NATS CLI context import),
 //! `dropper` (frees replaced snapshots and old messages off the UI thread), `prepare`
 //! (derives the subject tree and order of large snapshots off the UI thread).
@@ -14,6 +15,7 @@ pub mod bridge;
 pub mod broker_start;
 pub mod client;
 pub mod dropper;
+pub mod jetstream_client;
 pub mod model;
 pub mod panels;
 pub mod prepare;
@@ -87,6 +89,12 @@ pub trait Launcher: Send + Sync {
 
     /// The configuration file has a `websocket` block: the WebSocket setting is not used.
     fn websocket_given(&self) -> bool {
+        false
+    }
+
+    /// `--leaf` or the configuration file's `leafnodes` block decides the leaf-node links:
+    /// the leaf-node setting is not used.
+    fn leafnodes_given(&self) -> bool {
         false
     }
 }

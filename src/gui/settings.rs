@@ -98,6 +98,16 @@ pub struct Settings {
     /// (a configuration file's `websocket` block overrides this).
     pub websocket: bool,
     pub websocket_port: u16,
+    /// Join a hub as a leaf node (`--leaf` and a configuration file's `leafnodes` block
+    /// override this).
+    pub leaf: bool,
+    /// The hub's URLs (`nats://`, `tls://` or `nats-leaf://`, with `user:password@` if
+    /// needed), separated by commas, spaces or new lines.
+    pub leaf_urls: String,
+    /// A `.creds` file (user JWT and seed) to authenticate with; empty: none.
+    pub leaf_credentials: String,
+    /// The local account bound to the hub's; empty: the global account.
+    pub leaf_account: String,
 }
 
 /// What the settings decide for an embedded broker the window starts, unless the command
@@ -106,6 +116,80 @@ pub struct Settings {
 pub struct BrokerSetting {
     pub jetstream: JetStreamSetting,
     pub websocket: WebsocketSetting,
+    pub leaf: LeafSetting,
+}
+
+/// The hub the embedded broker joins as a leaf node, as the settings say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafSetting {
+    pub enabled: bool,
+    /// The URLs as typed, one a word.
+    pub urls: Vec<String>,
+    pub credentials: Option<PathBuf>,
+    /// `None`: the global account.
+    pub account: Option<String>,
+}
+
+impl LeafSetting {
+    /// What is wrong with the setting (a URL that can't be used, none at all), one line
+    /// each; empty when it can be used or is off.
+    pub fn problems(&self) -> Vec<String> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        if self.urls.is_empty() {
+            return vec!["Give the hub's URL (nats://host:7422).".to_string()];
+        }
+        self.urls
+            .iter()
+            .filter_map(|u| check_hub_url(u).err())
+            .collect()
+    }
+
+    /// The broker's leaf-node remote: `None` when off or unusable (see [`Self::problems`]).
+    pub fn options(&self) -> Option<crate::options::RemoteLeafOptions> {
+        if !self.enabled || self.urls.is_empty() || !self.problems().is_empty() {
+            return None;
+        }
+        Some(crate::options::RemoteLeafOptions {
+            urls: self.urls.clone(),
+            account: self.account.clone(),
+            credentials: self.credentials.clone(),
+            ..crate::options::RemoteLeafOptions::default()
+        })
+    }
+}
+
+/// Whether `url` can name a hub: `nats://`, `tls://` or `nats-leaf://` (or no scheme), a
+/// host, and a port if any that is a number. The broker parses it again when it starts.
+pub fn check_hub_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("nats-leaf", url));
+    if !["nats", "tls", "nats-leaf"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "{url}: use nats://, tls:// or nats-leaf:// (leaf links over {scheme}:// are not served)"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Err(format!("{url}: an IPv6 address needs its closing ]")),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!("{url}: no host"));
+    }
+    if let Some(port) = port.filter(|p| !p.is_empty()) {
+        if port.parse::<u16>().is_err() {
+            return Err(format!("{url}: the port {port:?} is not a port number"));
+        }
+    }
+    Ok(())
 }
 
 /// The WebSocket listener for an embedded broker the window starts.
@@ -196,6 +280,10 @@ impl Default for Settings {
             jetstream_store_dir: String::new(),
             websocket: false,
             websocket_port: DEFAULT_WEBSOCKET_PORT,
+            leaf: false,
+            leaf_urls: String::new(),
+            leaf_credentials: String::new(),
+            leaf_account: String::new(),
         }
     }
 }
@@ -224,6 +312,26 @@ impl Settings {
         BrokerSetting {
             jetstream: self.jetstream_setting(),
             websocket: self.websocket_setting(),
+            leaf: self.leaf_setting(),
+        }
+    }
+
+    /// The hub to join as a leaf node, as the embedded broker should.
+    pub fn leaf_setting(&self) -> LeafSetting {
+        let non_empty = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_string())
+        };
+        LeafSetting {
+            enabled: self.leaf,
+            urls: self
+                .leaf_urls
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect(),
+            credentials: non_empty(&self.leaf_credentials).map(PathBuf::from),
+            account: non_empty(&self.leaf_account),
         }
     }
 
@@ -505,6 +613,70 @@ mod tests {
         std::fs::write(store.path(), r#"{"websocket": true, "websocket_port": 0}"#).unwrap();
         let loaded = store.load().settings;
         assert_eq!(loaded.websocket_port, DEFAULT_WEBSOCKET_PORT);
+    }
+
+    #[test]
+    fn the_leaf_setting_is_off_by_default_and_becomes_a_remote() {
+        let settings = Settings::default();
+        assert_eq!(settings.leaf_setting().options(), None);
+        let on = Settings {
+            leaf: true,
+            leaf_urls: " nats://a:7422, tls://u:p@b.example\nnats-leaf://[::1]:7 ".into(),
+            leaf_credentials: "/home/me/hub.creds".into(),
+            leaf_account: "  ".into(),
+            ..Settings::default()
+        };
+        let setting = on.leaf_setting();
+        assert!(setting.problems().is_empty(), "{:?}", setting.problems());
+        let remote = setting.options().expect("on");
+        assert_eq!(
+            remote.urls,
+            [
+                "nats://a:7422",
+                "tls://u:p@b.example",
+                "nats-leaf://[::1]:7"
+            ]
+        );
+        assert_eq!(remote.account, None, "blank: the global account");
+        assert_eq!(
+            remote.credentials,
+            Some(PathBuf::from("/home/me/hub.creds"))
+        );
+        // Saved and read back.
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::in_dir(dir.path());
+        store.save(&on).unwrap();
+        assert_eq!(store.load().settings, on);
+    }
+
+    #[test]
+    fn unusable_hub_urls_are_problems_and_no_remote() {
+        let with = |urls: &str| Settings {
+            leaf: true,
+            leaf_urls: urls.into(),
+            ..Settings::default()
+        };
+        for (urls, says) in [
+            ("", "Give the hub's URL"),
+            ("ws://hub:443", "not served"),
+            ("nats://:7422", "no host"),
+            ("nats://hub:port", "not a port number"),
+            ("nats://[::1:4222", "closing ]"),
+        ] {
+            let setting = with(urls).leaf_setting();
+            let problems = setting.problems();
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{urls}: {problems:?}"
+            );
+            assert_eq!(setting.options(), None, "{urls}");
+        }
+        // Off: nothing to complain about.
+        let off = Settings {
+            leaf_urls: "ws://x".into(),
+            ..Settings::default()
+        };
+        assert!(off.leaf_setting().problems().is_empty());
     }
 
     #[test]

@@ -37,9 +37,16 @@ pub struct Snapshot {
     /// JetStream: off, on with its usage and limits, or unknown (a remote deployment whose
     /// monitoring can't be read).
     pub jetstream: JetStreamState,
+    /// JetStream's streams with their consumers, as the source last read them (the
+    /// embedded broker about every second, a remote deployment every few seconds); shared,
+    /// not copied, between the snapshots that carry the same reading.
+    pub jetstream_streams: std::sync::Arc<StreamInventory>,
     /// Accounts with their exports and imports, sorted by name (the embedded broker only;
     /// empty for a remote deployment).
     pub accounts: Vec<AccountSummary>,
+    /// Leaf-node links: each hub this server joins as a leaf (up or not), then the leaf
+    /// nodes connected to it (the embedded broker only; empty for a remote deployment).
+    pub leaf_links: Vec<LeafLinkInfo>,
 }
 
 /// One account: who is in it, what it shares and what it takes from others.
@@ -357,7 +364,9 @@ pub struct QueueMember {
     pub delivered: u64,
 }
 
-/// Request/reply latency observed inside the broker for one service subject.
+/// Request/reply latency for one service: timed by the source itself (the broker from the
+/// inside, or a remote observer from the messages it sees), or reported by the servers of a
+/// remote deployment in nats-server's service latency events (see [`ReportedLatency`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceLatency {
     pub subject: String,
@@ -375,6 +384,23 @@ pub struct ServiceLatency {
     /// an observer diffs two snapshots for the round trips between them). Empty from a
     /// source that measures none.
     pub histogram: LatencyHistogram,
+    /// `Some` when the servers measured these: `subject` is then the export's results
+    /// subject, the round trips are the events' `total`, and `timeouts` count the 408 and
+    /// 504 events.
+    pub reported: Option<ReportedLatency>,
+}
+
+/// What nats-server's `io.nats.server.metric.v1.service_latency` events on one results
+/// subject said (a service export with `latency` configured in a remote deployment).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportedLatency {
+    /// Events by status, sorted by code: 200 answered, 400 a request without a reply
+    /// subject, 408 the requester stopped listening, 503 no responder, 504 no response in
+    /// the export's threshold.
+    pub statuses: Vec<(u16, u64)>,
+    /// The median of the responders' own time (`service`) among the answered ones: the rest
+    /// of the total is the network and the servers between requester and responder.
+    pub service_p50: Duration,
 }
 
 impl ServiceLatency {
@@ -398,6 +424,7 @@ impl ServiceLatency {
             max: recent.last().copied().unwrap_or_default(),
             sample_every: 1,
             histogram: LatencyHistogram::default(),
+            reported: None,
         }
     }
 }
@@ -475,4 +502,199 @@ pub enum EventKind {
         name: String,
         reachable: bool,
     },
+    /// What a server of a remote deployment announced in its system account (seen with
+    /// system-account credentials): a client connected or left, or failed to authenticate.
+    System {
+        kind: SystemEventKind,
+        /// The server that published it.
+        server: String,
+        /// The client, its account and where it came from, in words.
+        text: String,
+    },
+}
+
+/// The system-account events the inspector follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemEventKind {
+    /// `$SYS.ACCOUNT.<account>.CONNECT`
+    Connect,
+    /// `$SYS.ACCOUNT.<account>.DISCONNECT`
+    Disconnect,
+    /// `$SYS.SERVER.<id>.CLIENT.AUTH.ERR`
+    AuthError,
+}
+
+/// The streams of a source with their consumers, bounded: at most [`MAX_STREAMS`] streams
+/// and [`MAX_CONSUMERS`] consumers in all; what is left out is counted, never hidden.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamInventory {
+    /// Sorted by account, then name.
+    pub streams: Vec<StreamSummary>,
+    /// Streams there are beyond those listed.
+    pub streams_omitted: usize,
+    /// Consumers there are beyond those listed (over all streams).
+    pub consumers_omitted: usize,
+    /// When it was read; `None`: never (JetStream off, or not read yet).
+    pub read_at: Option<SystemTime>,
+    /// Why the last reading failed or is partial (a remote deployment's API error).
+    pub error: Option<String>,
+}
+
+/// Streams listed in one [`StreamInventory`].
+pub const MAX_STREAMS: usize = 500;
+/// Consumers listed in one [`StreamInventory`], over all its streams.
+pub const MAX_CONSUMERS: usize = 2000;
+
+impl StreamInventory {
+    /// The stream named `name` (of any account).
+    pub fn stream(&self, name: &str) -> Option<&StreamSummary> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+/// One stream: its configuration's essentials and its state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamSummary {
+    /// The account it belongs to (empty when the source does not say: a remote client sees
+    /// its own account's streams).
+    pub account: String,
+    pub name: String,
+    pub description: String,
+    pub subjects: Vec<String>,
+    /// `file` or `memory`.
+    pub storage: String,
+    /// `limits`, `interest` or `workqueue`.
+    pub retention: String,
+    /// `old` or `new`.
+    pub discard: String,
+    pub replicas: u32,
+    /// Limits; negative or 0 is "unlimited", as in the API.
+    pub max_msgs: i64,
+    pub max_bytes: i64,
+    pub max_age: Duration,
+    pub max_msgs_per_subject: i64,
+    pub max_msg_size: i64,
+    pub max_consumers: i64,
+    pub allow_direct: bool,
+    pub sealed: bool,
+    pub deny_delete: bool,
+    pub deny_purge: bool,
+    /// The stream it mirrors, and those it sources from.
+    pub mirror: Option<String>,
+    pub sources: Vec<String>,
+    pub created: Option<SystemTime>,
+    pub messages: u64,
+    pub bytes: u64,
+    pub first_seq: u64,
+    pub first_time: Option<SystemTime>,
+    pub last_seq: u64,
+    pub last_time: Option<SystemTime>,
+    pub num_subjects: u64,
+    pub num_deleted: u64,
+    /// Consumers it has (all of them, listed or not).
+    pub consumer_count: usize,
+    /// Its consumers, sorted by name (bounded, see [`StreamInventory::consumers_omitted`]).
+    pub consumers: Vec<ConsumerSummary>,
+}
+
+/// One consumer of a stream: its kind, its configuration's essentials and where it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConsumerSummary {
+    pub name: String,
+    /// Durable (kept while nobody reads) or ephemeral.
+    pub durable: bool,
+    /// The push consumer's deliver subject; `None`: a pull consumer.
+    pub deliver_subject: Option<String>,
+    pub deliver_group: Option<String>,
+    pub filter_subjects: Vec<String>,
+    /// `none`, `all` or `explicit`.
+    pub ack_policy: String,
+    /// `all`, `last`, `new`, `by_start_sequence`, ...
+    pub deliver_policy: String,
+    pub ack_wait: Duration,
+    /// 0 or negative: unlimited (as in the API).
+    pub max_ack_pending: i64,
+    pub max_deliver: i64,
+    pub created: Option<SystemTime>,
+    /// The last delivery: consumer and stream sequence, when.
+    pub delivered_consumer_seq: u64,
+    pub delivered_stream_seq: u64,
+    pub last_delivered: Option<SystemTime>,
+    /// The ack floor: everything up to it is acknowledged.
+    pub ack_floor_consumer_seq: u64,
+    pub ack_floor_stream_seq: u64,
+    pub last_ack: Option<SystemTime>,
+    /// Messages of the stream not yet delivered.
+    pub num_pending: u64,
+    /// Delivered and not yet acknowledged.
+    pub num_ack_pending: u64,
+    pub num_redelivered: u64,
+    /// Pull requests waiting for messages.
+    pub num_waiting: u64,
+    pub paused: bool,
+    /// A push consumer with a subscriber on its deliver subject.
+    pub push_bound: bool,
+}
+
+impl ConsumerSummary {
+    pub fn is_push(&self) -> bool {
+        self.deliver_subject.is_some()
+    }
+
+    /// When it last did something: its last delivery or acknowledgement.
+    pub fn last_active(&self) -> Option<SystemTime> {
+        self.last_delivered.max(self.last_ack)
+    }
+}
+
+/// One leaf-node link, as nats-server's `/leafz` shows it (links are not client
+/// connections: `/connz` and the connection count leave them out), plus the state of a hub
+/// this server joins while its link is down.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeafLinkInfo {
+    /// The link's connection id while it is connected.
+    pub cid: Option<u64>,
+    /// This server joined the other as its leaf (it solicited the link); false: the other
+    /// server is a leaf node of this one.
+    pub solicited: bool,
+    pub state: LeafLinkState,
+    /// The hub's URL without credentials (solicited), or the leaf's address (accepted).
+    pub url: String,
+    /// Why the last attempt failed or the last link ended (solicited links).
+    pub last_error: Option<String>,
+    /// The other server's name (its id when it has none).
+    pub remote_name: String,
+    /// The local account the link is bound to.
+    pub account: String,
+    /// The other side's account, when it said.
+    pub remote_account: String,
+    /// Interest the other side announced (the link's subscriptions here).
+    pub remote_interest: usize,
+    /// Interest this side announced to the other.
+    pub local_interest: usize,
+    /// Messages and bytes received over the link (in) and sent over it (out).
+    pub totals: Totals,
+    pub rates: Rates,
+    pub rtt: Option<Duration>,
+    /// When the link came up.
+    pub start: Option<SystemTime>,
+}
+
+/// Whether a leaf-node link is up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LeafLinkState {
+    /// Dialling, handshaking, or waiting to try again.
+    #[default]
+    Connecting,
+    /// Bound to its account, interest flowing.
+    Connected,
+}
+
+impl LeafLinkState {
+    pub fn label(self) -> &'static str {
+        match self {
+            LeafLinkState::Connecting => "connecting",
+            LeafLinkState::Connected => "connected",
+        }
+    }
 }

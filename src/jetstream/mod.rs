@@ -10,6 +10,7 @@ pub mod advisory;
 pub mod api;
 pub mod config;
 pub mod consumer;
+pub mod domain;
 pub mod errors;
 pub mod gojson;
 pub mod headers;
@@ -154,6 +155,19 @@ pub fn enable(server: &Arc<Server>) -> Result<Option<Arc<JetStream>>, EnableErro
     // As nats-server: without configured accounts everyone (the global account) has
     // JetStream; once accounts are configured, only those that say so.
     let configured = &server.opts.auth.accounts;
+    if server.trust().is_some() {
+        // Operator mode: accounts come and go with their JWTs, whose limits say whether
+        // they have JetStream.
+        let weak = Arc::downgrade(&js);
+        server.add_account_observer(Arc::new(move |server, account| {
+            if let Some(js) = weak.upgrade() {
+                js.account_registered(server, account);
+            }
+        }));
+        server.add_service(js.clone());
+        tokio::spawn(housekeeping(Arc::downgrade(&js)));
+        return Ok(Some(js));
+    }
     let mut enabled: Vec<(Arc<Account>, AccountJetStreamLimits)> = Vec::new();
     if configured.is_empty() {
         enabled.push((server.global_account().clone(), Default::default()));
@@ -194,6 +208,26 @@ impl JetStream {
         self.accounts.read().get(name).cloned()
     }
 
+    /// Operator mode: JetStream for an account whose JWT has JetStream limits, else the
+    /// API's "not enabled" answers.
+    fn account_registered(self: &Arc<Self>, server: &Arc<Server>, account: &Arc<Account>) {
+        if let Some(limits) = account.jwt().and_then(|j| j.jetstream_limits()) {
+            if let Err(e) = self.enable_account(server, account, limits) {
+                log_error!(
+                    "Error configuring jetstream for account [{}]: {}",
+                    account.name,
+                    e
+                );
+            }
+            return;
+        }
+        let client = server.internal_client(account);
+        let handler = Arc::new(api::ApiHandler { account: None });
+        if let Err(e) = server.subscribe_internal(&client, "$JS.API.>", None, handler) {
+            log_error!("JetStream could not subscribe to its API: {}", e);
+        }
+    }
+
     fn enable_account(
         self: &Arc<Self>,
         server: &Arc<Server>,
@@ -225,6 +259,19 @@ impl JetStream {
         });
         if let Err(e) = server.subscribe_internal(&jsa.client, "$JS.API.>", None, handler) {
             log_error!("JetStream could not subscribe to its API: {}", e);
+        }
+        if let Some(domain) = &self.config.domain {
+            // `$JS.<domain>.API`, for local clients and, through leaf links, remote ones.
+            let handler = Arc::new(domain::DomainHandler {
+                domain: domain.clone(),
+            });
+            for subject in domain::subjects(domain) {
+                if let Err(e) =
+                    server.subscribe_internal(&jsa.client, &subject, None, handler.clone())
+                {
+                    log_error!("Error adding JetStream domain mapping: {}", e);
+                }
+            }
         }
         self.accounts.write().insert(account.name.clone(), jsa);
         Ok(())

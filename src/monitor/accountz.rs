@@ -95,7 +95,7 @@ pub fn find_account(server: &Server, name: &str) -> Option<std::sync::Arc<Accoun
     if name == server.global_account().name {
         return Some(server.global_account().clone());
     }
-    server.account(name).cloned()
+    server.account(name)
 }
 
 /// One account's details (nats-server's `accountInfo`).

@@ -204,8 +204,16 @@ pub struct ConnInfo {
     pub subscriptions_list: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subscriptions_list_detail: Vec<SubDetail>,
+    /// The user JWT (not a bearer token's) and who issued it (operator mode).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub issuer_key: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name_tag: String,
+    /// The user JWT's tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// For sorting by RTT.
     #[serde(skip)]
     pub rtt_value: Duration,
@@ -348,19 +356,36 @@ fn open_info(client: &ClientShared, opts: &ConnzOptions, now: SystemTime) -> Con
         account: String::new(),
         subscriptions_list: Vec::new(),
         subscriptions_list_detail: Vec::new(),
+        jwt: String::new(),
+        issuer_key: String::new(),
         name_tag: String::new(),
+        tags: Vec::new(),
         rtt_value: Duration::ZERO,
     };
     set_rtt(&mut info, meta.rtt);
     add_subs(&mut info, subs, opts, "");
     if opts.auth {
-        info.authorized_user = meta.user;
+        info.authorized_user = meta.user.clone();
         if account != GLOBAL_ACCOUNT {
             info.account = account.clone();
         }
-        info.name_tag = account;
+        let tag = client.account().name_tag();
+        info.name_tag = if tag.is_empty() { account } else { tag };
+        add_jwt(&mut info, &meta);
     }
     info
+}
+
+/// nats-server's `jwt` (left out for bearer tokens), `issuer_key` and `tags` of a client
+/// that logged in with a user JWT.
+fn add_jwt(info: &mut ConnInfo, meta: &crate::broker::client::ClientMeta) {
+    if let Some(user) = &meta.jwt {
+        if !user.bearer {
+            info.jwt = user.token.clone();
+        }
+        info.issuer_key = user.issuer_key().to_string();
+        info.tags = user.tags.clone();
+    }
 }
 
 fn closed_info(c: &ClosedClient, opts: &ConnzOptions) -> ConnInfo {
@@ -390,7 +415,10 @@ fn closed_info(c: &ClosedClient, opts: &ConnzOptions) -> ConnInfo {
         account: String::new(),
         subscriptions_list: Vec::new(),
         subscriptions_list_detail: Vec::new(),
+        jwt: String::new(),
+        issuer_key: String::new(),
         name_tag: String::new(),
+        tags: Vec::new(),
         rtt_value: Duration::ZERO,
     };
     set_rtt(&mut info, c.meta.rtt);
@@ -401,6 +429,7 @@ fn closed_info(c: &ClosedClient, opts: &ConnzOptions) -> ConnInfo {
             info.account = c.account.clone();
             info.name_tag = c.account.clone();
         }
+        add_jwt(&mut info, &c.meta);
     }
     info
 }
@@ -487,7 +516,10 @@ mod tests {
             account: String::new(),
             subscriptions_list: Vec::new(),
             subscriptions_list_detail: Vec::new(),
+            jwt: String::new(),
+            issuer_key: String::new(),
             name_tag: String::new(),
+            tags: Vec::new(),
             rtt_value: Duration::from_micros(cid * 7 % 5),
         }
     }

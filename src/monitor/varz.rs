@@ -176,6 +176,11 @@ pub struct Varz {
     pub http_req_stats: BTreeMap<String, u64>,
     pub config_load_time: GoTime,
     pub config_digest: String,
+    /// Operator mode: the trusted operators' JWTs and their claims.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_operators_jwt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_operators_claim: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub system_account: String,
     pub slow_consumer_stats: KindStats,
@@ -264,6 +269,16 @@ pub fn varz(server: &Server, ctx: VarzContext) -> Varz {
         http_req_stats: ctx.req_stats,
         config_load_time: GoTime(server.start),
         config_digest: String::new(),
+        trusted_operators_jwt: server.trust().map(|t| t.jwts.clone()).unwrap_or_default(),
+        trusted_operators_claim: server
+            .trust()
+            .map(|t| {
+                t.jwts
+                    .iter()
+                    .filter_map(|j| crate::jwt::payload_json(j))
+                    .collect()
+            })
+            .unwrap_or_default(),
         system_account: super::accountz::system_account_name(server),
         slow_consumer_stats: KindStats {
             clients: slow,

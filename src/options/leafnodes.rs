@@ -107,8 +107,12 @@ pub struct RemoteLeafOptions {
     pub deny_exports: Vec<String>,
     /// `first_info_timeout`: how long the hub has to send its INFO.
     pub first_info_timeout: Duration,
-    /// `no_randomize` / `dont_randomize`: try the URLs in order.
+    /// `no_randomize` / `dont_randomize`: try the URLs in order (those the hub names
+    /// included).
     pub no_randomize: bool,
+    /// `ignore_discovered_servers`: reconnect to the configured URLs only, not to the other
+    /// servers of the hub's cluster its INFO names (`leafnode_urls`).
+    pub ignore_discovered_servers: bool,
     /// `disabled`: configured but not connected.
     pub disabled: bool,
 }
@@ -125,6 +129,7 @@ impl Default for RemoteLeafOptions {
             deny_exports: Vec::new(),
             first_info_timeout: DEFAULT_LEAF_FIRST_INFO_TIMEOUT,
             no_randomize: false,
+            ignore_discovered_servers: false,
             disabled: false,
         }
     }

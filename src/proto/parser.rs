@@ -261,6 +261,17 @@ pub struct Parser {
 }
 
 impl Parser {
+    /// The largest payload a PUB or HPUB may announce.
+    pub fn max_payload(&self) -> usize {
+        self.limits.max_payload
+    }
+
+    /// Changes the largest payload (a user's or account's JWT limit, applied after CONNECT
+    /// and again when the account's JWT changes).
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.limits.max_payload = max_payload;
+    }
+
     pub fn new(limits: ParserLimits) -> Self {
         Parser {
             state: State::Start,

@@ -5,8 +5,9 @@
 //! CLI's saved contexts), `observer` (subject stats and request/reply latency from the
 //! messages a subscription receives), `cluster` (servers, connections and subscriptions
 //! from nats-server's monitoring data, merged), `poll` (fetching that data over `$SYS` or
-//! HTTP), `session` (the tasks of one attached deployment), and here `attach` with the
-//! [`RemoteControl`] the inspector commands.
+//! HTTP), `events` (the system account's client events for the feed), `session` (the tasks
+//! of one attached deployment), and here `attach` with the [`RemoteControl`] the
+//! inspector commands.
 //!
 //! What is known from outside, and what is not: every message the subscriptions receive
 //! (subjects, sizes, rates, payloads, request/reply pairs); servers, connections,
@@ -17,6 +18,8 @@
 
 pub mod cluster;
 pub mod contexts;
+pub mod events;
+pub mod jetstream;
 pub mod observer;
 pub mod poll;
 pub mod profile;
@@ -64,7 +67,17 @@ pub fn attach(profile: Profile, runtime: &tokio::runtime::Handle) -> Attached {
     let shared = Arc::new(session::Shared::new(profile, publisher));
     let (stop_tx, stop_rx) = watch::channel(());
     runtime.spawn(session::run_observer(shared.clone(), stop_rx.clone()));
-    runtime.spawn(session::run_inventory(shared.clone(), stop_rx));
+    runtime.spawn(session::run_inventory(shared.clone(), stop_rx.clone()));
+    runtime.spawn(events::run(shared.clone(), stop_rx.clone()));
+    let js_client = {
+        let shared = shared.clone();
+        move || shared.client.lock().clone()
+    };
+    runtime.spawn(jetstream::run(
+        js_client,
+        shared.js_streams.clone(),
+        stop_rx,
+    ));
     Attached {
         feed,
         control: Arc::new(RemoteControl {

@@ -14,7 +14,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::inspect::control::DEFAULT_REQUEST_TIMEOUT;
-use crate::inspect::snapshot::{per_sec, LatencyHistogram, ServiceLatency, SubjectStat};
+use crate::inspect::snapshot::{
+    per_sec, LatencyHistogram, ReportedLatency, ServiceLatency, SubjectStat,
+};
 
 /// Distinct subjects remembered; more are counted as overflow.
 pub const MAX_SUBJECTS: usize = 20_000;
@@ -26,6 +28,8 @@ const LATENCY_WINDOW: usize = 4096;
 /// overtaken their request.
 const EARLY_REPLY_WINDOW: Duration = Duration::from_secs(2);
 const MAX_EARLY_REPLIES: usize = 4096;
+/// Results subjects of service latency events followed, at most.
+const MAX_REPORTED: usize = 256;
 
 #[derive(Debug, Default)]
 struct SubjectCount {
@@ -46,6 +50,29 @@ struct Window {
     histogram: LatencyHistogram,
 }
 
+/// The service latency events seen on one results subject.
+#[derive(Debug, Default)]
+struct Reported {
+    window: Window,
+    statuses: std::collections::BTreeMap<u16, u64>,
+    recent_service: VecDeque<Duration>,
+}
+
+/// The fields of nats-server's service latency event that the view uses.
+#[derive(serde::Deserialize)]
+struct LatencyEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    status: u16,
+    #[serde(default, rename = "service")]
+    service_ns: u64,
+    #[serde(default, rename = "total")]
+    total_ns: u64,
+}
+
+/// The `type` of nats-server's service latency events.
+const SERVICE_LATENCY_TYPE: &str = "io.nats.server.metric.v1.service_latency";
+
 struct Pending {
     at: Instant,
     service: String,
@@ -61,6 +88,8 @@ pub struct Observer {
     /// Reply subjects in the order their requests arrived, to expire the oldest.
     pending_order: VecDeque<(Instant, String)>,
     windows: HashMap<String, Window>,
+    /// Service latency events, by the subject they came on (at most [`MAX_REPORTED`]).
+    reported: HashMap<String, Reported>,
     /// Messages that answered no pending request, by subject, with when they came.
     early: HashMap<String, Instant>,
     early_order: VecDeque<(Instant, String)>,
@@ -162,6 +191,47 @@ impl Observer {
         self.early_order.push_back((now, subject.to_string()));
     }
 
+    /// A message's payload, if it is one of nats-server's service latency events: counted
+    /// under its subject (the export's results subject), its `total` as the round trip.
+    /// Returns whether it was one.
+    pub fn observe_payload(&mut self, subject: &str, payload: &[u8]) -> bool {
+        // The event's JSON starts with its type; anything else costs one prefix check.
+        const PREFIX: &[u8] = b"{\"type\":\"io.nats.server.metric.v1.service_latency\"";
+        if !payload.starts_with(PREFIX) {
+            return false;
+        }
+        let Ok(event) = serde_json::from_slice::<LatencyEvent>(payload) else {
+            return false;
+        };
+        if event.kind != SERVICE_LATENCY_TYPE {
+            return false;
+        }
+        if !self.reported.contains_key(subject) && self.reported.len() >= MAX_REPORTED {
+            return false;
+        }
+        let r = self.reported.entry(subject.to_string()).or_default();
+        *r.statuses.entry(event.status).or_default() += 1;
+        let w = &mut r.window;
+        w.requests += 1;
+        match event.status {
+            200 => {
+                w.replies += 1;
+                let total = Duration::from_nanos(event.total_ns);
+                if w.recent.len() >= LATENCY_WINDOW {
+                    w.recent.pop_front();
+                    r.recent_service.pop_front();
+                }
+                w.recent.push_back(total);
+                r.recent_service
+                    .push_back(Duration::from_nanos(event.service_ns));
+                w.histogram.record(total);
+            }
+            408 | 504 => w.timeouts += 1,
+            _ => {}
+        }
+        true
+    }
+
     /// Counts requests older than [`DEFAULT_REQUEST_TIMEOUT`] without a reply as timeouts.
     pub fn expire(&mut self, now: Instant) {
         while let Some((at, _)) = self.pending_order.front() {
@@ -194,6 +264,7 @@ impl Observer {
         self.early.clear();
         self.early_order.clear();
         self.windows.clear();
+        self.reported.clear();
     }
 
     /// Every subject seen, sorted, with rates over `elapsed_secs` since the last call.
@@ -240,6 +311,25 @@ impl Observer {
                     w.recent.iter().copied().collect(),
                 )
             })
+            .chain(self.reported.iter().map(|(subject, r)| {
+                let mut service: Vec<Duration> = r.recent_service.iter().copied().collect();
+                service.sort_unstable();
+                let w = &r.window;
+                ServiceLatency {
+                    histogram: w.histogram.clone(),
+                    reported: Some(ReportedLatency {
+                        statuses: r.statuses.iter().map(|(c, n)| (*c, *n)).collect(),
+                        service_p50: service.get(service.len() / 2).copied().unwrap_or_default(),
+                    }),
+                    ..ServiceLatency::summarize(
+                        subject.clone(),
+                        w.requests,
+                        w.replies,
+                        w.timeouts,
+                        w.recent.iter().copied().collect(),
+                    )
+                }
+            }))
             .collect();
         out.sort_by(|a, b| a.subject.cmp(&b.subject));
         out
@@ -250,6 +340,50 @@ impl Observer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn latency_event(status: u16, service_ms: u64, total_ms: u64) -> Vec<u8> {
+        format!(
+            "{{\"type\":\"io.nats.server.metric.v1.service_latency\",\"id\":\"x\",\
+             \"timestamp\":\"2026-12-02T00:00:00Z\",\"status\":{status},\
+             \"requestor\":{{\"acc\":\"B\"}},\"start\":\"2026-12-02T00:00:00Z\",\
+             \"service\":{},\"system\":0,\"total\":{}}}",
+            service_ms * 1_000_000,
+            total_ms * 1_000_000
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn server_latency_events_are_listed_under_their_results_subject() {
+        let mut o = Observer::new();
+        assert!(o.observe_payload("lat", &latency_event(200, 2, 5)));
+        assert!(o.observe_payload("lat", &latency_event(200, 4, 9)));
+        assert!(o.observe_payload("lat", &latency_event(200, 6, 7)));
+        assert!(o.observe_payload("lat", &latency_event(504, 0, 0)));
+        assert!(o.observe_payload("lat", &latency_event(408, 0, 0)));
+        assert!(o.observe_payload("lat", &latency_event(503, 0, 0)));
+        // Other JSON, and plain payloads, are not events.
+        assert!(!o.observe_payload("lat", b"{\"type\":\"io.nats.server.advisory\"}"));
+        assert!(!o.observe_payload("lat", b"hello"));
+        assert!(!o.observe_payload(
+            "lat",
+            b"{\"type\":\"io.nats.server.metric.v1.service_latency\",\"status\":\"x\"}"
+        ));
+        let lat = o.latency();
+        assert_eq!(lat.len(), 1);
+        let l = &lat[0];
+        assert_eq!(l.subject, "lat");
+        assert_eq!((l.requests, l.replies, l.timeouts), (6, 3, 2));
+        assert_eq!(l.p50, Duration::from_millis(7));
+        assert_eq!(l.max, Duration::from_millis(9));
+        assert_eq!(l.histogram.total(), 3);
+        let reported = l.reported.as_ref().unwrap();
+        assert_eq!(
+            reported.statuses,
+            vec![(200, 3), (408, 1), (503, 1), (504, 1)]
+        );
+        assert_eq!(reported.service_p50, Duration::from_millis(4));
+    }
 
     #[test]
     fn a_reply_that_overtakes_its_request_counts_as_an_answer_without_a_round_trip() {

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub ids: Mutex<ConnIds>,
     pub link: Mutex<LinkStatus>,
     pub inventory: Mutex<Inventory>,
+    /// The streams and consumers last read through `$JS.API` (`super::jetstream`).
+    pub js_streams: Arc<Mutex<Arc<crate::inspect::snapshot::StreamInventory>>>,
 }
 
 impl Shared {
@@ -78,6 +80,7 @@ impl Shared {
                 inventory: String::new(),
             }),
             inventory: Mutex::new(inventory),
+            js_streams: Arc::default(),
         }
     }
 
@@ -311,6 +314,7 @@ pub(crate) async fn run_observer(shared: Arc<Shared>, mut stop: watch::Receiver<
                 }
                 next = messages.next() => {
                     let Some(m) = next else { break };
+                    observer.observe_payload(m.subject.as_str(), &m.payload);
                     observer.observe(
                         m.subject.as_str(),
                         m.reply.as_ref().map(|r| r.as_str()),
@@ -433,6 +437,7 @@ fn publish_snapshot(shared: &Shared, observer: &mut Observer, last_tick: &mut In
         servers,
         link: Some(link),
         jetstream: inventory.jetstream.clone(),
+        jetstream_streams: shared.js_streams.lock().clone(),
         ..Snapshot::default()
     };
     shared.publisher.publish_snapshot(snapshot);

@@ -346,8 +346,8 @@ pub fn app_settings(plan: &mut RunPlan, settings: Option<&crate::gui::settings::
     apply_broker_setting(plan, &setting);
 }
 
-/// JetStream and WebSocket as the window's settings say, where the command line and the
-/// configuration file left them to it.
+/// JetStream, WebSocket and the leaf-node remote as the window's settings say, where the
+/// command line and the configuration file left them to it.
 #[cfg(feature = "gui")]
 fn apply_broker_setting(plan: &mut RunPlan, setting: &crate::gui::settings::BrokerSetting) {
     if !plan.jetstream_given {
@@ -355,6 +355,12 @@ fn apply_broker_setting(plan: &mut RunPlan, setting: &crate::gui::settings::Brok
     }
     if !plan.websocket_given {
         plan.options.websocket = setting.websocket.options(&plan.options.host);
+    }
+    if !plan.leafnodes_given {
+        for problem in setting.leaf.problems() {
+            log_warn!("Leaf node setting not used: {}", problem);
+        }
+        plan.options.leafnodes.remotes = setting.leaf.options().into_iter().collect();
     }
 }
 
@@ -568,6 +574,10 @@ pub mod launcher {
 
         fn websocket_given(&self) -> bool {
             self.plan.websocket_given
+        }
+
+        fn leafnodes_given(&self) -> bool {
+            self.plan.leafnodes_given
         }
     }
 

@@ -85,8 +85,15 @@ pub struct ClientInfo {
     pub rtt: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<GoTime>,
+    /// Operator mode: the user JWT, its issuer (signing key or account) and tags.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub issuer_key: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name_tag: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub kind: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -109,11 +116,22 @@ fn client_type(transport: Transport) -> &'static str {
     }
 }
 
+/// A JWT user's `jwt`, `issuer_key` and `tags`, as nats-server's events show them.
+fn jwt_fields(meta: &crate::broker::client::ClientMeta) -> (String, String, Vec<String>) {
+    match &meta.jwt {
+        Some(u) => (u.token.clone(), u.issuer_key().to_string(), u.tags.clone()),
+        None => Default::default(),
+    }
+}
+
 impl ClientInfo {
     /// A live client, as its CONNECT event shows it.
     pub fn of_client(client: &ClientShared) -> Self {
         let meta = client.meta.lock().clone();
-        let account = client.account().name.clone();
+        let acc = client.account();
+        let account = acc.name.clone();
+        let tag = acc.name_tag();
+        let (jwt, issuer_key, tags) = jwt_fields(&meta);
         ClientInfo {
             start: Some(GoTime(client.start)),
             host: client.addr.ip().to_string(),
@@ -125,7 +143,10 @@ impl ClientInfo {
             ver: meta.version,
             rtt: 0,
             stop: None,
-            name_tag: account,
+            jwt,
+            issuer_key,
+            name_tag: if tag.is_empty() { account } else { tag },
+            tags,
             kind: "Client".to_string(),
             client_type: client_type(client.transport()).to_string(),
         }
@@ -139,6 +160,7 @@ impl ClientInfo {
         } else {
             closed.meta.user.clone()
         };
+        let (jwt, issuer_key, tags) = jwt_fields(&closed.meta);
         ClientInfo {
             start: Some(GoTime(closed.start)),
             host: closed.addr.ip().to_string(),
@@ -150,7 +172,10 @@ impl ClientInfo {
             ver: closed.meta.version.clone(),
             rtt: closed.meta.rtt.map_or(0, nanos),
             stop: Some(GoTime(closed.stop)),
+            jwt,
+            issuer_key,
             name_tag: closed.account.clone(),
+            tags,
             kind: "Client".to_string(),
             client_type: client_type(closed.transport).to_string(),
         }

@@ -17,6 +17,7 @@
 //! endpoints' JSON (docs/architecture.md says why). It runs on the engine as an internal
 //! client of the system account, and the engine never imports it.
 
+pub mod claims;
 pub mod events;
 pub mod reqopts;
 pub mod requests;
@@ -110,6 +111,7 @@ pub fn enable(server: &Arc<Server>) -> Option<Arc<SystemAccount>> {
         }
     }
     import_into_accounts(server, &sys.account);
+    claims::enable(server, &sys);
     if !server.set_client_events(sys.clone()) {
         log_error!("The system account's events are already set up for this server");
     }
@@ -121,52 +123,58 @@ pub fn enable(server: &Arc<Server>) -> Option<Arc<SystemAccount>> {
 /// The system services every other account reaches, as nats-server imports them into each
 /// (`registerSystemImports`): its own connections and statistics through the PING subjects,
 /// and `$SYS.REQ.USER.INFO` with the requester's details shared.
+/// Accounts registered later (operator mode) get them when they are registered.
 fn import_into_accounts(server: &Arc<Server>, system: &Arc<Account>) {
+    let system = system.clone();
+    server.add_account_observer(Arc::new(move |server, account| {
+        import_into_account(server, &system, account);
+    }));
+}
+
+fn import_into_account(server: &Arc<Server>, system: &Arc<Account>, account: &Arc<Account>) {
     use crate::broker::imports::{import_service, ServiceImportSpec};
     use crate::options::{ResponseType, DEFAULT_RESPONSE_THRESHOLD};
-    for account in server.accounts() {
-        if Arc::ptr_eq(&account, system) {
-            continue;
-        }
-        let name = &account.name;
-        let imports = [
-            (
-                "$SYS.REQ.SERVER.PING.CONNZ".to_string(),
-                format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
-                ResponseType::Streamed,
-                false,
-            ),
-            (
-                "$SYS.REQ.ACCOUNT.PING.CONNZ".to_string(),
-                format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
-                ResponseType::Streamed,
-                false,
-            ),
-            (
-                "$SYS.REQ.ACCOUNT.PING.STATZ".to_string(),
-                format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
-                ResponseType::Streamed,
-                false,
-            ),
-            (
-                "$SYS.REQ.USER.INFO".to_string(),
-                format!("$SYS.REQ.USER.{name}.INFO"),
-                ResponseType::Singleton,
-                true,
-            ),
-        ];
-        for (local, subject, response_type, share) in imports {
-            let spec = ServiceImportSpec {
-                local,
-                subject,
-                response_type,
-                threshold: DEFAULT_RESPONSE_THRESHOLD,
-                share,
-                latency: None,
-            };
-            if let Err(e) = import_service(server, &account, system, spec) {
-                log_error!("Error setting up system service import for {}: {}", name, e);
-            }
+    if Arc::ptr_eq(account, system) {
+        return;
+    }
+    let name = &account.name;
+    let imports = [
+        (
+            "$SYS.REQ.SERVER.PING.CONNZ".to_string(),
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+            ResponseType::Streamed,
+            false,
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.CONNZ".to_string(),
+            format!("$SYS.REQ.ACCOUNT.{name}.CONNZ"),
+            ResponseType::Streamed,
+            false,
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.STATZ".to_string(),
+            format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+            ResponseType::Streamed,
+            false,
+        ),
+        (
+            "$SYS.REQ.USER.INFO".to_string(),
+            format!("$SYS.REQ.USER.{name}.INFO"),
+            ResponseType::Singleton,
+            true,
+        ),
+    ];
+    for (local, subject, response_type, share) in imports {
+        let spec = ServiceImportSpec {
+            local,
+            subject,
+            response_type,
+            threshold: DEFAULT_RESPONSE_THRESHOLD,
+            share,
+            latency: None,
+        };
+        if let Err(e) = import_service(server, account, system, spec) {
+            log_error!("Error setting up system service import for {}: {}", name, e);
         }
     }
 }

@@ -450,6 +450,31 @@ fn a_tracked_export_reports_service_latency() {
         let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert_eq!(event["status"], 503, "[{t}] {event}");
         assert_eq!(event["description"], "Service Unavailable", "[{t}] {event}");
+
+        // The requester gives up (UNSUB of its reply) before an answer: a 408 event, and
+        // the route is gone: a late answer reaches no one, even with the reply listened to
+        // again.
+        let (line, headers, _) = next_msg(&mut b);
+        assert!(line.starts_with("HMSG _INBOX.b.2 1 "), "[{t}] {line}");
+        assert!(headers.starts_with("NATS/1.0 503"), "[{t}] {headers}");
+        a.send("SUB lat.svc 1\r\n");
+        a.ping();
+        b.send("PUB lat.svc _INBOX.b.3 1\r\nq\r\n");
+        let (line, _, _) = next_msg(&mut a);
+        let reply = line.split(' ').nth(3).unwrap().to_string();
+        b.send("UNSUB 1\r\n");
+        b.ping();
+        let (line, _, payload) = next_msg(&mut a);
+        assert!(line.starts_with("MSG latency.results 2 "), "[{t}] {line}");
+        let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(event["status"], 408, "[{t}] {event}");
+        assert_eq!(event["description"], "Request Timeout", "[{t}] {event}");
+        assert_eq!(event["requestor"]["acc"], "B", "[{t}] {event}");
+        b.send("SUB _INBOX.b.> 3\r\n");
+        b.ping();
+        a.send(format!("PUB {reply} 1\r\nr\r\n"));
+        a.ping();
+        b.expect_silence(200);
     });
 }
 

@@ -6,4 +6,5 @@
 mod support;
 
 mod imports;
+mod operator;
 mod system;

@@ -544,7 +544,7 @@ fn other_accounts_see_no_system_traffic() {
 
 /// A minimal HTTP GET of a JSON body. The client port answers first (switchboard starts
 /// monitoring after binding it), so the monitoring port is waited for.
-fn http_json(port: u16, path: &str) -> Value {
+pub(crate) fn http_json(port: u16, path: &str) -> Value {
     let mut s = support::wait_for("the monitoring port", STEP, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).ok()
     });

@@ -21,7 +21,7 @@ use switchboard::gui::synthetic::SyntheticControl;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
-    EventKind, LatencyHistogram, ServiceLatency, Snapshot, SubjectStat, Vantage,
+    EventKind, LatencyHistogram, ReportedLatency, ServiceLatency, Snapshot, SubjectStat, Vantage,
 };
 
 struct Rig {
@@ -69,6 +69,7 @@ fn service(subject: &str, requests: u64, timeouts: u64, trips: &[Duration]) -> S
     }
     ServiceLatency {
         histogram,
+        reported: None,
         ..ServiceLatency::summarize(
             subject.into(),
             requests,
@@ -258,7 +259,10 @@ fn a_remote_deployment_draws_the_same_graphs() {
         rig.publisher.publish_snapshot(Snapshot {
             taken_at: Some(start + ms(250 * tick)),
             vantage: Vantage::Outside,
-            latency: vec![service("orders.get", tick, 0, &trips)],
+            latency: vec![
+                service("latency.orders", tick, 0, &trips).reported_by_server(),
+                service("orders.get", tick, 0, &trips),
+            ],
             ..Default::default()
         });
         settle(&mut rig.harness);
@@ -266,6 +270,31 @@ fn a_remote_deployment_draws_the_same_graphs() {
     go(&mut rig.harness, "Latency");
     assert!(has_checkbox(&rig.harness, "orders.get p50"));
     assert!(has_containing(&rig.harness, "12 round trips, p50 3."));
+    // The servers' own measure is listed as theirs, and the caption says how each is timed.
+    assert!(has_checkbox(&rig.harness, "latency.orders (server)"));
+    assert!(has_checkbox(&rig.harness, "orders.get"));
+    assert!(!has_checkbox(&rig.harness, "orders.get (server)"));
+    assert!(has(&rig.harness, "server"));
+    assert!(has_containing(
+        &rig.harness,
+        "services marked server are the servers' own measure"
+    ));
+}
+
+trait Reported {
+    fn reported_by_server(self) -> Self;
+}
+
+impl Reported for ServiceLatency {
+    fn reported_by_server(self) -> Self {
+        ServiceLatency {
+            reported: Some(ReportedLatency {
+                statuses: vec![(200, self.replies)],
+                service_p50: self.p50 / 2,
+            }),
+            ..self
+        }
+    }
 }
 
 fn stat(subject: &str, rate: f64) -> SubjectStat {

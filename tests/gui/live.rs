@@ -339,6 +339,7 @@ fn a_port_in_use_is_explained_and_another_port_starts_the_broker() {
             enabled: true,
             port: ws_port,
         },
+        leaf: Default::default(),
     };
     harness.run_ok();
     let message = format!("127.0.0.1:{port} is in use \u{2014} by another nats-server?");

@@ -9,7 +9,9 @@ mod gui;
 mod support;
 
 mod flow;
+mod jetstream;
 mod latency;
+mod leaf;
 mod live;
 mod record;
 mod remote;

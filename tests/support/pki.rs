@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyPair, KeyUsagePurpose,
 };
+pub use rcgen::{DnType, SanType};
 
 /// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files.
 pub struct Pki {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -65,6 +68,35 @@ pub fn pki() -> Pki {
         key: write(d, "server-key.pem", &key),
         client_cert: write(d, "client-cert.pem", &client_cert),
         client_key: write(d, "client-key.pem", &client_key),
-        _dir: dir,
+        dir,
+        ca_params,
+        ca_key,
+    }
+}
+
+impl Pki {
+    /// Another client certificate from the CA, with this subject and these alternative
+    /// names: its (certificate, key) files, named after `name`.
+    pub fn client(
+        &self,
+        name: &str,
+        subject: &[(DnType, &str)],
+        sans: Vec<SanType>,
+    ) -> (PathBuf, PathBuf) {
+        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.distinguished_name = DistinguishedName::new();
+        for (kind, value) in subject {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        params.subject_alt_names = sans;
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let d = self.dir.path();
+        (
+            write(d, &format!("{name}-cert.pem"), &cert.pem()),
+            write(d, &format!("{name}-key.pem"), &key.serialize_pem()),
+        )
     }
 }

@@ -110,6 +110,11 @@ options:
                       the run fails if the server does not grant it); publishers send
                       compressed frames, compressed server frames are inflated; reported as
                       ws-NAME-z
+  --sub-port P        throughput scenarios: subscribers connect to this port (on --host),
+                      publishers to --port: two servers joined by a leaf link (or a route).
+                      Before the clock starts, a probe message must cross from --port to P
+                      on a subject subscribed after the subscribers' (interest crosses in
+                      order), so every timed message has somewhere to go
 ";
 
 #[derive(Clone, Debug)]
@@ -143,6 +148,8 @@ struct Opts {
     ws_compress: bool,
     /// The host as given, for the upgrade's `Host` header.
     host: String,
+    /// `--sub-port`: subscribers connect here (another server), publishers to `addr`.
+    sub_addr: Option<SocketAddr>,
 }
 
 fn main() {
@@ -224,9 +231,11 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
         ws: None,
         ws_compress: false,
         host: String::new(),
+        sub_addr: None,
     };
     let mut ws = false;
     let mut ws_port: Option<u16> = None;
+    let mut sub_port: Option<u16> = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut val = || {
@@ -264,6 +273,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
             "--ws" => ws = true,
             "--ws-port" => ws_port = Some(val()?.parse().context("--ws-port")?),
             "--ws-compress" => o.ws_compress = true,
+            "--sub-port" => sub_port = Some(val()?.parse().context("--sub-port")?),
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
@@ -291,6 +301,12 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>> {
             }
         }
         o.ws = Some(SocketAddr::new(o.addr.ip(), p));
+    }
+    if let Some(p) = sub_port {
+        if ws {
+            bail!("--sub-port is not served over WebSocket");
+        }
+        o.sub_addr = Some(SocketAddr::new(o.addr.ip(), p));
     }
     o.host = host;
     if !(o.seconds > 0.0 && o.seconds < 86_400.0) {
@@ -770,15 +786,18 @@ fn throughput(o: &Opts, sh: Shape) -> Result<Value> {
     let total_rx = Arc::new(AtomicU64::new(0));
     let start_gate = Arc::new(Barrier::new(sh.pubs + sh.subs + 1));
     let hard_deadline = Instant::now() + Duration::from_secs_f64(o.seconds) + o.timeout * 3;
+    // Subscribers whose SUB the server acknowledged (for the --sub-port probe).
+    let subscribed = Arc::new(AtomicU64::new(0));
 
     let mut subs = Vec::new();
     for i in 0..sh.subs {
         let o = o.clone();
-        let (abort, expected, total_rx, gate) = (
+        let (abort, expected, total_rx, gate, subscribed) = (
             abort.clone(),
             expected.clone(),
             total_rx.clone(),
             start_gate.clone(),
+            subscribed.clone(),
         );
         subs.push(thread::spawn(move || -> Result<SubResult> {
             let r = subscriber(
@@ -787,8 +806,7 @@ fn throughput(o: &Opts, sh: Shape) -> Result<Value> {
                 i,
                 &gate,
                 &abort,
-                &expected,
-                &total_rx,
+                (&expected, &total_rx, &subscribed),
                 hard_deadline,
             );
             if r.is_err() {
@@ -809,11 +827,17 @@ fn throughput(o: &Opts, sh: Shape) -> Result<Value> {
             r
         }));
     }
+    let mut errors = Vec::new();
+    if let Some(sub_addr) = o.sub_addr.filter(|_| sh.subs > 0) {
+        if let Err(e) = probe_interest(o, sub_addr, &subscribed, sh.subs as u64, &abort) {
+            abort.store(true, Ordering::Relaxed);
+            errors.push(format!("{e:#}"));
+        }
+    }
     // Every connection is set up (or has failed and aborted) when the gate opens.
     start_gate.wait();
     let start = Instant::now();
 
-    let mut errors = Vec::new();
     let mut sent = 0u64;
     let mut pub_done = start;
     for h in pubs {
@@ -1013,14 +1037,59 @@ fn publisher(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// `--sub-port`: the subscribers are on another server, whose interest reaches the
+/// publishers' server in its own time. Once every subscriber's SUB was acknowledged, a probe
+/// subscribes on the subscribers' server after them, and a probe message is published on the
+/// publishers' server until it arrives: interest crosses in order, so the subscribers' has
+/// crossed too. Bounded by --timeout.
+fn probe_interest(
+    o: &Opts,
+    sub_addr: SocketAddr,
+    subscribed: &AtomicU64,
+    subs: u64,
+    abort: &AtomicBool,
+) -> Result<()> {
+    let deadline = Instant::now() + o.timeout;
+    while subscribed.load(Ordering::Acquire) < subs {
+        if abort.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            bail!("probe: the subscribers did not subscribe");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let subject = format!("bench.probe.{}", std::process::id());
+    let at = Opts {
+        addr: sub_addr,
+        ..o.clone()
+    };
+    let mut rx = Conn::open(&at, "probe subscriber", format!("SUB {subject} 1\r\n").as_bytes(), 4096)?;
+    rx.s.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let mut tx = Conn::open(o, "probe publisher", b"", 4096)?;
+    let msg = format!("PUB {subject} 0\r\n\r\n");
+    while Instant::now() < deadline {
+        tx.write(msg.as_bytes())?;
+        let wait_until = Instant::now() + Duration::from_millis(100);
+        while Instant::now() < wait_until {
+            rx.pump()?;
+            if rx.sc.msgs > 0 {
+                return Ok(());
+            }
+        }
+    }
+    bail!(
+        "probe: nothing published on {} reached {} within {:?} (no link?)",
+        o.addr,
+        sub_addr,
+        o.timeout
+    )
+}
+
 fn subscriber(
     o: &Opts,
     sh: Shape,
     i: usize,
     gate: &Barrier,
     abort: &AtomicBool,
-    expected: &AtomicU64,
-    total_rx: &AtomicU64,
+    (expected, total_rx, subscribed): (&AtomicU64, &AtomicU64, &AtomicU64),
     hard_deadline: Instant,
 ) -> Result<SubResult> {
     let sub = match sh.kind {
@@ -1030,10 +1099,15 @@ fn subscriber(
         Kind::FaninGt => "SUB bench.fanin.> 1\r\n",
     };
     let name = format!("subscriber {i}");
-    let set = Conn::open(o, &name, sub.as_bytes(), 256 * 1024).and_then(|c| {
+    let at = Opts {
+        addr: o.sub_addr.unwrap_or(o.addr),
+        ..o.clone()
+    };
+    let set = Conn::open(&at, &name, sub.as_bytes(), 256 * 1024).and_then(|c| {
         c.s.set_read_timeout(Some(Duration::from_millis(50)))?;
         Ok(c)
     });
+    subscribed.fetch_add(1, Ordering::Release);
     gate.wait();
     let mut c = set?;
     if sh.kind == Kind::Queue {

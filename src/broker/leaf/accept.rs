@@ -132,7 +132,7 @@ async fn serve(server: Arc<Server>, nodes: Arc<LeafNodes>, socket: TcpStream, ad
     let local = socket
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let state = Arc::new(LinkState::new(false));
+    let state = Arc::new(LinkState::new(false).with_local_domain(local_domain(&server)));
     let shared = Arc::new(
         ClientShared::new(
             server.next_cid(),
@@ -290,7 +290,7 @@ impl LeafConn {
                 None | Some("") | Some(super::super::account::GLOBAL_ACCOUNT) => {
                     Some(server.global_account().clone())
                 }
-                Some(name) => server.account(name).cloned(),
+                Some(name) => server.account(name),
             }
         };
         let bound = |name: Option<&str>, user: Option<String>| {
@@ -392,4 +392,13 @@ fn verify_signature(nkey: &str, sig: &str, nonce: &[u8]) -> bool {
         return false;
     };
     public.verify(nonce, &sig).is_ok()
+}
+
+/// This server's JetStream domain, when it runs JetStream in one.
+pub(super) fn local_domain(server: &Server) -> Option<&str> {
+    server
+        .opts
+        .jetstream
+        .as_ref()
+        .and_then(|js| js.domain.as_deref())
 }

@@ -123,6 +123,11 @@ impl LeafConn {
                     return reason;
                 }
                 self.end_batch();
+                // Local consumers this pass pushed over 75% of their queue get a moment
+                // (10 ms at most) before the link reads on: the hub then feels TCP's
+                // backpressure and paces its publishers, rather than a local subscriber
+                // being cut as a slow consumer. nats-server never waits on a link.
+                self.conn.stall_for_lagging_consumers().await;
                 if n == buf.len() && buf.len() < MAX_READ_BUF {
                     buf.resize(buf.len() * 2, 0);
                 }
@@ -161,11 +166,10 @@ impl LeafConn {
         }
     }
 
-    /// Ends a read pass: wakes the writers it touched. Consumers falling behind are not
-    /// waited for: nats-server stalls only client publishers, never a link.
+    /// Ends a read pass: wakes the writers it touched (consumers falling behind are waited
+    /// for by the read loop, briefly).
     fn end_batch(&mut self) {
         self.conn.end_batch(&mut Vec::new(), 0);
-        self.conn.fanout.stalls.clear();
     }
 
     /// Handles every complete operation in `bytes`; `Some` when the link must close.
@@ -264,6 +268,9 @@ impl LeafConn {
     /// it must), except for a loop, and some errors delay the next connection.
     fn on_remote_err(&mut self, text: &str) -> Step {
         log_error!("{} - Leafnode Error {}", self.label(), text);
+        if let Some(remote) = &self.remote {
+            remote.note(format!("the hub said: {text}"));
+        }
         if text.contains("remote leafnode has same cluster name") {
             self.delay_reconnect(SAME_CLUSTER_DELAY);
         } else if text.contains("connection rejected since minimum version required is") {
@@ -283,6 +290,9 @@ impl LeafConn {
             errors::go_quote(self.conn.account.name.as_bytes()),
             go_duration(delay)
         );
+        if let Some(remote) = &self.remote {
+            remote.failed(text.clone());
+        }
         if found_here {
             self.conn.send_err(&text);
         }
@@ -307,7 +317,7 @@ impl LeafConn {
         {
             return self.loop_detected(true);
         }
-        if subject::is_valid_literal_subject(subject) && !self.state.may_send(subject) {
+        if subject::is_valid_literal_subject(subject) && !self.state.permits_send(subject) {
             if self.state.solicited {
                 // The hub told this side its permissions; its interest in a subject this
                 // side may not send is left out.
@@ -424,6 +434,9 @@ impl LeafConn {
         self.deadline = None;
         let lds = self.nodes.lds(&self.conn.account.name);
         link::bind_interest(&self.conn.shared, &lds);
+        if let Some(remote) = &self.remote {
+            remote.linked(self.conn.shared.cid);
+        }
         self.next_ping = Instant::now() + first_ping_delay(self.conn.server.opts.ping_interval);
     }
 
@@ -498,6 +511,9 @@ impl LeafConn {
             imports::remove_shadows(&sub.shadows);
         }
         self.nodes.unregister(&shared);
+        if let Some(remote) = &self.remote {
+            remote.ended(&reason.to_string());
+        }
         let remote = self.state.remote.lock().name.clone();
         crate::log_info!(
             "{} - Leafnode connection closed: {} - Remote: {}",

@@ -96,6 +96,10 @@ pub struct LinkState {
     pub(crate) remote: Mutex<RemoteMeta>,
     /// The watcher this link registered in its account's sublist while bound.
     watcher: Mutex<Option<Bound>>,
+    /// `$JS.<domain>.API.` of this server's JetStream domain: requests for it are answered
+    /// here and never sent over the link (nats-server's guard against two sides with the
+    /// same domain).
+    local_domain_api: Option<Box<[u8]>>,
 }
 
 impl LinkState {
@@ -106,7 +110,17 @@ impl LinkState {
             smap: Mutex::new(None),
             remote: Mutex::new(RemoteMeta::default()),
             watcher: Mutex::new(None),
+            local_domain_api: None,
         }
+    }
+
+    /// The link of a server whose JetStream runs in `domain` (`None`: no JetStream, or no
+    /// domain): that domain's API stays on this side.
+    pub(crate) fn with_local_domain(mut self, domain: Option<&str>) -> Self {
+        self.local_domain_api = domain
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("$JS.{d}.API.").into_bytes().into());
+        self
     }
 
     /// Sets what may cross a link this server solicited: what the hub allows it to export
@@ -171,6 +185,16 @@ impl LinkState {
     /// Whether a message on `subject` may be sent over the link (and, for a literal
     /// subject, whether the other side may announce interest in it).
     pub fn may_send(&self, subject: &[u8]) -> bool {
+        let own_domain = self
+            .local_domain_api
+            .as_deref()
+            .is_some_and(|p| subject.starts_with(p));
+        !own_domain && self.permits_send(subject)
+    }
+
+    /// Whether the permissions let a message on `subject` be sent over the link (and the
+    /// other side announce interest in it), this side's JetStream domain aside.
+    pub fn permits_send(&self, subject: &[u8]) -> bool {
         exempt(subject) || allows(&self.perms.read().send, subject)
     }
 
@@ -186,6 +210,16 @@ impl LinkState {
     /// Whether interest in `subject` is announced to the other side.
     fn may_announce(&self, subject: &[u8]) -> bool {
         exempt(subject) || allows(&self.perms.read().interest, subject)
+    }
+
+    /// How many keys (subjects, queue groups) this side announced.
+    pub fn announced_count(&self) -> usize {
+        self.smap.lock().as_ref().map_or(0, HashMap::len)
+    }
+
+    /// The other side's name, account and cluster.
+    pub fn remote_meta(&self) -> RemoteMeta {
+        self.remote.lock().clone()
     }
 
     /// The keys announced and their weights, sorted (for tests and monitoring).
@@ -370,7 +404,7 @@ pub(crate) fn flush_targets(server: &Arc<Server>, fanout: &mut Fanout, msg: &Pub
             Some(import) => match import.local_subject(msg.subject) {
                 Some(local) => {
                     mapped = local;
-                    mapped.as_bytes()
+                    &mapped[..]
                 }
                 None => continue,
             },

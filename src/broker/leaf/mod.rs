@@ -44,7 +44,7 @@ use crate::log_info;
 pub use creds::LeafUrl;
 pub(crate) use link::{add_target, flush_targets, Target};
 pub use link::{LinkState, RemoteMeta};
-pub use solicit::RemoteInfo;
+pub use solicit::{RemoteInfo, RemoteStatus};
 
 /// The leaf links of a server and what makes them: the listener, the remotes, and each
 /// account's loop-detection subject.
@@ -98,6 +98,16 @@ impl LeafNodes {
     /// The configured remotes, for `/varz`.
     pub fn remotes(&self) -> Vec<RemoteInfo> {
         self.remotes.iter().map(|r| r.info()).collect()
+    }
+
+    /// How each configured remote's link is doing (disabled ones left out), in the
+    /// configured order.
+    pub fn remote_statuses(&self) -> Vec<RemoteStatus> {
+        self.remotes
+            .iter()
+            .filter(|r| !r.disabled())
+            .map(|r| r.status())
+            .collect()
     }
 
     /// Whether the listener requires TLS, and verifies client certificates.

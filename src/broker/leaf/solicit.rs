@@ -42,13 +42,43 @@ const CONNECT_PROCESS_TIMEOUT: Duration = Duration::from_secs(2);
 /// The protocol level this side announces (async INFO, no message tracing).
 const LEAF_PROTOCOL: i64 = 1;
 
-/// A configured remote: its URLs and the delay its next connection must wait.
+/// A configured remote: its URLs (the configured ones, then those the hub named), the
+/// delay its next connection must wait, and how its last attempt went.
 #[derive(Debug)]
 pub struct Remote {
     pub(super) opts: RemoteLeafOptions,
+    /// The configured URLs, shuffled once unless `no_randomize`.
+    configured: Vec<LeafUrl>,
+    /// The URLs tried in turn: the other servers of the hub's cluster (its `leafnode_urls`)
+    /// first, then the configured ones.
     urls: Mutex<Vec<LeafUrl>>,
+    /// The URL of the connection under way or last made.
+    current: Mutex<Option<LeafUrl>>,
+    /// The user and password of the first configured URL that has them, for the URLs the
+    /// hub names (which never carry credentials).
+    saved_user: Option<(String, Option<String>)>,
+    /// The first configured host name that is not an IP address: the name a TLS
+    /// certificate is checked against when a URL the hub named is an IP address.
+    tls_name: Option<String>,
     tls: Option<TlsClient>,
     delay: Mutex<Duration>,
+    status: Mutex<RemoteStatus>,
+}
+
+/// How a remote's link is doing, as the window shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemoteStatus {
+    /// The local account the remote binds.
+    pub account: String,
+    /// The URL of the attempt under way or the link up (without credentials); empty
+    /// before the first attempt.
+    pub url: String,
+    /// The link's connection id while it is up (bound).
+    pub cid: Option<u64>,
+    /// Why the last attempt failed or the last link ended.
+    pub last_error: Option<String>,
+    /// Every URL the remote may use now, without credentials, in the order they are tried.
+    pub urls: Vec<String>,
 }
 
 /// What `/varz` shows of a remote.
@@ -82,12 +112,103 @@ impl Remote {
         } else {
             None
         };
+        let saved_user = urls
+            .iter()
+            .find_map(|u| u.user.clone().map(|user| (user, u.password.clone())));
+        let tls_name = urls
+            .iter()
+            .find(|u| u.host.parse::<std::net::IpAddr>().is_err())
+            .map(|u| u.host.clone());
+        let status = RemoteStatus {
+            account: opts.account_name().to_string(),
+            urls: urls.iter().map(LeafUrl::redacted).collect(),
+            ..RemoteStatus::default()
+        };
         Ok(Remote {
             opts: opts.clone(),
+            configured: urls.clone(),
             urls: Mutex::new(urls),
+            current: Mutex::new(None),
+            saved_user,
+            tls_name,
             tls,
             delay: Mutex::new(Duration::ZERO),
+            status: Mutex::new(status),
         })
+    }
+
+    /// How the remote's link is doing now.
+    pub fn status(&self) -> RemoteStatus {
+        self.status.lock().clone()
+    }
+
+    /// An attempt failed or the link ended: `error` says why.
+    pub(super) fn failed(&self, error: impl Into<String>) {
+        let mut status = self.status.lock();
+        status.cid = None;
+        status.last_error = Some(error.into());
+    }
+
+    /// The hub sent an error; the link may stay up.
+    pub(super) fn note(&self, error: impl Into<String>) {
+        self.status.lock().last_error = Some(error.into());
+    }
+
+    /// The link ended for `reason` (unless an error said why already).
+    pub(super) fn ended(&self, reason: &str) {
+        let mut status = self.status.lock();
+        status.cid = None;
+        if status.last_error.is_none() {
+            status.last_error = Some(format!("the link closed: {reason}"));
+        }
+    }
+
+    /// The link is up as connection `cid`.
+    pub(super) fn linked(&self, cid: u64) {
+        let mut status = self.status.lock();
+        status.cid = Some(cid);
+        status.last_error = None;
+    }
+
+    /// The hub's INFO named the leaf-node URLs of its cluster (`leafnode_urls`): they are
+    /// tried first from now on (shuffled unless `no_randomize`), then the configured ones,
+    /// as nats-server does. Ignored with `ignore_discovered_servers`, and when empty.
+    pub(super) fn discovered(&self, host_ports: &[String]) {
+        if self.opts.ignore_discovered_servers || host_ports.is_empty() {
+            return;
+        }
+        let mut found: Vec<LeafUrl> = Vec::with_capacity(host_ports.len());
+        for host_port in host_ports {
+            let url = match LeafUrl::parse(&format!("nats-leaf://{host_port}")) {
+                Ok(url) => url,
+                Err(e) => {
+                    log_error!("Error parsing url {:?}: {}", host_port, e);
+                    continue;
+                }
+            };
+            let known = self
+                .configured
+                .iter()
+                .chain(found.iter())
+                .any(|c| c.host == url.host && c.port == url.port);
+            if !known {
+                found.push(url);
+            }
+        }
+        if !self.opts.no_randomize {
+            fastrand::shuffle(&mut found);
+        }
+        found.extend(self.configured.iter().cloned());
+        self.status.lock().urls = found.iter().map(LeafUrl::redacted).collect();
+        *self.urls.lock() = found;
+    }
+
+    /// The host a TLS certificate is checked against for `url`.
+    fn tls_host<'a>(&'a self, url: &'a LeafUrl) -> &'a str {
+        match &self.tls_name {
+            Some(name) if url.host.parse::<std::net::IpAddr>().is_ok() => name,
+            _ => &url.host,
+        }
     }
 
     pub(super) fn disabled(&self) -> bool {
@@ -103,12 +224,20 @@ impl Remote {
         std::mem::take(&mut *self.delay.lock())
     }
 
-    /// The next URL to try: the list turns round after each attempt.
+    /// The next URL to try: the first of the list, which turns round when its first is the
+    /// one tried last (nats-server's `pickNextURL`).
     fn next_url(&self) -> Option<LeafUrl> {
         let mut urls = self.urls.lock();
+        let mut current = self.current.lock();
+        if let Some(last) = current.as_ref() {
+            if urls.len() > 1 && urls.first() == Some(last) {
+                urls.rotate_left(1);
+            }
+        }
         let url = urls.first().cloned();
-        if urls.len() > 1 {
-            urls.rotate_left(1);
+        current.clone_from(&url);
+        if let Some(url) = &url {
+            self.status.lock().url = url.redacted();
         }
         url
     }
@@ -178,6 +307,11 @@ pub(super) async fn run(
                     Ok(Err(e)) => e.to_string(),
                     _ => "i/o timeout".to_string(),
                 };
+                // The window shows it beside the URL: the words alone, without errno.
+                let words = error
+                    .split_once(" (os error")
+                    .map_or(error.as_str(), |(w, _)| w);
+                remote.failed(words);
                 // nats-server reports the first failure of a first connection (then one
                 // in 3600), and every failure of a reconnection.
                 if attempts == 1 || !first_connect || attempts.is_multiple_of(3600) {
@@ -234,10 +368,11 @@ async fn connected(
     let mut stream: Box<dyn Stream> = Box::new(socket);
     let mut tls_done = false;
     if let Some(tls) = remote.tls.as_ref().filter(|t| t.first) {
-        match tls.connect(stream, &url.host).await {
+        match tls.connect(stream, remote.tls_host(&url)).await {
             Ok(s) => stream = Box::new(s),
             Err(e) => {
                 log_error!("{} - TLS leafnode handshake error: {}", addr, e);
+                remote.failed(format!("TLS handshake error: {e}"));
                 return;
             }
         }
@@ -256,6 +391,7 @@ async fn connected(
         Ok(Ok(got)) => got,
         Ok(Err(e)) => {
             log_error!("{} - Leafnode connection failed: {}", addr, e);
+            remote.failed(e);
             return;
         }
         Err(_) => {
@@ -263,12 +399,17 @@ async fn connected(
                 "{} - Leafnode read error: i/o timeout waiting for INFO",
                 addr
             );
+            remote.failed("no INFO from the hub in time");
             return;
         }
     };
     if info.client_id == 0 || info.leafnode_urls.is_none() {
         log_error!("{} - attempted to connect to wrong port", addr);
+        remote.failed("attempted to connect to wrong port (not a leaf-node port)");
         return;
+    }
+    if let Some(urls) = &info.leafnode_urls {
+        remote.discovered(urls);
     }
     if !tls_done && (info.tls_required || remote.tls.is_some()) {
         let Some(tls) = &remote.tls else {
@@ -276,16 +417,19 @@ async fn connected(
                 "{} - TLS required by the hub but the remote has no TLS configuration",
                 addr
             );
+            remote.failed("the hub requires TLS (use a tls:// URL)");
             return;
         };
         if !leftover.is_empty() {
             log_error!("{} - Leafnode sent data before the TLS handshake", addr);
+            remote.failed("the hub sent data before the TLS handshake");
             return;
         }
-        match tls.connect(stream, &url.host).await {
+        match tls.connect(stream, remote.tls_host(&url)).await {
             Ok(s) => stream = Box::new(s),
             Err(e) => {
                 log_error!("{} - TLS leafnode handshake error: {}", addr, e);
+                remote.failed(format!("TLS handshake error: {e}"));
                 return;
             }
         }
@@ -296,16 +440,22 @@ async fn connected(
             "Unable to lookup account {} for solicited leafnode connection",
             remote.opts.account_name()
         );
+        remote.failed(format!(
+            "no local account {:?} to bind",
+            remote.opts.account_name()
+        ));
         return;
     };
     let connect = match connect_line(server, remote, &url, &info) {
         Ok(line) => line,
         Err(e) => {
             log_error!("{} - {}", addr, e);
+            remote.failed(e);
             return;
         }
     };
-    let state = Arc::new(LinkState::new(true));
+    let state =
+        Arc::new(LinkState::new(true).with_local_domain(super::accept::local_domain(server)));
     let system = server
         .system_account()
         .is_some_and(|sys| Arc::ptr_eq(sys, &account));
@@ -366,7 +516,7 @@ fn server_account(server: &Server, name: &str) -> Option<Arc<super::super::accou
     if name == super::super::account::GLOBAL_ACCOUNT {
         return Some(server.global_account().clone());
     }
-    server.account(name).cloned()
+    server.account(name)
 }
 
 /// Reads up to the hub's first INFO; returns it and what was read after it.
@@ -436,9 +586,14 @@ fn connect_line(
         c.nkey = public;
         c.sig = sig;
     }
-    if let Some(user) = &url.user {
+    // A URL the hub named has no credentials: those of the configured URLs go with it.
+    let credentials = match &url.user {
+        Some(user) => Some((user, &url.password)),
+        None => remote.saved_user.as_ref().map(|(u, p)| (u, p)),
+    };
+    if let Some((user, password)) = credentials {
         c.user = user.clone();
-        match &url.password {
+        match password {
             Some(pass) => c.pass = pass.clone(),
             // nats-server sends a lone user as both user and token.
             None => c.auth_token = user.clone(),
@@ -475,9 +630,102 @@ impl LeafConn {
         if !info.remote_account.is_empty() {
             self.state.remote.lock().account = info.remote_account.clone();
         }
+        if let Some(urls) = &info.leafnode_urls {
+            remote.discovered(urls);
+        }
         if info.connect_info {
             self.bind();
         }
         Step::Continue
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn remote(urls: &[&str], no_randomize: bool) -> Remote {
+        Remote::new(&RemoteLeafOptions {
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            no_randomize,
+            ..RemoteLeafOptions::default()
+        })
+        .unwrap()
+    }
+
+    fn tried(r: &Remote, n: usize) -> Vec<String> {
+        (0..n).map(|_| r.next_url().unwrap().host_port()).collect()
+    }
+
+    #[test]
+    fn the_hubs_urls_come_first_then_the_configured_ones() {
+        let r = remote(&["nats-leaf://u:p@a:7422"], true);
+        assert_eq!(tried(&r, 2), ["a:7422", "a:7422"]);
+        // The hub names itself and two others; itself is not added twice.
+        r.discovered(&["a:7422".into(), "b:7422".into(), "c:7422".into()]);
+        assert_eq!(
+            r.status().urls,
+            [
+                "nats-leaf://b:7422",
+                "nats-leaf://c:7422",
+                "nats-leaf://a:7422"
+            ]
+        );
+        // The last tried (a) is not first in the new list: the list is taken as it is, and
+        // goes round from there.
+        assert_eq!(
+            tried(&r, 4),
+            ["b:7422", "c:7422", "a:7422", "b:7422"],
+            "in order with no_randomize"
+        );
+        // A discovered URL takes the configured credentials.
+        let b = LeafUrl::parse("nats-leaf://b:7422").unwrap();
+        assert_eq!(b.user, None);
+        assert_eq!(r.saved_user, Some(("u".into(), Some("p".into()))));
+        // An empty list changes nothing; neither does anything with ignore_discovered_servers.
+        r.discovered(&[]);
+        assert_eq!(r.status().urls.len(), 3);
+        let ignoring = Remote::new(&RemoteLeafOptions {
+            urls: vec!["a".into()],
+            ignore_discovered_servers: true,
+            ..RemoteLeafOptions::default()
+        })
+        .unwrap();
+        ignoring.discovered(&["b:7422".into()]);
+        assert_eq!(ignoring.status().urls, ["nats-leaf://a:7422"]);
+    }
+
+    #[test]
+    fn a_bad_url_from_the_hub_is_skipped_and_status_follows_the_link() {
+        let r = remote(&["nats-leaf://a:7422"], false);
+        r.discovered(&["b:notaport".into(), "c:7422".into()]);
+        let mut urls = r.status().urls;
+        urls.sort();
+        assert_eq!(urls, ["nats-leaf://a:7422", "nats-leaf://c:7422"]);
+        let url = r.next_url().unwrap();
+        assert_eq!(r.status().url, url.redacted());
+        r.failed("a:7422: connection refused");
+        assert_eq!(
+            r.status().last_error.as_deref(),
+            Some("a:7422: connection refused")
+        );
+        r.linked(7);
+        assert_eq!((r.status().cid, r.status().last_error), (Some(7), None));
+        r.ended("Client Closed");
+        assert_eq!(r.status().cid, None);
+        assert_eq!(
+            r.status().last_error.as_deref(),
+            Some("the link closed: Client Closed")
+        );
+    }
+
+    #[test]
+    fn a_hub_named_by_its_address_is_checked_against_the_configured_name() {
+        let r = remote(&["tls://hub.example:7422"], true);
+        let ip = LeafUrl::parse("nats-leaf://10.0.0.2:7422").unwrap();
+        assert_eq!(r.tls_host(&ip), "hub.example");
+        let named = LeafUrl::parse("nats-leaf://other.example:7422").unwrap();
+        assert_eq!(r.tls_host(&named), "other.example");
     }
 }

@@ -72,7 +72,8 @@ pub(crate) async fn bind(opts: &Options) -> Result<Option<(TcpListener, WsListen
     Ok(Some((listener, WsListen { port, tls })))
 }
 
-/// The next WebSocket connection; never resolves without a listener.
+/// The next connection on `listener` (the WebSocket one, or the client port's); never
+/// resolves without a listener.
 pub(crate) async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
     match listener {
         Some(l) => l.accept().await,

@@ -24,14 +24,12 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 
 use super::filter::SubjectFilter;
 pub use super::flow_pattern::{classify, Counts, Pattern};
+use super::inboxes::{is_inbox, INBOX_ROOT};
 use crate::inspect::snapshot::{ConnectionInfo, Snapshot, SubjectStat};
 use crate::proto::subject;
 
 /// Nodes a column holds at most before it aggregates further.
 pub const MAX_NODES_PER_COLUMN: usize = 30;
-
-/// Reply subjects of requests start with this (nats-server's and every client's default).
-pub const INBOX_PREFIX: &str = "_INBOX";
 
 /// The columns, left to right.
 pub const PUBLISHERS: usize = 0;
@@ -240,16 +238,10 @@ fn cut(subject: &str, depth: Option<usize>) -> (&str, bool) {
     }
 }
 
-pub fn is_inbox(subject: &str) -> bool {
-    subject
-        .strip_prefix(INBOX_PREFIX)
-        .is_some_and(|rest| rest.starts_with('.'))
-}
-
 /// Where a subject goes: (text, is a branch).
 fn slot(subject: &str, depth: Option<usize>, collapse_inboxes: bool) -> (&str, bool) {
     if collapse_inboxes && is_inbox(subject) {
-        (INBOX_PREFIX, true)
+        (INBOX_ROOT, true)
     } else {
         cut(subject, depth)
     }

@@ -15,6 +15,7 @@ fn service(subject: &str, requests: u64, timeouts: u64, trips: &[Duration]) -> S
     }
     ServiceLatency {
         histogram,
+        reported: None,
         ..ServiceLatency::summarize(
             subject.into(),
             requests,

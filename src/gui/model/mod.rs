@@ -8,6 +8,7 @@ pub mod flow_layout;
 pub mod flow_pattern;
 pub mod format;
 pub mod inboxes;
+pub mod jetstream;
 pub mod latency;
 pub mod payload;
 pub mod queues;

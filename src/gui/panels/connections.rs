@@ -114,6 +114,16 @@ impl ConnectionsPanel {
             .resizable(true)
             .default_size(160.0)
             .show(ui, |ui| closed(ui, &snap.closed));
+        if !snap.leaf_links.is_empty() {
+            egui::Panel::bottom("leaf_links")
+                .resizable(true)
+                .default_size(110.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::both()
+                        .id_salt("leaf_links_scroll")
+                        .show(ui, |ui| super::leaf::table(ui, &snap.leaf_links));
+                });
+        }
         egui::CentralPanel::no_frame().show(ui, |ui| {
             egui::ScrollArea::horizontal()
                 .id_salt("connections_hscroll")

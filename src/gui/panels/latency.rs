@@ -13,7 +13,7 @@ use crate::gui::model::format;
 use crate::gui::model::latency::{self, LatencyPlot, Percentile, Window, DEFAULT_SHOWN};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{NO_INTEREST, WARN};
-use crate::inspect::snapshot::ServiceLatency;
+use crate::inspect::snapshot::{ReportedLatency, ServiceLatency, Vantage};
 
 #[derive(Default)]
 pub struct LatencyPanel {
@@ -39,6 +39,8 @@ pub struct Shown {
     /// Every service the picker offers, busiest in the window first, with its requests.
     pub offered: Vec<(String, u64)>,
     pub plot: LatencyPlot,
+    /// The services whose numbers the servers reported (see [`ReportedLatency`]).
+    pub reported: BTreeSet<String>,
 }
 
 impl LatencyPanel {
@@ -84,10 +86,18 @@ impl LatencyPanel {
             .filter(|p| !self.hidden.contains(p))
             .collect();
         let plot = latency::plot(history, &services, self.window, &percentiles);
+        let reported = state
+            .snapshot
+            .latency
+            .iter()
+            .filter(|s| s.reported.is_some())
+            .map(|s| s.subject.clone())
+            .collect();
         Shown {
             services,
             offered,
             plot,
+            reported,
         }
     }
 
@@ -98,7 +108,7 @@ impl LatencyPanel {
         tracking: bool,
         commands: &mut Vec<Command>,
     ) {
-        tracking_switch(ui, tracking, commands);
+        tracking_switch(ui, tracking, state.snapshot.vantage, commands);
         ui.separator();
         let services = &state.snapshot.latency;
         if services.is_empty() && state.latency.services().next().is_none() {
@@ -192,7 +202,12 @@ impl LatencyPanel {
                 for (service, requests) in &shown.offered {
                     let index = shown.services.iter().position(|s| s == service);
                     let mut on = index.is_some();
-                    let mut text = RichText::new(service).monospace();
+                    let reported = shown.reported.contains(service);
+                    let mut text = if reported {
+                        RichText::new(format!("{service} (server)")).monospace()
+                    } else {
+                        RichText::new(service).monospace()
+                    };
                     if let Some(i) = index {
                         text = text.color(service_color(i));
                     }
@@ -219,7 +234,7 @@ impl LatencyPanel {
     }
 }
 
-fn tracking_switch(ui: &mut Ui, tracking: bool, commands: &mut Vec<Command>) {
+fn tracking_switch(ui: &mut Ui, tracking: bool, vantage: Vantage, commands: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         let mut on = tracking;
         if ui
@@ -231,13 +246,16 @@ fn tracking_switch(ui: &mut Ui, tracking: bool, commands: &mut Vec<Command>) {
         {
             commands.push(Command::SetLatencyTracking(on));
         }
-        ui.label(
-            RichText::new(
-                "Measured from the request's publish to the reply's publish, in the broker.",
-            )
-            .weak()
-            .small(),
-        );
+        let how = match vantage {
+            Vantage::Inside => {
+                "Measured from the request's publish to the reply's publish, in the broker."
+            }
+            Vantage::Outside => {
+                "Measured from the request's arrival to the reply's at the inspector's \
+                 subscription; services marked server are the servers' own measure."
+            }
+        };
+        ui.label(RichText::new(how).weak().small());
     });
 }
 
@@ -283,7 +301,11 @@ fn table(ui: &mut Ui, services: &[ServiceLatency]) {
         .auto_shrink([false, false])
         .header(22.0, |mut header| {
             for (title, tip) in [
-                ("Service subject", "The subject requests were sent to"),
+                (
+                    "Service subject",
+                    "The subject requests were sent to; for one marked server, the \
+                     results subject of an export whose latency the servers report",
+                ),
                 ("requests", "Requests seen (tracked ones, when sampling)"),
                 ("replies", "Replies paired with a request"),
                 (
@@ -309,6 +331,9 @@ fn table(ui: &mut Ui, services: &[ServiceLatency]) {
                 };
                 row.col(|ui| {
                     ui.monospace(&s.subject);
+                    if let Some(reported) = &s.reported {
+                        reported_badge(ui, reported);
+                    }
                 });
                 row.col(|ui| {
                     ui.label(format::count(s.requests));
@@ -341,7 +366,9 @@ fn table(ui: &mut Ui, services: &[ServiceLatency]) {
                     ui.label(format!("{pct:.1}%"));
                 });
                 row.col(|ui| {
-                    ui.label(if s.sample_every <= 1 {
+                    ui.label(if s.reported.is_some() {
+                        "by the export".to_string()
+                    } else if s.sample_every <= 1 {
                         "all".to_string()
                     } else {
                         format!("1 in {}", s.sample_every)
@@ -349,4 +376,22 @@ fn table(ui: &mut Ui, services: &[ServiceLatency]) {
                 });
             });
         });
+}
+
+/// Marks a service whose numbers the servers reported (nats-server's service latency
+/// events), with what the events said on hover.
+fn reported_badge(ui: &mut Ui, reported: &ReportedLatency) {
+    let statuses: Vec<String> = reported
+        .statuses
+        .iter()
+        .map(|(code, n)| format!("{code}: {}", format::count(*n)))
+        .collect();
+    ui.label(RichText::new("server").small().weak())
+        .on_hover_text(format!(
+            "Reported by the servers: the export's service latency events on this subject \
+             (requester to responder and back, the events' total). The responders' own \
+             median time: {}. Events by status: {}.",
+            format::latency(reported.service_p50),
+            statuses.join(", ")
+        ));
 }

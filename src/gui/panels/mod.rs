@@ -3,9 +3,13 @@
 
 pub mod accounts;
 pub mod connections;
+pub mod consumers;
 pub mod flow;
+pub mod jetstream;
+pub mod kv;
 pub mod latency;
 pub mod latency_plots;
+pub mod leaf;
 pub mod messages;
 pub mod overview;
 pub mod publish;
@@ -14,6 +18,7 @@ pub mod rates;
 pub mod recordings;
 pub mod servers;
 pub mod settings;
+pub mod streams;
 pub mod subjects;
 
 use super::client::Outgoing;
@@ -34,13 +39,16 @@ pub enum View {
     Latency,
     Recordings,
     FlowMap,
+    Streams,
+    Consumers,
+    Kv,
     Accounts,
     Servers,
     Settings,
 }
 
 impl View {
-    pub const ALL: [View; 13] = [
+    pub const ALL: [View; 16] = [
         View::Overview,
         View::Connections,
         View::Subjects,
@@ -51,6 +59,9 @@ impl View {
         View::Latency,
         View::Recordings,
         View::FlowMap,
+        View::Streams,
+        View::Consumers,
+        View::Kv,
         View::Accounts,
         View::Servers,
         View::Settings,
@@ -68,6 +79,9 @@ impl View {
             View::Latency => "Latency",
             View::Recordings => "Record & replay",
             View::FlowMap => "Flow map",
+            View::Streams => "Streams",
+            View::Consumers => "Consumers",
+            View::Kv => "KV buckets",
             View::Accounts => "Accounts",
             View::Servers => "Servers",
             View::Settings => "Settings",

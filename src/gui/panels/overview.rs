@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use egui::{Color32, RichText, Ui, Vec2};
 
 use crate::inspect::snapshot::{
-    BrokerEvent, EventKind, JetStreamState, JetStreamSummary, LinkState,
+    BrokerEvent, EventKind, JetStreamState, JetStreamSummary, LinkState, SystemEventKind,
 };
 
 use super::{Command, View};
@@ -30,6 +30,7 @@ pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
         );
     }
     identity(ui, state);
+    super::leaf::overview(ui, &snap.leaf_links);
     ui.separator();
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 28.0;
@@ -43,7 +44,7 @@ pub fn ui(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
         widgets::stat(ui, "Slow consumers", &snap.slow_consumers.to_string());
     });
     ui.add_space(4.0);
-    jetstream(ui, state);
+    jetstream(ui, state, commands);
     ui.add_space(6.0);
     sparklines(ui, state);
     ui.add_space(6.0);
@@ -117,12 +118,13 @@ fn identity(ui: &mut Ui, state: &UiState) {
 }
 
 /// JetStream: on with its usage and limits, off with how to turn it on, or unknown.
-fn jetstream(ui: &mut Ui, state: &UiState) {
+fn jetstream(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
     egui::Frame::group(ui.style())
         .inner_margin(egui::Margin::symmetric(8, 6))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
             jetstream_inner(ui, state);
+            super::jetstream::overview_links(ui, &state.snapshot, commands);
         });
 }
 
@@ -510,6 +512,15 @@ pub fn describe(kind: &EventKind, state: &UiState) -> (&'static str, Color32, St
                 }
             ),
         ),
+        EventKind::System { kind, server, text } => match kind {
+            SystemEventKind::Connect => ("connect", OK, format!("{text} on {server}")),
+            SystemEventKind::Disconnect => {
+                ("disconnect", Color32::GRAY, format!("{text} on {server}"))
+            }
+            SystemEventKind::AuthError => {
+                ("auth failure", NO_INTEREST, format!("{text} on {server}"))
+            }
+        },
     }
 }
 

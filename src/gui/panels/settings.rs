@@ -1,7 +1,9 @@
 //! Settings: where the embedded broker listens, whether it runs JetStream and where it keeps
-//! its streams, whether it serves WebSocket clients and on which port, the theme, how long a request may wait before Latency calls it a timeout,
-//! and how many messages the Messages view keeps. Changes apply at once (the listen address
-//! JetStream and WebSocket when the broker restarts) and are saved to the settings file shortly after.
+//! its streams, whether it serves WebSocket clients and on which port, which hub it joins as
+//! a leaf node, the theme, how long a request may wait before Latency calls it a timeout,
+//! and how many messages the Messages view keeps. Changes apply at once (the listen address,
+//! JetStream, WebSocket and the leaf node when the broker restarts) and are saved to the
+//! settings file shortly after.
 
 use egui::{RichText, Ui};
 
@@ -10,7 +12,7 @@ use crate::gui::settings::{
     MIN_HISTORY, MIN_LATENCY_TIMEOUT_MILLIS,
 };
 use crate::gui::widgets::{NO_INTEREST, WARN};
-use crate::inspect::snapshot::JetStreamState;
+use crate::inspect::snapshot::{JetStreamState, LeafLinkInfo};
 
 /// What the app must do after the panel changed something.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +44,10 @@ pub struct SettingsContext<'a> {
     pub websocket_now: Option<Option<&'a str>>,
     /// The configuration file decides WebSocket for this run.
     pub websocket_given: bool,
+    /// The embedded broker's leaf-node links now (None: not running or not embedded).
+    pub leaf_now: Option<&'a [LeafLinkInfo]>,
+    /// `--leaf` or the configuration file decides the leaf-node links for this run.
+    pub leafnodes_given: bool,
 }
 
 pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> SettingsOutcome {
@@ -163,6 +169,8 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
                 .labelled_by(l.id)
                 .changed();
             ui.end_row();
+
+            out.changed |= super::leaf::settings_rows(ui, settings);
         });
     ui.add_space(4.0);
     if let Some(listening) = cx.listening {
@@ -194,6 +202,7 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
             .color(WARN),
         );
     }
+    super::leaf::settings_status(ui, settings, cx.leaf_now, cx.leafnodes_given);
     if cx.jetstream_given {
         ui.label(
             RichText::new(
@@ -206,9 +215,10 @@ pub fn ui(ui: &mut Ui, settings: &mut Settings, cx: &SettingsContext<'_>) -> Set
     }
     ui.label(
         RichText::new(
-            "The listen address, JetStream and WebSocket apply the next time the broker \
-             starts; command-line flags override them (-a, -p, -c for the address; -js, -sd, \
-             -c for JetStream; -c for WebSocket).",
+            "The listen address, JetStream, WebSocket and the leaf node apply the next time \
+             the broker starts; command-line flags override them (-a, -p, -c for the \
+             address; -js, -sd, -c for JetStream; -c for WebSocket; --leaf, -c for the leaf \
+             node).",
         )
         .weak(),
     );

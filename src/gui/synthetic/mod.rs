@@ -1,6 +1,15 @@
 //! Synthetic traffic for tests, screenshots and trying the inspector without clients: a
 //! small simulated deployment (order services, a payments queue group, workers, telemetry,
 //! an audit stream nobody listens to) that fills a [`FeedPublisher`] as the engine would.
+//!
+//! Map: here the world, its connections and their traffic; `accounts` (three accounts
+//! sharing a stream and a service), `jetstream` (streams, consumers, key-value buckets and
+//! an object store, growing with the traffic), `leaf` (a hub it joined as a leaf node, and
+//! a leaf node of its own).
+
+mod accounts;
+mod jetstream;
+mod leaf;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -12,9 +21,8 @@ use parking_lot::Mutex;
 
 use crate::inspect::feed::{self, Feed, FeedPublisher};
 use crate::inspect::snapshot::{
-    ClosedConnectionInfo, ConnectionInfo, EventKind, JetStreamState, JetStreamSummary,
-    MessageSample, QueueGroupInfo, QueueMember, Rates, ServerIdentity, ServiceLatency, Snapshot,
-    SubjectStat, SubscriptionInfo, Totals,
+    ClosedConnectionInfo, ConnectionInfo, EventKind, MessageSample, QueueGroupInfo, QueueMember,
+    Rates, ServerIdentity, ServiceLatency, Snapshot, SubjectStat, SubscriptionInfo, Totals,
 };
 use crate::inspect::SourceControl;
 use crate::proto::subject::matches;
@@ -609,6 +617,7 @@ impl SyntheticWorld {
                     max: Duration::ZERO,
                     sample_every: 1,
                     histogram: Default::default(),
+                    reported: None,
                 });
             let n = (rate * secs).round() as u64;
             e.requests += n;
@@ -673,6 +682,7 @@ impl SyntheticWorld {
 
     fn snapshot(&self, latency: bool, publisher: &FeedPublisher) -> Snapshot {
         let connections: Vec<ConnectionInfo> = self.conns.iter().map(|c| c.info.clone()).collect();
+        let streams = self.streams();
         let mut groups: BTreeMap<(String, String), Vec<QueueMember>> = BTreeMap::new();
         for c in &connections {
             for s in &c.subscriptions {
@@ -736,87 +746,12 @@ impl SyntheticWorld {
                 samples: publisher.dropped_samples(),
                 events: publisher.dropped_events(),
             },
-            jetstream: self.jetstream(),
+            jetstream: self.jetstream(&streams),
+            jetstream_streams: Arc::new(streams),
             accounts: self.accounts(),
+            leaf_links: self.leaf_links(),
             ..Default::default()
         }
-    }
-
-    /// Three accounts: orders exports its events and a pricing service, billing and
-    /// shipping import them.
-    fn accounts(&self) -> Vec<crate::inspect::snapshot::AccountSummary> {
-        use crate::inspect::snapshot::{AccountSummary, ExportSummary, ImportSummary};
-        let secs = self
-            .now
-            .duration_since(self.start)
-            .unwrap_or_default()
-            .as_secs();
-        let import = |service: bool, subject: &str, local: &str, rate: u64| ImportSummary {
-            service,
-            account: "orders".into(),
-            subject: subject.into(),
-            local_subject: local.into(),
-            msgs: rate * secs,
-            responses: if service { rate * secs } else { 0 },
-            msgs_per_sec: rate as f64,
-        };
-        vec![
-            AccountSummary {
-                name: "billing".into(),
-                connections: vec![3, 4],
-                subscriptions: 6,
-                imports: vec![
-                    import(false, "orders.*.created", "orders.*.created", 120),
-                    import(true, "pricing.quote", "quote", 35),
-                ],
-                ..Default::default()
-            },
-            AccountSummary {
-                name: "orders".into(),
-                connections: vec![1, 2, 5],
-                subscriptions: 9,
-                exports: vec![
-                    ExportSummary {
-                        subject: "orders.>".into(),
-                        ..Default::default()
-                    },
-                    ExportSummary {
-                        service: true,
-                        subject: "pricing.quote".into(),
-                        accounts: vec!["billing".into()],
-                        response_type: "Singleton".into(),
-                        latency_subject: Some("latency.pricing".into()),
-                    },
-                ],
-                ..Default::default()
-            },
-            AccountSummary {
-                name: "shipping".into(),
-                connections: vec![6],
-                subscriptions: 2,
-                imports: vec![import(false, "orders.>", "in.orders.>", 160)],
-                ..Default::default()
-            },
-        ]
-    }
-
-    /// Three streams that keep an eighth of the traffic.
-    fn jetstream(&self) -> JetStreamState {
-        let messages = self.totals.in_msgs / 8;
-        let bytes = messages * 180;
-        JetStreamState::On(JetStreamSummary {
-            store_dir: "/home/demo/.local/share/switchboard/jetstream".into(),
-            domain: None,
-            memory_used: 96 * 1024,
-            max_memory: Some(6 << 30),
-            store_used: bytes + 12 * 1024,
-            max_store: Some(64 << 30),
-            streams: 3,
-            messages,
-            bytes,
-            api_requests: 40 + messages / 100,
-            api_errors: 1,
-        })
     }
 }
 
