@@ -5,58 +5,19 @@
 use crate::gui;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::gui::{go, has, settle};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 
-use switchboard::connect::ConnectArgs;
-use switchboard::gui::app::InspectorApp;
-use switchboard::gui::client::NatsClient;
 use switchboard::gui::panels::View;
-use switchboard::gui::synthetic::SyntheticControl;
-use switchboard::gui::{GuiContext, Source};
-use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
     ConnectionInfo, QueueGroupInfo, QueueMember, Rates, Snapshot, SubjectStat, SubscriptionInfo,
     Totals, Vantage,
 };
 
-struct Rig {
-    harness: Harness<'static, InspectorApp>,
-    publisher: FeedPublisher,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn rig() -> Rig {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let (publisher, feed) = feed::channel(1024);
-    let (client, _sent, _outcomes) = NatsClient::detached();
-    let ctx = GuiContext {
-        source: Source {
-            feed,
-            control: Arc::new(SyntheticControl::new()),
-            client: ConnectArgs::url("nats://127.0.0.1:4222"),
-            label: "test".into(),
-            demo: None,
-        },
-        runtime: runtime.handle().clone(),
-    };
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(16)
-        .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
-    Rig {
-        harness,
-        publisher,
-        _runtime: runtime,
-    }
-}
+use crate::gui::{rig, Rig};
 
 fn conn(cid: u64, name: &str, subs: &[(&str, Option<&str>)]) -> ConnectionInfo {
     ConnectionInfo {

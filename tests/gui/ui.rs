@@ -10,57 +10,17 @@ use std::time::{Duration, SystemTime};
 use crate::gui::{go, has, has_containing};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 
-use switchboard::connect::ConnectArgs;
-use switchboard::gui::app::InspectorApp;
-use switchboard::gui::client::{ClientCommand, NatsClient};
-use switchboard::gui::synthetic::{SyntheticControl, SyntheticWorld};
-use switchboard::gui::{GuiContext, Launcher, Source};
-use switchboard::inspect::feed::{self, FeedPublisher};
+use switchboard::gui::client::ClientCommand;
+use switchboard::gui::synthetic::SyntheticWorld;
+use switchboard::gui::{Launcher, Source};
 use switchboard::inspect::snapshot::{
     ConnectionInfo, EventKind, JetStreamState, JetStreamSummary, MessageSample, QueueGroupInfo,
     QueueMember, Rates, Snapshot, SubjectStat, SubscriptionInfo, Totals, Vantage,
 };
 use switchboard::inspect::SourceControl;
 
-struct Rig {
-    harness: Harness<'static, InspectorApp>,
-    publisher: FeedPublisher,
-    control: Arc<SyntheticControl>,
-    sent: tokio::sync::mpsc::UnboundedReceiver<ClientCommand>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn rig() -> Rig {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let (publisher, feed) = feed::channel(1024);
-    let control = Arc::new(SyntheticControl::new());
-    let (client, sent, _outcomes) = NatsClient::detached();
-    let ctx = GuiContext {
-        source: Source {
-            feed,
-            control: control.clone(),
-            client: ConnectArgs::url("nats://127.0.0.1:4222"),
-            label: "test".into(),
-            demo: None,
-        },
-        runtime: runtime.handle().clone(),
-    };
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(16)
-        .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
-    Rig {
-        harness,
-        publisher,
-        control,
-        sent,
-        _runtime: runtime,
-    }
-}
+use crate::gui::rig;
 
 fn conn(id: u64, name: &str, subs: &[(&str, Option<&str>)]) -> ConnectionInfo {
     ConnectionInfo {

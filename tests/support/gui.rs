@@ -6,12 +6,60 @@
 // Each GUI test file uses some of these.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use egui::accesskit::Role;
 use egui::Rect;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
+use switchboard::connect::ConnectArgs;
+use switchboard::gui::app::InspectorApp;
+use switchboard::gui::client::{ClientCommand, NatsClient};
+use switchboard::gui::synthetic::SyntheticControl;
+use switchboard::gui::{GuiContext, Source};
+use switchboard::inspect::feed::{self, FeedPublisher};
+
+/// The window on a synthetic source: the test feeds it snapshots through `publisher`, and
+/// reads what its client would have sent from `sent`.
+pub struct Rig {
+    pub harness: Harness<'static, InspectorApp>,
+    pub publisher: FeedPublisher,
+    pub control: Arc<SyntheticControl>,
+    pub sent: tokio::sync::mpsc::UnboundedReceiver<ClientCommand>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// A 1400 x 900 window on a synthetic source (no GPU, no display, no network).
+pub fn rig() -> Rig {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let (publisher, feed) = feed::channel(1024);
+    let control = Arc::new(SyntheticControl::new());
+    let (client, sent, _outcomes) = NatsClient::detached();
+    let ctx = GuiContext {
+        source: Source {
+            feed,
+            control: control.clone(),
+            client: ConnectArgs::url("nats://127.0.0.1:4222"),
+            label: "test".into(),
+            demo: None,
+        },
+        runtime: runtime.handle().clone(),
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(16)
+        .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
+    Rig {
+        harness,
+        publisher,
+        control,
+        sent,
+        _runtime: runtime,
+    }
+}
 
 /// The longest any wait for the window may take (a slow, shared machine).
 pub const PATIENCE: Duration = Duration::from_secs(20);

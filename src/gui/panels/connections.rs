@@ -115,9 +115,13 @@ impl ConnectionsPanel {
             .default_size(160.0)
             .show(ui, |ui| closed(ui, &snap.closed));
         if !snap.leaf_links.is_empty() {
+            // Room for the caption, the header and every link (a few at most).
+            let rows = snap.leaf_links.len().min(6) as f32;
+            let height = 52.0 + 24.0 * (rows + 1.0);
             egui::Panel::bottom("leaf_links")
                 .resizable(true)
-                .default_size(110.0)
+                .default_size(height)
+                .min_size(height)
                 .show(ui, |ui| {
                     egui::ScrollArea::both()
                         .id_salt("leaf_links_scroll")

@@ -192,7 +192,10 @@ pub fn table(ui: &mut Ui, links: &[LeafLinkInfo]) {
                         ui.label(kind(link));
                     });
                     row.col(|ui| {
-                        ui.monospace(&link.url);
+                        ui.add(
+                            egui::Label::new(RichText::new(&link.url).monospace())
+                                .wrap_mode(egui::TextWrapMode::Extend),
+                        );
                     });
                     row.col(|ui| {
                         let (color, text) = match link.state {
