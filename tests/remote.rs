@@ -209,6 +209,51 @@ async fn app_client(url: String, name: &str) -> async_nats::Client {
     .unwrap()
 }
 
+/// Attaches to `profile`'s deployment and waits until the link is up.
+fn attach_connected(
+    profile: Profile,
+    rt: &tokio::runtime::Runtime,
+) -> switchboard::remote::Attached {
+    let mut attached = attach(profile, rt.handle());
+    wait_for_snapshot(
+        &mut attached.feed,
+        Duration::from_secs(10),
+        "connected",
+        |s| {
+            s.link
+                .as_ref()
+                .is_some_and(|l| l.state == LinkState::Connected)
+        },
+    );
+    attached
+}
+
+/// An application client named `name` at `url` that answers every request on `subject`
+/// with its payload; its subscription is flushed before this returns.
+fn echo_responder(
+    rt: &tokio::runtime::Runtime,
+    url: String,
+    name: &str,
+    subject: &str,
+) -> (async_nats::Client, tokio::task::JoinHandle<()>) {
+    let responder = rt.block_on(app_client(url, name));
+    let mut requests = rt
+        .block_on(responder.subscribe(subject.to_string()))
+        .unwrap();
+    rt.block_on(responder.flush()).unwrap();
+    let task = rt.spawn({
+        let responder = responder.clone();
+        async move {
+            while let Some(m) = requests.next().await {
+                if let Some(reply) = m.reply {
+                    responder.publish(reply, m.payload).await.unwrap();
+                }
+            }
+        }
+    });
+    (responder, task)
+}
+
 #[test]
 fn a_cluster_is_inspected_through_one_node() {
     let Some(target) = reference() else { return };
@@ -222,33 +267,12 @@ fn a_cluster_is_inspected_through_one_node() {
         system: Some(system_credentials()),
         ..Profile::default()
     };
-    let mut attached = attach(profile, rt.handle());
-    wait_for_snapshot(
-        &mut attached.feed,
-        Duration::from_secs(10),
-        "connected",
-        |s| {
-            s.link
-                .as_ref()
-                .is_some_and(|l| l.state == LinkState::Connected)
-        },
-    );
+    let mut attached = attach_connected(profile, &rt);
 
     // A real responder on node 2; a publisher and a requester on node 1. The responder's
     // subscription is sent (flushed) before it answers anything.
-    let responder = rt.block_on(app_client(nodes[2].server.url(), "responder"));
-    let mut requests = rt.block_on(responder.subscribe("svc.echo")).unwrap();
-    rt.block_on(responder.flush()).unwrap();
-    let responder_task = rt.spawn({
-        let responder = responder.clone();
-        async move {
-            while let Some(m) = requests.next().await {
-                if let Some(reply) = m.reply {
-                    responder.publish(reply, m.payload).await.unwrap();
-                }
-            }
-        }
-    });
+    let (_responder, responder_task) =
+        echo_responder(&rt, nodes[2].server.url(), "responder", "svc.echo");
     let publisher = rt.block_on(app_client(nodes[1].server.url(), "publisher"));
     // The inspector's interest (on node 0) must have crossed the routes to node 1 too: probe
     // until the inspector sees node 1's traffic.
@@ -627,30 +651,9 @@ fn server_reported_latency_and_system_events_reach_the_inspector() {
             system: Some(system_credentials()),
             ..Profile::default()
         };
-        let mut attached = attach(profile, rt.handle());
-        wait_for_snapshot(
-            &mut attached.feed,
-            Duration::from_secs(10),
-            "connected",
-            |s| {
-                s.link
-                    .as_ref()
-                    .is_some_and(|l| l.state == LinkState::Connected)
-            },
-        );
-        let responder = rt.block_on(app_client(server.url(), "timed-responder"));
-        let mut requests = rt.block_on(responder.subscribe("svc.timed")).unwrap();
-        rt.block_on(responder.flush()).unwrap();
-        let responder_task = rt.spawn({
-            let responder = responder.clone();
-            async move {
-                while let Some(m) = requests.next().await {
-                    if let Some(reply) = m.reply {
-                        responder.publish(reply, m.payload).await.unwrap();
-                    }
-                }
-            }
-        });
+        let mut attached = attach_connected(profile, &rt);
+        let (_responder, responder_task) =
+            echo_responder(&rt, server.url(), "timed-responder", "svc.timed");
         // The system events' subscriptions are up once the inspector sees a client come
         // and go; then the requester's own connect event is the one looked for.
         let seen_connect =
