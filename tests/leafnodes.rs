@@ -23,6 +23,9 @@ const LINK: Duration = Duration::from_secs(10);
 mod domains;
 #[path = "leafnodes/hub_cluster.rs"]
 mod hub_cluster;
+#[path = "accounts/operator/kit.rs"]
+#[allow(dead_code)]
+mod kit;
 
 /// nats-server, when `NATS_SERVER_BIN` names it (a cluster needs it: switchboard does not
 /// cluster).
@@ -481,6 +484,44 @@ fn nkey_authentication_signs_the_nonce() {
             let block = format!("authorization {{ nkey: {} }}", kp.public_key());
             let remote = format!("nkey: \"{}\"", kp.seed().unwrap());
             let _p = pair(&hub, &leaf, &block, &remote);
+        }
+    });
+}
+
+/// A `.creds` file (a user JWT, and the nonce signed with its seed) links a leaf to a hub in
+/// operator mode, bound to the user's account; a user the hub does not trust gets no link.
+#[test]
+fn a_creds_file_links_to_a_hub_in_operator_mode() {
+    for_each_target_bare(|target| {
+        for (hub, leaf) in roles(target) {
+            let world = kit::World::new();
+            let dir = tempfile::tempdir().unwrap();
+            let (user, jwt) = world.user_of_a(|_| {});
+            let creds = dir.path().join("leaf.creds");
+            std::fs::write(&creds, kit::creds(&jwt, &user)).unwrap();
+            let remote = format!("credentials: \"{}\"", creds.display());
+            let p = pair_with(&hub, &leaf, "", &remote, &world.memory_config(), "");
+            let leafz = http_json(p.hub_http, "/leafz");
+            assert_eq!(
+                leafz["leafs"][0]["account"],
+                world.a.public_key(),
+                "[hub={hub} leaf={leaf}] {leafz}"
+            );
+
+            // A user signed by an account of another operator: refused, no link.
+            let stranger = kit::World::new();
+            let (user, jwt) = stranger.user_of_a(|_| {});
+            let creds = dir.path().join("stranger.creds");
+            std::fs::write(&creds, kit::creds(&jwt, &user)).unwrap();
+            let (leaf_port, hub_http) = (free_port(), free_port());
+            let _hub = start_hub(&hub, leaf_port, hub_http, "", &world.memory_config());
+            let url = format!("nats-leaf://127.0.0.1:{leaf_port}");
+            let remote = format!("credentials: \"{}\"", creds.display());
+            let leaf_server = start_leaf(&leaf, &url, free_port(), &remote, "");
+            wait_until("the hub refusing the stranger", LINK, || {
+                leaf_server.log().contains("Authorization Violation")
+            });
+            assert_eq!(leafnodes(hub_http), 0, "[hub={hub} leaf={leaf}]");
         }
     });
 }

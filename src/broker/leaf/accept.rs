@@ -332,6 +332,15 @@ impl LeafConn {
         co.nkey = text(&c.nkey);
         co.sig = text(&c.sig);
         co.jwt = text(&c.jwt);
+        if server.authenticator().operator() {
+            // Operator mode: the leaf's user JWT, as a client's, bound to its account.
+            let login = server.authenticate_jwt(&co, self.nonce.as_bytes(), &self.conn.shared)?;
+            return Some(LeafIdentity {
+                account: login.identity.account,
+                permissions: None,
+                user: login.identity.user,
+            });
+        }
         let identity = server
             .authenticator()
             .authenticate(&co, self.nonce.as_bytes())?;
