@@ -728,3 +728,44 @@ fn server_reported_latency_and_system_events_reach_the_inspector() {
         responder_task.abort();
     });
 }
+
+/// The deployment's leaf-node links, read from its servers (`$SYS.REQ.SERVER.PING.LEAFZ`),
+/// are in the snapshot: a hub (each target) with a leaf node joined to it.
+#[test]
+fn the_deployments_leaf_links_are_listed() {
+    support::for_each_target_bare(|target| {
+        let rt = runtime();
+        let leaf_port = support::free_port();
+        let hub_config = format!(
+            "server_name: hub\nleafnodes {{ port: {leaf_port} }}\n\
+             accounts {{\n  APP: {{ users: [ {{ user: app, password: secret }} ] }}\n  \
+             SYS: {{ users: [ {{ user: sys, password: syspass }} ] }}\n}}\n\
+             system_account: SYS\n"
+        );
+        let hub = Server::start_with_config(target, &hub_config, &[]);
+        let leaf_target = reference().unwrap_or(Target::Switchboard);
+        let leaf_config = format!(
+            "server_name: edge\nleafnodes {{ remotes [ {{ \
+             url: \"nats-leaf://app:secret@127.0.0.1:{leaf_port}\" }} ] }}\n"
+        );
+        let _leaf = Server::start_with_config(&leaf_target, &leaf_config, &[]);
+        let profile = Profile {
+            name: "hub".into(),
+            servers: hub.url(),
+            credentials: app_credentials(),
+            system: Some(system_credentials()),
+            ..Profile::default()
+        };
+        let mut attached = attach_connected(profile, &rt);
+        let snap = wait_for_snapshot(
+            &mut attached.feed,
+            Duration::from_secs(15),
+            "the leaf link",
+            |s| s.leaf_links.len() == 1,
+        );
+        let link = &snap.leaf_links[0];
+        assert_eq!(link.remote_name, "hub \u{2192} edge", "[{target}]");
+        assert_eq!(link.account, "APP", "[{target}]");
+        assert!(!link.solicited, "[{target}] the hub accepted it");
+    });
+}

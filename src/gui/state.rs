@@ -507,6 +507,12 @@ impl UiState {
         for c in &snap.closed {
             self.names.insert(c.cid, c.name.clone());
         }
+        // A message that came over a leaf-node link names the link as its publisher.
+        for link in &snap.leaf_links {
+            if let Some(cid) = link.cid {
+                self.names.insert(cid, format!("leaf {}", link.remote_name));
+            }
+        }
         for c in &snap.connections {
             self.names.insert(c.cid, c.name.clone());
             self.connection_rates

@@ -190,3 +190,28 @@ fn snapshot_extends_histories() {
     assert_eq!(st.subject_rates["a.b"].len(), 3);
     assert!(st.tree.find("a.b").is_some());
 }
+
+#[test]
+fn a_leaf_link_is_named_as_a_publisher() {
+    use crate::inspect::snapshot::{LeafLinkInfo, LeafLinkState};
+    let mut st = UiState::new();
+    st.apply_snapshot(Arc::new(Snapshot {
+        leaf_links: vec![
+            LeafLinkInfo {
+                cid: Some(7),
+                state: LeafLinkState::Connected,
+                remote_name: "hub-a".into(),
+                ..Default::default()
+            },
+            // A link that is not up has no connection to name.
+            LeafLinkInfo {
+                cid: None,
+                remote_name: "hub-b".into(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    }));
+    assert_eq!(st.conn_label(7), "leaf hub-a #7");
+    assert_eq!(st.conn_label(8), "#8");
+}

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Deserialize;
 
 use crate::inspect::snapshot::{
-    ConnectionInfo, JetStreamState, JetStreamSummary, QueueGroupInfo, QueueMember, Rates,
-    ServerSummary, SubscriptionInfo, Totals,
+    ConnectionInfo, JetStreamState, JetStreamSummary, LeafLinkInfo, LeafLinkState, QueueGroupInfo,
+    QueueMember, Rates, ServerSummary, SubscriptionInfo, Totals,
 };
 
 /// The parts of `/varz` the inspector uses.
@@ -187,6 +187,73 @@ pub fn jetstream_state(jsz: &[Jsz]) -> JetStreamState {
     })
 }
 
+/// The parts of `/leafz` the inspector uses: a server's leaf-node links.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Leafz {
+    pub server_id: String,
+    pub leafs: Vec<LeafEntry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LeafEntry {
+    /// The other server's name.
+    pub name: String,
+    /// The server that answered joined the other as its leaf (it solicited the link).
+    pub is_spoke: bool,
+    pub account: String,
+    pub ip: String,
+    pub port: u16,
+    /// Go's duration text (`1.2ms`).
+    pub rtt: String,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub subscriptions: usize,
+}
+
+/// Every leaf-node link of the servers that answered `/leafz`, named by the server it
+/// belongs to ("n1 → hub-a"). Links seen from outside are up; those still dialling are not
+/// listed by nats-server.
+pub fn leaf_links(leafz: &[Leafz], varz: &[Varz]) -> Vec<LeafLinkInfo> {
+    let name_of = |id: &str| {
+        varz.iter()
+            .find(|v| v.server_id == id)
+            .map_or_else(|| id.to_string(), |v| v.server_name.clone())
+    };
+    let mut links: Vec<LeafLinkInfo> = leafz
+        .iter()
+        .flat_map(|l| {
+            let server = name_of(&l.server_id);
+            l.leafs.iter().map(move |e| LeafLinkInfo {
+                cid: None,
+                solicited: e.is_spoke,
+                state: LeafLinkState::Connected,
+                url: format!("{}:{}", e.ip, e.port),
+                last_error: None,
+                remote_name: format!("{} \u{2192} {}", server, e.name),
+                account: e.account.clone(),
+                remote_account: String::new(),
+                remote_interest: e.subscriptions,
+                local_interest: 0,
+                totals: Totals {
+                    in_msgs: e.in_msgs,
+                    out_msgs: e.out_msgs,
+                    in_bytes: e.in_bytes,
+                    out_bytes: e.out_bytes,
+                },
+                rates: Rates::default(),
+                rtt: crate::duration::parse_std_duration(&e.rtt).ok(),
+                start: None,
+            })
+        })
+        .collect();
+    links.sort_by(|a, b| a.remote_name.cmp(&b.remote_name));
+    links
+}
+
 /// What one poll brought back, per server id.
 #[derive(Debug, Clone, Default)]
 pub struct PollResult {
@@ -195,6 +262,8 @@ pub struct PollResult {
     pub routez: Vec<Routez>,
     /// `/jsz` of the servers that answered it.
     pub jsz: Vec<Jsz>,
+    /// `/leafz` of the servers that answered it.
+    pub leafz: Vec<Leafz>,
     /// Why some or all of the poll failed.
     pub errors: Vec<String>,
 }
@@ -238,6 +307,8 @@ pub struct Inventory {
     pub totals: Option<Totals>,
     pub rates: Option<Rates>,
     pub jetstream: JetStreamState,
+    /// The servers' leaf-node links.
+    pub leaf_links: Vec<LeafLinkInfo>,
     /// Where the data came from, and the last poll's errors.
     pub description: String,
 }
@@ -402,6 +473,7 @@ impl InventoryBuilder {
             totals: polled.then_some(totals),
             rates: (polled && elapsed > 0.0).then_some(rates),
             jetstream: jetstream_state(&poll.jsz),
+            leaf_links: leaf_links(&poll.leafz, &poll.varz),
             description,
         };
         (inventory, changes)
@@ -566,6 +638,40 @@ mod tests {
         );
         let (_, changes) = b.merge(&both, t0 + Duration::from_secs(3), "A", &mut ids, "t");
         assert!(changes[0].reachable);
+    }
+
+    #[test]
+    fn leaf_links_come_from_leafz_named_by_their_server() {
+        let leafz: Leafz = serde_json::from_str(
+            r#"{"server_id":"NHUB","now":"2026-12-02T05:00:00Z","leafnodes":2,"leafs":[
+              {"id":9,"name":"laptop","is_spoke":false,"account":"APP","ip":"10.0.0.5",
+               "port":52001,"rtt":"1.5ms","in_msgs":10,"out_msgs":20,"in_bytes":100,
+               "out_bytes":200,"subscriptions":3},
+              {"id":4,"name":"edge","is_spoke":true,"account":"$G","ip":"10.0.0.9",
+               "port":7422,"in_msgs":0,"out_msgs":0,"in_bytes":0,"out_bytes":0,
+               "subscriptions":0,"compression":"off"}]}"#,
+        )
+        .unwrap();
+        let varz = Varz {
+            server_id: "NHUB".into(),
+            server_name: "hub-a".into(),
+            ..Varz::default()
+        };
+        let links = leaf_links(&[leafz], &[varz]);
+        assert_eq!(links.len(), 2);
+        let edge = &links[0];
+        assert_eq!(edge.remote_name, "hub-a \u{2192} edge");
+        assert!(edge.solicited);
+        assert_eq!(edge.rtt, None);
+        let laptop = &links[1];
+        assert_eq!(laptop.remote_name, "hub-a \u{2192} laptop");
+        assert!(!laptop.solicited);
+        assert_eq!(laptop.account, "APP");
+        assert_eq!(laptop.url, "10.0.0.5:52001");
+        assert_eq!(laptop.remote_interest, 3);
+        assert_eq!((laptop.totals.in_msgs, laptop.totals.out_bytes), (10, 200));
+        assert_eq!(laptop.rtt, Some(Duration::from_micros(1500)));
+        assert_eq!(laptop.state, LeafLinkState::Connected);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::cluster::{Connz, Jsz, PollResult, Routez, Varz};
+use super::cluster::{Connz, Jsz, Leafz, PollResult, Routez, Varz};
 
 /// How long replies to a `$SYS.REQ.SERVER.PING.*` request are gathered.
 pub const GATHER_WINDOW: Duration = Duration::from_millis(500);
@@ -168,7 +168,13 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
         Bytes::new(),
         GATHER_WINDOW,
     );
-    let (varz, connz, jsz) = tokio::join!(varz, connz, jsz);
+    let leafz = gather(
+        client,
+        "$SYS.REQ.SERVER.PING.LEAFZ",
+        Bytes::new(),
+        GATHER_WINDOW,
+    );
+    let (varz, connz, jsz, leafz) = tokio::join!(varz, connz, jsz, leafz);
     match varz {
         Ok(replies) => result.varz = decode("VARZ", &replies, &mut result.errors),
         Err(e) => result.errors.push(e.to_string()),
@@ -181,6 +187,10 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
     if let Ok(replies) = jsz {
         result.jsz = decode("JSZ", &replies, &mut Vec::new());
     }
+    // So are leaf nodes.
+    if let Ok(replies) = leafz {
+        result.leafz = decode("LEAFZ", &replies, &mut Vec::new());
+    }
     if result.varz.is_empty() && result.errors.is_empty() {
         result
             .errors
@@ -190,24 +200,30 @@ pub async fn poll_system(client: &async_nats::Client) -> PollResult {
     result
 }
 
-/// Polls each monitoring URL for /varz, /connz, /routez and /jsz.
+/// Polls each monitoring URL for /varz, /connz, /routez, /jsz and /leafz.
 pub async fn poll_http(urls: &[String]) -> PollResult {
     let mut result = PollResult::default();
     for base in urls {
-        let (varz_url, connz_url, routez_url, jsz_url) = (
+        let (varz_url, connz_url, routez_url, jsz_url, leafz_url) = (
             format!("{base}/varz"),
             format!("{base}/connz?subs=detail&limit={CONNZ_LIMIT}"),
             format!("{base}/routez"),
             format!("{base}/jsz"),
+            format!("{base}/leafz"),
         );
         let varz = get_json::<Varz>(&varz_url);
         let connz = get_json::<Connz>(&connz_url);
         let routez = get_json::<Routez>(&routez_url);
         let jsz = get_json::<Jsz>(&jsz_url);
-        let (varz, connz, routez, jsz) = tokio::join!(varz, connz, routez, jsz);
-        // JetStream is extra: a server without /jsz leaves JetStream unknown.
+        let leafz = get_json::<Leafz>(&leafz_url);
+        let (varz, connz, routez, jsz, leafz) = tokio::join!(varz, connz, routez, jsz, leafz);
+        // JetStream and leaf nodes are extra: a server without /jsz leaves JetStream
+        // unknown, one without /leafz lists no links.
         if let Ok(j) = jsz {
             result.jsz.push(j);
+        }
+        if let Ok(l) = leafz {
+            result.leafz.push(l);
         }
         match varz {
             Ok(v) => result.varz.push(v),

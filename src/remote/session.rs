@@ -438,6 +438,7 @@ fn publish_snapshot(shared: &Shared, observer: &mut Observer, last_tick: &mut In
         link: Some(link),
         jetstream: inventory.jetstream.clone(),
         jetstream_streams: shared.js_streams.lock().clone(),
+        leaf_links: inventory.leaf_links.clone(),
         ..Snapshot::default()
     };
     shared.publisher.publish_snapshot(snapshot);

@@ -194,6 +194,10 @@ fn the_window_joins_a_hub_and_shows_the_link() {
     assert!(has(&harness, "Leaf-node links (1)"));
     assert!(has(&harness, "leaf"), "the link's kind");
     assert!(has(&harness, &url));
+    // The Servers view lists the link below the servers.
+    go(&mut harness, "Servers");
+    assert!(has(&harness, "Leaf-node links (1)"));
+    assert!(has(&harness, &url));
     assert!(
         harness.state().state.snapshot.connections.len() <= 1,
         "the link is not a client"

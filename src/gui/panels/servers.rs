@@ -1,6 +1,6 @@
 //! Servers: every server of the deployment with its version, connections and rates, and
-//! whether it answers. For a remote deployment, also the link's state and where the
-//! connection data comes from. Unknown numbers are shown as "unknown", never as 0.
+//! whether it answers, and the leaf-node links to other servers. For a remote deployment,
+//! also the link's state and where the connection data comes from. Unknown numbers are shown as "unknown", never as 0.
 
 use egui::{RichText, Ui};
 
@@ -56,6 +56,21 @@ pub fn ui(ui: &mut Ui, state: &UiState) {
             .weak()
             .small(),
         );
+    }
+    if !snap.leaf_links.is_empty() {
+        // The hub this server joined and the leaf nodes that joined it, below the servers
+        // (the same table as in Connections).
+        let rows = snap.leaf_links.len().min(6) as f32;
+        let height = 52.0 + 24.0 * (rows + 1.0);
+        egui::Panel::bottom("servers_leaf_links")
+            .resizable(true)
+            .default_size(height)
+            .min_size(height)
+            .show(ui, |ui| {
+                egui::ScrollArea::both()
+                    .id_salt("servers_leaf_links_scroll")
+                    .show(ui, |ui| super::leaf::table(ui, &snap.leaf_links));
+            });
     }
     if snap.servers.is_empty() {
         ui.label(RichText::new("No server information yet.").weak());
