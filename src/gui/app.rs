@@ -284,6 +284,23 @@ impl InspectorApp {
         }
     }
 
+    /// Fills Settings' leaf node from a deployment's profile and shows it there: the user
+    /// checks it (the leaf-node port is a guess) and restarts the broker to join.
+    fn join_as_leaf(&mut self, profile: &crate::remote::Profile) {
+        self.settings.leaf = true;
+        self.settings.leaf_urls = super::profiles::leaf_urls(profile);
+        self.settings.leaf_credentials = profile
+            .credentials
+            .creds
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        self.starter.setting = self.settings.broker_setting();
+        self.profiles.open = false;
+        self.view = View::Settings;
+        self.settings_changed();
+    }
+
     fn settings_changed(&mut self) {
         self.settings_dirty = Some(Instant::now());
     }
@@ -625,6 +642,7 @@ impl InspectorApp {
         match self.profiles.show(ui.ctx(), &self.source_label) {
             Some(ProfileAction::Connect(profile)) => self.connect_profile(ui.ctx(), *profile),
             Some(ProfileAction::Embedded) => self.show_embedded(ui.ctx()),
+            Some(ProfileAction::JoinAsLeaf(profile)) => self.join_as_leaf(&profile),
             None => {}
         }
         if let Some(cmd) = client_cmd {

@@ -14,6 +14,41 @@ use super::widgets::{self, NO_INTEREST, OK};
 pub enum ProfileAction {
     Connect(Box<Profile>),
     Embedded,
+    /// Make the embedded broker a leaf node of this deployment (Settings, next start).
+    JoinAsLeaf(Box<Profile>),
+}
+
+/// nats-server's default leaf-node port, which a deployment's client URLs do not tell.
+pub const DEFAULT_LEAF_PORT: u16 = 7422;
+
+/// The hub URLs for joining `profile`'s servers as a leaf node: each server's host on the
+/// default leaf-node port, with the profile's user and password or token (a `.creds` file
+/// goes in its own field).
+pub fn leaf_urls(profile: &Profile) -> String {
+    let c = &profile.credentials;
+    let auth = match (&c.user, &c.password, &c.token) {
+        (Some(u), Some(p), _) if !u.is_empty() => format!("{u}:{p}@"),
+        (Some(u), None, _) if !u.is_empty() => format!("{u}@"),
+        (_, _, Some(t)) if !t.is_empty() => format!("{t}@"),
+        _ => String::new(),
+    };
+    profile
+        .servers
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|url| {
+            let rest = url.split_once("://").map_or(url, |(_, r)| r);
+            let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            let host = match hostport.rsplit_once(':') {
+                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+                _ => hostport,
+            };
+            let host = host.trim_end_matches('/');
+            (!host.is_empty()).then(|| format!("nats-leaf://{auth}{host}:{DEFAULT_LEAF_PORT}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A profile being edited, as the form's text fields.
@@ -233,6 +268,17 @@ impl ProfilesWindow {
                         {
                             action = Some(ProfileAction::Connect(Box::new(p.clone())));
                         }
+                        if ui
+                            .small_button("Join as leaf node")
+                            .on_hover_text(
+                                "Make the embedded broker a leaf node of this deployment: \
+                                 Settings gets its servers on the leaf-node port (7422) and \
+                                 its credentials; it joins on the next start",
+                            )
+                            .clicked()
+                        {
+                            action = Some(ProfileAction::JoinAsLeaf(Box::new(p.clone())));
+                        }
                         if ui.small_button("Edit").clicked() {
                             edit = Some(ProfileForm::from_profile(p));
                         }
@@ -416,5 +462,26 @@ mod tests {
         assert_eq!(blank.name, "x");
         assert_eq!(blank.system, None);
         assert_eq!(blank.patterns(), vec![">".to_string()]);
+    }
+}
+
+#[cfg(test)]
+mod leaf_tests {
+    use super::*;
+
+    #[test]
+    fn a_profiles_servers_become_hub_urls_on_the_leaf_port() {
+        let mut p = Profile {
+            servers: "nats://a.example:4222, tls://b.example, c.example:4333".into(),
+            ..Profile::default()
+        };
+        assert_eq!(
+            leaf_urls(&p),
+            "nats-leaf://a.example:7422, nats-leaf://b.example:7422, nats-leaf://c.example:7422"
+        );
+        p.credentials.user = Some("app".into());
+        p.credentials.password = Some("s3cret".into());
+        p.servers = "nats://old:pw@a.example:4222".into();
+        assert_eq!(leaf_urls(&p), "nats-leaf://app:s3cret@a.example:7422");
     }
 }

@@ -169,6 +169,12 @@ fn the_deployments_window_offers_profiles_and_context_import() {
             );
             go(&mut harness, "New profile");
             assert!(has(&harness, "Save and connect"));
+            // Joining the deployment as a leaf node fills Settings and shows it.
+            go(&mut harness, "Join as leaf node");
+            let settings = &harness.state().settings;
+            assert!(settings.leaf);
+            assert_eq!(settings.leaf_urls, "nats-leaf://staging.test:7422");
+            assert!(has(&harness, "Join a hub as a leaf node"));
         },
     );
 }
