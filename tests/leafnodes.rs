@@ -496,7 +496,11 @@ fn a_creds_file_links_to_a_hub_in_operator_mode() {
         for (hub, leaf) in roles(target) {
             let world = kit::World::new();
             let dir = tempfile::tempdir().unwrap();
-            let (user, jwt) = world.user_of_a(|_| {});
+            // The user may publish up.> and subscribe to down.> (seen from the leaf).
+            let (user, jwt) = world.user_of_a(|c| {
+                c["nats"]["pub"] = serde_json::json!({ "allow": ["up.>"] });
+                c["nats"]["sub"] = serde_json::json!({ "allow": ["down.>"] });
+            });
             let creds = dir.path().join("leaf.creds");
             std::fs::write(&creds, kit::creds(&jwt, &user)).unwrap();
             let remote = format!("credentials: \"{}\"", creds.display());
@@ -506,6 +510,18 @@ fn a_creds_file_links_to_a_hub_in_operator_mode() {
                 leafz["leafs"][0]["account"],
                 world.a.public_key(),
                 "[hub={hub} leaf={leaf}] {leafz}"
+            );
+            // The JWT's permissions decide which of the leaf's interest the hub takes.
+            let mut on_leaf = p.leaf.client();
+            on_leaf.send("SUB down.x 1\r\nSUB other.y 2\r\nPING\r\n");
+            expect(&mut on_leaf, "PONG\r\n");
+            wait_until("down.x on the hub", LINK, || {
+                has_interest(p.hub_http, "down.x")
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(
+                !has_interest(p.hub_http, "other.y"),
+                "[hub={hub} leaf={leaf}] other.y is not the leaf's to subscribe to"
             );
 
             // A user signed by an account of another operator: refused, no link.

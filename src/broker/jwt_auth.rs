@@ -57,6 +57,8 @@ pub(crate) struct JwtLogin {
     pub user: Arc<UserJwt>,
     /// How long the login holds (the JWT's `exp`, the end of its time range).
     pub valid_for: Option<Duration>,
+    /// The permissions `identity` holds compiled, as written (a leaf link reverses them).
+    pub permissions: Option<Permissions>,
 }
 
 macro_rules! refuse {
@@ -171,9 +173,11 @@ impl Server {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let permissions = permissions_of(&limits.permissions)
-            .or_else(|| permissions_of(&acc.default_permissions))
-            .map(|p| Arc::new(CompiledPermissions::new(&p)));
+        let raw_permissions = permissions_of(&limits.permissions)
+            .or_else(|| permissions_of(&acc.default_permissions));
+        let permissions = raw_permissions
+            .as_ref()
+            .map(|p| Arc::new(CompiledPermissions::new(p)));
         crate::log_debug!(
             "{} - cid:{} - Authenticated JWT: Client {:?} (claim-name: {:?}) signed with {:?} by Account {:?} (claim-name: {:?})",
             client.addr,
@@ -204,6 +208,7 @@ impl Server {
             },
             user,
             valid_for,
+            permissions: raw_permissions,
         })
     }
 

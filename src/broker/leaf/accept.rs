@@ -333,11 +333,12 @@ impl LeafConn {
         co.sig = text(&c.sig);
         co.jwt = text(&c.jwt);
         if server.authenticator().operator() {
-            // Operator mode: the leaf's user JWT, as a client's, bound to its account.
+            // Operator mode: the leaf's user JWT, as a client's, bound to its account with
+            // the JWT's permissions.
             let login = server.authenticate_jwt(&co, self.nonce.as_bytes(), &self.conn.shared)?;
             return Some(LeafIdentity {
                 account: login.identity.account,
-                permissions: None,
+                permissions: login.permissions,
                 user: login.identity.user,
             });
         }
