@@ -904,8 +904,7 @@ impl Conn {
                 }
                 _ => {
                     self.shared.unsubscribe(&sub);
-                    let account = self.shared.account();
-                    super::imports::reply_interest_lost(&self.server, &account, &sub.subject);
+                    super::imports::reply_interest_lost(&self.server, &self.account, &sub.subject);
                 }
             }
         }

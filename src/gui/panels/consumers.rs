@@ -3,6 +3,7 @@
 //! what waits (pending, ack pending against its limit, redelivered, pull requests); those
 //! that are stalled are marked with the reason, and can be listed alone.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use egui::{RichText, Ui};
@@ -23,7 +24,16 @@ pub struct ConsumersPanel {
     pub stalled_only: bool,
     /// (stream, consumer) selected.
     pub selected: Option<(String, String)>,
+    /// The rows shown, how many consumers the stream choice has and how many of them are
+    /// stalled, and what they were computed from: once a snapshot or a change of the
+    /// choices, not every frame.
+    rows: Option<(RowsKey, Arc<Computed>)>,
 }
+
+/// What the consumer rows depend on: the snapshot, the stream, the filter, stalled only.
+type RowsKey = (u64, Option<String>, String, bool);
+/// The rows shown, the stream choice's consumers, and how many of those are stalled.
+type Computed = (Vec<ConsumerRow>, usize, usize);
 
 const HEADERS: [(&str, &str); 13] = [
     ("Stream", "The stream it reads"),
@@ -64,15 +74,30 @@ impl ConsumersPanel {
         let inv = state.snapshot.jetstream_streams.clone();
         let streams = &inv.streams;
         let now = inv.read_at.unwrap_or_else(SystemTime::now);
-        let rows = model::consumer_rows(
-            streams,
-            self.stream.as_deref(),
-            &self.filter,
+        let key: RowsKey = (
+            state.snapshot_generation,
+            self.stream.clone(),
+            self.filter.clone(),
             self.stalled_only,
-            now,
         );
-        let all = model::consumer_rows(streams, self.stream.as_deref(), "", false, now);
-        let stalled = all.iter().filter(|r| r.stall.is_some()).count();
+        let computed = match &self.rows {
+            Some((k, computed)) if *k == key => computed.clone(),
+            _ => {
+                let rows = model::consumer_rows(
+                    streams,
+                    self.stream.as_deref(),
+                    &self.filter,
+                    self.stalled_only,
+                    now,
+                );
+                let all = model::consumer_rows(streams, self.stream.as_deref(), "", false, now);
+                let stalled = all.iter().filter(|r| r.stall.is_some()).count();
+                let computed = Arc::new((rows, all.len(), stalled));
+                self.rows = Some((key, computed.clone()));
+                computed
+            }
+        };
+        let (rows, total, stalled) = (&computed.0, computed.1, computed.2);
         ui.horizontal(|ui| {
             let l = ui.label("Stream");
             egui::ComboBox::from_id_salt("consumers_stream")
@@ -97,13 +122,13 @@ impl ConsumersPanel {
                     "Consumers that make no progress: ack pending at its limit, messages and no \
                      pull request waiting, a push consumer nobody listens to, or paused",
                 );
-            ui.label(RichText::new(format!("{} of {} consumers", rows.len(), all.len())).weak());
+            ui.label(RichText::new(format!("{} of {} consumers", rows.len(), total)).weak());
             if stalled > 0 {
                 widgets::badge(ui, &format!("{stalled} stalled"), WARN);
             }
         });
         ui.separator();
-        if all.is_empty() {
+        if total == 0 {
             ui.label(
                 RichText::new(match &self.stream {
                     Some(s) => format!("{s} has no consumers."),
@@ -128,7 +153,7 @@ impl ConsumersPanel {
         egui::CentralPanel::no_frame().show(ui, |ui| {
             egui::ScrollArea::horizontal()
                 .id_salt("consumers_hscroll")
-                .show(ui, |ui| self.table(ui, streams, &rows));
+                .show(ui, |ui| self.table(ui, streams, rows));
         });
     }
 

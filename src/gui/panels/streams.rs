@@ -3,6 +3,7 @@
 //! subjects and their counts, a message browser (by sequence, first/previous/next/last,
 //! last on a subject), and purge and delete, each asked for confirmation.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use egui::{RichText, Ui};
@@ -25,6 +26,9 @@ enum Pending {
     DeleteStream { stream: String },
 }
 
+/// What the stream rows depend on: the snapshot, the filter and the sort.
+type RowsKey = (u64, String, StreamSort);
+
 #[derive(Default)]
 pub struct StreamsPanel {
     pub filter: String,
@@ -41,6 +45,9 @@ pub struct StreamsPanel {
     payload_view: PayloadChoice,
     /// The selected stream's subjects and counts, and how many there are.
     subjects: Option<(Vec<(String, u64)>, usize)>,
+    /// The rows shown and what they were computed from: filtered and sorted once a
+    /// snapshot or a change of filter or sort, not every frame.
+    rows: Option<(RowsKey, Arc<Vec<usize>>)>,
     subjects_status: Status,
     action: Status,
     confirming: Option<Pending>,
@@ -153,7 +160,15 @@ impl StreamsPanel {
         jumps: &mut Vec<Jump>,
     ) {
         let inv = state.snapshot.jetstream_streams.clone();
-        let rows = model::stream_rows(&inv.streams, &self.filter, self.sort);
+        let key: RowsKey = (state.snapshot_generation, self.filter.clone(), self.sort);
+        let rows = match &self.rows {
+            Some((k, rows)) if *k == key => rows.clone(),
+            _ => {
+                let rows = Arc::new(model::stream_rows(&inv.streams, &self.filter, self.sort));
+                self.rows = Some((key, rows.clone()));
+                rows
+            }
+        };
         ui.horizontal(|ui| {
             widgets::filter_box(
                 ui,
