@@ -108,7 +108,11 @@ async fn interest_is_announced_once_per_key_with_queue_weights() {
             .is_some_and(|s| s.weight.load(std::sync::atomic::Ordering::Relaxed) == 2)
     })
     .await;
-    assert_eq!(link.subs.lock().len(), 4, "a, w q, w r and the leaf's $LDS");
+    // `w r` is announced after the weight of `w q` changed: wait for it too.
+    wait_until_async("a, w q, w r and the leaf's $LDS on the hub", LINK, || {
+        link.subs.lock().len() == 4
+    })
+    .await;
     send(&mut c, "UNSUB 1\r\nUNSUB 3\r\nUNSUB 5\r\n").await;
     let want = vec![("a".to_string(), 1), ("w q".to_string(), 1)];
     wait_until_async("the interest after UNSUBs", LINK, || {
