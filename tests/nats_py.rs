@@ -17,10 +17,13 @@
 //!   watchers seeing a second connection's changes, direct and non-direct buckets.
 //! * `py_objstore`: a ~3 MB object in 128 KiB chunks with its digest, info, list, watch,
 //!   delete, replace (old chunks purged) and seal.
+//! * `py_creds`: operator mode (JWTs made by `tests/accounts/operator/kit.rs`): a `.creds`
+//!   file and a JWT with its seed apart, nats-py signing the nonce with nkeys; a request,
+//!   the user JWT's permissions, a revoked user refused.
 //!
-//! Python 3 is needed. When it does not import nats-py, the tests install [`NATS_PY`] with
-//! pip under the target directory once (`cargo test` alone sets up what it needs); when
-//! that fails they fail, saying why. `SWITCHBOARD_SKIP_PY=1` skips them explicitly.
+//! Python 3 is needed. When it does not import nats-py and nkeys, the tests install
+//! [`NATS_PY`] and [`NKEYS`] with pip under the target directory once (`cargo test` alone
+//! sets up what it needs); when that fails they fail, saying why. `SWITCHBOARD_SKIP_PY=1` skips them explicitly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -28,6 +31,10 @@ mod support;
 #[path = "support/jetstream.rs"]
 #[allow(dead_code)]
 mod js;
+
+#[path = "accounts/operator/kit.rs"]
+#[allow(dead_code)]
+mod kit;
 
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
@@ -40,6 +47,8 @@ use support::{try_wait_for, Server};
 
 /// The nats-py release the scripts are written against (also pinned in `.ci/run`).
 const NATS_PY: &str = "2.16.0";
+/// The nkeys release nats-py signs the nonce of operator-mode servers with (`.creds`).
+const NKEYS: &str = "0.2.1";
 
 /// How long one script may run (each takes a few seconds; the machine may be busy).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
@@ -62,12 +71,12 @@ fn python_ready() -> Option<PathBuf> {
 }
 
 /// The installed nats-py's version when `python3` (with `path` on `PYTHONPATH`) imports
-/// it.
+/// it and nkeys.
 fn nats_py_version(path: &Path) -> Result<Option<String>, String> {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import nats, importlib.metadata as m; print(m.version('nats-py'))",
+            "import nats, nkeys, importlib.metadata as m; print(m.version('nats-py'))",
         ])
         .env("PYTHONPATH", path)
         .stdin(Stdio::null())
@@ -79,8 +88,8 @@ fn nats_py_version(path: &Path) -> Result<Option<String>, String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
 }
 
-/// nats-py as installed for `python3`, else [`NATS_PY`] installed under the target
-/// directory (so that `cargo test` alone sets up what it needs).
+/// nats-py (with nkeys) as installed for `python3`, else [`NATS_PY`] and [`NKEYS`]
+/// installed under the target directory (so that `cargo test` alone sets up what it needs).
 fn find_or_install_nats_py() -> Result<PathBuf, String> {
     if let Some(version) = nats_py_version(Path::new(""))? {
         if version != NATS_PY {
@@ -91,7 +100,8 @@ fn find_or_install_nats_py() -> Result<PathBuf, String> {
         }
         return Ok(PathBuf::new());
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nats-py-{NATS_PY}"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("nats-py-{NATS_PY}-nkeys-{NKEYS}"));
     if nats_py_version(&dir)?.as_deref() == Some(NATS_PY) {
         return Ok(dir);
     }
@@ -99,14 +109,15 @@ fn find_or_install_nats_py() -> Result<PathBuf, String> {
         .args(["-m", "pip", "install", "--quiet", "--target"])
         .arg(&dir)
         .arg(format!("nats-py=={NATS_PY}"))
+        .arg(format!("nkeys=={NKEYS}"))
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("python3 -m pip could not be started: {e}"))?;
     if !out.status.success() || nats_py_version(&dir)?.as_deref() != Some(NATS_PY) {
         return Err(format!(
             "nats-py {NATS_PY} is not installed and `python3 -m pip install --target {} \
-             nats-py=={NATS_PY}` failed ({}): install it, or set SWITCHBOARD_SKIP_PY=1 to \
-             skip the nats-py tests\n{}",
+             nats-py=={NATS_PY} nkeys=={NKEYS}` failed ({}): install them, or set \
+             SWITCHBOARD_SKIP_PY=1 to skip the nats-py tests\n{}",
             dir.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim_end()
@@ -115,9 +126,9 @@ fn find_or_install_nats_py() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Runs `tests/py/<script>.py` against `server`, bounded by [`SCRIPT_LIMIT`]; panics
-/// (with the script's output) unless it exits with success.
-fn run_script(script: &str, server: &Server, python_path: &Path) {
+/// Runs `tests/py/<script>.py` against `server`, bounded by [`SCRIPT_LIMIT`], with `envs`
+/// set for it; panics (with the script's output) unless it exits with success.
+fn run_script(script: &str, server: &Server, python_path: &Path, envs: &[(&str, &Path)]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = dir.join("tests/py").join(format!("{script}.py"));
     assert!(path.is_file(), "no script {}", path.display());
@@ -131,6 +142,7 @@ fn run_script(script: &str, server: &Server, python_path: &Path) {
         .env("PYTHONPATH", python_path)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(out.try_clone().expect("clone the stdout file"))
         .stderr(err.try_clone().expect("clone the stderr file"))
@@ -170,7 +182,7 @@ fn py_test(script: &str) {
     let Some(python_path) = python_ready() else {
         return;
     };
-    for_each_js_target(|js| run_script(script, &js.server, &python_path));
+    for_each_js_target(|js| run_script(script, &js.server, &python_path, &[]));
 }
 
 /// Pull consumer: fetch, ack, nak (with and without delay), in_progress, term, ack_wait.
@@ -201,4 +213,48 @@ fn py_kv() {
 #[test]
 fn py_objstore() {
     py_test("objstore");
+}
+
+/// Operator mode: a `.creds` file and a JWT with its seed apart log in (nats-py signs the
+/// nonce), a request crosses two users, the user JWT's permissions hold, and a revoked
+/// user's credentials are refused.
+#[test]
+fn py_creds() {
+    let Some(python_path) = python_ready() else {
+        return;
+    };
+    let revoked = nkeys::KeyPair::new_user();
+    // Revoked: every JWT of that user issued up to a minute from now.
+    let revoked_until = kit::now() + 60;
+    let world = kit::World::with_accounts(
+        |a| a["nats"]["revocations"] = serde_json::json!({ revoked.public_key(): revoked_until }),
+        |_| {},
+    );
+    let (service, service_jwt) = world.user_of_a(|_| {});
+    let (client, client_jwt) = world.user_of_a(|c| {
+        c["nats"]["pub"] = serde_json::json!({"allow": ["creds.>", "_INBOX.>"]});
+    });
+    let revoked_jwt = kit::sign(kit::user_claims(&revoked, "revoked"), &world.a);
+
+    let dir = tempfile::tempdir().expect("a directory for the credentials");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write a credentials file");
+        path
+    };
+    let creds = write("service.creds", &kit::creds(&service_jwt, &service));
+    let jwt = write("client.jwt", &client_jwt);
+    let seed = write("client.nk", &client.seed().expect("the client's seed"));
+    let revoked = write("revoked.creds", &kit::creds(&revoked_jwt, &revoked));
+    let envs = [
+        ("SB_CREDS", creds.as_path()),
+        ("SB_JWT", jwt.as_path()),
+        ("SB_SEED", seed.as_path()),
+        ("SB_REVOKED", revoked.as_path()),
+    ];
+    support::for_each_target_bare(|t| {
+        let opts = support::ServerOpts::new().config(&world.memory_config());
+        let server = Server::start_opts(t, &opts);
+        run_script("creds", &server, &python_path, &envs);
+    });
 }

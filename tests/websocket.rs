@@ -6,6 +6,10 @@
 
 mod support;
 
+#[path = "accounts/operator/kit.rs"]
+#[allow(dead_code)]
+mod kit;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -731,6 +735,97 @@ fn a_compression_bomb_is_cut_and_others_carry_on() {
             data(&support::ws::frames(&bytes)).contains("PONG\r\n"),
             "[{t}] {:?}",
             String::from_utf8_lossy(&bytes)
+        );
+    });
+}
+
+/// `verify_and_map` in the `websocket` block's `tls`: a `wss://` client is the user its
+/// certificate names, with that user's permissions; a certificate naming no user is
+/// refused, whatever user and password it sends.
+#[test]
+fn wss_verify_and_map_takes_the_user_from_the_certificate() {
+    use support::pki::{DnType, SanType};
+    let p = pki();
+    let subject = |cn| vec![(DnType::OrganizationName, "Acme"), (DnType::CommonName, cn)];
+    let by_dns = p.client(
+        "ws-dns",
+        &subject("bob"),
+        vec![SanType::DnsName("bob.acme.test".try_into().unwrap())],
+    );
+    let unknown = p.client("ws-unknown", &subject("mallory"), vec![]);
+    let top = "authorization { users [
+        { user: \"bob.acme.test\", permissions: { publish: { deny: \"forbidden\" } } }
+        { user: app, password: app }
+    ] }";
+    for_each_target_bare(|t| {
+        let ws_port = free_port();
+        let tls = format!(
+            "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", verify_and_map: true }}",
+            p.cert.display(),
+            p.key.display(),
+            p.ca.display()
+        );
+        let server = start(t, ws_port, &tls, top);
+        let url = format!("wss://localhost:{ws_port}");
+        let with = |(cert, key): (PathBuf, PathBuf)| {
+            ConnectOptions::new()
+                .add_root_certificates(p.ca.clone())
+                .add_client_certificate(cert, key)
+        };
+        let (mapped, refused) = (with(by_dns.clone()), with(unknown.clone()));
+        run(async {
+            let bob = ws_client(&url, mapped).await;
+            round_trip(&bob, "mapped.ws", b"hi").await;
+            // bob's permissions: the denied publish never arrives.
+            let mut denied = bob.subscribe("forbidden").await.unwrap();
+            bob.flush().await.unwrap();
+            bob.publish("forbidden", "x".into()).await.unwrap();
+            bob.flush().await.unwrap();
+            assert!(
+                timeout(STEP, denied.next()).await.is_err(),
+                "[{t}] bob may not publish to `forbidden`"
+            );
+            let refused = refused
+                .user_and_password("app".into(), "app".into())
+                .connection_timeout(Duration::from_secs(3));
+            let refused = timeout(STEP, refused.connect(&url)).await;
+            let refused = match refused {
+                Err(_) | Ok(Err(_)) => true,
+                Ok(Ok(c)) => timeout(STEP, c.flush()).await.map_or(true, |r| r.is_err()),
+            };
+            assert!(
+                refused,
+                "[{t}] a certificate that maps to no user must be refused\n{}",
+                server.log()
+            );
+        });
+    });
+}
+
+/// `jwt_cookie` in operator mode: a bearer user JWT in the upgrade request's cookie logs the
+/// client in without a JWT in CONNECT; without the cookie the login is refused.
+#[test]
+fn a_jwt_cookie_logs_in_a_bearer_user() {
+    let world = kit::World::new();
+    let (_, bearer) = world.user_of_a(|c| c["nats"]["bearer_token"] = serde_json::json!(true));
+    let connect = "CONNECT {\"verbose\":false}\r\nPING\r\n";
+    for_each_target_bare(|t| {
+        let ws_port = free_port();
+        let _s = start(
+            t,
+            ws_port,
+            "no_tls: true\n  jwt_cookie: \"nats_jwt\"",
+            &world.memory_config(),
+        );
+        let (frames, closed) = session(ws_port, &format!("Cookie: nats_jwt={bearer}\r\n"), connect);
+        assert!(!closed, "[{t}] {:?}", texts(&frames));
+        assert_eq!(data(&frames), "PONG\r\n", "[{t}]");
+        let (frames, closed) = session(ws_port, "", connect);
+        assert!(closed, "[{t}]");
+        assert_eq!(
+            texts(&frames).first().cloned().unwrap_or_default().1,
+            "-ERR 'Authorization Violation'\r\n",
+            "[{t}]"
         );
     });
 }

@@ -1,8 +1,8 @@
 //! `websocket { ... }` (also `ws`), read as nats-server's `parseWebsocket` reads it, and
 //! checked as its `validateWebsocketOptions` checks it: a WebSocket port needs a `tls` block
 //! unless `no_tls` is set, allowed origins must be `http(s)://host[:port]`, the block's own
-//! user or token can't stand beside a users list, a `jwt_cookie` needs operator mode (which
-//! switchboard does not serve), and `headers` may not set the upgrade's own headers.
+//! user or token can't stand beside a users list, a `jwt_cookie` needs operator mode, and
+//! `headers` may not set the upgrade's own headers.
 //!
 //! Keys: `listen`, `port`, `host`/`net`, `advertise`, `no_tls`, `tls`, `same_origin`,
 //! `allowed_origins` (and nats-server's aliases), `handshake_timeout` (seconds or a duration
@@ -41,20 +41,7 @@ pub(super) fn websocket(a: &mut Applier, key: &str, v: &Value) -> Result<(), Con
             "host" | "net" => host = Some(get_string(k, v)?),
             "advertise" => ws.advertise = Some(get_string(k, v)?).filter(|s| !s.is_empty()),
             "no_tls" => ws.no_tls = get_bool(k, v)?,
-            "tls" => {
-                let tls = a.parse_tls(k, v)?;
-                if tls.verify_and_map {
-                    a.warn(
-                        &e.key_pos,
-                        format!(
-                            "config key \"{k}.verify_and_map\": mapping certificates to \
-                             users is not supported for WebSocket yet; client certificates \
-                             are only verified"
-                        ),
-                    );
-                }
-                ws.tls = Some(tls);
-            }
+            "tls" => ws.tls = Some(a.parse_tls(k, v)?),
             "same_origin" => ws.same_origin = get_bool(k, v)?,
             "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin" | "origins"
             | "origin" => ws.allowed_origins = string_array(k, v)?,

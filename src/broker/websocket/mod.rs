@@ -26,6 +26,7 @@ use super::auth::Authenticator;
 use super::client::{ClientShared, Transport};
 use super::server::{Server, StartError};
 use super::tls::TlsServer;
+use super::tls_map::CertNames;
 use crate::options::{AuthOptions, Options, WebsocketOptions};
 use crate::proto::info::ConnectOptions;
 use crate::{log_debug, log_error, log_info, log_warn};
@@ -165,6 +166,8 @@ pub struct WsAuth {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub token: Option<String>,
+    /// A user JWT from `jwt_cookie` (operator mode).
+    pub jwt: Option<String>,
 }
 
 impl WsAuth {
@@ -179,6 +182,9 @@ impl WsAuth {
         }
         if empty(&connect.auth_token) && self.token.is_some() {
             connect.auth_token = self.token.clone();
+        }
+        if empty(&connect.jwt) && self.jwt.is_some() {
+            connect.jwt = self.jwt.clone();
         }
     }
 }
@@ -201,21 +207,28 @@ pub(crate) async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAd
     if let Some(tls) = &ws.tls {
         let opening = async {
             let stream = tls.accept(socket).await?;
-            upgrade(stream, ws, true, addr).await
+            // verify_and_map: who the certificate says the client is, read once.
+            let cert_names = ws
+                .opts
+                .tls
+                .as_ref()
+                .filter(|t| t.verify_and_map)
+                .and_then(|_| stream.get_ref().1.peer_certificates())
+                .and_then(|certs| certs.first())
+                .and_then(|cert| CertNames::from_der(cert))
+                .map(Box::new);
+            Ok(upgrade(stream, ws, true, addr).await?.map(|up| (up, cert_names)))
         };
         match bounded(timeout, opening).await {
-            Ok(Some(up)) => {
+            Ok(Some((up, cert_names))) => {
                 let (r, w) = tokio::io::split(up.stream);
-                session(
-                    server.clone(),
-                    addr,
-                    Transport::Wss,
-                    up.upgrade,
-                    up.auth,
-                    r,
-                    w,
-                )
-                .await;
+                let opening = Opening {
+                    transport: Transport::Wss,
+                    upgrade: up.upgrade,
+                    auth: up.auth,
+                    cert_names,
+                };
+                session(server.clone(), addr, opening, r, w).await;
             }
             Ok(None) => {}
             Err(e) => log_debug!("{} - websocket handshake error: {}", addr, e),
@@ -224,16 +237,13 @@ pub(crate) async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAd
         match bounded(timeout, upgrade(socket, ws, false, addr)).await {
             Ok(Some(up)) => {
                 let (r, w) = up.stream.into_split();
-                session(
-                    server.clone(),
-                    addr,
-                    Transport::Ws,
-                    up.upgrade,
-                    up.auth,
-                    r,
-                    w,
-                )
-                .await;
+                let opening = Opening {
+                    transport: Transport::Ws,
+                    upgrade: up.upgrade,
+                    auth: up.auth,
+                    cert_names: None,
+                };
+                session(server.clone(), addr, opening, r, w).await;
             }
             Ok(None) => {}
             Err(e) => log_debug!("{} - websocket handshake error: {}", addr, e),
@@ -328,6 +338,7 @@ where
             user: cookie(&ws.opts.user_cookie),
             pass: cookie(&ws.opts.pass_cookie),
             token: cookie(&ws.opts.token_cookie),
+            jwt: cookie(&ws.opts.jwt_cookie),
         };
         return Ok(Some(Upgraded {
             stream,
@@ -337,19 +348,27 @@ where
     }
 }
 
-/// The client protocol over an upgraded connection.
-async fn session<R, W>(
-    server: Arc<Server>,
-    addr: SocketAddr,
+/// What the opening handshakes settled for a connection.
+struct Opening {
     transport: Transport,
     upgrade: handshake::Upgrade,
     auth: WsAuth,
-    reader: R,
-    writer: W,
-) where
+    /// The client certificate's names, with `verify_and_map`.
+    cert_names: Option<Box<CertNames>>,
+}
+
+/// The client protocol over an upgraded connection.
+async fn session<R, W>(server: Arc<Server>, addr: SocketAddr, opening: Opening, reader: R, writer: W)
+where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Opening {
+        transport,
+        upgrade,
+        auth,
+        cert_names,
+    } = opening;
     let Some(ws) = server.websocket() else {
         return;
     };
@@ -394,6 +413,7 @@ async fn session<R, W>(
                 conn.auth_deadline = Some(std::time::Instant::now() + timeout);
             }
             conn.ws = Some(auth);
+            conn.cert_names = cert_names;
         })
         .await;
 }
