@@ -1,7 +1,10 @@
 //! The inspector's frame time under the heaviest feed the engine can produce: a snapshot
-//! every 250 ms as large as the tap allows to grow in practice (10,000 subjects, 1,000
-//! connections, 50 queue groups, 100 services) and message samples offered as fast as a
-//! thread can (the tap's bounded queue, 8192, full all the time, as at a million msgs/s).
+//! every 250 ms as large as the tap allows to grow in practice (10,000 subjects, a tenth of
+//! them reply subjects that Subjects, Rates and the Flow map fold: `_INBOX.`, `$JS.ACK.` and
+//! a custom inbox prefix; 1,000 connections, 50 queue groups, 100 services; as many streams
+//! and consumers as a snapshot lists; 200 accounts with exports and imports; 100 leaf-node
+//! links) and message samples offered as fast as a thread can (the tap's bounded queue,
+//! 8192, full all the time, as at a million msgs/s).
 //! The Latency view starts with 15 minutes of history (of the 64 services it keeps) and
 //! shows its longest window.
 //! The window runs headless in egui_kittest at a 60 Hz pace; for each view we report the
@@ -12,7 +15,7 @@
 //! slowest frame's time went (taking the snapshot, taking samples, laying out the view).
 //!
 //! `cargo bench --bench gui_frame` (release build; `-- --frames N` per view,
-//! `--subjects N --connections N` for another scale).
+//! `--subjects N --connections N --accounts N --leaf-links N` for another scale).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,9 +32,10 @@ use switchboard::gui::synthetic::SyntheticControl;
 use switchboard::gui::{GuiContext, Source};
 use switchboard::inspect::feed::{self, FeedPublisher};
 use switchboard::inspect::snapshot::{
-    ConnectionInfo, ConsumerSummary, JetStreamState, JetStreamSummary, LatencyHistogram,
-    MessageSample, QueueGroupInfo, QueueMember, Rates, ServiceLatency, Snapshot, StreamInventory,
-    StreamSummary, SubjectStat, SubscriptionInfo, Totals, MAX_CONSUMERS, MAX_STREAMS,
+    AccountSummary, ConnectionInfo, ConsumerSummary, ExportSummary, ImportSummary, JetStreamState,
+    JetStreamSummary, LatencyHistogram, LeafLinkInfo, LeafLinkState, MessageSample, QueueGroupInfo,
+    QueueMember, Rates, ServiceLatency, Snapshot, StreamInventory, StreamSummary, SubjectStat,
+    SubscriptionInfo, Totals, MAX_CONSUMERS, MAX_STREAMS,
 };
 
 /// Defaults; `--subjects N --connections N` change them.
@@ -50,11 +54,34 @@ fn connection_count() -> u64 {
 
 const QUEUE_GROUPS: usize = 50;
 const SERVICES: usize = 100;
+/// Defaults; `--accounts N --leaf-links N` change them (0: none, as before they were
+/// measured).
+const ACCOUNTS: usize = 200;
+const LEAF_LINKS: usize = 100;
+static ACCOUNTS_N: AtomicUsize = AtomicUsize::new(ACCOUNTS);
+static LEAF_LINKS_N: AtomicUsize = AtomicUsize::new(LEAF_LINKS);
+/// One subject in this many is a reply subject (used once, every message a reply).
+const REPLY_EVERY: usize = 10;
 /// The engine's sample queue (broker::tap's SAMPLE_QUEUE).
 const SAMPLE_QUEUE: usize = 8192;
 const FRAME_PACE: Duration = Duration::from_millis(16);
 
+fn is_reply(i: usize) -> bool {
+    i % REPLY_EVERY == REPLY_EVERY - 1
+}
+
 fn subject_name(i: usize) -> String {
+    if is_reply(i) {
+        return match (i / REPLY_EVERY) % 3 {
+            0 => format!("_INBOX.client{}.{i}", i % 97),
+            1 => format!(
+                "$JS.ACK.STREAM{:03}.consumer{}.1.{i}.{i}.0.0",
+                i % 500,
+                i % 4
+            ),
+            _ => format!("app{}.replies.{i}", i % 5),
+        };
+    }
     format!(
         "region{}.service{}.entity{}.event{}",
         i % 7,
@@ -98,7 +125,7 @@ fn snapshot(tick: u64) -> Snapshot {
             transport: if id % 10 == 0 { "ws" } else { "tcp" },
         })
         .collect();
-    let subjects = (0..subject_count())
+    let mut subjects: Vec<SubjectStat> = (0..subject_count())
         .map(|i| SubjectStat {
             subject: subject_name(i),
             msgs: tick * 100 + i as u64,
@@ -106,12 +133,19 @@ fn snapshot(tick: u64) -> Snapshot {
             msgs_per_sec: 100.0 + ((t + i as f64) * 0.1).sin() * 50.0,
             bytes_per_sec: 1600.0,
             no_interest_msgs: if i % 10 == 0 { tick * 100 } else { 0 },
+            reply_msgs: if is_reply(i) {
+                tick * 100 + i as u64
+            } else {
+                0
+            },
             subscribers: i % 4,
             publishers: vec![(i as u64 % connection_count()) + 1],
             receivers: vec![((i as u64 + 1) % connection_count()) + 1],
             last_published: Some(now),
         })
         .collect();
+    // Sorted by subject, as every source sends them.
+    subjects.sort_by(|a, b| a.subject.cmp(&b.subject));
     let queue_groups = (0..QUEUE_GROUPS)
         .map(|g| QueueGroupInfo {
             subject: format!("jobs.kind{g}"),
@@ -148,8 +182,102 @@ fn snapshot(tick: u64) -> Snapshot {
         subscriptions: connection_count() as usize * 5,
         jetstream: JetStreamState::On(JetStreamSummary::default()),
         jetstream_streams: Arc::new(streams(tick, now)),
+        accounts: accounts(tick),
+        leaf_links: leaf_links(tick, now),
         ..Default::default()
     }
+}
+
+/// Accounts that share streams and services in a ring: each exports its events and a
+/// service, and imports the next two accounts' (the Accounts view's heaviest case).
+fn accounts(tick: u64) -> Vec<AccountSummary> {
+    let count = ACCOUNTS_N.load(Ordering::Relaxed);
+    let name = |a: usize| format!("team{:03}", a % count.max(1));
+    let mut out: Vec<AccountSummary> = (0..count)
+        .map(|a| AccountSummary {
+            name: name(a),
+            connections: (0..5)
+                .map(|c| (a * 5 + c) as u64 % connection_count() + 1)
+                .collect(),
+            subscriptions: 25,
+            system: false,
+            exports: vec![
+                ExportSummary {
+                    subject: format!("{}.events.>", name(a)),
+                    ..Default::default()
+                },
+                ExportSummary {
+                    service: true,
+                    subject: format!("{}.svc.quote", name(a)),
+                    accounts: vec![name(a + 2 * count - 1), name(a + 2 * count - 2)],
+                    response_type: "Singleton".into(),
+                    latency_subject: Some(format!("latency.{}", name(a))),
+                },
+            ],
+            imports: (1..=2)
+                .flat_map(|k| {
+                    let from = name(a + k);
+                    [
+                        ImportSummary {
+                            service: false,
+                            account: from.clone(),
+                            subject: format!("{from}.events.>"),
+                            local_subject: format!("in.{from}.events.>"),
+                            msgs: tick * 40,
+                            responses: 0,
+                            msgs_per_sec: 160.0,
+                        },
+                        ImportSummary {
+                            service: true,
+                            account: from.clone(),
+                            subject: format!("{from}.svc.quote"),
+                            local_subject: format!("quote.{from}"),
+                            msgs: tick * 9,
+                            responses: tick * 9,
+                            msgs_per_sec: 36.0,
+                        },
+                    ]
+                })
+                .collect(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Hubs this server joined as a leaf, then leaf nodes that joined it.
+fn leaf_links(tick: u64, now: SystemTime) -> Vec<LeafLinkInfo> {
+    (0..LEAF_LINKS_N.load(Ordering::Relaxed))
+        .map(|l| {
+            let rate = 40 + l as u64;
+            LeafLinkInfo {
+                cid: Some(90_000 + l as u64),
+                solicited: l < 10,
+                state: LeafLinkState::Connected,
+                url: format!("nats://edge{l}.example:7422"),
+                last_error: None,
+                remote_name: format!("edge-{l}"),
+                account: "$G".into(),
+                remote_account: "$G".into(),
+                remote_interest: 14,
+                local_interest: 9,
+                totals: Totals {
+                    in_msgs: rate * tick,
+                    in_bytes: rate * tick * 96,
+                    out_msgs: rate * tick / 2,
+                    out_bytes: rate * tick * 48,
+                },
+                rates: Rates {
+                    in_msgs_per_sec: (rate * 4) as f64,
+                    in_bytes_per_sec: (rate * 384) as f64,
+                    out_msgs_per_sec: (rate * 2) as f64,
+                    out_bytes_per_sec: (rate * 192) as f64,
+                },
+                rtt: Some(Duration::from_micros(2_300 + l as u64 * 10)),
+                start: Some(now - Duration::from_secs(3600)),
+            }
+        })
+        .collect()
 }
 
 /// As many streams and consumers as a snapshot lists (every eighth stream a KV bucket).
@@ -307,6 +435,8 @@ fn main() {
             ("--frames", Some(n)) => frames = n as usize,
             ("--subjects", Some(n)) => SUBJECTS_N.store(n as usize, Ordering::Relaxed),
             ("--connections", Some(n)) => CONNECTIONS_N.store(n, Ordering::Relaxed),
+            ("--accounts", Some(n)) => ACCOUNTS_N.store(n as usize, Ordering::Relaxed),
+            ("--leaf-links", Some(n)) => LEAF_LINKS_N.store(n as usize, Ordering::Relaxed),
             _ => {}
         }
     }
@@ -343,10 +473,14 @@ fn main() {
         }
     }
     println!(
-        "gui_frame: {} subjects, {} connections, {QUEUE_GROUPS} queue groups, \
-         {SERVICES} services, samples at full rate; {frames} frames a view at 60 Hz",
+        "gui_frame: {} subjects (1 in {REPLY_EVERY} a reply subject), {} connections, \
+         {QUEUE_GROUPS} queue groups, {SERVICES} services, {MAX_STREAMS} streams, \
+         {MAX_CONSUMERS} consumers, {} accounts, {} leaf links, samples at full rate; \
+         {frames} frames a view at 60 Hz",
         subject_count(),
-        connection_count()
+        connection_count(),
+        ACCOUNTS_N.load(Ordering::Relaxed),
+        LEAF_LINKS_N.load(Ordering::Relaxed),
     );
     println!(
         "{:<18} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}  slowest frame: snapshot / samples / view",

@@ -2495,3 +2495,151 @@ fn js_consumer_advisories() {
         assert_eq!(v["reason"], "admin");
     });
 }
+
+/// `start_time` in `STREAM.MSG.GET` and `DIRECT.GET` (nats-server 2.11+): the first message
+/// stored at or after the time, over deleted ones, on `next_by_subj` when given; nothing
+/// after the last; refused with `seq` or `last_by_subj`, and a time Go cannot read is bad
+/// JSON. File and memory streams alike.
+#[test]
+fn js_msg_get_from_time() {
+    for_each_js_target_async(LIMIT, |s| async move {
+        let client = connect(&s).await;
+        let ctx = jetstream::new(client.clone());
+        let rfc3339 = |t: SystemTime| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        };
+        for (name, storage) in [("TF", StorageType::File), ("TM", StorageType::Memory)] {
+            let lower = name.to_lowercase();
+            ctx.create_stream(stream::Config {
+                name: name.into(),
+                subjects: vec![format!("{lower}.>")],
+                storage,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            // Five messages on a, b, a, b, a, with a time noted just before each.
+            let mut before = Vec::new();
+            for i in 1..=5u64 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                before.push(SystemTime::now());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let subject = format!("{lower}.{}", if i % 2 == 1 { "a" } else { "b" });
+                publish_ok(&ctx, &subject, &format!("m{i}"), i).await;
+            }
+            let stream = ctx.get_stream(name).await.unwrap();
+            assert!(stream.delete_message(3).await.unwrap());
+            let get = |body: String| {
+                let client = client.clone();
+                async move {
+                    let reply = timeout(
+                        STEP,
+                        client.request(format!("$JS.API.STREAM.MSG.GET.{name}"), body.into()),
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap();
+                    let v: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+                    match v.get("message") {
+                        Some(m) => format!("seq {}", m["seq"]),
+                        None => format!(
+                            "error {} {}: {}",
+                            v["error"]["code"], v["error"]["err_code"], v["error"]["description"]
+                        ),
+                    }
+                }
+            };
+            let direct = |body: String| {
+                let client = client.clone();
+                async move {
+                    let reply = timeout(
+                        STEP,
+                        client.request(format!("$JS.API.DIRECT.GET.{name}"), body.into()),
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap();
+                    match reply.status {
+                        Some(status) if status.as_u16() != 200 => format!(
+                            "status {} {}",
+                            status.as_u16(),
+                            reply.description.unwrap_or_default()
+                        ),
+                        _ => format!(
+                            "seq {}",
+                            reply
+                                .headers
+                                .as_ref()
+                                .and_then(|h| h.get("Nats-Sequence"))
+                                .map(|v| v.to_string())
+                                .unwrap_or_default()
+                        ),
+                    }
+                }
+            };
+            let at = |i: usize| rfc3339(before[i]);
+            let after_all = rfc3339(SystemTime::now() + Duration::from_secs(60));
+            let cases: Vec<(String, &str, &str)> = vec![
+                (
+                    serde_json::json!({ "start_time": at(0) }).to_string(),
+                    "seq 1",
+                    "seq 1",
+                ),
+                (
+                    serde_json::json!({ "start_time": at(1) }).to_string(),
+                    "seq 2",
+                    "seq 2",
+                ),
+                // Message 3 is deleted: the next one stored.
+                (
+                    serde_json::json!({ "start_time": at(2) }).to_string(),
+                    "seq 4",
+                    "seq 4",
+                ),
+                (
+                    serde_json::json!({ "start_time": at(1), "next_by_subj": format!("{lower}.a") })
+                        .to_string(),
+                    "seq 5",
+                    "seq 5",
+                ),
+                (
+                    serde_json::json!({ "start_time": at(0), "next_by_subj": format!("{lower}.b") })
+                        .to_string(),
+                    "seq 2",
+                    "seq 2",
+                ),
+                (
+                    serde_json::json!({ "start_time": after_all }).to_string(),
+                    "error 404 10037: \"no message found\"",
+                    "status 404 Message Not Found",
+                ),
+                (
+                    serde_json::json!({ "start_time": at(1), "seq": 2 }).to_string(),
+                    "error 400 10003: \"bad request\"",
+                    "status 408 Bad Request",
+                ),
+                (
+                    serde_json::json!({ "start_time": at(1), "last_by_subj": format!("{lower}.a") })
+                        .to_string(),
+                    "error 400 10003: \"bad request\"",
+                    "status 408 Bad Request",
+                ),
+                (
+                    r#"{"start_time":"garbage"}"#.to_string(),
+                    "error 400 10025: \"invalid JSON: parsing time \\\"garbage\\\" as \\\"2006-01-02T15:04:05Z07:00\\\": cannot parse \\\"garbage\\\" as \\\"2006\\\"\"",
+                    "status 408 Malformed Request",
+                ),
+            ];
+            for (body, by_get, by_direct) in cases {
+                assert_eq!(get(body.clone()).await, by_get, "[{name}] MSG.GET {body}");
+                assert_eq!(
+                    direct(body.clone()).await,
+                    by_direct,
+                    "[{name}] DIRECT.GET {body}"
+                );
+            }
+        }
+    });
+}

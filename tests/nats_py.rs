@@ -100,8 +100,8 @@ fn find_or_install_nats_py() -> Result<PathBuf, String> {
         }
         return Ok(PathBuf::new());
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("nats-py-{NATS_PY}-nkeys-{NKEYS}"));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nats-py-{NATS_PY}-nkeys-{NKEYS}"));
     if nats_py_version(&dir)?.as_deref() == Some(NATS_PY) {
         return Ok(dir);
     }

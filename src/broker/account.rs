@@ -1,7 +1,7 @@
 //! An account: its own subject space. Messages cross accounts only through the exports and
 //! imports the configuration declares (see `imports`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -26,6 +26,34 @@ pub struct Account {
     pub responses: Mutex<super::imports::Responses>,
     /// In operator mode, the account JWT in force (replaced when an update arrives).
     jwt: RwLock<Option<Arc<AccountJwt>>>,
+    /// The account JWT's `exp` passed (nats-server's `expired`): its users were
+    /// disconnected and new ones are refused until a newer JWT arrives.
+    expired: AtomicBool,
+    /// An import of the account JWT named an account the resolver did not have: the
+    /// imports are done again when that account is registered (nats-server's
+    /// `incomplete`).
+    pub(crate) incomplete: AtomicBool,
+    /// The timers of the account JWT's expiry and of its imports' earliest activation
+    /// expiry, replaced with the JWT (a task each, asleep until then).
+    pub(crate) timers: Mutex<AccountTimers>,
+}
+
+/// The one-shot timers an account JWT sets.
+#[derive(Debug, Default)]
+pub(crate) struct AccountTimers {
+    pub expiry: Option<tokio::task::AbortHandle>,
+    pub activation: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for AccountTimers {
+    fn drop(&mut self) {
+        for timer in [self.expiry.take(), self.activation.take()]
+            .into_iter()
+            .flatten()
+        {
+            timer.abort();
+        }
+    }
 }
 
 /// An account JWT the server verified, and its claims.
@@ -56,13 +84,11 @@ impl AccountJwt {
         Self::limit(self.claims.nats.limits.subs)
     }
 
-    /// The JetStream limits of the claims, when they enable JetStream (nats-server's
-    /// mapping: a non-positive per-stream or ack-pending limit means unlimited).
+    /// The JetStream limits of the claims, when they enable JetStream: untiered, or the
+    /// `R1` tier (nats-server's mapping: a non-positive per-stream or ack-pending limit
+    /// means unlimited).
     pub fn jetstream_limits(&self) -> Option<crate::options::AccountJetStreamLimits> {
-        let l = &self.claims.nats.limits;
-        if !l.jetstream_enabled() {
-            return None;
-        }
+        let l = self.claims.nats.limits.jetstream_tier()?;
         let unlimited = |n: i64| if n > 0 { n } else { -1 };
         Some(crate::options::AccountJetStreamLimits {
             max_memory: l.mem_storage,
@@ -89,6 +115,9 @@ impl Account {
             service_imports: RwLock::new(Vec::new()),
             responses: Mutex::new(Default::default()),
             jwt: RwLock::new(None),
+            expired: AtomicBool::new(false),
+            incomplete: AtomicBool::new(false),
+            timers: Mutex::new(AccountTimers::default()),
         }
     }
 
@@ -99,6 +128,15 @@ impl Account {
 
     pub(crate) fn set_jwt(&self, jwt: Arc<AccountJwt>) {
         *self.jwt.write() = Some(jwt);
+    }
+
+    /// Whether the account JWT expired while the account was registered.
+    pub fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_expired(&self, expired: bool) {
+        self.expired.store(expired, Ordering::Release);
     }
 
     /// The account JWT's `name` (nats-server's name tag), or empty.

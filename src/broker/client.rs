@@ -239,10 +239,12 @@ pub(crate) struct CacheEntry {
 }
 
 impl CacheEntry {
+    /// One publish of `size` bytes; `reply` when the tap paired it with an earlier request.
     #[inline]
-    pub(crate) fn count(&mut self, size: usize) {
+    pub(crate) fn count(&mut self, size: usize, reply: bool) {
         self.counts.msgs += 1;
         self.counts.bytes += size as u64;
+        self.counts.reply_msgs += u64::from(reply);
         if self.result.is_empty() {
             self.counts.no_interest_msgs += 1;
         }
@@ -796,15 +798,15 @@ impl Conn {
 
     /// Who checks this connection's credentials: a WebSocket listener's own when it overrides
     /// the server's, else the server's.
-    /// Whether the listener this client came through maps certificates to users.
+    /// Whether the listener this client came through maps certificates to users (a
+    /// WebSocket client: the `websocket` block's `tls`, as nats-server overrides it there).
     fn tls_map(&self) -> bool {
-        self.ws.is_none()
-            && self
-                .server
-                .opts
-                .tls
-                .as_ref()
-                .is_some_and(|t| t.verify_and_map)
+        let tls = if self.ws.is_some() {
+            self.server.websocket().and_then(|ws| ws.opts.tls.as_ref())
+        } else {
+            self.server.opts.tls.as_ref()
+        };
+        tls.is_some_and(|t| t.verify_and_map)
     }
 
     pub(crate) fn authenticator(&self) -> &super::auth::Authenticator {

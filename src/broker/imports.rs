@@ -20,7 +20,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -184,6 +184,8 @@ pub struct StreamImport {
     reverse: WildcardMap,
     /// Messages delivered to the importer's subscribers.
     pub delivered: AtomicU64,
+    /// Set when an account JWT update took the import away: no new shadow is inserted.
+    removed: AtomicBool,
 }
 
 impl StreamImport {
@@ -236,6 +238,10 @@ pub struct ServiceImport {
     latency: Option<LatencyConfig>,
     /// nats-server's `shash` of this server's name, which ends a tracked request's reply.
     server_hash: String,
+    /// Declared by an account JWT (replaced when the JWT is), not one of the server's own.
+    claim: bool,
+    /// The internal subscription that routes the requests (taken out when replaced).
+    sub: parking_lot::Mutex<Option<Arc<Subscription>>>,
 }
 
 /// Where one `_R_` reply of an exporter goes back to.
@@ -470,7 +476,7 @@ pub fn configure(server: &Arc<Server>) {
                                 sampling_percent: l.sampling_percent,
                             }),
                     };
-                    match new_service_import(server, &importer, &exporter, spec) {
+                    match new_service_import(server, &importer, &exporter, spec, false) {
                         Ok(service) => services.push(service),
                         Err(e) => crate::log_warn!(
                             "Service import {:?} of account {:?}: {}",
@@ -507,22 +513,8 @@ fn new_stream_import(exporter: &Arc<Account>, from: &str, to: &str) -> Option<Ar
         forward,
         to: to.to_string(),
         delivered: AtomicU64::new(0),
+        removed: AtomicBool::new(false),
     }))
-}
-
-/// Adds a stream import to `importer` (an account JWT's import; the caller checked the
-/// export). Only subscriptions made afterwards get shadows, so it is set up before the
-/// account has clients.
-pub fn import_stream(
-    importer: &Arc<Account>,
-    exporter: &Arc<Account>,
-    from: &str,
-    to: &str,
-) -> Result<(), String> {
-    let import = new_stream_import(exporter, from, to)
-        .ok_or_else(|| format!("{from:?} does not map to {to:?}"))?;
-    importer.stream_imports.write().push(import);
-    Ok(())
 }
 
 /// A service import to set up (from the configuration, or the system account's own).
@@ -547,7 +539,7 @@ pub fn import_service(
     exporter: &Arc<Account>,
     spec: ServiceImportSpec,
 ) -> Result<(), String> {
-    let service = new_service_import(server, importer, exporter, spec)?;
+    let service = new_service_import(server, importer, exporter, spec, false)?;
     importer.service_imports.write().push(service);
     take_responses(server, exporter);
     Ok(())
@@ -558,6 +550,7 @@ fn new_service_import(
     importer: &Arc<Account>,
     exporter: &Arc<Account>,
     spec: ServiceImportSpec,
+    claim: bool,
 ) -> Result<Arc<ServiceImport>, String> {
     let map = WildcardMap::new(&spec.local, &spec.subject)
         .ok_or_else(|| format!("{:?} does not map to {:?}", spec.local, spec.subject))?;
@@ -574,9 +567,11 @@ fn new_service_import(
         share: spec.share,
         latency: spec.latency,
         server_hash: crate::proto::ids::name_hash(&server.name, 8),
+        claim,
+        sub: parking_lot::Mutex::new(None),
     });
     let client = server.internal_client(importer);
-    server
+    let sub = server
         .subscribe_internal(
             &client,
             &service.local,
@@ -584,6 +579,7 @@ fn new_service_import(
             Arc::new(ServiceImportHandler(service.clone())),
         )
         .map_err(|e| e.to_string())?;
+    *service.sub.lock() = Some(sub);
     Ok(service)
 }
 
@@ -615,6 +611,18 @@ pub(crate) fn shadows_for(
     perms: &Option<super::permissions::SubPerms>,
 ) -> Vec<Arc<Subscription>> {
     let imports = account.stream_imports.read();
+    shadows_of(&imports, client, subject, queue, sid, perms)
+}
+
+/// The shadows `imports` need for a subscription.
+fn shadows_of(
+    imports: &[Arc<StreamImport>],
+    client: &Arc<ClientShared>,
+    subject: &[u8],
+    queue: Option<&[u8]>,
+    sid: &[u8],
+    perms: &Option<super::permissions::SubPerms>,
+) -> Vec<Arc<Subscription>> {
     if imports.is_empty() {
         return Vec::new();
     }
@@ -632,29 +640,6 @@ pub(crate) fn shadows_for(
             ))
         })
         .collect()
-}
-
-/// Puts shadow subscriptions into their exporters' sublists.
-pub(crate) fn insert_shadows(shadows: &[Arc<Subscription>]) {
-    for shadow in shadows {
-        let Some(exporter) = shadow.import.as_ref().and_then(|i| i.exporter.upgrade()) else {
-            continue;
-        };
-        // The subject came from a valid subscription and a checked import.
-        let _ = exporter.sublist.write().insert(shadow.clone());
-    }
-}
-
-/// Takes shadow subscriptions out of their exporters' sublists.
-pub(crate) fn remove_shadows(shadows: &[Arc<Subscription>]) {
-    for shadow in shadows {
-        if !shadow.close() {
-            continue;
-        }
-        if let Some(exporter) = shadow.import.as_ref().and_then(|i| i.exporter.upgrade()) {
-            exporter.sublist.write().remove(shadow);
-        }
-    }
 }
 
 /// A service import's subscription in the importing account.
@@ -863,6 +848,14 @@ fn with_request_info(headers: &[u8], info: &str) -> Vec<u8> {
     out.extend_from_slice(b"\r\n\r\n");
     out
 }
+
+/// Imports re-done when an account JWT changes, with the shadows that follow them.
+#[path = "imports_update.rs"]
+mod update;
+pub use update::Shadows;
+pub(crate) use update::{
+    insert_shadows, remove_shadows, set_claim_service_imports, set_stream_imports,
+};
 
 #[cfg(test)]
 #[path = "imports_tests.rs"]

@@ -42,6 +42,7 @@ fn stream_import(from: &str, to: &str) -> StreamImport {
         reverse: forward.reverse(),
         forward,
         delivered: Default::default(),
+        removed: Default::default(),
     }
 }
 

@@ -114,14 +114,28 @@ impl Server {
                              limits set"
                         );
                     }
-                    limits = scope.template.clone();
+                    // nats-server's `processUserPermissionsTemplate`: the template's
+                    // `{{...}}` placeholders become this user's values.
+                    limits = match jwt::expand_user_template(
+                        &scope.template,
+                        &claims,
+                        &account_jwt.claims.data.name,
+                        &acc.tags,
+                    ) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            crate::log_debug!("Template of scoped signing key: {}", e);
+                            refuse!(client, "User JWT generated invalid permissions")
+                        }
+                    };
                 }
             }
             if !user.issuer_account.is_empty() {
                 signing_key = Some(claims.data.issuer.clone());
             }
         }
-        if account_jwt.claims.data.expires > 0 && account_jwt.claims.data.expires < now {
+        let account_expires = account_jwt.claims.data.expires;
+        if account.is_expired() || (account_expires > 0 && account_expires <= now) {
             refuse!(client, "Account JWT has expired");
         }
         if limits.bearer_token && acc.limits.disallow_bearer {

@@ -128,6 +128,12 @@ impl Trust {
             return Err(AccountJwtError::Validation);
         }
         jwt::check_times(&claims.data, jwt::now_unix()).map_err(|_| AccountJwtError::Validation)?;
+        // An import whose activation token does not fit it blocks the whole account, as
+        // nats-io/jwt's validation does.
+        if let Err(e) = jwt::validate_imports(&claims) {
+            crate::log_debug!("Account JWT {} not valid: {}", claims.data.subject, e);
+            return Err(AccountJwtError::Validation);
+        }
         Ok(claims)
     }
 }

@@ -75,6 +75,19 @@ impl Resolver {
         }
     }
 
+    /// Whether deleting account JWTs is allowed (`allow_delete` of the full resolver).
+    pub fn allows_delete(&self) -> bool {
+        matches!(self, Resolver::Dir(d) if d.opts.allow_delete)
+    }
+
+    /// Deletes the account JWT of `key` (the full resolver with `allow_delete` only).
+    pub fn delete(&self, key: &str) -> Result<(), String> {
+        match self {
+            Resolver::Memory(_) => Err("store is not set up to for delete".to_string()),
+            Resolver::Dir(d) => d.delete(key),
+        }
+    }
+
     /// The public keys of every stored account JWT, sorted.
     pub fn list(&self) -> Vec<String> {
         let mut keys: Vec<String> = match self {

@@ -62,7 +62,10 @@ impl Fanout {
 
 impl Conn {
     pub(crate) fn publish(&mut self, msg: &Publish<'_>) {
-        let result = self.lookup(msg.subject, msg.message.len());
+        // Paired before delivery: whether this publish is a reply is counted with the
+        // subject's other counters in the cache entry the lookup touches anyway.
+        let replied = self.server.tap.track(msg.subject, msg.reply);
+        let result = self.lookup(msg.subject, msg.message.len(), replied);
         let saved = self.fanout.begin_publish();
         let mut receivers = 0u32;
         for sub in &result.psubs {
@@ -78,7 +81,6 @@ impl Conn {
             }
         }
         let tap = &self.server.tap;
-        tap.track(msg.subject, msg.reply);
         if tap.wants_sample() {
             tap.sample(
                 msg.subject,
@@ -96,8 +98,14 @@ impl Conn {
     }
 
     /// Sublist results cached per connection and per sublist generation (nats-server's L1);
-    /// the same entry counts the subject's traffic for the inspector.
-    pub(crate) fn lookup(&mut self, subject: &[u8], size: usize) -> Arc<SublistResult> {
+    /// the same entry counts the subject's traffic for the inspector (`reply`: the tap
+    /// paired this publish with a request).
+    pub(crate) fn lookup(
+        &mut self,
+        subject: &[u8],
+        size: usize,
+        reply: bool,
+    ) -> Arc<SublistResult> {
         let generation = self.account.generation();
         if generation != self.cache_generation {
             self.flush_subject_counts();
@@ -105,7 +113,7 @@ impl Conn {
             self.cache_generation = generation;
         }
         if let Some(hit) = self.cache.get_mut(subject) {
-            hit.count(size);
+            hit.count(size, reply);
             return hit.result.clone();
         }
         let result = Arc::new(self.account.sublist.read().match_subject(subject));
@@ -117,7 +125,7 @@ impl Conn {
             result: result.clone(),
             counts: LocalCount::default(),
         };
-        entry.count(size);
+        entry.count(size, reply);
         self.cache.insert(subject.into(), entry);
         result
     }

@@ -26,8 +26,9 @@ pub struct Subscription {
     /// Set on a shadow subscription (in an exporter's sublist, for a subscriber of an
     /// importing account): deliveries carry the importer's subject.
     pub import: Option<Arc<super::imports::StreamImport>>,
-    /// This subscription's shadows in the accounts it imports streams from.
-    pub shadows: Box<[Arc<Subscription>]>,
+    /// This subscription's shadows in the accounts it imports streams from (they change
+    /// when an account JWT update changes the stream imports).
+    pub shadows: super::imports::Shadows,
     /// How many members a queue subscription stands for: 1, or for the interest of a leaf
     /// link the weight the other side announced (`LS+ subject queue weight`).
     pub weight: AtomicU32,
@@ -55,7 +56,7 @@ impl Subscription {
             perms: None,
             handler: None,
             import: None,
-            shadows: Box::default(),
+            shadows: Default::default(),
             weight: AtomicU32::new(1),
             leaf,
             closed: AtomicBool::new(false),
@@ -81,7 +82,7 @@ impl Subscription {
     }
 
     pub fn with_shadows(mut self, shadows: Vec<Arc<Subscription>>) -> Self {
-        self.shadows = shadows.into();
+        self.shadows = super::imports::Shadows::new(shadows);
         self
     }
 

@@ -7,6 +7,10 @@
 //!   queue; a full queue drops the copy (counted), never the message.
 //! - Request/reply latency pairs a publish carrying a reply subject with the later publish
 //!   to that reply subject, in a bounded map that expires unanswered requests as timeouts.
+//!   The same pairing tells the connection that a publish was a reply, which it counts per
+//!   subject beside the other counters (the window folds subjects used only as replies).
+//!   Services' own publishes (a JetStream delivery with its `$JS.ACK.` reply subject) start
+//!   requests too, so a client's acknowledgement counts as a reply.
 //! - Events (connect, disconnect, slow consumer, auth failure) go to a bounded log.
 
 use std::collections::HashMap;
@@ -44,6 +48,8 @@ pub struct SubjectTotals {
     pub msgs: u64,
     pub bytes: u64,
     pub no_interest_msgs: u64,
+    /// Messages that were replies to a tracked request.
+    pub reply_msgs: u64,
     pub publishers: Vec<u64>,
     pub last_published: Option<SystemTime>,
 }
@@ -54,6 +60,7 @@ pub struct LocalCount {
     pub msgs: u64,
     pub bytes: u64,
     pub no_interest_msgs: u64,
+    pub reply_msgs: u64,
 }
 
 /// Latency observations for one service subject.
@@ -219,6 +226,7 @@ impl Tap {
             totals.msgs += count.msgs;
             totals.bytes += count.bytes;
             totals.no_interest_msgs += count.no_interest_msgs;
+            totals.reply_msgs += count.reply_msgs;
             totals.last_published = Some(now);
             if !totals.publishers.contains(&publisher_cid)
                 && totals.publishers.len() < MAX_PUBLISHERS_PER_SUBJECT
@@ -261,18 +269,19 @@ impl Tap {
         Duration::from_millis(self.request_timeout_millis.load(Ordering::Relaxed))
     }
 
-    /// Called for every publish while tracking: records requests, and pairs replies.
+    /// Called for every publish: while tracking, records requests and pairs replies.
+    /// Returns whether this publish was the reply to a tracked request (the caller counts
+    /// it with the subject's other counters).
     #[inline]
-    pub fn track(&self, subject: &[u8], reply: Option<&[u8]>) {
+    pub fn track(&self, subject: &[u8], reply: Option<&[u8]>) -> bool {
         if !self.tracking.load(Ordering::Relaxed) {
-            return;
+            return false;
         }
-        if self.pending_count.load(Ordering::Relaxed) > 0 {
-            self.pair_reply(subject);
-        }
+        let replied = self.pending_count.load(Ordering::Relaxed) > 0 && self.pair_reply(subject);
         if let Some(reply) = reply {
             self.start_request(subject, reply);
         }
+        replied
     }
 
     fn start_request(&self, subject: &[u8], reply: &[u8]) {
@@ -296,7 +305,7 @@ impl Tap {
             .requests += 1;
     }
 
-    fn pair_reply(&self, subject: &[u8]) {
+    fn pair_reply(&self, subject: &[u8]) -> bool {
         let found = {
             let mut pending = self.pending.lock();
             let found = pending.remove(subject);
@@ -310,7 +319,9 @@ impl Tap {
                 .entry(request.subject)
                 .or_default()
                 .record(rtt);
+            return true;
         }
+        false
     }
 
     /// Counts requests older than the request timeout as timeouts and forgets them.
@@ -357,6 +368,7 @@ mod tests {
             msgs: 2,
             bytes: 10,
             no_interest_msgs: 1,
+            reply_msgs: 1,
         };
         tap.merge_subjects(7, [(&b"a.b"[..], count)].into_iter());
         tap.merge_subjects(8, [(&b"a.b"[..], count)].into_iter());
@@ -364,6 +376,7 @@ mod tests {
         assert_eq!(totals.len(), 1);
         assert_eq!(totals[0].1.msgs, 4);
         assert_eq!(totals[0].1.no_interest_msgs, 2);
+        assert_eq!(totals[0].1.reply_msgs, 2);
         assert_eq!(totals[0].1.publishers, vec![7, 8]);
     }
 
@@ -372,15 +385,33 @@ mod tests {
         let tap = Tap::new();
         tap.track(b"svc", Some(b"_INBOX.1"));
         tap.track(b"other", None);
-        tap.track(b"_INBOX.1", None);
+        assert!(!tap.track(b"_INBOX.1", None), "tracking was off");
         tap.track(b"svc", Some(b"_INBOX.2"));
         assert!(tap.latency_windows().is_empty(), "tracking was off");
         tap.set_latency_tracking(true);
-        tap.track(b"svc", Some(b"_INBOX.3"));
-        tap.track(b"_INBOX.3", None);
+        assert!(!tap.track(b"svc", Some(b"_INBOX.3")), "a request");
+        assert!(tap.track(b"_INBOX.3", None), "its reply");
+        assert!(
+            !tap.track(b"_INBOX.3", None),
+            "a second message is no reply"
+        );
         tap.track(b"svc", Some(b"_INBOX.4"));
         let w = &tap.latency_windows()[0].1;
         assert_eq!((w.requests, w.replies, w.recent.len()), (2, 1, 1));
+    }
+
+    /// A service's delivery that names a reply subject (JetStream's `$JS.ACK.` on each
+    /// message) is a request: the client's acknowledgement is its reply.
+    #[test]
+    fn an_acknowledgement_of_a_service_delivery_is_a_reply() {
+        let tap = Tap::new();
+        tap.set_latency_tracking(true);
+        let ack = b"$JS.ACK.ORDERS.worker.1.7.7.1733100000000000000.0";
+        assert!(!tap.track(b"orders.created", Some(ack)));
+        assert!(
+            tap.track(ack, Some(b"_INBOX.ackack")),
+            "the ack answered it"
+        );
     }
 
     #[test]

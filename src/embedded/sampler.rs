@@ -228,6 +228,7 @@ impl Sampler {
                     msgs_per_sec: per_sec(prev_msgs, t.msgs, elapsed),
                     bytes_per_sec: per_sec(prev_bytes, t.bytes, elapsed),
                     no_interest_msgs: t.no_interest_msgs,
+                    reply_msgs: t.reply_msgs,
                     subscribers,
                     publishers,
                     receivers,

@@ -181,6 +181,91 @@ async fn snapshot_sums_up_jetstream() {
     handle.shutdown().await;
 }
 
+/// Replies are counted per subject: a custom-prefix reply inbox, a subject also published
+/// to as a non-reply, and JetStream's acknowledgements, whose `$JS.ACK.` reply subjects the
+/// stream's consumer (a service, not a connection) set on its deliveries.
+#[tokio::test]
+async fn replies_are_counted_per_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = crate::options::Options {
+        port: 0,
+        jetstream: Some(crate::options::JetStreamOptions {
+            store_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bound = BrokerHandle::bind(opts).await.unwrap();
+    crate::jetstream::enable(bound.server()).unwrap();
+    let handle = bound.accept();
+    let server = handle.server().clone();
+    server.tap.set_latency_tracking(true);
+    let mut sampler = Sampler::new(server.clone(), None);
+    sampler.sample();
+
+    let mut responder = client(&handle, r#"{"verbose":false}"#).await;
+    round_trip(&mut responder, "SUB svc 1\r\nSUB deliver.w 2\r\n").await;
+    let mut requester = client(&handle, r#"{"verbose":false}"#).await;
+    round_trip(&mut requester, "PUB svc myapp.replies.1 1\r\nq\r\n").await;
+    // The answer, then a message on the same subject that answers nothing.
+    round_trip(
+        &mut responder,
+        "PUB myapp.replies.1 1\r\na\r\nPUB myapp.replies.1 1\r\nb\r\n",
+    )
+    .await;
+
+    let stream = r#"{"name":"ORDERS","subjects":["orders.>"]}"#;
+    let consumer = r#"{"stream_name":"ORDERS","config":{"durable_name":"w","deliver_subject":"deliver.w","ack_policy":"explicit"}}"#;
+    let mut ops = format!(
+        "PUB $JS.API.STREAM.CREATE.ORDERS _INBOX.s {}\r\n{stream}\r\n",
+        stream.len()
+    );
+    for i in 0..3 {
+        ops.push_str(&format!("PUB orders.{i} 5\r\nhello\r\n"));
+    }
+    ops.push_str(&format!(
+        "PUB $JS.API.CONSUMER.CREATE.ORDERS.w _INBOX.c {}\r\n{consumer}\r\n",
+        consumer.len()
+    ));
+    round_trip(&mut requester, &ops).await;
+    let delivered = read_until(&mut responder, Duration::from_secs(5), |seen| {
+        String::from_utf8_lossy(seen).matches(" $JS.ACK.").count() >= 3
+    })
+    .await;
+    let acks: Vec<String> = String::from_utf8_lossy(&delivered)
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (fields.len() == 5 && fields[0] == "MSG").then(|| fields[3].to_string())
+        })
+        .collect();
+    assert_eq!(acks.len(), 3, "{}", String::from_utf8_lossy(&delivered));
+    let ops: String = acks.iter().map(|a| format!("PUB {a} 0\r\n\r\n")).collect();
+    round_trip(&mut responder, &ops).await;
+
+    tokio::time::sleep(crate::broker::tap::FLUSH_INTERVAL + Duration::from_millis(50)).await;
+    round_trip(&mut requester, "").await;
+    round_trip(&mut responder, "").await;
+    let snap = sampler.sample();
+    let counts = |name: &str| {
+        snap.subjects
+            .iter()
+            .find(|s| s.subject == name)
+            .map(|s| (s.msgs, s.reply_msgs))
+    };
+    assert_eq!(counts("svc"), Some((1, 0)), "a request is no reply");
+    assert_eq!(
+        counts("myapp.replies.1"),
+        Some((2, 1)),
+        "the answer is a reply, the second message is not"
+    );
+    for ack in &acks {
+        assert_eq!(counts(ack), Some((1, 1)), "{ack} acknowledged a delivery");
+    }
+    assert_eq!(counts("orders.0"), Some((1, 0)));
+    handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn feed_delivers_samples_and_events_and_kick_closes() {
     let handle = BrokerHandle::start_for_test().await;

@@ -567,7 +567,7 @@ impl InspectorApp {
         for outcome in self.client.poll() {
             self.publish.on_outcome(outcome);
         }
-        self.jetstream.poll();
+        self.jetstream.poll(&self.state);
         self.recordings.poll(&self.control, ui.ctx());
         self.shortcuts(ui);
         let mut commands: Vec<Command> = Vec::new();

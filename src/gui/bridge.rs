@@ -277,9 +277,13 @@ mod tests {
             crate::gui::model::subject_tree::build_tree(&subjects)
         );
         assert_eq!(
-            state.subjects_by_rate[0],
-            prepare::OFF_THREAD_AT - 1,
+            state.subjects_by_rate,
+            crate::gui::model::subject_tree::by_rate(&subjects),
             "busiest first"
+        );
+        assert!(
+            state.snapshot.subjects[state.subjects_by_rate[0]].msgs_per_sec > 1_000.0,
+            "the busiest band first"
         );
     }
 

@@ -5,6 +5,9 @@
 //! [`JsRequest`]s through a bounded queue (a full queue refuses the request, it never
 //! waits) and takes [`JsAnswer`]s back by value through another bounded queue (an answer
 //! that finds it full is dropped and counted). The window never blocks on the network.
+//!
+//! A KV watch ([`JsClient::watch_kv`], in `jetstream_watch.rs`) is the one long-lived
+//! request: its changes come back through a bounded queue of their own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,7 +19,13 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::connect::ConnectArgs;
-use crate::remote::jetstream::{api_request, decode, decode_message, MsgQuery, StoredMessage};
+use crate::remote::jetstream::{
+    api_request, decode, decode_message, direct_get, MsgQuery, StoredMessage,
+};
+
+#[path = "jetstream_watch.rs"]
+mod watch;
+pub use watch::{KvWatch, WatchEvent, WatchFeed, WATCH_QUEUE};
 
 use super::model::jetstream::{
     kv_entry, kv_subject, kv_subjects, obj_meta_subjects, object_info, KvEntry, ObjectInfo,
@@ -111,10 +120,21 @@ pub struct JsAnswer {
 /// The window's end: send requests, poll answers.
 pub struct JsClient {
     requests: mpsc::Sender<(u64, JsRequest)>,
+    watches: mpsc::Sender<WatchFeed>,
     answers: Receiver<JsAnswer>,
     next_id: u64,
     /// Answers dropped because the window did not take them in time.
     dropped: Arc<AtomicU64>,
+}
+
+/// A client whose task is the test: the requests the window sends arrive on `requests`,
+/// answers sent on `answers` come back through [`JsClient::poll`], and the watches the
+/// window starts arrive on `watches`.
+pub struct Detached {
+    pub client: JsClient,
+    pub requests: mpsc::Receiver<(u64, JsRequest)>,
+    pub answers: Sender<JsAnswer>,
+    pub watches: mpsc::Receiver<WatchFeed>,
 }
 
 impl JsClient {
@@ -125,32 +145,56 @@ impl JsClient {
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (watch_tx, watch_rx) = mpsc::channel(QUEUE);
         let (answer_tx, answer_rx) = crossbeam_channel::bounded(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        runtime.spawn(run(target, rx, answer_tx, dropped.clone(), Arc::new(wake)));
+        let channels = Channels {
+            requests: rx,
+            watches: watch_rx,
+            answers: answer_tx,
+        };
+        runtime.spawn(run(target, channels, dropped.clone(), Arc::new(wake)));
         Self {
             requests: tx,
+            watches: watch_tx,
             answers: answer_rx,
             next_id: 0,
             dropped,
         }
     }
 
-    /// A client whose requests go nowhere (tests): they arrive on the receiver, and
-    /// answers sent on the sender come back through [`JsClient::poll`].
-    pub fn detached() -> (Self, mpsc::Receiver<(u64, JsRequest)>, Sender<JsAnswer>) {
+    /// A client whose requests go nowhere (tests), with the ends a test plays the task
+    /// with (see [`Detached`]).
+    pub fn detached() -> Detached {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (watch_tx, watch_rx) = mpsc::channel(QUEUE);
         let (answer_tx, answer_rx) = crossbeam_channel::bounded(QUEUE);
-        (
-            Self {
+        Detached {
+            client: Self {
                 requests: tx,
+                watches: watch_tx,
                 answers: answer_rx,
                 next_id: 0,
                 dropped: Arc::default(),
             },
-            rx,
-            answer_tx,
-        )
+            requests: rx,
+            answers: answer_tx,
+            watches: watch_rx,
+        }
+    }
+
+    /// Starts watching `bucket`'s changes; the watch runs until the handle is dropped.
+    pub fn watch_kv(&mut self, bucket: &str) -> Result<KvWatch, String> {
+        let (watch, feed) = watch::channel(bucket);
+        match self.watches.try_send(feed) {
+            Ok(()) => Ok(watch),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                Err("too many watches are starting; try again in a moment".into())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err("the JetStream client has stopped".into())
+            }
+        }
     }
 
     /// Queues a request; its id, or why it could not be queued (never waits).
@@ -180,35 +224,67 @@ impl JsClient {
 
 type Wake = Arc<dyn Fn() + Send + Sync>;
 
-async fn run(
-    target: ConnectArgs,
-    mut requests: mpsc::Receiver<(u64, JsRequest)>,
+/// The task's ends of the client's queues.
+struct Channels {
+    requests: mpsc::Receiver<(u64, JsRequest)>,
+    watches: mpsc::Receiver<WatchFeed>,
     answers: Sender<JsAnswer>,
-    dropped: Arc<AtomicU64>,
-    wake: Wake,
-) {
+}
+
+/// What the task was handed next.
+enum Job {
+    Request(u64, JsRequest),
+    Watch(WatchFeed),
+}
+
+async fn run(target: ConnectArgs, mut ch: Channels, dropped: Arc<AtomicU64>, wake: Wake) {
     let mut client: Option<async_nats::Client> = None;
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some((id, request)) = requests.recv().await {
+    loop {
+        let job = tokio::select! {
+            Some((id, request)) = ch.requests.recv() => Job::Request(id, request),
+            Some(feed) = ch.watches.recv() => Job::Watch(feed),
+            else => return,
+        };
         if client.is_none() {
             match target.connect(CLIENT_NAME, None).await {
                 Ok(c) => client = Some(c),
                 Err(e) => {
-                    answer(&answers, &dropped, &wake, id, request, Err(e.to_string()));
+                    match job {
+                        Job::Request(id, request) => answer(
+                            &ch.answers,
+                            &dropped,
+                            &wake,
+                            id,
+                            request,
+                            Err(e.to_string()),
+                        ),
+                        Job::Watch(feed) => {
+                            feed.send(WatchEvent::Failed(e.to_string()));
+                            wake();
+                        }
+                    }
                     continue;
                 }
             }
         }
         let Some(c) = client.clone() else { continue };
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let (answers, dropped, wake) = (answers.clone(), dropped.clone(), wake.clone());
-        tokio::spawn(async move {
-            let result = execute(&c, &request).await;
-            drop(permit);
-            answer(&answers, &dropped, &wake, id, request, result);
-        });
+        match job {
+            Job::Request(id, request) => {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let (answers, dropped, wake) = (ch.answers.clone(), dropped.clone(), wake.clone());
+                tokio::spawn(async move {
+                    let result = execute(&c, &request).await;
+                    drop(permit);
+                    answer(&answers, &dropped, &wake, id, request, result);
+                });
+            }
+            Job::Watch(feed) => {
+                tokio::spawn(watch::run_watch(c, feed, wake.clone()));
+            }
+        }
     }
 }
 
@@ -325,6 +401,14 @@ async fn get(
     stream: &str,
     query: &MsgQuery,
 ) -> Result<StoredMessage, String> {
+    if let MsgQuery::FromTime { direct: true, .. } = query {
+        // Direct get answers from any replica without the API's queue; a stream without
+        // `allow_direct` has nobody listening, a server before 2.11 refuses `start_time`:
+        // then `STREAM.MSG.GET` answers (and says why not, if it cannot either).
+        if let Some(answer) = direct_get(c, stream, query).await {
+            return answer;
+        }
+    }
     let payload = api_request(c, format!("$JS.API.STREAM.MSG.GET.{stream}"), query.body()).await?;
     decode_message(&payload)
 }

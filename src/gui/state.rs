@@ -9,9 +9,9 @@ use crate::inspect::snapshot::{BrokerEvent, MessageSample, Snapshot, SubjectStat
 
 use super::dropper::Dropper;
 use super::model::filter::SubjectFilter;
-use super::model::inboxes::inbox_branch;
 use super::model::latency::LatencyHistory;
 use super::model::queues;
+use super::model::replies::{group_branch, inbox_branch, INBOX_GROUP};
 use super::model::subject_tree::SubjectTree;
 
 /// Messages kept for the live view.
@@ -524,6 +524,7 @@ impl UiState {
         self.connection_rates.retain(|id, _| live.contains(id));
         // The order prepared with the tree serves both the tracked subjects and the views.
         self.track_subjects(&snap, &by_rate, t);
+        self.track_reply_groups(&tree, t);
         let inboxes = inbox_branch(&tree).map_or((0.0, 0.0), |b| (b.msgs_per_sec, b.bytes_per_sec));
         self.inbox_rates.push((t, inboxes.0, inboxes.1));
         self.latency.push(t, &snap.latency);
@@ -590,6 +591,23 @@ impl UiState {
         let plotted = &self.plotted_subjects;
         self.subject_rates
             .retain(|subject, _| top.contains(subject.as_str()) || plotted.contains(subject));
+    }
+
+    /// Extends the rate rings of the folded reply groups the Rates view plots, under their
+    /// patterns (`$JS.ACK.>`); `_INBOX.>` has a ring of its own, always kept.
+    fn track_reply_groups(&mut self, tree: &SubjectTree, t: f64) {
+        for group in &tree.folds.groups {
+            if group.pattern == INBOX_GROUP || !self.plotted_subjects.contains(&group.pattern) {
+                continue;
+            }
+            let Some(b) = group_branch(tree, group) else {
+                continue;
+            };
+            self.subject_rates
+                .entry(group.pattern.clone())
+                .or_insert_with(|| Ring::new(RATE_HISTORY_POINTS))
+                .push((t, b.msgs_per_sec, b.bytes_per_sec));
+        }
     }
 
     pub fn push_events(&mut self, events: Vec<BrokerEvent>) {

@@ -317,6 +317,11 @@ pub struct SubjectStat {
     pub bytes_per_sec: f64,
     /// Messages that matched no subscriber at all: "published to nobody".
     pub no_interest_msgs: u64,
+    /// Of `msgs`, those that were replies: published to a subject that an earlier message
+    /// named as its reply subject (the source's request/reply pairing saw the request). A
+    /// subject whose every message was a reply is a reply subject, which the window folds.
+    /// Counted only while latency tracking pairs requests with replies.
+    pub reply_msgs: u64,
     /// Subscriptions that match this subject now.
     pub subscribers: usize,
     /// Connections that published to it (ids, sorted).

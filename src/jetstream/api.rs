@@ -477,7 +477,7 @@ pub fn account_stats_json(jsa: &JsAccount) -> serde_json::Value {
 
 fn account_stats(jsa: &JsAccount) -> AccountStats {
     use std::sync::atomic::Ordering::Relaxed;
-    let l = &jsa.limits;
+    let l = &jsa.limits();
     AccountStats {
         memory: jsa.usage.get(StorageKind::Memory),
         storage: jsa.usage.get(StorageKind::File),
@@ -675,7 +675,8 @@ fn create(
     }
     let js = jsa.js().ok_or_else(ApiError::not_enabled)?;
     let others = jsa.streams();
-    if jsa.limits.max_streams > 0 && others.len() as i64 >= jsa.limits.max_streams {
+    let max_streams = jsa.limits().max_streams;
+    if max_streams > 0 && others.len() as i64 >= max_streams {
         return Err(ApiError::maximum_streams());
     }
     for other in &others {
@@ -787,7 +788,7 @@ fn check_stream_limits(
     js: &super::JetStream,
     cfg: &StreamConfig,
 ) -> Result<(), ApiError> {
-    let l = &jsa.limits;
+    let l = &jsa.limits();
     let (per_stream, kind) = match cfg.storage {
         config::Storage::Memory => (l.memory_max_stream_bytes, StorageKind::Memory),
         config::Storage::File => (l.storage_max_stream_bytes, StorageKind::File),
@@ -1196,6 +1197,12 @@ fn msg_get(jsa: &JsAccount, req: &Request<'_>, name: &str) -> Response {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    // A time Go cannot read fails its JSON decoding, before anything else is checked.
+    if let Some(text) = r.start_time.as_deref().filter(|t| time::parse(t).is_none()) {
+        return fail(ApiError::invalid_json(format!(
+            "parsing time {text:?} as \"2006-01-02T15:04:05Z07:00\": cannot parse {text:?} as \"2006\""
+        )));
+    }
     if r.batch > 0 || r.max_bytes > 0 {
         return fail(ApiError::bad_request());
     }
@@ -1349,6 +1356,11 @@ fn direct_get(
             Ok(r) => req = r,
             Err(_) => return status_reply(408, "Malformed Request"),
         }
+    }
+    // Go's decoder refuses a time it cannot read, as it refuses bad JSON.
+    let unreadable = |t: &Option<String>| t.as_deref().is_some_and(|t| time::parse(t).is_none());
+    if unreadable(&req.start_time) || unreadable(&req.up_to_time) {
+        return status_reply(408, "Malformed Request");
     }
     let start_time = req.start_time.as_deref().and_then(time::parse);
     let up_to_time = req.up_to_time.as_deref().and_then(time::parse);

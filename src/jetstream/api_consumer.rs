@@ -293,7 +293,7 @@ fn add_consumer(
     pedantic: bool,
 ) -> Result<Arc<Consumer>, ApiError> {
     let scfg = stream.config();
-    let mut cfg = cfg.normalized(&scfg, jsa.limits.max_ack_pending, pedantic)?;
+    let mut cfg = cfg.normalized(&scfg, jsa.limits().max_ack_pending, pedantic)?;
     let wanted = if cfg.is_durable() {
         cfg.durable.clone()
     } else {
@@ -333,7 +333,7 @@ fn add_consumer(
         return Err(err(400, 10149, "consumer does not exist"));
     }
     let mut maxc = scfg.max_consumers;
-    let acc_max = jsa.limits.max_consumers;
+    let acc_max = jsa.limits().max_consumers;
     if maxc <= 0 || (acc_max > 0 && acc_max < maxc) {
         maxc = acc_max;
     }

@@ -73,6 +73,9 @@ pub struct JetStream {
     /// Set when the broker stopped (see [`crate::broker::server::Service`]).
     stopped: std::sync::atomic::AtomicBool,
     accounts: RwLock<BTreeMap<String, Arc<JsAccount>>>,
+    /// Operator mode: the `$JS.API.>` subscription answering "not enabled" in each account
+    /// without JetStream (taken out when an account JWT update enables it).
+    disabled: parking_lot::Mutex<BTreeMap<String, Arc<Subscription>>>,
     /// Bytes stored across all accounts.
     pub usage: Arc<Usage>,
     pub api_total: AtomicU64,
@@ -87,7 +90,8 @@ pub struct JsAccount {
     /// JetStream's domain, copied here so that a PubAck needs no lookup.
     domain: Option<String>,
     client: Arc<ClientShared>,
-    pub limits: AccountJetStreamLimits,
+    /// Replaced when an account JWT update changes them (operator mode).
+    limits: RwLock<AccountJetStreamLimits>,
     streams: RwLock<BTreeMap<String, StreamEntry>>,
     /// `<store_dir>/jetstream/<account>/streams`.
     dir: PathBuf,
@@ -148,6 +152,7 @@ pub fn enable(server: &Arc<Server>) -> Result<Option<Arc<JetStream>>, EnableErro
         config,
         stopped: Default::default(),
         accounts: RwLock::new(BTreeMap::new()),
+        disabled: Default::default(),
         usage: Arc::new(Usage::default()),
         api_total: AtomicU64::new(0),
         api_errors: AtomicU64::new(0),
@@ -162,6 +167,12 @@ pub fn enable(server: &Arc<Server>) -> Result<Option<Arc<JetStream>>, EnableErro
         server.add_account_observer(Arc::new(move |server, account| {
             if let Some(js) = weak.upgrade() {
                 js.account_registered(server, account);
+            }
+        }));
+        let weak = Arc::downgrade(&js);
+        server.add_account_update_observer(Arc::new(move |server, account| {
+            if let Some(js) = weak.upgrade() {
+                js.account_updated(server, account);
             }
         }));
         server.add_service(js.clone());
@@ -221,10 +232,51 @@ impl JetStream {
             }
             return;
         }
+        self.answer_not_enabled(server, account);
+    }
+
+    /// Subscribes the API of an account without JetStream, answering "not enabled".
+    fn answer_not_enabled(&self, server: &Arc<Server>, account: &Arc<Account>) {
         let client = server.internal_client(account);
         let handler = Arc::new(api::ApiHandler { account: None });
-        if let Err(e) = server.subscribe_internal(&client, "$JS.API.>", None, handler) {
-            log_error!("JetStream could not subscribe to its API: {}", e);
+        match server.subscribe_internal(&client, "$JS.API.>", None, handler) {
+            Ok(sub) => {
+                self.disabled.lock().insert(account.name.clone(), sub);
+            }
+            Err(e) => log_error!("JetStream could not subscribe to its API: {}", e),
+        }
+    }
+
+    /// Operator mode: an account JWT update enables, disables or changes the account's
+    /// JetStream, as nats-server's `configJetStream` does (a disabled account's streams
+    /// stay on disk and come back when it is enabled again).
+    fn account_updated(self: &Arc<Self>, server: &Arc<Server>, account: &Arc<Account>) {
+        // An expired account here is one whose JWT was deleted: its JetStream goes too.
+        let limits = account
+            .jwt()
+            .filter(|_| !account.is_expired())
+            .and_then(|j| j.jetstream_limits());
+        let current = self.account(&account.name);
+        match (current, limits) {
+            (Some(jsa), Some(limits)) => *jsa.limits.write() = limits,
+            (None, Some(limits)) => {
+                if let Some(sub) = self.disabled.lock().remove(&account.name) {
+                    sub.client.unsubscribe(&sub);
+                }
+                if let Err(e) = self.enable_account(server, account, limits) {
+                    log_error!(
+                        "Error configuring jetstream for account [{}]: {}",
+                        account.name,
+                        e
+                    );
+                }
+            }
+            (Some(jsa), None) => {
+                self.accounts.write().remove(&account.name);
+                jsa.disable();
+                self.answer_not_enabled(server, account);
+            }
+            (None, None) => {}
         }
     }
 
@@ -244,7 +296,7 @@ impl JetStream {
             account: account.clone(),
             domain: self.config.domain.clone(),
             client: server.internal_client(account),
-            limits,
+            limits: RwLock::new(limits),
             streams: RwLock::new(BTreeMap::new()),
             dir,
             usage: Arc::new(Usage::default()),
@@ -436,6 +488,40 @@ impl JsAccount {
             .map(|e| std::mem::replace(&mut e.links, links));
         if let Some(old) = old {
             old.iter().for_each(source::Link::stop);
+        }
+    }
+
+    /// The account's limits in force.
+    pub fn limits(&self) -> AccountJetStreamLimits {
+        *self.limits.read()
+    }
+
+    /// JetStream disabled for the account: its streams and consumers stop, their files stay,
+    /// and its API subscriptions go.
+    fn disable(&self) {
+        self.stop_links();
+        let entries: Vec<StreamEntry> = std::mem::take(&mut *self.streams.write())
+            .into_values()
+            .collect();
+        for entry in entries {
+            for c in entry.stream.consumers() {
+                c.flush();
+                c.stop();
+            }
+            if entry.stream.kind == StorageKind::File {
+                if let Err(e) = entry.stream.sync() {
+                    log_error!(
+                        "JetStream failed to sync stream '{}': {}",
+                        entry.stream.name,
+                        e
+                    );
+                }
+            }
+            entry.stream.release_usage();
+        }
+        let subs: Vec<Arc<Subscription>> = self.client.subs.lock().values().cloned().collect();
+        for sub in subs {
+            self.client.unsubscribe(&sub);
         }
     }
 
@@ -749,8 +835,8 @@ impl Quota for JsAccount {
             }
         }
         let max = match kind {
-            StorageKind::Memory => self.limits.max_memory,
-            StorageKind::File => self.limits.max_store,
+            StorageKind::Memory => self.limits().max_memory,
+            StorageKind::File => self.limits().max_store,
         };
         if max >= 0 && self.usage.get(kind) + add > max as u64 {
             return Err(ApiError::account_resources_exceeded());

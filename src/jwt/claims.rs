@@ -151,13 +151,75 @@ pub struct AccountLimits {
     pub mem_max_stream_bytes: i64,
     pub disk_max_stream_bytes: i64,
     pub max_bytes_required: bool,
-    pub tiered_limits: BTreeMap<String, serde_json::Value>,
+    /// JetStream limits by replica tier (`R1`, `R3`, ...).
+    pub tiered_limits: BTreeMap<String, JetStreamTier>,
 }
 
-impl AccountLimits {
-    /// nats-io/jwt's `IsJSEnabled` (untiered limits only): storage of either kind.
-    pub fn jetstream_enabled(&self) -> bool {
+/// One tier of `tiered_limits` (nats-io/jwt's `JetStreamLimits`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct JetStreamTier {
+    pub mem_storage: i64,
+    pub disk_storage: i64,
+    pub streams: i64,
+    pub consumer: i64,
+    pub max_ack_pending: i64,
+    pub mem_max_stream_bytes: i64,
+    pub disk_max_stream_bytes: i64,
+    pub max_bytes_required: bool,
+}
+
+impl JetStreamTier {
+    fn enabled(&self) -> bool {
         self.mem_storage != 0 || self.disk_storage != 0
+    }
+}
+
+/// The replica tier a single server runs every stream in.
+pub const SINGLE_SERVER_TIER: &str = "R1";
+
+impl AccountLimits {
+    /// nats-io/jwt's `IsJSEnabled`: storage of either kind in a tier, or (without tiers)
+    /// in the untiered limits.
+    pub fn jetstream_enabled(&self) -> bool {
+        if self.tiered_limits.is_empty() {
+            self.untiered().enabled()
+        } else {
+            self.tiered_limits.values().any(JetStreamTier::enabled)
+        }
+    }
+
+    /// The JetStream limits a single server applies, when JetStream is enabled: the
+    /// untiered ones if they give storage (nats-server prefers them), else the `R1` tier (a
+    /// single server has no other replicas), else no storage at all (nats-server refuses
+    /// R1 streams without an applicable tier).
+    pub fn jetstream_tier(&self) -> Option<JetStreamTier> {
+        if !self.jetstream_enabled() {
+            return None;
+        }
+        let untiered = self.untiered();
+        if untiered.enabled() {
+            return Some(untiered);
+        }
+        Some(
+            self.tiered_limits
+                .get(SINGLE_SERVER_TIER)
+                .copied()
+                .unwrap_or_default(),
+        )
+    }
+
+    fn untiered(&self) -> JetStreamTier {
+        JetStreamTier {
+            mem_storage: self.mem_storage,
+            disk_storage: self.disk_storage,
+            streams: self.streams,
+            consumer: self.consumer,
+            max_ack_pending: self.max_ack_pending,
+            mem_max_stream_bytes: self.mem_max_stream_bytes,
+            disk_max_stream_bytes: self.disk_max_stream_bytes,
+            max_bytes_required: self.max_bytes_required,
+        }
     }
 }
 
@@ -197,6 +259,30 @@ pub struct Export {
     pub response_threshold: i64,
     pub service_latency: Option<ServiceLatency>,
     pub account_token_position: usize,
+    /// Activation tokens revoked: importing account (or `*`) -> Unix seconds; a token
+    /// issued at or before it is revoked.
+    pub revocations: BTreeMap<String, i64>,
+}
+
+impl Export {
+    /// nats-server's `isRevoked` for the activation of `account` issued at `issued_at`.
+    pub fn is_activation_revoked(&self, account: &str, issued_at: i64) -> bool {
+        let at = |k: &str| self.revocations.get(k).is_some_and(|t| *t >= issued_at);
+        at(account) || at(REVOKE_ALL)
+    }
+}
+
+/// `nats` of an activation JWT: the exporting account (or one of its signing keys) lets
+/// the account in `sub` import `subject` (nats-io/jwt's `Activation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Activation {
+    /// The subject the importer may import (its own may be inside it).
+    pub subject: String,
+    /// `stream` or `service`.
+    pub kind: ExportType,
+    /// The exporting account, when one of its signing keys issued the token.
+    pub issuer_account: String,
 }
 
 /// One entry of an account JWT's `imports`.

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::claims::{Account, Claims, Operator, User};
+use super::claims::{Account, Activation, Claims, Operator, User};
 use super::JwtError;
 
 /// nats-io/jwt's `MaxTokenSize`.
@@ -19,6 +19,7 @@ pub enum ClaimType {
     Operator,
     Account,
     User,
+    Activation,
 }
 
 impl ClaimType {
@@ -27,6 +28,7 @@ impl ClaimType {
             ClaimType::Operator => "operator",
             ClaimType::Account => "account",
             ClaimType::User => "user",
+            ClaimType::Activation => "activation",
         }
     }
 
@@ -36,6 +38,7 @@ impl ClaimType {
         let kind_ok = match self {
             ClaimType::Operator | ClaimType::Account => prefix == Some(b'O'),
             ClaimType::User => prefix == Some(b'A'),
+            ClaimType::Activation => prefix == Some(b'A') || prefix == Some(b'O'),
         };
         kind_ok && nkeys::KeyPair::from_public_key(issuer).is_ok()
     }
@@ -138,6 +141,41 @@ pub fn decode_user(token: &str) -> Result<Claims<User>, JwtError> {
     if !claims.data.subject.starts_with('U') {
         return Err(JwtError::Subject(claims.data.subject));
     }
+    Ok(claims)
+}
+
+/// An activation token (an import's `token`): its subject must be an account.
+pub fn decode_activation(token: &str) -> Result<Claims<Activation>, JwtError> {
+    let claims: Claims<Activation> = decode(token, ClaimType::Activation)?;
+    if !claims.data.subject.starts_with('A') {
+        return Err(JwtError::Subject(claims.data.subject));
+    }
+    Ok(claims)
+}
+
+/// Any JWT decoded as nats-io/jwt's `DecodeGeneric` decodes it: the registered claims and
+/// the `nats` part as JSON, its signature verified against `iss` (no type or version
+/// check; `$SYS.REQ.CLAIMS.DELETE` carries such a claim).
+pub fn decode_generic(token: &str) -> Result<Claims<serde_json::Value>, JwtError> {
+    let token = token.trim();
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, payload, signature] = parts[..] else {
+        return Err(JwtError::Chunks);
+    };
+    let h: Header = serde_json::from_slice(&b64(header)?).map_err(|_| JwtError::Header)?;
+    let alg = h.alg.to_ascii_lowercase();
+    if !h.typ.eq_ignore_ascii_case("JWT") || alg != "ed25519-nkey" {
+        return Err(JwtError::Header);
+    }
+    let claims: Claims<serde_json::Value> =
+        serde_json::from_slice(&b64(payload)?).map_err(|e| JwtError::Json(e.to_string()))?;
+    let sig = b64(signature)?;
+    let signer =
+        nkeys::KeyPair::from_public_key(&claims.data.issuer).map_err(|_| JwtError::Signature)?;
+    let signed = &token[..header.len() + 1 + payload.len()];
+    signer
+        .verify(signed.as_bytes(), &sig)
+        .map_err(|_| JwtError::Signature)?;
     Ok(claims)
 }
 

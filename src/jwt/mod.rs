@@ -7,17 +7,21 @@
 //! is generated and marked work in progress, `nats-jwt-rs` is barely documented. The types
 //! here keep only what the server acts on, with nats-io/jwt's field names.
 
+mod activation;
 mod claims;
 mod decode;
+mod template;
 
 #[cfg(test)]
 mod tests;
 
+pub use activation::{kind_name, validate_import_token, validate_imports};
 pub use claims::*;
 pub use decode::{
-    check_times, decode_account, decode_operator, decode_user, now_unix, parse_decorated,
-    payload_json, ClaimType,
+    check_times, decode_account, decode_activation, decode_generic, decode_operator, decode_user,
+    now_unix, parse_decorated, payload_json, ClaimType,
 };
+pub use template::{expand_user_template, TemplateError};
 
 /// Why a JWT was refused; the texts follow nats-io/jwt's where the server repeats them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -122,3 +122,40 @@ fn decorated_files_yield_their_jwt() {
     assert_eq!(parse_decorated(text), "abc.def.ghi");
     assert_eq!(parse_decorated("  abc.def.ghi\n"), "abc.def.ghi");
 }
+
+#[test]
+fn tiered_jetstream_limits_map_onto_the_single_server_tier() {
+    let limits = |v: serde_json::Value| -> AccountLimits { serde_json::from_value(v).unwrap() };
+    let none = limits(json!({"conn": -1}));
+    assert!(!none.jetstream_enabled());
+    assert_eq!(none.jetstream_tier(), None);
+    let untiered = limits(json!({"mem_storage": -1, "disk_storage": 1024, "streams": 3}));
+    assert_eq!(untiered.jetstream_tier().unwrap().streams, 3);
+    let tiered = limits(json!({"tiered_limits": {
+        "R1": {"mem_storage": -1, "disk_storage": -1, "streams": 5, "consumer": 7},
+        "R3": {"mem_storage": -1}
+    }}));
+    assert!(tiered.jetstream_enabled());
+    let r1 = tiered.jetstream_tier().unwrap();
+    assert_eq!((r1.streams, r1.consumer, r1.disk_storage), (5, 7, -1));
+    // Only a replicated tier: enabled, but nothing a single server can store in.
+    let r3 = limits(json!({"tiered_limits": {"R3": {"disk_storage": -1, "streams": 2}}}));
+    assert_eq!(r3.jetstream_tier(), Some(JetStreamTier::default()));
+    // Tiers without storage disable JetStream even when untiered limits are set.
+    let off = limits(json!({"disk_storage": -1, "tiered_limits": {"R1": {"streams": 1}}}));
+    assert!(!off.jetstream_enabled());
+}
+
+#[test]
+fn exports_carry_their_activation_revocations() {
+    let export: Export = serde_json::from_value(json!({
+        "subject": "priv.>", "type": "service", "token_req": true,
+        "revocations": {"AIMPORTER": 100, "*": 50}
+    }))
+    .unwrap();
+    assert!(export.token_req);
+    assert!(export.is_activation_revoked("AIMPORTER", 100));
+    assert!(!export.is_activation_revoked("AIMPORTER", 101));
+    assert!(export.is_activation_revoked("AOTHER", 50));
+    assert!(!export.is_activation_revoked("AOTHER", 51));
+}

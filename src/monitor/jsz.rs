@@ -424,8 +424,8 @@ fn account_detail(
         stats: JetStreamStats {
             memory: a.usage.get(StorageKind::Memory),
             storage: a.usage.get(StorageKind::File),
-            reserved_memory: a.limits.max_memory as u64,
-            reserved_storage: a.limits.max_store as u64,
+            reserved_memory: a.limits().max_memory as u64,
+            reserved_storage: a.limits().max_store as u64,
             accounts: 0,
             ha_assets: 0,
             api: ApiStats {

@@ -314,10 +314,18 @@ pub enum MsgQuery {
     LastBySubject(String),
     /// The first message at or after `seq` on a subject.
     NextBySubject { seq: u64, subject: String },
+    /// The first message stored at or after `start` (on `subject` unless it is `>`):
+    /// `start_time`, which nats-server answers from 2.11 on. With `direct`, asked of the
+    /// stream's direct get first (`allow_direct`), then of `STREAM.MSG.GET`.
+    FromTime {
+        start: SystemTime,
+        subject: String,
+        direct: bool,
+    },
 }
 
 impl MsgQuery {
-    /// The request's JSON body.
+    /// The request's JSON body (the same for `STREAM.MSG.GET` and `DIRECT.GET`).
     pub fn body(&self) -> String {
         match self {
             MsgQuery::Seq(seq) => serde_json::json!({ "seq": seq }),
@@ -325,8 +333,125 @@ impl MsgQuery {
             MsgQuery::NextBySubject { seq, subject } => {
                 serde_json::json!({ "seq": seq, "next_by_subj": subject })
             }
+            MsgQuery::FromTime { start, subject, .. } => {
+                let start_time = rfc3339(*start);
+                // `next_by_subj` pairs with `start_time` as a filter; `>` is every subject,
+                // which a bare `start_time` already means.
+                if subject.is_empty() || subject == ">" {
+                    serde_json::json!({ "start_time": start_time })
+                } else {
+                    serde_json::json!({ "start_time": start_time, "next_by_subj": subject })
+                }
+            }
         }
         .to_string()
+    }
+}
+
+/// A time as the `$JS.API` takes it: RFC 3339 in UTC with nanoseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// The headers a direct get adds to the stored message's own.
+const DIRECT_HEADERS: [&str; 4] = [
+    "Nats-Stream",
+    "Nats-Subject",
+    "Nats-Sequence",
+    "Nats-Time-Stamp",
+];
+
+/// What a direct get answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectAnswer {
+    Found(StoredMessage),
+    /// 404: nothing at or after what was asked.
+    NotFound,
+    /// Any other status (408 from a server that does not know the request): worth asking
+    /// `STREAM.MSG.GET` instead, which says why in words.
+    Refused(String),
+}
+
+/// Decodes a direct get's reply: its status, its headers (name and value, in any order;
+/// the stored message's own and the four a direct get adds) and its payload.
+pub fn decode_direct(
+    status: Option<u16>,
+    description: Option<&str>,
+    headers: &[(String, String)],
+    payload: &[u8],
+) -> DirectAnswer {
+    match status {
+        Some(404) => return DirectAnswer::NotFound,
+        Some(code) if code != 200 => {
+            return DirectAnswer::Refused(format!(
+                "direct get: {code} {}",
+                description.unwrap_or_default()
+            ))
+        }
+        _ => {}
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(subject), Some(seq)) = (
+        header("Nats-Subject"),
+        header("Nats-Sequence").and_then(|s| s.trim().parse::<u64>().ok()),
+    ) else {
+        return DirectAnswer::Refused("direct get: no Nats-Subject or Nats-Sequence".into());
+    };
+    let mut own: Vec<&(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| !DIRECT_HEADERS.iter().any(|d| k.eq_ignore_ascii_case(d)))
+        .collect();
+    // A header map has no order; sorted, the viewer shows the same lines every time.
+    own.sort();
+    let block = (!own.is_empty()).then(|| {
+        let mut b = String::from("NATS/1.0\r\n");
+        for (k, v) in own {
+            b.push_str(&format!("{k}: {v}\r\n"));
+        }
+        b.push_str("\r\n");
+        b.into_bytes()
+    });
+    DirectAnswer::Found(StoredMessage {
+        subject: subject.to_string(),
+        seq,
+        time: header("Nats-Time-Stamp").and_then(time_of),
+        headers: block,
+        payload: payload.to_vec(),
+    })
+}
+
+/// Asks the stream's direct get (`$JS.API.DIRECT.GET.<stream>`, bounded in time); `None`
+/// when nobody answers it (a stream without `allow_direct`) or it refused the request.
+pub async fn direct_get(
+    client: &async_nats::Client,
+    stream: &str,
+    query: &MsgQuery,
+) -> Option<Result<StoredMessage, String>> {
+    let request = async_nats::Request::new()
+        .payload(Bytes::from(query.body()))
+        .timeout(Some(REQUEST_TIMEOUT));
+    let subject = format!("$JS.API.DIRECT.GET.{stream}");
+    let reply = client.send_request(subject, request).await.ok()?;
+    let headers: Vec<(String, String)> = reply
+        .headers
+        .iter()
+        .flat_map(|h| h.iter())
+        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.to_string(), v.to_string())))
+        .collect();
+    match decode_direct(
+        reply.status.map(|s| s.as_u16()),
+        reply.description.as_deref(),
+        &headers,
+        &reply.payload,
+    ) {
+        DirectAnswer::Found(m) => Some(Ok(m)),
+        DirectAnswer::NotFound => Some(Err("no message found (direct get)".into())),
+        DirectAnswer::Refused(_) => None,
     }
 }
 
@@ -558,5 +683,76 @@ mod tests {
             .body(),
             r#"{"next_by_subj":"a","seq":3}"#
         );
+        let start = SystemTime::UNIX_EPOCH + Duration::new(1_764_611_115, 100_000_000);
+        let from = |subject: &str| MsgQuery::FromTime {
+            start,
+            subject: subject.into(),
+            direct: true,
+        };
+        assert_eq!(
+            from(">").body(),
+            r#"{"start_time":"2025-12-01T17:45:15.100000000Z"}"#
+        );
+        assert_eq!(
+            from("a.*").body(),
+            r#"{"next_by_subj":"a.*","start_time":"2025-12-01T17:45:15.100000000Z"}"#
+        );
+    }
+
+    #[test]
+    fn direct_get_replies() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let found = decode_direct(
+            None,
+            None,
+            &pairs(&[
+                ("Nats-Stream", "T"),
+                ("Nats-Subject", "t.b"),
+                ("Nats-Sequence", "4"),
+                ("Nats-Time-Stamp", "2026-12-02T06:13:19.945873Z"),
+                ("X-B", "2"),
+                ("X-A", "1"),
+            ]),
+            b"m4",
+        );
+        let DirectAnswer::Found(m) = found else {
+            panic!("{found:?}");
+        };
+        assert_eq!(
+            (m.subject.as_str(), m.seq, &m.payload[..]),
+            ("t.b", 4, &b"m4"[..])
+        );
+        assert!(m.time.is_some());
+        assert_eq!(
+            m.headers.as_deref(),
+            Some(&b"NATS/1.0\r\nX-A: 1\r\nX-B: 2\r\n\r\n"[..]),
+            "its own headers, sorted, without the direct get's"
+        );
+        let bare = decode_direct(
+            None,
+            None,
+            &pairs(&[("Nats-Subject", "t.a"), ("Nats-Sequence", "1")]),
+            b"",
+        );
+        assert!(matches!(
+            bare,
+            DirectAnswer::Found(StoredMessage { headers: None, .. })
+        ));
+        assert_eq!(
+            decode_direct(Some(404), Some("Message Not Found"), &[], b""),
+            DirectAnswer::NotFound
+        );
+        assert_eq!(
+            decode_direct(Some(408), Some("Empty Request"), &[], b""),
+            DirectAnswer::Refused("direct get: 408 Empty Request".into())
+        );
+        assert!(matches!(
+            decode_direct(None, None, &pairs(&[("Nats-Subject", "a")]), b""),
+            DirectAnswer::Refused(_)
+        ));
     }
 }

@@ -9,6 +9,10 @@
 //! cluster the reply can even arrive first (it came over a faster route): such a reply is
 //! remembered for a moment, and the request that follows counts as answered, with no round
 //! trip recorded since none can be measured from here.
+//!
+//! The same pairing counts, per subject, the messages that were replies (an overtaking
+//! reply once its request arrives), as the broker's tap does: the window folds subjects
+//! used only as replies.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -35,6 +39,8 @@ const MAX_REPORTED: usize = 256;
 struct SubjectCount {
     msgs: u64,
     bytes: u64,
+    /// Messages that answered a request seen before (or right after) them.
+    reply_msgs: u64,
     last_msgs: u64,
     last_bytes: u64,
     last_published: Option<SystemTime>,
@@ -134,6 +140,7 @@ impl Observer {
             return;
         }
         if let Some(p) = self.pending.remove(subject) {
+            self.count_reply(subject);
             let w = self.windows.entry(p.service).or_default();
             w.replies += 1;
             if w.recent.len() >= LATENCY_WINDOW {
@@ -161,6 +168,7 @@ impl Observer {
                 // Its reply overtook it: answered, round trip unknown.
                 self.early.remove(reply);
                 w.replies += 1;
+                self.count_reply(reply);
                 return;
             }
             self.pending.insert(
@@ -171,6 +179,13 @@ impl Observer {
                 },
             );
             self.pending_order.push_back((now, reply.to_string()));
+        }
+    }
+
+    /// One message on `subject` was a reply (its count exists: it was observed first).
+    fn count_reply(&mut self, subject: &str) {
+        if let Some(c) = self.subjects.get_mut(subject) {
+            c.reply_msgs = (c.reply_msgs + 1).min(c.msgs);
         }
     }
 
@@ -282,6 +297,7 @@ impl Observer {
                     msgs_per_sec: per_sec(c.last_msgs, c.msgs, elapsed_secs),
                     bytes_per_sec: per_sec(c.last_bytes, c.bytes, elapsed_secs),
                     no_interest_msgs: 0,
+                    reply_msgs: c.reply_msgs,
                     subscribers: 0,
                     publishers: vec![],
                     receivers: vec![],
@@ -413,6 +429,20 @@ mod tests {
         let lat = o.latency();
         assert_eq!((lat[0].requests, lat[0].replies), (2, 1));
         assert_eq!(lat[0].max, Duration::ZERO, "no round trip measured");
+        let replies: Vec<(String, u64, u64)> = o
+            .subjects(1.0)
+            .into_iter()
+            .map(|s| (s.subject, s.msgs, s.reply_msgs))
+            .collect();
+        assert_eq!(
+            replies,
+            [
+                ("_INBOX.b.1".to_string(), 1, 1),
+                ("_INBOX.b.2".to_string(), 1, 0),
+                ("svc.echo".to_string(), 2, 0)
+            ],
+            "the overtaking reply counts once its request came"
+        );
         assert!(lat[0].histogram.is_empty());
     }
 
@@ -440,6 +470,13 @@ mod tests {
             true,
         );
         o.observe("svc.echo", Some("_INBOX.a.2"), 3, t0, wall, true);
+        let subjects = o.subjects(1.0);
+        let inbox = subjects.iter().find(|s| s.subject == "_INBOX.a.1").unwrap();
+        assert_eq!(
+            (inbox.msgs, inbox.reply_msgs),
+            (2, 1),
+            "one reply, then a message that answered nothing"
+        );
         let lat = o.latency();
         assert_eq!(lat.len(), 1);
         assert_eq!(

@@ -5,7 +5,8 @@
 //!   subject `nsc push` still uses) and `$SYS.REQ.CLAIMS.UPDATE` are stored in the directory
 //!   and applied to the account when it is registered; `$SYS.REQ.ACCOUNT.<acc>.CLAIMS.LOOKUP`
 //!   answers with the stored JWT (an empty message when there is none); `$SYS.REQ.CLAIMS.LIST`
-//!   with the stored accounts' keys.
+//!   with the stored accounts' keys; `$SYS.REQ.CLAIMS.DELETE` (with `allow_delete`) deletes
+//!   the accounts an operator-signed claim lists, and disables those registered.
 //! - `MEMORY` resolver (`accountClaimUpdate`): the two per-account update subjects update a
 //!   registered account only.
 //!
@@ -28,6 +29,7 @@ const UPDATE_OLD: &str = "$SYS.ACCOUNT.*.CLAIMS.UPDATE";
 const UPDATE: &str = "$SYS.REQ.CLAIMS.UPDATE";
 const LOOKUP: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP";
 const LIST: &str = "$SYS.REQ.CLAIMS.LIST";
+const DELETE: &str = "$SYS.REQ.CLAIMS.DELETE";
 
 /// Subscribes the claim requests the server's resolver serves (none outside operator mode).
 pub(super) fn enable(server: &Arc<Server>, sys: &Arc<SystemAccount>) {
@@ -35,7 +37,7 @@ pub(super) fn enable(server: &Arc<Server>, sys: &Arc<SystemAccount>) {
         return;
     };
     let subjects: &[&str] = if trust.resolver.is_dir() {
-        &[UPDATE_OLD, UPDATE_NEW, UPDATE, LOOKUP, LIST]
+        &[UPDATE_OLD, UPDATE_NEW, UPDATE, LOOKUP, LIST, DELETE]
     } else {
         &[UPDATE_OLD, UPDATE_NEW]
     };
@@ -168,6 +170,7 @@ impl InternalHandler for ClaimsHandler {
             ["$SYS", "REQ", "CLAIMS", "UPDATE"] => dir_update(&mut ctx, None, &body),
             ["$SYS", "REQ", "ACCOUNT", acc, "CLAIMS", "LOOKUP"] => lookup(&mut ctx, acc),
             ["$SYS", "REQ", "CLAIMS", "LIST"] => list(&mut ctx),
+            ["$SYS", "REQ", "CLAIMS", "DELETE"] if dir => delete(&mut ctx, &body),
             _ => return false,
         }
         true
@@ -231,6 +234,70 @@ fn memory_update(ctx: &mut Ctx<'_, '_>, acc: &str, body: &str) {
         Ok(false) => ctx.respond(acc, "jwt update skipped", None),
         Ok(true) => ctx.respond(acc, "jwt updated", None),
         Err(e) => ctx.respond(acc, "jwt update resulted in error", Some(e.to_string())),
+    }
+}
+
+/// nats-server's `handleDeleteRequest`: a JWT signed by a trusted operator key about
+/// itself (`sub` = `iss`), listing account keys in `nats.accounts`; the system account
+/// cannot be deleted. Answered `deleted N accounts`, or with the failures.
+fn delete(ctx: &mut Ctx<'_, '_>, body: &str) {
+    let Some(trust) = ctx.server.trust() else {
+        return;
+    };
+    let system = ctx.server.system_account().map(|a| a.name.clone());
+    let mut subject = String::new();
+    let checked = crate::jwt::decode_generic(body)
+        .map_err(|e| e.to_string())
+        .and_then(|claims| {
+            subject = claims.data.subject.clone();
+            if !trust.resolver.allows_delete() {
+                return Err("delete must be enabled in server config".to_string());
+            }
+            if claims.data.subject != claims.data.issuer {
+                return Err("not self signed".to_string());
+            }
+            if !trust.is_trusted(&claims.data.issuer) {
+                return Err("not trusted".to_string());
+            }
+            let Some(list) = claims.nats.get("accounts").and_then(|l| l.as_array()) else {
+                return Err("malformed request".to_string());
+            };
+            let mut keys = Vec::with_capacity(list.len());
+            for entry in list {
+                let key = entry
+                    .as_str()
+                    .filter(|k| k.starts_with('A') && nkeys::KeyPair::from_public_key(k).is_ok())
+                    .ok_or("malformed request")?;
+                if system.as_deref() == Some(key) {
+                    return Err("not allowed to delete system account".to_string());
+                }
+                keys.push(key.to_string());
+            }
+            Ok(keys)
+        });
+    let keys = match checked {
+        Ok(keys) => keys,
+        Err(e) => {
+            let message = format!("delete accounts request by {subject} failed");
+            return ctx.respond("", &message, Some(e));
+        }
+    };
+    let mut errors = Vec::new();
+    let mut deleted = 0;
+    for key in &keys {
+        match trust.resolver.delete(key) {
+            Ok(()) => {
+                deleted += 1;
+                ctx.server.account_jwt_deleted(key);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        ctx.respond("", &format!("deleted {deleted} accounts"), None);
+    } else {
+        let message = format!("deleted {deleted} accounts, failed for {}", errors.len());
+        ctx.respond("", &message, Some(errors.join("\n")));
     }
 }
 

@@ -5,6 +5,8 @@
 
 #[path = "operator/kit.rs"]
 mod kit;
+#[path = "operator/live.rs"]
+mod live;
 
 use std::time::Duration;
 

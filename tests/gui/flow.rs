@@ -153,7 +153,7 @@ fn the_map_shows_every_pattern_and_a_legend_for_them() {
         "M to N",
         "1 of N (queue group)",
         "request/reply",
-        "replies (_INBOX)",
+        "replies",
         "no receivers",
     ] {
         assert!(has(h, entry), "the legend has no {entry:?}");
@@ -227,11 +227,44 @@ fn grouped_by_name_a_node_opens_connections_filtered_to_the_name() {
 fn inboxes_can_be_shown_one_by_one() {
     let mut rig = flow_map(patterns());
     rig.harness
-        .get_by_role_and_label(Role::CheckBox, "Collapse _INBOX.>")
+        .get_by_role_and_label(Role::CheckBox, "Collapse reply subjects")
         .click();
     settle(&mut rig.harness);
     assert!(has(&rig.harness, "_INBOX.q1.1, subject"));
     assert!(!has(&rig.harness, "_INBOX.>, subject"));
+}
+
+/// A custom reply prefix the source saw used only for replies, and JetStream's
+/// acknowledgements, fold into one node each, as in Subjects; the switch lists them.
+#[test]
+fn custom_reply_subjects_and_acknowledgements_fold_into_one_node_each() {
+    let mut snap = patterns();
+    let replied = |name: &str| SubjectStat {
+        reply_msgs: 100,
+        ..subject(name, 1.0, &[9], &[8])
+    };
+    snap.subjects.extend([
+        replied("myapp.replies.k1"),
+        replied("myapp.replies.k2"),
+        subject("myapp.orders", 1.0, &[8], &[9]),
+        subject("$JS.ACK.ORDERS.w.1.1.1.1733.0", 1.0, &[6], &[]),
+        subject("$JS.ACK.ORDERS.w.1.2.2.1734.0", 1.0, &[7], &[]),
+    ]);
+    snap.subjects.sort_by(|a, b| a.subject.cmp(&b.subject));
+    let mut rig = flow_map(snap);
+    for folded in ["myapp.replies.>, subject", "$JS.ACK.>, subject"] {
+        assert!(has(&rig.harness, folded), "no node {folded:?}");
+    }
+    assert!(!has(&rig.harness, "myapp.replies.k1, subject"));
+    assert!(!has(&rig.harness, "$JS.ACK.ORDERS.w.1.1.1.1733.0, subject"));
+    rig.harness
+        .get_by_role_and_label(Role::CheckBox, "Collapse reply subjects")
+        .click();
+    settle(&mut rig.harness);
+    assert!(!has(&rig.harness, "myapp.replies.>, subject"));
+    assert!(!has(&rig.harness, "$JS.ACK.>, subject"));
+    assert!(has(&rig.harness, "myapp.replies.k1, subject"));
+    assert!(has(&rig.harness, "$JS.ACK.ORDERS.w.1.2.2.1734.0, subject"));
 }
 
 #[test]

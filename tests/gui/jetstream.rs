@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use egui::accesskit::Role;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 
 use crate::gui::{cell, click, go, has, has_containing, settle, type_into, wait_until};
@@ -19,7 +19,9 @@ use switchboard::broker::BrokerHandle;
 use switchboard::connect::ConnectArgs;
 use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::NatsClient;
-use switchboard::gui::jetstream_client::{JsAnswer, JsClient, JsReply, JsRequest};
+use switchboard::gui::jetstream_client::{
+    JsAnswer, JsClient, JsReply, JsRequest, WatchEvent, WatchFeed,
+};
 use switchboard::gui::model::jetstream::{KvEntry, KvOperation};
 use switchboard::gui::synthetic::{SyntheticControl, SyntheticWorld};
 use switchboard::gui::{GuiContext, Source};
@@ -34,6 +36,7 @@ struct Rig {
     world: SyntheticWorld,
     requests: tokio::sync::mpsc::Receiver<(u64, JsRequest)>,
     answers: crossbeam_channel::Sender<JsAnswer>,
+    watches: tokio::sync::mpsc::Receiver<WatchFeed>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -59,8 +62,9 @@ fn rig() -> Rig {
         .with_size(egui::vec2(1500.0, 900.0))
         .with_max_steps(16)
         .build_eframe(move |cc| InspectorApp::with_client(&cc.egui_ctx, ctx, client));
-    let (js, requests, answers) = JsClient::detached();
-    harness.state_mut().jetstream.client = js;
+    let detached = JsClient::detached();
+    harness.state_mut().jetstream.client = detached.client;
+    let (requests, answers, watches) = (detached.requests, detached.answers, detached.watches);
     let mut world = SyntheticWorld::default();
     for _ in 0..4 {
         world.step(Duration::from_millis(250), &publisher, &control);
@@ -73,6 +77,7 @@ fn rig() -> Rig {
         world,
         requests,
         answers,
+        watches,
         _runtime: runtime,
     }
 }
@@ -365,6 +370,215 @@ fn kv_keys_values_put_and_delete_from_the_form() {
     );
 }
 
+/// The browser's "from time": a relative time becomes a `start_time` request (by direct
+/// get for a stream that allows it), the message found is shown, and a time it cannot
+/// read says how to write one.
+#[test]
+fn a_stream_is_browsed_from_a_time() {
+    let mut rig = rig();
+    go(&mut rig.harness, "Streams");
+    rig.harness.get_by_label("TELEMETRY").click();
+    rig.tick();
+    type_into(&mut rig.harness, "From time", "5m ago");
+    let before = SystemTime::now();
+    click(&mut rig.harness, "Find");
+    let asked = rig.request();
+    let JsRequest::Message {
+        stream,
+        query:
+            MsgQuery::FromTime {
+                start,
+                subject,
+                direct,
+            },
+    } = &asked.1
+    else {
+        panic!("a message from a time: {asked:?}");
+    };
+    assert_eq!(stream, "TELEMETRY");
+    assert_eq!(subject, ">", "no subject typed: every subject");
+    assert!(*direct, "TELEMETRY allows direct gets");
+    let start = *start;
+    let back = before.duration_since(start).unwrap();
+    assert!(
+        back >= Duration::from_secs(299) && back <= Duration::from_secs(330),
+        "five minutes back: {back:?}"
+    );
+    rig.answer(
+        asked,
+        Ok(JsReply::Message(StoredMessage {
+            subject: "telemetry.plant1.temp".into(),
+            seq: 5150,
+            time: Some(start + Duration::from_millis(40)),
+            headers: None,
+            payload: br#"{"celsius":21.5}"#.to_vec(),
+        })),
+    );
+    assert!(has(&rig.harness, "5150") && has(&rig.harness, "telemetry.plant1.temp"));
+    assert!(
+        has_containing(&rig.harness, "the first at or after"),
+        "it says it was found by time"
+    );
+    assert!(shows(&rig.harness, "\"celsius\": 21.5"));
+
+    // With a subject typed, only its messages; ORDERS has no direct get.
+    rig.harness.get_by_label("ORDERS").click();
+    rig.tick();
+    type_into(&mut rig.harness, "Subject", "orders.eu.>");
+    rig.harness.state_mut().jetstream.streams.from_text.clear();
+    type_into(&mut rig.harness, "From time", "2026-12-02T06:13:00Z");
+    click(&mut rig.harness, "Find");
+    let (_, request) = rig.request();
+    assert_eq!(
+        request,
+        JsRequest::Message {
+            stream: "ORDERS".into(),
+            query: MsgQuery::FromTime {
+                start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_191_980),
+                subject: "orders.eu.>".into(),
+                direct: false,
+            }
+        }
+    );
+
+    // A time it cannot read is said, and nothing is sent.
+    rig.harness.state_mut().jetstream.streams.from_text.clear();
+    type_into(&mut rig.harness, "From time", "yesterday");
+    click(&mut rig.harness, "Find");
+    assert!(rig.requests.try_recv().is_err(), "nothing sent");
+    assert!(has_containing(&rig.harness, "\"yesterday\" is not a time"));
+}
+
+/// The selected consumer's delivered and acknowledged rates, plotted from successive
+/// readings of its info, with the current values beside the plot and in its legend.
+#[test]
+fn a_consumers_rate_plot_has_data_points() {
+    let mut rig = rig();
+    go(&mut rig.harness, "Consumers");
+    rig.harness.get_by_label("billing").click();
+    rig.tick();
+    for _ in 0..12 {
+        rig.tick();
+    }
+    let rates = &rig.harness.state().jetstream.consumers.rates;
+    assert!(
+        rates.readings("ORDERS", "billing") >= 10,
+        "a reading per snapshot"
+    );
+    let series = rates.series("ORDERS", "billing");
+    assert!(series.delivered.len() >= 9, "{series:?}");
+    let (delivered, acked) = series.current().unwrap();
+    assert!(
+        delivered > 0.0 && acked > 0.0,
+        "billing keeps up with the orders: {series:?}"
+    );
+    assert!(
+        has_containing(&rig.harness, "delivered ") && has_containing(&rig.harness, "acknowledged "),
+        "the current rates are said"
+    );
+    let said = rig
+        .harness
+        .query_all_by_label_contains("delivered ")
+        .filter_map(|n| n.accesskit_node().value())
+        .collect::<Vec<_>>();
+    assert!(
+        said.iter()
+            .any(|t| t.ends_with("/s") && !t.contains("delivered 0/s")),
+        "a rate that is not zero: {said:?}"
+    );
+    assert!(
+        rates.len() >= 4,
+        "every listed consumer is followed, not only the selected one"
+    );
+
+    // The stalled shipping consumer delivers nothing.
+    let shipping = rig
+        .harness
+        .state()
+        .jetstream
+        .consumers
+        .rates
+        .series("ORDERS", "shipping");
+    assert_eq!(shipping.current(), Some((0.0, 0.0)));
+}
+
+/// The KV view's watch, fed by hand: its changes are listed newest first and update the
+/// key list; it ends (the client's end sees it) when the view goes away.
+#[test]
+fn a_kv_watch_lists_changes_and_ends_with_the_view() {
+    let mut rig = rig();
+    go(&mut rig.harness, "KV buckets");
+    let keys = rig.request();
+    rig.answer(
+        keys,
+        Ok(JsReply::KvKeys(
+            vec![entry("db.url", 12, "postgres://db.internal:5432/orders")],
+            1,
+        )),
+    );
+    rig.harness.get_by_label("Watch").click();
+    settle(&mut rig.harness);
+    let mut feed = rig.watches.try_recv().expect("the window started a watch");
+    assert_eq!(feed.bucket, "config");
+    assert!(!feed.stopped());
+    assert!(feed.send(WatchEvent::Started {
+        consumer: "switchboard-watch-x".into()
+    }));
+    settle(&mut rig.harness);
+    assert!(has_containing(&rig.harness, "watching config since"));
+    let keys = rig.request();
+    assert_eq!(
+        keys.1,
+        JsRequest::KvKeys {
+            bucket: "config".into()
+        },
+        "the keys are read once more when the watch begins"
+    );
+    rig.answer(
+        keys,
+        Ok(JsReply::KvKeys(
+            vec![entry("db.url", 12, "postgres://db.internal:5432/orders")],
+            1,
+        )),
+    );
+    assert!(feed.send(WatchEvent::Change(entry("db.pool", 13, "32"))));
+    let mut gone = entry("db.url", 14, "");
+    gone.operation = KvOperation::Delete;
+    assert!(feed.send(WatchEvent::Change(gone)));
+    settle(&mut rig.harness);
+    assert!(has(&rig.harness, "2 changes"));
+    assert!(has(&rig.harness, "deleted"), "the delete is in the changes");
+    assert!(has(&rig.harness, "32"), "the new value");
+    let (keys, total) = rig.harness.state().jetstream.kv.keys.clone().unwrap();
+    let listed: Vec<(&str, u64, KvOperation)> = keys
+        .iter()
+        .map(|e| (e.key.as_str(), e.revision, e.operation))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("db.pool", 13, KvOperation::Put),
+            ("db.url", 14, KvOperation::Delete)
+        ],
+        "the key list follows the watch"
+    );
+    assert_eq!(total, 2);
+    assert!(
+        rig.requests.try_recv().is_err(),
+        "no re-read while the watch keeps up"
+    );
+
+    // Another view: the watch ends.
+    go(&mut rig.harness, "Streams");
+    settle(&mut rig.harness);
+    assert!(
+        feed.stopped(),
+        "the view went away: the watch's end is dropped"
+    );
+    go(&mut rig.harness, "KV buckets");
+    assert!(has(&rig.harness, "stopped watching"));
+}
+
 /// The embedded broker with JetStream, a real JetStream client's stream, consumer and KV
 /// bucket, and the window showing them, a message browsed by sequence and a value read
 /// through the window's own client.
@@ -412,6 +626,7 @@ fn live_streams_consumers_and_kv_of_the_embedded_broker() {
         .build_eframe(move |cc| InspectorApp::new(&cc.egui_ctx, ctx));
 
     // A real client: a stream with three messages, a pull consumer, a KV bucket.
+    let between: std::sync::Mutex<Option<SystemTime>> = std::sync::Mutex::new(None);
     let client = runtime.block_on(support::clients::connect_named(&url, "js-app"));
     let _in_runtime = runtime.enter();
     let js = async_nats::jetstream::new(client.clone());
@@ -429,6 +644,12 @@ fn live_streams_consumers_and_kv_of_the_embedded_broker() {
             ("orders.us.created", r#"{"id":2}"#),
             ("orders.eu.shipped", r#"{"id":1,"by":"dhl"}"#),
         ] {
+            if subject == "orders.eu.shipped" {
+                // A time between the second message and the third, for "From time".
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                *between.lock().unwrap() = Some(SystemTime::now());
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
             js.publish(subject, body.into())
                 .await
                 .unwrap()
@@ -470,6 +691,22 @@ fn live_streams_consumers_and_kv_of_the_embedded_broker() {
     });
     assert!(shows(&harness, "\"id\": 2"));
 
+    // The first message at or after a time between the second and the third.
+    let between = between
+        .lock()
+        .unwrap()
+        .expect("a time between the messages");
+    type_into(
+        &mut harness,
+        "From time",
+        &switchboard::remote::jetstream::rfc3339(between),
+    );
+    click(&mut harness, "Find");
+    wait_until(&mut harness, "the message after the time", |h| {
+        has(h, "orders.eu.shipped")
+    });
+    assert!(shows(&harness, "\"by\": \"dhl\""));
+
     go(&mut harness, "Consumers");
     assert!(has(&harness, "dispatch"));
     assert_eq!(cell(&harness, "dispatch", "Filter subjects"), "orders.eu.>");
@@ -498,6 +735,66 @@ fn live_streams_consumers_and_kv_of_the_embedded_broker() {
     });
     assert_eq!(value.as_deref(), Some(&b"en-GB"[..]));
     wait_until(&mut harness, "the new key listed", |h| has(h, "en-GB"));
+
+    // Watch: a put and a delete by the real client come as they are stored.
+    let watch_consumers = || -> usize {
+        runtime.block_on(async {
+            let reply = tokio::time::timeout(
+                Duration::from_secs(5),
+                client.request("$JS.API.CONSUMER.NAMES.KV_settings", "".into()),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            String::from_utf8_lossy(&reply.payload)
+                .matches("switchboard-watch-")
+                .count()
+        })
+    };
+    harness.get_by_label("Watch").click();
+    wait_until(&mut harness, "the watch started", |h| {
+        has_containing(h, "watching settings since")
+    });
+    assert_eq!(watch_consumers(), 1, "the watch's consumer");
+    let kv = runtime.block_on(js.get_key_value("settings")).unwrap();
+    runtime.block_on(kv.put("color", "teal-42".into())).unwrap();
+    wait_until(&mut harness, "the put seen by the watch", |h| {
+        has(h, "1 change") && has(h, "color")
+    });
+    assert!(has(&harness, "teal-42"), "its value");
+    let listed = harness.state().jetstream.kv.keys.clone().unwrap().0;
+    assert!(
+        listed
+            .iter()
+            .any(|e| e.key == "color" && e.value == b"teal-42" && e.operation == KvOperation::Put),
+        "the key list has it: {listed:?}"
+    );
+    runtime.block_on(kv.delete("color")).unwrap();
+    wait_until(&mut harness, "the delete seen by the watch", |h| {
+        has(h, "2 changes") && has(h, "deleted")
+    });
+
+    // Off: the consumer goes; on again, then another view: it goes too.
+    harness.get_by_label("Watch").click();
+    settle(&mut harness);
+    support::wait_until(
+        "the watch's consumer deleted",
+        Duration::from_secs(10),
+        || watch_consumers() == 0,
+    );
+    assert!(has(&harness, "stopped watching"));
+    harness.get_by_label("Watch").click();
+    wait_until(&mut harness, "the watch started again", |h| {
+        has_containing(h, "watching settings since")
+    });
+    assert_eq!(watch_consumers(), 1);
+    go(&mut harness, "Streams");
+    settle(&mut harness);
+    support::wait_until(
+        "the watch's consumer deleted with the view",
+        Duration::from_secs(10),
+        || watch_consumers() == 0,
+    );
 
     drop(harness);
     runtime.block_on(broker.shutdown());
@@ -537,6 +834,8 @@ fn the_views_requests_work_against_each_target() {
         let _in_runtime = runtime.enter();
         let client = runtime.block_on(support::clients::connect_named(&url, "js-app"));
         let js = async_nats::jetstream::new(client.clone());
+        // A time between the bucket's second revision and its third.
+        let mid: std::sync::Mutex<Option<SystemTime>> = std::sync::Mutex::new(None);
         let inventory = runtime.block_on(async {
             let stream = js
                 .create_stream(async_nats::jetstream::stream::Config {
@@ -577,6 +876,9 @@ fn the_views_requests_work_against_each_target() {
                 .unwrap();
             kv.put("theme", "dark".into()).await.unwrap();
             kv.put("theme", "light".into()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            *mid.lock().unwrap() = Some(SystemTime::now());
+            tokio::time::sleep(Duration::from_millis(30)).await;
             kv.put("old", "x".into()).await.unwrap();
             kv.delete("old").await.unwrap();
             let objects = js
@@ -710,6 +1012,69 @@ fn the_views_requests_work_against_each_target() {
         };
         let values: Vec<&[u8]> = history.iter().map(|e| &e.value[..]).collect();
         assert_eq!(values, [&b"dark"[..], &b"light"[..]], "[{target}]");
+
+        // From a time: by direct get (a KV stream allows it), by STREAM.MSG.GET, and by
+        // direct get asked of a stream without it (nobody answers: STREAM.MSG.GET does).
+        let mid = mid.lock().unwrap().expect("a time between two revisions");
+        let from =
+            |stream: &str, start: SystemTime, subject: &str, direct: bool| JsRequest::Message {
+                stream: stream.into(),
+                query: MsgQuery::FromTime {
+                    start,
+                    subject: subject.into(),
+                    direct,
+                },
+            };
+        for direct in [true, false] {
+            let found = ask(&mut views, from("KV_settings", mid, ">", direct));
+            let Ok(JsReply::Message(m)) = &found else {
+                panic!("[{target}] direct {direct}: {found:?}");
+            };
+            assert_eq!(
+                (m.seq, m.subject.as_str(), &m.payload[..]),
+                (3, "$KV.settings.old", &b"x"[..]),
+                "[{target}] direct {direct}"
+            );
+            assert!(
+                m.time.is_some_and(|t| t >= mid),
+                "[{target}] stored after the time"
+            );
+            let none = ask(
+                &mut views,
+                from("KV_settings", mid, "$KV.settings.theme", direct),
+            );
+            assert!(
+                none.as_ref().is_err_and(|e| e.contains("no message found")),
+                "[{target}] no revision of theme after the time, direct {direct}: {none:?}"
+            );
+        }
+        let Ok(JsReply::Message(m)) = ask(
+            &mut views,
+            from(
+                "ORDERS",
+                SystemTime::now() - Duration::from_secs(3600),
+                ">",
+                true,
+            ),
+        ) else {
+            panic!("[{target}] ORDERS from an hour ago");
+        };
+        assert_eq!((m.seq, &m.payload[..]), (1, &b"one"[..]), "[{target}]");
+        let later = ask(
+            &mut views,
+            from(
+                "ORDERS",
+                SystemTime::now() + Duration::from_secs(3600),
+                ">",
+                false,
+            ),
+        );
+        assert!(
+            later
+                .as_ref()
+                .is_err_and(|e| e.contains("no message found")),
+            "[{target}] {later:?}"
+        );
         let put = ask(
             &mut views,
             JsRequest::KvPut {

@@ -299,7 +299,7 @@ fn subjects_fold_reply_inboxes_until_asked() {
     assert!(!has(&rig.harness, "aB3x"), "no inbox of its own");
     assert!(!has(&rig.harness, "q7Rt"));
     assert!(has(&rig.harness, "orders"), "other subjects as before");
-    checkbox(&rig.harness, "Show reply inboxes").click();
+    checkbox(&rig.harness, "Show reply subjects").click();
     settle(&mut rig.harness);
     assert!(rig.harness.state().state.filters.show_inboxes);
     assert!(!has(&rig.harness, "_INBOX.>"));
@@ -337,7 +337,7 @@ fn rates_fold_reply_inboxes_and_say_how_rates_are_computed() {
         .plotted_subjects
         .contains("_INBOX.>"));
     assert_eq!(rig.harness.state().state.inbox_rates.last().unwrap().1, 2.0);
-    checkbox(&rig.harness, "Show reply inboxes").click();
+    checkbox(&rig.harness, "Show reply subjects").click();
     settle(&mut rig.harness);
     for inbox in ["_INBOX.aB3x.1", "_INBOX.aB3x.2", "_INBOX.q7Rt"] {
         assert!(has_checkbox(&rig.harness, inbox), "{inbox} listed");

@@ -202,6 +202,78 @@ fn a_request_from_the_form_shows_the_reply_and_its_latency() {
     );
 }
 
+/// A requester with a custom inbox prefix (async-nats' `custom_inbox_prefix`, nats.go's
+/// `CustomInboxPrefix`): the broker pairs each reply with its request, so Subjects folds the
+/// prefix's replies into one row although they are not under `_INBOX`; a plain message on
+/// a sibling keeps `myapp` itself open. The switch lists them.
+#[test]
+fn replies_on_a_custom_inbox_prefix_fold_until_listed() {
+    let mut live = live();
+    let responder = live.client("echo-service");
+    let mut requests = live
+        .runtime
+        .block_on(responder.subscribe("svc.echo"))
+        .unwrap();
+    live.runtime.block_on(responder.flush()).unwrap();
+    let answering = responder.clone();
+    live.runtime.spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = answering.publish(reply, "pong".into()).await;
+            }
+        }
+    });
+    let requester = live.runtime.block_on(support::clients::connect_url(
+        &live.url,
+        async_nats::ConnectOptions::new()
+            .name("asker")
+            .custom_inbox_prefix("myapp.replies"),
+    ));
+    live.runtime.block_on(async {
+        for _ in 0..3 {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                requester.request("svc.echo", "ping".into()),
+            )
+            .await
+            .expect("answered in time")
+            .unwrap();
+        }
+        requester
+            .publish("myapp.orders", "new".into())
+            .await
+            .unwrap();
+        requester.flush().await.unwrap();
+    });
+
+    go(&mut live.harness, "Subjects");
+    wait_until(&mut live.harness, "the replies folded into one row", |h| {
+        has(h, "myapp.replies.>") && has(h, "(3 reply subjects)") && has(h, "orders")
+    });
+    // async-nats answers on <prefix>.<token>.<n>: the token is the branch folded away.
+    let token = live
+        .harness
+        .state()
+        .state
+        .snapshot
+        .subjects
+        .iter()
+        .find_map(|s| s.subject.strip_prefix("myapp.replies."))
+        .and_then(|rest| rest.split('.').next())
+        .unwrap()
+        .to_string();
+    assert!(!has(&live.harness, &token), "{token} is folded away");
+
+    live.harness
+        .get_by_role_and_label(Role::CheckBox, "Show reply subjects")
+        .click();
+    live.harness.run_ok();
+    live.harness.get_by_label("Expand all").click();
+    live.harness.run_ok();
+    assert!(!has(&live.harness, "myapp.replies.>"));
+    assert!(has(&live.harness, &token), "{token} listed");
+}
+
 #[test]
 fn a_queue_group_of_three_shows_its_members_and_counts() {
     let mut live = live();

@@ -58,6 +58,7 @@ fn remote_snapshot() -> Snapshot {
             msgs_per_sec: 1.0,
             bytes_per_sec: 10.0,
             no_interest_msgs: 0,
+            reply_msgs: 0,
             subscribers: 0,
             publishers: vec![],
             receivers: vec![],

@@ -11,6 +11,7 @@ use crate::gui::{go, has, has_containing};
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 
+use switchboard::gui::app::InspectorApp;
 use switchboard::gui::client::ClientCommand;
 use switchboard::gui::synthetic::SyntheticWorld;
 use switchboard::gui::{Launcher, Source};
@@ -64,6 +65,7 @@ fn subject(name: &str, subscribers: usize, nobody: u64) -> SubjectStat {
         msgs_per_sec: 5.0,
         bytes_per_sec: 50.0,
         no_interest_msgs: nobody,
+        reply_msgs: 0,
         subscribers,
         publishers: vec![42],
         receivers: if subscribers > 0 { vec![7] } else { vec![] },
@@ -631,4 +633,88 @@ fn accounts_show_exports_imports_and_the_flows_between_them() {
         rig.harness.state().view,
         switchboard::gui::panels::View::Connections
     );
+}
+
+/// Reply subjects the source saw used only as replies (a custom inbox prefix) and
+/// JetStream's acknowledgements fold into one row each in Subjects and one entry each in
+/// Rates; a sibling also published to as a non-reply keeps its branch open; the switch
+/// lists them one by one.
+#[test]
+fn reply_subjects_fold_in_subjects_and_rates_until_listed() {
+    let mut rig = rig();
+    let replied = |name: &str| SubjectStat {
+        reply_msgs: 100,
+        ..subject(name, 1, 0)
+    };
+    let mut snap = snapshot();
+    snap.subjects.extend([
+        replied("myapp.replies.k3Fq.1"),
+        replied("myapp.replies.k3Fq.2"),
+        replied("myapp.replies.x9Tz"),
+        subject("myapp.orders", 1, 0),
+        replied("mixed.replies.r1"),
+        subject("mixed.replies.r2", 1, 0),
+        subject("$JS.ACK.ORDERS.worker.1.7.7.1733100000000000000.0", 0, 0),
+        subject("$JS.ACK.ORDERS.worker.1.8.8.1733100000000000001.0", 0, 0),
+        subject("$JS.API.STREAM.LIST", 1, 0),
+    ]);
+    snap.subjects.sort_by(|a, b| a.subject.cmp(&b.subject));
+    rig.publisher.publish_snapshot(snap);
+    rig.harness.run();
+    go(&mut rig.harness, "Subjects");
+    rig.harness.run();
+    for folded in [
+        "myapp.replies.>",
+        "(3 reply subjects)",
+        "$JS.ACK.>",
+        "(2 acknowledgement subjects)",
+    ] {
+        assert!(has(&rig.harness, folded), "{folded} shown folded");
+    }
+    for hidden in ["k3Fq", "x9Tz", "ORDERS", "worker"] {
+        assert!(!has(&rig.harness, hidden), "{hidden} folded away");
+    }
+    for kept in ["orders", "r1", "r2", "API", "LIST"] {
+        assert!(has(&rig.harness, kept), "{kept} listed as before");
+    }
+    rig.harness
+        .get_by_role_and_label(Role::CheckBox, "Show reply subjects")
+        .click();
+    rig.harness.run();
+    assert!(!has(&rig.harness, "myapp.replies.>"));
+    assert!(!has(&rig.harness, "$JS.ACK.>"));
+    // The filter keeps the listed branch on screen.
+    rig.harness.state_mut().state.filters.subjects = "myapp".into();
+    rig.harness.run();
+    for listed in ["k3Fq", "x9Tz", "replies"] {
+        assert!(has(&rig.harness, listed), "{listed} listed");
+    }
+    rig.harness.state_mut().state.filters.subjects = "$JS.ACK.>".into();
+    rig.harness.run();
+    for listed in ["ORDERS", "worker", "1733100000000000001"] {
+        assert!(has(&rig.harness, listed), "{listed} listed");
+    }
+
+    // Rates: the same switch, the same groups.
+    go(&mut rig.harness, "Rates");
+    rig.harness.run();
+    assert!(ticks(&rig.harness, "myapp.replies.x9Tz"), "listed");
+    rig.harness
+        .get_by_role_and_label(Role::CheckBox, "Show reply subjects")
+        .click();
+    rig.harness.run();
+    assert!(ticks(&rig.harness, "myapp.replies.>"));
+    assert!(ticks(&rig.harness, "$JS.ACK.>"));
+    assert!(!ticks(&rig.harness, "myapp.replies.x9Tz"));
+    assert!(
+        ticks(&rig.harness, "mixed.replies.r1"),
+        "its branch is mixed"
+    );
+}
+
+/// Is there a checkbox labelled `label`?
+fn ticks(harness: &egui_kittest::Harness<'_, InspectorApp>, label: &str) -> bool {
+    harness
+        .query_by_role_and_label(Role::CheckBox, label)
+        .is_some()
 }

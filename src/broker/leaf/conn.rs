@@ -389,7 +389,8 @@ impl LeafConn {
             header_len: m.header_len,
             message: m.message,
         };
-        let result = self.conn.lookup(m.subject, m.message.len());
+        let replied = self.conn.server.tap.track(m.subject, m.reply);
+        let result = self.conn.lookup(m.subject, m.message.len(), replied);
         let server = self.conn.server.clone();
         let account = self.conn.account.clone();
         let skip = Some(self.conn.shared.cid);
@@ -411,7 +412,6 @@ impl LeafConn {
         }
         fanout.end_publish(&server, saved, &msg);
         let tap = &server.tap;
-        tap.track(m.subject, m.reply);
         if tap.wants_sample() {
             tap.sample(
                 m.subject,

@@ -217,7 +217,9 @@ pub(crate) async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAd
                 .and_then(|certs| certs.first())
                 .and_then(|cert| CertNames::from_der(cert))
                 .map(Box::new);
-            Ok(upgrade(stream, ws, true, addr).await?.map(|up| (up, cert_names)))
+            Ok(upgrade(stream, ws, true, addr)
+                .await?
+                .map(|up| (up, cert_names)))
         };
         match bounded(timeout, opening).await {
             Ok(Some((up, cert_names))) => {
@@ -358,8 +360,13 @@ struct Opening {
 }
 
 /// The client protocol over an upgraded connection.
-async fn session<R, W>(server: Arc<Server>, addr: SocketAddr, opening: Opening, reader: R, writer: W)
-where
+async fn session<R, W>(
+    server: Arc<Server>,
+    addr: SocketAddr,
+    opening: Opening,
+    reader: R,
+    writer: W,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {

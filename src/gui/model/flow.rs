@@ -7,7 +7,8 @@
 //! enough to read and to draw within a frame at 1,000 connections and 10,000 subjects:
 //! - subjects are cut at the deepest token depth that leaves at most
 //!   [`MAX_NODES_PER_COLUMN`] nodes (`telemetry.plant1.>` stands for what is below it), and
-//!   reply inboxes (`_INBOX.>`) are one node unless asked otherwise;
+//!   reply subjects fold as in Subjects (`_INBOX.>`, `$JS.ACK.>`, a branch used only for
+//!   replies; the rule is in `replies`) unless asked otherwise;
 //! - connections are one node each, or one per name (instances of a service share one),
 //!   or one per name stem (`client-17` and `client-18` are `client*`), the finest that fits;
 //! - what still does not fit goes into one "other" node per column, busiest kept.
@@ -24,7 +25,7 @@ use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 
 use super::filter::SubjectFilter;
 pub use super::flow_pattern::{classify, Counts, Pattern};
-use super::inboxes::{is_inbox, INBOX_ROOT};
+use super::replies::{is_reply_subject, ReplyRoots};
 use crate::inspect::snapshot::{ConnectionInfo, Snapshot, SubjectStat};
 use crate::proto::subject;
 
@@ -82,8 +83,8 @@ impl ConnLevel {
 pub struct FlowOptions {
     /// A subject filter (wildcard pattern or text), as in the Subjects view.
     pub filter: String,
-    /// `_INBOX.` subjects as one node.
-    pub collapse_inboxes: bool,
+    /// Reply subjects folded, one node per group (`_INBOX.>`, `$JS.ACK.>`, ...).
+    pub collapse_replies: bool,
     pub depth: SubjectDepth,
     pub grouping: ConnGrouping,
     pub max_per_column: usize,
@@ -93,7 +94,7 @@ impl Default for FlowOptions {
     fn default() -> Self {
         Self {
             filter: String::new(),
-            collapse_inboxes: true,
+            collapse_replies: true,
             depth: SubjectDepth::Auto,
             grouping: ConnGrouping::Auto,
             max_per_column: MAX_NODES_PER_COLUMN,
@@ -238,25 +239,23 @@ fn cut(subject: &str, depth: Option<usize>) -> (&str, bool) {
     }
 }
 
-/// Where a subject goes: (text, is a branch).
-fn slot(subject: &str, depth: Option<usize>, collapse_inboxes: bool) -> (&str, bool) {
-    if collapse_inboxes && is_inbox(subject) {
-        (INBOX_ROOT, true)
-    } else {
-        cut(subject, depth)
+/// A subject to place, with the root of the reply group it folds into (when folding).
+type Placed<'a> = (&'a SubjectStat, Option<&'a str>);
+
+/// Where a subject goes: (text, is a branch). A reply group's root wins over a deeper cut.
+fn slot<'a>(&(s, folded): &Placed<'a>, depth: Option<usize>) -> (&'a str, bool) {
+    let (cut_to, was_cut) = cut(&s.subject, depth);
+    match folded {
+        Some(root) if root.len() <= cut_to.len() => (root, true),
+        _ => (cut_to, was_cut),
     }
 }
 
 /// Distinct slots at `depth`, counting no further than `budget + 1`.
-fn distinct_slots(
-    subjects: &[&SubjectStat],
-    depth: Option<usize>,
-    collapse: bool,
-    budget: usize,
-) -> usize {
+fn distinct_slots(subjects: &[Placed<'_>], depth: Option<usize>, budget: usize) -> usize {
     let mut seen: HashSet<(&str, bool)> = HashSet::new();
     for s in subjects {
-        seen.insert(slot(&s.subject, depth, collapse));
+        seen.insert(slot(s, depth));
         if seen.len() > budget {
             break;
         }
@@ -265,19 +264,19 @@ fn distinct_slots(
 }
 
 /// The finest cut whose subject nodes fit `budget`.
-fn choose_depth(subjects: &[&SubjectStat], options: &FlowOptions, budget: usize) -> Option<usize> {
+fn choose_depth(subjects: &[Placed<'_>], options: &FlowOptions, budget: usize) -> Option<usize> {
     match options.depth {
         SubjectDepth::Full => None,
         SubjectDepth::Tokens(n) => Some(n.max(1)),
         SubjectDepth::Auto => {
             let tokens = subjects
                 .iter()
-                .map(|s| s.subject.matches('.').count() + 1)
+                .map(|(s, _)| s.subject.matches('.').count() + 1)
                 .max()
                 .unwrap_or(1);
             std::iter::once(None)
                 .chain((1..tokens).rev().map(Some))
-                .find(|&d| distinct_slots(subjects, d, options.collapse_inboxes, budget) <= budget)
+                .find(|&d| distinct_slots(subjects, d, budget) <= budget)
                 .unwrap_or(Some(1))
         }
     }
@@ -419,10 +418,15 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
     let publishers_known = snap.vantage.knows_routing();
     let receivers_known = publishers_known || !snap.connections.is_empty();
     let live: HashMap<u64, &ConnectionInfo> = snap.connections.iter().map(|c| (c.cid, c)).collect();
-    let selected: Vec<&SubjectStat> = snap
+    // Which groups fold is decided over every subject, as in Subjects, not the filtered.
+    let roots = options
+        .collapse_replies
+        .then(|| ReplyRoots::new(&snap.subjects));
+    let selected: Vec<Placed<'_>> = snap
         .subjects
         .iter()
         .filter(|s| filter.matches(s.subject.as_bytes()))
+        .map(|s| (s, roots.as_ref().and_then(|r| r.root_of(&s.subject))))
         .collect();
     let depth = choose_depth(&selected, options, budget);
 
@@ -437,10 +441,10 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
         }
     }
 
-    // Who answered whom on a reply inbox: (replier, requester).
+    // Who answered whom on a reply subject: (replier, requester).
     let mut replied: HashSet<(u64, u64)> = HashSet::new();
     if publishers_known {
-        for s in snap.subjects.iter().filter(|s| is_inbox(&s.subject)) {
+        for s in snap.subjects.iter().filter(|s| is_reply_subject(s)) {
             for &p in s.publishers.iter().filter(|p| live.contains_key(p)) {
                 for &r in &s.receivers {
                     replied.insert((p, r));
@@ -458,7 +462,7 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
     // Connection grouping: the finest that fits, over every connection the map shows.
     let mut involved: Vec<&ConnectionInfo> = Vec::new();
     let mut seen: HashSet<u64> = HashSet::new();
-    for s in &selected {
+    for (s, _) in &selected {
         let pubs = if publishers_known {
             &s.publishers[..]
         } else {
@@ -510,10 +514,8 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
     // Subjects that do not fit even at the coarsest cut: the busiest stay.
     let kept_slots = {
         let mut rates: HashMap<(&str, bool), f64> = HashMap::new();
-        for s in &selected {
-            *rates
-                .entry(slot(&s.subject, depth, options.collapse_inboxes))
-                .or_default() += s.msgs_per_sec;
+        for placed in &selected {
+            *rates.entry(slot(placed, depth)).or_default() += placed.0.msgs_per_sec;
         }
         busiest(rates, budget)
     };
@@ -539,9 +541,10 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
             .or_insert_with(|| conn_keys.get(&cid).map(|k| b.node(side(k.clone()))))
     };
     let mut pubs: Vec<&ConnectionInfo> = Vec::new();
-    for s in &selected {
+    for placed in &selected {
+        let s = placed.0;
         let rate = s.msgs_per_sec;
-        let sl = slot(&s.subject, depth, options.collapse_inboxes);
+        let sl = slot(placed, depth);
         let sn = match subject_nodes.get(&sl) {
             Some(&n) => n,
             None => {
@@ -638,7 +641,7 @@ pub fn build(snap: &Snapshot, options: &FlowOptions, earlier: Option<&Delivered>
             receivers: receivers_known.then_some(plain),
             queue_groups: groups.len(),
             request,
-            inbox: is_inbox(&s.subject),
+            inbox: is_reply_subject(s),
         });
         let e = patterns.entry(sn).or_default().entry(pattern).or_default();
         e.0 += rate;

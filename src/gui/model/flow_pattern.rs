@@ -14,7 +14,7 @@ pub enum Pattern {
     OneOfMany,
     /// Requests to a service: its receivers answer on the requesters' reply inboxes.
     RequestReply,
-    /// The replies themselves (`_INBOX.` subjects).
+    /// The replies themselves (reply subjects: `_INBOX.`, `$JS.ACK.`, or seen only as replies).
     Replies,
     /// Published while nobody listens: every message is lost.
     NoReceivers,
@@ -43,7 +43,7 @@ impl Pattern {
             Pattern::ManyToMany => "M to N",
             Pattern::OneOfMany => "1 of N (queue group)",
             Pattern::RequestReply => "request/reply",
-            Pattern::Replies => "replies (_INBOX)",
+            Pattern::Replies => "replies",
             Pattern::NoReceivers => "no receivers",
             Pattern::Unknown => "unknown",
         }
@@ -72,7 +72,9 @@ impl Pattern {
             Pattern::RequestReply => {
                 "requests to a service, answered on the requester's reply inbox"
             }
-            Pattern::Replies => "replies to requests, on _INBOX subjects (dashed lines)",
+            Pattern::Replies => {
+                "replies to requests, on reply subjects (_INBOX, $JS.ACK, or used only as replies; dashed lines)"
+            }
             Pattern::NoReceivers => "published while nobody listens: the messages are lost",
             Pattern::Unknown => "seen from outside the deployment: who publishes is unknown",
         }

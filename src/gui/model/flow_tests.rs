@@ -207,7 +207,7 @@ fn requests_answered_on_inboxes_are_request_reply() {
     let open = build(
         &s,
         &FlowOptions {
-            collapse_inboxes: false,
+            collapse_replies: false,
             ..Default::default()
         },
         None,
@@ -215,6 +215,87 @@ fn requests_answered_on_inboxes_are_request_reply() {
     assert_eq!(column_sizes(&open)[SUBJECTS], 4);
     assert_eq!(
         subject_node(&open, "_INBOX.abc.2").pattern,
+        Some(Pattern::Replies)
+    );
+}
+
+/// A reply subject (every message paired with a request).
+fn reply(name: &str, rate: f64, publishers: &[u64], receivers: &[u64]) -> SubjectStat {
+    SubjectStat {
+        reply_msgs: 100,
+        ..subject(name, rate, publishers, receivers)
+    }
+}
+
+#[test]
+fn custom_reply_prefixes_and_acknowledgements_fold_as_in_subjects() {
+    let s = snap(
+        vec![
+            conn(1, "asker", &[("myapp.replies.*", None)], 4.0),
+            conn(2, "calc", &[("svc.add", None), ("deliver.w", None)], 4.0),
+        ],
+        vec![
+            subject("svc.add", 4.0, &[1], &[2]),
+            subject("myapp.orders", 1.0, &[1], &[2]),
+            reply("myapp.replies.1", 1.0, &[2], &[1]),
+            reply("myapp.replies.2", 2.0, &[2], &[1]),
+            // A sibling also published to as a non-reply keeps its branch open.
+            reply("mixed.replies.1", 1.0, &[2], &[1]),
+            subject("mixed.replies.2", 1.0, &[2], &[1]),
+            // Acknowledgements fold by name: the pairing may not have counted them.
+            subject("$JS.ACK.ORDERS.w.1.1.1.1733.0", 0.5, &[2], &[]),
+            subject("$JS.ACK.ORDERS.w.1.2.2.1734.0", 0.5, &[2], &[]),
+            subject("$JS.API.CONSUMER.INFO.ORDERS.w", 0.1, &[2], &[]),
+        ],
+    );
+    let g = build(
+        &s,
+        &FlowOptions {
+            depth: SubjectDepth::Full,
+            ..Default::default()
+        },
+        None,
+    );
+    let replies = node(
+        &g,
+        &NodeKey::Subject(SubjectKey::Branch("myapp.replies".into())),
+    );
+    assert_eq!(replies.label, "myapp.replies.>");
+    assert_eq!(replies.subjects, 2);
+    assert!(
+        (replies.msgs_per_sec - 3.0).abs() < 1e-9,
+        "the branch's rate"
+    );
+    assert_eq!(replies.pattern, Some(Pattern::Replies));
+    let acks = node(&g, &NodeKey::Subject(SubjectKey::Branch("$JS.ACK".into())));
+    assert_eq!((acks.label.as_str(), acks.subjects), ("$JS.ACK.>", 2));
+    assert_eq!(
+        subject_node(&g, "svc.add").pattern,
+        Some(Pattern::RequestReply),
+        "answered on its requester's reply subjects"
+    );
+    for own in [
+        "myapp.orders",
+        "mixed.replies.1",
+        "mixed.replies.2",
+        "$JS.API.CONSUMER.INFO.ORDERS.w",
+    ] {
+        subject_node(&g, own);
+    }
+    assert_eq!(column_sizes(&g)[SUBJECTS], 7);
+    // Not collapsed, each reply subject is its own node.
+    let open = build(
+        &s,
+        &FlowOptions {
+            depth: SubjectDepth::Full,
+            collapse_replies: false,
+            ..Default::default()
+        },
+        None,
+    );
+    assert_eq!(column_sizes(&open)[SUBJECTS], 9);
+    assert_eq!(
+        subject_node(&open, "myapp.replies.2").pattern,
         Some(Pattern::Replies)
     );
 }

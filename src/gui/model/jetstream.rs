@@ -299,24 +299,30 @@ pub struct KvEntry {
     pub value: Vec<u8>,
 }
 
+/// What a `KV-Operation` header says (none: a put).
+pub fn kv_operation(header: Option<&str>) -> KvOperation {
+    match header.map(str::trim) {
+        Some("DEL") => KvOperation::Delete,
+        Some("PURGE") => KvOperation::Purge,
+        _ => KvOperation::Put,
+    }
+}
+
 /// The entry a stored message of `bucket` stands for (`None`: not one of its keys).
 pub fn kv_entry(bucket: &str, m: StoredMessage) -> Option<KvEntry> {
     let key = kv_key(bucket, &m.subject)?.to_string();
-    let operation = m
-        .headers
-        .as_deref()
-        .map(payload::parse_header_block)
-        .and_then(|(_, pairs)| {
-            pairs
-                .into_iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("KV-Operation"))
-                .map(|(_, v)| v)
-        })
-        .map_or(KvOperation::Put, |op| match op.trim() {
-            "DEL" => KvOperation::Delete,
-            "PURGE" => KvOperation::Purge,
-            _ => KvOperation::Put,
-        });
+    let operation = kv_operation(
+        m.headers
+            .as_deref()
+            .map(payload::parse_header_block)
+            .and_then(|(_, pairs)| {
+                pairs
+                    .into_iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("KV-Operation"))
+                    .map(|(_, v)| v)
+            })
+            .as_deref(),
+    );
     Some(KvEntry {
         key,
         revision: m.seq,
@@ -386,6 +392,123 @@ pub fn ago(now: SystemTime, time: Option<SystemTime>) -> String {
         ),
         None => "-".into(),
     }
+}
+
+/// The changes a KV watch saw, newest first, at most [`WatchLog::CAPACITY`]; what fell
+/// off the end is counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchLog {
+    changes: std::collections::VecDeque<KvEntry>,
+    /// Changes that no longer fit and were let go, oldest first.
+    pub overflowed: u64,
+}
+
+impl WatchLog {
+    pub const CAPACITY: usize = 200;
+
+    pub fn push(&mut self, entry: KvEntry) {
+        self.changes.push_front(entry);
+        while self.changes.len() > Self::CAPACITY {
+            self.changes.pop_back();
+            self.overflowed += 1;
+        }
+    }
+
+    /// Newest first.
+    pub fn changes(&self) -> impl Iterator<Item = &KvEntry> {
+        self.changes.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Takes a watched change into a bucket's key list (sorted by key): it replaces the
+/// key's entry when it is newer, or joins the list in order; `total` counts a new key.
+/// An older revision than the one listed (a read that crossed the change) changes
+/// nothing.
+pub fn apply_change(keys: &mut Vec<KvEntry>, total: &mut usize, change: &KvEntry) {
+    match keys.binary_search_by(|e| e.key.as_str().cmp(&change.key)) {
+        Ok(i) => {
+            if keys[i].revision < change.revision {
+                keys[i] = change.clone();
+            }
+        }
+        Err(i) => {
+            keys.insert(i, change.clone());
+            *total += 1;
+        }
+    }
+}
+
+/// Reads the "from time" of the stream browser: RFC 3339 (`2026-12-02T06:13:00Z`, an
+/// offset instead of `Z`, a space instead of `T`), or a time before `now`: `5m ago`,
+/// `-5m`, `1h30m ago`, `90s ago`, `2d ago` (units ms, s, m, h, d).
+pub fn parse_from_time(text: &str, now: SystemTime) -> Result<SystemTime, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("type a time: 2026-12-02T06:13:00Z, 5m ago or -5m".into());
+    }
+    let relative = t
+        .strip_prefix('-')
+        .or_else(|| t.strip_suffix("ago"))
+        .map(str::trim);
+    if let Some(span) = relative {
+        let back = parse_span(span).ok_or_else(|| {
+            format!("{t:?}: a time back is a number and a unit (ms, s, m, h, d): 5m ago, -90s")
+        })?;
+        return now
+            .checked_sub(back)
+            .ok_or_else(|| format!("{t:?} is too far back"));
+    }
+    let normalised = match t.as_bytes().get(10) {
+        Some(b' ') => format!("{}T{}", &t[..10], &t[11..]),
+        _ => t.to_string(),
+    };
+    chrono::DateTime::parse_from_rfc3339(&normalised)
+        .map(SystemTime::from)
+        .map_err(|_| {
+            format!(
+                "{t:?} is not a time: RFC 3339 with its zone (2026-12-02T06:13:00Z), \
+                 or back from now (5m ago, -5m)"
+            )
+        })
+}
+
+/// `1h30m`, `90s`, `250ms`, `2d`: a sum of numbers with units.
+fn parse_span(text: &str) -> Option<Duration> {
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if text.is_empty() {
+        return None;
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86_400.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += Duration::try_from_secs_f64(number * secs).ok()?;
+    }
+    Some(total)
 }
 
 #[cfg(test)]

@@ -205,3 +205,113 @@ fn object_metadata() {
     let nulls = br#"{"name":"a","description":null,"digest":null,"size":3,"chunks":1}"#;
     assert_eq!(object_info(nulls).unwrap().description, "");
 }
+
+#[test]
+fn from_times_absolute_and_relative() {
+    use std::time::UNIX_EPOCH;
+    let now = UNIX_EPOCH + Duration::from_secs(1_764_656_000);
+    let at = |text: &str| parse_from_time(text, now);
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    assert_eq!(at("5m ago"), Ok(now - Duration::from_secs(300)));
+    assert_eq!(at("-5m"), Ok(now - Duration::from_secs(300)));
+    assert_eq!(at(" -90s "), Ok(now - Duration::from_secs(90)));
+    assert_eq!(at("1h30m ago"), Ok(now - Duration::from_secs(5400)));
+    assert_eq!(at("2 days ago"), Ok(now - Duration::from_secs(172_800)));
+    assert_eq!(at("250ms ago"), Ok(now - Duration::from_millis(250)));
+    assert_eq!(at("1.5h ago"), Ok(now - Duration::from_secs(5400)));
+    assert_eq!(
+        secs(at("2025-12-01T17:45:15.1Z").unwrap()),
+        1_764_611_115.1,
+        "RFC 3339 with fractions"
+    );
+    assert_eq!(
+        at("2025-12-01T18:45:15+01:00"),
+        at("2025-12-01T17:45:15Z"),
+        "an offset is honoured"
+    );
+    assert_eq!(
+        at("2025-12-01 17:45:15Z"),
+        at("2025-12-01T17:45:15Z"),
+        "a space for the T"
+    );
+    for bad in [
+        "",
+        "ago",
+        "-",
+        "5 ago",
+        "5x ago",
+        "-5mm",
+        "yesterday",
+        "2025-12-01T17:45:15",
+    ] {
+        assert!(at(bad).is_err(), "{bad:?} is refused");
+    }
+    assert!(at("-5m").is_ok_and(|t| t < now));
+    assert!(
+        at("5q ago").unwrap_err().contains("5m ago"),
+        "the error says the form"
+    );
+}
+
+fn change(key: &str, revision: u64, op: KvOperation) -> KvEntry {
+    KvEntry {
+        key: key.into(),
+        revision,
+        time: None,
+        operation: op,
+        value: format!("v{revision}").into_bytes(),
+    }
+}
+
+#[test]
+fn watched_changes_update_the_key_list() {
+    let mut keys = vec![
+        change("a", 1, KvOperation::Put),
+        change("c", 3, KvOperation::Put),
+    ];
+    let mut total = 2;
+    apply_change(&mut keys, &mut total, &change("b", 4, KvOperation::Put));
+    apply_change(&mut keys, &mut total, &change("c", 5, KvOperation::Delete));
+    let listed: Vec<(&str, u64, KvOperation)> = keys
+        .iter()
+        .map(|e| (e.key.as_str(), e.revision, e.operation))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("a", 1, KvOperation::Put),
+            ("b", 4, KvOperation::Put),
+            ("c", 5, KvOperation::Delete)
+        ],
+        "a new key in order, a deleted one marked"
+    );
+    assert_eq!(total, 3);
+    apply_change(&mut keys, &mut total, &change("b", 2, KvOperation::Put));
+    assert_eq!(keys[1].revision, 4, "an older revision changes nothing");
+    assert_eq!(total, 3);
+}
+
+#[test]
+fn the_watch_log_is_bounded_and_counts_what_it_let_go() {
+    let mut log = WatchLog::default();
+    assert!(log.is_empty());
+    for rev in 1..=(WatchLog::CAPACITY as u64 + 5) {
+        log.push(change("k", rev, KvOperation::Put));
+    }
+    assert_eq!(log.len(), WatchLog::CAPACITY);
+    assert_eq!(log.overflowed, 5);
+    let newest: Vec<u64> = log.changes().take(2).map(|e| e.revision).collect();
+    assert_eq!(
+        newest,
+        [WatchLog::CAPACITY as u64 + 5, WatchLog::CAPACITY as u64 + 4]
+    );
+    assert_eq!(log.changes().last().map(|e| e.revision), Some(6));
+}
+
+#[test]
+fn kv_operations_from_the_header() {
+    assert_eq!(kv_operation(None), KvOperation::Put);
+    assert_eq!(kv_operation(Some("DEL")), KvOperation::Delete);
+    assert_eq!(kv_operation(Some(" PURGE ")), KvOperation::Purge);
+    assert_eq!(kv_operation(Some("other")), KvOperation::Put);
+}

@@ -1,6 +1,7 @@
 //! The subject tree: published subjects split on `.` into levels, each node carrying the
 //! totals of its whole branch. Built once per snapshot (not per frame) into an arena, then
-//! flattened into the rows that are visible for the current expansion and filter.
+//! flattened into the rows that are visible for the current expansion and filter. Which
+//! branches fold as reply subjects is decided with the numbers (see `replies`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
@@ -8,6 +9,7 @@ use std::time::SystemTime;
 use crate::inspect::snapshot::SubjectStat;
 
 use super::filter::SubjectFilter;
+use super::replies::ReplyGroups;
 
 /// What a branch adds up to (for a leaf: the subject's own numbers).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,6 +20,8 @@ pub struct BranchStats {
     pub bytes_per_sec: f64,
     /// Messages that matched no subscriber.
     pub no_interest_msgs: u64,
+    /// Of `msgs`, those that were replies to a request.
+    pub reply_msgs: u64,
     /// Subscriptions matching, summed over the branch's subjects.
     pub subscribers: usize,
     /// Published subjects in the branch.
@@ -99,6 +103,8 @@ pub struct SubjectTree {
     /// The node of each subject, in the order of the subjects it was built from (lets
     /// [`SubjectTree::update`] redo the numbers without rebuilding).
     pub leaves: Vec<usize>,
+    /// The branches folded as reply subjects, for these numbers.
+    pub folds: ReplyGroups,
 }
 
 /// How siblings are ordered in the flattened view.
@@ -116,6 +122,7 @@ fn add_into(into: &mut BranchStats, s: &SubjectStat) {
     into.msgs_per_sec += s.msgs_per_sec;
     into.bytes_per_sec += s.bytes_per_sec;
     into.no_interest_msgs += s.no_interest_msgs;
+    into.reply_msgs += s.reply_msgs.min(s.msgs);
     into.subscribers += s.subscribers;
     into.subjects += 1;
     if s.subscribers == 0 && s.no_interest_msgs > 0 {
@@ -193,11 +200,13 @@ pub fn build_tree(subjects: &[SubjectStat]) -> SubjectTree {
         by_token(&nodes, &mut children);
         nodes[i].children = children;
     }
+    let folds = ReplyGroups::of(&nodes);
     SubjectTree {
         nodes,
         roots,
         total,
         leaves,
+        folds,
     }
 }
 
@@ -262,6 +271,9 @@ impl SubjectTree {
             dedup_ids(&mut node.branch.publishers);
             dedup_ids(&mut node.branch.receivers);
         }
+        // A subject used only as a reply so far may have been published to as a
+        // non-reply in this tick: the groups follow the numbers.
+        self.folds = ReplyGroups::of(&self.nodes);
         None
     }
 }
@@ -364,18 +376,32 @@ impl SubjectTree {
     }
 }
 
-/// Indices of the subjects by message rate, highest first (then by total, then name).
+/// Indices of the subjects busiest first, by rate band (a quarter of a decade each, see
+/// [`rate_band`]) and then by name. Lists in this order (the Rates picker, the Overview's
+/// top subjects) hold still under the pointer while traffic is steady: ordered by the exact
+/// rate, subjects at about the same rate swapped places with every snapshot.
 pub fn by_rate(subjects: &[SubjectStat]) -> Vec<usize> {
     let mut all: Vec<usize> = (0..subjects.len()).collect();
     // Names are unique, so the order is total and an unstable sort (no buffer) is exact.
     all.sort_unstable_by(|&a, &b| {
         let (a, b) = (&subjects[a], &subjects[b]);
-        b.msgs_per_sec
-            .total_cmp(&a.msgs_per_sec)
-            .then_with(|| b.msgs.cmp(&a.msgs))
+        rate_band(b.msgs_per_sec)
+            .cmp(&rate_band(a.msgs_per_sec))
             .then_with(|| a.subject.cmp(&b.subject))
     });
     all
+}
+
+/// A rate's band: bands are a quarter of a decade wide, with edges at 1.33, 2.37, 4.22, 7.5,
+/// 13.3, ... per second, away from the round rates (1, 2, 5, 10, 100/s) that steady
+/// publishers tend to have, so that their jitter does not cross an edge. No traffic is the
+/// lowest band.
+pub fn rate_band(rate: f64) -> i32 {
+    if rate.is_nan() || rate <= 0.0 {
+        return i32::MIN;
+    }
+    // Rates span far less than i32's range of bands; the cast saturates anyway.
+    (rate.log10() * 4.0).round() as i32
 }
 
 #[cfg(test)]
@@ -391,6 +417,7 @@ mod tests {
             msgs_per_sec: rate,
             bytes_per_sec: rate * 10.0,
             no_interest_msgs: nobody,
+            reply_msgs: 0,
             subscribers: subs,
             publishers: vec![msgs % 3 + 1],
             receivers: if subs > 0 { vec![7] } else { vec![] },
@@ -541,5 +568,24 @@ mod tests {
             .map(|i| subjects[i].subject.as_str())
             .collect();
         assert_eq!(top, ["b", "c"]);
+    }
+
+    #[test]
+    fn steady_rates_keep_their_order_through_jitter() {
+        let order = |x: f64, y: f64| {
+            let subjects = vec![stat("x", 1, x, 1, 0), stat("y", 1, y, 1, 0)];
+            by_rate(&subjects)
+        };
+        // About the same rate, either one a little ahead: the same order, by name.
+        assert_eq!(order(8.0, 8.1), order(8.1, 8.0));
+        assert_eq!(order(100.2, 99.7), [0, 1]);
+        // Round rates sit away from a band's edge.
+        for rate in [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0] {
+            assert_eq!(rate_band(rate * 0.97), rate_band(rate * 1.03), "{rate}/s");
+        }
+        // Rates far apart are busiest first.
+        assert_eq!(order(1.0, 10.0), [1, 0]);
+        assert_eq!(rate_band(0.0), rate_band(f64::NAN));
+        assert!(rate_band(0.001) > rate_band(0.0));
     }
 }

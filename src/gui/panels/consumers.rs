@@ -1,19 +1,24 @@
 //! Consumers: every consumer of every stream (or of one), with its kind (durable or
 //! ephemeral, push or pull), filter, ack policy, where it is (delivered, ack floor) and
 //! what waits (pending, ack pending against its limit, redelivered, pull requests); those
-//! that are stalled are marked with the reason, and can be listed alone.
+//! that are stalled are marked with the reason, and can be listed alone. The selected
+//! consumer's detail plots its delivered and acknowledged messages a second over the
+//! last minutes (from the successive readings of its info, see
+//! [`crate::gui::model::consumer_rates`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use super::jetstream::Jump;
+use crate::gui::model::consumer_rates::{ConsumerRates, HISTORY_SECS};
 use crate::gui::model::format;
 use crate::gui::model::jetstream::{self as model, ConsumerRow};
 use crate::gui::state::UiState;
-use crate::gui::widgets::{self, NO_INTEREST, WARN};
+use crate::gui::widgets::{self, IN, NO_INTEREST, OK, WARN};
 use crate::inspect::snapshot::{ConsumerSummary, StreamSummary};
 
 #[derive(Default)]
@@ -28,6 +33,8 @@ pub struct ConsumersPanel {
     /// stalled, and what they were computed from: once a snapshot or a change of the
     /// choices, not every frame.
     rows: Option<(RowsKey, Arc<Computed>)>,
+    /// Every consumer's recent progress, taken in every frame whichever view shows.
+    pub rates: ConsumerRates,
 }
 
 /// What the consumer rows depend on: the snapshot, the stream, the filter, stalled only.
@@ -148,7 +155,15 @@ impl ConsumersPanel {
                 .resizable(true)
                 .default_size(380.0)
                 .min_size(300.0)
-                .show(ui, |ui| detail(ui, stream, consumer, now, jumps));
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("consumer_detail_scroll")
+                        .show(ui, |ui| {
+                            detail(ui, stream, consumer, now, jumps);
+                            ui.separator();
+                            rate_plot(ui, &self.rates, stream, consumer);
+                        });
+                });
         }
         egui::CentralPanel::no_frame().show(ui, |ui| {
             egui::ScrollArea::horizontal()
@@ -380,4 +395,104 @@ fn detail(
             fact(ui, "Paused", if c.paused { "yes" } else { "no" }.into());
             fact(ui, "Created", model::ago(now, c.created));
         });
+}
+
+/// The consumer's delivered and acknowledged messages a second, smoothed, over the last
+/// [`HISTORY_SECS`]; the current values beside the title and in the legend.
+fn rate_plot(ui: &mut Ui, rates: &ConsumerRates, s: &StreamSummary, c: &ConsumerSummary) {
+    let series = rates.series(&s.name, &c.name);
+    ui.horizontal(|ui| {
+        ui.strong("Delivery rate");
+        match series.current() {
+            Some((delivered, acked)) => {
+                ui.label(format!(
+                    "delivered {}, acknowledged {}",
+                    format::per_sec(delivered),
+                    format::per_sec(acked)
+                ));
+            }
+            None => {
+                ui.label(RichText::new("waiting for a second reading").weak())
+                    .on_hover_text(
+                        "Rates come from successive readings of the consumer's info: about \
+                         once a second from the embedded broker, every 3 s from a deployment",
+                    );
+            }
+        }
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let points =
+        |pts: &[(f64, f64)]| -> Vec<[f64; 2]> { pts.iter().map(|&(t, v)| [t - now, v]).collect() };
+    let (delivered, acked) = (points(&series.delivered), points(&series.acked));
+    let current = series.current().unwrap_or_default();
+    Plot::new(("consumer_rates", &s.name, &c.name))
+        .height(170.0)
+        .legend(Legend::default())
+        .x_axis_label("seconds ago")
+        .include_x(-HISTORY_SECS.min(60.0))
+        .include_x(0.0)
+        .include_y(0.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .y_axis_formatter(|mark, _| format::per_sec(mark.value))
+        .x_axis_formatter(|mark, _| format!("{:.0}s", mark.value))
+        // A narrow plot would otherwise mark every 100 s: marks at round times instead.
+        .x_grid_spacer(egui_plot::uniform_grid_spacer(|input| {
+            if input.bounds.1 - input.bounds.0 > 150.0 {
+                [120.0, 60.0, 30.0]
+            } else {
+                [60.0, 30.0, 10.0]
+            }
+        }))
+        .label_formatter(|pos| match pos {
+            HoverPosition::NearDataPoint {
+                plot_name,
+                position,
+                ..
+            } if !plot_name.is_empty() => {
+                // The series' name carries its current rate; the point its own.
+                let series = plot_name.split(' ').next().unwrap_or_default();
+                Some(format!(
+                    "{series} {}\n{:.0} s ago",
+                    format::per_sec(position.y),
+                    -position.x
+                ))
+            }
+            _ => None,
+        })
+        .show(ui, |plot| {
+            // Acknowledged under delivered, dashed: a consumer that keeps up draws the two
+            // on top of each other, and both stay visible.
+            plot.line(
+                Line::new(
+                    format!("acknowledged {}", format::per_sec(current.1)),
+                    PlotPoints::from(acked),
+                )
+                .color(OK)
+                .width(2.5),
+            );
+            plot.line(
+                Line::new(
+                    format!("delivered {}", format::per_sec(current.0)),
+                    PlotPoints::from(delivered),
+                )
+                .color(IN)
+                .style(egui_plot::LineStyle::dashed_dense())
+                .width(1.5),
+            );
+        });
+    ui.label(
+        RichText::new(format!(
+            "Messages a second from the consumer's delivered and ack floor sequences, \
+             averaged over {:.0} s or three readings; the last {:.0} minutes.",
+            crate::gui::model::consumer_rates::CONSUMER_RATE_WINDOW_SECS,
+            HISTORY_SECS / 60.0
+        ))
+        .small()
+        .weak(),
+    );
 }

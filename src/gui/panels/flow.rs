@@ -258,8 +258,11 @@ impl FlowPanel {
                     "One node per connection, per name (a service's instances share one), or \
                      per name without its instance number (client-1, client-2: client*)",
                 );
-            ui.checkbox(&mut o.collapse_inboxes, "Collapse _INBOX.>")
-                .on_hover_text("Every reply inbox as one node");
+            ui.checkbox(&mut o.collapse_replies, "Collapse reply subjects")
+                .on_hover_text(
+                    "Reply subjects as one node per group, as in Subjects: _INBOX.>, \
+                     $JS.ACK.> and branches used only as replies",
+                );
             if ui
                 .button("Re-arrange")
                 .on_hover_text(

@@ -11,7 +11,7 @@ use super::consumers::ConsumersPanel;
 use super::kv::KvPanel;
 use super::streams::StreamsPanel;
 use super::{Command, View};
-use crate::gui::jetstream_client::{JsClient, JsRequest};
+use crate::gui::jetstream_client::{JsClient, JsRequest, KvWatch};
 use crate::gui::model::jetstream::{kv_bucket, obj_bucket, stall};
 use crate::gui::model::{format, payload};
 use crate::gui::state::UiState;
@@ -46,6 +46,9 @@ pub struct JetStreamViews {
     /// Where a new source's client runs, and the window it wakes.
     runtime: tokio::runtime::Handle,
     egui_ctx: egui::Context,
+    /// Whether the KV view was drawn since the last [`JetStreamViews::poll`]: a KV watch
+    /// ends once the view goes away.
+    kv_drawn: bool,
 }
 
 /// A view's handle on the client: sends a request and says why it could not.
@@ -57,6 +60,11 @@ impl Requests<'_> {
     /// The request's id, or why it could not be sent.
     pub fn send(&mut self, request: JsRequest) -> Result<u64, String> {
         self.client.send(request)
+    }
+
+    /// Starts watching a KV bucket (see [`JsClient::watch_kv`]).
+    pub fn watch_kv(&mut self, bucket: &str) -> Result<KvWatch, String> {
+        self.client.watch_kv(bucket)
     }
 }
 
@@ -75,6 +83,7 @@ impl JetStreamViews {
             kv: KvPanel::default(),
             runtime: runtime.clone(),
             egui_ctx: egui_ctx.clone(),
+            kv_drawn: false,
         }
     }
 
@@ -83,12 +92,22 @@ impl JetStreamViews {
         *self = Self::new(&self.egui_ctx, target, &self.runtime);
     }
 
-    /// Hands the answers that came to the views that asked.
-    pub fn poll(&mut self) {
+    /// Every frame, whichever view shows: hands the answers that came to the views that
+    /// asked, follows the consumers' progress (their rates have a history when one is
+    /// selected), takes a KV watch's changes, and ends the watch when the KV view is no
+    /// longer drawn.
+    pub fn poll(&mut self, state: &UiState) {
         for answer in self.client.poll() {
             // An answer nobody waits for any more (the user moved on) is dropped here.
             let _taken = self.streams.on_answer(&answer) || self.kv.on_answer(&answer);
         }
+        self.consumers
+            .rates
+            .observe(&state.snapshot.jetstream_streams);
+        if !std::mem::take(&mut self.kv_drawn) {
+            self.kv.stop_watch();
+        }
+        self.kv.poll_watch();
     }
 
     /// Draws `view` (one of the JetStream views).
@@ -104,7 +123,10 @@ impl JetStreamViews {
         match view {
             View::Streams => self.streams.ui(ui, state, &mut requests, &mut jumps),
             View::Consumers => self.consumers.ui(ui, state, &mut jumps),
-            View::Kv => self.kv.ui(ui, state, &mut requests, &mut jumps),
+            View::Kv => {
+                self.kv_drawn = true;
+                self.kv.ui(ui, state, &mut requests, &mut jumps)
+            }
             _ => {}
         }
         for jump in jumps {

@@ -1,8 +1,10 @@
 //! KV: key-value buckets (streams named `KV_<bucket>`) as keys and values, read on demand
 //! (and again when the bucket's stream changes while the view is open): each key with its
 //! revision, when it was written and its value; a key's value in the payload viewer and
-//! its history; put and delete (delete asks first). Object stores (`OBJ_<bucket>`) are
-//! listed with their objects.
+//! its history; put and delete (delete asks first). *Watch* follows the bucket's changes
+//! live (see [`crate::gui::jetstream_client::KvWatch`]): each put, delete and purge as it
+//! is stored, in a bounded list, and into the key list. Object stores (`OBJ_<bucket>`)
+//! are listed with their objects.
 
 use std::time::SystemTime;
 
@@ -10,9 +12,13 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use super::jetstream::{confirm, payload_viewer, Jump, PayloadChoice, Requests, Status};
-use crate::gui::jetstream_client::{JsAnswer, JsReply, JsRequest, MAX_KEY_VALUES};
+use crate::gui::jetstream_client::{
+    JsAnswer, JsReply, JsRequest, KvWatch, WatchEvent, MAX_KEY_VALUES,
+};
 use crate::gui::model::format;
-use crate::gui::model::jetstream::{self as model, kv_bucket, obj_bucket, KvEntry, ObjectInfo};
+use crate::gui::model::jetstream::{
+    self as model, kv_bucket, obj_bucket, KvEntry, ObjectInfo, WatchLog,
+};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, NO_INTEREST, WARN};
 use crate::inspect::snapshot::StreamSummary;
@@ -49,6 +55,15 @@ pub struct KvPanel {
     pub objects: Option<(Vec<ObjectInfo>, usize)>,
     objects_at_seq: Option<u64>,
     objects_status: Status,
+    /// The running watch of the selected bucket (dropping it ends it).
+    watch: Option<KvWatch>,
+    /// Whether the running watch's consumer is in place.
+    watch_started: bool,
+    /// What the watch saw, kept after it stops until another bucket is chosen.
+    pub watch_log: WatchLog,
+    /// Changes that never reached the window (see [`KvWatch::missed`]).
+    watch_missed: u64,
+    watch_status: Status,
 }
 
 impl KvPanel {
@@ -66,6 +81,71 @@ impl KvPanel {
         }
     }
 
+    /// Whether a watch is running.
+    pub fn watching(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// Ends the watch, if one runs (the view went away, or the user turned it off).
+    pub fn stop_watch(&mut self) {
+        if self.watch.take().is_some() {
+            self.watch_started = false;
+            self.watch_status = Status::Done("stopped watching".into());
+        }
+    }
+
+    fn start_watch(&mut self, bucket: &str, requests: &mut Requests<'_>) {
+        self.watch_log = WatchLog::default();
+        self.watch_missed = 0;
+        self.watch_started = false;
+        match requests.watch_kv(bucket) {
+            Ok(w) => {
+                self.watch = Some(w);
+                self.watch_status = Status::Waiting(0, format!("starting to watch {bucket}"));
+            }
+            Err(e) => self.watch_status = Status::Failed(e),
+        }
+    }
+
+    /// Takes what the watch sent since the last frame (never waits).
+    pub fn poll_watch(&mut self) {
+        let Some(w) = &self.watch else {
+            return;
+        };
+        self.watch_missed = w.missed();
+        let bucket = w.bucket.clone();
+        for event in w.poll() {
+            match event {
+                WatchEvent::Started { consumer } => {
+                    self.watch_started = true;
+                    self.watch_status = Status::Done(format!(
+                        "watching {bucket} since {} (consumer {consumer})",
+                        format::clock(SystemTime::now())
+                    ));
+                    // Read once more: what was stored before the watch began is in it.
+                    self.keys_at_seq = None;
+                }
+                WatchEvent::Change(entry) => {
+                    if let Some((keys, total)) = &mut self.keys {
+                        model::apply_change(keys, total, &entry);
+                    }
+                    self.watch_log.push(entry);
+                }
+                WatchEvent::Failed(e) => {
+                    self.watch = None;
+                    self.watch_started = false;
+                    self.watch_status = Status::Failed(e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether the key list follows the watch alone: it runs and has missed nothing.
+    fn keys_follow_watch(&self) -> bool {
+        self.watch.is_some() && self.watch_started && self.watch_missed == 0
+    }
+
     /// Takes an answer to one of this view's requests; false when it is not one.
     pub fn on_answer(&mut self, answer: &JsAnswer) -> bool {
         let id = answer.id;
@@ -73,7 +153,12 @@ impl KvPanel {
         if self.keys_status.waiting_for(id) {
             match &answer.result {
                 Ok(JsReply::KvKeys(keys, total)) => {
-                    self.keys = Some((keys.clone(), *total));
+                    let (mut keys, mut total) = (keys.clone(), *total);
+                    // A read that crossed watched changes: the newer revision stays.
+                    for change in self.watch_log.changes() {
+                        model::apply_change(&mut keys, &mut total, change);
+                    }
+                    self.keys = Some((keys, total));
                     self.keys_status = Status::Idle;
                 }
                 Ok(_) => self.keys_status = Status::Idle,
@@ -229,6 +314,10 @@ impl KvPanel {
         requests: &mut Requests<'_>,
         jumps: &mut Vec<Jump>,
     ) {
+        if self.keys_follow_watch() && self.keys_at_seq.is_some() && self.keys.is_some() {
+            // The watch brings every change; reading all keys again would only repeat it.
+            self.keys_at_seq = Some(stream.last_seq);
+        }
         let stale = self.keys_at_seq != Some(stream.last_seq);
         if stale && !matches!(self.keys_status, Status::Waiting(..) | Status::Failed(_)) {
             self.keys_at_seq = Some(stream.last_seq);
@@ -258,6 +347,22 @@ impl KvPanel {
                 self.keys_at_seq = None;
                 self.keys_status = Status::Idle;
             }
+            let mut on = self.watch.is_some();
+            if ui
+                .checkbox(&mut on, "Watch")
+                .on_hover_text(
+                    "Follow the bucket's changes as they are stored (puts, deletes, purges), \
+                     as nats kv watch does: an ephemeral consumer on $KV.<bucket>.>, deleted \
+                     when the watch stops (turned off, another bucket, another view)",
+                )
+                .changed()
+            {
+                if on {
+                    self.start_watch(bucket, requests);
+                } else {
+                    self.stop_watch();
+                }
+            }
         });
         ui.horizontal(|ui| {
             widgets::filter_box(ui, "Keys", &mut self.key_filter, "part of a key", 200.0);
@@ -272,6 +377,13 @@ impl KvPanel {
         egui::Panel::bottom("kv_put")
             .resizable(false)
             .show(ui, |ui| self.put_form(ui, bucket, requests));
+        if self.watch.is_some() || !self.watch_log.is_empty() || self.watch_status != Status::Idle {
+            egui::Panel::bottom("kv_watch")
+                .resizable(true)
+                .default_size(240.0)
+                .min_size(90.0)
+                .show(ui, |ui| self.watch_list(ui));
+        }
         if let Some(entry) = &selected {
             egui::Panel::right("kv_key_detail")
                 .resizable(true)
@@ -446,6 +558,71 @@ impl KvPanel {
                     }
                 });
         }
+    }
+
+    /// The watch's changes, newest first, with what it could not keep or missed.
+    fn watch_list(&mut self, ui: &mut Ui) {
+        ui.add_space(4.0);
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Changes");
+            ui.label(
+                RichText::new(format!(
+                    "{} change{}",
+                    self.watch_log.len(),
+                    if self.watch_log.len() == 1 { "" } else { "s" }
+                ))
+                .weak(),
+            );
+            if self.watch_log.overflowed > 0 {
+                widgets::badge(
+                    ui,
+                    &format!("{} older not kept", self.watch_log.overflowed),
+                    WARN,
+                )
+                .on_hover_text(format!(
+                    "The list keeps the last {} changes",
+                    WatchLog::CAPACITY
+                ));
+            }
+            if self.watch_missed > 0 {
+                widgets::badge(ui, &format!("{} missed", self.watch_missed), WARN).on_hover_text(
+                    "Changes that never reached the window (it fell behind, or the \
+                         connection lost them); the keys are read again to catch up",
+                );
+            }
+            self.watch_status.show(ui);
+        });
+        let now = SystemTime::now();
+        egui::ScrollArea::vertical()
+            .id_salt("kv_watch_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                egui::Grid::new("kv_watch_grid")
+                    .num_columns(5)
+                    .striped(true)
+                    .spacing([14.0, 2.0])
+                    .show(ui, |ui| {
+                        // Not the key table's headings: a reader (and a test) finds
+                        // either table's columns by name.
+                        for h in ["Time", "Change", "Key changed", "Rev", "Preview"] {
+                            ui.label(RichText::new(h).strong());
+                        }
+                        ui.end_row();
+                        for e in self.watch_log.changes() {
+                            ui.label(e.time.map_or_else(|| "-".into(), format::clock))
+                                .on_hover_text(model::ago(now, e.time));
+                            if e.operation == model::KvOperation::Put {
+                                ui.label(e.operation.label());
+                            } else {
+                                ui.label(RichText::new(e.operation.label()).color(NO_INTEREST));
+                            }
+                            ui.monospace(&e.key);
+                            ui.label(e.revision.to_string());
+                            ui.label(model::preview(&e.value, PREVIEW_CHARS));
+                            ui.end_row();
+                        }
+                    });
+            });
     }
 
     fn put_form(&mut self, ui: &mut Ui, bucket: &str, requests: &mut Requests<'_>) {

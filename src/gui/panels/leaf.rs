@@ -182,58 +182,60 @@ pub fn table(ui: &mut Ui, links: &[LeafLinkInfo]) {
                 });
             }
         })
-        .body(|mut body| {
-            for link in links {
-                body.row(row_height, |mut row| {
-                    row.col(|ui| {
-                        ui.label(link.cid.map_or_else(|| "\u{2014}".into(), |c| c.to_string()));
-                    });
-                    row.col(|ui| {
-                        ui.label(kind(link));
-                    });
-                    row.col(|ui| {
-                        ui.add(
-                            egui::Label::new(RichText::new(&link.url).monospace())
-                                .wrap_mode(egui::TextWrapMode::Extend),
-                        );
-                    });
-                    row.col(|ui| {
-                        let (color, text) = match link.state {
-                            LeafLinkState::Connected => (OK, "connected"),
-                            LeafLinkState::Connecting => (NO_INTEREST, "connecting"),
-                        };
-                        let r = ui.label(RichText::new(text).color(color));
-                        if let Some(error) = &link.last_error {
-                            r.on_hover_text(error);
-                        }
-                    });
-                    row.col(|ui| {
-                        ui.label(&link.remote_name);
-                    });
-                    row.col(|ui| {
-                        ui.label(&link.account);
-                    });
-                    row.col(|ui| {
-                        ui.label(link.remote_interest.to_string())
-                            .on_hover_text(format!("this side announced {}", link.local_interest));
-                    });
-                    row.col(|ui| {
-                        ui.label(format::count(link.totals.in_msgs));
-                    });
-                    row.col(|ui| {
-                        ui.label(format::count(link.totals.out_msgs));
-                    });
-                    row.col(|ui| {
-                        ui.label(format::bytes(link.totals.in_bytes));
-                    });
-                    row.col(|ui| {
-                        ui.label(format::bytes(link.totals.out_bytes));
-                    });
-                    row.col(|ui| {
-                        ui.label(link.rtt.map_or_else(String::new, format::latency));
-                    });
+        // Only the rows in view are laid out: a hub may have hundreds of leaf nodes.
+        .body(|body| {
+            body.rows(row_height, links.len(), |mut row| {
+                let Some(link) = links.get(row.index()) else {
+                    return;
+                };
+                row.col(|ui| {
+                    ui.label(link.cid.map_or_else(|| "\u{2014}".into(), |c| c.to_string()));
                 });
-            }
+                row.col(|ui| {
+                    ui.label(kind(link));
+                });
+                row.col(|ui| {
+                    ui.add(
+                        egui::Label::new(RichText::new(&link.url).monospace())
+                            .wrap_mode(egui::TextWrapMode::Extend),
+                    );
+                });
+                row.col(|ui| {
+                    let (color, text) = match link.state {
+                        LeafLinkState::Connected => (OK, "connected"),
+                        LeafLinkState::Connecting => (NO_INTEREST, "connecting"),
+                    };
+                    let r = ui.label(RichText::new(text).color(color));
+                    if let Some(error) = &link.last_error {
+                        r.on_hover_text(error);
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(&link.remote_name);
+                });
+                row.col(|ui| {
+                    ui.label(&link.account);
+                });
+                row.col(|ui| {
+                    ui.label(link.remote_interest.to_string())
+                        .on_hover_text(format!("this side announced {}", link.local_interest));
+                });
+                row.col(|ui| {
+                    ui.label(format::count(link.totals.in_msgs));
+                });
+                row.col(|ui| {
+                    ui.label(format::count(link.totals.out_msgs));
+                });
+                row.col(|ui| {
+                    ui.label(format::bytes(link.totals.in_bytes));
+                });
+                row.col(|ui| {
+                    ui.label(format::bytes(link.totals.out_bytes));
+                });
+                row.col(|ui| {
+                    ui.label(link.rtt.map_or_else(String::new, format::latency));
+                });
+            });
         });
 }
 

@@ -10,7 +10,7 @@ use crate::inspect::snapshot::{
 
 use super::{Command, View};
 use crate::gui::model::format;
-use crate::gui::model::inboxes::{self, PickerEntry, INBOX_GROUP, INBOX_ROOT};
+use crate::gui::model::replies::{self, PickerEntry};
 use crate::gui::model::smoothing::{trailing_mean, RATE_WINDOW_SECS};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, NO_INTEREST, OK, OUT, WARN};
@@ -341,7 +341,7 @@ struct TopRow<'a> {
 enum TopSubs {
     Count(usize),
     NoOne,
-    Inboxes(usize),
+    Folded(replies::GroupKind, usize),
 }
 
 fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) {
@@ -349,13 +349,13 @@ fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) 
     let snap = &state.snapshot;
     // Reply inboxes are folded as in Subjects: each is published to once, and a dozen of
     // them would push the subjects that matter off the list.
-    let rows: Vec<TopRow> = inboxes::picker_entries(
+    let rows: Vec<TopRow> = replies::picker_entries(
         &snap.subjects,
         &state.subjects_by_rate,
-        inboxes::inbox_branch(&state.tree),
+        &state.tree,
         !state.filters.show_inboxes,
         |_| true,
-        true,
+        |_| true,
         TOP_SUBJECTS,
     )
     .into_iter()
@@ -375,17 +375,17 @@ fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) 
                 },
             })
         }
-        PickerEntry::Inboxes {
-            subjects,
-            msgs_per_sec,
-            bytes_per_sec,
-        } => Some(TopRow {
-            text: INBOX_GROUP,
-            path: INBOX_ROOT,
-            msgs_per_sec,
-            bytes_per_sec,
-            subs: TopSubs::Inboxes(subjects),
-        }),
+        PickerEntry::Group(g) => {
+            let group = state.tree.folds.groups.get(g)?;
+            let node = state.tree.nodes.get(group.node)?;
+            Some(TopRow {
+                text: &group.pattern,
+                path: &node.path,
+                msgs_per_sec: node.branch.msgs_per_sec,
+                bytes_per_sec: node.branch.bytes_per_sec,
+                subs: TopSubs::Folded(group.kind, node.branch.subjects),
+            })
+        }
     })
     .collect();
     if rows.is_empty() {
@@ -443,9 +443,9 @@ fn top_subjects_list(ui: &mut Ui, state: &UiState, commands: &mut Vec<Command>) 
                         TopSubs::Count(n) => {
                             ui.label(n.to_string());
                         }
-                        TopSubs::Inboxes(n) => {
-                            ui.label(RichText::new(format!("{n} inboxes")).weak())
-                                .on_hover_text("Reply inboxes, folded into one row");
+                        TopSubs::Folded(kind, n) => {
+                            ui.label(RichText::new(kind.short(n)).weak())
+                                .on_hover_text(format!("{}, folded into one row", kind.count(n)));
                         }
                     });
                 });

@@ -1,12 +1,13 @@
 //! Rates: time series of total and per-subject msgs/s or bytes/s (egui_plot), averaged
 //! over the last two seconds so that steady traffic draws a steady line (see
-//! [`crate::gui::model::smoothing`]), with reply inboxes folded into one entry.
+//! [`crate::gui::model::smoothing`]), with reply subjects folded into one entry per group
+//! as in Subjects ([`crate::gui::model::replies`]).
 
 use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::gui::model::format;
-use crate::gui::model::inboxes::{self, PickerEntry, INBOX_GROUP};
+use crate::gui::model::replies::{self, PickerEntry, INBOX_GROUP};
 use crate::gui::model::smoothing::{trailing_mean, RATE_WINDOW_SECS};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, OUT};
@@ -66,23 +67,26 @@ impl RatesPanel {
 
     fn picker(&mut self, ui: &mut Ui, state: &mut UiState) {
         widgets::filter_box(ui, "Subjects", &mut self.subject_filter, "filter", 140.0);
-        super::subjects::inbox_switch(ui, state);
+        super::subjects::reply_switch(ui, state);
         let needle = self.subject_filter.to_lowercase();
         let matches = |s: &str| needle.is_empty() || s.to_lowercase().contains(&needle);
         // Indices, not copies: this runs every frame over up to PICKER_SUBJECTS subjects.
         let snapshot = state.snapshot.clone();
-        let shown = inboxes::picker_entries(
+        let shown = replies::picker_entries(
             &snapshot.subjects,
             &state.subjects_by_rate,
-            inboxes::inbox_branch(&state.tree),
+            &state.tree,
             !state.filters.show_inboxes,
             |s| matches(&s.subject),
-            matches(INBOX_GROUP),
+            |g| matches(&g.pattern),
             PICKER_SUBJECTS,
         );
         if !state.plotted_subjects.is_empty() && ui.small_button("Untick all").clicked() {
             state.plotted_subjects.clear();
         }
+        let tree = &state.tree;
+        let plotted = &state.plotted_subjects;
+        let mut toggled: Vec<(String, bool)> = Vec::new();
         egui::ScrollArea::vertical()
             .id_salt("rate_picker")
             .auto_shrink([false, false])
@@ -95,18 +99,22 @@ impl RatesPanel {
                             };
                             (s.subject.as_str(), s.msgs_per_sec, s.bytes_per_sec, None)
                         }
-                        PickerEntry::Inboxes {
-                            subjects,
-                            msgs_per_sec,
-                            bytes_per_sec,
-                        } => (
-                            INBOX_GROUP,
-                            msgs_per_sec,
-                            bytes_per_sec,
-                            Some(format!("{subjects} reply inboxes together")),
-                        ),
+                        PickerEntry::Group(g) => {
+                            let Some(group) = tree.folds.groups.get(g) else {
+                                continue;
+                            };
+                            let Some(b) = replies::group_branch(tree, group) else {
+                                continue;
+                            };
+                            (
+                                group.pattern.as_str(),
+                                b.msgs_per_sec,
+                                b.bytes_per_sec,
+                                Some(format!("{} together", group.kind.count(b.subjects))),
+                            )
+                        }
                     };
-                    let mut on = state.plotted_subjects.contains(subject);
+                    let mut on = plotted.contains(subject);
                     let rate = if self.bytes {
                         format::bytes_per_sec(bytes)
                     } else {
@@ -121,14 +129,17 @@ impl RatesPanel {
                         .on_hover_text(hover)
                         .changed()
                     {
-                        if on {
-                            state.plotted_subjects.insert(subject.to_string());
-                        } else {
-                            state.plotted_subjects.remove(subject);
-                        }
+                        toggled.push((subject.to_string(), on));
                     }
                 }
             });
+        for (subject, on) in toggled {
+            if on {
+                state.plotted_subjects.insert(subject);
+            } else {
+                state.plotted_subjects.remove(&subject);
+            }
+        }
     }
 
     fn plot(&self, ui: &mut Ui, state: &UiState) {

@@ -1,7 +1,8 @@
 //! Streams: every JetStream stream with its configuration's essentials and its state, in a
 //! sortable, filterable table; the selected stream's detail pane with its limits, its
 //! subjects and their counts, a message browser (by sequence, first/previous/next/last,
-//! last on a subject), and purge and delete, each asked for confirmation.
+//! last on a subject, the first at or after a time), and purge and delete, each asked
+//! for confirmation.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -37,10 +38,14 @@ pub struct StreamsPanel {
     /// The browser's fields: a sequence, a subject.
     pub seq_text: String,
     pub subject_text: String,
+    /// The browser's "from time": RFC 3339, or back from now ("5m ago", "-5m").
+    pub from_text: String,
     /// The purge form's subject filter (empty: everything).
     pub purge_filter: String,
     /// The message shown, of the selected stream.
     pub message: Option<StoredMessage>,
+    /// The time the message shown was found from ("From time"), to say so.
+    found_from: Option<SystemTime>,
     browse: Status,
     payload_view: PayloadChoice,
     /// The selected stream's subjects and counts, and how many there are.
@@ -95,6 +100,7 @@ impl StreamsPanel {
 
     fn clear_detail(&mut self) {
         self.message = None;
+        self.found_from = None;
         self.browse = Status::Idle;
         self.subjects = None;
         self.subjects_status = Status::Idle;
@@ -112,6 +118,13 @@ impl StreamsPanel {
                 Ok(JsReply::Message(m)) => {
                     self.seq_text = m.seq.to_string();
                     self.message = Some(m.clone());
+                    self.found_from = match &answer.request {
+                        JsRequest::Message {
+                            query: MsgQuery::FromTime { start, .. },
+                            ..
+                        } => Some(*start),
+                        _ => None,
+                    };
                     self.browse = Status::Idle;
                 }
                 Ok(_) => self.browse = Status::Idle,
@@ -491,6 +504,41 @@ impl StreamsPanel {
                 });
             }
         });
+        ui.horizontal(|ui| {
+            let l = ui.label("From time");
+            let r = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.from_text)
+                        .hint_text("RFC 3339, or 5m ago / -5m")
+                        .desired_width(260.0),
+                )
+                .labelled_by(l.id)
+                .on_hover_text(
+                    "A time in RFC 3339 with its zone (2026-12-02T06:13:00Z, \
+                     2026-12-02T07:13:00+01:00), or back from now: 5m ago, -5m, 1h30m ago, \
+                     -90s (units ms, s, m, h, d)",
+                );
+            let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let find = ui
+                .add_enabled(!self.from_text.trim().is_empty(), egui::Button::new("Find"))
+                .on_hover_text(
+                    "The first message stored at or after this time (on the subject above \
+                     when one is typed): start_time, by direct get when the stream allows it",
+                );
+            if find.clicked() || (enter && !self.from_text.trim().is_empty()) {
+                match model::parse_from_time(&self.from_text, SystemTime::now()) {
+                    Ok(start) => {
+                        let subject = self.subject_text.trim();
+                        query = Some(MsgQuery::FromTime {
+                            start,
+                            subject: if subject.is_empty() { ">" } else { subject }.to_string(),
+                            direct: s.allow_direct,
+                        });
+                    }
+                    Err(e) => self.browse = Status::Failed(e),
+                }
+            }
+        });
         if let Some(query) = query {
             let what = format!("getting a message of {}", s.name);
             self.browse.send(
@@ -519,6 +567,11 @@ impl StreamsPanel {
                 ui.label(RichText::new("Stored").weak());
                 ui.label(m.time.map_or_else(|| "-".into(), format::clock));
                 ui.end_row();
+                if let Some(from) = self.found_from {
+                    ui.label(RichText::new("Found").weak());
+                    ui.label(format!("the first at or after {}", format::clock(from)));
+                    ui.end_row();
+                }
             });
         payload_viewer(
             ui,

@@ -1,6 +1,7 @@
 //! Subjects: every published subject as a tree (tokens as levels), with rates and totals
-//! per branch, and subjects published with nobody listening marked. Selecting a node sets
-//! the message view's filter.
+//! per branch, and subjects published with nobody listening marked. Reply subjects fold
+//! into one row per group (`crate::gui::model::replies`) unless the switch lists them.
+//! Selecting a node sets the message view's filter.
 
 use std::collections::HashSet;
 
@@ -11,7 +12,7 @@ use super::Command;
 use crate::gui::client::Outgoing;
 use crate::gui::model::filter::{filter_for_node, SubjectFilter};
 use crate::gui::model::format;
-use crate::gui::model::inboxes::{self, INBOX_GROUP, INBOX_ROOT};
+use crate::gui::model::replies::{self, ReplyGroup};
 use crate::gui::model::subject_tree::{BranchStats, Interest, SubjectNode, TreeOrder, TreeRow};
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, NO_INTEREST, WARN};
@@ -27,9 +28,9 @@ pub struct SubjectsPanel {
 }
 
 /// What the rows depend on: the tree's structure, its numbers (only when ordered by them),
-/// the filter text, the order and whether inboxes are listed; expansion changes clear the
-/// cache.
-type RowsKey = (u64, Option<u64>, String, TreeOrder, bool);
+/// the filter text, the order, whether reply subjects are listed and which groups fold
+/// (that follows the numbers); expansion changes clear the cache.
+type RowsKey = (u64, Option<u64>, String, TreeOrder, bool, u64);
 
 /// Trees up to this many nodes start fully expanded.
 const OPEN_ALL_UP_TO_NODES: usize = 200;
@@ -99,7 +100,7 @@ impl SubjectsPanel {
                 self.expanded.clear();
                 self.cache = None;
             }
-            inbox_switch(ui, state);
+            reply_switch(ui, state);
         });
         let total = &state.tree.total;
         ui.horizontal(|ui| {
@@ -129,7 +130,7 @@ impl SubjectsPanel {
             let filter = SubjectFilter::parse(&state.filters.subjects);
             let mut rows = state.tree.visible_rows(&self.expanded, &filter, self.order);
             if !state.filters.show_inboxes {
-                rows = inboxes::fold_rows(&state.tree, rows);
+                rows = replies::fold_rows(&state.tree, rows);
             }
             self.cache = Some((key, rows));
         }
@@ -190,9 +191,11 @@ impl SubjectsPanel {
                     row.set_selected(selected.as_deref() == Some(node.path.as_str()));
                     row.col(|ui| {
                         ui.add_space(r.depth as f32 * 16.0);
-                        if fold && inboxes::is_folded_row(tree, &r) {
-                            folded_inboxes(ui, b.subjects);
-                            return;
+                        if fold {
+                            if let Some(group) = replies::group_at(tree, r.node) {
+                                folded_group(ui, group, b.subjects);
+                                return;
+                            }
                         }
                         if node.children.is_empty() {
                             ui.add_space(22.0);
@@ -267,6 +270,7 @@ fn rows_key(state: &UiState, order: TreeOrder) -> RowsKey {
         state.filters.subjects.clone(),
         order,
         state.filters.show_inboxes,
+        state.tree.folds.signature,
     )
 }
 
@@ -278,27 +282,32 @@ fn order_label(o: TreeOrder) -> &'static str {
     }
 }
 
-/// The row every reply inbox is folded into.
-fn folded_inboxes(ui: &mut Ui, subjects: usize) {
+/// The row a group of reply subjects is folded into: its pattern, whole (it reads as what
+/// one would subscribe to), and how many subjects it holds.
+fn folded_group(ui: &mut Ui, group: &ReplyGroup, subjects: usize) {
     ui.add_space(22.0);
-    ui.label(RichText::new(INBOX_GROUP).monospace().strong());
+    ui.label(RichText::new(&group.pattern).monospace().strong());
     ui.label(
-        RichText::new(format!(
-            "({subjects} reply inbox{})",
-            if subjects == 1 { "" } else { "es" }
-        ))
-        .weak()
-        .small(),
+        RichText::new(format!("({})", group.kind.count(subjects)))
+            .weak()
+            .small(),
     )
-    .on_hover_text("Reply subjects of requests, folded: tick \"Show reply inboxes\" to list them");
+    .on_hover_text(format!(
+        "Subjects used only as replies, folded: tick \"{SWITCH}\" to list them"
+    ));
 }
 
-/// The switch that lists reply inboxes one by one (Subjects and Rates share it).
-pub fn inbox_switch(ui: &mut Ui, state: &mut UiState) {
-    ui.checkbox(&mut state.filters.show_inboxes, "Show reply inboxes")
-        .on_hover_text(format!(
-            "Reply subjects ({INBOX_GROUP}) are folded into one entry; tick to list each one"
-        ));
+/// The switch's label.
+const SWITCH: &str = "Show reply subjects";
+
+/// The switch that lists reply subjects one by one (Subjects and Rates share it).
+pub fn reply_switch(ui: &mut Ui, state: &mut UiState) {
+    ui.checkbox(&mut state.filters.show_inboxes, SWITCH)
+        .on_hover_text(
+            "Reply inboxes (_INBOX.>), JetStream acknowledgements ($JS.ACK.>) and every branch \
+             whose subjects the source saw used only as replies are folded into one entry \
+             each; tick to list each subject",
+        );
 }
 
 /// The marker that makes "published to nobody" impossible to miss.
@@ -441,15 +450,22 @@ fn detail(ui: &mut Ui, node: &SubjectNode, state: &UiState, commands: &mut Vec<C
         {
             commands.push(Command::Plot(node.path.clone()));
         }
-        if node.path == INBOX_ROOT
-            && ui
-                .button("Plot inbox rate")
+        if let Some(group) = state
+            .tree
+            .find(&node.path)
+            .and_then(|id| replies::group_at(&state.tree, id))
+        {
+            if ui
+                .button("Plot folded rate")
                 .on_hover_text(format!(
-                    "Add every reply inbox together ({INBOX_GROUP}) to the Rates view"
+                    "Add {} together ({}) to the Rates view",
+                    group.kind.count(node.branch.subjects),
+                    group.pattern
                 ))
                 .clicked()
-        {
-            commands.push(Command::Plot(INBOX_GROUP.to_string()));
+            {
+                commands.push(Command::Plot(group.pattern.clone()));
+            }
         }
     });
     ui.label(

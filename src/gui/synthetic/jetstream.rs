@@ -10,6 +10,11 @@ use crate::inspect::snapshot::{
     ConsumerSummary, JetStreamState, JetStreamSummary, StreamInventory, StreamSummary,
 };
 
+/// Where the stalled consumers stopped (the ORDERS and AUDIT streams start this run at
+/// 1,180,000 and 96,400 messages).
+const SHIPPING_STUCK_AT: u64 = 1_133_000;
+const ARCHIVER_STOPPED_AT: u64 = 96_375;
+
 /// How one synthetic stream is made.
 struct Spec {
     name: &'static str,
@@ -104,8 +109,7 @@ const SPECS: [Spec; 6] = [
 impl SyntheticWorld {
     /// The streams now, with their consumers.
     pub(super) fn streams(&self) -> StreamInventory {
-        let uptime = self.now.duration_since(self.start).unwrap_or_default();
-        let streams = SPECS.iter().map(|spec| self.stream(spec, uptime)).collect();
+        let streams = SPECS.iter().map(|spec| self.stream(spec)).collect();
         StreamInventory {
             streams,
             read_at: Some(self.now),
@@ -113,7 +117,7 @@ impl SyntheticWorld {
         }
     }
 
-    fn stream(&self, spec: &Spec, uptime: Duration) -> StreamSummary {
+    fn stream(&self, spec: &Spec) -> StreamSummary {
         let (messages, bytes, subjects) = match spec.fixed {
             Some(fixed) => fixed,
             None => {
@@ -193,12 +197,12 @@ impl SyntheticWorld {
             num_deleted: if spec.name == "ORDERS" { 3 } else { 0 },
             ..StreamSummary::default()
         };
-        s.consumers = self.consumers(&s, uptime);
+        s.consumers = self.consumers(&s);
         s.consumer_count = s.consumers.len();
         s
     }
 
-    fn consumers(&self, s: &StreamSummary, uptime: Duration) -> Vec<ConsumerSummary> {
+    fn consumers(&self, s: &StreamSummary) -> Vec<ConsumerSummary> {
         let now = self.now;
         let ago = |secs: u64| Some(now - Duration::from_secs(secs));
         let pull = |name: &str| ConsumerSummary {
@@ -228,8 +232,9 @@ impl SyntheticWorld {
                     last.saturating_sub(2),
                     last.saturating_sub(5),
                 );
-                // Shipping stopped acknowledging ten minutes ago: a thousand deliveries wait.
-                let stuck = (last * 96 / 100).max(1000);
+                // Shipping stopped acknowledging ten minutes ago, before this run: a
+                // thousand deliveries wait and it stays where it stopped (its rates: 0).
+                let stuck = SHIPPING_STUCK_AT.min(last).max(1000);
                 let shipping = at(pull("shipping"), stuck, stuck - 1000);
                 let mut eu = at(
                     ConsumerSummary {
@@ -269,8 +274,9 @@ impl SyntheticWorld {
                 ]
             }
             "AUDIT" => {
-                // Its archiver has been gone for a while: messages pile up for nobody.
-                let since = (uptime.as_secs() / 20).min(last);
+                // Its archiver has been gone for a while, since before this run: messages
+                // pile up for nobody and it stays where it stopped.
+                let since = last.saturating_sub(ARCHIVER_STOPPED_AT);
                 vec![ConsumerSummary {
                     deliver_subject: Some("archive.audit".into()),
                     ack_policy: "all".into(),

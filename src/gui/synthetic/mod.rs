@@ -494,6 +494,7 @@ impl SyntheticWorld {
                 msgs_per_sec: 0.0,
                 bytes_per_sec: 0.0,
                 no_interest_msgs: 0,
+                reply_msgs: 0,
                 subscribers: 0,
                 publishers: vec![],
                 receivers: vec![],
