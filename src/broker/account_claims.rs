@@ -237,32 +237,28 @@ impl Server {
     /// A newly registered account: the accounts whose imports of it could not be set up
     /// before (it was unknown) get them now.
     fn complete_importers(self: &Arc<Self>, exporter: &Arc<Account>) {
-        for account in self.accounts() {
-            if Arc::ptr_eq(&account, exporter)
-                || !account
-                    .incomplete
-                    .load(std::sync::atomic::Ordering::Acquire)
-            {
-                continue;
-            }
-            let imports_from_it = account.jwt().is_some_and(|j| {
-                j.claims
-                    .nats
-                    .imports
-                    .iter()
-                    .any(|i| i.account == exporter.name)
-            });
-            if imports_from_it {
-                self.configure_jwt_imports(&account);
-            }
-        }
+        self.reconfigure_importers(exporter, |account| {
+            account
+                .incomplete
+                .load(std::sync::atomic::Ordering::Acquire)
+        });
     }
 
     /// Re-does the imports of every other registered account that imports from
     /// `exporter`: what its exports now allow (nats-server re-checks them as `invalid`).
     fn refresh_importers(self: &Arc<Self>, exporter: &Arc<Account>) {
+        self.reconfigure_importers(exporter, |_| true);
+    }
+
+    /// Sets up again the JWT imports of the other accounts that `which` picks and whose
+    /// claims import from `exporter`.
+    fn reconfigure_importers(
+        self: &Arc<Self>,
+        exporter: &Arc<Account>,
+        which: impl Fn(&Account) -> bool,
+    ) {
         for account in self.accounts() {
-            if Arc::ptr_eq(&account, exporter) {
+            if Arc::ptr_eq(&account, exporter) || !which(&account) {
                 continue;
             }
             let imports_from_it = account.jwt().is_some_and(|j| {

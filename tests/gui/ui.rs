@@ -718,3 +718,53 @@ fn ticks(harness: &egui_kittest::Harness<'_, InspectorApp>, label: &str) -> bool
         .query_by_role_and_label(Role::CheckBox, label)
         .is_some()
 }
+
+/// The Rates picker lists subjects busiest first, but holds its order while the pointer is
+/// over it: a subject about to be ticked does not move away.
+#[test]
+fn the_rates_picker_holds_still_under_the_pointer() {
+    let mut rig = rig();
+    let at = |name: &str, rate: f64| SubjectStat {
+        msgs_per_sec: rate,
+        ..subject(name, 1, 0)
+    };
+    let publish = |rig: &mut crate::gui::Rig, busy: &str, idle: &str| {
+        let mut snap = snapshot();
+        snap.subjects = vec![at(busy, 500.0), at(idle, 1.0)];
+        rig.publisher.publish_snapshot(snap);
+        rig.harness.run();
+    };
+    let order = |rig: &crate::gui::Rig| {
+        let y = |label: &str| {
+            rig.harness
+                .get_by_role_and_label(Role::CheckBox, label)
+                .rect()
+                .min
+                .y
+        };
+        if y("alpha.rate") < y("beta.rate") {
+            "alpha first"
+        } else {
+            "beta first"
+        }
+    };
+    publish(&mut rig, "alpha.rate", "beta.rate");
+    go(&mut rig.harness, "Rates");
+    rig.harness.run();
+    assert_eq!(order(&rig), "alpha first", "busiest first");
+    // The pointer over the list: beta getting busier does not move it up.
+    rig.harness
+        .get_by_role_and_label(Role::CheckBox, "beta.rate")
+        .hover();
+    rig.harness.run();
+    publish(&mut rig, "beta.rate", "alpha.rate");
+    rig.harness.run();
+    assert_eq!(order(&rig), "alpha first", "held under the pointer");
+    // The pointer elsewhere: busiest first again.
+    rig.harness
+        .get_by_role_and_label(Role::CheckBox, "Show reply subjects")
+        .hover();
+    rig.harness.run();
+    rig.harness.run();
+    assert_eq!(order(&rig), "beta first", "released");
+}

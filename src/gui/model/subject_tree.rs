@@ -392,6 +392,31 @@ pub fn by_rate(subjects: &[SubjectStat]) -> Vec<usize> {
     all
 }
 
+/// `entries` in the order `held` names them (a list's order as the user last saw it),
+/// those it does not name after them in their own order: a list held still while the
+/// pointer is over it, so that what is about to be clicked does not move away.
+pub fn held_order<'a, T>(
+    mut entries: Vec<T>,
+    held: &[String],
+    name: impl Fn(&T) -> Option<&'a str>,
+) -> Vec<T> {
+    if held.is_empty() {
+        return entries;
+    }
+    let position: HashMap<&str, usize> = held
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    // A stable sort keeps the new entries (usize::MAX) in their own order.
+    entries.sort_by_key(|e| {
+        name(e)
+            .and_then(|n| position.get(n).copied())
+            .unwrap_or(usize::MAX)
+    });
+    entries
+}
+
 /// A rate's band: bands are a quarter of a decade wide, with edges at 1.33, 2.37, 4.22, 7.5,
 /// 13.3, ... per second, away from the round rates (1, 2, 5, 10, 100/s) that steady
 /// publishers tend to have, so that their jitter does not cross an edge. No traffic is the
@@ -568,6 +593,17 @@ mod tests {
             .map(|i| subjects[i].subject.as_str())
             .collect();
         assert_eq!(top, ["b", "c"]);
+    }
+
+    #[test]
+    fn a_held_list_keeps_the_order_it_was_seen_in() {
+        let held: Vec<String> = ["b", "a", "gone"].map(String::from).to_vec();
+        let now = vec!["a", "new", "b", "later"];
+        assert_eq!(
+            held_order(now, &held, |s| Some(*s)),
+            ["b", "a", "new", "later"]
+        );
+        assert_eq!(held_order(vec!["x", "y"], &[], |s| Some(*s)), ["x", "y"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use crate::gui::model::format;
 use crate::gui::model::replies::{self, PickerEntry, INBOX_GROUP};
 use crate::gui::model::smoothing::{trailing_mean, RATE_WINDOW_SECS};
+use crate::gui::model::subject_tree::held_order;
 use crate::gui::state::UiState;
 use crate::gui::widgets::{self, IN, OUT};
 
@@ -18,6 +19,10 @@ pub struct RatesPanel {
     pub subject_filter: String,
     /// Plot each snapshot's own rate instead of the average over the last seconds.
     pub per_tick: bool,
+    /// The picker's entries as last shown, and where: while the pointer is over the list,
+    /// it keeps that order (busiest first otherwise moves entries under the pointer).
+    held: Vec<String>,
+    list_rect: Option<egui::Rect>,
 }
 
 /// The caption that says how the plotted rates are computed.
@@ -31,6 +36,18 @@ pub fn rates_caption(per_tick: bool) -> String {
             "Each point: the rate over the last {RATE_WINDOW_SECS:.0} s (snapshots every \
              250 ms, averaged by time), so steady traffic draws a flat line."
         )
+    }
+}
+
+/// What a picker entry reads: the subject, or the group's pattern.
+fn entry_name<'a>(
+    entry: PickerEntry,
+    subjects: &'a [crate::inspect::snapshot::SubjectStat],
+    tree: &'a crate::gui::model::subject_tree::SubjectTree,
+) -> Option<&'a str> {
+    match entry {
+        PickerEntry::Subject(i) => subjects.get(i).map(|s| s.subject.as_str()),
+        PickerEntry::Group(g) => tree.folds.groups.get(g).map(|g| g.pattern.as_str()),
     }
 }
 
@@ -81,13 +98,29 @@ impl RatesPanel {
             |g| matches(&g.pattern),
             PICKER_SUBJECTS,
         );
-        if !state.plotted_subjects.is_empty() && ui.small_button("Untick all").clicked() {
+        let tree = &state.tree;
+        let name = |e: &PickerEntry| entry_name(*e, &snapshot.subjects, tree);
+        let hold = self.list_rect.is_some_and(|r| ui.rect_contains_pointer(r));
+        let shown = if hold {
+            held_order(shown, &self.held, name)
+        } else {
+            shown
+        };
+        self.held.clear();
+        self.held
+            .extend(shown.iter().filter_map(|e| name(e).map(str::to_string)));
+        // Always there (greyed out with nothing ticked): appearing with the first tick, it
+        // pushed the list down under the pointer.
+        let any_ticked = !state.plotted_subjects.is_empty();
+        if ui
+            .add_enabled(any_ticked, egui::Button::new("Untick all").small())
+            .clicked()
+        {
             state.plotted_subjects.clear();
         }
-        let tree = &state.tree;
         let plotted = &state.plotted_subjects;
         let mut toggled: Vec<(String, bool)> = Vec::new();
-        egui::ScrollArea::vertical()
+        let list = egui::ScrollArea::vertical()
             .id_salt("rate_picker")
             .auto_shrink([false, false])
             .show(ui, |ui| {
@@ -133,6 +166,7 @@ impl RatesPanel {
                     }
                 }
             });
+        self.list_rect = Some(list.inner_rect);
         for (subject, on) in toggled {
             if on {
                 state.plotted_subjects.insert(subject);
