@@ -10,6 +10,7 @@ mod support;
 
 mod flow;
 mod jetstream;
+mod jetstream_live;
 mod latency;
 mod leaf;
 mod live;
