@@ -1,7 +1,7 @@
 //! switchboard: a NATS-protocol broker with a live inspector of everything that crosses it.
 //!
 //! The modules form layers; docs/architecture.md names them, says which module may import
-//! which (tests/layers.rs holds the code to it), and gives the threads, the lock order and
+//! which (tests/core/layers.rs holds the code to it), and gives the threads, the lock order and
 //! the glossary. From the bottom: `proto`, `logging`, `duration` (sans-I/O); `inspect` (the
 //! inspection contract, plain data), `record` (the recording library), `options`,
 //! `config`, `connect`; `broker` (the engine); `embedded`, `remote` (sources of inspection

@@ -128,7 +128,7 @@ pub const APP_ID: &str = "io.github.switchboard.Switchboard";
 const ICON_PNG: &[u8] =
     include_bytes!("../../assets/icons/hicolor/256x256/apps/io.github.switchboard.Switchboard.png");
 
-/// The window icon, decoded (the PNG is built in; tests/packaging.rs checks that it decodes,
+/// The window icon, decoded (the PNG is built in; tests/core/packaging.rs checks that it decodes,
 /// so `None` would only mean a window without its icon).
 pub fn window_icon() -> Option<egui::IconData> {
     eframe::icon_data::from_png_bytes(ICON_PNG).ok()

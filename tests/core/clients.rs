@@ -3,8 +3,6 @@
 //! Every test runs against each selected target (see `tests/support`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::HashSet;
 use std::io::Read;
 use std::net::TcpStream;
@@ -12,15 +10,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::clients::{
+    assert_no_message, connect, connect_with, flush, next, sync, sync_no_echo, STEP,
+};
+use crate::support::{
+    for_each_target_async, try_wait_for_async, wait_until_async, RawConn, ServerInfo, ServerOpts,
+};
 use async_nats::{ConnectOptions, HeaderMap};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use support::clients::{
-    assert_no_message, connect, connect_with, flush, next, sync, sync_no_echo, STEP,
-};
-use support::{
-    for_each_target_async, try_wait_for_async, wait_until_async, RawConn, ServerInfo, ServerOpts,
-};
 use tokio::time::timeout;
 
 #[test]

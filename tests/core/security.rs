@@ -2,15 +2,17 @@
 //! same bytes from switchboard and nats-server), plus async-nats end-to-end checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::clients::{round_trip, STEP};
+use crate::support::{
+    for_each_target_async, for_each_target_opts, msg, RawConn, Server, ServerOpts,
+};
 use async_nats::ConnectOptions;
 use base64::Engine as _;
 use futures_util::StreamExt;
-use support::clients::{round_trip, STEP};
-use support::{for_each_target_async, for_each_target_opts, msg, RawConn, Server, ServerOpts};
 use tokio::time::timeout;
 
 const VIOLATION: &[u8] = b"-ERR 'Authorization Violation'\r\n";

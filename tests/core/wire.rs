@@ -3,12 +3,12 @@
 //! Every test runs against each selected target (see `tests/support`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::thread;
 use std::time::Duration;
 
-use support::{
+use crate::support::{
     for_each_target, for_each_target_opts, hmsg, msg, show, wait_for, RawConn, Server, ServerOpts,
 };
 

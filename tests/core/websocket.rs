@@ -4,9 +4,9 @@
 //! byte for byte with nats-server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
-#[path = "accounts/operator/kit.rs"]
+#[path = "../accounts/operator/kit.rs"]
 #[allow(dead_code)]
 mod kit;
 
@@ -14,15 +14,15 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use async_nats::{ConnectOptions, HeaderMap};
-use futures_util::StreamExt;
-use support::clients::{round_trip, STEP};
-use support::pki::pki;
-use support::ws::{
+use crate::support::clients::{round_trip, STEP};
+use crate::support::pki::pki;
+use crate::support::ws::{
     connect, data, frame, frames, http_json, read_all, session, texts, upgrade_request,
     without_date, Frames, KEY,
 };
-use support::{for_each_target_bare, free_port, Server, ServerOpts, Target};
+use crate::support::{for_each_target_bare, free_port, Server, ServerOpts, Target};
+use async_nats::{ConnectOptions, HeaderMap};
+use futures_util::StreamExt;
 use tokio::time::timeout;
 
 /// A server with a WebSocket listener on `ws_port`; `ws_extra` goes inside the block.

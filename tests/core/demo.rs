@@ -2,11 +2,9 @@
 //! the embedded broker's snapshots.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
-use support::try_wait_for_async;
+use crate::support::try_wait_for_async;
 
 use switchboard::broker::BrokerHandle;
 use switchboard::demo::Demo;

@@ -3,17 +3,15 @@
 //! otherwise), and the CLI: `serve --record`, `info`, `export`, `import`, `replay`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{try_wait_for, wait_until_async, Server, Target};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use support::{try_wait_for, wait_until_async, Server, Target};
 use switchboard::connect::ConnectArgs;
 use switchboard::record::format::Record;
 use switchboard::record::nats::NatsPublisher;

@@ -3,14 +3,12 @@
 //! started under the name `nats-server`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{selected_targets, try_wait_for, wait_for, RawConn, Target};
+use crate::support::{selected_targets, try_wait_for, wait_for, RawConn, Target};
 
 /// A directory holding a `nats-server` symlink to our binary.
 fn dropin_dir() -> tempfile::TempDir {

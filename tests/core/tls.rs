@@ -3,16 +3,16 @@
 //! test time with rcgen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::clients::{round_trip, STEP};
+use crate::support::pki::{pki, Pki};
+use crate::support::{for_each_target_async, for_each_target_bare, for_each_target_opts, RawConn};
+use crate::support::{try_wait_for, ServerOpts, Target};
 use async_nats::ConnectOptions;
-use support::clients::{round_trip, STEP};
-use support::pki::{pki, Pki};
-use support::{for_each_target_async, for_each_target_bare, for_each_target_opts, RawConn};
-use support::{try_wait_for, ServerOpts, Target};
 use tokio::time::timeout;
 
 fn tls_config(p: &Pki, extra: &str) -> String {
