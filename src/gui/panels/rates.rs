@@ -22,6 +22,9 @@ pub struct RatesPanel {
     /// The picker's entries as last shown, and where: while the pointer is over the list,
     /// it keeps that order (busiest first otherwise moves entries under the pointer).
     held: Vec<String>,
+    /// What `held` was taken from: the snapshot, the filter and the reply switch (the
+    /// order changes with nothing else, so the names are not copied every frame).
+    held_from: Option<(u64, String, bool)>,
     list_rect: Option<egui::Rect>,
 }
 
@@ -106,9 +109,24 @@ impl RatesPanel {
         } else {
             shown
         };
-        self.held.clear();
-        self.held
-            .extend(shown.iter().filter_map(|e| name(e).map(str::to_string)));
+        let current = self
+            .held_from
+            .as_ref()
+            .is_some_and(|(generation, filter, inboxes)| {
+                *generation == state.snapshot_generation
+                    && *filter == self.subject_filter
+                    && *inboxes == state.filters.show_inboxes
+            });
+        if !hold && !current {
+            self.held.clear();
+            self.held
+                .extend(shown.iter().filter_map(|e| name(e).map(str::to_string)));
+            self.held_from = Some((
+                state.snapshot_generation,
+                self.subject_filter.clone(),
+                state.filters.show_inboxes,
+            ));
+        }
         // Always there (greyed out with nothing ticked): appearing with the first tick, it
         // pushed the list down under the pointer.
         let any_ticked = !state.plotted_subjects.is_empty();
